@@ -1,0 +1,53 @@
+"""tinygrad_edu: an autograd engine written from scratch, for learning how deep learning works.
+
+>>> from tinygrad_edu import Value
+>>> x = Value(2.0, label="x")
+>>> y = x * x + 3 * x
+>>> y.backward()
+>>> y.data, x.grad
+(10.0, 7.0)
+"""
+
+from tinygrad_edu.activations import (
+    ACTIVATIONS,
+    elu,
+    gelu,
+    get_activation,
+    identity,
+    leaky_relu,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    step,
+    tanh,
+)
+from tinygrad_edu.engine import Value, gradients, grad, is_grad_enabled, no_grad
+from tinygrad_edu.ops import concatenate, stack, where
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Value",
+    "concatenate",
+    "elu",
+    "gelu",
+    "get_activation",
+    "grad",
+    "gradients",
+    "identity",
+    "is_grad_enabled",
+    "leaky_relu",
+    "no_grad",
+    "relu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "stack",
+    "step",
+    "tanh",
+    "where",
+]

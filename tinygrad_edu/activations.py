@@ -1,0 +1,189 @@
+"""The lecture's activation functions, and a few modern ones, by name.
+
+Each is a primitive of the derivative table (`tinygrad_edu.ops`) or a composition of
+primitives, so its gradient is derived by the engine, never written twice. Conventions at the
+kinks (the derivative used where there is none):
+
+======================  ===================================
+relu at 0               0
+leaky_relu at 0         negative_slope
+elu at 0                alpha
+selu at 0               λ·α
+step everywhere         0 (no gradient: hence Rosenblatt's rule)
+======================  ===================================
+
+>>> from tinygrad_edu import Value
+>>> from tinygrad_edu.activations import ACTIVATIONS, sigmoid
+>>> sigmoid(Value(0.0)).data
+0.5
+>>> sorted(ACTIVATIONS)[:4]
+['elu', 'gelu', 'identity', 'leaky_relu']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tinygrad_edu import ops
+from tinygrad_edu.engine import Operand, Value, apply, constant
+
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+def _value(x: Operand) -> Value:
+    return x if isinstance(x, Value) else constant(x)
+
+
+def sigmoid(x: Operand) -> Value:
+    """σ(x) = 1 / (1 + e⁻ˣ) = eˣ / (1 + eˣ);  σ'(x) = σ(x)·σ(−x).
+
+    >>> round(sigmoid(Value(2.0)).data, 6)
+    0.880797
+    """
+    return apply(ops.SIGMOID, _value(x))
+
+
+def tanh(x: Operand) -> Value:
+    """tanh(x) = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ);  tanh'(x) = 1 − tanh²(x).
+
+    >>> tanh(Value(0.0)).data
+    0.0
+    """
+    return apply(ops.TANH, _value(x))
+
+
+def step(x: Operand) -> Value:
+    """Heaviside step: 1 if x > 0 else 0; its derivative is taken as 0 everywhere.
+
+    >>> step(Value(0.5)).data, step(Value(0.0)).data
+    (1.0, 0.0)
+    """
+    return apply(ops.STEP, _value(x))
+
+
+def relu(x: Operand) -> Value:
+    """max(0, x);  relu'(x) = 1 if x > 0 else 0 (0 at the kink).
+
+    >>> relu(Value(-2.0)).data, relu(Value(3.0)).data
+    (0.0, 3.0)
+    """
+    return apply(ops.RELU, _value(x))
+
+
+def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Value:
+    """x if x > 0 else negative_slope·x; the slope at 0 is negative_slope.
+
+    >>> leaky_relu(Value(-2.0)).data
+    -0.02
+    """
+    return apply(ops.LEAKY_RELU, _value(x), negative_slope=float(negative_slope))
+
+
+def elu(x: Operand, alpha: float = 1.0) -> Value:
+    """x if x > 0 else α(eˣ − 1); derivative 1, or α·eˣ (α at 0).
+
+    >>> round(elu(Value(-1.0)).data, 6)
+    -0.632121
+    """
+    return apply(ops.ELU, _value(x), alpha=float(alpha))
+
+
+def selu(x: Operand) -> Value:
+    """λ·elu(x, α) with λ ≈ 1.0507 and α ≈ 1.6733 (self-normalising); slope λ·α at 0.
+
+    >>> round(selu(Value(1.0)).data, 6)
+    1.050701
+    """
+    return SELU_LAMBDA * elu(x, SELU_ALPHA)
+
+
+def softplus(x: Operand) -> Value:
+    """log(1 + eˣ), computed stably;  softplus'(x) = σ(x).
+
+    >>> round(softplus(Value(0.0)).data, 6)
+    0.693147
+    """
+    return apply(ops.SOFTPLUS, _value(x))
+
+
+def silu(x: Operand) -> Value:
+    """x·σ(x) (also called swish);  silu'(x) = σ(x) + x·σ(x)·σ(−x).
+
+    >>> round(silu(Value(1.0)).data, 6)
+    0.731059
+    """
+    x = _value(x)
+    return x * sigmoid(x)
+
+
+def gelu(x: Operand) -> Value:
+    """x·Φ(x), Φ the standard normal CDF (the exact GELU);  gelu'(x) = Φ(x) + x·φ(x).
+
+    >>> round(gelu(Value(1.0)).data, 6)
+    0.841345
+    """
+    x = _value(x)
+    return x * apply(ops.NORMAL_CDF, x)
+
+
+def identity(x: Operand) -> Value:
+    """x itself: a linear neuron (no activation).
+
+    >>> identity(Value(2.0)).data
+    2.0
+    """
+    return _value(x)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A named activation: the function, and the points where its derivative jumps."""
+
+    name: str
+    function: Callable[[Value], Value]
+    kinks: tuple[float, ...] = ()
+
+    def __call__(self, x: Value) -> Value:
+        return self.function(x)
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", sigmoid),
+        Activation("tanh", tanh),
+        Activation("step", step, kinks=(0.0,)),
+        Activation("relu", relu, kinks=(0.0,)),
+        Activation("leaky_relu", leaky_relu, kinks=(0.0,)),
+        Activation("elu", elu, kinks=(0.0,)),
+        Activation("selu", selu, kinks=(0.0,)),
+        Activation("softplus", softplus),
+        Activation("silu", silu),
+        Activation("gelu", gelu),
+        Activation("identity", identity),
+    )
+}
+"""Every activation by name, as `nn` looks them up (``activation="tanh"``)."""
+
+ALIASES = {"linear": "identity", "none": "identity", "swish": "silu", "heaviside": "step"}
+
+
+def get_activation(activation: str | Callable[[Value], Value] | None) -> Callable[[Value], Value]:
+    """The activation called `activation` (or the callable itself; None means identity).
+
+    >>> get_activation("tanh").name
+    'tanh'
+    """
+    if activation is None:
+        return ACTIVATIONS["identity"]
+    if callable(activation):
+        return activation
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name or a callable; got {activation!r}")
+    name = ALIASES.get(activation.lower(), activation.lower())
+    if name not in ACTIVATIONS:
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation {activation!r}; known activations: {known}")
+    return ACTIVATIONS[name]

@@ -1,0 +1,893 @@
+"""The computation graph: `Value`, the primitives it is built from, and the backward pass.
+
+A `Value` wraps a Python float (a scalar, as in micrograd) or a float64 numpy array (a tensor).
+Every operation on Values is a `Primitive` from the derivative table in `tinygrad_edu.ops`; the
+result remembers the primitive and its operands, and `backward()` walks that graph once, from
+the root to the leaves, applying each primitive's vector-Jacobian product (its piece of the
+chain rule).
+
+Design notes, for the curious:
+
+* A node points only to its operands, never back, and holds no closures: a graph is freed by
+  reference counting the moment the last reference to its root goes.
+* Nodes are numbered as they are created. An operand is always created before its result, so
+  sorting the reachable nodes by that number, newest first, is a topological order: no
+  recursion anywhere, and a chain of a million operations backpropagates like any other graph.
+* One backward pass computes each node's gradient from scratch and then adds it to `.grad`;
+  so gradients accumulate across calls exactly (twice `backward()` gives twice the gradients).
+
+>>> from tinygrad_edu import Value
+>>> a, b = Value(2.0), Value(-3.0)
+>>> c = a * b + a
+>>> c.backward()
+>>> c.data, a.grad, b.grad
+(-4.0, -2.0, 2.0)
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, TypeVar, Union
+
+import numpy as np
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+Data = Union[float, Array]
+"""What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
+
+Operand = Union["Value", float, int, Array, Sequence[Any]]
+"""Anything an operator accepts on its other side: a Value, a number or array-like data."""
+
+Rule = Callable[..., tuple[Any, ...]]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+
+
+class OpError(ValueError):
+    """An operation was given operands it cannot work with (the message says which and why)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Primitives: an operation together with its derivative
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Primitive:
+    """One operation of the engine: its forward computation and its vector-Jacobian product.
+
+    `forward(*datas, **params)` computes the result from floats or float64 arrays.
+    `vjp(g, out, *inputs, **params)` returns one gradient per input (or None where an input gets
+    no gradient), given the upstream gradient `g` and the result `out`. It is written in the
+    operator algebra, so the same rule runs on raw floats/arrays (a fast first-order pass) and
+    on Values (a recorded pass, for second and higher derivatives).
+
+    The remaining fields describe the op to the graph pictures and to the test-suite:
+    `label` is what a graph shows (`caption` formats it with the params), `elementwise` says
+    the generic tests may feed it random broadcastable tensors, `domain` bounds each input's
+    test values, `kinks` are the points where the derivative jumps (tested exactly there and
+    avoided by the finite differences), `examples` lists params to test it with.
+    """
+
+    name: str
+    forward: Callable[..., Any]
+    vjp: Rule
+    label: str = ""
+    elementwise: bool = False
+    domain: tuple[tuple[float, float], ...] = ()
+    kinks: tuple[float, ...] = ()
+    examples: tuple[dict[str, Any], ...] = ({},)
+    caption: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        """Apply to Values (recording a node) or to raw floats/arrays (just computing)."""
+        for arg in args:
+            if isinstance(arg, Value):
+                return apply(self, *args, **params)
+        return self.forward(*args, **params)
+
+    def describe(self, params: dict[str, Any] | None) -> str:
+        """The text a graph shows for this op, e.g. ``*``, ``**2`` or ``sum(axis=1)``."""
+        params = params or {}
+        if self.caption is not None:
+            return self.caption(params)
+        shown = {k: v for k, v in params.items() if not isinstance(v, np.ndarray)}
+        if not shown:
+            return self.label or self.name
+        args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+        return f"{self.label or self.name}({args})"
+
+
+REGISTRY: dict[str, Primitive] = {}
+"""Every primitive by name: the derivative table, as the tests and the graphs see it."""
+
+
+def primitive(
+    name: str,
+    forward: Callable[..., Any],
+    vjp: Rule,
+    **info: Any,
+) -> Primitive:
+    """Declare a primitive and add it to `REGISTRY` (names are unique)."""
+    if name in REGISTRY:
+        raise ValueError(f"a primitive named {name!r} is already registered")
+    prim = Primitive(name, forward, vjp, **info)
+    REGISTRY[name] = prim
+    return prim
+
+
+# --------------------------------------------------------------------------------------------
+# Recording switch
+# --------------------------------------------------------------------------------------------
+
+_grad_enabled = True
+
+
+class no_grad:
+    """Record no graph inside: results have no parents and `requires_grad=False`.
+
+    Works as a context manager and as a decorator.
+
+    >>> from tinygrad_edu import Value, no_grad
+    >>> w = Value(3.0)
+    >>> with no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class _enable_grad:
+    """Record a graph even inside `no_grad` (used while recording a backward pass)."""
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous = _grad_enabled
+        _grad_enabled = True
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _grad_enabled
+
+
+# --------------------------------------------------------------------------------------------
+# Converting user data
+# --------------------------------------------------------------------------------------------
+
+
+def _describe(data: object) -> str:
+    text = repr(data)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} (type {type(data).__name__})"
+
+
+def as_data(data: object, what: str = "Value data") -> Data:
+    """Convert user data to a Python float (scalar) or a float64 array (tensor), or refuse it.
+
+    >>> as_data(3), as_data([[1, 2]])
+    (3.0, array([[1., 2.]]))
+    """
+    if type(data) is float:
+        return data
+    if isinstance(data, Value):
+        raise TypeError(
+            f"{what} must be a number, a (nested) list or a numpy array, not a Value; "
+            "use value.data to copy its data, or use the Value itself"
+        )
+    if isinstance(data, bool | int | float | np.integer | np.floating | np.bool_):
+        return float(data)
+    if isinstance(data, str | bytes) or data is None:
+        raise TypeError(
+            f"{what} must be a number, a (nested) list or a numpy array of numbers; "
+            f"got {_describe(data)}"
+        )
+    if isinstance(data, np.ndarray | list | tuple):
+        try:
+            array = np.array(data)
+        except ValueError as error:
+            raise ValueError(
+                f"{what} must be a rectangular (nested) list of numbers; got a ragged one: "
+                f"{_describe(data)}"
+            ) from error
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{what} must hold numbers only; got an array of dtype {array.dtype} "
+                f"from {_describe(data)}"
+            )
+        array = array.astype(np.float64, copy=False)
+        if array.ndim == 0:
+            return float(array)
+        return array
+    raise TypeError(
+        f"{what} must be a number, a (nested) list or a numpy array; got {_describe(data)}"
+    )
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    shape: tuple[int, ...] = getattr(x, "shape", ())
+    return shape
+
+
+# --------------------------------------------------------------------------------------------
+# Value
+# --------------------------------------------------------------------------------------------
+
+_next_id = itertools.count().__next__
+
+
+class Value:
+    """A scalar or tensor that records the operations applied to it, for backpropagation.
+
+    ``Value(data, label="", requires_grad=True)``: `data` is a number (a scalar Value, whose
+    `.data` and `.grad` are Python floats) or a (nested) list / numpy array (a tensor, whose
+    `.data` and `.grad` are float64 arrays of one shape). Integers become floats.
+
+    >>> x = Value([1.0, 2.0, 3.0], label="x")
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> y
+    Value(data=14.0, grad=1.0)
+    >>> x.grad
+    array([2., 4., 6.])
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_g",
+        "_grad",
+        "_id",
+        "_params",
+        "_parents",
+        "_prim",
+        "data",
+        "label",
+        "requires_grad",
+    )
+    __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
+
+    data: Data
+    label: str
+    requires_grad: bool
+    _grad: Any
+    _prim: Primitive | None
+    _parents: tuple[Value, ...]
+    _params: dict[str, Any] | None
+    _id: int
+    _g: Any
+
+    def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a string; got {_describe(label)}")
+        self.data = as_data(data)
+        self.label = label
+        self.requires_grad = bool(requires_grad)
+        self._grad = 0.0 if type(self.data) is float else None
+        self._prim = None
+        self._parents = ()
+        self._params = None
+        self._id = _next_id()
+        self._g = None
+
+    # ---- the gradient --------------------------------------------------------------------
+
+    @property
+    def grad(self) -> Any:
+        """d(root)/d(self), summed over every `backward()` call since the last `zero_grad()`.
+
+        A float for a scalar, an array of `self.shape` for a tensor; a Value after
+        `backward(create_graph=True)`.
+        """
+        if self._grad is None:
+            self._grad = np.zeros_like(self.data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None or isinstance(value, Value):
+            self._grad = value
+        else:
+            grad = as_data(value, "grad")
+            if _shape_of(grad) != self.shape:
+                raise ValueError(f"grad must have shape {self.shape}; got {_shape_of(grad)}")
+            self._grad = grad
+
+    def zero_grad(self) -> None:
+        """Reset `.grad` to zero."""
+        self._grad = 0.0 if type(self.data) is float else None
+
+    # ---- shape and data ------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of `.data`; ``()`` for a scalar."""
+        return _shape_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return 1 if type(self.data) is float else int(self.data.size)
+
+    def item(self) -> float:
+        """The single number this Value holds, as a Python float."""
+        if type(self.data) is float:
+            return self.data
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a Value with one element; this one has shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> Array:
+        """A copy of `.data` as a float64 array (0-d for a scalar)."""
+        return np.array(self.data, dtype=np.float64)
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def __len__(self) -> int:
+        if type(self.data) is float:
+            raise TypeError("len() of a scalar Value: it has no first axis")
+        return int(self.data.shape[0])
+
+    def __iter__(self) -> Iterator[Value]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        if type(self.data) is float:
+            return f"Value(data={self.data!r}, grad={self._grad!r})"
+        options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
+        data = np.array2string(self.data, separator=", ", **options).replace("\n", "")
+        grad = self.grad if not isinstance(self._grad, Value) else self._grad.data
+        grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
+        return f"Value(shape={self.shape}, data={data}, grad={grad_text.replace(chr(10), '')})"
+
+    # micrograd's names for the graph structure, so its drawing code works unchanged
+    @property
+    def _op(self) -> str:
+        return "" if self._prim is None else self._prim.describe(self._params)
+
+    @property
+    def _prev(self) -> set[Value]:
+        return set(self._parents)
+
+    @property
+    def op(self) -> Primitive | None:
+        """The primitive that produced this Value, or None for a leaf."""
+        return self._prim
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The operands this Value was computed from, in order (a Value used twice appears twice)."""
+        return self._parents
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The non-differentiable arguments of the op (an axis, an exponent, ...)."""
+        return dict(self._params or {})
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._prim is None
+
+    # ---- arithmetic ------------------------------------------------------------------------
+
+    def __add__(self, other: Operand) -> Value:
+        return _binary(_ops.ADD, self, other)
+
+    def __radd__(self, other: Operand) -> Value:
+        return _binary(_ops.ADD, constant(other), self)
+
+    def __sub__(self, other: Operand) -> Value:
+        return _binary(_ops.SUB, self, other)
+
+    def __rsub__(self, other: Operand) -> Value:
+        return _binary(_ops.SUB, constant(other), self)
+
+    def __mul__(self, other: Operand) -> Value:
+        return _binary(_ops.MUL, self, other)
+
+    def __rmul__(self, other: Operand) -> Value:
+        return _binary(_ops.MUL, constant(other), self)
+
+    def __truediv__(self, other: Operand) -> Value:
+        return _binary(_ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        return _binary(_ops.DIV, constant(other), self)
+
+    def __pow__(self, exponent: Operand) -> Value:
+        if isinstance(exponent, bool | int | float | np.integer | np.floating):
+            return apply(_ops.POW, self, exponent=float(exponent))
+        return _binary(_ops.POWER, self, exponent)
+
+    def __rpow__(self, base: Operand) -> Value:
+        return _binary(_ops.POWER, constant(base), self)
+
+    def __neg__(self) -> Value:
+        return apply(_ops.NEG, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __matmul__(self, other: Operand) -> Value:
+        return _binary(_ops.MATMUL, self, other)
+
+    def __rmatmul__(self, other: Operand) -> Value:
+        return _binary(_ops.MATMUL, constant(other), self)
+
+    # comparisons look at the data and carry no gradient (as in PyTorch); == stays identity,
+    # so Values can be dictionary keys and set members
+    def __lt__(self, other: Operand) -> Any:
+        return self.data < _data_of(other)
+
+    def __le__(self, other: Operand) -> Any:
+        return self.data <= _data_of(other)
+
+    def __gt__(self, other: Operand) -> Any:
+        return self.data > _data_of(other)
+
+    def __ge__(self, other: Operand) -> Any:
+        return self.data >= _data_of(other)
+
+    __hash__ = object.__hash__
+
+    # ---- elementwise functions -------------------------------------------------------------
+
+    def exp(self) -> Value:
+        """e ** self."""
+        return apply(_ops.EXP, self)
+
+    def log(self) -> Value:
+        """Natural logarithm."""
+        return apply(_ops.LOG, self)
+
+    def sqrt(self) -> Value:
+        """Square root."""
+        return apply(_ops.SQRT, self)
+
+    def abs(self) -> Value:
+        """|self|; its derivative at 0 is taken to be 0."""
+        return apply(_ops.ABS, self)
+
+    __abs__ = abs
+
+    # ---- activations (tinygrad_edu.activations) --------------------------------------------
+
+    def sigmoid(self) -> Value:
+        """σ(x) = 1 / (1 + e⁻ˣ)."""
+        return _act.sigmoid(self)
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent."""
+        return _act.tanh(self)
+
+    def step(self) -> Value:
+        """Heaviside step, 1 if x > 0 else 0 (no gradient)."""
+        return _act.step(self)
+
+    def relu(self) -> Value:
+        """max(0, x)."""
+        return _act.relu(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """x if x > 0 else negative_slope·x."""
+        return _act.leaky_relu(self, negative_slope)
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        """x if x > 0 else α(eˣ − 1)."""
+        return _act.elu(self, alpha)
+
+    def selu(self) -> Value:
+        """λ·elu(x, α), self-normalising."""
+        return _act.selu(self)
+
+    def softplus(self) -> Value:
+        """log(1 + eˣ)."""
+        return _act.softplus(self)
+
+    def silu(self) -> Value:
+        """x·σ(x)."""
+        return _act.silu(self)
+
+    def gelu(self) -> Value:
+        """x·Φ(x)."""
+        return _act.gelu(self)
+
+    # ---- reductions and shape ------------------------------------------------------------
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Sum over `axis` (all axes when None), as `numpy.sum`."""
+        return apply(_ops.SUM, self, axis=_ops.normalize_axis(axis, self.ndim, "sum"),
+                     keepdims=bool(keepdims))
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Mean over `axis` (all axes when None): the sum divided by the number of terms."""
+        axes = _ops.normalize_axis(axis, self.ndim, "mean")
+        count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
+        return self.sum(axes, keepdims) / float(count)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Largest element over `axis`; tied maxima share the gradient evenly."""
+        if self.size == 0:
+            raise ValueError("max() of an empty Value: there is no maximum")
+        return apply(_ops.MAX, self, axis=_ops.normalize_axis(axis, self.ndim, "max"),
+                     keepdims=bool(keepdims))
+
+    def reshape(self, *shape: Any) -> Value:
+        """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
+        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        try:
+            new_shape = np.empty(self.shape, dtype=np.bool_).reshape(target).shape
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                f"cannot reshape a Value of shape {self.shape} ({self.size} elements) "
+                f"into shape {target}"
+            ) from error
+        return apply(_ops.RESHAPE, self, shape=new_shape)
+
+    def transpose(self, *axes: Any) -> Value:
+        """Permute the axes (reverse them when none are given), as `numpy.transpose`."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
+            axes = () if axes[0] is None else tuple(axes[0])
+        perm = tuple(range(self.ndim))[::-1] if not axes else tuple(int(a) for a in axes)
+        if sorted(a % self.ndim if self.ndim else a for a in perm) != list(range(self.ndim)):
+            raise ValueError(f"transpose: axes {perm} are not a permutation of the {self.ndim} "
+                             f"axes of a Value of shape {self.shape}")
+        return apply(_ops.TRANSPOSE, self, axes=tuple(a % self.ndim for a in perm))
+
+    @property
+    def T(self) -> Value:
+        """The transpose (axes reversed)."""
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Value:
+        if type(self.data) is float:
+            raise TypeError("a scalar Value cannot be indexed")
+        index = _ops.normalize_index(index)
+        try:
+            self.data[index]
+        except IndexError as error:
+            raise IndexError(f"index {index!r} is out of range for a Value of shape "
+                             f"{self.shape}: {error}") from None
+        return apply(_ops.GETITEM, self, index=index)
+
+    # ---- backpropagation -----------------------------------------------------------------
+
+    def backward(self, gradient: Any = None, *, create_graph: bool = False) -> None:
+        """Add d(self)/d(node) to the `.grad` of every node of the graph that made `self`.
+
+        A scalar root starts from gradient 1; a tensor root needs `gradient` of its shape.
+        With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
+        differentiated again.
+        """
+        seed = _seed(self, gradient, create_graph)
+        run_backward(self, seed, create_graph=create_graph)
+
+
+def _data_of(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
+def constant(data: Operand) -> Value:
+    """Wrap non-Value data as a Value that needs no gradient (Values pass through)."""
+    if isinstance(data, Value):
+        return data
+    return Value(data, requires_grad=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Recording a node
+# --------------------------------------------------------------------------------------------
+
+
+def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: Any) -> Value:
+    out = Value.__new__(Value)
+    if type(data) is not float and (
+        type(data) is not np.ndarray or data.ndim == 0 or data.dtype != np.float64
+    ):
+        data = as_data(data, f"the result of {prim.name}")
+    out.data = data
+    out.label = ""
+    out._grad = 0.0 if type(data) is float else None
+    out._id = _next_id()
+    out._g = None
+    if _grad_enabled and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out._prim = prim
+        out._parents = parents
+        out._params = params
+    else:
+        out.requires_grad = False
+        out._prim = None
+        out._parents = ()
+        out._params = None
+    return out
+
+
+def _forward_failed(prim: Primitive, datas: Sequence[Any], params: dict[str, Any],
+                    error: Exception) -> Any:
+    """Finish a forward computation that Python floats refused, or explain a failure."""
+    if isinstance(error, OpError):
+        raise error
+    if all(type(d) is float for d in datas) and isinstance(error, _FLOAT_ERRORS):
+        # Python floats raise where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1));
+        # numpy follows IEEE, so the result matches the tensor path (and PyTorch)
+        with np.errstate(all="ignore"):
+            return float(prim.forward(*(np.float64(d) for d in datas), **params))
+    shapes = " and ".join(str(_shape_of(d)) for d in datas)
+    raise ValueError(f"{prim.name}: cannot apply to operands of shapes {shapes}: {error}") from None
+
+
+def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """Apply a primitive to Values (or data, wrapped as constants) and record the result."""
+    parents = tuple(a if isinstance(a, Value) else constant(a) for a in args)
+    datas = [p.data for p in parents]
+    try:
+        data = prim.forward(*datas, **params)
+    except (*_FLOAT_ERRORS, TypeError) as error:
+        data = _forward_failed(prim, datas, params, error)
+    return _new_node(prim, data, parents, params or None)
+
+
+def _binary(prim: Primitive, a: Value, b: Any) -> Value:
+    """`apply` for the arithmetic operators: the scalar training loop runs through here."""
+    if type(b) is not Value:
+        b = constant(b)
+    try:
+        data = prim.forward(a.data, b.data)
+    except _FLOAT_ERRORS as error:
+        data = _forward_failed(prim, (a.data, b.data), {}, error)
+    return _new_node(prim, data, (a, b), None)
+
+
+# --------------------------------------------------------------------------------------------
+# The backward pass
+# --------------------------------------------------------------------------------------------
+
+_PENDING = object()  # marks a node collected for the current pass (its `_g` slot)
+_by_creation = attrgetter("_id")
+
+
+def _seed(root: Value, gradient: Any, create_graph: bool) -> Any:
+    if not root.requires_grad:
+        raise ValueError(
+            "backward() on a Value that does not require grad: it was made from constants only, "
+            "or inside no_grad()"
+        )
+    if gradient is None:
+        if root.shape != ():
+            raise ValueError(
+                f"backward() on a tensor of shape {root.shape} needs gradient=, an array of that "
+                "shape (d(something)/d(root)); call .sum() first to backpropagate a scalar"
+            )
+        seed: Any = 1.0
+    else:
+        seed = gradient.data if isinstance(gradient, Value) else as_data(gradient, "gradient")
+        if _shape_of(seed) != root.shape:
+            raise ValueError(
+                f"backward(): gradient has shape {_shape_of(seed)}, but the root has shape "
+                f"{root.shape}; they must match"
+            )
+        if isinstance(seed, np.ndarray):
+            seed = seed.copy()
+    if create_graph:
+        seed = gradient if isinstance(gradient, Value) else Value(seed, requires_grad=False)
+    return seed
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node that `root` depends on and that requires grad, root first, leaves last.
+
+    Iterative: a graph of any depth is walked without recursion.
+    """
+    order = [root]
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for parent in stack.pop()._parents:
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append(parent)
+                order.append(parent)
+    order.sort(key=_by_creation, reverse=True)
+    return order
+
+
+def _fit(grad: Any, node: Value) -> Any:
+    """Reduce a gradient to `node`'s shape: undo numpy broadcasting (the one central place)."""
+    target = node.shape
+    shape = _shape_of(grad)
+    if shape != target:
+        if not target and not isinstance(grad, Value):
+            return float(np.sum(grad))
+        if type(grad) is float:
+            return np.full(target, grad)
+        lead = len(shape) - len(target)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1
+        )
+        grad = grad.sum(axis=axes, keepdims=True) if axes else grad
+        grad = grad.reshape(target)
+    elif not target and not isinstance(grad, Value) and type(grad) is not float:
+        grad = float(grad)
+    return grad
+
+
+Hook = Callable[[Value, Any], None]
+
+
+def run_backward(
+    root: Value,
+    seed: Any,
+    *,
+    create_graph: bool = False,
+    capture: dict[int, Any] | None = None,
+    hook: Hook | None = None,
+) -> None:
+    """Backpropagate `seed` from `root` through the graph, newest node first.
+
+    By default each node's gradient for this pass is added to its `.grad`. With `capture`
+    (a dict from `id(node)` to None) nothing is accumulated: the captured nodes' gradients are
+    stored in the dict instead. `hook(node, grad)` is called as each node is processed, in the
+    engine's order (the step-by-step pictures use it).
+    """
+    nodes = topological_order(root)
+    for node in nodes:
+        node._g = _PENDING
+    root._g = seed
+    recording = _enable_grad() if create_graph else None
+    if recording is not None:
+        recording.__enter__()
+    try:
+        for node in nodes:
+            g = node._g
+            node._g = None
+            if g is _PENDING:
+                continue  # no gradient reached this node (it sits behind a step, say)
+            if hook is not None:
+                hook(node, g)
+            if capture is None:
+                current = node._grad
+                if type(current) is float and type(g) is float:
+                    node._grad = current + g
+                elif current is None or (type(current) is float and current == 0.0):
+                    node._grad = g if isinstance(g, Value) or type(g) is float else np.array(g)
+                else:
+                    node._grad = current + g
+            elif id(node) in capture:
+                capture[id(node)] = g
+            prim = node._prim
+            if prim is None:
+                continue
+            parents = node._parents
+            params = node._params
+            if create_graph:
+                grads = prim.vjp(g, node, *parents, **(params or {}))
+            else:
+                datas = [p.data for p in parents]
+                try:
+                    if params is None:
+                        grads = prim.vjp(g, node.data, *datas)
+                    else:
+                        grads = prim.vjp(g, node.data, *datas, **params)
+                except _FLOAT_ERRORS:
+                    grads = _vjp_ieee(prim, g, node.data, datas, params)
+            for parent, pg in zip(parents, grads, strict=True):
+                if pg is None or parent._g is None:
+                    continue  # no gradient, or the parent needs none
+                if type(pg) is not float or parent.data.__class__ is not float:
+                    pg = _fit(pg, parent)
+                q = parent._g
+                parent._g = pg if q is _PENDING else q + pg
+    finally:
+        for node in nodes:
+            node._g = None
+        if recording is not None:
+            recording.__exit__()
+
+
+def _vjp_ieee(prim: Primitive, g: Any, out: Any, datas: list[Any],
+              params: dict[str, Any] | None) -> tuple[Any, ...]:
+    """Rerun a rule whose Python-float arithmetic raised, with IEEE semantics (inf/nan)."""
+    with np.errstate(all="ignore"):
+        grads = prim.vjp(np.float64(g), np.float64(out), *(np.float64(d) for d in datas),
+                         **(params or {}))
+    return tuple(None if pg is None else float(pg) for pg in grads)
+
+
+# --------------------------------------------------------------------------------------------
+# Functional gradients
+# --------------------------------------------------------------------------------------------
+
+
+def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) -> list[Any]:
+    """d(output)/d(input) for each input, without touching any `.grad` (cf. torch.autograd.grad).
+
+    >>> x = Value(3.0)
+    >>> gradients(x ** 2, [x])
+    [6.0]
+    """
+    capture: dict[int, Any] = {id(x): None for x in inputs}
+    if output.requires_grad:
+        seed = _seed(output, None, create_graph)
+        run_backward(output, seed, create_graph=create_graph, capture=capture)
+    result = []
+    for x in inputs:
+        g = capture[id(x)]
+        if g is None:
+            g = 0.0 if x.shape == () else np.zeros(x.shape)
+        if create_graph and not isinstance(g, Value):
+            g = Value(g, requires_grad=False)
+        result.append(g)
+    return result
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The function that computes the gradient of a scalar-valued `f` (as `jax.grad`).
+
+    Given numbers or arrays it returns numbers or arrays; given Values (as happens when it is
+    itself differentiated) it returns Values, so `grad(grad(f))` is the second derivative.
+
+    >>> from tinygrad_edu import grad
+    >>> f = lambda x: x ** 3
+    >>> grad(f)(2.0), grad(grad(f))(2.0)
+    (12.0, 12.0)
+    """
+    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    def gradient_of_f(*args: Any) -> Any:
+        if max(positions, default=-1) >= len(args):
+            raise TypeError(f"grad: argnums={argnums} but the function got {len(args)} arguments")
+        values = list(args)
+        nested = False
+        for i in positions:
+            if isinstance(values[i], Value):
+                nested = nested or values[i].requires_grad
+            else:
+                values[i] = Value(values[i])
+        with _enable_grad():
+            out = f(*values)
+        if not isinstance(out, Value) or out.shape != ():
+            shape = out.shape if isinstance(out, Value) else type(out).__name__
+            raise TypeError(f"grad: f must return a scalar Value; it returned {shape}")
+        grads = gradients(out, [values[i] for i in positions], create_graph=nested)
+        return grads[0] if isinstance(argnums, int) else tuple(grads)
+
+    functools.update_wrapper(gradient_of_f, f, assigned=("__module__", "__name__", "__doc__"))
+    return gradient_of_f
+
+
+# the table and the activations are written in terms of Value, so they come last
+from tinygrad_edu import activations as _act  # noqa: E402
+from tinygrad_edu import ops as _ops  # noqa: E402
