@@ -26,7 +26,9 @@ Design notes, for the curious:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -73,6 +75,8 @@ class Primitive:
     the generic tests may feed it random broadcastable tensors, `domain` bounds each input's
     test values, `kinks` are the points where the derivative jumps (tested exactly there and
     avoided by the finite differences), `examples` lists params to test it with.
+    A rule whose gradients are costly (matmul) sets `needs_mask` and receives
+    ``needs=(bool, ...)``, saying which inputs need a gradient at all.
     """
 
     name: str
@@ -83,6 +87,7 @@ class Primitive:
     domain: tuple[tuple[float, float], ...] = ()
     kinks: tuple[float, ...] = ()
     examples: tuple[dict[str, Any], ...] = ({},)
+    needs_mask: bool = False
     caption: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -486,11 +491,11 @@ class Value:
 
     def sigmoid(self) -> Value:
         """σ(x) = 1 / (1 + e⁻ˣ)."""
-        return _act.sigmoid(self)
+        return apply(_ops.SIGMOID, self)
 
     def tanh(self) -> Value:
         """Hyperbolic tangent."""
-        return _act.tanh(self)
+        return apply(_ops.TANH, self)
 
     def step(self) -> Value:
         """Heaviside step, 1 if x > 0 else 0 (no gradient)."""
@@ -498,7 +503,7 @@ class Value:
 
     def relu(self) -> Value:
         """max(0, x)."""
-        return _act.relu(self)
+        return apply(_ops.RELU, self)
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """x if x > 0 else negative_slope·x."""
@@ -600,7 +605,25 @@ def _data_of(x: Any) -> Any:
 
 
 def constant(data: Operand) -> Value:
-    """Wrap non-Value data as a Value that needs no gradient (Values pass through)."""
+    """Wrap an operand as a Value that needs no gradient (Values pass through).
+
+    A float64 array is used as it is, not copied (as `torch.as_tensor` does): a batch of
+    inputs costs nothing to wrap, but changing it in place before `backward()` changes the
+    gradients computed from it.
+    """
+    kind = type(data)
+    if kind is float or kind is int or (kind is np.ndarray and data.dtype == np.float64):
+        value = _new_value(Value)
+        value.data = float(data) if kind is not np.ndarray or not data.ndim else data
+        value._grad = 0.0 if type(value.data) is float else None
+        value.label = ""
+        value.requires_grad = False
+        value._prim = None
+        value._parents = ()
+        value._params = None
+        value._id = _next_id()
+        value._g = None
+        return value
     if isinstance(data, Value):
         return data
     return Value(data, requires_grad=False)
@@ -611,28 +634,37 @@ def constant(data: Operand) -> Value:
 # --------------------------------------------------------------------------------------------
 
 
+def _as_result(prim: Primitive, data: Any) -> Data:
+    """A forward result as Value data: arrays stay float64 arrays, 0-d results become floats."""
+    if type(data) is np.ndarray and data.ndim and data.dtype == np.float64:
+        return data
+    return as_data(data, f"the result of {prim.name}")
+
+
 def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: Any) -> Value:
-    out = Value.__new__(Value)
-    if type(data) is not float and (
-        type(data) is not np.ndarray or data.ndim == 0 or data.dtype != np.float64
-    ):
-        data = as_data(data, f"the result of {prim.name}")
+    out = _new_value(Value)
+    if type(data) is not float:
+        data = _as_result(prim, data)
     out.data = data
     out.label = ""
     out._grad = 0.0 if type(data) is float else None
     out._id = _next_id()
     out._g = None
-    if _grad_enabled and any(p.requires_grad for p in parents):
-        out.requires_grad = True
-        out._prim = prim
-        out._parents = parents
-        out._params = params
-    else:
-        out.requires_grad = False
-        out._prim = None
-        out._parents = ()
-        out._params = None
+    for parent in parents:
+        if parent.requires_grad and _grad_enabled:
+            out.requires_grad = True
+            out._prim = prim
+            out._parents = parents
+            out._params = params
+            return out
+    out.requires_grad = False
+    out._prim = None
+    out._parents = ()
+    out._params = None
     return out
+
+
+_new_value = object.__new__
 
 
 def _forward_failed(prim: Primitive, datas: Sequence[Any], params: dict[str, Any],
@@ -651,8 +683,12 @@ def _forward_failed(prim: Primitive, datas: Sequence[Any], params: dict[str, Any
 
 def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     """Apply a primitive to Values (or data, wrapped as constants) and record the result."""
-    parents = tuple(a if isinstance(a, Value) else constant(a) for a in args)
-    datas = [p.data for p in parents]
+    if len(args) == 1 and type(args[0]) is Value:
+        parents: tuple[Value, ...] = args
+        datas = [args[0].data]
+    else:
+        parents = tuple(a if isinstance(a, Value) else constant(a) for a in args)
+        datas = [p.data for p in parents]
     try:
         data = prim.forward(*datas, **params)
     except (*_FLOAT_ERRORS, TypeError) as error:
@@ -661,14 +697,33 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
 
 
 def _binary(prim: Primitive, a: Value, b: Any) -> Value:
-    """`apply` for the arithmetic operators: the scalar training loop runs through here."""
+    """`apply` for the arithmetic operators, inlined: the scalar training loop runs here."""
     if type(b) is not Value:
         b = constant(b)
     try:
         data = prim.forward(a.data, b.data)
     except _FLOAT_ERRORS as error:
         data = _forward_failed(prim, (a.data, b.data), {}, error)
-    return _new_node(prim, data, (a, b), None)
+    out = _new_value(Value)
+    if type(data) is float:
+        out._grad = 0.0
+    else:
+        data = _as_result(prim, data)
+        out._grad = 0.0 if type(data) is float else None
+    out.data = data
+    out.label = ""
+    out._id = _next_id()
+    out._g = None
+    if (a.requires_grad or b.requires_grad) and _grad_enabled:
+        out.requires_grad = True
+        out._prim = prim
+        out._parents = (a, b)
+    else:
+        out.requires_grad = False
+        out._prim = None
+        out._parents = ()
+    out._params = None
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,21 +761,34 @@ def _seed(root: Value, gradient: Any, create_graph: bool) -> Any:
     return seed
 
 
+def _collect(root: Value) -> list[Value]:
+    """The nodes `root` depends on that need a gradient, newest first, each marked _PENDING.
+
+    Iterative; the mark (the `_g` slot, None between passes) doubles as the visited set.
+    """
+    root._g = pending = _PENDING
+    order = [root]
+    stack = [root]
+    pop, push, add = stack.pop, stack.append, order.append
+    while stack:  # depth first: the order comes out nearly sorted already
+        for parent in pop()._parents:
+            if parent._g is None and parent.requires_grad:
+                parent._g = pending
+                push(parent)
+                add(parent)
+    order.sort(key=_by_creation, reverse=True)
+    return order
+
+
 def topological_order(root: Value) -> list[Value]:
     """Every node that `root` depends on and that requires grad, root first, leaves last.
 
-    Iterative: a graph of any depth is walked without recursion.
+    This is the order in which `backward()` visits them. Iterative: a graph of any depth is
+    walked without recursion.
     """
-    order = [root]
-    seen = {id(root)}
-    stack = [root]
-    while stack:
-        for parent in stack.pop()._parents:
-            if parent.requires_grad and id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-                order.append(parent)
-    order.sort(key=_by_creation, reverse=True)
+    order = _collect(root)
+    for node in order:
+        node._g = None
     return order
 
 
@@ -734,11 +802,11 @@ def _fit(grad: Any, node: Value) -> Any:
         if type(grad) is float:
             return np.full(target, grad)
         lead = len(shape) - len(target)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1
-        )
-        grad = grad.sum(axis=axes, keepdims=True) if axes else grad
-        grad = grad.reshape(target)
+        if lead:
+            grad = grad.sum(axis=tuple(range(lead)))
+        ones = tuple(i for i, n in enumerate(target) if n == 1 and shape[lead + i] != 1)
+        if ones:
+            grad = grad.sum(axis=ones, keepdims=True)
     elif not target and not isinstance(grad, Value) and type(grad) is not float:
         grad = float(grad)
     return grad
@@ -762,59 +830,137 @@ def run_backward(
     stored in the dict instead. `hook(node, grad)` is called as each node is processed, in the
     engine's order (the step-by-step pictures use it).
     """
-    nodes = topological_order(root)
-    for node in nodes:
-        node._g = _PENDING
+    collecting = gc.isenabled()
+    gc.disable()  # the pass makes no reference cycles: nothing for the collector to find
+    nodes = _collect(root)
     root._g = seed
-    recording = _enable_grad() if create_graph else None
-    if recording is not None:
-        recording.__enter__()
     try:
-        for node in nodes:
-            g = node._g
-            node._g = None
-            if g is _PENDING:
-                continue  # no gradient reached this node (it sits behind a step, say)
-            if hook is not None:
-                hook(node, g)
-            if capture is None:
-                current = node._grad
-                if type(current) is float and type(g) is float:
-                    node._grad = current + g
-                elif current is None or (type(current) is float and current == 0.0):
-                    node._grad = g if isinstance(g, Value) or type(g) is float else np.array(g)
-                else:
-                    node._grad = current + g
-            elif id(node) in capture:
-                capture[id(node)] = g
-            prim = node._prim
-            if prim is None:
-                continue
-            parents = node._parents
-            params = node._params
-            if create_graph:
-                grads = prim.vjp(g, node, *parents, **(params or {}))
-            else:
-                datas = [p.data for p in parents]
-                try:
-                    if params is None:
-                        grads = prim.vjp(g, node.data, *datas)
-                    else:
-                        grads = prim.vjp(g, node.data, *datas, **params)
-                except _FLOAT_ERRORS:
-                    grads = _vjp_ieee(prim, g, node.data, datas, params)
-            for parent, pg in zip(parents, grads, strict=True):
-                if pg is None or parent._g is None:
-                    continue  # no gradient, or the parent needs none
-                if type(pg) is not float or parent.data.__class__ is not float:
-                    pg = _fit(pg, parent)
-                q = parent._g
-                parent._g = pg if q is _PENDING else q + pg
+        if create_graph or capture is not None or hook is not None:
+            with _enable_grad() if create_graph else contextlib.nullcontext():
+                _general_pass(nodes, create_graph, capture, hook)
+        else:
+            _fast_pass(nodes)
     finally:
         for node in nodes:
             node._g = None
-        if recording is not None:
-            recording.__exit__()
+        if collecting:
+            gc.enable()
+
+
+def _fast_pass(nodes: list[Value]) -> None:
+    """The first-order pass on raw floats and arrays, accumulating into `.grad`.
+
+    The general pass below does the same in a dozen lines; this one unrolls the binary
+    operators, which are most of the nodes of a scalar network.
+    """
+    pending = _PENDING
+    owned: set[int] = set()
+    for node in nodes:
+        g = node._g
+        if g is pending:
+            continue  # no gradient reached this node (it sits behind a step, say)
+        node._g = None
+        current = node._grad
+        if current is not None:
+            node._grad = current + g
+        else:  # a tensor's first gradient (its `.grad` is None until then)
+            node._grad = _accumulated(current, g, owned)
+        prim = node._prim
+        if prim is None:
+            continue
+        parents = node._parents
+        params = node._params
+        if params is None and len(parents) == 2 and not prim.needs_mask:
+            a, b = parents
+            try:
+                ga, gb = prim.vjp(g, node.data, a.data, b.data)
+            except _FLOAT_ERRORS:
+                ga, gb = _vjp_ieee(prim, g, node.data, [a.data, b.data], None)
+            q = a._g
+            if q is not None and ga is not None:
+                if type(ga) is not float or type(a.data) is not float:
+                    ga = _fit(ga, a)
+                a._g = ga if q is pending else q + ga
+            q = b._g
+            if q is not None and gb is not None:
+                if type(gb) is not float or type(b.data) is not float:
+                    gb = _fit(gb, b)
+                b._g = gb if q is pending else q + gb
+            continue
+        datas = [p.data for p in parents]
+        params = _with_mask(prim, parents, params)
+        try:
+            grads = prim.vjp(g, node.data, *datas, **params)
+        except _FLOAT_ERRORS:
+            grads = _vjp_ieee(prim, g, node.data, datas, params)
+        for parent, pg in zip(parents, grads):
+            q = parent._g
+            if q is None or pg is None:
+                continue  # the parent needs no gradient, or the rule gives it none
+            if type(pg) is not float or type(parent.data) is not float:
+                pg = _fit(pg, parent)
+            parent._g = pg if q is pending else q + pg
+
+
+def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any] | None,
+                  hook: Hook | None) -> None:
+    """The same pass, optionally recorded (Values all the way), captured or watched."""
+    owned: set[int] = set()
+    for node in nodes:
+        g = node._g
+        if g is _PENDING:
+            continue
+        node._g = None
+        if hook is not None:
+            hook(node, g)
+        if capture is None:
+            node._grad = _accumulated(node._grad, g, owned)
+        elif id(node) in capture:
+            capture[id(node)] = g
+        prim = node._prim
+        if prim is None:
+            continue
+        params = _with_mask(prim, node._parents, node._params)
+        if create_graph:
+            grads = prim.vjp(g, node, *node._parents, **params)
+        else:
+            datas = [p.data for p in node._parents]
+            try:
+                grads = prim.vjp(g, node.data, *datas, **params)
+            except _FLOAT_ERRORS:
+                grads = _vjp_ieee(prim, g, node.data, datas, params)
+        for parent, pg in zip(node._parents, grads, strict=True):
+            q = parent._g
+            if q is None or pg is None:
+                continue
+            pg = _fit(pg, parent)
+            parent._g = pg if q is _PENDING else q + pg
+
+
+def _with_mask(prim: Primitive, parents: tuple[Value, ...],
+               params: dict[str, Any] | None) -> dict[str, Any]:
+    if not prim.needs_mask:
+        return params or {}
+    return {**(params or {}), "needs": tuple(p._g is not None for p in parents)}
+
+
+def _accumulated(current: Any, g: Any, owned: set[int]) -> Any:
+    """`.grad` plus this pass's gradient.
+
+    No two nodes may share a gradient array (an in-place change to one would change the
+    other), so a tensor's first gradient is kept as it is only when it is a fresh array that
+    no other node of this pass has kept (`owned` holds their ids); otherwise it is copied.
+    """
+    if current is None or (type(current) is float and current == 0.0 and type(g) is not float):
+        if isinstance(g, Value) or type(g) is float:
+            return g
+        if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable and id(g) not in owned:
+            owned.add(id(g))
+            return g
+        g = np.array(g, dtype=np.float64)
+        owned.add(id(g))
+        return g
+    return current + g
 
 
 def _vjp_ieee(prim: Primitive, g: Any, out: Any, datas: list[Any],

@@ -204,7 +204,8 @@ def _max_vjp(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> tuple[An
     return (_spread(g, shape, axis) * share,)
 
 
-def _matmul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
+                needs: tuple[bool, bool] = (True, True)) -> tuple[Any, ...]:
     # 1-D operands act as a row (left) or a column (right) vector, as in numpy
     a_vec, b_vec = len(_shape(a)) == 1, len(_shape(b)) == 1
     a2 = RESHAPE(a, shape=(1, *_shape(a))) if a_vec else a
@@ -212,9 +213,9 @@ def _matmul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     sa, sb = _shape(a2), _shape(b2)
     batch = np.broadcast_shapes(sa[:-2], sb[:-2])
     g2 = RESHAPE(g, shape=(*batch, sa[-2], sb[-1]))
-    da = g2 @ _swap_last(b2)
-    db = _swap_last(a2) @ g2
-    return _sum_to(da, sa, _shape(a)), _sum_to(db, sb, _shape(b))
+    da = _sum_to(g2 @ _swap_last(b2), sa, _shape(a)) if needs[0] else None
+    db = _sum_to(_swap_last(a2) @ g2, sb, _shape(b)) if needs[1] else None
+    return da, db
 
 
 def _swap_last(x: Any) -> Any:
@@ -228,7 +229,7 @@ def _sum_to(x: Any, shape: tuple[int, ...], final: tuple[int, ...]) -> Any:
     extra = len(_shape(x)) - len(shape)
     if extra:
         x = SUM(x, axis=tuple(range(extra)), keepdims=False)
-    return RESHAPE(x, shape=final)
+    return x if _shape(x) == final else RESHAPE(x, shape=final)
 
 
 def _concatenate_vjp(g: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
@@ -346,7 +347,7 @@ SCATTER   = primitive("scatter_add", _scatter,
                       lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
                       caption=lambda p: f"scatter{_index_text(p['index'])}")
 MATMUL    = primitive("matmul", _matmul,                   _matmul_vjp,
-                      label="@")
+                      label="@", needs_mask=True)
 CONCATENATE = primitive("concatenate", _concatenate,       _concatenate_vjp)
 STACK     = primitive("stack", _stack,                     _stack_vjp)
 WHERE     = primitive("where", _where,

@@ -1,0 +1,172 @@
+"""Check gradients against finite differences: the toolkit the project's own tests use.
+
+`numerical_grad` estimates derivatives by central differences,
+``df/dx ≈ (f(x + ε) − f(x − ε)) / 2ε``, one element at a time. `gradcheck` compares them
+with the engine's and raises `GradcheckError`, naming the input, the element and both values,
+where they disagree. With ``order=2`` it checks second derivatives the same way: the engine's
+recorded first derivative is itself differentiated and compared with finite differences of it.
+
+Hypothesis strategies for random Values, shapes and points away from kinks live in
+`tinygrad_edu.testing.strategies` (it needs the `hypothesis` package).
+
+>>> from tinygrad_edu import Value
+>>> from tinygrad_edu.testing import gradcheck
+>>> gradcheck(lambda x, y: (x * y).tanh(), 0.3, [1.0, -2.0])
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.engine import Value, _enable_grad, as_data, gradients, no_grad
+
+__all__ = ["GradcheckError", "gradcheck", "numerical_grad"]
+
+
+class GradcheckError(AssertionError):
+    """The engine's gradient disagrees with the numerical one (the message says where)."""
+
+
+def _leaf_data(x: Any) -> Any:
+    return np.array(x.data) if isinstance(x, Value) else as_data(x, "gradcheck input")
+
+
+def _scalar_output(out: Any, upstream: Any) -> Any:
+    """`out` itself when it is a scalar, else sum(out · upstream)."""
+    if isinstance(out, Value):
+        return out if out.shape == () else (out * upstream).sum()
+    out = np.asarray(out, dtype=np.float64)
+    return float(out) if out.shape == () else float(np.sum(out * upstream))
+
+
+def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6) -> list[Any]:
+    """Central-difference estimate of the gradient of a scalar `f` for each input.
+
+    `inputs` are numbers, arrays or Values; `f` receives Values and returns a scalar (a Value
+    or a number). Each gradient has its input's shape (a float for a scalar input).
+
+    >>> [round(g, 6) for g in numerical_grad(lambda x: x ** 3, 2.0)]  # d x³ = 3x² = 12
+    [12.0]
+    """
+    datas = [_leaf_data(x) for x in inputs]
+
+    def evaluate(values: list[Any]) -> float:
+        with no_grad():  # (a check of second derivatives records inside f all the same)
+            out = f(*(Value(v) for v in values))
+        result = out.data if isinstance(out, Value) else out
+        if np.shape(result) != ():
+            raise ValueError(f"numerical_grad: f must return a scalar; it returned shape "
+                             f"{np.shape(result)}")
+        return float(result)
+
+    grads: list[Any] = []
+    for i, data in enumerate(datas):
+        if np.ndim(data) == 0:
+            plus = [*datas[:i], data + eps, *datas[i + 1 :]]
+            minus = [*datas[:i], data - eps, *datas[i + 1 :]]
+            grads.append((evaluate(plus) - evaluate(minus)) / (2 * eps))
+            continue
+        grad = np.zeros_like(data)
+        for index in np.ndindex(data.shape):
+            shifted = data.copy()
+            shifted[index] = data[index] + eps
+            up = evaluate([*datas[:i], shifted, *datas[i + 1 :]])
+            shifted[index] = data[index] - eps
+            down = evaluate([*datas[:i], shifted, *datas[i + 1 :]])
+            grad[index] = (up - down) / (2 * eps)
+        grads.append(grad)
+    return grads
+
+
+def gradcheck(
+    f: Callable[..., Any],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    order: int = 1,
+    seed: int = 0,
+) -> bool:
+    """Compare the engine's gradients of `f` at `inputs` with central differences.
+
+    `f` receives one Value per input. A scalar result is differentiated as it is; a tensor
+    result is contracted with a random upstream gradient (drawn from `seed`), so a rule that
+    ignores its upstream gradient is caught. Every element of every input is checked:
+    ``|analytical − numerical| ≤ atol + rtol·|numerical|``. With ``order=2`` the first
+    derivative the engine records is checked the same way (second derivatives).
+    Returns True, or raises `GradcheckError`. The inputs must come back unchanged.
+
+    >>> gradcheck(lambda x: x.exp().sum(), [0.5, 1.5], order=2)
+    True
+    """
+    if order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2; got {order}")
+    datas = [_leaf_data(x) for x in inputs]
+    originals = [np.array(d, copy=True) for d in datas]
+    rng = np.random.default_rng(seed)
+    with no_grad():
+        probe = f(*(Value(d, requires_grad=False) for d in datas))
+    upstream = rng.normal(size=np.shape(probe.data if isinstance(probe, Value) else probe))
+
+    def loss(*xs: Value) -> Any:
+        return _scalar_output(f(*xs), upstream)
+
+    target = loss
+    if order == 2:
+        directions = [rng.normal(size=np.shape(d)) for d in datas]
+
+        def first_derivative(*xs: Value) -> Any:
+            with _enable_grad():
+                out = loss(*xs)
+            if not isinstance(out, Value) or not out.requires_grad:
+                return 0.0
+            grads = gradients(out, list(xs), create_graph=True)
+            total: Any = 0.0
+            for g, v in zip(grads, directions, strict=True):
+                total = total + (g * v).sum() if np.ndim(v) else total + g * float(v)
+            return total
+
+        target = first_derivative
+
+    leaves = [Value(d) for d in datas]
+    out = target(*leaves)
+    if isinstance(out, Value) and out.requires_grad:
+        analytical = gradients(out, leaves)
+    else:
+        analytical = [np.zeros_like(d) if np.ndim(d) else 0.0 for d in datas]
+    numerical = numerical_grad(target, *datas, eps=eps)
+    for i, (a, n) in enumerate(zip(analytical, numerical, strict=True)):
+        a_arr, n_arr = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+        bad = ~(np.abs(a_arr - n_arr) <= atol + rtol * np.abs(n_arr))
+        if np.any(bad):
+            index = tuple(int(k) for k in np.argwhere(bad)[0])
+            what = "second derivative" if order == 2 else "gradient"
+            where = f"element {index} of input {i}" if index else f"input {i} (a scalar)"
+            raise GradcheckError(
+                f"{what} mismatch at {where}: analytical {float(a_arr[index])!r}, "
+                f"numerical {float(n_arr[index])!r} (tolerance atol={atol}, rtol={rtol}, "
+                f"eps={eps})"
+            )
+    for i, (before, after) in enumerate(zip(originals, datas, strict=True)):
+        if not np.array_equal(before, after, equal_nan=True):
+            raise GradcheckError(f"f changed input {i} in place")
+    return True
+
+
+def assert_gradients_close(actual: Sequence[Any], expected: Sequence[Any], *,
+                           atol: float = 1e-5, rtol: float = 1e-3) -> None:
+    """Assert two lists of gradients agree element by element (a helper for tests)."""
+    for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+        a_arr, e_arr = np.asarray(a, dtype=np.float64), np.asarray(e, dtype=np.float64)
+        if a_arr.shape != e_arr.shape:
+            raise GradcheckError(f"input {i}: gradient shape {a_arr.shape}, expected "
+                                 f"{e_arr.shape}")
+        bad = ~(np.abs(a_arr - e_arr) <= atol + rtol * np.abs(e_arr))
+        if np.any(bad):
+            index = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise GradcheckError(f"input {i}, element {index}: {float(a_arr[index])!r} != "
+                                 f"{float(e_arr[index])!r}")
