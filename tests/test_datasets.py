@@ -1,0 +1,133 @@
+"""tinygrad_edu.datasets: logic gates and the seeded 2-D classification sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_edu.datasets import logic_gate, make_circles, make_moons, make_spiral
+
+Maker = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+TRUTH = {
+    "and": [0, 0, 0, 1],
+    "or": [0, 1, 1, 1],
+    "nand": [1, 1, 1, 0],
+    "xor": [0, 1, 1, 0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(TRUTH))
+def test_logic_gates_are_their_truth_tables(name: str) -> None:
+    X, y = logic_gate(name)
+    assert X.dtype == np.float64 and X.shape == (4, 2)
+    assert y.dtype.kind == "i" and y.shape == (4,)
+    assert X.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert y.tolist() == TRUTH[name]
+    assert logic_gate(name.upper())[1].tolist() == TRUTH[name]
+
+
+def test_not_gate_has_one_input() -> None:
+    X, y = logic_gate("not")
+    assert X.tolist() == [[0.0], [1.0]] and y.tolist() == [1, 0]
+
+
+def test_logic_gate_returns_fresh_arrays() -> None:
+    X, y = logic_gate("and")
+    X[0, 0], y[0] = 9.0, 9
+    assert logic_gate("and")[0][0, 0] == 0.0 and logic_gate("and")[1][0] == 0
+
+
+def test_unknown_gate_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown logic gate 'xnor'; known gates: and, or, nand"):
+        logic_gate("xnor")
+
+
+def spiral(n: int, noise: float = 0.05, seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    return make_spiral(n, noise=noise, seed=seed)
+
+
+MAKERS: list[tuple[Maker, int]] = [(make_moons, 1), (make_circles, 1), (spiral, 2)]
+"""Each maker with the number of points per requested n (the spiral takes n per class)."""
+
+
+@pytest.mark.parametrize(("make", "per_n"), MAKERS, ids=["moons", "circles", "spiral"])
+@given(n=st.integers(1, 60), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=15)
+def test_shapes_types_labels_and_seeding(make: Maker, per_n: int, n: int, seed: int) -> None:
+    X, y = make(n, seed=seed)
+    assert X.shape == (n * per_n, 2) and X.dtype == np.float64
+    assert y.shape == (n * per_n,) and y.dtype.kind == "i"
+    assert set(y.tolist()) <= {0, 1}
+    counts = np.bincount(y, minlength=2)
+    assert abs(counts[0] - counts[1]) <= 1
+    X2, y2 = make(n, seed=seed)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    if n >= 4:
+        X3, _ = make(n, seed=seed + 1)
+        assert not np.array_equal(X, X3)
+
+
+@pytest.mark.parametrize(("make", "per_n"), MAKERS, ids=["moons", "circles", "spiral"])
+def test_a_generator_may_be_passed_as_seed(make: Maker, per_n: int) -> None:
+    a = make(10, seed=np.random.default_rng(3))
+    b = make(10, seed=np.random.default_rng(3))
+    assert np.array_equal(a[0], b[0])
+
+
+def test_moons_without_noise_lie_on_their_half_circles() -> None:
+    X, y = make_moons(50, noise=0.0, seed=0)
+    upper, lower = X[y == 0], X[y == 1]
+    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0)
+    assert np.all(upper[:, 1] >= -1e-12)
+    np.testing.assert_allclose(np.hypot(lower[:, 0] - 1.0, lower[:, 1] - 0.5), 1.0)
+    assert np.all(lower[:, 1] <= 0.5 + 1e-12)
+
+
+def test_circles_without_noise_have_radius_1_and_factor() -> None:
+    X, y = make_circles(40, noise=0.0, factor=0.3, seed=0)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    np.testing.assert_allclose(radius[y == 0], 1.0)
+    np.testing.assert_allclose(radius[y == 1], 0.3)
+
+
+def test_spiral_arms_are_interleaved_half_a_turn_apart() -> None:
+    X, y = make_spiral(200, noise=0.0, seed=0)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    assert radius.max() == pytest.approx(1.0) and radius.min() == pytest.approx(0.05)
+    # for each point of one arm, the point at the same radius on the other arm is opposite
+    arm0 = X[y == 0][np.argsort(radius[y == 0])]
+    arm1 = X[y == 1][np.argsort(radius[y == 1])]
+    np.testing.assert_allclose(arm0, -arm1, atol=1e-12)
+    # interleaved: along a ray the two classes alternate as the radius grows
+    angles = np.arctan2(X[:, 1], X[:, 0])
+    ray = np.abs(angles - 0.0) < 0.1
+    labels_along_ray = y[ray][np.argsort(radius[ray])]
+    assert len(set(labels_along_ray.tolist())) == 2
+
+
+def test_noise_is_gaussian_with_the_given_std() -> None:
+    clean, _ = make_circles(2000, noise=0.0, seed=1)
+    noisy, _ = make_circles(2000, noise=0.2, seed=1)
+    # the same seed shuffles the same way; the difference is the noise
+    assert np.std(noisy - clean) == pytest.approx(0.2, rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: make_moons(0), r"make_moons: n must be a positive integer; got 0"),
+        (lambda: make_moons(10, noise=-1.0), "noise must be a non-negative number; got -1.0"),
+        (lambda: make_circles(10, factor=1.5), r"factor .* must be in \(0, 1\); got 1.5"),
+        (lambda: make_spiral(2.5), "n_per_class must be a positive integer; got 2.5"),
+        (lambda: make_spiral(10, turns=0), "turns must be a positive number"),
+    ],
+)
+def test_bad_arguments_are_refused(call: Callable[[], Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
