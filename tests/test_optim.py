@@ -1,0 +1,193 @@
+"""tinygrad_edu.optim: SGD and Adam against PyTorch's update formulas, computed by hand."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_edu import Value
+from tinygrad_edu.nn import MLP, mse_loss
+from tinygrad_edu.optim import SGD, Adam, Optimizer
+
+rates = st.floats(0.001, 1.0)
+fractions = st.floats(0.0, 0.99)
+small = st.floats(-3, 3)
+
+
+def test_sgd_plain_step_by_hand() -> None:
+    w, b = Value([1.0, -2.0]), Value(0.5)
+    w.grad = [0.5, 1.0]
+    b.grad = -2.0
+    SGD([w, b], lr=0.1).step()
+    np.testing.assert_allclose(w.data, [0.95, -2.1])
+    assert b.data == pytest.approx(0.7) and isinstance(b.data, float)
+
+
+def test_sgd_momentum_and_weight_decay_by_hand() -> None:
+    """PyTorch: g = grad + wd·p; b = g at step 1, then b = μ·b + g; p = p − lr·b."""
+    p = Value(1.0)
+    opt = SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01)
+    p.grad = 2.0
+    opt.step()  # g = 2 + 0.01 = 2.01; b = 2.01; p = 1 − 0.201 = 0.799
+    assert p.data == pytest.approx(0.799, abs=1e-15)
+    p.grad = -1.0
+    # g = −1 + 0.00799 = −0.99201; b = 0.9·2.01 − 0.99201 = 0.81699; p = 0.799 − 0.081699
+    opt.step()
+    assert p.data == pytest.approx(0.799 - 0.1 * (0.9 * 2.01 + (-1.0 + 0.01 * 0.799)), abs=1e-15)
+    assert p.data == pytest.approx(0.717301, abs=1e-12)
+
+
+@given(data=st.data(), lr=rates, momentum=fractions, weight_decay=st.floats(0.0, 0.1),
+       steps=st.integers(1, 5))
+@settings(max_examples=20)
+def test_sgd_follows_the_formula_over_several_steps(
+    data: st.DataObject, lr: float, momentum: float, weight_decay: float, steps: int
+) -> None:
+    shape = data.draw(st.sampled_from([(), (3,), (2, 2)]))
+    start = data.draw(hnp.arrays(np.float64, shape, elements=small))
+    grads = [data.draw(hnp.arrays(np.float64, shape, elements=small)) for _ in range(steps)]
+    p = Value(start.copy() if shape else float(start))
+    opt = SGD([p], lr=lr, momentum=momentum, weight_decay=weight_decay)
+    expected, buffer = np.array(start, dtype=float), None
+    for g in grads:
+        p.grad = g if shape else float(g)
+        opt.step()
+        d = g + weight_decay * expected
+        if momentum:
+            buffer = d if buffer is None else momentum * buffer + d
+            d = buffer
+        expected = expected - lr * d
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_adam_first_steps_by_hand() -> None:
+    p = Value([1.0, 2.0])
+    opt = Adam([p], lr=0.01)
+    p.grad = [0.5, -4.0]
+    opt.step()
+    # step 1: m̂ = g, v̂ = g², so each parameter moves by lr·sign(g) (up to eps)
+    np.testing.assert_allclose(p.data, [0.99, 2.01], rtol=1e-9)
+    np.testing.assert_allclose(p.data, [1 - 0.01 * 0.5 / (0.5 + 1e-8), 2 + 0.01 * 4 / (4 + 1e-8)],
+                               rtol=1e-15)
+    after_first = p.data.copy()
+    p.grad = [1.0, 0.0]
+    opt.step()
+    m = 0.9 * (0.1 * np.array([0.5, -4.0])) + 0.1 * np.array([1.0, 0.0])
+    v = 0.999 * (0.001 * np.array([0.25, 16.0])) + 0.001 * np.array([1.0, 0.0])
+    m_hat, v_hat = m / (1 - 0.9**2), v / (1 - 0.999**2)
+    expected = after_first - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    np.testing.assert_allclose(p.data, expected, rtol=1e-12)
+
+
+@given(data=st.data(), lr=rates, beta1=fractions, beta2=st.floats(0.5, 0.9999),
+       eps=st.sampled_from([1e-8, 1e-3]), weight_decay=st.sampled_from([0.0, 0.01]),
+       steps=st.integers(1, 6))
+@settings(max_examples=20)
+def test_adam_follows_the_formula_over_several_steps(
+    data: st.DataObject, lr: float, beta1: float, beta2: float, eps: float,
+    weight_decay: float, steps: int
+) -> None:
+    shape = data.draw(st.sampled_from([(), (3,), (2, 2)]))
+    start = data.draw(hnp.arrays(np.float64, shape, elements=small))
+    grads = [data.draw(hnp.arrays(np.float64, shape, elements=small)) for _ in range(steps)]
+    p = Value(start.copy() if shape else float(start))
+    opt = Adam([p], lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay)
+    expected = np.array(start, dtype=float)
+    m, v = np.zeros(shape), np.zeros(shape)
+    for t, g in enumerate(grads, start=1):
+        p.grad = g if shape else float(g)
+        opt.step()
+        d = g + weight_decay * expected
+        m = beta1 * m + (1 - beta1) * d
+        v = beta2 * v + (1 - beta2) * d * d
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        expected = expected - lr * m_hat / (np.sqrt(v_hat) + eps)
+    np.testing.assert_allclose(p.data, expected, rtol=1e-9, atol=1e-12)
+    assert opt.t == steps
+
+
+def test_tensor_parameters_are_updated_in_place() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    arrays = [p.data for p in model.parameters()]
+    loss = mse_loss(model(np.ones((4, 2))), np.zeros(4))
+    loss.backward()
+    SGD(model.parameters(), lr=0.1).step()
+    assert all(p.data is a for p, a in zip(model.parameters(), arrays, strict=True))
+
+
+def test_read_only_tensor_parameters_are_replaced() -> None:
+    data = np.array([1.0, 2.0])
+    data.flags.writeable = False
+    p = Value(data)
+    p.grad = [1.0, 1.0]
+    SGD([p], lr=1.0).step()
+    np.testing.assert_array_equal(p.data, [0.0, 1.0])
+
+
+def test_gradients_recorded_with_create_graph_are_used_as_numbers() -> None:
+    p = Value(3.0)
+    (p * p).backward(create_graph=True)
+    assert isinstance(p.grad, Value)
+    SGD([p], lr=0.1).step()
+    assert p.data == pytest.approx(3.0 - 0.1 * 6.0)
+
+
+def test_zero_grad_resets_every_parameter() -> None:
+    a, b = Value([1.0, 2.0]), Value(3.0)
+    (a.sum() * b).backward()
+    opt = Adam([a, b])
+    opt.zero_grad()
+    assert np.all(a.grad == 0) and b.grad == 0.0
+
+
+def test_a_parameter_listed_twice_is_updated_once() -> None:
+    p = Value(1.0)
+    p.grad = 1.0
+    SGD([p, p], lr=0.5).step()
+    assert p.data == 0.5
+
+
+def test_sgd_and_adam_train_a_small_model() -> None:
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = X @ np.array([1.0, -2.0]) + 0.5
+    for make in (lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.1)):
+        model = MLP(2, [1], seed=0)
+        opt: Optimizer = make(model.parameters())
+        first = None
+        for _ in range(200):
+            loss = mse_loss(model(X), y)
+            first = loss.data if first is None else first
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        assert loss.data < 1e-4 * first
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: SGD([], lr=0.1), ValueError, "at least one parameter"),
+        (lambda: SGD(Value(1.0), lr=0.1), TypeError, "not a single Value"),
+        (lambda: SGD([1.0], lr=0.1), TypeError, "parameter 0 is not a Value; got float"),
+        (lambda: SGD([Value(1.0)], lr=-1.0), ValueError, "SGD: lr must be a finite number"),
+        (lambda: SGD([Value(1.0)], lr=math.inf), ValueError, "SGD: lr must be a finite"),
+        (lambda: SGD([Value(1.0)], lr=0.1, momentum=-0.5), ValueError, "momentum"),
+        (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, r"betas must be two numbers"),
+        (lambda: Adam([Value(1.0)], eps=-1.0), ValueError, "Adam: eps"),
+    ],
+)
+def test_bad_arguments_are_refused(make: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_model_parameters_generator_is_accepted() -> None:
+    model = MLP(2, [2, 1], seed=0)
+    opt = SGD((p for p in model.parameters()), lr=0.1)
+    assert len(opt.params) == 4

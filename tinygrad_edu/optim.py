@@ -1,0 +1,168 @@
+"""Optimizers: update parameters from their gradients, with PyTorch's formulas.
+
+`step()` reads each parameter's `.grad` and changes its `.data`; `zero_grad()` resets the
+gradients before the next `backward()`. Tensor parameters are updated in place.
+
+>>> from tinygrad_edu import Value
+>>> from tinygrad_edu.optim import SGD
+>>> w = Value([1.0, -2.0])
+>>> opt = SGD([w], lr=0.1)
+>>> (w * w).sum().backward()
+>>> opt.step()
+>>> w.data
+array([ 0.8, -1.6])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.engine import Array, Value
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _check_rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
+            or not value >= 0.0 or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number ≥ 0; got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """What every optimizer shares: the parameters it updates and `zero_grad()`."""
+
+    def __init__(self, params: Iterable[Value]) -> None:
+        if isinstance(params, Value):
+            raise TypeError("an optimizer takes a list of Values (e.g. model.parameters()), "
+                            "not a single Value: wrap it in a list")
+        self.params: list[Value] = []
+        seen: set[int] = set()
+        for i, p in enumerate(params):
+            if not isinstance(p, Value):
+                raise TypeError(f"parameter {i} is not a Value; got {type(p).__name__}")
+            if id(p) not in seen:
+                seen.add(id(p))
+                self.params.append(p)
+        if not self.params:
+            raise ValueError("an optimizer needs at least one parameter; got an empty list")
+
+    def zero_grad(self) -> None:
+        """Reset every parameter's gradient to zero."""
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self) -> None:
+        """Update every parameter once from its current gradient."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _grad(p: Value) -> Array:
+        grad = p.grad
+        return np.array(grad.data if isinstance(grad, Value) else grad, dtype=np.float64)
+
+    @staticmethod
+    def _data(p: Value) -> Array:
+        return np.array(p.data, dtype=np.float64)
+
+    @staticmethod
+    def _assign(p: Value, new: Array) -> None:
+        """Write `new` into `p`: in place for a writeable tensor, as a float for a scalar."""
+        if isinstance(p.data, np.ndarray) and p.data.flags.writeable:
+            p.data[...] = new
+        elif isinstance(p.data, np.ndarray):
+            p.data = np.array(new)
+        else:
+            p.data = float(new)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum and weight decay (PyTorch's `torch.optim.SGD`
+    with dampening 0, not Nesterov):
+
+        g ← grad + weight_decay·p
+        b ← g at the first step, then b ← momentum·b + g      (only when momentum ≠ 0)
+        p ← p − lr·b   (or p − lr·g without momentum)
+
+    >>> from tinygrad_edu import Value
+    >>> w = Value(1.0)
+    >>> opt = SGD([w], lr=0.5, momentum=0.9)
+    >>> for _ in range(2):
+    ...     w.grad = 1.0
+    ...     opt.step()
+    >>> round(w.data, 6)  # 1 − 0.5·1 − 0.5·(0.9 + 1)
+    -0.45
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params)
+        self.lr = _check_rate(lr, "SGD: lr")
+        self.momentum = _check_rate(momentum, "SGD: momentum")
+        self.weight_decay = _check_rate(weight_decay, "SGD: weight_decay")
+        self._buffers: list[Array | None] = [None] * len(self.params)
+
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            data = self._data(p)
+            g = self._grad(p)
+            if self.weight_decay:
+                g = g + self.weight_decay * data
+            if self.momentum:
+                buffer = self._buffers[i]
+                buffer = g.copy() if buffer is None else self.momentum * buffer + g
+                self._buffers[i] = buffer
+                g = buffer
+            self._assign(p, data - self.lr * g)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015), as PyTorch's `torch.optim.Adam` computes it; at step t:
+
+        g ← grad + weight_decay·p
+        m ← β₁·m + (1 − β₁)·g,     v ← β₂·v + (1 − β₂)·g²
+        p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + eps)
+
+    >>> from tinygrad_edu import Value
+    >>> w = Value(1.0)
+    >>> opt = Adam([w], lr=0.1)
+    >>> w.grad = 3.0
+    >>> opt.step()
+    >>> round(w.data, 6)  # the first step moves each parameter by about lr
+    0.9
+    """
+
+    def __init__(self, params: Iterable[Value], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params)
+        self.lr = _check_rate(lr, "Adam: lr")
+        if len(betas) != 2 or not all(isinstance(b, int | float) and 0.0 <= b < 1.0
+                                      for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = _check_rate(eps, "Adam: eps")
+        self.weight_decay = _check_rate(weight_decay, "Adam: weight_decay")
+        self.t = 0
+        self._m = [np.zeros(p.shape) for p in self.params]
+        self._v = [np.zeros(p.shape) for p in self.params]
+
+    def step(self) -> None:
+        self.t += 1
+        beta1, beta2 = self.betas
+        bias_correction1 = 1.0 - beta1**self.t
+        bias_correction2_sqrt = math.sqrt(1.0 - beta2**self.t)
+        step_size = self.lr / bias_correction1
+        for i, p in enumerate(self.params):
+            data = self._data(p)
+            g = self._grad(p)
+            if self.weight_decay:
+                g = g + self.weight_decay * data
+            self._m[i] = beta1 * self._m[i] + (1.0 - beta1) * g
+            self._v[i] = beta2 * self._v[i] + (1.0 - beta2) * g * g
+            denominator = np.sqrt(self._v[i]) / bias_correction2_sqrt + self.eps
+            self._assign(p, data - step_size * self._m[i] / denominator)
