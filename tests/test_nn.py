@@ -24,6 +24,7 @@ from tinygrad_edu.nn import (
     mse_loss,
 )
 from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.testing import gradcheck
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -501,3 +502,35 @@ def test_every_registered_activation_can_be_used_by_name() -> None:
     for name in ACTIVATIONS:
         out = MLP(2, [3, 1], activation=name, seed=0)(np.ones((2, 2)))
         assert out.shape == (2, 1) and np.all(np.isfinite(out.data)), name
+
+
+def swapped_in(model: MLP, X: Any) -> Callable[..., Value]:
+    """`model` as a function of its parameters (and nothing else): for `gradcheck`."""
+
+    def f(*params: Value) -> Value:
+        originals = [(layer.W, layer.b) for layer in model.layers]
+        try:
+            for layer, W, b in zip(model.layers, params[0::2], params[1::2], strict=True):
+                layer.W, layer.b = W, b
+            return model(X)
+        finally:
+            for layer, (W, b) in zip(model.layers, originals, strict=True):
+                layer.W, layer.b = W, b
+
+    return f
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "elu", "gelu"])
+def test_a_whole_mlp_passes_the_toolkits_gradcheck(activation: str) -> None:
+    model = MLP(3, [4, 4, 2], activation=activation, output_activation="sigmoid", seed=1)
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    params = [p.data for p in model.parameters()]
+    assert gradcheck(swapped_in(model, X), *params)
+    # and with respect to the inputs
+    assert gradcheck(lambda x: model(x), X)
+
+
+def test_a_small_tanh_mlp_passes_gradcheck_of_second_derivatives() -> None:
+    model = MLP(2, [3, 1], activation="tanh", seed=2)
+    X = np.random.default_rng(2).normal(size=(4, 2))
+    assert gradcheck(swapped_in(model, X), *[p.data for p in model.parameters()], order=2)
