@@ -794,7 +794,11 @@ def topological_order(root: Value) -> list[Value]:
 
 def _fit(grad: Any, node: Value) -> Any:
     """Reduce a gradient to `node`'s shape: undo numpy broadcasting (the one central place)."""
-    target = node.shape
+    return sum_to_shape(grad, node.shape)
+
+
+def sum_to_shape(grad: Any, target: tuple[int, ...]) -> Any:
+    """Sum a broadcast gradient (array, float or Value) back down to shape `target`."""
     shape = _shape_of(grad)
     if shape != target:
         if not target and not isinstance(grad, Value):

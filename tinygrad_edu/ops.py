@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import REGISTRY, OpError, Value, primitive
+from tinygrad_edu.engine import REGISTRY, OpError, Value, primitive, sum_to_shape
 
 __all__ = ["REGISTRY"]
 
@@ -218,18 +218,16 @@ def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
     return da, db
 
 
+def _sum_to(x: Any, shape: tuple[int, ...], final: tuple[int, ...]) -> Any:
+    """Undo the batch broadcasting of `x` down to `shape`, then reshape to `final`."""
+    x = sum_to_shape(x, shape)
+    return x if _shape(x) == final else RESHAPE(x, shape=final)
+
+
 def _swap_last(x: Any) -> Any:
     axes = list(range(len(_shape(x))))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return TRANSPOSE(x, axes=tuple(axes))
-
-
-def _sum_to(x: Any, shape: tuple[int, ...], final: tuple[int, ...]) -> Any:
-    """Sum `x` over the batch axes it has beyond `shape`, then reshape to `final`."""
-    extra = len(_shape(x)) - len(shape)
-    if extra:
-        x = SUM(x, axis=tuple(range(extra)), keepdims=False)
-    return x if _shape(x) == final else RESHAPE(x, shape=final)
 
 
 def _concatenate_vjp(g: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:

@@ -35,12 +35,11 @@ def _leaf_data(x: Any) -> Any:
     return np.array(x.data) if isinstance(x, Value) else as_data(x, "gradcheck input")
 
 
-def _scalar_output(out: Any, upstream: Any) -> Any:
-    """`out` itself when it is a scalar, else sum(out · upstream)."""
+def _contract(out: Any, upstream: Any) -> Any:
+    """sum(out · upstream): the scalar whose gradient is the vector-Jacobian product."""
     if isinstance(out, Value):
-        return out if out.shape == () else (out * upstream).sum()
-    out = np.asarray(out, dtype=np.float64)
-    return float(out) if out.shape == () else float(np.sum(out * upstream))
+        return out * float(upstream) if out.shape == () else (out * upstream).sum()
+    return float(np.sum(np.asarray(out, dtype=np.float64) * upstream))
 
 
 def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6) -> list[Any]:
@@ -93,9 +92,9 @@ def gradcheck(
 ) -> bool:
     """Compare the engine's gradients of `f` at `inputs` with central differences.
 
-    `f` receives one Value per input. A scalar result is differentiated as it is; a tensor
-    result is contracted with a random upstream gradient (drawn from `seed`), so a rule that
-    ignores its upstream gradient is caught. Every element of every input is checked:
+    `f` receives one Value per input. Its result (scalar or tensor) is contracted with a
+    random upstream gradient drawn from `seed`, so a rule that ignores its upstream gradient
+    is caught. Every element of every input is checked:
     ``|analytical − numerical| ≤ atol + rtol·|numerical|``. With ``order=2`` the first
     derivative the engine records is checked the same way (second derivatives).
     Returns True, or raises `GradcheckError`. The inputs must come back unchanged.
@@ -113,7 +112,7 @@ def gradcheck(
     upstream = rng.normal(size=np.shape(probe.data if isinstance(probe, Value) else probe))
 
     def loss(*xs: Value) -> Any:
-        return _scalar_output(f(*xs), upstream)
+        return _contract(f(*xs), upstream)
 
     target = loss
     if order == 2:

@@ -1,0 +1,320 @@
+"""Every primitive of the derivative table, checked against finite differences.
+
+The cases are generated from `ops.REGISTRY`: an elementwise primitive is tested from its own
+declaration (arity, domain, kinks, example params); a structural one needs an input builder in
+`STRUCTURAL` below, and `test_every_primitive_is_tested` fails until it has one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_edu import Value, ops
+from tinygrad_edu.engine import Primitive, apply
+from tinygrad_edu.testing import gradcheck
+from tinygrad_edu.testing.strategies import arrays_away_from, broadcastable_shapes
+
+Case = tuple[Callable[..., Value], list[Any]]
+
+# Central differences in float64 are good to ~1e-9 here: tight enough to catch a rule that is
+# off by 0.1%, which gradcheck's default (learner-friendly) tolerances would let through.
+TIGHT = {"atol": 1e-7, "rtol": 1e-5}
+TIGHT_2ND = {"atol": 1e-6, "rtol": 1e-5}
+
+
+def arity(prim: Primitive) -> int:
+    params = inspect.signature(prim.vjp).parameters.values()
+    return sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params) - 2
+
+
+def domain(prim: Primitive, i: int) -> tuple[float, float]:
+    return prim.domain[i] if i < len(prim.domain) else (-3.0, 3.0)
+
+
+ELEMENTWISE = [
+    pytest.param(prim, params, id=f"{prim.name}{params or ''}")
+    for prim in ops.REGISTRY.values()
+    if prim.elementwise
+    for params in prim.examples
+]
+
+
+def draw_inputs(data: st.DataObject, prim: Primitive, shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
+    inputs = []
+    for i, shape in enumerate(shapes):
+        low, high = domain(prim, i)
+        kinks = prim.kinks if i == 0 else ()
+        inputs.append(data.draw(arrays_away_from(kinks, shape=shape, low=low, high=high,
+                                                 margin=1e-3), label=f"input {i}"))
+    return inputs
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_gradient_on_scalars(prim: Primitive, params: dict[str, Any],
+                                         data: st.DataObject) -> None:
+    inputs = draw_inputs(data, prim, ((),) * arity(prim))
+    assert gradcheck(lambda *xs: prim(*xs, **params), *inputs, **TIGHT)
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_gradient_on_broadcast_tensors(prim: Primitive, params: dict[str, Any],
+                                                   data: st.DataObject) -> None:
+    shapes = data.draw(broadcastable_shapes(arity(prim)), label="shapes")
+    inputs = draw_inputs(data, prim, shapes)
+    out = prim(*(Value(x) for x in inputs), **params)
+    assert out.shape == np.broadcast_shapes(*shapes)
+    assert gradcheck(lambda *xs: prim(*xs, **params), *inputs, **TIGHT)
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@settings(max_examples=10)
+@given(data=st.data())
+def test_elementwise_second_derivative(prim: Primitive, params: dict[str, Any],
+                                       data: st.DataObject) -> None:
+    shapes = data.draw(broadcastable_shapes(arity(prim), max_dims=2, max_side=3), label="shapes")
+    inputs = draw_inputs(data, prim, shapes)
+    assert gradcheck(lambda *xs: prim(*xs, **params), *inputs, order=2, **TIGHT_2ND)
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_scalar_and_tensor_paths_agree(prim: Primitive, params: dict[str, Any],
+                                       data: st.DataObject) -> None:
+    """Python floats take `math`, arrays numpy: the values and gradients must be the same."""
+    shape = data.draw(hnp.array_shapes(max_dims=2, max_side=3), label="shape")
+    arrays = draw_inputs(data, prim, (shape,) * arity(prim))
+    tensors = [Value(a) for a in arrays]
+    prim(*tensors, **params).sum().backward()
+    out = prim(*(Value(a) for a in arrays), **params).data
+    for index in np.ndindex(shape):
+        scalars = [Value(float(a[index])) for a in arrays]
+        result = prim(*scalars, **params)
+        assert type(result.data) is float
+        np.testing.assert_allclose(result.data, out[index], rtol=1e-14, atol=1e-300)
+        result.backward()
+        for s, t in zip(scalars, tensors, strict=True):
+            np.testing.assert_allclose(s.grad, t.grad[index], rtol=1e-12, atol=1e-300)
+
+
+# The derivative each primitive uses exactly at its kink (PRODUCT.md's conventions).
+AT_KINK = {
+    "relu": lambda p: 0.0,
+    "leaky_relu": lambda p: p["negative_slope"],
+    "elu": lambda p: p["alpha"],
+    "abs": lambda p: 0.0,
+    "step": lambda p: 0.0,
+    "sign": lambda p: 0.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("prim", "params"),
+    [pytest.param(p, params, id=f"{p.name}{params or ''}") for p in ops.REGISTRY.values()
+     if p.kinks for params in p.examples],
+)
+def test_derivative_exactly_at_the_kink(prim: Primitive, params: dict[str, Any]) -> None:
+    assert prim.name in AT_KINK, f"{prim.name} has a kink but no documented convention"
+    expected = AT_KINK[prim.name](params)
+    for kink in prim.kinks:
+        scalar = Value(kink)
+        prim(scalar, **params).backward()
+        assert scalar.grad == expected
+        tensor = Value([kink, kink])
+        prim(tensor, **params).backward(np.array([1.0, 2.0]))
+        assert tensor.grad.tolist() == [expected, 2 * expected]
+
+
+# ---- structural primitives ------------------------------------------------------------------
+
+
+def floats(low: float = -2.0, high: float = 2.0) -> st.SearchStrategy[float]:
+    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+
+def arrays(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
+    return hnp.arrays(np.float64, shape, elements=floats())
+
+
+@st.composite
+def matmul_case(draw: st.DrawFn) -> Case:
+    n, k, m, b = (draw(st.integers(1, 3)) for _ in range(4))
+    left, right = draw(st.sampled_from([
+        ((k,), (k,)), ((n, k), (k,)), ((k,), (k, m)), ((n, k), (k, m)),
+        ((b, n, k), (k, m)), ((b, n, k), (b, k, m)), ((1, n, k), (b, k, m)), ((k,), (b, k, m)),
+    ]))
+    return (lambda x, y: x @ y), [draw(arrays(left)), draw(arrays(right))]
+
+
+@st.composite
+def axis_and_keepdims(draw: st.DrawFn, ndim: int) -> tuple[Any, bool]:
+    choices: list[Any] = [None]
+    if ndim:
+        choices.append(draw(st.integers(-ndim, ndim - 1)))
+        choices.append(tuple(sorted(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))))
+    return draw(st.sampled_from(choices)), draw(st.booleans())
+
+
+@st.composite
+def sum_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis, keepdims = draw(axis_and_keepdims(len(shape)))
+    return (lambda x: x.sum(axis, keepdims)), [draw(arrays(shape))]
+
+
+@st.composite
+def max_case(draw: st.DrawFn) -> Case:
+    """Distinct elements far apart, so the finite differences never cross a tie."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
+    size = int(np.prod(shape))
+    order = draw(st.permutations(range(size)))
+    data = (np.array(order, dtype=np.float64) * 0.25 - 1.0).reshape(shape)
+    axis, keepdims = draw(axis_and_keepdims(len(shape)))
+    return (lambda x: x.max(axis, keepdims)), [data]
+
+
+@st.composite
+def reshape_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    size = int(np.prod(shape))
+    target = draw(st.sampled_from([(-1,), (size, 1), (1, size), shape[::-1], ()]
+                                  if size == 1 else [(-1,), (size, 1), (1, size), shape[::-1]]))
+    return (lambda x: x.reshape(target)), [draw(arrays(shape))]
+
+
+@st.composite
+def broadcast_case(draw: st.DrawFn) -> Case:
+    small, other = draw(broadcastable_shapes(2))
+    target = np.broadcast_shapes(small, other)
+    return (lambda x: apply(ops.BROADCAST, x, shape=target)), [draw(arrays(small))]
+
+
+@st.composite
+def transpose_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
+    axes = tuple(draw(st.permutations(range(len(shape)))))
+    return (lambda x: x.transpose(axes)), [draw(arrays(shape))]
+
+
+@st.composite
+def index(draw: st.DrawFn, shape: tuple[int, ...]) -> Any:
+    n = shape[0]
+    first = draw(st.sampled_from(["int", "slice", "array", "negative"]))
+    if first == "int":
+        part: Any = draw(st.integers(0, n - 1))
+    elif first == "negative":
+        part = -draw(st.integers(1, n))
+    elif first == "slice":
+        start = draw(st.integers(0, n - 1))
+        part = slice(start, draw(st.integers(start + 1, n)))
+    else:  # repeated indices must add up
+        part = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=5))
+    if len(shape) > 1 and draw(st.booleans()):
+        return (part, slice(None, None, -1))
+    return part
+
+
+@st.composite
+def getitem_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    idx = draw(index(shape))
+    return (lambda x: x[idx]), [draw(arrays(shape))]
+
+
+@st.composite
+def scatter_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    idx = ops.normalize_index(draw(index(shape)))
+    picked = np.zeros(shape)[idx].shape
+    return (lambda g: apply(ops.SCATTER, g, index=idx, shape=shape)), [draw(arrays(picked))]
+
+
+@st.composite
+def concatenate_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3))
+    axis = draw(st.integers(0, len(shape) - 1))
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        part_shape = list(shape)
+        part_shape[axis] = draw(st.integers(1, 3))
+        parts.append(draw(arrays(tuple(part_shape))))
+    return (lambda *xs: ops.concatenate(list(xs), axis=axis)), parts
+
+
+@st.composite
+def stack_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
+    axis = draw(st.integers(0, len(shape)))
+    parts = [draw(arrays(shape)) for _ in range(draw(st.integers(1, 3)))]
+    return (lambda *xs: ops.stack(list(xs), axis=axis)), parts
+
+
+@st.composite
+def where_case(draw: st.DrawFn) -> Case:
+    cond_shape, a_shape, b_shape = draw(broadcastable_shapes(3))
+    cond = draw(hnp.arrays(np.bool_, cond_shape))
+    return (lambda a, b: ops.where(cond, a, b)), [draw(arrays(a_shape)), draw(arrays(b_shape))]
+
+
+STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
+    "matmul": matmul_case(),
+    "sum": sum_case(),
+    "max": max_case(),
+    "reshape": reshape_case(),
+    "broadcast_to": broadcast_case(),
+    "transpose": transpose_case(),
+    "getitem": getitem_case(),
+    "scatter_add": scatter_case(),
+    "concatenate": concatenate_case(),
+    "stack": stack_case(),
+    "where": where_case(),
+}
+
+
+def test_every_primitive_is_tested() -> None:
+    untested = [name for name, p in ops.REGISTRY.items()
+                if not p.elementwise and name not in STRUCTURAL]
+    assert not untested, f"add an input builder to STRUCTURAL for: {untested}"
+    assert set(STRUCTURAL) <= set(ops.REGISTRY)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURAL))
+@given(data=st.data())
+def test_structural_gradient(name: str, data: st.DataObject) -> None:
+    f, inputs = data.draw(STRUCTURAL[name], label="case")
+    assert gradcheck(f, *inputs, **TIGHT)
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURAL))
+@settings(max_examples=10)
+@given(data=st.data())
+def test_structural_second_derivative(name: str, data: st.DataObject) -> None:
+    f, inputs = data.draw(STRUCTURAL[name], label="case")
+    assert gradcheck(f, *inputs, order=2, **TIGHT_2ND)
+
+
+@pytest.mark.parametrize("name", sorted(ops.REGISTRY))
+def test_every_primitive_has_a_caption(name: str) -> None:
+    prim = ops.REGISTRY[name]
+    params = {"index": (0, slice(1, 3)), "shape": (2, 2), "axes": (1, 0), "axis": 1,
+              "keepdims": False, **prim.examples[0]}
+    text = prim.describe(params)
+    assert text and "\n" not in text
+
+
+def test_max_splits_ties_evenly() -> None:
+    x = Value([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    x.max(axis=1).backward(np.array([1.0, 6.0]))
+    assert x.grad.tolist() == [[0.0, 0.5, 0.5], [2.0, 2.0, 2.0]]
+    y = Value([5.0, 5.0, 1.0, 5.0])
+    y.max().backward()
+    assert y.grad.tolist() == [1 / 3, 1 / 3, 0.0, 1 / 3]
