@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import random
 import statistics
 import time
@@ -133,7 +134,7 @@ def bench_scalar(repeats: int) -> None:
 def init_mlp(sizes: list[int], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [(rng.normal(scale=np.sqrt(2.0 / a), size=(a, b)), np.zeros(b))
-            for a, b in zip(sizes, sizes[1:], strict=False)]
+            for a, b in itertools.pairwise(sizes)]
 
 
 def numpy_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, labels: np.ndarray,

@@ -47,7 +47,8 @@ ELEMENTWISE = [
 ]
 
 
-def draw_inputs(data: st.DataObject, prim: Primitive, shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
+def draw_inputs(data: st.DataObject, prim: Primitive,
+                shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
     inputs = []
     for i, shape in enumerate(shapes):
         low, high = domain(prim, i)

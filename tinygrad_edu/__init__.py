@@ -23,7 +23,7 @@ from tinygrad_edu.activations import (
     step,
     tanh,
 )
-from tinygrad_edu.engine import Value, gradients, grad, is_grad_enabled, no_grad
+from tinygrad_edu.engine import Value, grad, gradients, is_grad_enabled, no_grad
 from tinygrad_edu.ops import concatenate, stack, where
 
 __version__ = "0.1.0"

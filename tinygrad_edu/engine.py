@@ -34,15 +34,15 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, TypeVar, Union
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
-Data = Union[float, Array]
+Data: TypeAlias = "float | Array"
 """What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
 
-Operand = Union["Value", float, int, Array, Sequence[Any]]
+Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 """Anything an operator accepts on its other side: a Value, a number or array-like data."""
 
 Rule = Callable[..., tuple[Any, ...]]
@@ -134,7 +134,7 @@ def primitive(
 _grad_enabled = True
 
 
-class no_grad:
+class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a statement)
     """Record no graph inside: results have no parents and `requires_grad=False`.
 
     Works as a context manager and as a decorator.
@@ -165,7 +165,7 @@ class no_grad:
         return wrapper  # type: ignore[return-value]
 
 
-class _enable_grad:
+class _enable_grad:  # noqa: N801
     """Record a graph even inside `no_grad` (used while recording a backward pass)."""
 
     def __enter__(self) -> None:
@@ -342,15 +342,17 @@ class Value:
 
     @property
     def size(self) -> int:
-        return 1 if type(self.data) is float else int(self.data.size)
+        return math.prod(self.shape)
 
     def item(self) -> float:
         """The single number this Value holds, as a Python float."""
-        if type(self.data) is float:
-            return self.data
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a Value with one element; this one has shape {self.shape}")
-        return float(self.data.reshape(()))
+        data: Any = self.data
+        if type(data) is float:
+            return data
+        if data.size != 1:
+            raise ValueError(f"item() needs a Value with one element; this one has shape "
+                             f"{self.shape}")
+        return float(data.reshape(()))
 
     def numpy(self) -> Array:
         """A copy of `.data` as a float64 array (0-d for a scalar)."""
@@ -360,9 +362,9 @@ class Value:
         return self.item()
 
     def __len__(self) -> int:
-        if type(self.data) is float:
+        if not self.shape:
             raise TypeError("len() of a scalar Value: it has no first axis")
-        return int(self.data.shape[0])
+        return self.shape[0]
 
     def __iter__(self) -> Iterator[Value]:
         for i in range(len(self)):
@@ -372,7 +374,7 @@ class Value:
         if type(self.data) is float:
             return f"Value(data={self.data!r}, grad={self._grad!r})"
         options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
-        data = np.array2string(self.data, separator=", ", **options).replace("\n", "")
+        data = np.array2string(np.asarray(self.data), separator=", ", **options).replace("\n", "")
         grad = self.grad if not isinstance(self._grad, Value) else self._grad.data
         grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
         return f"Value(shape={self.shape}, data={data}, grad={grad_text.replace(chr(10), '')})"
@@ -393,7 +395,7 @@ class Value:
 
     @property
     def parents(self) -> tuple[Value, ...]:
-        """The operands this Value was computed from, in order (a Value used twice appears twice)."""
+        """The operands this Value was computed from, in order (`a*a` lists `a` twice)."""
         return self._parents
 
     @property
@@ -551,7 +553,8 @@ class Value:
 
     def reshape(self, *shape: Any) -> Value:
         """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
-        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
+        one_sequence = len(shape) == 1 and isinstance(shape[0], tuple | list)
+        target = tuple(shape[0]) if one_sequence else shape
         try:
             new_shape = np.empty(self.shape, dtype=np.bool_).reshape(target).shape
         except (ValueError, TypeError) as error:
@@ -580,8 +583,9 @@ class Value:
         if type(self.data) is float:
             raise TypeError("a scalar Value cannot be indexed")
         index = _ops.normalize_index(index)
+        data: Any = self.data
         try:
-            self.data[index]
+            data[index]
         except IndexError as error:
             raise IndexError(f"index {index!r} is out of range for a Value of shape "
                              f"{self.shape}: {error}") from None
@@ -604,7 +608,7 @@ def _data_of(x: Any) -> Any:
     return x.data if isinstance(x, Value) else x
 
 
-def constant(data: Operand) -> Value:
+def constant(data: Any) -> Value:
     """Wrap an operand as a Value that needs no gradient (Values pass through).
 
     A float64 array is used as it is, not copied (as `torch.as_tensor` does): a batch of
@@ -897,7 +901,7 @@ def _fast_pass(nodes: list[Value]) -> None:
             grads = prim.vjp(g, node.data, *datas, **params)
         except _FLOAT_ERRORS:
             grads = _vjp_ieee(prim, g, node.data, datas, params)
-        for parent, pg in zip(parents, grads):
+        for parent, pg in zip(parents, grads, strict=True):
             q = parent._g
             if q is None or pg is None:
                 continue  # the parent needs no gradient, or the rule gives it none

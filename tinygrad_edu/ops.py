@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import REGISTRY, OpError, Value, primitive, sum_to_shape
+from tinygrad_edu.engine import REGISTRY, OpError, Primitive, Value, primitive, sum_to_shape
 
 __all__ = ["REGISTRY"]
 
@@ -128,7 +128,7 @@ def _sign(x: Any) -> Any:
 def _normal_cdf(x: Any) -> Any:
     if type(x) is float:
         return 0.5 * math.erfc(-x / SQRT2)
-    return 0.5 * _erfc_array(-np.asarray(x) / SQRT2).astype(np.float64)
+    return 0.5 * np.asarray(_erfc_array(-np.asarray(x) / SQRT2), dtype=np.float64)
 
 
 def _unary(scalar: Any, array: Any) -> Any:
@@ -179,10 +179,6 @@ def _stack(*xs: Any, axis: int) -> Any:
 
 
 # ---- rules too long for one line
-
-
-def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
-    return g / b, -g * out / b
 
 
 def _power_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
@@ -261,95 +257,126 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-# fmt: off
-#            name           forward                      vjp: (g, out, *inputs) -> one gradient per input
-ADD       = primitive("add",   operator.add,               lambda g, out, a, b: (g, g),
-                      label="+", elementwise=True)
-SUB       = primitive("sub",   operator.sub,               lambda g, out, a, b: (g, -g),
-                      label="-", elementwise=True)
-MUL       = primitive("mul",   operator.mul,               lambda g, out, a, b: (g * b, g * a),
-                      label="*", elementwise=True)
-DIV       = primitive("div",   operator.truediv,           _div_vjp,
-                      label="/", elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0)))
-NEG       = primitive("neg",   operator.neg,               lambda g, out, a: (-g,),
-                      label="-", elementwise=True)
-POW       = primitive("pow",   _pow,
-                      lambda g, out, a, *, exponent: (None,) if exponent == 0 else
-                      (g * (exponent * POW(a, exponent=exponent - 1.0)),),
-                      label="**", elementwise=True, domain=((0.25, 3.0),),
-                      caption=lambda p: f"**{_fmt(p['exponent'])}",
-                      examples=({"exponent": 2.0}, {"exponent": 3.0}, {"exponent": -1.0},
-                                {"exponent": 0.5}, {"exponent": -2.5}, {"exponent": 0.0}))
-POWER     = primitive("power", _power,                     _power_vjp,
-                      label="**", elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)))
-EXP       = primitive("exp",   _unary(math.exp, np.exp),   lambda g, out, a: (g * out,),
-                      elementwise=True, domain=((-5.0, 5.0),))
-LOG       = primitive("log",   _unary(math.log, np.log),   lambda g, out, a: (g / a,),
-                      elementwise=True, domain=((0.05, 10.0),))
-SQRT      = primitive("sqrt",  _unary(math.sqrt, np.sqrt), lambda g, out, a: (g / (2.0 * out),),
-                      elementwise=True, domain=((0.05, 10.0),))
-SIGN      = primitive("sign",  _sign,                      lambda g, out, a: (None,),
-                      elementwise=True, kinks=(0.0,))
-ABS       = primitive("abs",   _unary(abs, np.abs),        lambda g, out, a: (g * SIGN(a),),
-                      elementwise=True, kinks=(0.0,))
-# the lecture's activations (compositions of these, like selu and gelu, live in activations.py)
-SIGMOID   = primitive("sigmoid", _sigmoid,                 lambda g, out, a: (g * out * SIGMOID(-a),),
-                      elementwise=True)
-TANH      = primitive("tanh",  _unary(math.tanh, np.tanh),
-                      # d tanh = 1 - tanh² = 4·σ(2a)·σ(-2a), which stays accurate when tanh ≈ ±1
-                      lambda g, out, a: (g * (4.0 * SIGMOID(2.0 * a) * SIGMOID(-2.0 * a)),),
-                      elementwise=True)
-STEP      = primitive("step",  _step,                      lambda g, out, a: (None,),
-                      # NOTE: the step function passes no gradient anywhere: the reason
-                      # Rosenblatt's perceptron needs its own learning rule
-                      elementwise=True, kinks=(0.0,))
-RELU      = primitive("relu",  _relu,                      lambda g, out, a: (select(a > 0.0, g, 0.0),),
-                      # NOTE: d relu(0) is taken to be 0
-                      elementwise=True, kinks=(0.0,))
-LEAKY_RELU = primitive("leaky_relu", _leaky_relu,
-                      lambda g, out, a, *, negative_slope: (select(a > 0.0, g, g * negative_slope),),
-                      # NOTE: at 0 the slope is negative_slope
-                      elementwise=True, kinks=(0.0,),
-                      caption=lambda p: f"leaky_relu({_fmt(p['negative_slope'])})",
-                      examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}))
-ELU       = primitive("elu",   _elu,
-                      lambda g, out, a, *, alpha: (select(a > 0.0, g, g * (out + alpha)),),
-                      # NOTE: at 0 the slope is alpha
-                      elementwise=True, kinks=(0.0,),
-                      caption=lambda p: f"elu({_fmt(p['alpha'])})",
-                      examples=({"alpha": 1.0}, {"alpha": 0.5}))
-SOFTPLUS  = primitive("softplus", _softplus,               lambda g, out, a: (g * SIGMOID(a),),
-                      elementwise=True)
-NORMAL_CDF = primitive("normal_cdf", _normal_cdf,
-                      lambda g, out, a: (g * (INV_SQRT_2PI * EXP(-0.5 * (a * a))),),
-                      label="Φ", elementwise=True)
+def _reduction_caption(name: str, params: dict[str, Any]) -> str:
+    axis = params.get("axis")
+    axes = () if axis is None else (axis,) if isinstance(axis, int) else tuple(axis)
+    shown = "" if not axes else f"axis={axes[0] if len(axes) == 1 else axes}"
+    if params.get("keepdims"):
+        shown = f"{shown}, keepdims" if shown else "keepdims"
+    return f"{name}({shown})" if shown else name
 
-# reductions, shapes and indexing: each is linear, and its rule is its adjoint
-SUM       = primitive("sum",   lambda x, *, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
-                      lambda g, out, a, *, axis, keepdims: (_spread(g, _shape(a), axis),))
-MAX       = primitive("max",   lambda x, *, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-                      _max_vjp)
-RESHAPE   = primitive("reshape", lambda x, *, shape: np.reshape(x, shape),
-                      lambda g, out, a, *, shape: (RESHAPE(g, shape=_shape(a)),))
-BROADCAST = primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
-                      # the gradient is summed back to the input's shape centrally (engine._fit)
-                      lambda g, out, a, *, shape: (g,))
-TRANSPOSE = primitive("transpose", lambda x, *, axes: np.transpose(x, axes),
-                      lambda g, out, a, *, axes: (TRANSPOSE(g, axes=tuple(np.argsort(axes).tolist())),),
-                      caption=lambda p: "T" if list(p["axes"]) == sorted(p["axes"])[::-1] else
-                      f"transpose{tuple(p['axes'])}")
-GETITEM   = primitive("getitem", lambda x, *, index: x[index],
-                      lambda g, out, a, *, index: (SCATTER(g, index=index, shape=_shape(a)),),
-                      caption=lambda p: _index_text(p["index"]))
-SCATTER   = primitive("scatter_add", _scatter,
-                      lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
-                      caption=lambda p: f"scatter{_index_text(p['index'])}")
-MATMUL    = primitive("matmul", _matmul,                   _matmul_vjp,
-                      label="@", needs_mask=True)
-CONCATENATE = primitive("concatenate", _concatenate,       _concatenate_vjp)
-STACK     = primitive("stack", _stack,                     _stack_vjp)
-WHERE     = primitive("where", _where,
-                      lambda g, out, a, b, *, cond: (select(cond, g, 0.0), select(cond, 0.0, g)))
+
+# fmt: off
+# Each entry: name and forward; the rule (g, out, *inputs) -> one gradient per input; then
+# what the graphs and the tests need to know.
+
+# ---- arithmetic
+ADD: Primitive = primitive("add", operator.add,
+    lambda g, out, a, b: (g, g),
+    label="+", elementwise=True)
+SUB: Primitive = primitive("sub", operator.sub,
+    lambda g, out, a, b: (g, -g),
+    label="-", elementwise=True)
+MUL: Primitive = primitive("mul", operator.mul,
+    lambda g, out, a, b: (g * b, g * a),
+    label="*", elementwise=True)
+DIV: Primitive = primitive("div", operator.truediv,
+    lambda g, out, a, b: (g / b, -g * out / b),
+    label="/", elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0)))
+NEG: Primitive = primitive("neg", operator.neg,
+    lambda g, out, a: (-g,),
+    label="-", elementwise=True)
+POW: Primitive = primitive("pow", _pow,  # a ** exponent, the exponent a plain number
+    lambda g, out, a, *, exponent: (None,) if exponent == 0 else
+                                   (g * (exponent * POW(a, exponent=exponent - 1.0)),),
+    label="**", elementwise=True, domain=((0.25, 3.0),),
+    caption=lambda p: f"**{_fmt(p['exponent'])}",
+    examples=({"exponent": 2.0}, {"exponent": 3.0}, {"exponent": -1.0}, {"exponent": 0.5},
+              {"exponent": -2.5}, {"exponent": 0.0}))
+POWER: Primitive = primitive("power", _power,  # a ** b, the exponent a Value
+    _power_vjp,
+    label="**", elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)))
+
+# ---- elementary functions
+EXP: Primitive = primitive("exp", _unary(math.exp, np.exp),
+    lambda g, out, a: (g * out,),
+    elementwise=True, domain=((-5.0, 5.0),))
+LOG: Primitive = primitive("log", _unary(math.log, np.log),
+    lambda g, out, a: (g / a,),
+    elementwise=True, domain=((0.05, 10.0),))
+SQRT: Primitive = primitive("sqrt", _unary(math.sqrt, np.sqrt),
+    lambda g, out, a: (g / (2.0 * out),),
+    elementwise=True, domain=((0.05, 10.0),))
+SIGN: Primitive = primitive("sign", _sign,
+    lambda g, out, a: (None,),
+    elementwise=True, kinks=(0.0,))
+ABS: Primitive = primitive("abs", _unary(abs, np.abs),
+    lambda g, out, a: (g * SIGN(a),),  # NOTE: d|a| at 0 is taken to be 0
+    elementwise=True, kinks=(0.0,))
+
+# ---- the lecture's activations (compositions such as selu and gelu are in activations.py)
+SIGMOID: Primitive = primitive("sigmoid", _sigmoid,
+    lambda g, out, a: (g * out * SIGMOID(-a),),  # σ' = σ(a)·σ(-a), accurate on both tails
+    elementwise=True)
+TANH: Primitive = primitive("tanh", _unary(math.tanh, np.tanh),
+    # 1 - tanh² written as 4·σ(2a)·σ(-2a), which stays accurate where tanh rounds to ±1
+    lambda g, out, a: (g * (4.0 * SIGMOID(2.0 * a) * SIGMOID(-2.0 * a)),),
+    elementwise=True)
+STEP: Primitive = primitive("step", _step,
+    # NOTE: the step function passes no gradient anywhere: the reason Rosenblatt's
+    # perceptron needs its own learning rule
+    lambda g, out, a: (None,),
+    elementwise=True, kinks=(0.0,))
+RELU: Primitive = primitive("relu", _relu,
+    lambda g, out, a: (select(a > 0.0, g, 0.0),),  # NOTE: d relu at 0 is taken to be 0
+    elementwise=True, kinks=(0.0,))
+LEAKY_RELU: Primitive = primitive("leaky_relu", _leaky_relu,
+    lambda g, out, a, *, negative_slope: (select(a > 0.0, g, g * negative_slope),),
+    elementwise=True, kinks=(0.0,),  # NOTE: at 0 the slope is negative_slope
+    caption=lambda p: f"leaky_relu({_fmt(p['negative_slope'])})",
+    examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}))
+ELU: Primitive = primitive("elu", _elu,
+    lambda g, out, a, *, alpha: (select(a > 0.0, g, g * (out + alpha)),),
+    elementwise=True, kinks=(0.0,),  # NOTE: at 0 the slope is alpha
+    caption=lambda p: f"elu({_fmt(p['alpha'])})",
+    examples=({"alpha": 1.0}, {"alpha": 0.5}))
+SOFTPLUS: Primitive = primitive("softplus", _softplus,
+    lambda g, out, a: (g * SIGMOID(a),),
+    elementwise=True)
+NORMAL_CDF: Primitive = primitive("normal_cdf", _normal_cdf,  # Φ, for gelu
+    lambda g, out, a: (g * (INV_SQRT_2PI * EXP(-0.5 * (a * a))),),
+    label="Φ", elementwise=True)
+
+# ---- reductions, shapes and indexing: each is linear, and its rule is its adjoint
+SUM: Primitive = primitive("sum", lambda x, *, axis, keepdims: np.sum(x, axis, keepdims=keepdims),
+    lambda g, out, a, *, axis, keepdims: (_spread(g, _shape(a), axis),),
+    caption=lambda p: _reduction_caption("sum", p))
+MAX: Primitive = primitive("max", lambda x, *, axis, keepdims: np.max(x, axis, keepdims=keepdims),
+    _max_vjp,
+    caption=lambda p: _reduction_caption("max", p))
+RESHAPE: Primitive = primitive("reshape", lambda x, *, shape: np.reshape(x, shape),
+    lambda g, out, a, *, shape: (RESHAPE(g, shape=_shape(a)),))
+BROADCAST: Primitive = primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
+    lambda g, out, a, *, shape: (g,))  # summed back to a's shape centrally (engine._fit)
+TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x, axes),
+    lambda g, out, a, *, axes: (TRANSPOSE(g, axes=tuple(np.argsort(axes).tolist())),),
+    caption=lambda p: "T" if list(p["axes"]) == sorted(p["axes"])[::-1]
+                      else f"transpose{tuple(p['axes'])}")
+GETITEM: Primitive = primitive("getitem", lambda x, *, index: x[index],
+    lambda g, out, a, *, index: (SCATTER(g, index=index, shape=_shape(a)),),
+    caption=lambda p: _index_text(p["index"]))
+SCATTER: Primitive = primitive("scatter_add", _scatter,
+    lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
+    caption=lambda p: f"scatter{_index_text(p['index'])}")
+MATMUL: Primitive = primitive("matmul", _matmul,
+    _matmul_vjp,
+    label="@", needs_mask=True)
+CONCATENATE: Primitive = primitive("concatenate", _concatenate,
+    _concatenate_vjp)
+STACK: Primitive = primitive("stack", _stack,
+    _stack_vjp)
+WHERE: Primitive = primitive("where", _where,
+    lambda g, out, a, b, *, cond: (select(cond, g, 0.0), select(cond, 0.0, g)))
 # fmt: on
 
 

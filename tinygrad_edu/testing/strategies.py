@@ -13,6 +13,7 @@ Points are built away from kinks rather than filtered (no `assume`), so every ex
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +58,7 @@ def floats_away_from(kinks: Sequence[float] = (), *, low: float = -3.0, high: fl
     cuts = sorted(k for k in kinks if low < k < high)
     edges = [low, *cuts, high]
     pieces = []
-    for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
         lo = a + (margin if i > 0 else 0.0)
         hi = b - (margin if i < len(edges) - 2 else 0.0)
         if lo <= hi:

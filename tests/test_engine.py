@@ -1,0 +1,481 @@
+"""Value: construction, the public API, backward, higher order, memory, and bad input."""
+
+from __future__ import annotations
+
+import gc
+import math
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_edu
+from tinygrad_edu import Value, concatenate, grad, gradients, no_grad, stack, where
+from tinygrad_edu.engine import topological_order
+from tinygrad_edu.testing import gradcheck
+
+# ---- construction ------------------------------------------------------------------------
+
+
+def test_scalars_hold_python_floats() -> None:
+    for data in (3, 3.0, np.float32(3.0), np.int64(3), True, np.array(3.0)):
+        v = Value(data)
+        assert type(v.data) is float and type(v.grad) is float
+        assert v.grad == 0.0 and v.shape == () and v.ndim == 0 and v.size == 1
+    assert Value(2).data == 2.0
+
+
+def test_tensors_hold_float64_arrays() -> None:
+    for data in ([[1, 2], [3, 4]], np.arange(4).reshape(2, 2), np.ones((2, 2), np.float32)):
+        v = Value(data)
+        assert isinstance(v.data, np.ndarray) and v.data.dtype == np.float64
+        assert v.shape == (2, 2) and v.ndim == 2 and v.size == 4 and len(v) == 2
+        assert v.grad.shape == (2, 2) and not v.grad.any()
+
+
+def test_construction_copies_the_array() -> None:
+    source = np.ones(3)
+    v = Value(source)
+    source[0] = 5.0
+    assert v.data[0] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "words"),
+    [
+        ("2.0", TypeError, "str"),
+        (None, TypeError, "None"),
+        ([1, [2, 3]], ValueError, "ragged"),
+        ([[1, 2], [3]], ValueError, "ragged"),
+        (np.array([1, "a"], dtype=object), TypeError, "object"),
+        (["a", "b"], TypeError, "<U1"),
+        (1 + 2j, TypeError, "complex"),
+        ({1: 2}, TypeError, "dict"),
+    ],
+)
+def test_bad_data_is_refused_with_a_clear_message(data: Any, error: type, words: str) -> None:
+    with pytest.raises(error, match=words):
+        Value(data)
+
+
+def test_value_of_value_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"not a Value.*\.data"):
+        Value(Value(1.0))
+
+
+def test_labels_and_requires_grad() -> None:
+    v = Value(1.0, label="w")
+    assert v.label == "w" and v.requires_grad
+    v.label = "w1"
+    assert v.label == "w1"
+    assert not Value(1.0, requires_grad=False).requires_grad
+    with pytest.raises(TypeError, match="label"):
+        Value(1.0, label=3)  # type: ignore[arg-type]
+
+
+def test_item_numpy_float_len_iter() -> None:
+    s, t = Value(2.5), Value([[1.0, 2.0], [3.0, 4.0]])
+    assert s.item() == 2.5 and float(s) == 2.5 and Value([7.0]).item() == 7.0
+    assert isinstance(s.numpy(), np.ndarray) and s.numpy().shape == ()
+    np.testing.assert_array_equal(t.numpy(), t.data)
+    assert t.numpy() is not t.data
+    rows = list(t)
+    assert len(rows) == 2 and rows[1].data.tolist() == [3.0, 4.0]
+    with pytest.raises(TypeError, match="scalar"):
+        len(s)
+    with pytest.raises(ValueError, match=r"one element.*\(2, 2\)"):
+        t.item()
+
+
+def test_repr() -> None:
+    assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    text = repr(Value([1.0, 2.0]))
+    assert text == "Value(shape=(2,), data=[1., 2.], grad=[0., 0.])"
+    big = repr(Value(np.zeros((100, 100))))
+    assert "shape=(100, 100)" in big and len(big) < 300 and "\n" not in big
+
+
+# ---- micrograd's own numbers ---------------------------------------------------------------
+
+
+def test_micrograd_sanity_check() -> None:
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    assert y.data == -20.0 and x.grad == 46.0
+
+
+def micrograd_readme_program(value_cls: Any) -> tuple[float, float, float]:
+    a = value_cls(-4.0)
+    b = value_cls(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    return g.data, a.grad, b.grad
+
+
+def test_micrograd_readme_example() -> None:
+    g, da, db = micrograd_readme_program(Value)
+    assert f"{g:.4f} {da:.4f} {db:.4f}" == "24.7041 138.8338 645.5773"
+
+
+def micrograd_more_ops_program(value_cls: Any) -> tuple[float, float, float]:
+    a = value_cls(-4.0)
+    b = value_cls(2.0)
+    c = a + b
+    d = a * b + b**3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a).relu()
+    d = d + 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g = g + 10.0 / f
+    g.backward()
+    return g.data, a.grad, b.grad
+
+
+@pytest.mark.parametrize("program", [micrograd_readme_program, micrograd_more_ops_program])
+def test_same_numbers_as_micrograd_itself(program: Any) -> None:
+    """micrograd's programs, run on micrograd and on tinygrad_edu, import changed only."""
+    import micrograd.engine
+
+    ours, theirs = program(Value), program(micrograd.engine.Value)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+def test_micrograd_graph_attributes() -> None:
+    """micrograd's drawing code reads `_prev` (a set of operands) and `_op` (a string)."""
+    a = Value(2.0)
+    b = a * a + 1
+    assert b._op == "+" and len(b._prev) == 2
+    assert next(iter(v for v in b._prev if v._op == "*"))._prev == {a}
+    assert a._op == "" and a._prev == set()
+
+
+# ---- backward -----------------------------------------------------------------------------
+
+
+def test_a_value_used_twice_gets_both_contributions() -> None:
+    a = Value(3.0)
+    (a * a).backward()
+    assert a.grad == 6.0
+    b = Value(3.0)
+    (b + b + b).backward()
+    assert b.grad == 3.0
+
+
+def test_backward_twice_gives_exactly_twice_the_gradients() -> None:
+    rng = np.random.default_rng(0)
+    x = Value(rng.normal(size=(3, 4)))
+    w = Value(rng.normal(size=(4, 2)))
+    s = Value(0.7)
+    h = ((x @ w).tanh() * s + s * s).relu()
+    out = (h * h).sum() + s.exp()
+    out.backward()
+    once = [x.grad.copy(), w.grad.copy(), s.grad]
+    out.backward()
+    assert np.array_equal(x.grad, 2 * once[0]) and np.array_equal(w.grad, 2 * once[1])
+    assert s.grad == 2 * once[2]
+    x.zero_grad()
+    assert not x.grad.any()
+
+
+def test_zero_grad_on_scalar() -> None:
+    a = Value(2.0)
+    (a * 3).backward()
+    a.zero_grad()
+    assert a.grad == 0.0 and type(a.grad) is float
+
+
+def test_gradients_are_never_shared_between_nodes() -> None:
+    a, b = Value([1.0, 2.0]), Value([3.0, 4.0])
+    c = a + b
+    c.backward(np.array([1.0, 1.0]))
+    a.grad[0] = 100.0
+    assert b.grad[0] == 1.0 and c.grad[0] == 1.0
+
+
+def test_tensor_root_needs_gradient_of_its_shape() -> None:
+    x = Value([[1.0, 2.0]])
+    y = x * 2
+    with pytest.raises(ValueError, match=r"shape \(1, 2\).*gradient="):
+        y.backward()
+    with pytest.raises(ValueError, match=r"gradient has shape \(2,\).*\(1, 2\)"):
+        y.backward(np.ones(2))
+    y.backward(np.array([[1.0, 3.0]]))
+    assert x.grad.tolist() == [[2.0, 6.0]]
+
+
+def test_backward_on_a_constant_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not require grad"):
+        (Value(1.0, requires_grad=False) * 2).backward()
+
+
+def test_constants_get_no_gradient() -> None:
+    c = Value(2.0, requires_grad=False)
+    x = Value(3.0)
+    (c * x).backward()
+    assert c.grad == 0.0 and x.grad == 2.0
+
+
+def test_step_blocks_the_gradient() -> None:
+    x = Value(0.5)
+    y = x.step() * 3 + x
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_a_million_chained_operations_backpropagate() -> None:
+    assert sys.getrecursionlimit() == 1000  # Python's default: the walk must not recurse
+    x = Value(1.0)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad == 1.0
+    del y  # freeing the chain must not recurse either
+    gc.collect()
+
+
+def test_deep_chain_repr_and_order_do_not_recurse() -> None:
+    y = Value(0.0)
+    for _ in range(50_000):
+        y = y + 1.0
+    assert len(topological_order(y)) == 50_001
+    assert repr(y) == "Value(data=50000.0, grad=0.0)"
+
+
+def test_a_graph_is_freed_by_reference_counting() -> None:
+    """No reference cycles per node: the graph goes when its last reference goes."""
+    gc.disable()
+    try:
+        x = Value(np.ones(3))
+        h = (x * 2.0).tanh()
+        out = (h * h).sum()
+        out.backward()
+        refs = [weakref.ref(v) for v in (h, out)]
+        del h, out
+        assert all(r() is None for r in refs)
+        assert x.grad.shape == (3,)  # the leaf, still referenced, keeps its gradient
+    finally:
+        gc.enable()
+
+
+def test_training_loop_creates_no_garbage_cycles() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        w = Value(np.ones((4, 3)))
+        for _ in range(5):
+            loss = ((Value(np.ones((2, 4))) @ w).relu() ** 2).mean()
+            w.zero_grad()
+            loss.backward()
+            w.data -= 0.1 * w.grad
+        del loss
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+# ---- operators and broadcasting ------------------------------------------------------------
+
+
+def test_operators_with_numbers_on_either_side() -> None:
+    x = Value(2.0)
+    results = [x + 1, 1 + x, x - 1, 1 - x, x * 3, 3 * x, x / 4, 4 / x, x**2, 2**x, -x, +x]
+    assert [r.data for r in results] == [3.0, 3.0, 1.0, -1.0, 6.0, 6.0, 0.5, 2.0, 4.0, 4.0,
+                                         -2.0, 2.0]
+
+
+def test_numpy_arrays_on_the_left_defer_to_value() -> None:
+    v = Value([1.0, 2.0])
+    for out in (np.array([2.0, 3.0]) * v, np.float64(2.0) + v, np.eye(2) @ v):
+        assert isinstance(out, Value)
+
+
+def test_value_exponent_gets_its_own_gradient() -> None:
+    a, b = Value(2.0), Value(3.0)
+    (a**b).backward()
+    assert a.grad == pytest.approx(12.0) and b.grad == pytest.approx(8 * math.log(2))
+    z, e = Value(0.0), Value(2.0)
+    (z**e).backward()
+    assert z.grad == 0.0 and e.grad == 0.0  # not nan: 0 ** b has no slope in b
+
+
+def test_ieee_results_instead_of_python_errors() -> None:
+    assert (Value(1.0) / Value(0.0)).data == math.inf
+    assert Value(0.0).log().data == -math.inf
+    assert math.isnan(Value(-1.0).log().data) and math.isnan(Value(-1.0).sqrt().data)
+    assert Value(1000.0).exp().data == math.inf
+    assert math.isnan((Value(-8.0) ** (1 / 3)).data)
+    x = Value(0.0)
+    (x**0.5).backward()
+    assert x.grad == math.inf
+
+
+def test_comparisons_read_the_data_and_equality_is_identity() -> None:
+    a, b = Value(1.0), Value(2.0)
+    assert a < b and b > 1 and a <= 1.0 and b >= a
+    assert (Value([1.0, 3.0]) > 2).tolist() == [False, True]
+    assert a != Value(1.0) and a == a
+    assert len({a, b, a}) == 2
+
+
+@given(st.data())
+def test_broadcast_gradients_reduce_to_each_shape(data: st.DataObject) -> None:
+    from tinygrad_edu.testing.strategies import arrays_away_from, broadcastable_shapes
+
+    shapes = data.draw(broadcastable_shapes(3))
+    xs = [data.draw(arrays_away_from(shape=s)) for s in shapes]
+    values = [Value(x) for x in xs]
+    out = (values[0] * values[1] - values[2]).exp()
+    out.backward(np.ones(out.shape) if out.shape else None)
+    for v, s in zip(values, shapes, strict=True):
+        assert np.shape(v.grad) == s
+    assert gradcheck(lambda a, b, c: (a * b - c).exp(), *xs)
+
+
+def test_shape_mismatch_names_both_shapes() -> None:
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4,\)"):
+        Value(np.ones((2, 3))) + Value(np.ones(4))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\).*3.*4"):
+        Value(np.ones((2, 3))) @ Value(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"at least one dimension.*\(\) and \(\)"):
+        Value(2.0) @ Value(3.0)
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3\).*\(4,\)"):
+        Value(np.ones((2, 3))).reshape(4)
+    with pytest.raises(ValueError, match=r"axis 2 is out of range.*2 dimensions"):
+        Value(np.ones((2, 3))).sum(axis=2)
+    with pytest.raises(IndexError, match=r"out of range.*\(3,\)"):
+        Value(np.ones(3))[5]
+    with pytest.raises(TypeError, match="scalar Value cannot be indexed"):
+        Value(1.0)[0]
+    with pytest.raises(ValueError, match=r"same shape.*\(2,\).*\(3,\)"):
+        stack([Value(np.ones(2)), Value(np.ones(3))])
+    with pytest.raises(ValueError, match="agree except along axis 0"):
+        concatenate([Value(np.ones((2, 2))), Value(np.ones((2, 3)))])
+
+
+def test_matmul_shapes_follow_numpy() -> None:
+    rng = np.random.default_rng(1)
+    cases = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
+             ((5, 2, 3), (3, 4)), ((5, 2, 3), (5, 3, 4)), ((1, 2, 3), (5, 3, 4))]
+    for left, right in cases:
+        a, b = rng.normal(size=left), rng.normal(size=right)
+        out = Value(a) @ Value(b)
+        assert out.shape == np.matmul(a, b).shape
+        np.testing.assert_allclose(out.data, a @ b)
+
+
+def test_reductions_and_shapes() -> None:
+    x = Value(np.arange(6.0).reshape(2, 3))
+    assert x.sum().data == 15.0 and x.mean().data == 2.5 and x.max().data == 5.0
+    assert x.sum(axis=0).data.tolist() == [3.0, 5.0, 7.0]
+    assert x.mean(axis=1, keepdims=True).shape == (2, 1)
+    assert x.max(axis=-1).data.tolist() == [2.0, 5.0]
+    assert x.reshape(3, 2).shape == (3, 2) and x.reshape((-1,)).shape == (6,)
+    assert x.T.shape == (3, 2) and x.transpose(1, 0).shape == (3, 2)
+    assert x[1].data.tolist() == [3.0, 4.0, 5.0] and x[:, 1:].shape == (2, 2)
+    assert x[[0, 0]].shape == (2, 3)
+
+
+def test_repeated_indices_accumulate() -> None:
+    x = Value([1.0, 2.0, 3.0])
+    x[[0, 2, 0, 0]].sum().backward()
+    assert x.grad.tolist() == [3.0, 0.0, 1.0]
+    y = Value(np.ones((2, 3)))
+    y[np.array([True, False])].sum().backward()
+    assert y.grad.tolist() == [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+
+
+def test_concatenate_stack_where() -> None:
+    a, b = Value([1.0, 2.0]), Value([3.0])
+    c = concatenate([a, b])
+    (c * Value([1.0, 2.0, 3.0])).sum().backward()
+    assert a.grad.tolist() == [1.0, 2.0] and b.grad.tolist() == [3.0]
+    s1, s2 = Value(1.0), Value(2.0)
+    st_ = stack([s1, s2])
+    (st_ * Value([5.0, 7.0])).sum().backward()
+    assert (s1.grad, s2.grad) == (5.0, 7.0)
+    x = Value([-1.0, 2.0])
+    y = where(x > 0, x * 10, x * 0.5)
+    y.sum().backward()
+    assert y.data.tolist() == [-0.5, 20.0] and x.grad.tolist() == [0.5, 10.0]
+
+
+# ---- no_grad, grad, create_graph ------------------------------------------------------------
+
+
+def test_no_grad_records_nothing() -> None:
+    w = Value(2.0)
+    with no_grad():
+        y = w * 3
+        assert not tinygrad_edu.is_grad_enabled()
+    assert tinygrad_edu.is_grad_enabled()
+    assert not y.requires_grad and y.parents == ()
+
+    @no_grad()
+    def predict(v: Value) -> Value:
+        return v * v
+
+    assert not predict(w).requires_grad
+
+
+def test_grad_composes() -> None:
+    def f(x: Any) -> Any:
+        return x**3
+
+    assert grad(f)(2.0) == pytest.approx(12.0)
+    assert grad(grad(f))(2.0) == pytest.approx(12.0)
+    assert grad(grad(grad(f)))(2.0) == pytest.approx(6.0)
+    tanh3 = grad(grad(grad(lambda x: x.tanh())))(0.5)
+    t = math.tanh(0.5)
+    assert tanh3 == pytest.approx(-2 * (1 - t * t) * (1 - 3 * t * t), rel=1e-12)
+
+
+def test_grad_with_several_arguments_and_arrays() -> None:
+    f = grad(lambda x, y: (x * y).sum(), argnums=(0, 1))
+    gx, gy = f(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    assert gx.tolist() == [3.0, 4.0] and gy.tolist() == [1.0, 2.0]
+    with pytest.raises(TypeError, match="scalar"):
+        grad(lambda x: x * 2)(np.array([1.0, 2.0]))
+
+
+def test_create_graph_gives_differentiable_gradients() -> None:
+    x = Value(1.5)
+    y = x**4
+    y.backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == pytest.approx(4 * 1.5**3)
+    (dx,) = gradients(x.grad, [x])
+    assert dx == pytest.approx(12 * 1.5**2)
+
+
+def test_gradients_does_not_touch_grad() -> None:
+    x = Value([1.0, 2.0])
+    (g,) = gradients((x * x).sum(), [x])
+    assert g.tolist() == [2.0, 4.0] and not x.grad.any()
+
+
+def test_second_derivative_of_a_small_network() -> None:
+    rng = np.random.default_rng(3)
+    w1, w2 = rng.normal(size=(3, 4)), rng.normal(size=(4,))
+    x = rng.normal(size=(5, 3))
+    assert gradcheck(lambda a, b: ((x @ a).tanh() @ b).sigmoid().mean(), w1, w2, order=2,
+                     atol=1e-6, rtol=1e-5)
