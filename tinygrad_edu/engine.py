@@ -271,7 +271,9 @@ class Value:
         "_grad",
         "_id",
         "_params",
-        "_parents",
+        "_a",
+        "_b",
+        "_more",
         "_prim",
         "data",
         "label",
@@ -284,7 +286,11 @@ class Value:
     requires_grad: bool
     _grad: Any
     _prim: Primitive | None
-    _parents: tuple[Value, ...]
+    # the operands, kept in slots rather than a tuple (one object less per node for the
+    # garbage collector to track): _a and _b for up to two, _more for all of three or more
+    _a: Value | None
+    _b: Value | None
+    _more: tuple[Value, ...] | None
     _params: dict[str, Any] | None
     _id: int
     _g: Any
@@ -297,7 +303,7 @@ class Value:
         self.requires_grad = bool(requires_grad)
         self._grad = 0.0 if type(self.data) is float else None
         self._prim = None
-        self._parents = ()
+        self._a = self._b = self._more = None
         self._params = None
         self._id = _next_id()
         self._g = None
@@ -386,7 +392,7 @@ class Value:
 
     @property
     def _prev(self) -> set[Value]:
-        return set(self._parents)
+        return set(self.parents)
 
     @property
     def op(self) -> Primitive | None:
@@ -396,7 +402,11 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The operands this Value was computed from, in order (`a*a` lists `a` twice)."""
-        return self._parents
+        if self._more is not None:
+            return self._more
+        if self._b is not None:
+            return (self._a, self._b)  # type: ignore[return-value]
+        return () if self._a is None else (self._a,)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -623,7 +633,7 @@ def constant(data: Any) -> Value:
         value.label = ""
         value.requires_grad = False
         value._prim = None
-        value._parents = ()
+        value._a = value._b = value._more = None
         value._params = None
         value._id = _next_id()
         value._g = None
@@ -658,13 +668,16 @@ def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: An
         if parent.requires_grad and _grad_enabled:
             out.requires_grad = True
             out._prim = prim
-            out._parents = parents
             out._params = params
+            n = len(parents)
+            out._a = parents[0]
+            out._b = parents[1] if n > 1 else None
+            out._more = parents if n > 2 else None
             return out
     out.requires_grad = False
     out._prim = None
-    out._parents = ()
     out._params = None
+    out._a = out._b = out._more = None
     return out
 
 
@@ -721,11 +734,13 @@ def _binary(prim: Primitive, a: Value, b: Any) -> Value:
     if (a.requires_grad or b.requires_grad) and _grad_enabled:
         out.requires_grad = True
         out._prim = prim
-        out._parents = (a, b)
+        out._a = a
+        out._b = b
     else:
         out.requires_grad = False
         out._prim = None
-        out._parents = ()
+        out._a = out._b = None
+    out._more = None
     out._params = None
     return out
 
@@ -775,11 +790,26 @@ def _collect(root: Value) -> list[Value]:
     stack = [root]
     pop, push, add = stack.pop, stack.append, order.append
     while stack:  # depth first: the order comes out nearly sorted already
-        for parent in pop()._parents:
-            if parent._g is None and parent.requires_grad:
-                parent._g = pending
-                push(parent)
-                add(parent)
+        node = pop()
+        a = node._a
+        if a is None:
+            continue
+        if node._more is not None:
+            for parent in node._more:
+                if parent._g is None and parent.requires_grad:
+                    parent._g = pending
+                    push(parent)
+                    add(parent)
+            continue
+        if a._g is None and a.requires_grad:
+            a._g = pending
+            push(a)
+            add(a)
+        b = node._b
+        if b is not None and b._g is None and b.requires_grad:
+            b._g = pending
+            push(b)
+            add(b)
     order.sort(key=_by_creation, reverse=True)
     return order
 
@@ -798,7 +828,10 @@ def topological_order(root: Value) -> list[Value]:
 
 def _fit(grad: Any, node: Value) -> Any:
     """Reduce a gradient to `node`'s shape: undo numpy broadcasting (the one central place)."""
-    return sum_to_shape(grad, node.shape)
+    data = node.data
+    if type(grad) is np.ndarray and type(data) is np.ndarray and grad.shape == data.shape:
+        return grad
+    return sum_to_shape(grad, _shape_of(data))
 
 
 def sum_to_shape(grad: Any, target: tuple[int, ...]) -> Any:
@@ -876,10 +909,10 @@ def _fast_pass(nodes: list[Value]) -> None:
         prim = node._prim
         if prim is None:
             continue
-        parents = node._parents
         params = node._params
-        if params is None and len(parents) == 2 and not prim.needs_mask:
-            a, b = parents
+        a: Any = node._a
+        b: Any = node._b
+        if params is None and b is not None and node._more is None and not prim.needs_mask:
             try:
                 ga, gb = prim.vjp(g, node.data, a.data, b.data)
             except _FLOAT_ERRORS:
@@ -895,6 +928,7 @@ def _fast_pass(nodes: list[Value]) -> None:
                     gb = _fit(gb, b)
                 b._g = gb if q is pending else q + gb
             continue
+        parents = node.parents
         datas = [p.data for p in parents]
         params = _with_mask(prim, parents, params)
         try:
@@ -928,16 +962,17 @@ def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any
         prim = node._prim
         if prim is None:
             continue
-        params = _with_mask(prim, node._parents, node._params)
+        parents = node.parents
+        params = _with_mask(prim, parents, node._params)
         if create_graph:
-            grads = prim.vjp(g, node, *node._parents, **params)
+            grads = prim.vjp(g, node, *parents, **params)
         else:
-            datas = [p.data for p in node._parents]
+            datas = [p.data for p in parents]
             try:
                 grads = prim.vjp(g, node.data, *datas, **params)
             except _FLOAT_ERRORS:
                 grads = _vjp_ieee(prim, g, node.data, datas, params)
-        for parent, pg in zip(node._parents, grads, strict=True):
+        for parent, pg in zip(parents, grads, strict=True):
             q = parent._g
             if q is None or pg is None:
                 continue

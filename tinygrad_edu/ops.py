@@ -58,7 +58,12 @@ def _kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[i
 
 def _spread(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
     """Copy a reduction's gradient back over the axes it reduced."""
-    return BROADCAST(RESHAPE(g, shape=_kept_shape(shape, axis)), shape=shape)
+    kept = _kept_shape(shape, axis)
+    if isinstance(g, Value):
+        return BROADCAST(RESHAPE(g, shape=kept), shape=shape)
+    spread = np.empty(shape)  # a fresh array, which the engine can keep as a .grad uncopied
+    spread[...] = np.reshape(g, kept)
+    return spread
 
 
 # ---- elementwise forward computations: Python floats take the `math` path (fast, exact),
@@ -202,6 +207,8 @@ def _max_vjp(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> tuple[An
 
 def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
                 needs: tuple[bool, bool] = (True, True)) -> tuple[Any, ...]:
+    if len(_shape(a)) == 2 and len(_shape(b)) == 2:  # the common case, spelt out
+        return (g @ b.T if needs[0] else None), (a.T @ g if needs[1] else None)
     # 1-D operands act as a row (left) or a column (right) vector, as in numpy
     a_vec, b_vec = len(_shape(a)) == 1, len(_shape(b)) == 1
     a2 = RESHAPE(a, shape=(1, *_shape(a))) if a_vec else a
