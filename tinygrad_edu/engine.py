@@ -267,13 +267,13 @@ class Value:
 
     __slots__ = (
         "__weakref__",
+        "_a",
+        "_b",
         "_g",
         "_grad",
         "_id",
-        "_params",
-        "_a",
-        "_b",
         "_more",
+        "_params",
         "_prim",
         "data",
         "label",
