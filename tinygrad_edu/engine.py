@@ -610,7 +610,7 @@ class Value:
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
         differentiated again.
         """
-        seed = _seed(self, gradient, create_graph)
+        seed = initial_gradient(self, gradient, create_graph)
         run_backward(self, seed, create_graph=create_graph)
 
 
@@ -753,7 +753,8 @@ _PENDING = object()  # marks a node collected for the current pass (its `_g` slo
 _by_creation = attrgetter("_id")
 
 
-def _seed(root: Value, gradient: Any, create_graph: bool) -> Any:
+def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> Any:
+    """The gradient a backward pass from `root` starts from, checked as `backward()` does."""
     if not root.requires_grad:
         raise ValueError(
             "backward() on a Value that does not require grad: it was made from constants only, "
@@ -1029,7 +1030,7 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
     """
     capture: dict[int, Any] = {id(x): None for x in inputs}
     if output.requires_grad:
-        seed = _seed(output, None, create_graph)
+        seed = initial_gradient(output, None, create_graph)
         run_backward(output, seed, create_graph=create_graph, capture=capture)
     result = []
     for x in inputs:

@@ -699,7 +699,7 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     >>> steps[2].text[:36]
     'n1 = a * a: gradient 1.0000 arrives.'
     """
-    seed = engine._seed(root, gradient, False)
+    seed = engine.initial_gradient(root, gradient, False)
     names = {id(node): f"n{i}" for i, node in enumerate(_collect(root))}
     steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
     known: dict[Value, Any] = {}
