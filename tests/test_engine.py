@@ -479,3 +479,15 @@ def test_second_derivative_of_a_small_network() -> None:
     x = rng.normal(size=(5, 3))
     assert gradcheck(lambda a, b: ((x @ a).tanh() @ b).sigmoid().mean(), w1, w2, order=2,
                      atol=1e-6, rtol=1e-5)
+
+
+def test_backward_gives_ieee_results_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = Value([0.0, 1.0])
+        x.sqrt().sum().backward()
+        s = Value(0.0)
+        s.sqrt().backward()
+    assert x.grad.tolist() == [math.inf, 0.5] and s.grad == math.inf

@@ -160,7 +160,6 @@ def test_tensors_show_shape_and_a_compact_summary() -> None:
     assert "99.0000," not in big_node.replace("max 99.0000", "")  # no element list
 
 
-@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_nan_and_inf_gradients_are_flagged() -> None:
     x = Value(0.0, label="x")
     y = x.sqrt()

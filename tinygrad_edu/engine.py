@@ -877,11 +877,13 @@ def run_backward(
     nodes = _collect(root)
     root._g = seed
     try:
-        if create_graph or capture is not None or hook is not None:
-            with _enable_grad() if create_graph else contextlib.nullcontext():
-                _general_pass(nodes, create_graph, capture, hook)
-        else:
-            _fast_pass(nodes)
+        # IEEE results (inf, nan) without numpy's warnings, as Python floats give them
+        with np.errstate(all="ignore"):
+            if create_graph or capture is not None or hook is not None:
+                with _enable_grad() if create_graph else contextlib.nullcontext():
+                    _general_pass(nodes, create_graph, capture, hook)
+            else:
+                _fast_pass(nodes)
     finally:
         for node in nodes:
             node._g = None
