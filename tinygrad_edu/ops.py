@@ -343,7 +343,8 @@ LEAKY_RELU: Primitive = primitive("leaky_relu", _leaky_relu,
     caption=lambda p: f"leaky_relu({_fmt(p['negative_slope'])})",
     examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}))
 ELU: Primitive = primitive("elu", _elu,
-    lambda g, out, a, *, alpha: (select(a > 0.0, g, g * (out + alpha)),),
+    # α·eᵃ, not out + α (which cancels to 0 far left); a·(a ≤ 0) keeps exp finite on the right
+    lambda g, out, a, *, alpha: (select(a > 0.0, g, g * (alpha * EXP(a * (a <= 0.0)))),),
     elementwise=True, kinks=(0.0,),  # NOTE: at 0 the slope is alpha
     caption=lambda p: f"elu({_fmt(p['alpha'])})",
     examples=({"alpha": 1.0}, {"alpha": 0.5}))
