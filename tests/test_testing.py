@@ -1,0 +1,294 @@
+"""The gradient-testing toolkit itself: it must pass right rules and catch wrong ones.
+
+Wrong rules are built as local `Primitive`s (never `engine.primitive()`, which would add them
+to the global registry that drives the other test modules).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import find, given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Value
+from tinygrad_edu.activations import ACTIVATIONS, Activation
+from tinygrad_edu.engine import Primitive
+from tinygrad_edu.testing import GradcheckError, gradcheck, numerical_grad
+from tinygrad_edu.testing.strategies import (
+    activations,
+    arrays_away_from,
+    broadcastable_shapes,
+    floats_away_from,
+    shapes,
+    values,
+)
+
+TIGHT: dict[str, Any] = {"atol": 1e-7, "rtol": 1e-5}
+
+
+def _exp(x: Any) -> Any:
+    return math.exp(x) if type(x) is float else np.exp(x)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
+GOOD_EXP = Primitive("good_exp", _exp, lambda g, out, a: (g * out,))
+OFF_BY_A_THOUSANDTH = Primitive("bad_exp", _exp, lambda g, out, a: (g * out * 1.001,))
+IGNORES_UPSTREAM = Primitive("blind_exp", _exp, lambda g, out, a: (out,))
+# right to first order, but on Values the derivative is a detached constant: d²/dx² comes out 0
+DETACHED = Primitive("detached_exp", _exp, lambda g, out, a: (g * _data(out),))
+
+
+def wrong_at(flat: int) -> Primitive:
+    """exp whose rule is 0.1% off at one element of a tensor (flat index `flat`)."""
+
+    def vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+        factor = np.ones(np.shape(_data(a)))
+        factor.flat[flat] = 1.001
+        return (g * out * factor,)
+
+    return Primitive("bad_exp_at_one_element", _exp, vjp)
+
+
+MESSAGE = re.compile(
+    r"(?P<what>gradient|second derivative) mismatch at (?P<where>.+?): "
+    r"analytical (?P<analytical>\S+), numerical (?P<numerical>\S+) "
+    r"\(tolerance atol=(?P<atol>\S+), rtol=(?P<rtol>[^,]+), eps=\S+\)"
+)
+
+
+def parse(error: pytest.ExceptionInfo[GradcheckError]) -> dict[str, str]:
+    match = MESSAGE.search(str(error.value))
+    assert match, f"unexpected message: {error.value}"
+    return match.groupdict()
+
+
+# ---- numerical_grad ---------------------------------------------------------------------------
+
+
+def test_numerical_grad_of_known_derivatives_on_scalars() -> None:
+    (g,) = numerical_grad(lambda x: x**3, 2.0)
+    assert isinstance(g, float) and g == pytest.approx(12.0, abs=1e-6)
+    (g,) = numerical_grad(lambda x: x.exp(), 0.5)
+    assert g == pytest.approx(math.exp(0.5), abs=1e-8)
+    (g,) = numerical_grad(lambda x: x.tanh(), 0.3)
+    assert g == pytest.approx(1 - math.tanh(0.3) ** 2, abs=1e-8)
+
+
+def test_numerical_grad_of_arrays_keeps_the_shapes() -> None:
+    x = np.arange(6.0).reshape(2, 3) / 4
+    (g,) = numerical_grad(lambda v: (v * v).sum(), x)
+    assert g.shape == (2, 3)
+    np.testing.assert_allclose(g, 2 * x, atol=1e-7)
+
+
+def test_numerical_grad_of_several_inputs() -> None:
+    x, y, z = np.array([[1.0, -2.0, 0.5]]), np.array([0.25, 3.0, -1.0]), 1.5
+    gx, gy, gz = numerical_grad(lambda a, b, c: (a * b * c).sum(), x, y, z)
+    assert gx.shape == (1, 3) and gy.shape == (3,) and isinstance(gz, float)
+    np.testing.assert_allclose(gx, [y * z], atol=1e-7)
+    np.testing.assert_allclose(gy, x[0] * z, atol=1e-7)
+    assert gz == pytest.approx(float(np.sum(x * y)), abs=1e-7)
+
+
+def test_numerical_grad_accepts_values_and_leaves_them_alone() -> None:
+    v = Value([1.0, 2.0])
+    (g,) = numerical_grad(lambda a: (a * a * a).sum(), v)
+    np.testing.assert_allclose(g, [3.0, 12.0], atol=1e-6)
+    assert v.data.tolist() == [1.0, 2.0]
+
+
+def test_numerical_grad_needs_a_scalar_f() -> None:
+    with pytest.raises(ValueError, match="scalar"):
+        numerical_grad(lambda v: v * 2, [1.0, 2.0])
+
+
+# ---- gradcheck passes correct rules -------------------------------------------------------------
+
+
+def test_gradcheck_passes_correct_rules() -> None:
+    assert gradcheck(lambda x: GOOD_EXP(x), 0.5, **TIGHT) is True
+    assert gradcheck(lambda x: GOOD_EXP(x), [[0.5, -1.0], [2.0, 0.0]], **TIGHT) is True
+    assert gradcheck(lambda x, y: (x * y).tanh(), 0.3, [1.0, -2.0], **TIGHT) is True
+    assert gradcheck(lambda x: GOOD_EXP(x).sum(), [0.5, -1.0], order=2,
+                     atol=1e-6, rtol=1e-5) is True
+
+
+# ---- and catches wrong ones ---------------------------------------------------------------------
+
+
+def test_a_rule_off_by_a_thousandth_is_caught_on_a_scalar() -> None:
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda x: OFF_BY_A_THOUSANDTH(x), 0.5, **TIGHT)
+    parts = parse(error)
+    assert parts["what"] == "gradient"
+    assert parts["where"] == "input 0 (a scalar)"
+    assert float(parts["analytical"]) / float(parts["numerical"]) == pytest.approx(1.001, abs=1e-7)
+    assert (parts["atol"], parts["rtol"]) == ("1e-07", "1e-05")
+
+
+def test_the_message_names_the_input_and_the_element() -> None:
+    bad = wrong_at(4)  # element (1, 1) of a (2, 3) tensor
+    y = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda a, b: a * 2.0 + bad(b), 0.3, y, **TIGHT)
+    parts = parse(error)
+    assert parts["where"] == "element (1, 1) of input 1"
+    assert float(parts["analytical"]) / float(parts["numerical"]) == pytest.approx(1.001, abs=1e-7)
+    assert "atol=1e-07" in str(error.value) and "rtol=1e-05" in str(error.value)
+
+
+def test_the_learner_defaults_are_too_loose_for_a_thousandth() -> None:
+    """Why the project's own tests pass tight tolerances (rtol=1e-3 lets 0.1% through)."""
+    assert gradcheck(lambda x: OFF_BY_A_THOUSANDTH(x), 0.5) is True
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda x: OFF_BY_A_THOUSANDTH(x), 0.5, **TIGHT)
+
+
+@pytest.mark.parametrize("data", [0.5, [0.5, -1.0, 2.0], [[0.1], [0.2]]])
+def test_a_backward_that_ignores_the_upstream_gradient_is_caught(data: Any) -> None:
+    with pytest.raises(GradcheckError, match="gradient mismatch"):
+        gradcheck(lambda x: IGNORES_UPSTREAM(x), data, **TIGHT)
+    # the default (learner-friendly) tolerances catch it too: it is no rounding error
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda x: IGNORES_UPSTREAM(x), data)
+
+
+def test_a_wrong_second_derivative_is_caught_with_order_2() -> None:
+    assert gradcheck(lambda x: DETACHED(x), 0.5, **TIGHT) is True  # first order is right
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda x: DETACHED(x), 0.5, order=2, atol=1e-6, rtol=1e-5)
+    parts = parse(error)
+    assert parts["what"] == "second derivative"
+    assert parts["where"] == "input 0 (a scalar)"
+    assert float(parts["analytical"]) == 0.0 and float(parts["numerical"]) != 0.0
+    with pytest.raises(GradcheckError, match=r"second derivative mismatch at element \(\d+,\)"):
+        gradcheck(lambda x: DETACHED(x), [0.5, 1.0], order=2, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("order", [0, 3])
+def test_gradcheck_refuses_other_orders(order: int) -> None:
+    with pytest.raises(ValueError, match="order"):
+        gradcheck(lambda x: x.exp(), 0.5, order=order)
+
+
+def test_an_f_that_changes_its_input_in_place_is_caught() -> None:
+    def doubling(x: Value) -> Value:
+        x.data *= 2.0  # in place: the graph and the finite differences disagree
+        return (x * x).sum()
+
+    def zeroing_after_use(x: Value) -> Value:
+        out = (x * x).sum()
+        x.data[...] = 0.0
+        return out
+
+    data = np.array([1.0, 2.0])
+    for f in (doubling, zeroing_after_use):
+        with pytest.raises(GradcheckError):
+            gradcheck(f, data)
+        assert data.tolist() == [1.0, 2.0]  # the caller's array is never touched
+
+
+def test_gradcheck_leaves_value_inputs_unchanged() -> None:
+    v = Value([0.5, -0.5])
+    assert gradcheck(lambda x: x.tanh(), v, **TIGHT)
+    assert v.data.tolist() == [0.5, -0.5]
+    assert v.grad.tolist() == [0.0, 0.0]
+
+
+# ---- the strategies -----------------------------------------------------------------------------
+
+
+@given(shapes())
+def test_shapes_are_shapes(shape: tuple[int, ...]) -> None:
+    assert isinstance(shape, tuple) and len(shape) <= 3 and all(1 <= n <= 4 for n in shape)
+
+
+def test_shapes_include_scalars_and_tensors() -> None:
+    assert find(shapes(), lambda s: s == ()) == ()
+    assert len(find(shapes(), lambda s: len(s) == 3)) == 3
+    assert find(shapes(min_dims=1), lambda s: True) != ()
+
+
+@given(broadcastable_shapes(3))
+def test_broadcastable_shapes_broadcast(shapes3: tuple[tuple[int, ...], ...]) -> None:
+    assert len(shapes3) == 3
+    result = np.broadcast_shapes(*shapes3)
+    for shape in shapes3:
+        assert np.broadcast_to(np.zeros(shape), result).shape == result
+
+
+def test_broadcastable_shapes_really_broadcast_sometimes() -> None:
+    a, b = find(broadcastable_shapes(2), lambda s: len(s[0]) >= 1 and s[0] != s[1]
+                and np.broadcast_shapes(*s) not in s)
+    assert np.broadcast_shapes(a, b) not in (a, b)
+
+
+kink_lists = st.lists(st.floats(-2.5, 2.5), max_size=3)
+
+
+@given(kinks=kink_lists, margin=st.sampled_from([1e-3, 1e-2, 0.1]), data=st.data())
+def test_floats_away_from_keep_the_margin(kinks: list[float], margin: float,
+                                          data: st.DataObject) -> None:
+    x = data.draw(floats_away_from(kinks, low=-3.0, high=3.0, margin=margin))
+    assert -3.0 <= x <= 3.0
+    assert all(abs(x - k) >= margin * (1 - 1e-12) for k in kinks), (x, kinks)
+
+
+@pytest.mark.parametrize("kinks", [(0.0,), (-1.0, 1.0), (0.5, -0.5, 2.0)])
+def test_floats_away_from_cover_every_side_of_every_kink(kinks: tuple[float, ...]) -> None:
+    strategy = floats_away_from(kinks, margin=1e-2)
+    edges = [-3.0, *sorted(kinks), 3.0]
+    for lo, hi in itertools.pairwise(edges):
+        x = find(strategy, lambda v, lo=lo, hi=hi: lo < v < hi)
+        assert lo + 1e-2 <= x or lo == -3.0
+        assert x <= hi - 1e-2 or hi == 3.0
+
+
+def test_floats_away_from_refuses_an_impossible_request() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        floats_away_from((0.0,), low=-0.001, high=0.001, margin=0.01)
+
+
+@given(data=st.data())
+def test_arrays_away_from_give_arrays_of_the_shape(data: st.DataObject) -> None:
+    shape = data.draw(shapes())
+    x = data.draw(arrays_away_from((0.0,), shape=shape, margin=0.1))
+    if shape == ():
+        assert isinstance(x, float) and abs(x) >= 0.1
+    else:
+        assert x.shape == shape and x.dtype == np.float64 and np.all(np.abs(x) >= 0.1)
+
+
+@given(data=st.data())
+def test_arrays_away_from_accept_a_shape_strategy(data: st.DataObject) -> None:
+    x = data.draw(arrays_away_from(shape=st.just((2, 2)), low=1.0, high=2.0))
+    assert x.shape == (2, 2) and np.all((x >= 1.0) & (x <= 2.0))
+
+
+@given(scalar=values(), tensor=values(shape=(2, 3), low=-1.0, high=1.0, kinks=(0.0,),
+                                       margin=0.25))
+def test_values_are_scalars_or_tensors(scalar: Value, tensor: Value) -> None:
+    assert isinstance(scalar, Value) and scalar.shape == () and type(scalar.data) is float
+    assert -3.0 <= scalar.data <= 3.0 and scalar.requires_grad
+    assert isinstance(tensor, Value) and tensor.shape == (2, 3)
+    assert isinstance(tensor.data, np.ndarray)
+    assert np.all(np.abs(tensor.data) >= 0.25) and np.all(np.abs(tensor.data) <= 1.0)
+
+
+@given(activations())
+def test_activations_strategy_draws_registered_ones(activation: Activation) -> None:
+    assert ACTIVATIONS[activation.name] is activation
+
+
+def test_activations_strategy_reaches_every_activation() -> None:
+    for name in ACTIVATIONS:
+        assert find(activations(), lambda a, name=name: a.name == name).name == name
