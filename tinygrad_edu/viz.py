@@ -54,6 +54,8 @@ __all__ = [
     "backprop_steps",
     "draw_graph",
     "local_rule",
+    "plot_activations",
+    "plot_decision_boundary",
     "save_graph",
     "write_backprop_html",
 ]
@@ -835,3 +837,11 @@ def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
     path = Path(path)
     path.write_text(backprop_html(root, gradient, **options), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# Plots (matplotlib, the `plot` extra): defined in `tinygrad_edu.plots`, which imports
+# matplotlib only when a plot is drawn, so this module imports without it
+# --------------------------------------------------------------------------------------------
+
+from tinygrad_edu.plots import plot_activations, plot_decision_boundary  # noqa: E402

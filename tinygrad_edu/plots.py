@@ -1,0 +1,256 @@
+"""Plots with matplotlib: decision boundaries and activation functions (the `plot` extra).
+
+matplotlib is imported inside the functions, so importing this module (and `tinygrad_edu.viz`,
+which re-exports both functions) works without it; calling one without matplotlib raises
+`PlotDependencyError`, which says ``pip install tinygrad_edu[plot]``.
+
+Both functions draw into what they are given (an ``Axes``, a ``Figure``), or, given nothing,
+into a new pyplot figure, as matplotlib's own plotting functions do.
+
+>>> from tinygrad_edu.plots import grid_predictions
+>>> from tinygrad_edu.nn import Perceptron
+>>> p = Perceptron(2)
+>>> p.weights = [-1.5, 1.0, 1.0]  # AND: x1 + x2 > 1.5
+>>> xx, yy, classes, probability = grid_predictions(p, [[0, 0], [1, 1]], resolution=3)
+>>> classes.tolist(), probability is None
+([[0, 0, 0], [0, 0, 1], [0, 1, 1]], True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.engine import Array, Value, no_grad
+
+__all__ = [
+    "CLASS_COLORS",
+    "CLASS_MARKERS",
+    "PlotDependencyError",
+    "grid_predictions",
+    "plot_activations",
+    "plot_decision_boundary",
+    "require_matplotlib",
+]
+
+CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+"""Point colours per class: blue, orange, green, ... (distinguishable with colour blindness)."""
+CLASS_MARKERS = ("o", "^", "s", "D", "v", "P")
+"""Point markers per class, so classes differ in shape as well as colour."""
+_SHADES = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#e7d4cf", "#f7d3ea")
+"""Light versions of the class colours, for the regions behind the points."""
+
+IntArray = np.ndarray[Any, np.dtype[np.int64]]
+
+PLOT_INSTALL_HINT = "pip install tinygrad_edu[plot]"
+
+
+class PlotDependencyError(ImportError):
+    """matplotlib (or pillow, for GIFs) is missing; the message says how to install it."""
+
+
+def require_matplotlib() -> Any:
+    """Import matplotlib, or raise `PlotDependencyError` saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise PlotDependencyError(
+            f"plotting needs matplotlib, which is not installed: {PLOT_INSTALL_HINT}"
+        ) from error
+    return matplotlib
+
+
+def _scores(model: Any, points: Array) -> Array:
+    """The model's raw output for each row of `points`, as a float array."""
+    with no_grad():
+        out = model(points)
+    data = out.data if isinstance(out, Value) else out
+    return np.asarray(data, dtype=np.float64)
+
+
+def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float = 0.25,
+                     ) -> tuple[Array, Array, IntArray, Array | None]:
+    """A grid over the bounding box of `X` (widened by `margin` of its size) and, at each grid
+    point, the predicted class and (when the model gives scores) the probability of class 1.
+
+    The model is an object with ``predict`` (a `Perceptron`: classes, no probability) or a
+    callable giving one score per point (a logit: class 1 where it is > 0, with probability
+    σ(score)) or one score per class (class = argmax, probability from the softmax).
+    Returns ``(xx, yy, classes, probability)``, each of shape (resolution, resolution).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision boundaries are drawn for 2 input features; got X of shape "
+                         f"{X.shape}")
+    if not (isinstance(resolution, int) and resolution >= 2):
+        raise ValueError(f"resolution must be an integer >= 2; got {resolution!r}")
+    low, high = X.min(axis=0), X.max(axis=0)
+    pad = margin * np.maximum(high - low, 1e-9)
+    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], resolution)
+    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    points = np.column_stack([xx.ravel(), yy.ravel()])
+    probability: Array | None = None
+    if hasattr(model, "predict") and not callable(getattr(model, "forward", None)):
+        classes = np.asarray(model.predict(points)).astype(np.int64)
+    else:
+        scores = _scores(model, points)
+        if scores.ndim == 2 and scores.shape[1] > 1:
+            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+            classes = scores.argmax(axis=1)
+            probability = (shifted.max(axis=1) / shifted.sum(axis=1)).reshape(xx.shape)
+        else:
+            logits = scores.reshape(-1)
+            classes = (logits > 0.0).astype(np.int64)
+            p1 = 0.5 * (1.0 + np.tanh(0.5 * logits))  # σ(logit), without overflow
+            probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
+    return xx, yy, classes.reshape(xx.shape).astype(np.int64), probability
+
+
+def plot_decision_boundary(
+    model: Any,
+    X: Any,
+    y: Any,
+    ax: Any = None,
+    *,
+    title: str | None = None,
+    resolution: int = 200,
+    margin: float = 0.25,
+    shade: str = "probability",
+    point_size: float = 18.0,
+    labels: Sequence[str] | None = None,
+) -> Any:
+    """Draw a 2-input classifier's decision regions, its boundary, and the data points.
+
+    `model` is an `MLP` (one output: a logit, class 1 where it is > 0; several outputs: the
+    argmax), a `Neuron`, a `Perceptron` (its ``predict``) or any callable from an (n, 2) array to
+    scores. The background is shaded by the probability the model gives the class it predicts
+    (``shade="probability"``, when it gives scores) or flat per class (``shade="class"``); the
+    boundary is a black line; the points are coloured and shaped by their label `y`. Returns
+    the matplotlib ``Axes`` (a new pyplot figure's when `ax` is None).
+    """
+    require_matplotlib()
+    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+
+    if shade not in ("probability", "class"):
+        raise ValueError(f"shade must be 'probability' or 'class'; got {shade!r}")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).reshape(-1).astype(np.int64)
+    if len(y) != len(X):
+        raise ValueError(f"plot_decision_boundary: {len(X)} points but {len(y)} labels")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    xx, yy, classes, probability = grid_predictions(model, X, resolution=resolution,
+                                                    margin=margin)
+    n_classes = int(max(classes.max(), y.max() if y.size else 0)) + 1
+    cmap: Any
+    if probability is not None and shade == "probability" and n_classes <= 2:
+        # one colour scale from class 0 (blue) through 0.5 (white) to class 1 (orange)
+        cmap = LinearSegmentedColormap.from_list("tinygrad_edu", [_SHADES[0], "#ffffff",
+                                                                   _SHADES[1]])
+        p1 = np.where(classes == 1, probability, 1.0 - probability)  # P(class 1)
+        ax.contourf(xx, yy, p1, levels=np.linspace(0.0, 1.0, 11), cmap=cmap, vmin=0, vmax=1)
+        if p1.min() < 0.5 < p1.max():
+            ax.contour(xx, yy, p1, levels=[0.5], colors="black", linewidths=1.5)
+    else:
+        cmap = ListedColormap(list(_SHADES[: max(n_classes, 2)]))
+        ax.contourf(xx, yy, classes, levels=np.arange(-0.5, max(n_classes, 2)), cmap=cmap)
+        if classes.min() != classes.max():
+            ax.contour(xx, yy, classes, levels=np.arange(0.5, n_classes - 0.5), colors="black",
+                       linewidths=1.5)
+    for k in range(int(y.max()) + 1 if y.size else 0):
+        chosen = y == k
+        name = labels[k] if labels is not None and k < len(labels) else f"class {k}"
+        ax.scatter(X[chosen, 0], X[chosen, 1], s=point_size, c=CLASS_COLORS[k % 6],
+                   marker=CLASS_MARKERS[k % 6], edgecolors="black", linewidths=0.5,
+                   label=name, zorder=3)
+    ax.set_xlim(xx.min(), xx.max())
+    ax.set_ylim(yy.min(), yy.max())
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def activation_curves(name: str, z: Array) -> tuple[Array, Array]:
+    """An activation's values and its derivative at `z`, both computed by the engine.
+
+    The derivative is what `backward()` gives: f′(z) = d(Σ f(zᵢ))/dzᵢ for an elementwise f.
+
+    >>> values, slopes = activation_curves("relu", np.array([-1.0, 0.0, 2.0]))
+    >>> values.tolist(), slopes.tolist()
+    ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    x = Value(np.asarray(z, dtype=np.float64))
+    out = ACTIVATIONS[name](x)
+    out.sum().backward()
+    return np.array(out.data, dtype=np.float64), np.array(x.grad, dtype=np.float64)
+
+
+def plot_activations(
+    names: Sequence[str] | None = None,
+    fig: Any = None,
+    *,
+    z_range: tuple[float, float] = (-4.0, 4.0),
+    points: int = 801,
+    columns: int = 5,
+) -> Any:
+    """One panel per activation: the function (solid) and the derivative the engine computes
+    by backpropagation (dashed), over `z_range`. `names` defaults to every activation in
+    `ACTIVATIONS` except the identity. Returns the matplotlib ``Figure`` (a new pyplot figure
+    when `fig` is None).
+    """
+    require_matplotlib()
+    chosen = [n for n in ACTIVATIONS if n != "identity"] if names is None else list(names)
+    unknown = [n for n in chosen if n not in ACTIVATIONS]
+    if unknown or not chosen:
+        raise ValueError(f"unknown activation(s) {', '.join(map(repr, unknown)) or '(none)'}; "
+                         f"known: {', '.join(ACTIVATIONS)}")
+    columns = max(1, min(columns, len(chosen)))
+    rows = -(-len(chosen) // columns)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(3.2 * columns, 2.9 * rows + 0.6))
+    z = np.linspace(z_range[0], z_range[1], points)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(chosen):
+            ax.set_visible(False)
+            continue
+        name = chosen[i]
+        values, slopes = activation_curves(name, z)
+        ax.axhline(0.0, color="#999999", linewidth=0.6)
+        ax.axvline(0.0, color="#999999", linewidth=0.6)
+        ax.plot(z, values, color=CLASS_COLORS[0], linewidth=2.0, label="f(z)")
+        ax.plot(z, slopes, color=CLASS_COLORS[1], linewidth=2.0, linestyle="--",
+                label="f′(z), by backward()")
+        for kink in ACTIVATIONS[name].kinks:
+            ax.axvline(kink, color=CLASS_COLORS[3], linewidth=0.8, linestyle=":")
+        ax.set_title(name)
+        ax.set_xlabel("z")
+        ax.grid(alpha=0.3)
+        if i % columns == 0:
+            ax.set_ylabel("value")
+    fig.suptitle("Activation functions and the derivatives the engine computes", fontsize=13,
+                 y=0.99, va="top")
+    handles, texts = axes[0, 0].get_legend_handles_labels()
+    if any(ACTIVATIONS[name].kinks for name in chosen):
+        from matplotlib.lines import Line2D
+
+        handles.append(Line2D([], [], color=CLASS_COLORS[3], linewidth=0.8, linestyle=":"))
+        texts.append("kink (the derivative there is a convention)")
+    height = fig.get_figheight()
+    fig.legend(handles, texts, loc="upper center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(0.5, 1.0 - 0.3 / height))
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.5 / height))
+    return fig
+
