@@ -1,0 +1,746 @@
+"""The lecture, runnable: one function per example, shared by `examples/*.py` and the command.
+
+Each example writes its pictures into a folder and returns an `ExampleResult`: the files it
+wrote, the training accuracies it reached, and a short text report. ``quick=True`` makes it
+small enough for the tests (a few seconds); the full size runs in seconds too.
+
+============================  ======================================================
+example                       what it shows
+============================  ======================================================
+`value_and_graph`             a neuron tanh(x1*w1 + x2*w2 + b), its gradients, its
+                              graph (SVG) and backpropagation step by step (HTML)
+`activation_functions`        every activation and the derivative the engine
+                              computes, checked against finite differences
+`perceptron_logic_gates`      Rosenblatt's rule on AND, OR, NAND, XOR (XOR never
+                              converges) and a sigmoid neuron's boundary moving (GIF)
+`xor_mlp`                     an MLP learns XOR by backpropagation; a linear MLP fails
+`decision_boundaries`         the lecture's grid: m hidden layers × n units on a spiral
+`micrograd_demo`              micrograd's demo: moons, 100% training accuracy
+============================  ======================================================
+
+Training is batched: the whole data set goes through a model as one 2-D array, one matrix
+product per layer.
+
+>>> from tinygrad_edu.nn import MLP
+>>> from tinygrad_edu.datasets import logic_gate
+>>> X, y = logic_gate("xor")
+>>> model = MLP(2, [4, 1], activation="tanh", seed=0)
+>>> losses = train_binary(model, X, y, steps=300, lr=0.05)
+>>> accuracy(model, X, y), losses[-1] < 0.05
+(1.0, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
+from tinygrad_edu.engine import Array, Value, no_grad
+from tinygrad_edu.nn import (
+    MLP,
+    Module,
+    Neuron,
+    Perceptron,
+    PerceptronHistory,
+    binary_cross_entropy_with_logits,
+    hinge_loss,
+)
+from tinygrad_edu.optim import SGD, Adam, Optimizer
+from tinygrad_edu.plots import (
+    PLOT_INSTALL_HINT,
+    PlotDependencyError,
+    plot_activations,
+    plot_decision_boundary,
+    require_matplotlib,
+)
+from tinygrad_edu.testing import gradcheck
+
+__all__ = [
+    "EXAMPLES",
+    "ExampleResult",
+    "accuracy",
+    "activation_functions",
+    "decision_boundaries",
+    "example_main",
+    "micrograd_demo",
+    "perceptron_logic_gates",
+    "progress_bar",
+    "run_tour",
+    "summary_table",
+    "train_binary",
+    "value_and_graph",
+    "xor_mlp",
+]
+
+PathLike = str | Path
+
+
+@dataclass
+class ExampleResult:
+    """What an example did: the files it wrote, the accuracies it reached, a text report.
+
+    `accuracies` are training accuracies in [0, 1], by model; `details` holds the objects
+    behind them (perceptron histories, the grid of accuracies, ...), for tests and notebooks.
+    """
+
+    name: str
+    title: str
+    files: list[Path] = field(default_factory=list)
+    accuracies: dict[str, float] = field(default_factory=dict)
+    report: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    headline: list[str] = field(default_factory=list)
+    """A few short lines summing up `accuracies` (for the tour's table); empty: all of them."""
+
+
+# --------------------------------------------------------------------------------------------
+# Training helpers
+# --------------------------------------------------------------------------------------------
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when there is none."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, description: str, enabled: bool) -> Any:
+    """A tqdm progress bar on stderr, shown only for work that takes more than a second.
+
+    Without tqdm (an optional extra), or with `enabled` False, a bar that does nothing.
+    """
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=description, delay=1.0, leave=False, file=sys.stderr,
+                unit="step", dynamic_ncols=True)
+
+
+def accuracy(model: Any, X: Any, y: Any) -> float:
+    """The fraction of samples `model` classifies right: class 1 where its single output (a
+    logit or a score) is > 0, or the argmax of several outputs.
+
+    >>> from tinygrad_edu.nn import Neuron
+    >>> n = Neuron(2)
+    >>> n.weights.data[:] = [1.0, 0.0]; n.bias.data = 0.0
+    >>> accuracy(n, [[1.0, 5.0], [-1.0, 5.0], [2.0, 0.0]], [1, 0, 0])
+    0.6666666666666666
+    """
+    labels = np.asarray(y).reshape(-1)
+    with no_grad():
+        out = model(np.asarray(X, dtype=np.float64))
+    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        predicted = scores.argmax(axis=1)
+    else:
+        predicted = (scores.reshape(-1) > 0.0).astype(np.int64)
+    return float(np.mean(predicted == labels))
+
+
+def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
+                 optimizer: str = "adam", bar: Any = None) -> list[float]:
+    """Train a one-output model on 0/1 labels with binary cross-entropy on its logits, the
+    whole batch at every step; returns the loss before each step.
+
+    `optimizer` is ``"adam"`` or ``"sgd"``; `bar` (a progress bar) is advanced once a step.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    target = np.asarray(y, dtype=np.float64).reshape(-1)
+    opt: Optimizer
+    if optimizer == "adam":
+        opt = Adam(model.parameters(), lr=lr)
+    elif optimizer == "sgd":
+        opt = SGD(model.parameters(), lr=lr)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {optimizer!r}")
+    losses = []
+    for _ in range(steps):
+        loss = binary_cross_entropy_with_logits(model(X), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.data))
+        if bar is not None:
+            bar.update(1)
+    return losses
+
+
+def _percent(fraction: float) -> str:
+    return f"{100.0 * fraction:.0f}%"
+
+
+def _prepare(out: PathLike) -> Path:
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib Figure outside pyplot (no GUI, no global state), for saving to files."""
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# 1. A neuron, its gradients, its graph
+# --------------------------------------------------------------------------------------------
+
+
+def value_and_graph(out: PathLike = "out", *, quick: bool = False,
+                    progress: bool = False) -> ExampleResult:
+    """micrograd's neuron o = tanh(x1*w1 + x2*w2 + b): its gradients by `backward()`, its
+    computation graph (``neuron_graph.svg``) and backpropagation step by step
+    (``neuron_backprop.html``). Needs Graphviz's `dot`."""
+    from tinygrad_edu import viz
+
+    folder = _prepare(out)
+    start = time.perf_counter()
+    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
+    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
+    b = Value(6.8813735870195432, label="b")
+    x1w1, x2w2 = x1 * w1, x2 * w2
+    x1w1.label, x2w2.label = "x1*w1", "x2*w2"
+    sum_ = x1w1 + x2w2
+    sum_.label = "x1*w1 + x2*w2"
+    n = sum_ + b
+    n.label = "n"
+    o = n.tanh()
+    o.label = "o"
+    o.backward()
+    result = ExampleResult("value_and_graph", "A neuron, its gradients and its graph")
+    result.report.append(f"o = tanh(x1*w1 + x2*w2 + b) = {o.data:.4f}")
+    for v in (x1, x2, w1, w2, b):
+        result.report.append(f"  d o / d {v.label} = {v.grad:+.4f}")
+    result.report.append("  (check: d o / d n = 1 - o² = "
+                         f"{1 - o.data ** 2:.4f}, and d n / d w1 = x1, so d o / d w1 = "
+                         f"{(1 - o.data ** 2) * x1.data:+.4f})")
+    graph = viz.draw_graph(o, inputs=[x1, x2], legend=True)
+    result.files.append(viz.save_graph(graph, folder / "neuron_graph.svg"))
+    result.files.append(viz.write_backprop_html(o, folder / "neuron_backprop.html",
+                                                inputs=[x1, x2]))
+    result.details = {"output": o.data, "grads": {v.label: v.grad for v in (x1, x2, w1, w2, b)}}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Activation functions
+# --------------------------------------------------------------------------------------------
+
+
+def activation_functions(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
+                         names: Sequence[str] | None = None) -> ExampleResult:
+    """Every activation with the derivative the engine computes (``activations.png``), and
+    each derivative checked against central differences (`testing.gradcheck`) at points away
+    from its kink."""
+    folder = _prepare(out)
+    start = time.perf_counter()
+    result = ExampleResult("activations", "Activation functions and their derivatives")
+    names = [name for name in ACTIVATIONS if name != "identity"] if names is None else list(names)
+    unknown = [name for name in names if name not in ACTIVATIONS]
+    if unknown or not names:
+        raise ValueError(f"unknown activation(s): {', '.join(unknown) or '(none given)'}; "
+                         f"known: {', '.join(ACTIVATIONS)}")
+    points = np.linspace(-3.0, 3.0, 7 if quick else 25)
+    result.report.append(f"{'activation':<12} {'f(1)':>8} {'df/dz(1)':>9} {'f′(0)':>7}  "
+                         "gradcheck")
+    for name in names:
+        activation = ACTIVATIONS[name]
+        away = points[np.all(np.abs(points[:, None] - np.array(activation.kinks or [np.inf]))
+                             > 1e-2, axis=1)]
+        gradcheck(lambda x, f=activation: f(x), away)  # raises GradcheckError if wrong
+        one, zero = Value(1.0), Value(0.0)
+        activation(one).backward()
+        activation(zero).backward()
+        result.report.append(f"{name:<12} {activation(Value(1.0)).data:>8.4f} "
+                             f"{one.grad:>9.4f} {zero.grad:>7.4f}  ok at {len(away)} points")
+    result.report.append("f′(0) at a kink is the convention of the derivative table; "
+                         "step's derivative is 0 everywhere.")
+    columns = min(5, len(names))
+    fig = _figure(3.2 * columns, 3.0 * -(-len(names) // columns) + 0.8)
+    plot_activations(names, fig, points=201 if quick else 801, columns=columns)
+    result.files.append(_save(fig, folder / "activations.png", dpi=70 if quick else 100))
+    result.details = {"checked": names}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Rosenblatt's perceptron on logic gates; a sigmoid neuron's boundary moving
+# --------------------------------------------------------------------------------------------
+
+GATE_NAMES = ("and", "or", "nand", "xor")
+
+
+def _two_blobs(n_per_class: int, seed: int) -> tuple[Array, Labels]:
+    """Two Gaussian clouds, linearly separable: class 0 around (−1, −1), class 1 around (1, 1)."""
+    rng = np.random.default_rng(seed)
+    centers = np.array([[-1.0, -0.8], [1.0, 1.0]])
+    X = np.concatenate([c + 0.45 * rng.standard_normal((n_per_class, 2)) for c in centers])
+    y = np.repeat(np.arange(2, dtype=np.int64), n_per_class)
+    return X, y
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _gate_row(gate: str, history: PerceptronHistory, correct: int) -> str:
+    if history.converged:
+        outcome = (f"converged after {_plural(history.epochs, 'epoch')} "
+                   f"({_plural(history.updates, 'update')})")
+    elif history.cycled:
+        outcome = (f"never: {gate.upper()} is not linearly separable "
+                   f"(the weights cycle after {_plural(history.epochs, 'epoch')})")
+    else:
+        outcome = f"not converged in {_plural(history.epochs, 'epoch')}"
+    return f"{gate.upper():<5} {outcome}; final weights get {correct}/4 right"
+
+
+def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
+                           progress: bool = False, seed: int = 0) -> ExampleResult:
+    """Rosenblatt's rule on AND, OR, NAND and XOR (``perceptron_gates.png``: each gate's
+    points and final boundary), then a sigmoid neuron trained by gradient descent on two
+    clouds, its boundary drawn as it moves (``sigmoid_neuron.gif`` and a strip of frames,
+    ``sigmoid_neuron_frames.png``)."""
+    folder = _prepare(out)
+    start = time.perf_counter()
+    result = ExampleResult("perceptron_logic_gates",
+                           "Rosenblatt's perceptron on logic gates; a sigmoid neuron learning")
+    histories: dict[str, PerceptronHistory] = {}
+    perceptrons: dict[str, Perceptron] = {}
+    for gate in GATE_NAMES:
+        X, y = logic_gate(gate)
+        p = Perceptron(2, seed=seed)
+        histories[gate] = p.fit(X, y, lr=1.0, max_epochs=100)
+        perceptrons[gate] = p
+        correct = int(np.sum(p.predict(X) == y))
+        result.accuracies[f"perceptron {gate.upper()}"] = correct / 4
+        result.report.append(_gate_row(gate, histories[gate], correct))
+    result.report.append("      (no straight line gets more than 3 of XOR's 4 points right: "
+                         "Minsky and Papert, 1969)")
+    fig = _figure(14.0, 3.9)
+    axes = fig.subplots(1, 4)
+    for ax, gate in zip(axes, GATE_NAMES, strict=True):
+        X, y = logic_gate(gate)
+        history = histories[gate]
+        right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
+        state = (f"converged in {_plural(history.epochs, 'epoch')}" if history.converged
+                 else f"never converges ({right}/4 right)")
+        plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
+                               shade="class", margin=0.35, point_size=90,
+                               resolution=80 if quick else 200)
+    axes[0].legend(loc="upper left", fontsize=8, framealpha=0.9)
+    fig.suptitle("Rosenblatt's perceptron: points of each gate and its final boundary")
+    fig.tight_layout()
+    result.files.append(_save(fig, folder / "perceptron_gates.png"))
+    result.files.extend(_sigmoid_neuron_frames(folder, result, quick, seed))
+    result.details = {"histories": histories}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+STRIP_STEPS = (0, 2, 8, 30)
+"""The training steps the strip of frames shows (with the last step); the GIF shows more."""
+
+
+def _sigmoid_neuron_frames(folder: Path, result: ExampleResult, quick: bool,
+                           seed: int) -> list[Path]:
+    """Train σ(w·x + b) by gradient descent on two clouds; draw its boundary at some steps."""
+    X, y = _two_blobs(20 if quick else 40, seed)
+    neuron = Neuron(2, seed=seed)  # identity: it outputs the logit; σ lives in the loss
+    neuron.weights.data = np.array([1.5, -1.0])  # a bad start: the boundary has far to go
+    neuron.bias.data = 1.0
+    steps = 40 if quick else 120
+    shown = sorted({0, 1, 2, 4, 8, 16, 30, 60, steps} if not quick else {0, 2, 8, 30, steps})
+    shown = [s for s in shown if s <= steps]
+    opt = SGD(neuron.parameters(), lr=0.5)
+    frames: list[tuple[int, float, float, Any]] = []
+    target = y.astype(np.float64)
+    for step in range(steps + 1):
+        if step in shown:
+            with no_grad():
+                loss_now = float(binary_cross_entropy_with_logits(neuron(X), target).data)
+            frames.append((step, loss_now, accuracy(neuron, X, y),
+                           (np.array(neuron.weights.data), float(neuron.bias.data))))
+        if step == steps:
+            break
+        loss = binary_cross_entropy_with_logits(neuron(X), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    final = frames[-1]
+    result.accuracies["sigmoid neuron"] = final[2]
+    result.report.append(f"sigmoid neuron σ(w·x + b), gradient descent: accuracy "
+                         f"{_percent(frames[0][2])} at step 0, {_percent(final[2])} after "
+                         f"{steps} steps (loss {frames[0][1]:.3f} → {final[1]:.3f})")
+    snapshot = Neuron(2)
+
+    def draw(ax: Any, frame: tuple[int, float, float, Any]) -> None:
+        step, loss_value, acc, (w, bias) = frame
+        snapshot.weights.data = np.array(w)
+        snapshot.bias.data = bias
+        plot_decision_boundary(snapshot, X, y, ax, resolution=60 if quick else 120,
+                               margin=0.1, title=f"step {step}: loss {loss_value:.3f}, "
+                                                 f"accuracy {_percent(acc)}")
+
+    in_strip = [f for f in frames if f[0] in STRIP_STEPS or f[0] == steps]
+    strip = _figure(3.3 * len(in_strip), 3.6)
+    for ax, frame in zip(strip.subplots(1, len(in_strip)), in_strip, strict=True):
+        draw(ax, frame)
+        ax.title.set_fontsize(9)
+    strip.suptitle("A sigmoid neuron σ(w·x + b): its decision boundary (black, σ = 0.5) moving "
+                   "as gradient descent trains it", fontsize=11)
+    strip.tight_layout()
+    paths = [_save(strip, folder / "sigmoid_neuron_frames.png", dpi=80)]
+    paths.append(_write_gif([_frame_image(draw, frame) for frame in frames],
+                            folder / "sigmoid_neuron.gif"))
+    return paths
+
+
+def _frame_image(draw: Callable[[Any, Any], None], frame: Any) -> Any:
+    """Draw one frame on its own figure and return it as an RGB pixel array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = _figure(4.6, 4.2)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    draw(ax, frame)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    canvas.draw()  # type: ignore[no-untyped-call]
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]
+
+
+def _write_gif(frames: Sequence[Any], path: Path, milliseconds: int = 700) -> Path:
+    """An animated GIF that loops forever, each frame shown `milliseconds`, the last longer."""
+    try:
+        from PIL import Image
+    except ImportError as error:
+        raise PlotDependencyError(f"writing a GIF needs pillow, which is not installed: "
+                                  f"{PLOT_INSTALL_HINT}") from error
+    images = [Image.fromarray(frame).convert("P", palette=Image.Palette.ADAPTIVE)
+              for frame in frames]
+    durations = [milliseconds] * (len(images) - 1) + [milliseconds * 3]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations,
+                   loop=0, optimize=False)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# 4. XOR by a multilayer network
+# --------------------------------------------------------------------------------------------
+
+
+def xor_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
+            seed: int = 0) -> ExampleResult:
+    """An MLP 2 → 4 tanh → 1 learns XOR by backpropagation; the same MLP with linear
+    activations cannot (a stack of linear layers is one linear map). ``xor_mlp.png``: both
+    boundaries and both loss curves."""
+    folder = _prepare(out)
+    start = time.perf_counter()
+    result = ExampleResult("xor_mlp", "XOR by a multilayer network, and a linear one failing")
+    X, y = logic_gate("xor")
+    steps = 300 if quick else 600
+    models = {"tanh MLP": MLP(2, [4, 1], activation="tanh", seed=seed),
+              "linear MLP": MLP(2, [4, 1], activation="identity", seed=seed)}
+    losses: dict[str, list[float]] = {}
+    bar = progress_bar(2 * steps, "xor", progress)
+    for name, model in models.items():
+        losses[name] = train_binary(model, X, y, steps=steps, lr=0.05, bar=bar)
+        result.accuracies[name] = accuracy(model, X, y)
+        result.report.append(f"{name:<11} {model!r}: loss {losses[name][0]:.3f} → "
+                             f"{losses[name][-1]:.4f}, "
+                             f"{round(4 * result.accuracies[name])}/4 right")
+    bar.close()
+    result.report.append("the linear MLP's best is the constant 0.5 (loss ln 2 = 0.693): "
+                         "without a non-linearity, layers stay one linear map")
+    fig = _figure(14.0, 4.2)
+    axes = fig.subplots(1, 3)
+    for ax, (name, model) in zip(axes, models.items(), strict=False):
+        plot_decision_boundary(model, X, y, ax, margin=0.35, point_size=90,
+                               resolution=80 if quick else 200,
+                               title=f"{name}: {_percent(result.accuracies[name])} right")
+    axes[0].legend(loc="center", fontsize=8, framealpha=0.9)
+    with no_grad():
+        flat = np.asarray(models["linear MLP"](X).data).reshape(-1)
+    axes[1].text(0.5, 0.5, f"σ(output) = {0.5 + 0.25 * float(np.mean(flat)):.2f} everywhere:\n"
+                 "no line separates XOR", transform=axes[1].transAxes, ha="center",
+                 va="center", fontsize=10, bbox={"facecolor": "white", "alpha": 0.9})
+    for name, curve in losses.items():
+        axes[2].plot(np.arange(len(curve)), curve, linewidth=2, label=name)
+    axes[2].axhline(math.log(2.0), color="#999999", linestyle=":", label="ln 2 (a coin toss)")
+    axes[2].set_xlabel("training step (Adam, whole batch)")
+    axes[2].set_ylabel("binary cross-entropy")
+    axes[2].set_title("loss while training")
+    axes[2].set_ylim(bottom=0.0)
+    axes[2].legend()
+    axes[2].grid(alpha=0.3)
+    fig.suptitle("XOR: a hidden layer with tanh learns it; the same network without "
+                 "activations cannot")
+    fig.tight_layout()
+    result.files.append(_save(fig, folder / "xor_mlp.png"))
+    result.details = {"losses": losses}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Decision boundaries: capacity against depth and width
+# --------------------------------------------------------------------------------------------
+
+GRID_LAYERS = (0, 1, 2, 3)
+GRID_UNITS = (2, 4, 8, 16)
+
+
+def decision_boundaries(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
+                        seed: int = 0, layers: Sequence[int] = GRID_LAYERS,
+                        units: Sequence[int] = GRID_UNITS, steps: int | None = None,
+                        ) -> ExampleResult:
+    """The lecture's grid (``decision_boundaries.png``): a network with m hidden layers
+    (rows) of n tanh units (columns) trained on a two-arm spiral, each panel its boundary and
+    training accuracy. m = 0 is a single linear neuron: n plays no part, and it stays near
+    chance; more layers and more units draw more complicated boundaries."""
+    folder = _prepare(out)
+    start = time.perf_counter()
+    result = ExampleResult("decision_boundaries",
+                           "Decision boundaries: m hidden layers × n units on a spiral")
+    layers, units = list(layers), list(units)
+    if not layers or not units or min(layers) < 0 or min(units) < 1:
+        raise ValueError("decision_boundaries: layers must be counts >= 0 and units counts "
+                         f">= 1, at least one of each; got layers={layers}, units={units}")
+    X, y = make_spiral(60 if quick else 150, noise=0.03, seed=seed, turns=2.0)
+    steps = steps if steps is not None else (400 if quick else 2000)
+    if steps < 1:
+        raise ValueError(f"decision_boundaries: steps must be >= 1; got {steps}")
+    lr = 0.05 if quick else 0.03
+    grid = np.zeros((len(layers), len(units)))
+    models: dict[tuple[int, int], MLP] = {}
+    trained: dict[tuple[int, ...], MLP] = {}
+    bar = progress_bar(len(layers) * len(units) * steps, "decision boundaries", progress)
+    for i, m in enumerate(layers):
+        for j, n in enumerate(units):
+            sizes = (*([n] * m), 1)
+            if sizes not in trained:  # m = 0: every column is the same linear neuron
+                model = MLP(2, list(sizes), activation="tanh", seed=seed)
+                train_binary(model, X, y, steps=steps, lr=lr, bar=bar)
+                trained[sizes] = model
+            else:
+                bar.update(steps)
+            models[m, n] = trained[sizes]
+            grid[i, j] = accuracy(trained[sizes], X, y)
+            result.accuracies[f"m={m} n={n}"] = float(grid[i, j])
+    bar.close()
+    for i, m in enumerate(layers):
+        low, high = _percent(grid[i].min()), _percent(grid[i].max())
+        what = "no hidden layer" if m == 0 else f"m={m}"
+        result.headline.append(f"{what}: {low}" if low == high else f"{what}: {low} to {high}")
+    header = "m \\ n " + "".join(f"{n:>7}" for n in units)
+    result.report.append(f"training accuracy on the spiral ({len(X)} points, {steps} Adam "
+                         "steps each):")
+    result.report.append(header)
+    for i, m in enumerate(layers):
+        result.report.append(f"{m:>5} " + "".join(f"{_percent(a):>7}" for a in grid[i]))
+    fig = _figure(3.1 * len(units), 3.0 * len(layers) + 0.7)
+    axes = np.array(fig.subplots(len(layers), len(units), squeeze=False))
+    for i, m in enumerate(layers):
+        for j, n in enumerate(units):
+            ax = axes[i, j]
+            what = "no hidden layer" if m == 0 else f"m={m}, n={n}"
+            plot_decision_boundary(models[m, n], X, y, ax, resolution=50 if quick else 120,
+                                   margin=0.08, point_size=9,
+                                   title=f"{what}: {_percent(grid[i, j])}")
+            ax.title.set_fontsize(10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel(f"n = {n} units" if i == len(layers) - 1 else "")
+            ax.set_ylabel(f"m = {m} hidden" if j == 0 else "", fontsize=11)
+    axes[0, 0].legend(loc="lower left", fontsize=7, framealpha=0.9)
+    fig.suptitle("Decision boundaries on a two-arm spiral: rows m hidden layers, columns n "
+                 "units per layer (title: training accuracy)", fontsize=12)
+    fig.tight_layout()
+    result.files.append(_save(fig, folder / "decision_boundaries.png", dpi=80 if quick else 100))
+    result.details = {"grid": grid, "layers": layers, "units": units, "steps": steps}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# 6. micrograd's demo
+# --------------------------------------------------------------------------------------------
+
+
+def micrograd_demo(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
+                   seed: int = 0) -> ExampleResult:
+    """micrograd's demo with this API: 100 moons, MLP 2 → 16 → 16 → 1 (ReLU), the SVM
+    max-margin loss plus 1e-4·L2, SGD with a decaying rate, the whole batch each step.
+    ``micrograd_moons.png``: the boundary and the loss curve."""
+    folder = _prepare(out)
+    start = time.perf_counter()
+    result = ExampleResult("micrograd_demo", "micrograd's demo: two moons")
+    X, y = make_moons(100, noise=0.1, seed=seed)
+    model = MLP(2, [16, 16, 1], seed=seed)
+    opt = SGD(model.parameters(), lr=1.0)
+    steps = 200
+    signs = 2.0 * y - 1.0  # the hinge loss wants labels ±1
+    losses, accuracies = [], []
+    bar = progress_bar(steps, "moons", progress)
+    for k in range(steps):
+        data_loss = hinge_loss(model(X), signs)
+        l2 = 1e-4 * sum(((p * p).sum() for p in model.parameters()), Value(0.0))
+        loss = data_loss + l2
+        opt.zero_grad()
+        loss.backward()
+        opt.lr = 1.0 - 0.9 * k / steps
+        opt.step()
+        losses.append(float(loss.data))
+        accuracies.append(accuracy(model, X, y))
+        bar.update(1)
+    bar.close()
+    final = accuracy(model, X, y)
+    result.accuracies["MLP on moons"] = final
+    result.report.append(f"{model!r}, {model.num_parameters()} parameters: loss "
+                         f"{losses[0]:.3f} → {losses[-1]:.4f}, training accuracy "
+                         f"{_percent(final)} after {steps} steps")
+    fig = _figure(11.0, 4.4)
+    ax_boundary, ax_loss = fig.subplots(1, 2)
+    plot_decision_boundary(model, X, y, ax_boundary, resolution=80 if quick else 250,
+                           title=f"two moons: {_percent(final)} training accuracy")
+    ax_boundary.legend(loc="upper right", fontsize=8)
+    ax_loss.plot(losses, linewidth=2, label="loss (hinge + L2)")
+    ax_loss.set_xlabel("training step (SGD, whole batch)")
+    ax_loss.set_ylabel("loss")
+    ax_loss.grid(alpha=0.3)
+    twin = ax_loss.twinx()
+    twin.plot(accuracies, color="#ff7f0e", linewidth=1.5, label="training accuracy")
+    twin.set_ylabel("training accuracy")
+    twin.set_ylim(0.0, 1.05)
+    handles = ax_loss.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax_loss.legend(handles, [h.get_label() for h in handles], loc="center right")
+    ax_loss.set_title("loss and accuracy while training")
+    fig.suptitle("micrograd's demo with tinygrad_edu: MLP 2 → 16 → 16 → 1 on two moons")
+    fig.tight_layout()
+    result.files.append(_save(fig, folder / "micrograd_moons.png"))
+    result.details = {"losses": losses, "model": model}
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The tour and the scripts
+# --------------------------------------------------------------------------------------------
+
+Example = Callable[..., ExampleResult]
+
+EXAMPLES: dict[str, Example] = {
+    "value_and_graph": value_and_graph,
+    "activations": activation_functions,
+    "perceptron_logic_gates": perceptron_logic_gates,
+    "xor_mlp": xor_mlp,
+    "decision_boundaries": decision_boundaries,
+    "micrograd_demo": micrograd_demo,
+}
+"""Every example by the name of its script in `examples/`, in the lecture's order."""
+
+
+def run_tour(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
+             only: Sequence[str] | None = None,
+             on_result: Callable[[ExampleResult], None] | None = None) -> list[ExampleResult]:
+    """Run the examples (all, or those named in `only`) into one folder, in order;
+    `on_result` is called after each one."""
+    names = list(EXAMPLES) if only is None else list(only)
+    unknown = [name for name in names if name not in EXAMPLES]
+    if unknown:
+        raise ValueError(f"unknown example(s): {', '.join(unknown)}; known: "
+                         f"{', '.join(EXAMPLES)}")
+    results = []
+    for name in names:
+        result = EXAMPLES[name](out, quick=quick, progress=progress)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def summary_table(results: Sequence[ExampleResult]) -> str:
+    """A plain-text table: each example, its time, the accuracies reached and its files
+    (one per line).
+
+    >>> r = ExampleResult("xor_mlp", "XOR", [Path("out/xor_mlp.png")],
+    ...                   {"tanh MLP": 1.0, "linear MLP": 0.5}, seconds=0.4)
+    >>> print(summary_table([r]))
+    example  time   accuracy reached  files
+    -------  -----  ----------------  -----------
+    xor_mlp  0.4 s  tanh MLP 100%     xor_mlp.png
+                    linear MLP 50%
+    """
+    rows: list[list[list[str]]] = [[["example"], ["time"], ["accuracy reached"], ["files"]]]
+    for r in results:
+        accs = r.headline or [f"{k} {_percent(v)}" for k, v in r.accuracies.items()] or ["-"]
+        files = [path.name for path in r.files] or ["-"]
+        rows.append([[r.name], [f"{r.seconds:.1f} s"], accs, files])
+    widths = [max(len(line) for row in rows for line in row[i]) for i in range(4)]
+    lines = []
+    for k, row in enumerate(rows):
+        for n in range(max(len(cell) for cell in row)):
+            cells = [cell[n] if n < len(cell) else "" for cell in row]
+            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+                         .rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def print_result(result: ExampleResult, stream: Any = None) -> None:
+    """Print an example's report and the files it wrote."""
+    stream = stream or sys.stdout
+    print(f"== {result.title} ({result.name}, {result.seconds:.1f} s)", file=stream)
+    for line in result.report:
+        print(line, file=stream)
+    for path in result.files:
+        print(f"wrote {path}", file=stream)
+
+
+def example_main(name: str, argv: Sequence[str] | None = None) -> int:
+    """The command line of `examples/<name>.py`: ``--out DIR``, ``--quick``, ``--quiet``."""
+    example = EXAMPLES[name]
+    parser = argparse.ArgumentParser(
+        prog=f"{name}.py", description=(example.__doc__ or name).split("\n\n")[0])
+    parser.add_argument("--out", default="out", help="folder for the pictures (default: out)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small, fast run (seconds), as the tests use")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    try:
+        result = example(args.out, quick=args.quick,
+                         progress=not args.quiet and sys.stderr.isatty())
+    except (ImportError, RuntimeError, OSError, ValueError) as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 1
+    print_result(result)
+    return 0
