@@ -200,9 +200,10 @@ def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
 
 
-def test_demo_still_works(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
-    assert "d out / d x1 = -1.5000" in capsys.readouterr().out
+def test_demo_still_works(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["demo", "--quick", "--quiet", "--out", str(tmp_path),
+                 "--only", "value_and_graph"]) == 0
+    assert "d o / d x1 = -1.5000" in capsys.readouterr().out
 
 
 def test_commands_table() -> None:

@@ -1,8 +1,12 @@
 """The `tinygrad-edu` command (also `python -m tinygrad_edu`).
 
-Subcommands:
+Subcommands (``tinygrad-edu COMMAND --help`` for the options of each):
 
-* ``demo``: a tour of the lecture.
+* ``demo``: the lecture tour, every example of `tinygrad_edu.lecture` into one folder
+  (``--out DIR``, ``--quick``), then a table of what was written and the accuracies reached.
+* ``perceptron``: Rosenblatt's rule on the logic gates, printed epoch by epoch.
+* ``boundaries``: the lecture's grid of decision boundaries (m hidden layers x n units).
+* ``activations``: every activation and its derivative, plotted and checked numerically.
 * ``graph``: draw the computation graph of an expression, with its gradients::
 
     tinygrad-edu graph "tanh(x1*w1 + x2*w2 + b)" --set x1=2 x2=0 w1=-3 w2=1 \\
@@ -10,7 +14,10 @@ Subcommands:
 
 The expression is parsed with `ast` and checked against a whitelist (numbers, names,
 ``+ - * / **``, unary minus, calls of the activations and of ``exp log sqrt abs``); it is never
-given to `eval`. Bad usage prints one line on stderr and exits with status 2.
+given to `eval`. Bad usage prints one line on stderr and exits with status 2; a failure
+(Graphviz or matplotlib missing, a file that cannot be written) exits with status 1.
+Progress bars (tqdm) appear on stderr for training that takes more than a second, unless
+``--quiet`` is given or stderr is not a terminal.
 
 Adding a subcommand: write ``_configure_x(parser)`` and ``_run_x(args) -> int``, and add a
 `Command` to `COMMANDS`.
@@ -34,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import Value
+from tinygrad_edu import Value, lecture
 from tinygrad_edu.activations import ACTIVATIONS
 
 PROG = "tinygrad-edu"
@@ -278,19 +285,129 @@ def parse_assignments(items: Sequence[str]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    """Progress bars unless --quiet, and only on a terminal."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r:.40}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}; got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _add_output_options(parser: argparse.ArgumentParser, quick: bool = True) -> None:
+    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                        help="folder for the pictures (default: out)")
+    if quick:
+        parser.add_argument("--quick", action="store_true",
+                            help="a small, fast run (seconds), as the tests use")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="out", help="folder for the pictures")
+    _add_output_options(parser)
+    parser.add_argument("--only", nargs="+", choices=list(lecture.EXAMPLES), metavar="EXAMPLE",
+                        help=f"run only these examples ({', '.join(lecture.EXAMPLES)})")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
-    w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
-    b = Value(6.8813735870195432, label="b")
-    out = (x1 * w1 + x2 * w2 + b).tanh()
-    out.backward()
-    print(f"neuron: tanh(x1*w1 + x2*w2 + b) = {out.data:.4f}")
-    for v in (x1, x2, w1, w2, b):
-        print(f"  d out / d {v.label} = {v.grad:+.4f}")
+    def show(result: lecture.ExampleResult) -> None:
+        lecture.print_result(result)
+        print(flush=True)
+
+    results = lecture.run_tour(args.out, quick=args.quick, progress=_progress_wanted(args),
+                               only=args.only, on_result=show)
+    print(f"The lecture tour: {len(results)} examples, pictures in {args.out}")
+    print(lecture.summary_table(results))
+    return 0
+
+
+def _configure_perceptron(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gate", nargs="+", choices=list(lecture.GATE_NAMES),
+                        default=list(lecture.GATE_NAMES), help="the gates (default: all four)")
+    parser.add_argument("--lr", type=float, default=1.0, help="learning rate (default 1)")
+    parser.add_argument("--max-epochs", type=_count(1, 100_000), default=100,
+                        help="stop after this many epochs (default 100)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random initial weights (default 0)")
+    parser.add_argument("--zeros", action="store_true",
+                        help="start from zero weights instead (Novikoff's setting)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="also draw the gates and the sigmoid neuron into this folder")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _run_perceptron(args: argparse.Namespace) -> int:
+    from tinygrad_edu.datasets import logic_gate
+    from tinygrad_edu.nn import Perceptron
+
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr must be a positive number; got {args.lr}")
+    print("Rosenblatt's rule: on a mistake, w += lr·x if the answer was 0 but should be 1, "
+          "w -= lr·x if it was 1 but should be 0 (x = (1, x1, x2)).")
+    for gate in args.gate:
+        X, y = logic_gate(gate)
+        p = Perceptron(2, seed=None if args.zeros else args.seed)
+        start = p.weights.copy()
+        history = p.fit(X, y, lr=args.lr, max_epochs=args.max_epochs)
+        print(f"\n{gate.upper()}  (targets {y.tolist()}, initial weights "
+              f"{np.array2string(start, precision=3)})")
+        print(f"  {'epoch':>5}  {'errors':>6}  weights (w0 = bias, w1, w2)")
+        for epoch, (errors, weights) in enumerate(zip(history.errors, history.weights,
+                                                      strict=True), 1):
+            print(f"  {epoch:>5}  {errors:>6}  {np.array2string(weights, precision=3)}")
+        correct = int(np.sum(p.predict(X) == y))
+        print("  " + lecture._gate_row(gate, history, correct))
+    if args.out is not None:
+        result = lecture.perceptron_logic_gates(args.out, progress=_progress_wanted(args),
+                                                seed=args.seed)
+        print()
+        for path in result.files:
+            print(f"wrote {path}")
+    return 0
+
+
+def _configure_boundaries(parser: argparse.ArgumentParser) -> None:
+    _add_output_options(parser)
+    parser.add_argument("--layers", nargs="+", type=_count(0, 8), default=None, metavar="M",
+                        help="numbers of hidden layers, one row each (default 0 1 2 3)")
+    parser.add_argument("--units", nargs="+", type=_count(1, 256), default=None, metavar="N",
+                        help="units per hidden layer, one column each (default 2 4 8 16)")
+    parser.add_argument("--steps", type=_count(1, 100_000), default=None,
+                        help="Adam steps per network (default 2000, 400 with --quick)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of data and weights")
+
+
+def _run_boundaries(args: argparse.Namespace) -> int:
+    result = lecture.decision_boundaries(
+        args.out, quick=args.quick, progress=_progress_wanted(args), seed=args.seed,
+        layers=args.layers or lecture.GRID_LAYERS, units=args.units or lecture.GRID_UNITS,
+        steps=args.steps)
+    lecture.print_result(result)
+    return 0
+
+
+def _configure_activations(parser: argparse.ArgumentParser) -> None:
+    _add_output_options(parser, quick=False)
+    names = [name for name in ACTIVATIONS if name != "identity"]
+    parser.add_argument("--names", nargs="+", choices=list(ACTIVATIONS), default=names,
+                        metavar="NAME", help=f"the activations (default: {' '.join(names)})")
+
+
+def _run_activations(args: argparse.Namespace) -> int:
+    result = lecture.activation_functions(args.out, names=args.names)
+    lecture.print_result(result)
     return 0
 
 
@@ -371,9 +488,16 @@ class Command:
 
 
 COMMANDS = [
-    Command("demo", "a tour of the lecture", _configure_demo, _run_demo),
+    Command("demo", "the lecture tour: run every example into one folder, then summarise",
+            _configure_demo, _run_demo),
     Command("graph", "draw an expression's computation graph with its gradients",
             _configure_graph, _run_graph),
+    Command("perceptron", "Rosenblatt's perceptron on AND, OR, NAND, XOR, epoch by epoch",
+            _configure_perceptron, _run_perceptron),
+    Command("boundaries", "the decision-boundary grid: m hidden layers x n units on a spiral",
+            _configure_boundaries, _run_boundaries),
+    Command("activations", "plot every activation and its derivative; check them numerically",
+            _configure_activations, _run_activations),
 ]
 
 
@@ -401,7 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"{PROG} {args.command_name}: error: {error}", file=sys.stderr)
         return 2
-    except (RuntimeError, OSError, ValueError) as error:
+    except (RuntimeError, OSError, ValueError, ImportError) as error:
         print(f"{PROG} {args.command_name}: error: {error}", file=sys.stderr)
         return 1
     return code
