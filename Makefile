@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: all demo test lint typecheck unit graphviz bench clean
+.PHONY: all demo examples test lint typecheck unit graphviz bench clean
+EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_boundaries \
+	micrograd_demo
 
 all: test
 
@@ -19,6 +21,12 @@ graphviz:
 
 demo: $(STAMP) graphviz
 	$(BIN)/tinygrad-edu demo --out $(OUT)
+
+# one example of the lecture, e.g. `make example-decision_boundaries`; `make examples` runs all
+examples: $(addprefix example-,$(EXAMPLES))
+
+example-%: $(STAMP) graphviz
+	$(BIN)/python examples/$*.py --out $(OUT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,137 @@
+"""Every code block of README.md runs, and shows what it prints.
+
+* A ```python block written with ``>>>`` prompts is a doctest: its shown output is checked.
+* Any other ```python block is run as a script; when a ```text block follows it directly, that
+  is what it must print (``...`` matches anything, as in doctests).
+* In ```sh blocks, each command must exist: a Makefile target, a `tinygrad-edu` subcommand with
+  options its parser accepts, or a script in examples/ with options it has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import pytest
+
+from tinygrad_edu.cli import make_parser
+from tinygrad_edu.lecture import EXAMPLES
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```\n", re.S | re.M)
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+
+
+def blocks() -> list[tuple[str, str, int, int]]:
+    """(language, code, start, end) of every fenced block, in order."""
+    return [(m.group(1), m.group(2), m.start(), m.end()) for m in FENCE.finditer(README)]
+
+
+def python_cases() -> list[tuple[str, str | None]]:
+    """Each python block with the text block right after it (its output), if any."""
+    found = blocks()
+    cases = []
+    for i, (lang, code, _, end) in enumerate(found):
+        if lang != "python":
+            continue
+        shown = None
+        if i + 1 < len(found):
+            next_lang, next_code, next_start, _ = found[i + 1]
+            if next_lang == "text" and not README[end:next_start].strip():
+                shown = next_code
+        cases.append((code, shown))
+    return cases
+
+
+def line_of(code: str) -> int:
+    return README[: README.index(code)].count("\n") + 1
+
+
+PYTHON = python_cases()
+SHELL = [line for lang, code, _, _ in blocks() if lang == "sh"
+         for line in code.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_the_readme_has_what_the_issue_asks_for() -> None:
+    assert len(PYTHON) >= 4 and any(">>>" in code for code, _ in PYTHON)
+    assert any("make demo" in line for line in SHELL)
+    assert any("make test" in line for line in SHELL)
+    picture = re.search(r"!\[[^\]]*\]\((docs/[^)]+)\)", README)
+    assert picture is not None
+    svg = ROOT / picture.group(1)
+    assert svg.is_file() and svg.stat().st_size < 100_000
+    assert "<svg" in svg.read_text(encoding="utf-8") and "grad -1.5000" in svg.read_text(
+        encoding="utf-8").replace("&#45;", "-")
+    for heading in ("Quick start", "The lecture, topic by topic", "Seeing the graph",
+                    "How the gradients are checked", "Honest limits"):
+        assert f"## {heading}" in README
+    for name in EXAMPLES:
+        assert f"{name}.py" in README, name
+    assert "Primitive(\"cube\"" in README and "engine.primitive(" in README
+
+
+@pytest.mark.parametrize("code, shown", PYTHON, ids=[f"line{line_of(c)}" for c, _ in PYTHON])
+def test_python_block_runs(code: str, shown: str | None, tmp_path: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # blocks that write files write them here
+    if ">>>" in code:
+        assert shown is None
+        test = doctest.DocTestParser().get_doctest(code, {}, "README", "README.md",
+                                                   line_of(code))
+        output = io.StringIO()
+        runner = doctest.DocTestRunner(optionflags=FLAGS)
+        runner.run(test, out=output.write)
+        assert runner.failures == 0, output.getvalue()
+        return
+    namespace: dict[str, Any] = {"__name__": "__readme__"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(code, f"README.md:{line_of(code)}", "exec"), namespace)
+    if shown is not None:
+        checker = doctest.OutputChecker()
+        assert checker.check_output(shown, printed.getvalue(), FLAGS), (
+            f"README shows:\n{shown}\nbut the block printed:\n{printed.getvalue()}")
+
+
+def make_targets() -> set[str]:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z][\w%-]*):", text, re.M))
+
+
+@pytest.mark.parametrize("line", SHELL)
+def test_shell_command_exists(line: str) -> None:
+    words = shlex.split(line, comments=True)
+    if words[0] == "make":
+        targets = make_targets()
+        for target in words[1:]:
+            assert target in targets or (
+                target.startswith("example-") and "example-%" in targets
+                and target.removeprefix("example-") in EXAMPLES), target
+    elif words[0] == "tinygrad-edu":
+        make_parser().parse_args(words[1:])  # exits (status 2) on an unknown option
+    elif words[0] == "python" and words[1].startswith("examples/"):
+        assert (ROOT / words[1]).is_file()
+        assert Path(words[1]).stem in EXAMPLES
+        options = [w for w in words[2:] if w.startswith("-")]
+        assert set(options) <= {"--out", "--quick", "--quiet", "--help"}
+    else:
+        pytest.fail(f"the README names a command the tests do not know: {line}")
+
+
+def test_the_grid_shown_is_what_the_example_reached() -> None:
+    # the numbers in the README table come from a full-size run of decision_boundaries (which
+    # is deterministic for its seed); check they are consistent with what it must show
+    table = README[README.index("| m \\ n |"):]
+    rows = [line for line in table.splitlines()[2:6]]
+    values = [[int(cell.strip().rstrip("%")) for cell in row.split("|")[2:6]] for row in rows]
+    assert len(set(values[0])) == 1 and values[0][0] < 65  # a linear neuron: near chance
+    assert values[3][3] == 100 and values[1][0] < values[1][3]
