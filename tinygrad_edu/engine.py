@@ -298,15 +298,8 @@ class Value:
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {_describe(label)}")
-        self.data = as_data(data)
+        _init_leaf(self, as_data(data), bool(requires_grad))
         self.label = label
-        self.requires_grad = bool(requires_grad)
-        self._grad = 0.0 if type(self.data) is float else None
-        self._prim = None
-        self._a = self._b = self._more = None
-        self._params = None
-        self._id = _next_id()
-        self._g = None
 
     # ---- the gradient --------------------------------------------------------------------
 
@@ -628,15 +621,7 @@ def constant(data: Any) -> Value:
     kind = type(data)
     if kind is float or kind is int or (kind is np.ndarray and data.dtype == np.float64):
         value = _new_value(Value)
-        value.data = float(data) if kind is not np.ndarray or not data.ndim else data
-        value._grad = 0.0 if type(value.data) is float else None
-        value.label = ""
-        value.requires_grad = False
-        value._prim = None
-        value._a = value._b = value._more = None
-        value._params = None
-        value._id = _next_id()
-        value._g = None
+        _init_leaf(value, float(data) if kind is not np.ndarray or not data.ndim else data, False)
         return value
     if isinstance(data, Value):
         return data
@@ -655,33 +640,34 @@ def _as_result(prim: Primitive, data: Any) -> Data:
     return as_data(data, f"the result of {prim.name}")
 
 
-def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: Any) -> Value:
-    out = _new_value(Value)
-    if type(data) is not float:
-        data = _as_result(prim, data)
-    out.data = data
-    out.label = ""
-    out._grad = 0.0 if type(data) is float else None
-    out._id = _next_id()
-    out._g = None
-    for parent in parents:
-        if parent.requires_grad and _grad_enabled:
-            out.requires_grad = True
-            out._prim = prim
-            out._params = params
-            n = len(parents)
-            out._a = parents[0]
-            out._b = parents[1] if n > 1 else None
-            out._more = parents if n > 2 else None
-            return out
-    out.requires_grad = False
-    out._prim = None
-    out._params = None
-    out._a = out._b = out._more = None
-    return out
-
-
 _new_value = object.__new__
+
+
+def _init_leaf(value: Value, data: Data, requires_grad: bool) -> None:
+    """Fill every slot of a new Value as a leaf (`_binary` does the same, inlined)."""
+    value.data = data
+    value._grad = 0.0 if type(data) is float else None
+    value.label = ""
+    value.requires_grad = requires_grad
+    value._prim = None
+    value._params = None
+    value._a = value._b = value._more = None
+    value._id = _next_id()
+    value._g = None
+
+
+def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: Any) -> Value:
+    """The result of `prim` on `parents`, recorded unless nothing in it needs a gradient."""
+    out = _new_value(Value)
+    _init_leaf(out, data if type(data) is float else _as_result(prim, data), False)
+    if _grad_enabled and any(p.requires_grad for p in parents):
+        out.requires_grad = True
+        out._prim = prim
+        out._params = params
+        out._a = parents[0]
+        out._b = parents[1] if len(parents) > 1 else None
+        out._more = parents if len(parents) > 2 else None
+    return out
 
 
 def _forward_failed(prim: Primitive, datas: Sequence[Any], params: dict[str, Any],
