@@ -129,7 +129,7 @@ def test_decision_boundaries_show_capacity_growing(results: dict[str, ExampleRes
     assert np.all(grid[0] < 0.65)  # no hidden layer: a line, near chance on a spiral
     assert np.all(grid[0] == grid[0, 0])  # ... the same linear model in every column
     assert grid[1:, -1].min() >= 0.95  # wide networks fit the spiral
-    assert grid[-1].mean() > grid[0].mean() + 0.25
+    assert grid[-1].mean() > grid[0].mean() + 0.2
     assert grid[1:, 0].max() < grid[1:, -1].min()  # 2 units < 16 units, at every depth
     assert len(r.accuracies) == 16 and r.accuracies["m=0 n=2"] == grid[0, 0]
     check_png(r.files[0], min_width=800, min_height=800)

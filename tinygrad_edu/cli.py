@@ -368,7 +368,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
                                                       strict=True), 1):
             print(f"  {epoch:>5}  {errors:>6}  {np.array2string(weights, precision=3)}")
         correct = int(np.sum(p.predict(X) == y))
-        print("  " + lecture._gate_row(gate, history, correct))
+        print("  " + lecture.describe_gate_run(gate, history, correct))
     if args.out is not None:
         result = lecture.perceptron_logic_gates(args.out, progress=_progress_wanted(args),
                                                 seed=args.seed)

@@ -67,13 +67,18 @@ from tinygrad_edu.testing import gradcheck
 
 __all__ = [
     "EXAMPLES",
+    "GATE_NAMES",
+    "GRID_LAYERS",
+    "GRID_UNITS",
     "ExampleResult",
     "accuracy",
     "activation_functions",
     "decision_boundaries",
+    "describe_gate_run",
     "example_main",
     "micrograd_demo",
     "perceptron_logic_gates",
+    "print_result",
     "progress_bar",
     "run_tour",
     "summary_table",
@@ -310,7 +315,8 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _gate_row(gate: str, history: PerceptronHistory, correct: int) -> str:
+def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> str:
+    """One line on how Rosenblatt's rule did on a gate: converged, or why it never will."""
     if history.converged:
         outcome = (f"converged after {_plural(history.epochs, 'epoch')} "
                    f"({_plural(history.updates, 'update')})")
@@ -341,7 +347,7 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         perceptrons[gate] = p
         correct = int(np.sum(p.predict(X) == y))
         result.accuracies[f"perceptron {gate.upper()}"] = correct / 4
-        result.report.append(_gate_row(gate, histories[gate], correct))
+        result.report.append(describe_gate_run(gate, histories[gate], correct))
     result.report.append("      (no straight line gets more than 3 of XOR's 4 points right: "
                          "Minsky and Papert, 1969)")
     fig = _figure(14.0, 3.9)
