@@ -204,12 +204,28 @@ def test_zero_grad_on_scalar() -> None:
     assert a.grad == 0.0 and type(a.grad) is float
 
 
-def test_gradients_are_never_shared_between_nodes() -> None:
+def test_an_edit_to_one_gradient_never_changes_another() -> None:
     a, b = Value([1.0, 2.0]), Value([3.0, 4.0])
     c = a + b
-    c.backward(np.array([1.0, 1.0]))
-    a.grad[0] = 100.0
-    assert b.grad[0] == 1.0 and c.grad[0] == 1.0
+    d = c * 1.0
+    e = d + 0.0  # + passes its gradient through unchanged: one array for e, d and c
+    e.backward(np.array([1.0, 1.0]))
+    a.grad[0] = 100.0  # leaves (parameters) own their gradients
+    b.grad *= 2.0
+    assert a.grad.tolist() == [100.0, 1.0] and b.grad.tolist() == [2.0, 2.0]
+    assert c.grad.tolist() == [1.0, 1.0] and d.grad.tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="read-only"):
+        d.grad[0] = 5.0  # a shared intermediate gradient refuses edits rather than leak them
+    assert e.grad.tolist() == [1.0, 1.0]
+
+
+def test_selecting_against_zero_keeps_inf_out_of_the_other_branch() -> None:
+    x = Value([-1.0, 2.0])
+    x.relu().backward(np.array([math.inf, 3.0]))
+    assert x.grad.tolist() == [0.0, 3.0]
+    y = Value([-1.0, 2.0])
+    where(y > 0, 0.0, y).backward(np.array([5.0, math.inf]))
+    assert y.grad.tolist() == [5.0, 0.0]
 
 
 def test_tensor_root_needs_gradient_of_its_shape() -> None:

@@ -894,7 +894,7 @@ def _fast_pass(nodes: list[Value]) -> None:
         if current is not None:
             node._grad = current + g
         else:  # a tensor's first gradient (its `.grad` is None until then)
-            node._grad = _accumulated(current, g, owned)
+            node._grad = _accumulated(current, g, owned, node)
         prim = node._prim
         if prim is None:
             continue
@@ -945,7 +945,7 @@ def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any
         if hook is not None:
             hook(node, g)
         if capture is None:
-            node._grad = _accumulated(node._grad, g, owned)
+            node._grad = _accumulated(node._grad, g, owned, node)
         elif id(node) in capture:
             capture[id(node)] = g
         prim = node._prim
@@ -976,12 +976,15 @@ def _with_mask(prim: Primitive, parents: tuple[Value, ...],
     return {**(params or {}), "needs": tuple(p._g is not None for p in parents)}
 
 
-def _accumulated(current: Any, g: Any, owned: set[int]) -> Any:
+def _accumulated(current: Any, g: Any, owned: set[int], node: Value) -> Any:
     """`.grad` plus this pass's gradient.
 
-    No two nodes may share a gradient array (an in-place change to one would change the
-    other), so a tensor's first gradient is kept as it is only when it is a fresh array that
-    no other node of this pass has kept (`owned` holds their ids); otherwise it is copied.
+    An in-place change to one node's `.grad` must never change another's. A tensor's first
+    gradient is kept as it is when it is a fresh array no other node of this pass has kept
+    (`owned` holds their ids). Otherwise a leaf (a parameter, whose gradient an optimizer
+    or a learner may edit) gets a copy, and an intermediate node shares the array made
+    read-only, so that an edit raises instead of silently changing both (and the large
+    arrays of a batched network are not copied for nothing).
     """
     if current is None or (type(current) is float and current == 0.0 and type(g) is not float):
         if isinstance(g, Value) or type(g) is float:
@@ -989,8 +992,11 @@ def _accumulated(current: Any, g: Any, owned: set[int]) -> Any:
         if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable and id(g) not in owned:
             owned.add(id(g))
             return g
-        g = np.array(g, dtype=np.float64)
-        owned.add(id(g))
+        if node._prim is None or type(g) is not np.ndarray or g.dtype != np.float64:
+            g = np.array(g, dtype=np.float64)
+            owned.add(id(g))
+            return g
+        g.flags.writeable = False
         return g
     return current + g
 

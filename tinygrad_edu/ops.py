@@ -172,6 +172,12 @@ def _scatter(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _where(a: Any, b: Any, *, cond: Any) -> Any:
+    # selecting against 0 is a multiplication by the mask, several times faster than np.where
+    # (as long as no inf or nan would turn 0·inf into nan; the sign of a zero may differ)
+    if type(b) is float and b == 0.0 and type(a) is np.ndarray and np.isfinite(a).all():
+        return a * cond
+    if type(a) is float and a == 0.0 and type(b) is np.ndarray and np.isfinite(b).all():
+        return b * ~cond
     return np.where(cond, a, b)
 
 
