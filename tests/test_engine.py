@@ -379,7 +379,7 @@ def test_shape_mismatch_names_both_shapes() -> None:
         Value(np.ones((2, 3))).reshape(4)
     with pytest.raises(ValueError, match=r"axis 2 is out of range.*2 dimensions"):
         Value(np.ones((2, 3))).sum(axis=2)
-    with pytest.raises(IndexError, match=r"out of range.*\(3,\)"):
+    with pytest.raises(IndexError, match=r"shape \(3,\) with 5.*out of bounds"):
         Value(np.ones(3))[5]
     with pytest.raises(TypeError, match="scalar Value cannot be indexed"):
         Value(1.0)[0]
@@ -507,3 +507,42 @@ def test_backward_gives_ieee_results_without_warnings() -> None:
         s = Value(0.0)
         s.sqrt().backward()
     assert x.grad.tolist() == [math.inf, 0.5] and s.grad == math.inf
+
+
+def test_unsupported_operands_get_pythons_own_message() -> None:
+    for bad in ("a", None, {1: 2}):
+        with pytest.raises(TypeError, match="unsupported operand"):
+            Value(1.0) + bad  # type: ignore[operator]
+        with pytest.raises(TypeError, match="unsupported operand"):
+            bad - Value(1.0)  # type: ignore[operator]
+
+
+def test_truth_value_of_a_value() -> None:
+    assert not Value(0.0) and Value(-2.0) and Value([3.0])
+    with pytest.raises(ValueError, match=r"shape \(2,\) is ambiguous"):
+        bool(Value([1.0, 2.0]))
+
+
+def test_grad_of_a_value_that_needs_no_gradient() -> None:
+    assert grad(lambda x: x**2)(Value(3.0, requires_grad=False)) == 6.0
+
+
+def test_a_number_too_large_for_a_float_is_refused() -> None:
+    with pytest.raises(ValueError, match="too large for a float"):
+        Value(10**400)
+
+
+def test_an_interrupted_backward_leaves_the_engine_usable() -> None:
+    x = Value(2.0)
+    y = x * x
+
+    def interrupt(node: Value, g: Any) -> None:
+        raise KeyboardInterrupt
+
+    from tinygrad_edu.engine import run_backward
+
+    with pytest.raises(KeyboardInterrupt):
+        run_backward(y, 1.0, hook=interrupt)
+    assert gc.isenabled()
+    y.backward()
+    assert x.grad == 4.0

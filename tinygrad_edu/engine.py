@@ -209,7 +209,10 @@ def as_data(data: object, what: str = "Value data") -> Data:
             "use value.data to copy its data, or use the Value itself"
         )
     if isinstance(data, bool | int | float | np.integer | np.floating | np.bool_):
-        return float(data)
+        try:
+            return float(data)
+        except OverflowError:
+            raise ValueError(f"{what}: {_describe(data)} is too large for a float") from None
     if isinstance(data, str | bytes) or data is None:
         raise TypeError(
             f"{what} must be a number, a (nested) list or a numpy array of numbers; "
@@ -237,7 +240,8 @@ def as_data(data: object, what: str = "Value data") -> Data:
     )
 
 
-def _shape_of(x: Any) -> tuple[int, ...]:
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array, a Value or a number (``()``)."""
     shape: tuple[int, ...] = getattr(x, "shape", ())
     return shape
 
@@ -320,8 +324,8 @@ class Value:
             self._grad = value
         else:
             grad = as_data(value, "grad")
-            if _shape_of(grad) != self.shape:
-                raise ValueError(f"grad must have shape {self.shape}; got {_shape_of(grad)}")
+            if shape_of(grad) != self.shape:
+                raise ValueError(f"grad must have shape {self.shape}; got {shape_of(grad)}")
             self._grad = grad
 
     def zero_grad(self) -> None:
@@ -333,7 +337,7 @@ class Value:
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of `.data`; ``()`` for a scalar."""
-        return _shape_of(self.data)
+        return shape_of(self.data)
 
     @property
     def ndim(self) -> int:
@@ -359,6 +363,12 @@ class Value:
 
     def __float__(self) -> float:
         return self.item()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
+                             "use (v > 0).any() or (v > 0).all() on its comparisons")
+        return bool(self.item() != 0.0)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -412,29 +422,31 @@ class Value:
 
     # ---- arithmetic ------------------------------------------------------------------------
 
+    # An operand of another type (a string, None, ...) gives NotImplemented, so Python says
+    # "unsupported operand type(s)" (or lets that type's own reflected operator answer).
     def __add__(self, other: Operand) -> Value:
         return _binary(_ops.ADD, self, other)
 
     def __radd__(self, other: Operand) -> Value:
-        return _binary(_ops.ADD, constant(other), self)
+        return _reflected(_ops.ADD, other, self)
 
     def __sub__(self, other: Operand) -> Value:
         return _binary(_ops.SUB, self, other)
 
     def __rsub__(self, other: Operand) -> Value:
-        return _binary(_ops.SUB, constant(other), self)
+        return _reflected(_ops.SUB, other, self)
 
     def __mul__(self, other: Operand) -> Value:
         return _binary(_ops.MUL, self, other)
 
     def __rmul__(self, other: Operand) -> Value:
-        return _binary(_ops.MUL, constant(other), self)
+        return _reflected(_ops.MUL, other, self)
 
     def __truediv__(self, other: Operand) -> Value:
         return _binary(_ops.DIV, self, other)
 
     def __rtruediv__(self, other: Operand) -> Value:
-        return _binary(_ops.DIV, constant(other), self)
+        return _reflected(_ops.DIV, other, self)
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, bool | int | float | np.integer | np.floating):
@@ -442,7 +454,7 @@ class Value:
         return _binary(_ops.POWER, self, exponent)
 
     def __rpow__(self, base: Operand) -> Value:
-        return _binary(_ops.POWER, constant(base), self)
+        return _reflected(_ops.POWER, base, self)
 
     def __neg__(self) -> Value:
         return apply(_ops.NEG, self)
@@ -454,21 +466,21 @@ class Value:
         return _binary(_ops.MATMUL, self, other)
 
     def __rmatmul__(self, other: Operand) -> Value:
-        return _binary(_ops.MATMUL, constant(other), self)
+        return _reflected(_ops.MATMUL, other, self)
 
     # comparisons look at the data and carry no gradient (as in PyTorch); == stays identity,
     # so Values can be dictionary keys and set members
     def __lt__(self, other: Operand) -> Any:
-        return self.data < _data_of(other)
+        return self.data < data_of(other)
 
     def __le__(self, other: Operand) -> Any:
-        return self.data <= _data_of(other)
+        return self.data <= data_of(other)
 
     def __gt__(self, other: Operand) -> Any:
-        return self.data > _data_of(other)
+        return self.data > data_of(other)
 
     def __ge__(self, other: Operand) -> Any:
-        return self.data >= _data_of(other)
+        return self.data >= data_of(other)
 
     __hash__ = object.__hash__
 
@@ -590,8 +602,8 @@ class Value:
         try:
             data[index]
         except IndexError as error:
-            raise IndexError(f"index {index!r} is out of range for a Value of shape "
-                             f"{self.shape}: {error}") from None
+            raise IndexError(f"cannot index a Value of shape {self.shape} with {index!r}: "
+                             f"{error}") from None
         return apply(_ops.GETITEM, self, index=index)
 
     # ---- backpropagation -----------------------------------------------------------------
@@ -607,7 +619,8 @@ class Value:
         run_backward(self, seed, create_graph=create_graph)
 
 
-def _data_of(x: Any) -> Any:
+def data_of(x: Any) -> Any:
+    """A Value's data; anything else as it is."""
     return x.data if isinstance(x, Value) else x
 
 
@@ -680,7 +693,7 @@ def _forward_failed(prim: Primitive, datas: Sequence[Any], params: dict[str, Any
         # numpy follows IEEE, so the result matches the tensor path (and PyTorch)
         with np.errstate(all="ignore"):
             return float(prim.forward(*(np.float64(d) for d in datas), **params))
-    shapes = " and ".join(str(_shape_of(d)) for d in datas)
+    shapes = " and ".join(str(shape_of(d)) for d in datas)
     raise ValueError(f"{prim.name}: cannot apply to operands of shapes {shapes}: {error}") from None
 
 
@@ -699,9 +712,21 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     return _new_node(prim, data, parents, params or None)
 
 
+_OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)
+
+
+def _reflected(prim: Primitive, a: Any, b: Value) -> Value:
+    """`a (op) b` for an `a` that is not a Value: `number * value`, say."""
+    if not isinstance(a, _OPERANDS):
+        return NotImplemented  # type: ignore[no-any-return]
+    return _binary(prim, constant(a), b)
+
+
 def _binary(prim: Primitive, a: Value, b: Any) -> Value:
     """`apply` for the arithmetic operators, inlined: the scalar training loop runs here."""
     if type(b) is not Value:
+        if not isinstance(b, _OPERANDS):
+            return NotImplemented  # type: ignore[no-any-return]
         b = constant(b)
     try:
         data = prim.forward(a.data, b.data)
@@ -755,9 +780,9 @@ def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> 
         seed: Any = 1.0
     else:
         seed = gradient.data if isinstance(gradient, Value) else as_data(gradient, "gradient")
-        if _shape_of(seed) != root.shape:
+        if shape_of(seed) != root.shape:
             raise ValueError(
-                f"backward(): gradient has shape {_shape_of(seed)}, but the root has shape "
+                f"backward(): gradient has shape {shape_of(seed)}, but the root has shape "
                 f"{root.shape}; they must match"
             )
         if isinstance(seed, np.ndarray):
@@ -818,12 +843,12 @@ def _fit(grad: Any, node: Value) -> Any:
     data = node.data
     if type(grad) is np.ndarray and type(data) is np.ndarray and grad.shape == data.shape:
         return grad
-    return sum_to_shape(grad, _shape_of(data))
+    return sum_to_shape(grad, shape_of(data))
 
 
 def sum_to_shape(grad: Any, target: tuple[int, ...]) -> Any:
     """Sum a broadcast gradient (array, float or Value) back down to shape `target`."""
-    shape = _shape_of(grad)
+    shape = shape_of(grad)
     if shape != target:
         if not target and not isinstance(grad, Value):
             return float(np.sum(grad))
@@ -859,10 +884,11 @@ def run_backward(
     engine's order (the step-by-step pictures use it).
     """
     collecting = gc.isenabled()
-    gc.disable()  # the pass makes no reference cycles: nothing for the collector to find
-    nodes = _collect(root)
-    root._g = seed
+    nodes: list[Value] = []
     try:
+        gc.disable()  # the pass makes no reference cycles: nothing for the collector to find
+        nodes = _collect(root)
+        root._g = seed
         # IEEE results (inf, nan) without numpy's warnings, as Python floats give them
         with np.errstate(all="ignore"):
             if create_graph or capture is not None or hook is not None:
@@ -871,7 +897,7 @@ def run_backward(
             else:
                 _fast_pass(nodes)
     finally:
-        for node in nodes:
+        for node in nodes or [root]:
             node._g = None
         if collecting:
             gc.enable()
@@ -1056,10 +1082,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
         values = list(args)
         nested = False
         for i in positions:
-            if isinstance(values[i], Value):
-                nested = nested or values[i].requires_grad
+            if isinstance(values[i], Value) and values[i].requires_grad:
+                nested = True  # differentiating a gradient: keep the graph back to the input
             else:
-                values[i] = Value(values[i])
+                values[i] = Value(data_of(values[i]))
         with _enable_grad():
             out = f(*values)
         if not isinstance(out, Value) or out.shape != ():
