@@ -546,3 +546,13 @@ def test_an_interrupted_backward_leaves_the_engine_usable() -> None:
     assert gc.isenabled()
     y.backward()
     assert x.grad == 4.0
+
+
+def test_batched_matmul_names_the_batch_axes_that_disagree() -> None:
+    with pytest.raises(ValueError, match=r"batch axes \(2,\) and \(3,\)"):
+        Value(np.ones((2, 2, 3))) @ Value(np.ones((3, 3, 2)))
+
+
+def test_a_float_axis_is_refused_clearly() -> None:
+    with pytest.raises(TypeError, match="axis must be an int or a tuple of ints; got 1.0"):
+        Value(np.ones((2, 3))).mean(axis=1.0)  # type: ignore[arg-type]

@@ -32,17 +32,13 @@ SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 
 
-def _value(x: Operand) -> Value:
-    return x if isinstance(x, Value) else constant(x)
-
-
 def sigmoid(x: Operand) -> Value:
     """σ(x) = 1 / (1 + e⁻ˣ) = eˣ / (1 + eˣ);  σ'(x) = σ(x)·σ(−x).
 
     >>> round(sigmoid(Value(2.0)).data, 6)
     0.880797
     """
-    return apply(ops.SIGMOID, _value(x))
+    return apply(ops.SIGMOID, constant(x))
 
 
 def tanh(x: Operand) -> Value:
@@ -51,7 +47,7 @@ def tanh(x: Operand) -> Value:
     >>> tanh(Value(0.0)).data
     0.0
     """
-    return apply(ops.TANH, _value(x))
+    return apply(ops.TANH, constant(x))
 
 
 def step(x: Operand) -> Value:
@@ -60,7 +56,7 @@ def step(x: Operand) -> Value:
     >>> step(Value(0.5)).data, step(Value(0.0)).data
     (1.0, 0.0)
     """
-    return apply(ops.STEP, _value(x))
+    return apply(ops.STEP, constant(x))
 
 
 def relu(x: Operand) -> Value:
@@ -69,7 +65,7 @@ def relu(x: Operand) -> Value:
     >>> relu(Value(-2.0)).data, relu(Value(3.0)).data
     (0.0, 3.0)
     """
-    return apply(ops.RELU, _value(x))
+    return apply(ops.RELU, constant(x))
 
 
 def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Value:
@@ -78,7 +74,7 @@ def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Value:
     >>> leaky_relu(Value(-2.0)).data
     -0.02
     """
-    return apply(ops.LEAKY_RELU, _value(x), negative_slope=float(negative_slope))
+    return apply(ops.LEAKY_RELU, constant(x), negative_slope=float(negative_slope))
 
 
 def elu(x: Operand, alpha: float = 1.0) -> Value:
@@ -87,7 +83,7 @@ def elu(x: Operand, alpha: float = 1.0) -> Value:
     >>> round(elu(Value(-1.0)).data, 6)
     -0.632121
     """
-    return apply(ops.ELU, _value(x), alpha=float(alpha))
+    return apply(ops.ELU, constant(x), alpha=float(alpha))
 
 
 def selu(x: Operand) -> Value:
@@ -105,7 +101,7 @@ def softplus(x: Operand) -> Value:
     >>> round(softplus(Value(0.0)).data, 6)
     0.693147
     """
-    return apply(ops.SOFTPLUS, _value(x))
+    return apply(ops.SOFTPLUS, constant(x))
 
 
 def silu(x: Operand) -> Value:
@@ -114,7 +110,7 @@ def silu(x: Operand) -> Value:
     >>> round(silu(Value(1.0)).data, 6)
     0.731059
     """
-    x = _value(x)
+    x = constant(x)
     return x * sigmoid(x)
 
 
@@ -124,7 +120,7 @@ def gelu(x: Operand) -> Value:
     >>> round(gelu(Value(1.0)).data, 6)
     0.841345
     """
-    x = _value(x)
+    x = constant(x)
     return x * apply(ops.NORMAL_CDF, x)
 
 
@@ -134,7 +130,7 @@ def identity(x: Operand) -> Value:
     >>> identity(Value(2.0)).data
     2.0
     """
-    return _value(x)
+    return constant(x)
 
 
 @dataclass(frozen=True)

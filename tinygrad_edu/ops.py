@@ -24,22 +24,23 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import REGISTRY, OpError, Primitive, Value, primitive, sum_to_shape
+from tinygrad_edu.engine import (
+    REGISTRY,
+    OpError,
+    Primitive,
+    Value,
+    constant,
+    data_of,
+    primitive,
+    shape_of,
+    sum_to_shape,
+)
 
 __all__ = ["REGISTRY"]
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _erfc_array = np.frompyfunc(math.erfc, 1, 1)
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    shape: tuple[int, ...] = getattr(x, "shape", ())
-    return shape
-
-
-def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Value) else x
 
 
 def select(cond: Any, if_true: Any, if_false: Any) -> Any:
@@ -145,7 +146,7 @@ def _unary(scalar: Any, array: Any) -> Any:
 
 
 def _matmul(a: Any, b: Any) -> Any:
-    sa, sb = _shape(a), _shape(b)
+    sa, sb = shape_of(a), shape_of(b)
     if not sa or not sb:
         raise OpError(
             f"matmul (@) needs operands with at least one dimension; got shapes {sa} and {sb} "
@@ -155,9 +156,16 @@ def _matmul(a: Any, b: Any) -> Any:
     if sa[-1] != inner_b:
         raise OpError(
             f"matmul (@): shapes {sa} and {sb} do not align: the left operand's last axis has "
-            f"{sa[-1]} elements, the right operand's {'only' if len(sb) == 1 else 'second-to-last'}"
-            f" axis has {inner_b}"
+            f"length {sa[-1]}, the right operand's "
+            f"{'only' if len(sb) == 1 else 'second-to-last'} axis has length {inner_b}"
         )
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise OpError(
+            f"matmul (@): shapes {sa} and {sb}: the batch axes {sa[:-2]} and {sb[:-2]} "
+            "(all but the last two) do not broadcast together"
+        ) from None
     return np.matmul(a, b)
 
 
@@ -195,7 +203,7 @@ def _stack(*xs: Any, axis: int) -> Any:
 def _power_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     # NOTE: d(a**b)/db = a**b * log(a) is taken as 0 where a == 0 and b >= 0 (as PyTorch does):
     # there a**b is 0 or 1 whatever b is near, and log(0) would turn that into nan
-    at_zero = (np.asarray(_raw(a)) == 0.0) & (np.asarray(_raw(b)) >= 0.0)
+    at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
     d_base = g * (b * POWER(a, b - 1.0))
     d_exponent = g * out * LOG(select(at_zero, 1.0, a))
     if at_zero.any():
@@ -205,42 +213,42 @@ def _power_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
 
 def _max_vjp(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> tuple[Any, ...]:
     # NOTE: tied maxima share the gradient evenly (the subgradient PyTorch's amax uses)
-    shape = _shape(a)
-    winners = np.asarray(_raw(a)) == np.reshape(_raw(out), _kept_shape(shape, axis))
+    shape = shape_of(a)
+    winners = np.asarray(data_of(a)) == np.reshape(data_of(out), _kept_shape(shape, axis))
     share = winners / np.sum(winners, axis=axis, keepdims=True)
     return (_spread(g, shape, axis) * share,)
 
 
 def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
                 needs: tuple[bool, bool] = (True, True)) -> tuple[Any, ...]:
-    if len(_shape(a)) == 2 and len(_shape(b)) == 2:  # the common case, spelt out
+    if len(shape_of(a)) == 2 and len(shape_of(b)) == 2:  # the common case, spelt out
         return (g @ b.T if needs[0] else None), (a.T @ g if needs[1] else None)
     # 1-D operands act as a row (left) or a column (right) vector, as in numpy
-    a_vec, b_vec = len(_shape(a)) == 1, len(_shape(b)) == 1
-    a2 = RESHAPE(a, shape=(1, *_shape(a))) if a_vec else a
-    b2 = RESHAPE(b, shape=(*_shape(b), 1)) if b_vec else b
-    sa, sb = _shape(a2), _shape(b2)
+    a_vec, b_vec = len(shape_of(a)) == 1, len(shape_of(b)) == 1
+    a2 = RESHAPE(a, shape=(1, *shape_of(a))) if a_vec else a
+    b2 = RESHAPE(b, shape=(*shape_of(b), 1)) if b_vec else b
+    sa, sb = shape_of(a2), shape_of(b2)
     batch = np.broadcast_shapes(sa[:-2], sb[:-2])
     g2 = RESHAPE(g, shape=(*batch, sa[-2], sb[-1]))
-    da = _sum_to(g2 @ _swap_last(b2), sa, _shape(a)) if needs[0] else None
-    db = _sum_to(_swap_last(a2) @ g2, sb, _shape(b)) if needs[1] else None
+    da = _sum_to(g2 @ _swap_last(b2), sa, shape_of(a)) if needs[0] else None
+    db = _sum_to(_swap_last(a2) @ g2, sb, shape_of(b)) if needs[1] else None
     return da, db
 
 
 def _sum_to(x: Any, shape: tuple[int, ...], final: tuple[int, ...]) -> Any:
     """Undo the batch broadcasting of `x` down to `shape`, then reshape to `final`."""
     x = sum_to_shape(x, shape)
-    return x if _shape(x) == final else RESHAPE(x, shape=final)
+    return x if shape_of(x) == final else RESHAPE(x, shape=final)
 
 
 def _swap_last(x: Any) -> Any:
-    axes = list(range(len(_shape(x))))
+    axes = list(range(len(shape_of(x))))
     axes[-1], axes[-2] = axes[-2], axes[-1]
     return TRANSPOSE(x, axes=tuple(axes))
 
 
 def _concatenate_vjp(g: Any, out: Any, *xs: Any, axis: int) -> tuple[Any, ...]:
-    bounds = np.cumsum([0] + [_shape(x)[axis] for x in xs]).tolist()
+    bounds = np.cumsum([0] + [shape_of(x)[axis] for x in xs]).tolist()
     before = (slice(None),) * axis
     return tuple(GETITEM(g, index=(*before, slice(s, e))) for s, e in pairwise(bounds))
 
@@ -363,13 +371,13 @@ NORMAL_CDF: Primitive = primitive("normal_cdf", _normal_cdf,  # Φ, for gelu
 
 # ---- reductions, shapes and indexing: each is linear, and its rule is its adjoint
 SUM: Primitive = primitive("sum", lambda x, *, axis, keepdims: np.sum(x, axis, keepdims=keepdims),
-    lambda g, out, a, *, axis, keepdims: (_spread(g, _shape(a), axis),),
+    lambda g, out, a, *, axis, keepdims: (_spread(g, shape_of(a), axis),),
     caption=lambda p: _reduction_caption("sum", p))
 MAX: Primitive = primitive("max", lambda x, *, axis, keepdims: np.max(x, axis, keepdims=keepdims),
     _max_vjp,
     caption=lambda p: _reduction_caption("max", p))
 RESHAPE: Primitive = primitive("reshape", lambda x, *, shape: np.reshape(x, shape),
-    lambda g, out, a, *, shape: (RESHAPE(g, shape=_shape(a)),))
+    lambda g, out, a, *, shape: (RESHAPE(g, shape=shape_of(a)),))
 BROADCAST: Primitive = primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
     lambda g, out, a, *, shape: (g,))  # summed back to a's shape centrally (engine._fit)
 TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x, axes),
@@ -377,7 +385,7 @@ TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x,
     caption=lambda p: "T" if list(p["axes"]) == sorted(p["axes"])[::-1]
                       else f"transpose{tuple(p['axes'])}")
 GETITEM: Primitive = primitive("getitem", lambda x, *, index: x[index],
-    lambda g, out, a, *, index: (SCATTER(g, index=index, shape=_shape(a)),),
+    lambda g, out, a, *, index: (SCATTER(g, index=index, shape=shape_of(a)),),
     caption=lambda p: _index_text(p["index"]))
 SCATTER: Primitive = primitive("scatter_add", _scatter,
     lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
@@ -401,7 +409,12 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """`axis` as a sorted tuple of non-negative axes (None means every axis)."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if isinstance(axis, int | np.integer):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints; got {axis!r}")
     result = []
     for a in axes:
         if not isinstance(a, int | np.integer) or isinstance(a, bool):
@@ -455,8 +468,7 @@ def _values(xs: Any, op: str) -> list[Value]:
         raise TypeError(f"{op} takes a list or tuple of Values/arrays; got {type(xs).__name__}")
     if not xs:
         raise ValueError(f"{op} needs at least one Value")
-    values = [x if isinstance(x, Value) else Value(x, requires_grad=False) for x in xs]
-    return values
+    return [constant(x) for x in xs]
 
 
 def concatenate(values: Any, axis: int = 0) -> Value:
@@ -499,12 +511,11 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Value:
     >>> where(Value([1.0, -1.0]) > 0, Value([10.0, 20.0]), 0.0).data
     array([10.,  0.])
     """
-    cond = np.asarray(_raw(condition))
+    cond = np.asarray(data_of(condition))
     if cond.dtype.kind not in "biuf":
         raise TypeError(f"where: the condition must be boolean or numeric; got dtype {cond.dtype}")
     cond = cond.astype(bool)
-    a = if_true if isinstance(if_true, Value) else constant_value(if_true)
-    b = if_false if isinstance(if_false, Value) else constant_value(if_false)
+    a, b = constant(if_true), constant(if_false)
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
@@ -512,6 +523,3 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Value:
                          "do not broadcast together") from None
     return WHERE(a, b, cond=cond)  # type: ignore[no-any-return]
 
-
-def constant_value(x: Any) -> Value:
-    return Value(x, requires_grad=False)

@@ -42,7 +42,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu import engine
-from tinygrad_edu.engine import Primitive, Value
+from tinygrad_edu.engine import Primitive, Value, data_of
 
 __all__ = [
     "LOCAL_RULES",
@@ -200,14 +200,11 @@ def _number(x: float) -> str:
     return f"{x:.3e}"
 
 
-def _raw(x: Any) -> Any:
-    """Data of a gradient (a Value after backward(create_graph=True))."""
-    return x.data if isinstance(x, Value) else x
 
 
 def _summary(x: Any) -> str:
     """A scalar's value, a small tensor's elements, or a large tensor's mean/min/max."""
-    x = _raw(x)
+    x = data_of(x)
     if not isinstance(x, np.ndarray):
         return _number(float(x))
     if x.size <= SMALL_TENSOR:
@@ -230,11 +227,11 @@ def _summary(x: Any) -> str:
 
 def _is_bad(grad: Any) -> bool:
     """True when a gradient holds a nan or an inf."""
-    return not bool(np.all(np.isfinite(_raw(grad))))
+    return not bool(np.all(np.isfinite(data_of(grad))))
 
 
 def _is_zero(grad: Any) -> bool:
-    return not bool(np.any(_raw(grad) != 0.0))
+    return not bool(np.any(data_of(grad) != 0.0))
 
 
 def _escape(text: str) -> str:
@@ -683,7 +680,7 @@ class BackpropStep:
 
 
 def _copy(g: Any) -> Any:
-    g = _raw(g)
+    g = data_of(g)
     return np.array(g, dtype=np.float64) if isinstance(g, np.ndarray) else float(g)
 
 
