@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import find, given
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 
 from tinygrad_edu import Value
 from tinygrad_edu.activations import ACTIVATIONS, Activation
@@ -292,3 +293,12 @@ def test_activations_strategy_draws_registered_ones(activation: Activation) -> N
 def test_activations_strategy_reaches_every_activation() -> None:
     for name in ACTIVATIONS:
         assert find(activations(), lambda a, name=name: a.name == name).name == name
+
+
+@pytest.mark.parametrize(("kinks", "low", "high"),
+                         [((0.0,), 0.0, 1.0), ((-3.005,), -3.0, 3.0), ((1.0,), -1.0, 1.0)])
+def test_floats_away_from_keeps_the_margin_at_the_ends_of_the_range(
+        kinks: tuple[float, ...], low: float, high: float) -> None:
+    strategy = floats_away_from(kinks, low=low, high=high, margin=1e-2)
+    with pytest.raises(NoSuchExample):
+        find(strategy, lambda x: any(abs(x - k) < 1e-2 * (1 - 1e-9) for k in kinks))

@@ -13,7 +13,6 @@ Points are built away from kinks rather than filtered (no `assume`), so every ex
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,14 +54,16 @@ def floats_away_from(kinks: Sequence[float] = (), *, low: float = -3.0, high: fl
 
     Built from the gaps between the kinks, so no example is thrown away.
     """
-    cuts = sorted(k for k in kinks if low < k < high)
-    edges = [low, *cuts, high]
     pieces = []
-    for i, (a, b) in enumerate(itertools.pairwise(edges)):
-        lo = a + (margin if i > 0 else 0.0)
-        hi = b - (margin if i < len(edges) - 2 else 0.0)
-        if lo <= hi:
-            pieces.append(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
+    start = low
+    for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
+        if kink - margin > start:
+            pieces.append(st.floats(start, min(kink - margin, high), allow_nan=False))
+        start = max(start, kink + margin)
+        if start > high:
+            break
+    if start <= high:
+        pieces.append(st.floats(start, high, allow_nan=False))
     if not pieces:
         raise ValueError(f"no room in [{low}, {high}] at least {margin} away from {kinks}")
     return st.one_of(*pieces)
