@@ -158,6 +158,13 @@ def test_save_appends_npz_like_numpy(tmp_path: Path) -> None:
     model = Layer(2, 1, seed=0)
     model.save(str(tmp_path / "w"))
     assert (tmp_path / "w.npz").exists()
+    copy = Layer(2, 1, seed=1).load(str(tmp_path / "w"))  # the same path finds it again
+    assert np.array_equal(copy.W.data, model.W.data)
+
+
+def test_neurons_are_numbered_by_integers() -> None:
+    with pytest.raises(TypeError, match="numbered 0 to 2; got 'a'"):
+        Layer(2, 3)["a"]  # type: ignore[index]
 
 
 def test_loading_another_architecture_names_the_mismatched_parameter(tmp_path: Path) -> None:

@@ -170,6 +170,8 @@ class Module:
     def load(self, path: PathLike) -> Self:
         """Read parameters written by `save()` into this model (which must have the same
         architecture; see `load_state_dict`) and return the model."""
+        if not os.path.exists(path) and os.path.exists(f"{os.fspath(path)}.npz"):
+            path = f"{os.fspath(path)}.npz"  # save() appended the suffix (numpy.savez does)
         with np.load(path, allow_pickle=False) as archive:
             state = {name: archive[name] for name in archive.files}
         self.load_state_dict(state)
@@ -179,6 +181,10 @@ class Module:
 # --------------------------------------------------------------------------------------------
 # Inputs and initialisation
 # --------------------------------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _as_input(x: Any, nin: int, who: str) -> Value:
@@ -191,13 +197,14 @@ def _as_input(x: Any, nin: int, who: str) -> Value:
         value = constant(as_data(x, f"the input of {who}"))
     if value.ndim not in (1, 2):
         raise ValueError(
-            f"{who} takes one sample (a list or 1-D array of {nin} features) or a batch "
-            f"(a 2-D array, one row of {nin} features per sample); got an input of shape "
+            f"{who} takes one sample (a list or 1-D array of {_count(nin, 'feature')}) or a "
+            f"batch (a 2-D array, one row of {_count(nin, 'feature')} per sample); got an "
+            f"input of shape "
             f"{value.shape}"
         )
     if value.shape[-1] != nin:
         raise ValueError(
-            f"{who} expects {nin} input features; got {value.shape[-1]} "
+            f"{who} expects {_count(nin, 'input feature')}; got {value.shape[-1]} "
             f"(an input of shape {value.shape})"
         )
     return value
@@ -362,6 +369,8 @@ class Layer(Module):
         return [NeuronView(self, i) for i in range(self.nout)]
 
     def __getitem__(self, i: int) -> NeuronView:
+        if not isinstance(i, int | np.integer) or isinstance(i, bool):
+            raise TypeError(f"a layer's neurons are numbered 0 to {self.nout - 1}; got {i!r}")
         if not -self.nout <= i < self.nout:
             raise IndexError(f"neuron index {i} is out of range for a layer of {self.nout}")
         return NeuronView(self, i % self.nout)
