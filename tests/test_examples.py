@@ -257,3 +257,18 @@ def test_unknown_examples_and_bad_grids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown activation"):
         lecture.activation_functions(tmp_path, names=["nope"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sigmoid_output_is_thresholded_at_one_half() -> None:
+    from tinygrad_edu.lecture import accuracy
+    from tinygrad_edu.nn import MLP
+    from tinygrad_edu.plots import grid_predictions
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1])
+    model = MLP(2, [1], activation="identity", output_activation="sigmoid", seed=0)
+    model.layers[0].W.data[:] = [[4.0], [4.0]]
+    model.layers[0].b.data[:] = [-4.0]  # outputs σ(-4) ≈ 0.02 and σ(4) ≈ 0.98: both positive
+    assert accuracy(model, X, y) == 1.0
+    _, _, classes, probability = grid_predictions(model, X, resolution=3)
+    assert set(np.unique(classes)) == {0, 1} and probability is not None

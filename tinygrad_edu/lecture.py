@@ -59,6 +59,7 @@ from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import (
     PLOT_INSTALL_HINT,
     PlotDependencyError,
+    decision_threshold,
     plot_activations,
     plot_decision_boundary,
     require_matplotlib,
@@ -140,8 +141,9 @@ def progress_bar(total: int, description: str, enabled: bool) -> Any:
 
 
 def accuracy(model: Any, X: Any, y: Any) -> float:
-    """The fraction of samples `model` classifies right: class 1 where its single output (a
-    logit or a score) is > 0, or the argmax of several outputs.
+    """The fraction of samples `model` classifies right: class 1 where its single output is
+    above `plots.decision_threshold` (0 for a logit or a score, 0.5 for a sigmoid output),
+    or the argmax of several outputs.
 
     >>> from tinygrad_edu.nn import Neuron
     >>> n = Neuron(2)
@@ -156,7 +158,7 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     if scores.ndim == 2 and scores.shape[1] > 1:
         predicted = scores.argmax(axis=1)
     else:
-        predicted = (scores.reshape(-1) > 0.0).astype(np.int64)
+        predicted = (scores.reshape(-1) > decision_threshold(model)).astype(np.int64)
     return float(np.mean(predicted == labels))
 
 

@@ -71,6 +71,19 @@ def _scores(model: Any, points: Array) -> Array:
     return np.asarray(data, dtype=np.float64)
 
 
+def decision_threshold(model: Any) -> float:
+    """Where a one-output model's output switches class: 0.5 for a sigmoid (or step) output,
+    which is already a probability, and 0 for a logit or a score.
+
+    >>> from tinygrad_edu.nn import MLP
+    >>> decision_threshold(MLP(2, [3, 1])), decision_threshold(MLP(2, [1], "relu", "sigmoid"))
+    (0.0, 0.5)
+    """
+    last = model.layers[-1] if hasattr(model, "layers") and model.layers else model
+    name = getattr(getattr(last, "activation", None), "name", None)
+    return 0.5 if name in ("sigmoid", "step") else 0.0
+
+
 def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float = 0.25,
                      ) -> tuple[Array, Array, IntArray, Array | None]:
     """A grid over the bounding box of `X` (widened by `margin` of its size) and, at each grid
@@ -104,8 +117,10 @@ def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float
             probability = (shifted.max(axis=1) / shifted.sum(axis=1)).reshape(xx.shape)
         else:
             logits = scores.reshape(-1)
-            classes = (logits > 0.0).astype(np.int64)
-            p1 = 0.5 * (1.0 + np.tanh(0.5 * logits))  # σ(logit), without overflow
+            threshold = decision_threshold(model)
+            classes = (logits > threshold).astype(np.int64)
+            # σ(logit) without overflow, or the output itself when it is a probability
+            p1 = np.clip(logits, 0.0, 1.0) if threshold else 0.5 * (1.0 + np.tanh(0.5 * logits))
             probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
     return xx, yy, classes.reshape(xx.shape).astype(np.int64), probability
 
