@@ -12,6 +12,7 @@ EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_
 all: test
 
 $(STAMP): pyproject.toml
+	@sh scripts/check-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev,plot]'
 	touch $(STAMP)

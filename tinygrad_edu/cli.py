@@ -412,7 +412,8 @@ def _run_activations(args: argparse.Namespace) -> int:
 
 
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"')
+    parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
+                        'one that starts with a minus goes after "--": graph -- "-x*y" ...')
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=NUMBER", dest="assign",
                         help="the value of every name in the expression")
     parser.add_argument("-o", "--output", type=Path, default=None,

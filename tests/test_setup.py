@@ -1,0 +1,46 @@
+"""The set-up scripts `make` runs before anything else."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_check(python: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(ROOT / "scripts" / "check-python.sh"), python],
+                          capture_output=True, text=True, check=False)
+
+
+def test_this_python_passes_the_check() -> None:
+    assert run_check(sys.executable).returncode == 0
+
+
+def test_an_old_python_is_refused_with_the_fix(tmp_path: Path) -> None:
+    old = tmp_path / "python3.9"
+    old.write_text("#!/bin/sh\n"
+                   "case \"$1\" in --version) echo 'Python 3.9.2';; *) exit 1;; esac\n")
+    old.chmod(0o755)
+    result = run_check(str(old))
+    assert result.returncode == 1
+    assert "needs Python 3.11 or newer" in result.stderr and "Python 3.9.2" in result.stderr
+    assert "make PYTHON=" in result.stderr
+
+
+def test_a_missing_python_is_named() -> None:
+    result = run_check("no-such-python-here")
+    assert result.returncode == 1 and "'no-such-python-here' was not found" in result.stderr
+
+
+def test_graphviz_check_passes_when_dot_is_installed() -> None:
+    result = subprocess.run(["sh", str(ROOT / "scripts" / "ensure-graphviz.sh")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stderr == ""
+
+
+def test_the_makefile_checks_python_before_creating_the_venv() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(STAMP): pyproject.toml", 1)[1]
+    assert recipe.index("check-python.sh") < recipe.index("-m venv")
