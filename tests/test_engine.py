@@ -554,5 +554,5 @@ def test_batched_matmul_names_the_batch_axes_that_disagree() -> None:
 
 
 def test_a_float_axis_is_refused_clearly() -> None:
-    with pytest.raises(TypeError, match="axis must be an int or a tuple of ints; got 1.0"):
+    with pytest.raises(TypeError, match=r"axis must be an int or a tuple of ints; got 1\.0"):
         Value(np.ones((2, 3))).mean(axis=1.0)  # type: ignore[arg-type]

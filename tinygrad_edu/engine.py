@@ -76,7 +76,9 @@ class Primitive:
     test values, `kinks` are the points where the derivative jumps (tested exactly there and
     avoided by the finite differences), `examples` lists params to test it with.
     A rule whose gradients are costly (matmul) sets `needs_mask` and receives
-    ``needs=(bool, ...)``, saying which inputs need a gradient at all.
+    ``needs=(bool, ...)``, saying which inputs need a gradient at all. `text` is the rule
+    in words, as the step-by-step backprop pictures show it (``∂out/∂a = b``), with
+    ``{param}`` placeholders.
     """
 
     name: str
@@ -88,6 +90,7 @@ class Primitive:
     kinks: tuple[float, ...] = ()
     examples: tuple[dict[str, Any], ...] = ({},)
     needs_mask: bool = False
+    text: str = ""
     caption: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **params: Any) -> Any:

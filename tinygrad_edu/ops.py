@@ -294,111 +294,142 @@ def _reduction_caption(name: str, params: dict[str, Any]) -> str:
 # ---- arithmetic
 ADD: Primitive = primitive("add", operator.add,
     lambda g, out, a, b: (g, g),
-    label="+", elementwise=True)
+    label="+", elementwise=True,
+    text="∂out/∂a = 1,  ∂out/∂b = 1")
 SUB: Primitive = primitive("sub", operator.sub,
     lambda g, out, a, b: (g, -g),
-    label="-", elementwise=True)
+    label="-", elementwise=True,
+    text="∂out/∂a = 1,  ∂out/∂b = −1")
 MUL: Primitive = primitive("mul", operator.mul,
     lambda g, out, a, b: (g * b, g * a),
-    label="*", elementwise=True)
+    label="*", elementwise=True,
+    text="∂out/∂a = b,  ∂out/∂b = a")
 DIV: Primitive = primitive("div", operator.truediv,
     lambda g, out, a, b: (g / b, -g * out / b),
-    label="/", elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0)))
+    label="/", elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0)),
+    text="∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b")
 NEG: Primitive = primitive("neg", operator.neg,
     lambda g, out, a: (-g,),
-    label="-", elementwise=True)
+    label="-", elementwise=True,
+    text="∂out/∂a = −1")
 POW: Primitive = primitive("pow", _pow,  # a ** exponent, the exponent a plain number
     lambda g, out, a, *, exponent: (None,) if exponent == 0 else
                                    (g * (exponent * POW(a, exponent=exponent - 1.0)),),
     label="**", elementwise=True, domain=((0.25, 3.0),),
     caption=lambda p: f"**{_fmt(p['exponent'])}",
     examples=({"exponent": 2.0}, {"exponent": 3.0}, {"exponent": -1.0}, {"exponent": 0.5},
-              {"exponent": -2.5}, {"exponent": 0.0}))
+              {"exponent": -2.5}, {"exponent": 0.0}),
+    text="∂out/∂a = {exponent}·a^({exponent} − 1)")
 POWER: Primitive = primitive("power", _power,  # a ** b, the exponent a Value
     _power_vjp,
-    label="**", elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)))
+    label="**", elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)),
+    text="∂out/∂a = b·a^(b − 1),  ∂out/∂b = out·log(a)")
 
 # ---- elementary functions
 EXP: Primitive = primitive("exp", _unary(math.exp, np.exp),
     lambda g, out, a: (g * out,),
-    elementwise=True, domain=((-5.0, 5.0),))
+    elementwise=True, domain=((-5.0, 5.0),),
+    text="∂out/∂a = exp(a) = out")
 LOG: Primitive = primitive("log", _unary(math.log, np.log),
     lambda g, out, a: (g / a,),
-    elementwise=True, domain=((0.05, 10.0),))
+    elementwise=True, domain=((0.05, 10.0),),
+    text="∂out/∂a = 1/a")
 SQRT: Primitive = primitive("sqrt", _unary(math.sqrt, np.sqrt),
     lambda g, out, a: (g / (2.0 * out),),
-    elementwise=True, domain=((0.05, 10.0),))
+    elementwise=True, domain=((0.05, 10.0),),
+    text="∂out/∂a = 1/(2·√a) = 1/(2·out)")
 SIGN: Primitive = primitive("sign", _sign,
     lambda g, out, a: (None,),
-    elementwise=True, kinks=(0.0,))
+    elementwise=True, kinks=(0.0,),
+    text="∂out/∂a = 0 (sign passes no gradient)")
 ABS: Primitive = primitive("abs", _unary(abs, np.abs),
     lambda g, out, a: (g * SIGN(a),),  # NOTE: d|a| at 0 is taken to be 0
-    elementwise=True, kinks=(0.0,))
+    elementwise=True, kinks=(0.0,),
+    text="∂out/∂a = sign(a)  (0 at a = 0)")
 
 # ---- the lecture's activations (compositions such as selu and gelu are in activations.py)
 SIGMOID: Primitive = primitive("sigmoid", _sigmoid,
     lambda g, out, a: (g * out * SIGMOID(-a),),  # σ' = σ(a)·σ(-a), accurate on both tails
-    elementwise=True)
+    elementwise=True,
+    text="∂out/∂a = σ(a)·(1 − σ(a)) = σ(a)·σ(−a)")
 TANH: Primitive = primitive("tanh", _unary(math.tanh, np.tanh),
     # 1 - tanh² written as 4·σ(2a)·σ(-2a), which stays accurate where tanh rounds to ±1
     lambda g, out, a: (g * (4.0 * SIGMOID(2.0 * a) * SIGMOID(-2.0 * a)),),
-    elementwise=True)
+    elementwise=True,
+    text="∂out/∂a = 1 − tanh²(a) = 1 − out²")
 STEP: Primitive = primitive("step", _step,
     # NOTE: the step function passes no gradient anywhere: the reason Rosenblatt's
     # perceptron needs its own learning rule
     lambda g, out, a: (None,),
-    elementwise=True, kinks=(0.0,))
+    elementwise=True, kinks=(0.0,),
+    text="∂out/∂a = 0 everywhere (the step passes no gradient)")
 RELU: Primitive = primitive("relu", _relu,
     lambda g, out, a: (select(a > 0.0, g, 0.0),),  # NOTE: d relu at 0 is taken to be 0
-    elementwise=True, kinks=(0.0,))
+    elementwise=True, kinks=(0.0,),
+    text="∂out/∂a = 1 if a > 0 else 0  (0 at a = 0)")
 LEAKY_RELU: Primitive = primitive("leaky_relu", _leaky_relu,
     lambda g, out, a, *, negative_slope: (select(a > 0.0, g, g * negative_slope),),
     elementwise=True, kinks=(0.0,),  # NOTE: at 0 the slope is negative_slope
     caption=lambda p: f"leaky_relu({_fmt(p['negative_slope'])})",
-    examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}))
+    examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}),
+    text="∂out/∂a = 1 if a > 0 else {negative_slope}")
 ELU: Primitive = primitive("elu", _elu,
     # α·eᵃ, not out + α (which cancels to 0 far left); a·(a ≤ 0) keeps exp finite on the right
     lambda g, out, a, *, alpha: (select(a > 0.0, g, g * (alpha * EXP(a * (a <= 0.0)))),),
     elementwise=True, kinks=(0.0,),  # NOTE: at 0 the slope is alpha
     caption=lambda p: f"elu({_fmt(p['alpha'])})",
-    examples=({"alpha": 1.0}, {"alpha": 0.5}))
+    examples=({"alpha": 1.0}, {"alpha": 0.5}),
+    text="∂out/∂a = 1 if a > 0 else {alpha}·exp(a)")
 SOFTPLUS: Primitive = primitive("softplus", _softplus,
     lambda g, out, a: (g * SIGMOID(a),),
-    elementwise=True)
+    elementwise=True,
+    text="∂out/∂a = σ(a)")
 NORMAL_CDF: Primitive = primitive("normal_cdf", _normal_cdf,  # Φ, for gelu
     lambda g, out, a: (g * (INV_SQRT_2PI * EXP(-0.5 * (a * a))),),
-    label="Φ", elementwise=True)
+    label="Φ", elementwise=True,
+    text="∂out/∂a = φ(a) = exp(−a²/2)/√(2π)")
 
 # ---- reductions, shapes and indexing: each is linear, and its rule is its adjoint
 SUM: Primitive = primitive("sum", lambda x, *, axis, keepdims: np.sum(x, axis, keepdims=keepdims),
     lambda g, out, a, *, axis, keepdims: (_spread(g, shape_of(a), axis),),
-    caption=lambda p: _reduction_caption("sum", p))
+    caption=lambda p: _reduction_caption("sum", p),
+    text="∂out/∂a = 1 for every summed element: g is copied back over the axes")
 MAX: Primitive = primitive("max", lambda x, *, axis, keepdims: np.max(x, axis, keepdims=keepdims),
     _max_vjp,
-    caption=lambda p: _reduction_caption("max", p))
+    caption=lambda p: _reduction_caption("max", p),
+    text="∂out/∂a = 1 at the maximum (shared evenly among ties), 0 elsewhere")
 RESHAPE: Primitive = primitive("reshape", lambda x, *, shape: np.reshape(x, shape),
-    lambda g, out, a, *, shape: (RESHAPE(g, shape=shape_of(a)),))
+    lambda g, out, a, *, shape: (RESHAPE(g, shape=shape_of(a)),),
+    text="g is reshaped back to a's shape")
 BROADCAST: Primitive = primitive("broadcast_to", lambda x, *, shape: np.broadcast_to(x, shape),
-    lambda g, out, a, *, shape: (g,))  # summed back to a's shape centrally (engine._fit)
+    lambda g, out, a, *, shape: (g,),  # summed back to a's shape centrally (engine._fit)
+    text="g is summed back over the broadcast axes")
 TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x, axes),
     lambda g, out, a, *, axes: (TRANSPOSE(g, axes=tuple(np.argsort(axes).tolist())),),
     caption=lambda p: "T" if list(p["axes"]) == sorted(p["axes"])[::-1]
-                      else f"transpose{tuple(p['axes'])}")
+                      else f"transpose{tuple(p['axes'])}",
+    text="g is transposed back")
 GETITEM: Primitive = primitive("getitem", lambda x, *, index: x[index],
     lambda g, out, a, *, index: (SCATTER(g, index=index, shape=shape_of(a)),),
-    caption=lambda p: _index_text(p["index"]))
+    caption=lambda p: _index_text(p["index"]),
+    text="g goes back to the selected elements of a, 0 elsewhere")
 SCATTER: Primitive = primitive("scatter_add", _scatter,
     lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
-    caption=lambda p: f"scatter{_index_text(p['index'])}")
+    caption=lambda p: f"scatter{_index_text(p['index'])}",
+    text="a gets g at the index")
 MATMUL: Primitive = primitive("matmul", _matmul,
     _matmul_vjp,
-    label="@", needs_mask=True)
+    label="@", needs_mask=True,
+    text="a gets g @ bᵀ,  b gets aᵀ @ g")
 CONCATENATE: Primitive = primitive("concatenate", _concatenate,
-    _concatenate_vjp)
+    _concatenate_vjp,
+    text="each input gets its own slice of g")
 STACK: Primitive = primitive("stack", _stack,
-    _stack_vjp)
+    _stack_vjp,
+    text="each input gets its own slice of g")
 WHERE: Primitive = primitive("where", _where,
-    lambda g, out, a, b, *, cond: (select(cond, g, 0.0), select(cond, 0.0, g)))
+    lambda g, out, a, b, *, cond: (select(cond, g, 0.0), select(cond, 0.0, g)),
+    text="a gets g where the condition holds, b gets g elsewhere")
 # fmt: on
 
 

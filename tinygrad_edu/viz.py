@@ -45,7 +45,6 @@ from tinygrad_edu import engine
 from tinygrad_edu.engine import Primitive, Value, data_of
 
 __all__ = [
-    "LOCAL_RULES",
     "ROLE_COLORS",
     "BackpropStep",
     "GraphPicture",
@@ -124,45 +123,8 @@ SMALL_TENSOR = 6
 
 
 # --------------------------------------------------------------------------------------------
-# Local derivative texts, for the step-by-step pictures
+# Local derivative texts, for the step-by-step pictures (each primitive's `text` in ops.py)
 # --------------------------------------------------------------------------------------------
-
-# fmt: off
-LOCAL_RULES: dict[str, str] = {
-    "add":          "∂out/∂a = 1,  ∂out/∂b = 1",
-    "sub":          "∂out/∂a = 1,  ∂out/∂b = −1",
-    "mul":          "∂out/∂a = b,  ∂out/∂b = a",
-    "div":          "∂out/∂a = 1/b,  ∂out/∂b = −a/b² = −out/b",
-    "neg":          "∂out/∂a = −1",
-    "pow":          "∂out/∂a = {exponent}·a^({exponent} − 1)",
-    "power":        "∂out/∂a = b·a^(b − 1),  ∂out/∂b = out·log(a)",
-    "exp":          "∂out/∂a = exp(a) = out",
-    "log":          "∂out/∂a = 1/a",
-    "sqrt":         "∂out/∂a = 1/(2·√a) = 1/(2·out)",
-    "sign":         "∂out/∂a = 0 (sign passes no gradient)",
-    "abs":          "∂out/∂a = sign(a)  (0 at a = 0)",
-    "sigmoid":      "∂out/∂a = σ(a)·(1 − σ(a)) = out·(1 − out)",
-    "tanh":         "∂out/∂a = 1 − tanh²(a) = 1 − out²",
-    "step":         "∂out/∂a = 0 everywhere (the step passes no gradient)",
-    "relu":         "∂out/∂a = 1 if a > 0 else 0  (0 at a = 0)",
-    "leaky_relu":   "∂out/∂a = 1 if a > 0 else {negative_slope}",
-    "elu":          "∂out/∂a = 1 if a > 0 else out + {alpha}",
-    "softplus":     "∂out/∂a = σ(a)",
-    "normal_cdf":   "∂out/∂a = φ(a) = exp(−a²/2)/√(2π)",
-    "sum":          "∂out/∂a = 1 for every summed element: g is copied back over the axes",
-    "max":          "∂out/∂a = 1 at the maximum (shared evenly among ties), 0 elsewhere",
-    "reshape":      "g is reshaped back to a's shape",
-    "broadcast_to": "g is summed back over the broadcast axes",
-    "transpose":    "g is transposed back",
-    "getitem":      "g goes back to the selected elements of a, 0 elsewhere",
-    "scatter_add":  "a gets g at the index",
-    "matmul":       "a gets g @ bᵀ,  b gets aᵀ @ g",
-    "concatenate":  "each input gets its own slice of g",
-    "stack":        "each input gets its own slice of g",
-    "where":        "a gets g where the condition holds, b gets g elsewhere",
-}
-# fmt: on
-"""A human-readable local derivative for every primitive of `ops.REGISTRY`, by name."""
 
 
 def local_rule(prim: Primitive, params: Mapping[str, Any] | None = None) -> str:
@@ -174,8 +136,8 @@ def local_rule(prim: Primitive, params: Mapping[str, Any] | None = None) -> str:
     >>> local_rule(REGISTRY["pow"], {"exponent": 2.0})
     '∂out/∂a = 2·a^(2 − 1)'
     """
-    template = LOCAL_RULES.get(prim.name)
-    if template is None:
+    template = prim.text
+    if not template:
         return f"each input gets g times ∂{prim.name}/∂input (the rule in tinygrad_edu.ops)"
     shown = {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (params or {}).items()}
     try:
@@ -198,8 +160,6 @@ def _number(x: float) -> str:
     if 1e-3 <= abs(x) < 1e5:
         return f"{x:.4f}"
     return f"{x:.3e}"
-
-
 
 
 def _summary(x: Any) -> str:
