@@ -150,11 +150,11 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("sigmoid", sigmoid),
         Activation("tanh", tanh),
-        Activation("step", step, kinks=(0.0,)),
-        Activation("relu", relu, kinks=(0.0,)),
-        Activation("leaky_relu", leaky_relu, kinks=(0.0,)),
-        Activation("elu", elu, kinks=(0.0,)),
-        Activation("selu", selu, kinks=(0.0,)),
+        Activation("step", step, kinks=ops.STEP.kinks),
+        Activation("relu", relu, kinks=ops.RELU.kinks),
+        Activation("leaky_relu", leaky_relu, kinks=ops.LEAKY_RELU.kinks),
+        Activation("elu", elu, kinks=ops.ELU.kinks),
+        Activation("selu", selu, kinks=ops.ELU.kinks),  # λ·elu: elu's kink
         Activation("softplus", softplus),
         Activation("silu", silu),
         Activation("gelu", gelu),
