@@ -451,7 +451,12 @@ def test_no_grad_records_nothing() -> None:
     def predict(v: Value) -> Value:
         return v * v
 
-    assert not predict(w).requires_grad
+    @no_grad
+    def predict_bare(v: Value) -> Value:
+        return v * v
+
+    assert not predict(w).requires_grad and not predict_bare(w).requires_grad
+    assert (w * w).requires_grad
 
 
 def test_grad_composes() -> None:

@@ -140,7 +140,7 @@ _grad_enabled = True
 class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a statement)
     """Record no graph inside: results have no parents and `requires_grad=False`.
 
-    Works as a context manager and as a decorator.
+    Works as a context manager and as a decorator (``@no_grad()`` or ``@no_grad``).
 
     >>> from tinygrad_edu import Value, no_grad
     >>> w = Value(3.0)
@@ -149,6 +149,11 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
     >>> y.requires_grad
     False
     """
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is not None:  # used bare, as @no_grad
+            return cls()(func)
+        return super().__new__(cls)
 
     def __enter__(self) -> None:
         global _grad_enabled
