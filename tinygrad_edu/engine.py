@@ -1023,7 +1023,8 @@ def _accumulated(current: Any, g: Any, owned: set[int], node: Value) -> Any:
     if current is None or (type(current) is float and current == 0.0 and type(g) is not float):
         if isinstance(g, Value) or type(g) is float:
             return g
-        if type(g) is np.ndarray and g.flags.owndata and g.flags.writeable and id(g) not in owned:
+        # (a fresh array owns its memory; views, like broadcast_to's read-only ones, do not)
+        if type(g) is np.ndarray and g.base is None and id(g) not in owned:
             owned.add(id(g))
             return g
         if node._prim is None or type(g) is not np.ndarray or g.dtype != np.float64:
