@@ -681,7 +681,7 @@ def _new_node(prim: Primitive, data: Any, parents: tuple[Value, ...], params: An
     """The result of `prim` on `parents`, recorded unless nothing in it needs a gradient."""
     out = _new_value(Value)
     _init_leaf(out, data if type(data) is float else _as_result(prim, data), False)
-    if _grad_enabled and any(p.requires_grad for p in parents):
+    if _grad_enabled and (parents[0].requires_grad or any(p.requires_grad for p in parents)):
         out.requires_grad = True
         out._prim = prim
         out._params = params
@@ -951,6 +951,13 @@ def _fast_pass(nodes: list[Value]) -> None:
                     gb = _fit(gb, b)
                 b._g = gb if q is pending else q + gb
             continue
+        if b is None:  # one operand: a unary function, a reduction, a reshape, ...
+            try:
+                (ga,) = prim.vjp(g, node.data, a.data, **(params or {}))
+            except _FLOAT_ERRORS:
+                (ga,) = _vjp_ieee(prim, g, node.data, [a.data], params)
+            _send(ga, a)
+            continue
         parents = node.parents
         datas = [p.data for p in parents]
         params = _with_mask(prim, parents, params)
@@ -959,12 +966,20 @@ def _fast_pass(nodes: list[Value]) -> None:
         except _FLOAT_ERRORS:
             grads = _vjp_ieee(prim, g, node.data, datas, params)
         for parent, pg in zip(parents, grads, strict=True):
-            q = parent._g
-            if q is None or pg is None:
-                continue  # the parent needs no gradient, or the rule gives it none
-            if type(pg) is not float or type(parent.data) is not float:
-                pg = _fit(pg, parent)
-            parent._g = pg if q is pending else q + pg
+            _send(pg, parent)
+
+
+def _send(grad: Any, parent: Value) -> None:
+    """Add a node's contribution to `parent`'s gradient for this pass.
+
+    (The binary case of `_fast_pass` does the same inline.)
+    """
+    q = parent._g
+    if q is None or grad is None:
+        return  # the parent needs no gradient, or the rule gives it none
+    if type(grad) is not float or type(parent.data) is not float:
+        grad = _fit(grad, parent)
+    parent._g = grad if q is _PENDING else q + grad
 
 
 def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any] | None,
@@ -996,11 +1011,7 @@ def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any
             except _FLOAT_ERRORS:
                 grads = _vjp_ieee(prim, g, node.data, datas, params)
         for parent, pg in zip(parents, grads, strict=True):
-            q = parent._g
-            if q is None or pg is None:
-                continue
-            pg = _fit(pg, parent)
-            parent._g = pg if q is _PENDING else q + pg
+            _send(pg, parent)
 
 
 def _with_mask(prim: Primitive, parents: tuple[Value, ...],
