@@ -411,7 +411,11 @@ def test_standalone_neuron_follows_the_lecture_formula() -> None:
 
 
 def train_xor(model: MLP, steps: int = 500) -> float:
-    X, y = logic_gate("xor")
+    return train_binary(model, *logic_gate("xor"), steps)
+
+
+def train_binary(model: MLP, X: np.ndarray, y: np.ndarray, steps: int) -> float:
+    """Adam on binary cross-entropy; returns the training accuracy."""
     opt = Adam(model.parameters(), lr=0.05)
     for _ in range(steps):
         loss = binary_cross_entropy_with_logits(model(X), y)
@@ -476,18 +480,8 @@ def test_micrograd_demo_moons_svm_with_l2_reaches_100_percent() -> None:
 
 def test_spiral_needs_hidden_layers() -> None:
     X, y = make_spiral(100, seed=0)
-
-    def train(model: MLP, steps: int) -> float:
-        opt = Adam(model.parameters(), lr=0.05)
-        for _ in range(steps):
-            loss = binary_cross_entropy_with_logits(model(X), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        return float(np.mean((model(X).data.reshape(-1) > 0) == (y == 1)))
-
-    assert train(MLP(2, [16, 16, 1], activation="tanh", seed=0), steps=300) >= 0.97
-    assert train(MLP(2, [1], seed=0), steps=300) < 0.70
+    assert train_binary(MLP(2, [16, 16, 1], activation="tanh", seed=0), X, y, 300) >= 0.97
+    assert train_binary(MLP(2, [1], seed=0), X, y, 300) < 0.70
 
 
 def test_mse_regression_fits_a_line() -> None:
