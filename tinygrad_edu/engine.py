@@ -959,14 +959,19 @@ def _fast_pass(nodes: list[Value]) -> None:
             _send(ga, a)
             continue
         parents = node.parents
-        datas = [p.data for p in parents]
-        params = _with_mask(prim, parents, params)
-        try:
-            grads = prim.vjp(g, node.data, *datas, **params)
-        except _FLOAT_ERRORS:
-            grads = _vjp_ieee(prim, g, node.data, datas, params)
+        grads = _raw_rule(prim, g, node, parents, _with_mask(prim, parents, params))
         for parent, pg in zip(parents, grads, strict=True):
             _send(pg, parent)
+
+
+def _raw_rule(prim: Primitive, g: Any, node: Value, parents: tuple[Value, ...],
+              params: dict[str, Any]) -> tuple[Any, ...]:
+    """`prim`'s rule on raw data, with IEEE results where Python floats would raise."""
+    datas = [p.data for p in parents]
+    try:
+        return prim.vjp(g, node.data, *datas, **params)
+    except _FLOAT_ERRORS:
+        return _vjp_ieee(prim, g, node.data, datas, params)
 
 
 def _send(grad: Any, parent: Value) -> None:
@@ -1005,11 +1010,7 @@ def _general_pass(nodes: list[Value], create_graph: bool, capture: dict[int, Any
         if create_graph:
             grads = prim.vjp(g, node, *parents, **params)
         else:
-            datas = [p.data for p in parents]
-            try:
-                grads = prim.vjp(g, node.data, *datas, **params)
-            except _FLOAT_ERRORS:
-                grads = _vjp_ieee(prim, g, node.data, datas, params)
+            grads = _raw_rule(prim, g, node, parents, params)
         for parent, pg in zip(parents, grads, strict=True):
             _send(pg, parent)
 
