@@ -561,3 +561,15 @@ def test_batched_matmul_names_the_batch_axes_that_disagree() -> None:
 def test_a_float_axis_is_refused_clearly() -> None:
     with pytest.raises(TypeError, match=r"axis must be an int or a tuple of ints; got 1\.0"):
         Value(np.ones((2, 3))).mean(axis=1.0)  # type: ignore[arg-type]
+
+
+def test_setting_grad() -> None:
+    s, t = Value(1.0), Value([1.0, 2.0])
+    s.grad = None
+    t.grad = None
+    assert type(s.grad) is float and s.grad == 0.0 and t.grad.tolist() == [0.0, 0.0]
+    s.grad = 3
+    t.grad = [1, 2]
+    assert s.grad == 3.0 and t.grad.tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"grad must have shape \(2,\); got \(3,\)"):
+        t.grad = [1.0, 2.0, 3.0]

@@ -323,12 +323,14 @@ class Value:
         `backward(create_graph=True)`.
         """
         if self._grad is None:
-            self._grad = np.zeros_like(self.data)
+            self._grad = 0.0 if type(self.data) is float else np.zeros_like(self.data)
         return self._grad
 
     @grad.setter
     def grad(self, value: Any) -> None:
-        if value is None or isinstance(value, Value):
+        if value is None:
+            self.zero_grad()
+        elif isinstance(value, Value):
             self._grad = value
         else:
             grad = as_data(value, "grad")
