@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.engine import Array
+from tinygrad_edu.nn import Seed, positive_int
 
 __all__ = ["GATES", "logic_gate", "make_circles", "make_moons", "make_spiral"]
 
 Labels = np.ndarray[Any, np.dtype[np.int64]]
-Seed = int | np.random.Generator | None
 
 _TWO_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
@@ -53,11 +53,10 @@ def logic_gate(name: str) -> tuple[Array, Labels]:
 
 
 def _check(n: Any, noise: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{what} must be a positive integer; got {n!r}")
+    n = positive_int(n, what)
     if not (isinstance(noise, int | float | np.floating) and noise >= 0.0):
         raise ValueError(f"noise must be a non-negative number; got {noise!r}")
-    return int(n)
+    return n
 
 
 def _shuffled(rng: np.random.Generator, X: Array, y: Labels, noise: float) -> tuple[Array, Labels]:

@@ -50,6 +50,7 @@ from tinygrad_edu.nn import (
     MLP,
     Module,
     Neuron,
+    PathLike,
     Perceptron,
     PerceptronHistory,
     binary_cross_entropy_with_logits,
@@ -88,7 +89,6 @@ __all__ = [
     "xor_mlp",
 ]
 
-PathLike = str | Path
 
 
 @dataclass

@@ -215,7 +215,8 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], nin: int) -> Arra
     return rng.uniform(-bound, bound, size=shape)
 
 
-def _check_size(n: Any, what: str) -> int:
+def positive_int(n: Any, what: str) -> int:
+    """`n` as an int, or a ValueError naming `what` unless it is a positive integer."""
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"{what} must be a positive integer; got {n!r}")
     return int(n)
@@ -248,7 +249,7 @@ class Neuron(Module):
 
     def __init__(self, nin: int, activation: ActivationLike = "identity", *,
                  seed: Seed = None) -> None:
-        self.nin = _check_size(nin, "Neuron: nin (the number of inputs)")
+        self.nin = positive_int(nin, "Neuron: nin (the number of inputs)")
         rng = np.random.default_rng(seed)
         self.weights = Value(_uniform(rng, (self.nin,), self.nin), label="w")
         self.bias = Value(float(_uniform(rng, (), self.nin)), label="b")
@@ -348,8 +349,8 @@ class Layer(Module):
 
     def __init__(self, nin: int, nout: int, activation: ActivationLike = "identity", *,
                  seed: Seed = None) -> None:
-        self.nin = _check_size(nin, "Layer: nin (the number of inputs)")
-        self.nout = _check_size(nout, "Layer: nout (the number of neurons)")
+        self.nin = positive_int(nin, "Layer: nin (the number of inputs)")
+        self.nout = positive_int(nout, "Layer: nout (the number of neurons)")
         rng = np.random.default_rng(seed)
         self.W = Value(_uniform(rng, (self.nin, self.nout), self.nin), label="W")
         self.b = Value(_uniform(rng, (self.nout,), self.nin), label="b")
@@ -404,13 +405,13 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: ActivationLike = "relu",
                  output_activation: ActivationLike = None, *, seed: Seed = None) -> None:
-        self.nin = _check_size(nin, "MLP: nin (the number of inputs)")
+        self.nin = positive_int(nin, "MLP: nin (the number of inputs)")
         if isinstance(nouts, int) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(
                 f"MLP: nouts must be a non-empty list of layer sizes, e.g. [16, 16, 1]; "
                 f"got {nouts!r}"
             )
-        sizes = [self.nin] + [_check_size(n, "MLP: each layer size") for n in nouts]
+        sizes = [self.nin] + [positive_int(n, "MLP: each layer size") for n in nouts]
         rng = np.random.default_rng(seed)
         last = len(nouts) - 1
         self.layers = [
@@ -506,7 +507,7 @@ class Perceptron:
     """
 
     def __init__(self, nin: int, *, seed: Seed = None) -> None:
-        self.nin = _check_size(nin, "Perceptron: nin (the number of inputs)")
+        self.nin = positive_int(nin, "Perceptron: nin (the number of inputs)")
         if seed is None:
             self._weights = np.zeros(self.nin + 1)
         else:
@@ -559,7 +560,7 @@ class Perceptron:
         labels = _binary_labels(y, len(rows), "Perceptron.fit")
         if not lr > 0.0:
             raise ValueError(f"Perceptron.fit: lr must be positive; got {lr!r}")
-        max_epochs = _check_size(max_epochs, "Perceptron.fit: max_epochs")
+        max_epochs = positive_int(max_epochs, "Perceptron.fit: max_epochs")
         w = self._weights.copy()
         history = PerceptronHistory(initial_weights=w.copy())
         earlier = [w.copy()]
