@@ -53,10 +53,10 @@ def logic_gate(name: str) -> tuple[Array, Labels]:
 
 
 def _check(n: Any, noise: Any, what: str) -> int:
-    n = positive_int(n, what)
+    count = positive_int(n, what)
     if not (isinstance(noise, int | float | np.floating) and noise >= 0.0):
         raise ValueError(f"noise must be a non-negative number; got {noise!r}")
-    return n
+    return count
 
 
 def _shuffled(rng: np.random.Generator, X: Array, y: Labels, noise: float) -> tuple[Array, Labels]:
