@@ -285,11 +285,6 @@ def parse_assignments(items: Sequence[str]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def _progress_wanted(args: argparse.Namespace) -> bool:
-    """Progress bars unless --quiet, and only on a terminal."""
-    return not getattr(args, "quiet", False) and sys.stderr.isatty()
-
-
 def _count(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: an integer in [low, high]."""
 
@@ -306,17 +301,8 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _add_output_options(parser: argparse.ArgumentParser, quick: bool = True) -> None:
-    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                        help="folder for the pictures (default: out)")
-    if quick:
-        parser.add_argument("--quick", action="store_true",
-                            help="a small, fast run (seconds), as the tests use")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
-    _add_output_options(parser)
+    lecture.add_output_options(parser)
     parser.add_argument("--only", nargs="+", choices=list(lecture.EXAMPLES), metavar="EXAMPLE",
                         help=f"run only these examples ({', '.join(lecture.EXAMPLES)})")
 
@@ -326,7 +312,7 @@ def _run_demo(args: argparse.Namespace) -> int:
         lecture.print_result(result)
         print(flush=True)
 
-    results = lecture.run_tour(args.out, quick=args.quick, progress=_progress_wanted(args),
+    results = lecture.run_tour(args.out, quick=args.quick, progress=lecture.progress_wanted(args),
                                only=args.only, on_result=show)
     print(f"The lecture tour: {len(results)} examples, pictures in {args.out}")
     print(lecture.summary_table(results))
@@ -370,7 +356,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
         correct = int(np.sum(p.predict(X) == y))
         print("  " + lecture.describe_gate_run(gate, history, correct))
     if args.out is not None:
-        result = lecture.perceptron_logic_gates(args.out, progress=_progress_wanted(args),
+        result = lecture.perceptron_logic_gates(args.out, progress=lecture.progress_wanted(args),
                                                 seed=args.seed)
         print()
         for path in result.files:
@@ -379,7 +365,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
 
 
 def _configure_boundaries(parser: argparse.ArgumentParser) -> None:
-    _add_output_options(parser)
+    lecture.add_output_options(parser)
     parser.add_argument("--layers", nargs="+", type=_count(0, 8), default=None, metavar="M",
                         help="numbers of hidden layers, one row each (default 0 1 2 3)")
     parser.add_argument("--units", nargs="+", type=_count(1, 256), default=None, metavar="N",
@@ -391,7 +377,7 @@ def _configure_boundaries(parser: argparse.ArgumentParser) -> None:
 
 def _run_boundaries(args: argparse.Namespace) -> int:
     result = lecture.decision_boundaries(
-        args.out, quick=args.quick, progress=_progress_wanted(args), seed=args.seed,
+        args.out, quick=args.quick, progress=lecture.progress_wanted(args), seed=args.seed,
         layers=args.layers or lecture.GRID_LAYERS, units=args.units or lecture.GRID_UNITS,
         steps=args.steps)
     lecture.print_result(result)
@@ -399,7 +385,7 @@ def _run_boundaries(args: argparse.Namespace) -> int:
 
 
 def _configure_activations(parser: argparse.ArgumentParser) -> None:
-    _add_output_options(parser, quick=False)
+    lecture.add_output_options(parser, quick=False)
     names = [name for name in ACTIVATIONS if name != "identity"]
     parser.add_argument("--names", nargs="+", choices=list(ACTIVATIONS), default=names,
                         metavar="NAME", help=f"the activations (default: {' '.join(names)})")

@@ -734,19 +734,31 @@ def print_result(result: ExampleResult, stream: Any = None) -> None:
         print(f"wrote {path}", file=stream)
 
 
+def add_output_options(parser: argparse.ArgumentParser, quick: bool = True) -> None:
+    """``--out DIR``, ``--quick`` (unless `quick` is False) and ``--quiet``, for the examples
+    and the `tinygrad-edu` subcommands alike."""
+    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                        help="folder for the pictures (default: out)")
+    if quick:
+        parser.add_argument("--quick", action="store_true",
+                            help="a small, fast run (seconds), as the tests use")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def progress_wanted(args: argparse.Namespace) -> bool:
+    """Progress bars unless --quiet, and only on a terminal."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
 def example_main(name: str, argv: Sequence[str] | None = None) -> int:
     """The command line of `examples/<name>.py`: ``--out DIR``, ``--quick``, ``--quiet``."""
     example = EXAMPLES[name]
     parser = argparse.ArgumentParser(
         prog=f"{name}.py", description=(example.__doc__ or name).split("\n\n")[0])
-    parser.add_argument("--out", default="out", help="folder for the pictures (default: out)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small, fast run (seconds), as the tests use")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_output_options(parser)
     args = parser.parse_args(argv)
     try:
-        result = example(args.out, quick=args.quick,
-                         progress=not args.quiet and sys.stderr.isatty())
+        result = example(args.out, quick=args.quick, progress=progress_wanted(args))
     except (ImportError, RuntimeError, OSError, ValueError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
