@@ -1,7 +1,8 @@
 """Every primitive of the derivative table, checked against finite differences.
 
-The cases are generated from `ops.REGISTRY`: an elementwise primitive is tested from its own
-declaration (arity, domain, kinks, example params); a structural one needs an input builder in
+The cases are generated from `ops.REGISTRY` and the test metadata kept beside it,
+`tinygrad_edu.testing.op_info.OP_INFO`: an elementwise primitive is tested from its arity, its
+kinks and its entry there (domain, example params); a structural one needs an input builder in
 `STRUCTURAL` below, and `test_every_primitive_is_tested` fails until it has one.
 """
 
@@ -17,9 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value, ops
+from tinygrad_edu import Value, concatenate, kernels, ops, stack, where
 from tinygrad_edu.engine import Primitive, apply
 from tinygrad_edu.testing import gradcheck
+from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import arrays_away_from, broadcastable_shapes
 
 Case = tuple[Callable[..., Value], list[Any]]
@@ -35,15 +37,11 @@ def arity(prim: Primitive) -> int:
     return sum(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params) - 2
 
 
-def domain(prim: Primitive, i: int) -> tuple[float, float]:
-    return prim.domain[i] if i < len(prim.domain) else (-3.0, 3.0)
-
-
 ELEMENTWISE = [
     pytest.param(prim, params, id=f"{prim.name}{params or ''}")
     for prim in ops.REGISTRY.values()
-    if prim.elementwise
-    for params in prim.examples
+    if prim.name in OP_INFO and OP_INFO[prim.name].elementwise
+    for params in OP_INFO[prim.name].examples
 ]
 
 
@@ -51,7 +49,7 @@ def draw_inputs(data: st.DataObject, prim: Primitive,
                 shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
     inputs = []
     for i, shape in enumerate(shapes):
-        low, high = domain(prim, i)
+        low, high = OP_INFO[prim.name].input_range(i)
         kinks = prim.kinks if i == 0 else ()
         inputs.append(data.draw(arrays_away_from(kinks, shape=shape, low=low, high=high,
                                                  margin=1e-3), label=f"input {i}"))
@@ -121,7 +119,7 @@ AT_KINK = {
 @pytest.mark.parametrize(
     ("prim", "params"),
     [pytest.param(p, params, id=f"{p.name}{params or ''}") for p in ops.REGISTRY.values()
-     if p.kinks for params in p.examples],
+     if p.kinks for params in OP_INFO[p.name].examples if p.name in OP_INFO],
 )
 def test_derivative_exactly_at_the_kink(prim: Primitive, params: dict[str, Any]) -> None:
     assert prim.name in AT_KINK, f"{prim.name} has a kink but no documented convention"
@@ -196,7 +194,7 @@ def reshape_case(draw: st.DrawFn) -> Case:
 def broadcast_case(draw: st.DrawFn) -> Case:
     small, other = draw(broadcastable_shapes(2))
     target = np.broadcast_shapes(small, other)
-    return (lambda x: apply(ops.BROADCAST, x, shape=target)), [draw(arrays(small))]
+    return (lambda x: apply(ops.BROADCAST_TO, x, shape=target)), [draw(arrays(small))]
 
 
 @st.composite
@@ -234,9 +232,9 @@ def getitem_case(draw: st.DrawFn) -> Case:
 @st.composite
 def scatter_case(draw: st.DrawFn) -> Case:
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
-    idx = ops.normalize_index(draw(index(shape)))
+    idx = kernels.normalize_index(draw(index(shape)))
     picked = np.zeros(shape)[idx].shape
-    return (lambda g: apply(ops.SCATTER, g, index=idx, shape=shape)), [draw(arrays(picked))]
+    return (lambda g: apply(ops.SCATTER_ADD, g, index=idx, shape=shape)), [draw(arrays(picked))]
 
 
 @st.composite
@@ -248,7 +246,7 @@ def concatenate_case(draw: st.DrawFn) -> Case:
         part_shape = list(shape)
         part_shape[axis] = draw(st.integers(1, 3))
         parts.append(draw(arrays(tuple(part_shape))))
-    return (lambda *xs: ops.concatenate(list(xs), axis=axis)), parts
+    return (lambda *xs: concatenate(list(xs), axis=axis)), parts
 
 
 @st.composite
@@ -256,14 +254,14 @@ def stack_case(draw: st.DrawFn) -> Case:
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, max_side=3))
     axis = draw(st.integers(0, len(shape)))
     parts = [draw(arrays(shape)) for _ in range(draw(st.integers(1, 3)))]
-    return (lambda *xs: ops.stack(list(xs), axis=axis)), parts
+    return (lambda *xs: stack(list(xs), axis=axis)), parts
 
 
 @st.composite
 def where_case(draw: st.DrawFn) -> Case:
     cond_shape, a_shape, b_shape = draw(broadcastable_shapes(3))
     cond = draw(hnp.arrays(np.bool_, cond_shape))
-    return (lambda a, b: ops.where(cond, a, b)), [draw(arrays(a_shape)), draw(arrays(b_shape))]
+    return (lambda a, b: where(cond, a, b)), [draw(arrays(a_shape)), draw(arrays(b_shape))]
 
 
 STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
@@ -281,9 +279,15 @@ STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
 }
 
 
+def test_every_primitive_has_test_metadata() -> None:
+    missing = sorted(set(ops.REGISTRY) - set(OP_INFO))
+    assert not missing, f"add an entry to testing.op_info.OP_INFO for: {missing}"
+    assert set(OP_INFO) == set(ops.REGISTRY), "OP_INFO names a primitive that does not exist"
+
+
 def test_every_primitive_is_tested() -> None:
-    untested = [name for name, p in ops.REGISTRY.items()
-                if not p.elementwise and name not in STRUCTURAL]
+    untested = [name for name in ops.REGISTRY
+                if not OP_INFO[name].elementwise and name not in STRUCTURAL]
     assert not untested, f"add an input builder to STRUCTURAL for: {untested}"
     assert set(STRUCTURAL) <= set(ops.REGISTRY)
 
@@ -307,7 +311,7 @@ def test_structural_second_derivative(name: str, data: st.DataObject) -> None:
 def test_every_primitive_has_a_caption(name: str) -> None:
     prim = ops.REGISTRY[name]
     params = {"index": (0, slice(1, 3)), "shape": (2, 2), "axes": (1, 0), "axis": 1,
-              "keepdims": False, **prim.examples[0]}
+              "keepdims": False, **OP_INFO[name].examples[0]}
     text = prim.describe(params)
     assert text and "\n" not in text
 

@@ -61,7 +61,8 @@ def wrong_at(flat: int) -> Primitive:
 
 MESSAGE = re.compile(
     r"(?P<what>gradient|second derivative) mismatch at (?P<where>.+?): "
-    r"analytical (?P<analytical>\S+), numerical (?P<numerical>\S+) "
+    r"analytical (?P<analytical>\S+) \(by (?P<how>gradients|backward)\(\)\), "
+    r"numerical (?P<numerical>\S+) "
     r"\(tolerance atol=(?P<atol>\S+), rtol=(?P<rtol>[^,]+), eps=\S+\)"
 )
 

@@ -13,6 +13,7 @@ import pytest
 
 from tinygrad_edu import Value, engine, ops
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.viz import (
     ALARM,
     DIM_TEXT,
@@ -384,7 +385,7 @@ def test_every_primitive_has_a_local_rule_text() -> None:
     missing = sorted(name for name, prim in ops.REGISTRY.items() if not prim.text)
     assert not missing, f"give these primitives a text= in ops.py: {missing}"
     for name, prim in ops.REGISTRY.items():
-        for params in prim.examples:
+        for params in OP_INFO[name].examples:
             text = local_rule(prim, params)
             assert text and "{" not in text, name
 
@@ -467,7 +468,7 @@ def test_html_file_has_one_frame_per_node_plus_one(tmp_path: Path) -> None:
     out.backward()
     last = svg_texts(frames[-1])
     names = {f"n{i}": node for i, node in enumerate(sorted(engine_nodes(out),
-                                                           key=lambda n: n._id))}
+                                                           key=lambda n: n._number))}
     for title, node in names.items():
         assert f"grad {node.grad:.4f}" in last[title], title
     assert HIGHLIGHT in frames[3]

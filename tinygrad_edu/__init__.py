@@ -23,8 +23,8 @@ from tinygrad_edu.activations import (
     step,
     tanh,
 )
-from tinygrad_edu.engine import Value, grad, gradients, is_grad_enabled, no_grad
-from tinygrad_edu.ops import concatenate, stack, where
+from tinygrad_edu.arrays import concatenate, stack, where
+from tinygrad_edu.engine import Value, enable_grad, grad, gradients, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
@@ -33,6 +33,7 @@ __all__ = [
     "Value",
     "concatenate",
     "elu",
+    "enable_grad",
     "gelu",
     "get_activation",
     "grad",

@@ -26,10 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Operand, Value, apply, constant
+from tinygrad_edu.engine import Operand, Value, constant
+from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
-SELU_LAMBDA = 1.0507009873554804934193349852946
-SELU_ALPHA = 1.6732632423543772848170429916717
+__all__ = ["ACTIVATIONS", "SELU_ALPHA", "SELU_LAMBDA", "Activation", "elu", "gelu",
+           "get_activation", "identity", "leaky_relu", "relu", "selu", "sigmoid", "silu",
+           "softplus", "step", "tanh"]
 
 
 def sigmoid(x: Operand) -> Value:
@@ -38,7 +40,7 @@ def sigmoid(x: Operand) -> Value:
     >>> round(sigmoid(Value(2.0)).data, 6)
     0.880797
     """
-    return apply(ops.SIGMOID, constant(x))
+    return constant(x).sigmoid()
 
 
 def tanh(x: Operand) -> Value:
@@ -47,7 +49,7 @@ def tanh(x: Operand) -> Value:
     >>> tanh(Value(0.0)).data
     0.0
     """
-    return apply(ops.TANH, constant(x))
+    return constant(x).tanh()
 
 
 def step(x: Operand) -> Value:
@@ -56,7 +58,7 @@ def step(x: Operand) -> Value:
     >>> step(Value(0.5)).data, step(Value(0.0)).data
     (1.0, 0.0)
     """
-    return apply(ops.STEP, constant(x))
+    return constant(x).step()
 
 
 def relu(x: Operand) -> Value:
@@ -65,7 +67,7 @@ def relu(x: Operand) -> Value:
     >>> relu(Value(-2.0)).data, relu(Value(3.0)).data
     (0.0, 3.0)
     """
-    return apply(ops.RELU, constant(x))
+    return constant(x).relu()
 
 
 def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Value:
@@ -74,7 +76,7 @@ def leaky_relu(x: Operand, negative_slope: float = 0.01) -> Value:
     >>> leaky_relu(Value(-2.0)).data
     -0.02
     """
-    return apply(ops.LEAKY_RELU, constant(x), negative_slope=float(negative_slope))
+    return constant(x).leaky_relu(negative_slope)
 
 
 def elu(x: Operand, alpha: float = 1.0) -> Value:
@@ -83,7 +85,7 @@ def elu(x: Operand, alpha: float = 1.0) -> Value:
     >>> round(elu(Value(-1.0)).data, 6)
     -0.632121
     """
-    return apply(ops.ELU, constant(x), alpha=float(alpha))
+    return constant(x).elu(alpha)
 
 
 def selu(x: Operand) -> Value:
@@ -92,7 +94,7 @@ def selu(x: Operand) -> Value:
     >>> round(selu(Value(1.0)).data, 6)
     1.050701
     """
-    return SELU_LAMBDA * elu(x, SELU_ALPHA)
+    return constant(x).selu()
 
 
 def softplus(x: Operand) -> Value:
@@ -101,7 +103,7 @@ def softplus(x: Operand) -> Value:
     >>> round(softplus(Value(0.0)).data, 6)
     0.693147
     """
-    return apply(ops.SOFTPLUS, constant(x))
+    return constant(x).softplus()
 
 
 def silu(x: Operand) -> Value:
@@ -110,8 +112,7 @@ def silu(x: Operand) -> Value:
     >>> round(silu(Value(1.0)).data, 6)
     0.731059
     """
-    x = constant(x)
-    return x * sigmoid(x)
+    return constant(x).silu()
 
 
 def gelu(x: Operand) -> Value:
@@ -120,8 +121,7 @@ def gelu(x: Operand) -> Value:
     >>> round(gelu(Value(1.0)).data, 6)
     0.841345
     """
-    x = constant(x)
-    return x * apply(ops.NORMAL_CDF, x)
+    return constant(x).gelu()
 
 
 def identity(x: Operand) -> Value:

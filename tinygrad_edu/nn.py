@@ -35,8 +35,8 @@ from typing import Any, Self
 import numpy as np
 
 from tinygrad_edu.activations import get_activation
+from tinygrad_edu.arrays import stack
 from tinygrad_edu.engine import Array, Value, as_data, constant
-from tinygrad_edu.ops import stack
 
 __all__ = [
     "MLP",

@@ -133,7 +133,7 @@ def local_rule(prim: Primitive, params: Mapping[str, Any] | None = None) -> str:
     >>> from tinygrad_edu.ops import REGISTRY
     >>> local_rule(REGISTRY["mul"])
     '∂out/∂a = b,  ∂out/∂b = a'
-    >>> local_rule(REGISTRY["pow"], {"exponent": 2.0})
+    >>> local_rule(REGISTRY["pow_const"], {"exponent": 2.0})
     '∂out/∂a = 2·a^(2 − 1)'
     """
     template = prim.text
@@ -204,18 +204,8 @@ def _escape(text: str) -> str:
 
 
 def _collect(root: Value) -> list[Value]:
-    """Every node `root` depends on (constants too), oldest first. Iterative."""
-    seen = {id(root)}
-    nodes = [root]
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                nodes.append(parent)
-                stack.append(parent)
-    nodes.sort(key=lambda v: v._id)
-    return nodes
+    """Every node `root` depends on (constants too), oldest first."""
+    return engine.topological_order(root, constants=True)[::-1]
 
 
 def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
@@ -328,7 +318,7 @@ def _group_keys(graph: _Graph, level: int) -> dict[int, str]:
     """
     groups: dict[int, str] = {}
     rank: dict[str, int] = {}
-    for node in graph.nodes:
+    for position, node in enumerate(graph.nodes):  # oldest first
         key = id(node)
         if node.is_leaf:
             units = _module_units(graph.titles[key])
@@ -336,7 +326,7 @@ def _group_keys(graph: _Graph, level: int) -> dict[int, str]:
                 continue
             group = ".".join(units[: max(1, len(units) - level)])
             groups[key] = group
-            rank.setdefault(group, node._id)
+            rank.setdefault(group, position)
         elif node is not graph.root:
             best: str | None = None
             for parent in node.parents:
@@ -647,8 +637,8 @@ def _copy(g: Any) -> Any:
 def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     """The engine's backward pass from `root`, one step per node, in the engine's own order.
 
-    Uses the engine's real backward (`engine.run_backward` with a hook) without touching any
-    `.grad`. There is one step per node that receives a gradient, plus frame 0.
+    Uses the engine's real backward (`engine.backpropagate`, visiting each node) without
+    touching any `.grad`. There is one step per node that receives a gradient, plus frame 0.
 
     >>> from tinygrad_edu import Value
     >>> a = Value(2.0, label="a")
@@ -682,7 +672,7 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
                     f"{local_rule(node.op, node.params)}")
         steps.append(BackpropStep(len(steps), node, g, text, dict(known)))
 
-    engine.run_backward(root, seed, capture={}, hook=record)
+    engine.backpropagate(root, seed, record)
     return steps
 
 

@@ -3,8 +3,10 @@
 `numerical_grad` estimates derivatives by central differences,
 ``df/dx ≈ (f(x + ε) − f(x − ε)) / 2ε``, one element at a time. `gradcheck` compares them
 with the engine's and raises `GradcheckError`, naming the input, the element and both values,
-where they disagree. With ``order=2`` it checks second derivatives the same way: the engine's
-recorded first derivative is itself differentiated and compared with finite differences of it.
+where they disagree. Both ways the engine gives gradients are checked: `gradients()` (the
+reference pass) and `backward()` (the fast executor users run). With ``order=2`` it checks
+second derivatives the same way: the engine's recorded first derivative is itself
+differentiated and compared with finite differences of it.
 
 Hypothesis strategies for random Values, shapes and points away from kinks live in
 `tinygrad_edu.testing.strategies` (it needs the `hypothesis` package).
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Value, _enable_grad, as_data, gradients, no_grad
+from tinygrad_edu.engine import Value, as_data, enable_grad, gradients, no_grad
 
 __all__ = ["GradcheckError", "gradcheck", "numerical_grad"]
 
@@ -119,7 +121,7 @@ def gradcheck(
         directions = [rng.normal(size=np.shape(d)) for d in datas]
 
         def first_derivative(*xs: Value) -> Any:
-            with _enable_grad():
+            with enable_grad():
                 out = loss(*xs)
             if not isinstance(out, Value) or not out.requires_grad:
                 return 0.0
@@ -136,22 +138,26 @@ def gradcheck(
     for i, (before, leaf) in enumerate(zip(originals, leaves, strict=True)):
         if not np.array_equal(before, leaf.data, equal_nan=True):
             raise GradcheckError(f"f changed input {i} in place: its gradients cannot be checked")
+    # the engine's gradients, both ways a user gets them: gradients(), and backward()
     if isinstance(out, Value) and out.requires_grad:
-        analytical = gradients(out, leaves)
+        by_gradients = gradients(out, leaves)
+        out.backward()
+        by_backward = [leaf.grad for leaf in leaves]
     else:
-        analytical = [np.zeros_like(d) if np.ndim(d) else 0.0 for d in datas]
+        by_gradients = by_backward = [np.zeros_like(d) if np.ndim(d) else 0.0 for d in datas]
     numerical = numerical_grad(target, *datas, eps=eps)
-    for i, (a, n) in enumerate(zip(analytical, numerical, strict=True)):
-        a_arr, n_arr = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
-        bad = ~(np.abs(a_arr - n_arr) <= atol + rtol * np.abs(n_arr))
-        if np.any(bad):
-            index = tuple(int(k) for k in np.argwhere(bad)[0])
-            what = "second derivative" if order == 2 else "gradient"
-            where = f"element {index} of input {i}" if index else f"input {i} (a scalar)"
-            raise GradcheckError(
-                f"{what} mismatch at {where}: analytical {float(a_arr[index])!r}, "
-                f"numerical {float(n_arr[index])!r} (tolerance atol={atol}, rtol={rtol}, "
-                f"eps={eps})"
-            )
+    for how, analytical in (("gradients()", by_gradients), ("backward()", by_backward)):
+        for i, (a, n) in enumerate(zip(analytical, numerical, strict=True)):
+            a_arr, n_arr = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
+            bad = ~(np.abs(a_arr - n_arr) <= atol + rtol * np.abs(n_arr))
+            if np.any(bad):
+                index = tuple(int(k) for k in np.argwhere(bad)[0])
+                what = "second derivative" if order == 2 else "gradient"
+                where = f"element {index} of input {i}" if index else f"input {i} (a scalar)"
+                raise GradcheckError(
+                    f"{what} mismatch at {where}: analytical {float(a_arr[index])!r} "
+                    f"(by {how}), numerical {float(n_arr[index])!r} (tolerance atol={atol}, "
+                    f"rtol={rtol}, eps={eps})"
+                )
     return True
 

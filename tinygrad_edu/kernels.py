@@ -1,0 +1,247 @@
+"""The numbers behind the derivative table: forward computations and argument checks.
+
+Each forward takes Python floats (a scalar Value's data) or float64 arrays (a tensor's) and
+returns the same kind. Floats take the `math` path (fast, and exact where `math` is), arrays
+the numpy one; both are stable over the whole float range. Nothing here knows about Values
+or gradients: this module imports numpy only.
+
+>>> sigmoid(0.0), sigmoid(np.array([-800.0, 800.0]))
+(0.5, array([0., 1.]))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SQRT2 = math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SELU_LAMBDA = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+_erfc_array = np.frompyfunc(math.erfc, 1, 1)
+
+
+class OpError(ValueError):
+    """An operation was given operands it cannot work with (the message says which and why)."""
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array, a Value or a number (``()``)."""
+    shape: tuple[int, ...] = getattr(x, "shape", ())
+    return shape
+
+
+def elementwise(scalar: Callable[[float], float],
+                array: Callable[[Any], Any]) -> Callable[..., Any]:
+    """One forward for floats (`scalar`, from `math`) and arrays (`array`, from numpy)."""
+    return lambda x: scalar(x) if type(x) is float else array(x)
+
+
+# ---- elementwise functions
+
+
+def power_const(x: Any, *, exponent: float) -> Any:
+    """x ** exponent for a number `exponent`; a negative base to a fraction gives nan, as numpy."""
+    if type(x) is float:
+        result = x**exponent
+        return math.nan if type(result) is complex else result
+    return np.power(x, exponent)
+
+
+def power(a: Any, b: Any) -> Any:
+    """a ** b, elementwise."""
+    if type(a) is float and type(b) is float:
+        result = a**b
+        return math.nan if type(result) is complex else result
+    return np.power(a, b)
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + e⁻ˣ), through e^−|x| so that neither tail overflows."""
+    if type(x) is float:
+        if x >= 0.0:
+            return 1.0 / (1.0 + math.exp(-x))
+        e = math.exp(x)
+        return e / (1.0 + e)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + eˣ) = max(x, 0) + log1p(e^−|x|)."""
+    if type(x) is float:
+        return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+    return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def relu(x: Any) -> Any:
+    """max(0, x)."""
+    if type(x) is float:
+        return 0.0 if x <= 0.0 else x
+    return np.maximum(x, 0.0)
+
+
+def leaky_relu(x: Any, *, negative_slope: float) -> Any:
+    """x where x > 0, else negative_slope·x."""
+    if type(x) is float:
+        return x if x > 0.0 else negative_slope * x
+    return np.where(x > 0.0, x, negative_slope * x)
+
+
+def elu(x: Any, *, alpha: float) -> Any:
+    """x where x > 0, else α(eˣ − 1)."""
+    if type(x) is float:
+        return x if x > 0.0 else alpha * math.expm1(x)
+    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+
+
+def step(x: Any) -> Any:
+    """1 where x > 0, else 0."""
+    if type(x) is float:
+        return 1.0 if x > 0.0 else 0.0
+    return (x > 0.0).astype(np.float64)
+
+
+def sign(x: Any) -> Any:
+    """−1, 0 or 1 (nan stays nan)."""
+    if type(x) is float:
+        return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x * 0.0)
+    return np.sign(x)
+
+
+def normal_cdf(x: Any) -> Any:
+    """Φ(x) = erfc(−x/√2) / 2, the standard normal distribution function."""
+    if type(x) is float:
+        return 0.5 * math.erfc(-x / SQRT2)
+    return 0.5 * np.asarray(_erfc_array(-np.asarray(x) / SQRT2), dtype=np.float64)
+
+
+# ---- structural operations
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """a @ b with numpy's rules, refusing operands that do not align with a clear message."""
+    sa, sb = shape_of(a), shape_of(b)
+    if not sa or not sb:
+        raise OpError(
+            f"matmul (@) needs operands with at least one dimension; got shapes {sa} and {sb} "
+            "(use * to multiply by a scalar)"
+        )
+    inner_b = sb[0] if len(sb) == 1 else sb[-2]
+    if sa[-1] != inner_b:
+        raise OpError(
+            f"matmul (@): shapes {sa} and {sb} do not align: the left operand's last axis has "
+            f"length {sa[-1]}, the right operand's "
+            f"{'only' if len(sb) == 1 else 'second-to-last'} axis has length {inner_b}"
+        )
+    try:
+        np.broadcast_shapes(sa[:-2], sb[:-2])
+    except ValueError:
+        raise OpError(
+            f"matmul (@): shapes {sa} and {sb}: the batch axes {sa[:-2]} and {sb[:-2]} "
+            "(all but the last two) do not broadcast together"
+        ) from None
+    return np.matmul(a, b)
+
+
+def scatter_add(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
+    """A zero array of `shape` with `g` added at `index` (repeated indices add up)."""
+    out = np.zeros(shape)
+    if is_basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+def where(a: Any, b: Any, *, cond: Any) -> Any:
+    """`a` where `cond` holds, else `b`; a Python bool `cond` is a plain `if`."""
+    if type(cond) is bool:
+        return a if cond else b
+    # selecting against 0 is a multiplication by the mask, several times faster than np.where
+    # (as long as no inf or nan would turn 0·inf into nan; the sign of a zero may differ)
+    if type(b) is float and b == 0.0 and type(a) is np.ndarray and np.isfinite(a).all():
+        return a * cond
+    if type(a) is float and a == 0.0 and type(b) is np.ndarray and np.isfinite(b).all():
+        return b * ~cond
+    return np.where(cond, a, b)
+
+
+def concatenate(*xs: Any, axis: int) -> Any:
+    return np.concatenate(xs, axis=axis)
+
+
+def stack(*xs: Any, axis: int) -> Any:
+    return np.stack(xs, axis=axis)
+
+
+def kept_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """`shape` with the reduced axes kept as 1s (what keepdims=True gives)."""
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+# ---- argument checks, shared by Value's methods and the array-building functions
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """`axis` as a sorted tuple of non-negative axes (None means every axis).
+
+    >>> normalize_axis(-1, 3, "sum"), normalize_axis(None, 3, "sum")
+    ((2,), None)
+    """
+    if axis is None:
+        return None
+    if isinstance(axis, int | np.integer):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints; got {axis!r}")
+    result = []
+    for a in axes:
+        if not isinstance(a, int | np.integer) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints; got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a Value with {ndim} dimensions"
+                             + (" (a scalar has none)" if ndim == 0 else ""))
+        result.append(int(a) % ndim)
+    if len(set(result)) != len(result):
+        raise ValueError(f"{op}: axis {axis!r} repeats an axis")
+    return tuple(sorted(result))
+
+
+def is_basic_index(index: Any) -> bool:
+    """True when `index` only slices (no integer arrays), so no element is picked twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, int | slice) for p in parts)
+
+
+def normalize_index(index: Any) -> Any:
+    """Turn lists (and anything with a `.data`, like a Value) inside an index into int arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(p) for p in index)
+    return _index_part(index)
+
+
+def _index_part(part: Any) -> Any:
+    if hasattr(part, "data") and not isinstance(part, np.ndarray):  # a Value
+        part = part.data
+    if isinstance(part, bool | np.bool_):
+        raise TypeError("a Value cannot be indexed with a single bool")
+    if isinstance(part, np.integer):
+        return int(part)
+    if isinstance(part, float):
+        raise TypeError(f"indices must be integers, slices or integer arrays; got {part!r}")
+    if isinstance(part, list | np.ndarray):
+        array = np.asarray(part)
+        if array.dtype.kind == "f" and np.all(array == np.round(array)):
+            array = array.astype(np.intp)
+        if array.dtype.kind not in "biu":
+            raise TypeError(f"index arrays must hold integers or bools; got dtype {array.dtype}")
+        return array
+    return part
