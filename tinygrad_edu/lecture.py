@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu._common import PathLike, plural
 from tinygrad_edu.activations import ACTIVATIONS
 from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
 from tinygrad_edu.engine import Array, Value, no_grad
@@ -50,7 +51,6 @@ from tinygrad_edu.nn import (
     MLP,
     Module,
     Neuron,
-    PathLike,
     Perceptron,
     PerceptronHistory,
     binary_cross_entropy_with_logits,
@@ -313,20 +313,16 @@ def _two_blobs(n_per_class: int, seed: int) -> tuple[Array, Labels]:
     return X, y
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> str:
     """One line on how Rosenblatt's rule did on a gate: converged, or why it never will."""
     if history.converged:
-        outcome = (f"converged after {_plural(history.epochs, 'epoch')} "
-                   f"({_plural(history.updates, 'update')})")
+        outcome = (f"converged after {plural(history.epochs, 'epoch')} "
+                   f"({plural(history.updates, 'update')})")
     elif history.cycled:
         outcome = (f"never: {gate.upper()} is not linearly separable "
-                   f"(the weights cycle after {_plural(history.epochs, 'epoch')})")
+                   f"(the weights cycle after {plural(history.epochs, 'epoch')})")
     else:
-        outcome = f"not converged in {_plural(history.epochs, 'epoch')}"
+        outcome = f"not converged in {plural(history.epochs, 'epoch')}"
     return f"{gate.upper():<5} {outcome}; final weights get {correct}/4 right"
 
 
@@ -358,7 +354,7 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         X, y = logic_gate(gate)
         history = histories[gate]
         right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
-        state = (f"converged in {_plural(history.epochs, 'epoch')}" if history.converged
+        state = (f"converged in {plural(history.epochs, 'epoch')}" if history.converged
                  else f"never converges ({right}/4 right)")
         plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
                                shade="class", margin=0.35, point_size=90,

@@ -34,6 +34,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from tinygrad_edu._common import PathLike, Seed, plural, positive_int
 from tinygrad_edu.activations import get_activation
 from tinygrad_edu.engine import Array, Value, as_data, constant
 from tinygrad_edu.ops import stack
@@ -54,13 +55,8 @@ __all__ = [
     "mse_loss",
 ]
 
-Seed = int | np.random.Generator | None
-"""A seed for `np.random.default_rng`: an int, a Generator (used as it is), or None (random)."""
-
 ActivationLike = str | Callable[[Value], Value] | None
 """An activation's name (``"tanh"``, ``"identity"`` …), a callable on Values, or None (identity)."""
-
-PathLike = str | os.PathLike[str]
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,10 +179,6 @@ class Module:
 # --------------------------------------------------------------------------------------------
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _as_input(x: Any, nin: int, who: str) -> Value:
     """`x` as a Value of shape ``(nin,)`` (one sample) or ``(batch, nin)``, or a clear error."""
     if isinstance(x, Value):
@@ -197,14 +189,14 @@ def _as_input(x: Any, nin: int, who: str) -> Value:
         value = constant(as_data(x, f"the input of {who}"))
     if value.ndim not in (1, 2):
         raise ValueError(
-            f"{who} takes one sample (a list or 1-D array of {_count(nin, 'feature')}) or a "
-            f"batch (a 2-D array, one row of {_count(nin, 'feature')} per sample); got an "
+            f"{who} takes one sample (a list or 1-D array of {plural(nin, 'feature')}) or a "
+            f"batch (a 2-D array, one row of {plural(nin, 'feature')} per sample); got an "
             f"input of shape "
             f"{value.shape}"
         )
     if value.shape[-1] != nin:
         raise ValueError(
-            f"{who} expects {_count(nin, 'input feature')}; got {value.shape[-1]} "
+            f"{who} expects {plural(nin, 'input feature')}; got {value.shape[-1]} "
             f"(an input of shape {value.shape})"
         )
     return value
@@ -213,13 +205,6 @@ def _as_input(x: Any, nin: int, who: str) -> Value:
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], nin: int) -> Array:
     bound = 1.0 / math.sqrt(nin)
     return rng.uniform(-bound, bound, size=shape)
-
-
-def positive_int(n: Any, what: str) -> int:
-    """`n` as an int, or a ValueError naming `what` unless it is a positive integer."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{what} must be a positive integer; got {n!r}")
-    return int(n)
 
 
 def _activation_name(fn: Callable[[Value], Value]) -> str:
