@@ -336,7 +336,7 @@ def _configure_perceptron(parser: argparse.ArgumentParser) -> None:
 
 def _run_perceptron(args: argparse.Namespace) -> int:
     from tinygrad_edu.datasets import logic_gate
-    from tinygrad_edu.nn import Perceptron
+    from tinygrad_edu.perceptron import Perceptron
 
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UsageError(f"--lr must be a positive number; got {args.lr}")

@@ -47,16 +47,10 @@ from tinygrad_edu._common import PathLike, plural
 from tinygrad_edu.activations import ACTIVATIONS
 from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
 from tinygrad_edu.engine import Array, Value, no_grad
-from tinygrad_edu.nn import (
-    MLP,
-    Module,
-    Neuron,
-    Perceptron,
-    PerceptronHistory,
-    binary_cross_entropy_with_logits,
-    hinge_loss,
-)
+from tinygrad_edu.losses import binary_cross_entropy_with_logits, hinge_loss
+from tinygrad_edu.nn import MLP, Module, Neuron
 from tinygrad_edu.optim import SGD, Adam, Optimizer
+from tinygrad_edu.perceptron import Perceptron, PerceptronHistory
 from tinygrad_edu.plots import (
     PLOT_INSTALL_HINT,
     PlotDependencyError,
