@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import Value, lecture
-from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.expression import (
     EXTRA_NUMBER_ARGUMENT,
     FUNCTIONS,
@@ -184,7 +184,7 @@ def _run_boundaries(args: argparse.Namespace) -> int:
 
 def _configure_activations(parser: argparse.ArgumentParser) -> None:
     lecture.add_output_options(parser, quick=False)
-    names = [name for name in ACTIVATIONS if name != "identity"]
+    names = activation_names()
     parser.add_argument("--names", nargs="+", choices=list(ACTIVATIONS), default=names,
                         metavar="NAME", help=f"the activations (default: {' '.join(names)})")
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu._common import PathLike, plural
-from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
 from tinygrad_edu.engine import Array, Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, hinge_loss
@@ -262,11 +262,7 @@ def activation_functions(out: PathLike = "out", *, quick: bool = False, progress
     folder = _prepare(out)
     start = time.perf_counter()
     result = ExampleResult("activations", "Activation functions and their derivatives")
-    names = [name for name in ACTIVATIONS if name != "identity"] if names is None else list(names)
-    unknown = [name for name in names if name not in ACTIVATIONS]
-    if unknown or not names:
-        raise ValueError(f"unknown activation(s): {', '.join(unknown) or '(none given)'}; "
-                         f"known: {', '.join(ACTIVATIONS)}")
+    names = activation_names(None if names is None else list(names))
     points = np.linspace(-3.0, 3.0, 7 if quick else 25)
     result.report.append(f"{'activation':<12} {'f(1)':>8} {'df/dz(1)':>9} {'f′(0)':>7}  "
                          "gradcheck")
