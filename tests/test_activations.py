@@ -31,6 +31,7 @@ from tinygrad_edu.activations import (
     SELU_ALPHA,
     SELU_LAMBDA,
     Activation,
+    activation_names,
     get_activation,
 )
 from tinygrad_edu.engine import gradients
@@ -632,6 +633,22 @@ def test_get_activation_unknown_name_lists_the_known_ones() -> None:
         assert name in str(info.value)
     with pytest.raises(TypeError):
         get_activation(3)  # type: ignore[arg-type]
+
+
+def test_activation_names_resolves_case_and_aliases_and_defaults_to_all_but_identity() -> None:
+    assert activation_names(["TANH", "linear", *ALIASES]) == [
+        "tanh", "identity", *ALIASES.values()]
+    assert activation_names() == [name for name in ACTIVATIONS if name != "identity"]
+
+
+def test_activation_names_lists_every_unknown_name_and_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown activations 'nope', 3; known activations: "
+                                         r"elu, gelu, identity, leaky_relu"):
+        activation_names(["relu", "nope", 3])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="no activation given; known activations"):
+        activation_names([])
+    with pytest.raises(TypeError, match="list of names"):
+        activation_names("relu")  # type: ignore[arg-type]
 
 
 METHOD_CASES = [c for c in CASES if c.values[0] != "identity"]

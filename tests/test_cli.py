@@ -222,3 +222,10 @@ def test_python_dash_m_runs_the_graph_command(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 2 and "attribute access" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_expression_parser_is_importable_from_cli_as_before() -> None:
+    from tinygrad_edu import cli, expression
+
+    for name in expression.__all__:
+        assert name in cli.__all__ and getattr(cli, name) is getattr(expression, name)

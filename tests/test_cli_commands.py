@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 import pytest
 
-from tinygrad_edu import cli, lecture
+from tinygrad_edu import cli, lecture, training
 from tinygrad_edu.cli import COMMANDS, main
 
 matplotlib.use("Agg")
@@ -120,7 +120,7 @@ def test_progress_bars_follow_quiet_and_the_terminal(
 
     def fake_bar(total: int, description: str, enabled: bool) -> Any:
         seen.append(enabled)
-        return lecture._NoBar()
+        return training.NoProgressBar()
 
     monkeypatch.setattr(lecture, "progress_bar", fake_bar)
     argv = ["boundaries", "--quick", "--layers", "1", "--units", "2", "--steps", "5",
@@ -140,7 +140,7 @@ def test_progress_bar_is_tqdm_when_enabled() -> None:
         assert isinstance(bar, tqdm) and bar.total == 10
     finally:
         bar.close()
-    assert isinstance(lecture.progress_bar(10, "x", enabled=False), lecture._NoBar)
+    assert isinstance(lecture.progress_bar(10, "x", enabled=False), training.NoProgressBar)
 
 
 def test_missing_matplotlib_is_one_line_and_status_1(

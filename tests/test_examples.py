@@ -229,6 +229,17 @@ def test_plot_activations_draws_function_and_derivative() -> None:
         viz.plot_activations(["nope"], Figure())
 
 
+def test_activation_plots_take_names_as_get_activation_does() -> None:
+    from matplotlib.figure import Figure
+
+    from tinygrad_edu.plots import activation_curves, plot_activations
+
+    fig = plot_activations(["swish", "Heaviside"], Figure())
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["silu", "step"]
+    values, slopes = activation_curves("linear", np.array([-1.0, 2.0]))
+    assert values.tolist() == [-1.0, 2.0] and slopes.tolist() == [1.0, 1.0]
+
+
 def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)

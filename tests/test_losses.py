@@ -1,4 +1,4 @@
-"""The losses of tinygrad_edu.nn: values, gradients against finite differences, stability."""
+"""tinygrad_edu.losses: values, gradients against finite differences, stability."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu import Value
-from tinygrad_edu.nn import binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss
+from tinygrad_edu.losses import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
+)
 
 
 def central_difference(f: Callable[[np.ndarray], float], x: np.ndarray,

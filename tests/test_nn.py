@@ -70,6 +70,14 @@ smooth = st.sampled_from(["tanh", "sigmoid", "softplus", "gelu", "identity", "si
 # --------------------------------------------------------------------------------------------
 
 
+def test_nn_reexports_the_losses_and_the_perceptron() -> None:
+    from tinygrad_edu import losses, nn, perceptron
+
+    for module in (losses, perceptron):
+        for name in module.__all__:
+            assert name in nn.__all__ and getattr(nn, name) is getattr(module, name)
+
+
 def test_named_parameters_use_dotted_names_in_definition_order() -> None:
     model = MLP(3, [4, 2], seed=0)
     names = [name for name, _ in model.named_parameters()]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu.datasets import logic_gate
-from tinygrad_edu.nn import DecisionBoundary, Perceptron
+from tinygrad_edu.perceptron import DecisionBoundary, Perceptron
 
 
 def test_weights_are_bias_first_zero_without_seed_random_with_one() -> None:

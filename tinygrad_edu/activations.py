@@ -178,8 +178,36 @@ def get_activation(activation: str | Callable[[Value], Value] | None) -> Callabl
         return activation
     if not isinstance(activation, str):
         raise TypeError(f"activation must be a name or a callable; got {activation!r}")
-    name = ALIASES.get(activation.lower(), activation.lower())
-    if name not in ACTIVATIONS:
-        known = ", ".join(sorted(ACTIVATIONS))
-        raise ValueError(f"unknown activation {activation!r}; known activations: {known}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[activation_names([activation])[0]]
+
+
+def activation_names(names: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """The names in `ACTIVATIONS` that `names` stand for (case ignored, `ALIASES` resolved);
+    None means every activation but the identity (those worth plotting and checking).
+
+    An unknown name, or no name at all, is a ValueError that lists the known activations.
+
+    >>> activation_names(["ReLU", "swish"])
+    ['relu', 'silu']
+    >>> activation_names(["tanhh"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown activation 'tanhh'; known activations: elu, gelu, identity, ...
+    """
+    if names is None:
+        return [name for name in ACTIVATIONS if name != "identity"]
+    if isinstance(names, str):
+        raise TypeError(f"activation_names takes a list of names; got the string {names!r}")
+    resolved: list[str] = []
+    unknown: list[object] = []
+    for name in names:
+        canonical = ALIASES.get(name.lower(), name.lower()) if isinstance(name, str) else None
+        if canonical is not None and canonical in ACTIVATIONS:
+            resolved.append(canonical)
+        else:
+            unknown.append(name)
+    if unknown or not resolved:
+        what = (f"unknown activation{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))}" if unknown else "no activation given")
+        raise ValueError(f"{what}; known activations: {', '.join(sorted(ACTIVATIONS))}")
+    return resolved

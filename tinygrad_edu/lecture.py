@@ -18,16 +18,15 @@ example                       what it shows
 `micrograd_demo`              micrograd's demo: moons, 100% training accuracy
 ============================  ======================================================
 
-Training is batched: the whole data set goes through a model as one 2-D array, one matrix
-product per layer.
+The helpers they share for training (`train_binary`, `accuracy`, `progress_bar`) are in
+`tinygrad_edu.training`, and importable from here too.
 
->>> from tinygrad_edu.nn import MLP
 >>> from tinygrad_edu.datasets import logic_gate
->>> X, y = logic_gate("xor")
->>> model = MLP(2, [4, 1], activation="tanh", seed=0)
->>> losses = train_binary(model, X, y, steps=300, lr=0.05)
->>> accuracy(model, X, y), losses[-1] < 0.05
-(1.0, True)
+>>> from tinygrad_edu.perceptron import Perceptron
+>>> X, y = logic_gate("and")
+>>> p = Perceptron(2)
+>>> print(describe_gate_run("and", p.fit(X, y), correct=int((p.predict(X) == y).sum())))
+AND   converged after 6 epochs (10 updates); final weights get 4/4 right
 """
 
 from __future__ import annotations
@@ -43,29 +42,23 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu._common import PathLike, plural
+from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
 from tinygrad_edu.engine import Array, Value, no_grad
-from tinygrad_edu.nn import (
-    MLP,
-    Module,
-    Neuron,
-    PathLike,
-    Perceptron,
-    PerceptronHistory,
-    binary_cross_entropy_with_logits,
-    hinge_loss,
-)
-from tinygrad_edu.optim import SGD, Adam, Optimizer
+from tinygrad_edu.losses import binary_cross_entropy_with_logits, hinge_loss
+from tinygrad_edu.nn import MLP, Neuron
+from tinygrad_edu.optim import SGD
+from tinygrad_edu.perceptron import Perceptron, PerceptronHistory
 from tinygrad_edu.plots import (
     PLOT_INSTALL_HINT,
     PlotDependencyError,
-    decision_threshold,
     plot_activations,
     plot_decision_boundary,
     require_matplotlib,
 )
 from tinygrad_edu.testing import gradcheck
+from tinygrad_edu.training import accuracy, progress_bar, train_binary
 
 __all__ = [
     "EXAMPLES",
@@ -111,83 +104,8 @@ class ExampleResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Training helpers
+# Helpers of the examples
 # --------------------------------------------------------------------------------------------
-
-
-class _NoBar:
-    """Stands in for a tqdm bar when there is none."""
-
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def progress_bar(total: int, description: str, enabled: bool) -> Any:
-    """A tqdm progress bar on stderr, shown only for work that takes more than a second.
-
-    Without tqdm (an optional extra), or with `enabled` False, a bar that does nothing.
-    """
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=description, delay=1.0, leave=False, file=sys.stderr,
-                unit="step", dynamic_ncols=True)
-
-
-def accuracy(model: Any, X: Any, y: Any) -> float:
-    """The fraction of samples `model` classifies right: class 1 where its single output is
-    above `plots.decision_threshold` (0 for a logit or a score, 0.5 for a sigmoid output),
-    or the argmax of several outputs.
-
-    >>> from tinygrad_edu.nn import Neuron
-    >>> n = Neuron(2)
-    >>> n.weights.data[:] = [1.0, 0.0]; n.bias.data = 0.0
-    >>> accuracy(n, [[1.0, 5.0], [-1.0, 5.0], [2.0, 0.0]], [1, 0, 0])
-    0.6666666666666666
-    """
-    labels = np.asarray(y).reshape(-1)
-    with no_grad():
-        out = model(np.asarray(X, dtype=np.float64))
-    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        predicted = scores.argmax(axis=1)
-    else:
-        predicted = (scores.reshape(-1) > decision_threshold(model)).astype(np.int64)
-    return float(np.mean(predicted == labels))
-
-
-def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
-                 optimizer: str = "adam", bar: Any = None) -> list[float]:
-    """Train a one-output model on 0/1 labels with binary cross-entropy on its logits, the
-    whole batch at every step; returns the loss before each step.
-
-    `optimizer` is ``"adam"`` or ``"sgd"``; `bar` (a progress bar) is advanced once a step.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    target = np.asarray(y, dtype=np.float64).reshape(-1)
-    opt: Optimizer
-    if optimizer == "adam":
-        opt = Adam(model.parameters(), lr=lr)
-    elif optimizer == "sgd":
-        opt = SGD(model.parameters(), lr=lr)
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {optimizer!r}")
-    losses = []
-    for _ in range(steps):
-        loss = binary_cross_entropy_with_logits(model(X), target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.data))
-        if bar is not None:
-            bar.update(1)
-    return losses
 
 
 def _percent(fraction: float) -> str:
@@ -268,11 +186,7 @@ def activation_functions(out: PathLike = "out", *, quick: bool = False, progress
     folder = _prepare(out)
     start = time.perf_counter()
     result = ExampleResult("activations", "Activation functions and their derivatives")
-    names = [name for name in ACTIVATIONS if name != "identity"] if names is None else list(names)
-    unknown = [name for name in names if name not in ACTIVATIONS]
-    if unknown or not names:
-        raise ValueError(f"unknown activation(s): {', '.join(unknown) or '(none given)'}; "
-                         f"known: {', '.join(ACTIVATIONS)}")
+    names = activation_names(None if names is None else list(names))
     points = np.linspace(-3.0, 3.0, 7 if quick else 25)
     result.report.append(f"{'activation':<12} {'f(1)':>8} {'df/dz(1)':>9} {'f′(0)':>7}  "
                          "gradcheck")
@@ -313,20 +227,16 @@ def _two_blobs(n_per_class: int, seed: int) -> tuple[Array, Labels]:
     return X, y
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> str:
     """One line on how Rosenblatt's rule did on a gate: converged, or why it never will."""
     if history.converged:
-        outcome = (f"converged after {_plural(history.epochs, 'epoch')} "
-                   f"({_plural(history.updates, 'update')})")
+        outcome = (f"converged after {plural(history.epochs, 'epoch')} "
+                   f"({plural(history.updates, 'update')})")
     elif history.cycled:
         outcome = (f"never: {gate.upper()} is not linearly separable "
-                   f"(the weights cycle after {_plural(history.epochs, 'epoch')})")
+                   f"(the weights cycle after {plural(history.epochs, 'epoch')})")
     else:
-        outcome = f"not converged in {_plural(history.epochs, 'epoch')}"
+        outcome = f"not converged in {plural(history.epochs, 'epoch')}"
     return f"{gate.upper():<5} {outcome}; final weights get {correct}/4 right"
 
 
@@ -358,7 +268,7 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         X, y = logic_gate(gate)
         history = histories[gate]
         right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
-        state = (f"converged in {_plural(history.epochs, 'epoch')}" if history.converged
+        state = (f"converged in {plural(history.epochs, 'epoch')}" if history.converged
                  else f"never converges ({right}/4 right)")
         plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
                                shade="class", margin=0.35, point_size=90,

@@ -1,4 +1,4 @@
-"""Neural networks from the lecture: Neuron → Layer → MLP, Rosenblatt's perceptron, the losses.
+"""Neural networks from the lecture: Module, and Neuron → Layer → MLP built on it.
 
 Every trainable number is a parameter: a `Value` reached through `Module.parameters()`.
 A `Layer` keeps its weights as one tensor ``W`` of shape ``(nin, nout)`` and its biases as one
@@ -11,6 +11,10 @@ are column ``i`` of ``W``, its bias element ``i`` of ``b``.
 
 Initialisation (as PyTorch's ``nn.Linear``): every weight and bias is drawn from
 U(−1/√nin, 1/√nin) by ``np.random.default_rng(seed)``, so the same seed gives the same network.
+
+The losses (`tinygrad_edu.losses`) and Rosenblatt's perceptron (`tinygrad_edu.perceptron`) live
+in modules of their own; they are importable from here too (``from tinygrad_edu.nn import
+mse_loss, Perceptron``).
 
 >>> from tinygrad_edu.nn import MLP, mse_loss
 >>> model = MLP(2, [4, 1], activation="tanh", seed=0)
@@ -29,15 +33,23 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
 
+from tinygrad_edu._common import PathLike, Seed, plural, positive_int
 from tinygrad_edu.activations import get_activation
 from tinygrad_edu.arrays import stack
 from tinygrad_edu.engine import Array, Value, as_data, constant
+from tinygrad_edu.losses import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
+)
+from tinygrad_edu.perceptron import DecisionBoundary, Perceptron, PerceptronHistory
 
+# the names of tinygrad_edu.losses and tinygrad_edu.perceptron are importable from here too
 __all__ = [
     "MLP",
     "DecisionBoundary",
@@ -54,13 +66,8 @@ __all__ = [
     "mse_loss",
 ]
 
-Seed = int | np.random.Generator | None
-"""A seed for `np.random.default_rng`: an int, a Generator (used as it is), or None (random)."""
-
 ActivationLike = str | Callable[[Value], Value] | None
 """An activation's name (``"tanh"``, ``"identity"`` …), a callable on Values, or None (identity)."""
-
-PathLike = str | os.PathLike[str]
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,10 +190,6 @@ class Module:
 # --------------------------------------------------------------------------------------------
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _as_input(x: Any, nin: int, who: str) -> Value:
     """`x` as a Value of shape ``(nin,)`` (one sample) or ``(batch, nin)``, or a clear error."""
     if isinstance(x, Value):
@@ -197,14 +200,14 @@ def _as_input(x: Any, nin: int, who: str) -> Value:
         value = constant(as_data(x, f"the input of {who}"))
     if value.ndim not in (1, 2):
         raise ValueError(
-            f"{who} takes one sample (a list or 1-D array of {_count(nin, 'feature')}) or a "
-            f"batch (a 2-D array, one row of {_count(nin, 'feature')} per sample); got an "
+            f"{who} takes one sample (a list or 1-D array of {plural(nin, 'feature')}) or a "
+            f"batch (a 2-D array, one row of {plural(nin, 'feature')} per sample); got an "
             f"input of shape "
             f"{value.shape}"
         )
     if value.shape[-1] != nin:
         raise ValueError(
-            f"{who} expects {_count(nin, 'input feature')}; got {value.shape[-1]} "
+            f"{who} expects {plural(nin, 'input feature')}; got {value.shape[-1]} "
             f"(an input of shape {value.shape})"
         )
     return value
@@ -213,13 +216,6 @@ def _as_input(x: Any, nin: int, who: str) -> Value:
 def _uniform(rng: np.random.Generator, shape: tuple[int, ...], nin: int) -> Array:
     bound = 1.0 / math.sqrt(nin)
     return rng.uniform(-bound, bound, size=shape)
-
-
-def positive_int(n: Any, what: str) -> int:
-    """`n` as an int, or a ValueError naming `what` unless it is a positive integer."""
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"{what} must be a positive integer; got {n!r}")
-    return int(n)
 
 
 def _activation_name(fn: Callable[[Value], Value]) -> str:
@@ -435,292 +431,3 @@ class MLP(Module):
             f"{layer.nout} {_activation_name(layer.activation)}" for layer in self.layers
         ]
         return f"MLP({' → '.join(parts)})"
-
-
-# --------------------------------------------------------------------------------------------
-# Rosenblatt's perceptron
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PerceptronHistory:
-    """What `Perceptron.fit` did: per epoch, the number of errors (= updates) and the weights
-    at the end of the epoch.
-
-    `converged` is True when an epoch made no error; `cycled` is True when training stopped
-    because the weights came back to an earlier end-of-epoch state while errors remained: the
-    same epochs would then repeat forever, so the data are not linearly separable.
-    """
-
-    initial_weights: Array
-    errors: list[int] = field(default_factory=list)
-    weights: list[Array] = field(default_factory=list)
-    converged: bool = False
-    cycled: bool = False
-
-    @property
-    def epochs(self) -> int:
-        return len(self.errors)
-
-    @property
-    def updates(self) -> int:
-        """The total number of weight updates (mistakes), the quantity Novikoff bounds."""
-        return sum(self.errors)
-
-
-@dataclass(frozen=True)
-class DecisionBoundary:
-    """The hyperplane bias + normal·x = 0 where a perceptron's prediction flips from 0 to 1."""
-
-    bias: float
-    normal: Array
-
-    def side(self, X: Any) -> Array:
-        """wᵀx for each row of `X`: positive on the side predicted 1."""
-        return np.asarray(X, dtype=np.float64) @ self.normal + self.bias
-
-    def x2(self, x1: Any) -> Any:
-        """For two inputs: the x₂ on the line above `x1`, x₂ = −(w₀ + w₁x₁)/w₂."""
-        if self.normal.shape != (2,):
-            raise ValueError(f"x2() needs a boundary in 2 inputs; this one has {self.normal.size}")
-        if self.normal[1] == 0.0:
-            raise ValueError("the boundary is vertical (w₂ = 0): it is the line x₁ = "
-                             f"{-self.bias / self.normal[0] if self.normal[0] else math.nan}")
-        return -(self.bias + self.normal[0] * np.asarray(x1, dtype=np.float64)) / self.normal[1]
-
-
-class Perceptron:
-    """Rosenblatt's perceptron (1958): ŷ = step(wᵀx) with x = (1, x₁, …, xₙ), so w₀ is the bias.
-
-    `weights` is a 1-D array of nin + 1 numbers, bias first. With ``seed=None`` they start at
-    zero (the setting of Novikoff's convergence theorem); with a seed they start random, as in
-    the lecture, drawn from U(−1, 1). Either way they can be set directly.
-
-    >>> from tinygrad_edu.datasets import logic_gate
-    >>> X, y = logic_gate("and")
-    >>> p = Perceptron(2)
-    >>> history = p.fit(X, y)
-    >>> history.converged, history.errors
-    (True, [1, 3, 3, 2, 1, 0])
-    >>> p.weights, p.predict(X)
-    (array([-3.,  2.,  1.]), array([0, 0, 0, 1]))
-    """
-
-    def __init__(self, nin: int, *, seed: Seed = None) -> None:
-        self.nin = positive_int(nin, "Perceptron: nin (the number of inputs)")
-        if seed is None:
-            self._weights = np.zeros(self.nin + 1)
-        else:
-            self._weights = np.random.default_rng(seed).uniform(-1.0, 1.0, self.nin + 1)
-
-    @property
-    def weights(self) -> Array:
-        """(w₀, w₁, …, wₙ): the bias first, then one weight per input."""
-        return self._weights
-
-    @weights.setter
-    def weights(self, new: Any) -> None:
-        array = np.array(as_data(new, "Perceptron weights"), dtype=np.float64, ndmin=1)
-        if array.shape != (self.nin + 1,):
-            raise ValueError(f"Perceptron weights must have shape ({self.nin + 1},) (the bias "
-                             f"first, then {self.nin} weights); got shape {array.shape}")
-        self._weights = array
-
-    def _augment(self, X: Any, who: str) -> tuple[Array, bool]:
-        """Rows (1, x₁, …, xₙ) for a batch or one sample, and whether it was one sample."""
-        array = np.asarray(as_data(X, f"the input of Perceptron.{who}"), dtype=np.float64)
-        single = array.ndim == 1
-        array = array.reshape(1, -1) if single else array
-        if array.ndim != 2 or array.shape[1] != self.nin:
-            raise ValueError(f"Perceptron.{who} expects {self.nin} input features per sample; "
-                             f"got an input of shape {np.shape(X)}")
-        return np.hstack([np.ones((len(array), 1)), array]), single
-
-    def net_input(self, X: Any) -> Any:
-        """wᵀx = w₀ + w₁x₁ + … + wₙxₙ for one sample (a float) or each row of a batch."""
-        rows, single = self._augment(X, "net_input")
-        z = rows @ self._weights
-        return float(z[0]) if single else z
-
-    def predict(self, X: Any) -> Any:
-        """step(wᵀx): 1 if wᵀx > 0 else 0, an int for one sample, an int array for a batch."""
-        rows, single = self._augment(X, "predict")
-        out = (rows @ self._weights > 0.0).astype(np.int64)
-        return int(out[0]) if single else out
-
-    def fit(self, X: Any, y: Any, *, lr: float = 1.0, max_epochs: int = 100) -> PerceptronHistory:
-        """Rosenblatt's rule, one example at a time, in order, epoch after epoch:
-
-        on a wrong prediction, w ← w + lr·x if ŷ = 0 and y = 1, w ← w − lr·x if ŷ = 1 and y = 0;
-        stop after an epoch without errors (converged), when the weights return to an earlier
-        end-of-epoch state with errors remaining (a cycle: it would never converge), or after
-        `max_epochs`.
-        """
-        rows, _ = self._augment(X, "fit")
-        labels = _binary_labels(y, len(rows), "Perceptron.fit")
-        if not lr > 0.0:
-            raise ValueError(f"Perceptron.fit: lr must be positive; got {lr!r}")
-        max_epochs = positive_int(max_epochs, "Perceptron.fit: max_epochs")
-        w = self._weights.copy()
-        history = PerceptronHistory(initial_weights=w.copy())
-        earlier = [w.copy()]
-        for _ in range(max_epochs):
-            errors = 0
-            for x, target in zip(rows, labels, strict=True):
-                prediction = 1 if x @ w > 0.0 else 0
-                if prediction == 0 and target == 1:
-                    w += lr * x
-                    errors += 1
-                elif prediction == 1 and target == 0:
-                    w -= lr * x
-                    errors += 1
-            history.errors.append(errors)
-            history.weights.append(w.copy())
-            if errors == 0:
-                history.converged = True
-                break
-            tolerance = 1e-9 * max(1.0, float(np.abs(w).max()))
-            if any(np.allclose(w, state, rtol=0.0, atol=tolerance) for state in earlier):
-                history.cycled = True
-                break
-            earlier.append(w.copy())
-        self._weights = w
-        return history
-
-    def decision_boundary(self) -> DecisionBoundary:
-        """The hyperplane wᵀx = 0 (a line for two inputs) separating the two predictions.
-
-        >>> p = Perceptron(2)
-        >>> p.weights = [-1.5, 1.0, 1.0]
-        >>> float(p.decision_boundary().x2(0.5))
-        1.0
-        """
-        return DecisionBoundary(float(self._weights[0]), self._weights[1:].copy())
-
-    def __repr__(self) -> str:
-        return f"Perceptron({self.nin}, weights={np.array2string(self._weights, precision=4)})"
-
-
-def _binary_labels(y: Any, n: int, who: str) -> Array:
-    labels = np.asarray(as_data(y, f"the labels of {who}"), dtype=np.float64).reshape(-1)
-    if labels.shape != (n,):
-        raise ValueError(f"{who}: got {n} samples but {labels.size} labels")
-    bad = labels[(labels != 0.0) & (labels != 1.0)]
-    if bad.size:
-        raise ValueError(f"{who}: labels must be 0 or 1; got {bad[0]:g}")
-    return labels
-
-
-# --------------------------------------------------------------------------------------------
-# Losses: means over the batch, numerically stable
-# --------------------------------------------------------------------------------------------
-
-
-def _value(x: Any, what: str) -> Value:
-    return x if isinstance(x, Value) else constant(as_data(x, what))
-
-
-def _align(pred: Value, target: Value, loss: str) -> tuple[Value, Value]:
-    """Make prediction and target the same shape; a trailing axis of 1 on either side (the
-    (batch, 1) output of a one-output model against (batch,) labels) is dropped."""
-    ps, ts = pred.shape, target.shape
-    if ps == ts:
-        return pred, target
-    if ps == (*ts, 1):
-        return pred.reshape(ts), target
-    if ts == (*ps, 1):
-        return pred, target.reshape(ps)
-    raise ValueError(f"{loss}: the prediction has shape {ps} but the target has shape {ts}; "
-                     "they must match")
-
-
-def _mean(x: Value) -> Value:
-    return x if x.shape == () else x.mean()
-
-
-def mse_loss(pred: Any, target: Any) -> Value:
-    """Mean squared error: mean((pred − target)²); d/dpred = 2(pred − target)/n.
-
-    >>> mse_loss(Value([1.0, 2.0]), [1.0, 4.0]).data
-    2.0
-    """
-    pred, target = _align(_value(pred, "mse_loss pred"), _value(target, "mse_loss target"),
-                          "mse_loss")
-    return _mean((pred - target) ** 2)
-
-
-def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Value:
-    """−mean(y·log σ(z) + (1 − y)·log(1 − σ(z))) for logits z and targets y in [0, 1].
-
-    Computed as mean(y·softplus(−z) + (1 − y)·softplus(z)): two non-negative terms, each a
-    stable softplus, so logits of ±1e4 give exact values; d/dz = (σ(z) − y)/n.
-
-    >>> round(binary_cross_entropy_with_logits(Value([0.0]), [1.0]).data, 6)
-    0.693147
-    >>> binary_cross_entropy_with_logits(Value([1e4, -1e4]), [1.0, 0.0]).data
-    0.0
-    """
-    z = _value(logits, "binary_cross_entropy_with_logits logits")
-    y = _value(target, "binary_cross_entropy_with_logits target")
-    targets = np.asarray(y.data)
-    if np.any((targets < 0.0) | (targets > 1.0)) or np.isnan(targets).any():
-        bad = targets[~((targets >= 0.0) & (targets <= 1.0))].reshape(-1)[0]
-        raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1] "
-                         f"(class labels 0 and 1, or probabilities); got {bad:g}")
-    z, y = _align(z, y, "binary_cross_entropy_with_logits")
-    return _mean(y * (-z).softplus() + (1.0 - y) * z.softplus())
-
-
-def hinge_loss(scores: Any, target: Any) -> Value:
-    """micrograd's SVM max-margin loss: mean(relu(1 − y·score)) for targets y = ±1.
-
-    >>> hinge_loss(Value([2.0, 0.0, -1.0]), [1, 1, 1]).data
-    1.0
-    """
-    s = _value(scores, "hinge_loss scores")
-    y = _value(target, "hinge_loss target")
-    targets = np.asarray(y.data)
-    bad = targets[(targets != 1.0) & (targets != -1.0)].reshape(-1)
-    if bad.size:
-        raise ValueError(f"hinge_loss: targets must be -1 or +1; got {bad[0]:g} "
-                         "(turn 0/1 labels into ±1 with 2*y - 1)")
-    s, y = _align(s, y, "hinge_loss")
-    return _mean((1.0 - y * s).relu())
-
-
-def cross_entropy(logits: Any, labels: Any) -> Value:
-    """Softmax cross-entropy over the last axis with integer class labels:
-    mean(logsumexp(z) − z_label), d/dz = (softmax(z) − onehot(label))/n.
-
-    `logits` has shape (batch, classes) with `labels` of shape (batch,), or (classes,) with one
-    label. The log-sum-exp subtracts the row maximum (a constant) first, so it never overflows.
-
-    >>> round(cross_entropy(Value([[2.0, 0.0, 0.0]]), [0]).data, 6)
-    0.239545
-    """
-    z = _value(logits, "cross_entropy logits")
-    if z.ndim not in (1, 2):
-        raise ValueError(f"cross_entropy: logits must have shape (classes,) or (batch, classes); "
-                         f"got shape {z.shape}")
-    classes = z.shape[-1]
-    raw = labels.data if isinstance(labels, Value) else labels
-    array = np.asarray(raw)
-    if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
-                                        not np.all(array == np.round(array))):
-        raise ValueError(f"cross_entropy: labels must be integer class indices; got {raw!r}")
-    index = array.astype(np.intp)
-    if index.shape != z.shape[:-1]:
-        raise ValueError(f"cross_entropy: logits of shape {z.shape} need labels of shape "
-                         f"{z.shape[:-1]}; got shape {index.shape}")
-    outside = index[(index < 0) | (index >= classes)].reshape(-1)
-    if outside.size:
-        raise ValueError(f"cross_entropy: label {int(outside[0])} is outside the {classes} "
-                         f"classes 0..{classes - 1}")
-    # NOTE: the maximum is subtracted as a constant: logsumexp(z) = m + logsumexp(z − m) for
-    # any m, so the gradient is unchanged and exp never sees a positive argument
-    shifted: Value = z - np.max(z.data, axis=-1, keepdims=True)
-    log_sum_exp: Value = shifted.exp().sum(axis=-1).log()
-    if z.ndim == 1:
-        return log_sum_exp - shifted[int(index)]
-    picked: Value = shifted[np.arange(len(index)), index]
-    return (log_sum_exp - picked).mean()

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.engine import Array, Value, no_grad
 
 __all__ = [
@@ -202,8 +202,7 @@ def activation_curves(name: str, z: Array) -> tuple[Array, Array]:
     >>> values.tolist(), slopes.tolist()
     ([0.0, 0.0, 2.0], [0.0, 0.0, 1.0])
     """
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    [name] = activation_names([name])
     x = Value(np.asarray(z, dtype=np.float64))
     out = ACTIVATIONS[name](x)
     out.sum().backward()
@@ -224,11 +223,7 @@ def plot_activations(
     when `fig` is None).
     """
     require_matplotlib()
-    chosen = [n for n in ACTIVATIONS if n != "identity"] if names is None else list(names)
-    unknown = [n for n in chosen if n not in ACTIVATIONS]
-    if unknown or not chosen:
-        raise ValueError(f"unknown activation(s) {', '.join(map(repr, unknown)) or '(none)'}; "
-                         f"known: {', '.join(ACTIVATIONS)}")
+    chosen = activation_names(None if names is None else list(names))
     columns = max(1, min(columns, len(chosen)))
     rows = -(-len(chosen) // columns)
     if fig is None:

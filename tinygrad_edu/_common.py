@@ -1,0 +1,37 @@
+"""Argument types and checks shared by the modules of the package (private: no API of its own).
+
+>>> from tinygrad_edu._common import plural, positive_int
+>>> positive_int(3, "n"), plural(1, "epoch"), plural(2, "epoch")
+(3, '1 epoch', '2 epochs')
+>>> positive_int(0, "make_moons: n")
+Traceback (most recent call last):
+...
+ValueError: make_moons: n must be a positive integer; got 0
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PathLike", "Seed", "plural", "positive_int"]
+
+Seed = int | np.random.Generator | None
+"""A seed for `np.random.default_rng`: an int, a Generator (used as it is), or None (random)."""
+
+PathLike = str | os.PathLike[str]
+"""A file or folder name: a string or a `pathlib.Path`."""
+
+
+def positive_int(n: Any, what: str) -> int:
+    """`n` as an int, or a ValueError naming `what` unless it is a positive integer."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"{what} must be a positive integer; got {n!r}")
+    return int(n)
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"2 epochs"``: `count` and `noun`, with an s unless `count` is 1."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
