@@ -32,7 +32,6 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +41,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu import engine
-from tinygrad_edu.engine import Primitive, Value, data_of
+from tinygrad_edu.engine import Primitive, Value, data_of, topological_order
 
 __all__ = [
     "ROLE_COLORS",
@@ -203,19 +202,50 @@ def _escape(text: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _collect(root: Value) -> list[Value]:
-    """Every node `root` depends on (constants too), oldest first. Iterative."""
-    seen = {id(root)}
+def graph_nodes(root: Value) -> list[Value]:
+    """Every value `root` depends on, constants too, nearest first: breadth first, each
+    node's operands in order. Iterative (the list is its own queue), so any depth works.
+
+    >>> from tinygrad_edu import Value
+    >>> a = Value(2.0, label="a")
+    >>> b = (a * 3.0).tanh()
+    >>> [v.op.name if v.op else v.data for v in graph_nodes(b)]
+    ['tanh', 'mul', 2.0, 3.0]
+    """
     nodes = [root]
-    stack = [root]
-    while stack:
-        for parent in stack.pop().parents:
+    seen = {id(root)}
+    for node in nodes:  # the loop reads the nodes appended while it runs
+        for parent in node.parents:
             if id(parent) not in seen:
                 seen.add(id(parent))
                 nodes.append(parent)
-                stack.append(parent)
-    nodes.sort(key=lambda v: v._id)
     return nodes
+
+
+def oldest_first(root: Value, nodes: list[Value]) -> list[Value]:
+    """`nodes`, the values of `root`'s graph, in the order they were created (operands first).
+
+    The engine's backward order (`topological_order`, newest first) gives that order for the
+    values that need a gradient; a constant goes just before the first of them that uses it
+    (where the operator that wrapped it created it). Anything left, which only happens behind a
+    computed value whose `requires_grad` was switched off, goes first, farthest first.
+
+    >>> from tinygrad_edu import Value
+    >>> a = Value(2.0, label="a")
+    >>> b = (a * 3.0).tanh()
+    >>> [v.op.name if v.op else v.data for v in oldest_first(b, graph_nodes(b))]
+    [2.0, 3.0, 'mul', 'tanh']
+    """
+    visited = topological_order(root)[::-1]
+    placed = {id(node) for node in visited}
+    ordered: list[Value] = []
+    for node in visited:
+        for parent in node.parents:
+            if id(parent) not in placed:
+                placed.add(id(parent))
+                ordered.append(parent)
+        ordered.append(node)
+    return [node for node in reversed(nodes) if id(node) not in placed] + ordered
 
 
 def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
@@ -249,7 +279,8 @@ class _Unit:
 @dataclass
 class _Graph:
     root: Value
-    nodes: list[Value]
+    nodes: list[Value]  # oldest first
+    nearest: list[Value]  # the same values, nearest the root first
     names: dict[int, str]  # id(node) -> "n0", "n1", ... (creation order)
     titles: dict[int, str]  # id(node) -> the label shown
     roles: dict[int, str]
@@ -268,7 +299,8 @@ def _build(
         raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
     if max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
-    nodes = _collect(root)
+    nearest = graph_nodes(root)
+    nodes = oldest_first(root, nearest)
     named = _named_values(params)
     input_ids = set()
     input_labels = set()
@@ -295,7 +327,7 @@ def _build(
             roles[key] = "input"
         else:
             roles[key] = "parameter"
-    graph = _Graph(root, nodes, names, titles, roles, max_nodes)
+    graph = _Graph(root, nodes, nearest, names, titles, roles, max_nodes)
     if len(nodes) > max_nodes:
         _collapse(graph, max_nodes)
     return graph
@@ -328,7 +360,7 @@ def _group_keys(graph: _Graph, level: int) -> dict[int, str]:
     """
     groups: dict[int, str] = {}
     rank: dict[str, int] = {}
-    for node in graph.nodes:
+    for position, node in enumerate(graph.nodes):
         key = id(node)
         if node.is_leaf:
             units = _module_units(graph.titles[key])
@@ -336,7 +368,7 @@ def _group_keys(graph: _Graph, level: int) -> dict[int, str]:
                 continue
             group = ".".join(units[: max(1, len(units) - level)])
             groups[key] = group
-            rank.setdefault(group, node._id)
+            rank.setdefault(group, position)
         elif node is not graph.root:
             best: str | None = None
             for parent in node.parents:
@@ -364,13 +396,7 @@ def _collapse(graph: _Graph, max_nodes: int) -> None:
             graph.hidden = len(groups)
             return
     # no module structure that fits: keep the values nearest the root, hide the rest
-    kept = {id(graph.root)}
-    queue = deque([graph.root])
-    while queue and len(kept) < max_nodes - 1:
-        for parent in queue.popleft().parents:
-            if id(parent) not in kept and len(kept) < max_nodes - 1:
-                kept.add(id(parent))
-                queue.append(parent)
+    kept = {id(node) for node in graph.nearest[: max(1, max_nodes - 1)]}
     rest = _Unit("hidden", "further values")
     for node in graph.nodes:
         if id(node) not in kept:
@@ -567,8 +593,9 @@ def draw_graph(
     zero grad     grey text and border: after backward, a gradient exactly 0 (dead ReLU)
     ============  ==================================================================
 
-    Node ids are ``n0, n1, ...`` in the order the values were created, op nodes ``n5_op``,
-    so the same graph gives the same DOT text every time.
+    Node ids are ``n0, n1, ...`` in the order the values were created (a constant made by
+    hand counts as made just before its first use), op nodes ``n5_op``, so the same graph
+    gives the same DOT text every time.
 
     `params` (a model with ``named_parameters()``, a name → Value mapping or Values) names the
     parameters. Above `max_nodes` values, the picture collapses: values are folded into one box
@@ -659,7 +686,8 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     'n1 = a * a: gradient 1.0000 arrives.'
     """
     seed = engine.initial_gradient(root, gradient, False)
-    names = {id(node): f"n{i}" for i, node in enumerate(_collect(root))}
+    ordered = oldest_first(root, graph_nodes(root))
+    names = {id(node): f"n{i}" for i, node in enumerate(ordered)}
     steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
     known: dict[Value, Any] = {}
 
