@@ -666,16 +666,35 @@ class BackpropStep:
     grads: dict[Value, Any]
 
 
-def _copy(g: Any) -> Any:
-    g = data_of(g)
-    return np.array(g, dtype=np.float64) if isinstance(g, np.ndarray) else float(g)
+# ---- THE ENGINE'S BACKWARD MACHINERY: the one function of viz that calls it ----------------
+# It uses engine.initial_gradient and engine.run_backward(root, seed, capture={}, hook=...).
+# When the engine offers engine.backpropagate(root, seed, visit), with visit(node, grad) called
+# for each node in the engine's order, only this function changes.
+
+
+def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any]]:
+    """Each node the engine's backward pass from `root` visits, in its order, with a copy of
+    the gradient it gets; no `.grad` is changed. `gradient` is checked as `backward()` does."""
+    visits: list[tuple[Value, Any]] = []
+
+    def visit(node: Value, grad: Any) -> None:
+        grad = data_of(grad)
+        copied = np.array(grad, dtype=np.float64) if isinstance(grad, np.ndarray) else float(grad)
+        visits.append((node, copied))
+
+    seed = engine.initial_gradient(root, gradient, False)
+    engine.run_backward(root, seed, capture={}, hook=visit)
+    return visits
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     """The engine's backward pass from `root`, one step per node, in the engine's own order.
 
-    Uses the engine's real backward (`engine.run_backward` with a hook) without touching any
-    `.grad`. There is one step per node that receives a gradient, plus frame 0.
+    Uses the engine's real backward pass without touching any `.grad`. There is one step per
+    node that receives a gradient, plus frame 0.
 
     >>> from tinygrad_edu import Value
     >>> a = Value(2.0, label="a")
@@ -685,17 +704,16 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     >>> steps[2].text[:36]
     'n1 = a * a: gradient 1.0000 arrives.'
     """
-    seed = engine.initial_gradient(root, gradient, False)
+    visits = _engine_backward(root, gradient)
     ordered = oldest_first(root, graph_nodes(root))
     names = {id(node): f"n{i}" for i, node in enumerate(ordered)}
-    steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
-    known: dict[Value, Any] = {}
 
     def who(node: Value) -> str:
         return node.label or names[id(node)]
 
-    def record(node: Value, g: Any) -> None:
-        g = _copy(g)
+    steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
+    known: dict[Value, Any] = {}
+    for node, g in visits:
         known[node] = g
         if node.op is None:
             text = f"{who(node)} is a leaf: its gradient {_summary(g)} is final (added to .grad)"
@@ -709,8 +727,6 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
                     f"Local rule (out = {who(node)}, {letters}): "
                     f"{local_rule(node.op, node.params)}")
         steps.append(BackpropStep(len(steps), node, g, text, dict(known)))
-
-    engine.run_backward(root, seed, capture={}, hook=record)
     return steps
 
 
