@@ -3,6 +3,7 @@
 `backprop_steps(root)` records the pass (no `.grad` changes), and `write_backprop_html(root,
 path)` saves it as one self-contained HTML page (inline SVG pictures, a few lines of inline
 JavaScript, nothing fetched from the network) where a learner steps through backpropagation.
+The page's template is the package data file ``tinygrad_edu/viz/backprop.html``.
 
 >>> from tinygrad_edu import Value
 >>> x = Value(3.0, label="x")
@@ -15,11 +16,14 @@ JavaScript, nothing fetched from the network) where a learner steps through back
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from string import Template
 from typing import Any
 
 import numpy as np
@@ -119,56 +123,11 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
 # --------------------------------------------------------------------------------------------
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }}
-.controls {{ display: flex; gap: 0.6em; align-items: center; margin-bottom: 0.6em; }}
-.controls input[type=range] {{ flex: 1; max-width: 40em; }}
-.frame .text {{ font-size: 1.05em; min-height: 2.6em; }}
-.frame svg {{ max-width: 100%; height: auto; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<p>Step through backpropagation: frame 0 is the forward pass; each next frame fills in the
-gradient of one more node, in the order the engine visits them (the node highlighted).
-Keys: ← and →.</p>
-<div class="controls">
-<button id="prev" type="button">◀ prev</button>
-<input id="slider" type="range" min="0" max="{last}" value="0">
-<button id="next" type="button">next ▶</button>
-<span id="counter">step 0 / {last}</span>
-</div>
-{frames}
-<script>
-(function () {{
-  var frames = document.querySelectorAll(".frame");
-  var slider = document.getElementById("slider");
-  var counter = document.getElementById("counter");
-  var current = 0;
-  function show(i) {{
-    current = Math.max(0, Math.min(frames.length - 1, i));
-    for (var k = 0; k < frames.length; k++) {{ frames[k].hidden = (k !== current); }}
-    slider.value = current;
-    counter.textContent = "step " + current + " / " + (frames.length - 1);
-  }}
-  document.getElementById("prev").onclick = function () {{ show(current - 1); }};
-  document.getElementById("next").onclick = function () {{ show(current + 1); }};
-  slider.oninput = function () {{ show(parseInt(slider.value, 10)); }};
-  document.addEventListener("keydown", function (e) {{
-    if (e.key === "ArrowLeft") {{ show(current - 1); }}
-    if (e.key === "ArrowRight") {{ show(current + 1); }}
-  }});
-  show(0);
-}})();
-</script>
-</body>
-</html>
-"""
+@functools.cache
+def _page() -> Template:
+    """The page template (``backprop.html``, package data): ``$title``, ``$last``, ``$frames``."""
+    text = resources.files("tinygrad_edu.viz").joinpath("backprop.html").read_text("utf-8")
+    return Template(text)
 
 
 def _inline_svg(svg: str, prefix: str) -> str:
@@ -218,7 +177,8 @@ def backprop_html(
             f'<section class="frame" id="frame-{step.number}"{hidden}>\n'
             f'<p class="text">{html.escape(caption)}</p>\n{svg}\n</section>'
         )
-    return _PAGE.format(title=html.escape(title), last=len(steps) - 1, frames="\n".join(frames))
+    return _page().substitute(title=html.escape(title), last=len(steps) - 1,
+                              frames="\n".join(frames))
 
 
 def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
