@@ -1,0 +1,409 @@
+"""Drawing a computation graph with Graphviz: colours, labels, the legend, saving pictures.
+
+`draw_graph(root)` returns a `GraphPicture`, a `graphviz.Digraph` (shown inline in Jupyter;
+rendered to SVG, PNG or PDF by Graphviz's `dot` program). Building it, and its DOT text
+`.source`, needs no Graphviz program; rendering without one raises `GraphvizNotFoundError`,
+which says how to install it. `save_graph` writes a picture to a file.
+
+>>> from tinygrad_edu import Value
+>>> x = Value(3.0, label="x")
+>>> print(draw_graph(x.tanh(), show_grad=False).source)  # doctest: +ELLIPSIS
+digraph tinygrad_edu {
+...
+	n0 [label=<...<B>x</B>...data 3.0000...> fillcolor="#fdcf9e" ...]
+	n1 [label=<...data 0.9951...> fillcolor="#b8e0b0" peripheries=2 ...]
+	n1_op [label=tanh ...]
+	n0 -> n1_op
+	n1_op -> n1
+}
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import graphviz
+import numpy as np
+
+from tinygrad_edu.engine import Primitive, Value
+from tinygrad_edu.viz.graph import Graph, build_graph, has_nan_or_inf, is_all_zero, summarize
+
+__all__ = [
+    "ALARM",
+    "DIM_BORDER",
+    "DIM_TEXT",
+    "FONT",
+    "FORMATS",
+    "GROUP_COLOR",
+    "HIGHLIGHT",
+    "INSTALL_HINT",
+    "OP_COLOR",
+    "ROLE_COLORS",
+    "GraphPicture",
+    "GraphvizNotFoundError",
+    "draw_graph",
+    "local_rule",
+    "operand_letter",
+    "render_graph",
+    "save_graph",
+]
+
+INSTALL_HINT = (
+    "Graphviz's 'dot' program is needed to render graphs, and it was not found on PATH. "
+    "Install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
+    "'sudo dnf install graphviz' (Fedora), 'brew install graphviz' (macOS), "
+    "'conda install -c conda-forge graphviz' or 'winget install graphviz' (Windows, then add "
+    "its bin folder to PATH). The DOT text (.source) works without it."
+)
+
+
+class GraphvizNotFoundError(graphviz.ExecutableNotFound):  # type: ignore[misc]
+    """Rendering needs Graphviz's `dot` program, which is not installed (a `RuntimeError`).
+
+    >>> isinstance(GraphvizNotFoundError(), RuntimeError), "brew install" in INSTALL_HINT
+    (True, True)
+    """
+
+    def __init__(self) -> None:
+        RuntimeError.__init__(self, INSTALL_HINT)
+
+
+def _explained(run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`run(*args, **kwargs)`, raising `GraphvizNotFoundError` when `dot` is missing."""
+    try:
+        return run(*args, **kwargs)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFoundError() from error
+
+
+class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
+    """A `graphviz.Digraph` whose rendering explains how to install Graphviz when it is missing.
+
+    >>> picture = GraphPicture("example")
+    >>> picture.node("a")
+    >>> picture.source.split()
+    ['digraph', 'example', '{', 'a', '}']
+    """
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:
+        return _explained(super().pipe, *args, **kwargs)
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        return _explained(super().render, *args, **kwargs)
+
+    def unflatten(self, *args: Any, **kwargs: Any) -> Any:
+        return _explained(super().unflatten, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Colours and shapes (the legend)
+# --------------------------------------------------------------------------------------------
+
+ROLE_COLORS: dict[str, str] = {
+    "output": "#b8e0b0",  # green, double border: the root, what backward() starts from
+    "parameter": "#fdcf9e",  # orange: a leaf that gets a gradient (a weight, a bias, ...)
+    "input": "#c6dbef",  # blue: a leaf given as data (named in `inputs=`)
+    "constant": "#eeeeee",  # grey, dashed border: a number wrapped by an operator, no gradient
+    "intermediate": "#ffffff",  # white: a value computed by an op
+}
+"""Fill colour of a value box by role (see `draw_graph`)."""
+
+OP_COLOR = "#f2f2f2"
+GROUP_COLOR = "#e0e0e0"
+HIGHLIGHT = "#7b3294"  # purple: the node being processed in a backprop step
+ALARM = "#d62728"  # red: a nan or inf gradient
+DIM_TEXT = "#a0a0a0"  # grey text: a gradient that is exactly zero (a dead ReLU, say)
+DIM_BORDER = "#c8c8c8"
+FONT = "Helvetica"
+
+
+# --------------------------------------------------------------------------------------------
+# Local derivative texts, for the step-by-step pictures (each primitive's `text` in ops.py)
+# --------------------------------------------------------------------------------------------
+
+
+def local_rule(prim: Primitive, params: Mapping[str, Any] | None = None) -> str:
+    """The local derivative of `prim` as text, e.g. ``∂out/∂a = b`` (a generic one if unknown).
+
+    >>> from tinygrad_edu.ops import REGISTRY
+    >>> local_rule(REGISTRY["mul"])
+    '∂out/∂a = b,  ∂out/∂b = a'
+    >>> local_rule(REGISTRY["pow_const"], {"exponent": 2.0})
+    '∂out/∂a = 2·a^(2 − 1)'
+    """
+    template = prim.text
+    if not template:
+        return f"each input gets g times ∂{prim.name}/∂input (the rule in tinygrad_edu.ops)"
+    shown = {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in (params or {}).items()}
+    try:
+        return template.format_map(shown)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def operand_letter(position: int) -> str:
+    """The name of an op's operand in local rules and on edges: a, b, c, ... (26 letters).
+
+    >>> [operand_letter(i) for i in (0, 1, 2, 26)]
+    ['a', 'b', 'c', 'a']
+    """
+    return "abcdefghijklmnopqrstuvwxyz"[position % 26]
+
+
+# --------------------------------------------------------------------------------------------
+# Drawing
+# --------------------------------------------------------------------------------------------
+
+_ORDERED_OPERANDS = {"sub", "div", "power", "matmul", "where", "concatenate", "stack"}
+"""Ops whose operand order matters: their incoming edges are labelled a, b, ..."""
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False).replace('"', "&quot;")
+
+
+def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_grad: bool) -> str:
+    key = id(node)
+    rows = []
+    title = graph.titles[key]
+    shape = f"shape {node.shape}" if node.shape else ""
+    head = "  ".join(p for p in (f"<B>{_escape(title)}</B>" if title else "", shape) if p)
+    if head:
+        rows.append(head)
+    if show_data:
+        rows.append(f"data {_escape(summarize(node.data))}")
+    if show_grad and node.requires_grad:
+        text = f"grad {_escape(summarize(grad))}"
+        if has_nan_or_inf(grad):
+            text = f'<FONT COLOR="{ALARM}"><B>{text}  (!)</B></FONT>'
+        rows.append(text)
+    if not rows:
+        rows.append(" ")
+    cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
+
+
+def render_graph(
+    graph: Graph,
+    *,
+    rankdir: str,
+    show_data: bool,
+    show_grad: bool,
+    legend: bool,
+    grads: Mapping[int, Any] | None = None,
+    dim_zero: bool = True,
+    highlight: Value | None = None,
+    caption: str = "",
+) -> GraphPicture:
+    """The DOT picture of `graph`; `grads` (by id) replaces the nodes' own `.grad`, and
+    `highlight` marks the node a backprop step processes.
+
+    >>> from tinygrad_edu import Value
+    >>> y = Value(2.0, label="x") * 3.0
+    >>> picture = render_graph(build_graph(y), rankdir="TB", show_data=False, show_grad=True,
+    ...                        legend=False, grads={id(y): 1.0}, highlight=y)
+    >>> "grad 1.0000" in picture.source, HIGHLIGHT in picture.source
+    (True, True)
+    """
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw_graph: rankdir must be 'LR', 'RL', 'TB' or 'BT'; got {rankdir!r}")
+    dot = GraphPicture("tinygrad_edu")
+    dot.attr("graph", rankdir=rankdir, fontname=FONT, nodesep="0.25", ranksep="0.35")
+    dot.attr("node", fontname=FONT, fontsize="11")
+    dot.attr("edge", color="#555555", arrowsize="0.7", fontname=FONT, fontsize="9")
+    notes = [caption] if caption else []
+    if graph.hidden:
+        boxes = len({unit.key for unit in graph.units.values()})
+        notes.append(f"collapsed: {graph.hidden} of {len(graph.nodes)} values hidden in "
+                     f"{boxes} box{'es' if boxes != 1 else ''} (more than max_nodes="
+                     f"{graph.max_nodes})")
+    if notes:
+        dot.attr("graph", label="\n".join(notes), labelloc="t", labeljust="l", fontsize="12")
+    focus = id(highlight) if highlight is not None else None
+
+    def grad_of(node: Value) -> Any:
+        if grads is None:
+            return node.grad
+        return grads.get(id(node), 0.0 if not node.shape else np.zeros(node.shape))
+
+    # boxes for collapsed groups, in order of first appearance
+    seen_units: set[str] = set()
+    for node in graph.nodes:
+        unit = graph.units.get(id(node))
+        if unit is not None and unit.key not in seen_units:
+            seen_units.add(unit.key)
+            what = "values" if unit.members != 1 else "value"
+            dot.node(unit.key, label=f"{unit.title}\n{unit.members} {what} hidden",
+                     shape="box3d", style="filled", fillcolor=GROUP_COLOR)
+
+    edges: dict[tuple[str, str], int] = {}  # collapsed edges, counted
+
+    for node in graph.nodes:
+        key = id(node)
+        unit = graph.units.get(key)
+        name = graph.names[key]
+        if unit is None:
+            role = graph.roles[key]
+            grad = grad_of(node)
+            dim = (dim_zero and node.requires_grad and is_all_zero(grad)
+                   and not (grads is not None and key not in grads))
+            attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": ROLE_COLORS[role]}
+            if role == "constant":
+                attrs["style"] = "rounded,filled,dashed"
+            if role == "output":
+                attrs["peripheries"] = "2"
+            if role == "parameter":
+                attrs["penwidth"] = "1.5"
+            if dim:
+                attrs.update(fontcolor=DIM_TEXT, color=DIM_BORDER)
+            if show_grad and node.requires_grad and has_nan_or_inf(grad):
+                attrs.update(color=ALARM, penwidth="2.5")
+            if key == focus:
+                attrs.update(color=HIGHLIGHT, penwidth="3")
+            label = _value_label(graph, node, grad, show_data, show_grad)
+            dot.node(name, label=label, **attrs)
+        if node.is_leaf:
+            continue
+        op = node.op
+        assert op is not None  # a non-leaf node always has its primitive
+        target = unit.key if unit is not None else f"{name}_op"
+        if unit is None:
+            op_attrs = {"shape": "ellipse", "style": "filled", "fillcolor": OP_COLOR,
+                        "margin": "0.02,0.02", "height": "0.3"}
+            if key == focus:
+                op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
+            dot.node(f"{name}_op", label=op.describe(node.params), **op_attrs)
+        labelled = unit is None and op.name in _ORDERED_OPERANDS
+        for position, parent in enumerate(node.parents):
+            parent_unit = graph.units.get(id(parent))
+            source = parent_unit.key if parent_unit is not None else graph.names[id(parent)]
+            if parent_unit is None and unit is None:
+                edge: dict[str, str] = {}
+                if labelled:
+                    edge["label"] = operand_letter(position)
+                if key == focus:
+                    edge.update(color=HIGHLIGHT, penwidth="2", dir="back")
+                dot.edge(source, target, **edge)
+            elif source != target:
+                edges[(source, target)] = edges.get((source, target), 0) + 1
+        if unit is None:
+            focused = {"color": HIGHLIGHT, "penwidth": "2", "dir": "back"}
+            dot.edge(f"{name}_op", name, **(focused if key == focus else {}))
+    for (source, target), count in edges.items():
+        dot.edge(source, target, **({"label": f"×{count}"} if count > 1 else {}))
+    if legend:
+        _add_legend(dot)
+    return dot
+
+
+def _add_legend(dot: GraphPicture) -> None:
+    with dot.subgraph(name="cluster_legend") as box:
+        box.attr(label="legend", fontsize="10", style="rounded", color="#bbbbbb")
+        box.attr("node", shape="box", style="rounded,filled", fontsize="9", height="0.25")
+        previous = None
+        for role, color in ROLE_COLORS.items():
+            extra = {"peripheries": "2"} if role == "output" else {}
+            if role == "constant":
+                extra["style"] = "rounded,filled,dashed"
+            box.node(f"legend_{role}", label=role, fillcolor=color, **extra)
+            if previous is not None:
+                box.edge(previous, f"legend_{role}", style="invis")
+            previous = f"legend_{role}"
+        box.node("legend_op", label="op", shape="ellipse", fillcolor=OP_COLOR)
+        box.node("legend_nan", label="grad nan/inf", fillcolor="#ffffff", color=ALARM,
+                 penwidth="2.5")
+        box.node("legend_zero", label="grad exactly 0", fillcolor="#ffffff", color=DIM_BORDER,
+                 fontcolor=DIM_TEXT)
+        box.edge(previous or "legend_op", "legend_op", style="invis")
+        box.edge("legend_op", "legend_nan", style="invis")
+        box.edge("legend_nan", "legend_zero", style="invis")
+
+
+def draw_graph(
+    root: Value,
+    *,
+    rankdir: str = "LR",
+    show_data: bool = True,
+    show_grad: bool = True,
+    max_nodes: int = 150,
+    params: Any = None,
+    inputs: Iterable[Value | str] | None = None,
+    legend: bool = False,
+) -> GraphPicture:
+    """The computation graph that produced `root`, as a `graphviz.Digraph`.
+
+    A box per value (its label, data and grad; a tensor's shape and its elements when it has
+    at most 6, else their mean, min and max), an ellipse per op (``+``, ``*``, ``tanh``,
+    ``sum(axis=(1,))``, ``@`` ...), edges operand → op → result (a value used twice, as in
+    ``a*a``, has two edges; for ops where order matters they are labelled a, b, ...).
+
+    Legend (``legend=True`` draws it in the picture):
+
+    ============  ==================================================================
+    output        green, double border: `root`
+    parameter     orange: a leaf that requires grad (a weight, a bias, a variable)
+    input         blue: a leaf named in `inputs`, or any leaf not in `params` when
+                  `params` is given (the data fed to a model)
+    constant      grey, dashed: a leaf without gradient (numbers wrapped by operators)
+    intermediate  white: a value computed by an op
+    op            light grey ellipse
+    nan / inf     red border, the grad in red with (!)
+    zero grad     grey text and border: after backward, a gradient exactly 0 (dead ReLU)
+    ============  ==================================================================
+
+    Node ids are ``n0, n1, ...`` in the order the values were created (a constant made by
+    hand counts as made just before its first use), op nodes ``n5_op``, so the same graph
+    gives the same DOT text every time.
+
+    `params` (a model with ``named_parameters()``, a name → Value mapping or Values) names the
+    parameters. Above `max_nodes` values, the picture collapses: values are folded into one box
+    per module, found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value
+    goes to the module that computed it); failing that, only the values nearest the root are
+    kept. The boxes and the title say how many values were hidden. The walk is iterative.
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(3.0, label="x")
+    >>> y = x * x
+    >>> dot = draw_graph(y)
+    >>> dot.source.count("n0 -> n1_op")
+    2
+    """
+    graph = build_graph(root, params, inputs, max_nodes)
+    dim_zero = show_grad and not is_all_zero(root.grad) if root.requires_grad else False
+    return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
+                        legend=legend, dim_zero=dim_zero)
+
+
+# --------------------------------------------------------------------------------------------
+# Saving pictures
+# --------------------------------------------------------------------------------------------
+
+FORMATS = ("svg", "png", "pdf", "dot", "gv")
+
+
+def save_graph(graph: graphviz.Digraph, path: str | Path, format: str | None = None) -> Path:
+    """Write `graph` to `path`, as the suffix says (``.svg``, ``.png``, ``.pdf``, ``.dot``).
+
+    ``.dot``/``.gv`` write the DOT text (no Graphviz program needed); the others run `dot`
+    and raise `GraphvizNotFoundError` without it. Nothing else is written beside `path`.
+
+    >>> import tempfile
+    >>> from tinygrad_edu import Value
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_graph(draw_graph(Value(1.0).tanh()), Path(folder) / "tanh.dot")
+    ...     path.name, path.read_text(encoding="utf-8").startswith("digraph")
+    ('tanh.dot', True)
+    """
+    path = Path(path)
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot save a graph as {fmt!r} (from {str(path)!r}); "
+                         f"use one of: {', '.join('.' + f for f in FORMATS)}")
+    if fmt in ("dot", "gv"):
+        path.write_text(graph.source, encoding="utf-8")
+        return path
+    path.write_bytes(_explained(graph.pipe, format=fmt))
+    return path

@@ -1,0 +1,320 @@
+"""The graph model behind the pictures: which values to draw, their names, roles and groups.
+
+`build_graph(root, ...)` walks the computation graph once (the engine's own walk,
+`topological_order`), numbers the values in creation order, gives each a role (output, parameter,
+input, constant, intermediate) and, above `max_nodes` values, folds them into boxes. Nothing
+here knows about Graphviz: `tinygrad_edu.viz.dot` draws a `Graph`.
+
+>>> from tinygrad_edu import Value
+>>> w, x = Value(-3.0, label="w"), Value(2.0, label="x")
+>>> graph = build_graph(w * x, inputs=["x"])
+>>> [(graph.names[id(n)], graph.titles[id(n)], graph.roles[id(n)]) for n in graph.nodes]
+[('n0', 'w', 'parameter'), ('n1', 'x', 'input'), ('n2', '', 'output')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.engine import Value, data_of, topological_order
+
+__all__ = [
+    "SMALL_TENSOR",
+    "Graph",
+    "Unit",
+    "build_graph",
+    "by_distance",
+    "format_number",
+    "has_nan_or_inf",
+    "is_all_zero",
+    "summarize",
+]
+
+SMALL_TENSOR = 6
+"""Tensors with at most this many elements are shown element by element."""
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries of values and gradients
+# --------------------------------------------------------------------------------------------
+
+
+def format_number(x: float) -> str:
+    """A number as a graph shows it: 4 decimals, or scientific notation when very big/small.
+
+    >>> format_number(0.5), format_number(123456.0), format_number(float("nan"))
+    ('0.5000', '1.235e+05', 'nan')
+    """
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == 0.0:
+        return "0.0000"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4f}"
+    return f"{x:.3e}"
+
+
+def summarize(x: Any) -> str:
+    """A scalar's value, a small tensor's elements, or a large tensor's mean/min/max.
+
+    >>> summarize(2.0), summarize(np.array([1.0, -2.0])), summarize(np.arange(10.0))
+    ('2.0000', '[1.0000, -2.0000]', 'mean 4.5000, min 0.0000, max 9.0000')
+    """
+    x = data_of(x)
+    if not isinstance(x, np.ndarray):
+        return format_number(float(x))
+    if x.size <= SMALL_TENSOR:
+        formatter: Any = {"float_kind": format_number}
+        text = np.array2string(x, separator=", ", formatter=formatter)
+        return " ".join(text.split())
+    finite = x[np.isfinite(x)]
+    parts = []
+    if finite.size:
+        parts.append(f"mean {format_number(float(finite.mean()))}")
+        parts.append(f"min {format_number(float(finite.min()))}")
+        parts.append(f"max {format_number(float(finite.max()))}")
+    n_nan, n_inf = int(np.isnan(x).sum()), int(np.isinf(x).sum())
+    if n_nan:
+        parts.append(f"{n_nan} nan")
+    if n_inf:
+        parts.append(f"{n_inf} inf")
+    return ", ".join(parts)
+
+
+def has_nan_or_inf(grad: Any) -> bool:
+    """True when a gradient (a number, an array or a Value) holds a nan or an inf.
+
+    >>> has_nan_or_inf(float("inf")), has_nan_or_inf(np.array([1.0, 2.0]))
+    (True, False)
+    """
+    return not bool(np.all(np.isfinite(data_of(grad))))
+
+
+def is_all_zero(grad: Any) -> bool:
+    """True when every element of a gradient is exactly 0 (a dead ReLU's, say).
+
+    >>> is_all_zero(0.0), is_all_zero(np.array([0.0, 1e-9]))
+    (True, False)
+    """
+    return not bool(np.any(data_of(grad) != 0.0))
+
+
+# --------------------------------------------------------------------------------------------
+# Distance from the root
+# --------------------------------------------------------------------------------------------
+
+
+def by_distance(nodes: list[Value]) -> list[Value]:
+    """`nodes`, a graph in the engine's order (`topological_order`, root first), sorted by
+    their distance from the root (the fewest operations between them), nearest first.
+
+    Every value that uses a node comes before it in that order, so one pass finds each
+    distance.
+
+    >>> from tinygrad_edu import Value
+    >>> a = Value(2.0, label="a")
+    >>> b = (a * 3.0).tanh() + a
+    >>> [v.op.name if v.op else v.data for v in by_distance(topological_order(b, constants=True))]
+    ['add', 'tanh', 2.0, 'mul', 3.0]
+    """
+    distance = {id(nodes[0]): 0}
+    for node in nodes:
+        d = distance[id(node)] + 1
+        for parent in node.parents:
+            distance[id(parent)] = min(distance.get(id(parent), d), d)
+    return sorted(nodes, key=lambda node: distance[id(node)])
+
+
+# --------------------------------------------------------------------------------------------
+# The graph: nodes, names, roles and groups, computed once
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """One box of a collapsed picture: a group of values, or the values that were cut off.
+
+    >>> Unit("g0", "layers.0", members=12)
+    Unit(key='g0', title='layers.0', members=12)
+    """
+
+    key: str
+    title: str
+    members: int = 0
+
+
+@dataclass
+class Graph:
+    """What a picture of `root`'s graph shows; the dicts are keyed by ``id(node)``.
+
+    `units` holds the box of each value folded away (empty unless collapsed), and `hidden`
+    counts those values. Made by `build_graph`.
+
+    >>> from tinygrad_edu import Value
+    >>> graph = build_graph(Value(1.0, label="x").tanh())
+    >>> len(graph.nodes), graph.hidden, graph.units
+    (2, 0, {})
+    """
+
+    root: Value
+    nodes: list[Value]  # oldest first
+    nearest: list[Value]  # the same values, nearest the root first
+    names: dict[int, str]  # id(node) -> "n0", "n1", ... (creation order)
+    titles: dict[int, str]  # id(node) -> the label shown
+    roles: dict[int, str]
+    max_nodes: int | None
+    units: dict[int, Unit] = field(default_factory=dict)  # id(node) -> its box, if collapsed
+    hidden: int = 0
+
+
+def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
+    """`params` (a model, a name → Value mapping, (name, Value) pairs or Values) by id."""
+    if params is None:
+        return {}
+    if hasattr(params, "named_parameters"):
+        params = params.named_parameters()
+    items = params.items() if isinstance(params, Mapping) else params
+    found: dict[int, tuple[str, Value]] = {}
+    for item in items:
+        if isinstance(item, Value):
+            found[id(item)] = (item.label, item)
+        else:
+            name, value = item
+            if not isinstance(value, Value):
+                raise TypeError(f"draw_graph: params must hold Values; got {type(value).__name__}")
+            found[id(value)] = (str(name), value)
+    return found
+
+
+def build_graph(
+    root: Value,
+    params: Any = None,
+    inputs: Iterable[Value | str] | None = None,
+    max_nodes: int | None = None,
+) -> Graph:
+    """The values of `root`'s graph with their names, titles and roles (see `draw_graph`),
+    folded into boxes when there are more than `max_nodes` (None: never).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(1.0, label="x")
+    >>> y = x
+    >>> for _ in range(10):
+    ...     y = y.tanh()
+    >>> graph = build_graph(y, max_nodes=5)
+    >>> graph.hidden, graph.units[id(x)]
+    (7, Unit(key='hidden', title='further values', members=7))
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
+    if max_nodes is not None and max_nodes < 1:
+        raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
+    walk = topological_order(root, constants=True)  # newest first
+    nodes = walk[::-1]
+    nearest = by_distance(walk)
+    named = _named_values(params)
+    input_ids = set()
+    input_labels = set()
+    for item in inputs or ():
+        if isinstance(item, Value):
+            input_ids.add(id(item))
+        else:
+            input_labels.add(str(item))
+    names: dict[int, str] = {}
+    titles: dict[int, str] = {}
+    roles: dict[int, str] = {}
+    for i, node in enumerate(nodes):
+        key = id(node)
+        names[key] = f"n{i}"
+        titles[key] = named[key][0] if key in named and named[key][0] else node.label
+        if node is root:
+            roles[key] = "output"
+        elif not node.is_leaf:
+            roles[key] = "intermediate"
+        elif not node.requires_grad:
+            roles[key] = "constant"
+        elif (key in input_ids or (node.label and node.label in input_labels)
+              or (named and key not in named)):
+            roles[key] = "input"
+        else:
+            roles[key] = "parameter"
+    graph = Graph(root, nodes, nearest, names, titles, roles, max_nodes)
+    if max_nodes is not None and len(nodes) > max_nodes:
+        _collapse(graph, max_nodes)
+    return graph
+
+
+def _module_units(name: str) -> list[str]:
+    """The module path of a parameter's dotted name, as units (``layers.0``, ``neurons.3``).
+
+    ``layers.0.neurons.3.w`` and ``layers.0.neurons.3.w.1`` are both in module
+    ``layers.0.neurons.3``: trailing indices are dropped, then the attribute name.
+    """
+    parts = name.split(".")
+    while parts and parts[-1].isdigit():
+        parts.pop()
+    units: list[str] = []
+    for part in parts[:-1]:
+        if part.isdigit() and units:
+            units[-1] += "." + part
+        else:
+            units.append(part)
+    return units
+
+
+def _group_keys(graph: Graph, level: int) -> dict[int, str]:
+    """Each node's module, `level` units above the module owning a parameter (0: that one).
+
+    A leaf's module comes from its dotted name (``layers.0.W`` is in ``layers.0``); a computed
+    value belongs to the most recently created module among its operands' (the module whose
+    forward computed it). The root is never grouped.
+    """
+    groups: dict[int, str] = {}
+    rank: dict[str, int] = {}
+    for position, node in enumerate(graph.nodes):
+        key = id(node)
+        if node.is_leaf:
+            units = _module_units(graph.titles[key])
+            if not units:
+                continue
+            group = ".".join(units[: max(1, len(units) - level)])
+            groups[key] = group
+            rank.setdefault(group, position)
+        elif node is not graph.root:
+            best: str | None = None
+            for parent in node.parents:
+                theirs = groups.get(id(parent))
+                if theirs is not None and (best is None or rank[theirs] > rank[best]):
+                    best = theirs
+            if best is not None:
+                groups[key] = best
+    return groups
+
+
+def _collapse(graph: Graph, max_nodes: int) -> None:
+    """Fold modules into one box each, or keep the values nearest the root, to fit max_nodes."""
+    depth = max((len(_module_units(graph.titles[id(n)])) for n in graph.nodes if n.is_leaf),
+                default=0)
+    for level in range(depth):
+        groups = _group_keys(graph, level)
+        shown = len(graph.nodes) - len(groups) + len(set(groups.values()))
+        if groups and shown <= max_nodes:
+            units: dict[str, Unit] = {}
+            for key, group in groups.items():
+                unit = units.setdefault(group, Unit(f"g{len(units)}", group))
+                unit.members += 1
+                graph.units[key] = unit
+            graph.hidden = len(groups)
+            return
+    # no module structure that fits: keep the values nearest the root, hide the rest
+    kept = {id(node) for node in graph.nearest[: max(1, max_nodes - 1)]}
+    rest = Unit("hidden", "further values")
+    for node in graph.nodes:
+        if id(node) not in kept:
+            rest.members += 1
+            graph.units[id(node)] = rest
+    graph.hidden = rest.members
