@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Value, apply, constant, data_of
+from tinygrad_edu.data import data_of
+from tinygrad_edu.engine import Value, apply, constant
 from tinygrad_edu.kernels import normalize_axis
 
 __all__ = ["concatenate", "stack", "where"]

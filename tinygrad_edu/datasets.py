@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu._common import Seed, positive_int
-from tinygrad_edu.engine import Array
+from tinygrad_edu.data import Array
 
 __all__ = ["GATES", "logic_gate", "make_circles", "make_moons", "make_spiral"]
 

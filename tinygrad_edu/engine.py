@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from types import MappingProxyType
@@ -36,11 +36,8 @@ from typing import Any, TypeAlias, TypeVar
 import numpy as np
 
 from tinygrad_edu import fast, kernels
-from tinygrad_edu.kernels import OpError, shape_of
-
-Array = np.ndarray[Any, np.dtype[np.float64]]
-Data: TypeAlias = "float | Array"
-"""What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
+from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, shape_of
+from tinygrad_edu.kernels import OpError
 
 Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 """Anything an operator accepts on its other side: a Value, a number or array-like data."""
@@ -183,7 +180,7 @@ _next_number = itertools.count().__next__  # creation numbers: an operand preced
 NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # the params of an op that has none
 
 
-class Value:
+class Value(ArrayLike):
     """A scalar or tensor that records the operations applied to it, for backpropagation.
 
     ``Value(data, label="", requires_grad=True)``: `data` is a number (a scalar Value, whose
@@ -219,7 +216,7 @@ class Value:
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
-            raise TypeError(f"label must be a string; got {_describe(label)}")
+            raise TypeError(f"label must be a string; got {describe(label)}")
         _fill(self, as_data(data), bool(requires_grad))
         self.label = label
 
@@ -407,24 +404,11 @@ class Value:
 
     def reshape(self, *shape: Any) -> Value:
         """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
-        one_sequence = len(shape) == 1 and isinstance(shape[0], tuple | list)
-        target = tuple(shape[0]) if one_sequence else shape
-        try:
-            new_shape = np.empty(self.shape, dtype=np.bool_).reshape(target).shape
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"cannot reshape a Value of shape {self.shape} ({self.size} "
-                             f"elements) into shape {target}") from error
-        return apply(ops.RESHAPE, self, shape=new_shape)
+        return apply(ops.RESHAPE, self, shape=kernels.reshape_target(self.shape, shape))
 
     def transpose(self, *axes: Any) -> Value:
         """Permute the axes (reverse them when none are given), as `numpy.transpose`."""
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
-            axes = () if axes[0] is None else tuple(axes[0])
-        perm = tuple(range(self.ndim))[::-1] if not axes else tuple(int(a) for a in axes)
-        if sorted(a % self.ndim if self.ndim else a for a in perm) != list(range(self.ndim)):
-            raise ValueError(f"transpose: axes {perm} are not a permutation of the {self.ndim} "
-                             f"axes of a Value of shape {self.shape}")
-        return apply(ops.TRANSPOSE, self, axes=tuple(a % self.ndim for a in perm))
+        return apply(ops.TRANSPOSE, self, axes=kernels.permutation(self.shape, axes))
 
     @property
     def T(self) -> Value:
@@ -432,81 +416,13 @@ class Value:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
-        if type(self.data) is float:
-            raise TypeError("a scalar Value cannot be indexed")
-        index = kernels.normalize_index(index)
-        data: Any = self.data
-        try:
-            data[index]
-        except IndexError as error:
-            raise IndexError(f"cannot index a Value of shape {self.shape} with {index!r}: "
-                             f"{error}") from None
-        return apply(ops.GETITEM, self, index=index)
+        return apply(ops.GETITEM, self, index=kernels.checked_index(self.data, index))
 
-    # ---- comparisons look at the data and carry no gradient (as in PyTorch); == stays
-    # ---- identity, so Values can be dictionary keys and set members
-
-    def __lt__(self, other: Operand) -> Any:
-        return self.data < data_of(other)
-
-    def __le__(self, other: Operand) -> Any:
-        return self.data <= data_of(other)
-
-    def __gt__(self, other: Operand) -> Any:
-        return self.data > data_of(other)
-
-    def __ge__(self, other: Operand) -> Any:
-        return self.data >= data_of(other)
-
-    __hash__ = object.__hash__
-
-    # ---- shape, data and conversions -------------------------------------------------------
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape of `.data`; ``()`` for a scalar."""
-        return shape_of(self.data)
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
+    # ---- (shape, ndim, size, item(), numpy(), len(), comparisons: see data.ArrayLike)
 
     @property
     def is_leaf(self) -> bool:
         return self.op is None
-
-    def item(self) -> float:
-        """The single number this Value holds, as a Python float."""
-        if self.size != 1:
-            raise ValueError(f"item() needs a Value with one element; this one has shape "
-                             f"{self.shape}")
-        return float(np.reshape(self.data, ()))
-
-    def numpy(self) -> Array:
-        """A copy of `.data` as a float64 array (0-d for a scalar)."""
-        return np.array(self.data, dtype=np.float64)
-
-    def __float__(self) -> float:
-        return self.item()
-
-    def __bool__(self) -> bool:
-        if self.size != 1:
-            raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
-                             "use (v > 0).any() or (v > 0).all() on its comparisons")
-        return bool(self.item() != 0.0)
-
-    def __len__(self) -> int:
-        if not self.shape:
-            raise TypeError("len() of a scalar Value: it has no first axis")
-        return self.shape[0]
-
-    def __iter__(self) -> Iterator[Value]:
-        for i in range(len(self)):
-            yield self[i]
 
     def __repr__(self) -> str:
         if type(self.data) is float:
@@ -529,52 +445,8 @@ class Value:
 
 
 # --------------------------------------------------------------------------------------------
-# Data in, Values out
+# New Values
 # --------------------------------------------------------------------------------------------
-
-
-def _describe(data: object) -> str:
-    text = repr(data)
-    return f"{text if len(text) <= 60 else text[:57] + '...'} (type {type(data).__name__})"
-
-
-def as_data(data: object, what: str = "Value data") -> Data:
-    """Convert user data to a Python float (scalar) or a float64 array (tensor), or refuse it.
-
-    >>> as_data(3), as_data([[1, 2]])
-    (3.0, array([[1., 2.]]))
-    """
-    if type(data) is float:
-        return data
-    if isinstance(data, Value):
-        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array, not a "
-                        "Value; use value.data to copy its data, or use the Value itself")
-    if isinstance(data, bool | int | float | np.integer | np.floating | np.bool_):
-        try:
-            return float(data)
-        except OverflowError:
-            raise ValueError(f"{what}: {_describe(data)} is too large for a float") from None
-    if isinstance(data, str | bytes) or data is None:
-        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array of "
-                        f"numbers; got {_describe(data)}")
-    if not isinstance(data, np.ndarray | list | tuple):
-        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
-                        f"got {_describe(data)}")
-    try:
-        array = np.array(data)
-    except ValueError as error:
-        raise ValueError(f"{what} must be a rectangular (nested) list of numbers; got a ragged "
-                         f"one: {_describe(data)}") from error
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold numbers only; got an array of dtype {array.dtype} "
-                        f"from {_describe(data)}")
-    array = array.astype(np.float64, copy=False)
-    return float(array) if array.ndim == 0 else array
-
-
-def data_of(x: Any) -> Any:
-    """A Value's data; anything else as it is."""
-    return x.data if isinstance(x, Value) else x
 
 
 def _fill(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,

@@ -215,6 +215,50 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     return tuple(sorted(result))
 
 
+def reshape_target(shape: tuple[int, ...], args: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape `reshape(*args)` asks for (one dimension may be -1), checked against `shape`.
+
+    >>> reshape_target((2, 3), (-1,)), reshape_target((2, 3), ((3, 2),))
+    ((6,), (3, 2))
+    """
+    target = tuple(args[0]) if len(args) == 1 and isinstance(args[0], tuple | list) else args
+    try:
+        new_shape: tuple[int, ...] = np.empty(shape, dtype=np.bool_).reshape(target).shape
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"cannot reshape a Value of shape {shape} ({math.prod(shape)} "
+                         f"elements) into shape {target}") from error
+    return new_shape
+
+
+def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...]:
+    """The axes `transpose(*axes)` asks for, as a permutation (reversed when none are given).
+
+    >>> permutation((2, 3, 4), ()), permutation((2, 3, 4), ((0, -1, 1),))
+    ((2, 1, 0), (0, 2, 1))
+    """
+    ndim = len(shape)
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
+        axes = () if axes[0] is None else tuple(axes[0])
+    perm = tuple(range(ndim))[::-1] if not axes else tuple(int(a) for a in axes)
+    if sorted(a % ndim if ndim else a for a in perm) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {perm} are not a permutation of the {ndim} "
+                         f"axes of a Value of shape {shape}")
+    return tuple(a % ndim for a in perm)
+
+
+def checked_index(data: Any, index: Any) -> Any:
+    """`index` normalized (`normalize_index`), once it is known to fit `data`."""
+    if type(data) is float:
+        raise TypeError("a scalar Value cannot be indexed")
+    index = normalize_index(index)
+    try:
+        data[index]
+    except IndexError as error:
+        raise IndexError(f"cannot index a Value of shape {data.shape} with {index!r}: "
+                         f"{error}") from None
+    return index
+
+
 def is_basic_index(index: Any) -> bool:
     """True when `index` only slices (no integer arrays), so no element is picked twice."""
     parts = index if isinstance(index, tuple) else (index,)

@@ -44,8 +44,9 @@ import numpy as np
 
 from tinygrad_edu._common import PathLike, plural
 from tinygrad_edu.activations import ACTIVATIONS, activation_names
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import Labels, logic_gate, make_moons, make_spiral
-from tinygrad_edu.engine import Array, Value, no_grad
+from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, hinge_loss
 from tinygrad_edu.nn import MLP, Neuron
 from tinygrad_edu.optim import SGD

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Value, as_data, constant
+from tinygrad_edu.data import as_data
+from tinygrad_edu.engine import Value, constant
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "hinge_loss", "mse_loss"]
 

@@ -40,7 +40,8 @@ import numpy as np
 from tinygrad_edu._common import PathLike, Seed, plural, positive_int
 from tinygrad_edu.activations import get_activation
 from tinygrad_edu.arrays import stack
-from tinygrad_edu.engine import Array, Value, as_data, constant
+from tinygrad_edu.data import Array, as_data
+from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.losses import (
     binary_cross_entropy_with_logits,
     cross_entropy,

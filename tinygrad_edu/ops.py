@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import kernels
-from tinygrad_edu.engine import REGISTRY, Primitive, Value, data_of, primitive, sum_to_shape
+from tinygrad_edu.data import data_of
+from tinygrad_edu.engine import REGISTRY, Primitive, Value, primitive, sum_to_shape
 from tinygrad_edu.kernels import shape_of
 
 __all__ = ["REGISTRY"]

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Array, Value
+from tinygrad_edu.data import Array
+from tinygrad_edu.engine import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu._common import Seed, positive_int
-from tinygrad_edu.engine import Array, as_data
+from tinygrad_edu.data import Array, as_data
 
 __all__ = ["DecisionBoundary", "Perceptron", "PerceptronHistory"]
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.activations import ACTIVATIONS, activation_names
-from tinygrad_edu.engine import Array, Value, no_grad
+from tinygrad_edu.data import Array
+from tinygrad_edu.engine import Value, no_grad
 
 __all__ = [
     "CLASS_COLORS",

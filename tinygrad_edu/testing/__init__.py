@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Value, as_data, enable_grad, gradients, no_grad
+from tinygrad_edu.data import as_data
+from tinygrad_edu.engine import Value, enable_grad, gradients, no_grad
 
 __all__ = ["GradcheckError", "gradcheck", "numerical_grad"]
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.engine import Value, data_of, topological_order
+from tinygrad_edu.data import data_of
+from tinygrad_edu.engine import Value, topological_order
 
 __all__ = [
     "SMALL_TENSOR",

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import engine
-from tinygrad_edu.engine import Value, data_of
+from tinygrad_edu.data import data_of
+from tinygrad_edu.engine import Value
 from tinygrad_edu.viz.dot import local_rule, operand_letter, render_graph
 from tinygrad_edu.viz.graph import build_graph, summarize
 

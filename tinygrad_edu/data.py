@@ -1,0 +1,136 @@
+"""What a Value holds: user data checked and converted, and the ways it behaves like an array.
+
+A Value's data is a Python float (a scalar, as in micrograd) or a float64 numpy array (a
+tensor). `as_data` turns what a user gives into one of those, or says clearly why it cannot.
+`ArrayLike` gives a Value what it shares with a number and an array and that has nothing to
+do with gradients: its shape, `item()`, `len()`, iteration, truth and comparisons.
+
+>>> as_data(3), as_data([[1, 2]])
+(3.0, array([[1., 2.]]))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from tinygrad_edu.kernels import shape_of
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+Data: TypeAlias = "float | Array"
+"""What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
+
+__all__ = ["Array", "ArrayLike", "Data", "as_data", "data_of", "describe", "shape_of"]
+
+
+class ArrayLike:
+    """Shape, conversions and comparisons of anything with a `.data` (a Value).
+
+    Comparisons look at the data and carry no gradient (as in PyTorch); ``==`` stays identity,
+    so Values can be dictionary keys and set members.
+    """
+
+    __slots__ = ()
+    data: Data
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of `.data`; ``()`` for a scalar."""
+        return shape_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def item(self) -> float:
+        """The single number held, as a Python float."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a Value with one element; this one has shape "
+                             f"{self.shape}")
+        return float(np.reshape(self.data, ()))
+
+    def numpy(self) -> Array:
+        """A copy of `.data` as a float64 array (0-d for a scalar)."""
+        return np.array(self.data, dtype=np.float64)
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
+                             "use (v > 0).any() or (v > 0).all() on its comparisons")
+        return bool(self.item() != 0.0)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a scalar Value: it has no first axis")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]  # type: ignore[index]
+
+    def __lt__(self, other: Any) -> Any:
+        return self.data < data_of(other)
+
+    def __le__(self, other: Any) -> Any:
+        return self.data <= data_of(other)
+
+    def __gt__(self, other: Any) -> Any:
+        return self.data > data_of(other)
+
+    def __ge__(self, other: Any) -> Any:
+        return self.data >= data_of(other)
+
+
+def data_of(x: Any) -> Any:
+    """A Value's data; anything else as it is."""
+    return x.data if isinstance(x, ArrayLike) else x
+
+
+def describe(data: object) -> str:
+    """`data` for an error message: its repr, shortened, and its type."""
+    text = repr(data)
+    return f"{text if len(text) <= 60 else text[:57] + '...'} (type {type(data).__name__})"
+
+
+def as_data(data: object, what: str = "Value data") -> Data:
+    """Convert user data to a Python float (scalar) or a float64 array (tensor), or refuse it.
+
+    Integers become floats. Strings, None, ragged lists and object arrays are refused with a
+    message that says what was given.
+    """
+    if type(data) is float:
+        return data
+    if isinstance(data, ArrayLike):
+        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array, not a "
+                        "Value; use value.data to copy its data, or use the Value itself")
+    if isinstance(data, bool | int | float | np.integer | np.floating | np.bool_):
+        try:
+            return float(data)
+        except OverflowError:
+            raise ValueError(f"{what}: {describe(data)} is too large for a float") from None
+    if isinstance(data, str | bytes) or data is None:
+        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array of "
+                        f"numbers; got {describe(data)}")
+    if not isinstance(data, np.ndarray | list | tuple):
+        raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
+                        f"got {describe(data)}")
+    try:
+        array = np.array(data)
+    except ValueError as error:
+        raise ValueError(f"{what} must be a rectangular (nested) list of numbers; got a ragged "
+                         f"one: {describe(data)}") from error
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must hold numbers only; got an array of dtype {array.dtype} "
+                        f"from {describe(data)}")
+    array = array.astype(np.float64, copy=False)
+    return float(array) if array.ndim == 0 else array
