@@ -488,6 +488,10 @@ def constant(data: Any) -> Value:
 # --------------------------------------------------------------------------------------------
 
 
+_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS)
+
+
+@_unrolled.apply  # the same, made fast (fast.py)
 def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     """Compute `prim` on `args` (Values, or data taken as constants) and record the result.
 
@@ -543,7 +547,7 @@ def _forward_failed(prim: Primitive, datas: Sequence[Any], params: Mapping[str, 
 _OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)
 
 
-@fast.unrolled_operator(Value, _next_number, is_grad_enabled, NO_PARAMS)  # the same, fast
+@_unrolled.operator  # the same, made fast (fast.py)
 def _operator(prim: Primitive, a: Any, b: Any) -> Value:
     """`apply` for an arithmetic operator; NotImplemented for an operand of another type."""
     if not (isinstance(a, _OPERANDS) and isinstance(b, _OPERANDS)):

@@ -36,6 +36,7 @@ _by_creation = attrgetter("_number")
 
 SumToShape = Callable[[Any, tuple[int, ...]], Any]
 Operator = Callable[["Primitive", Any, Any], "Value"]
+Apply = Callable[..., "Value"]
 
 
 def backward(root: Value, seed: Any, sum_to_shape: SumToShape) -> None:
@@ -99,7 +100,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
         if q is None or share is None:
             return  # the parent needs no gradient, or the rule gives it none
         if type(share) is not float or type(parent.data) is not float:
-            share = _fit(share, parent, sum_to_shape)
+            share = _sum_to_shape_of(parent, share, sum_to_shape)
         parent._mark = share if q is pending else q + share
 
     for node in nodes:
@@ -127,12 +128,12 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
             q = a._mark
             if q is not None and ga is not None:
                 if type(ga) is not float or type(a.data) is not float:
-                    ga = _fit(ga, a, sum_to_shape)
+                    ga = _sum_to_shape_of(a, ga, sum_to_shape)
                 a._mark = ga if q is pending else q + ga
             q = b._mark
             if q is not None and gb is not None:
                 if type(gb) is not float or type(b.data) is not float:
-                    gb = _fit(gb, b, sum_to_shape)
+                    gb = _sum_to_shape_of(b, gb, sum_to_shape)
                 b._mark = gb if q is pending else q + gb
             continue
         if b is None and node._all is None:  # one operand: a function, a reduction, ...
@@ -159,7 +160,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
             send(share, parent)
 
 
-def _fit(share: Any, node: Value, sum_to_shape: SumToShape) -> Any:
+def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
+    """`sum_to_shape(share, node.shape)`, without the call when the shapes already match."""
     data = node.data
     if type(share) is np.ndarray and type(data) is np.ndarray and share.shape == data.shape:
         return share
@@ -194,73 +196,124 @@ def _keep(g: Any, owned: set[int], node: Value) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# The forward pass: the arithmetic operators, unrolled
+# The forward pass: `apply` and the arithmetic operators, unrolled
 # --------------------------------------------------------------------------------------------
 
 
-def unrolled_operator(value_class: type[Value], creation_number: Callable[[], int],
-                      recording: Callable[[], bool],
-                      no_params: Mapping[str, Any]) -> Callable[[Operator], Operator]:
-    """Decorate the engine's `_operator(prim, a, b)` with an unrolled copy of it.
+class Unrolled:
+    """Faster copies of the engine's `apply` and `_operator`, used as their decorators.
 
-    The copy builds the node itself for the common cases (two Values, or a Value and a
-    number, with a float or float64-array result) and hands everything else, errors
-    included, to the reference it decorates. It fills the same slots with the same values.
+    Each copy builds the node itself in the common cases (one Value with params, or two
+    operands that are Values, numbers or float64 arrays; a float or float64-array result)
+    and hands everything else, errors included, to the reference it decorates. It fills the
+    same slots with the same values as the reference.
     """
-    cls = value_class
-    new = object.__new__
 
-    def constant(x: float) -> Value:
-        node: Value = new(cls)
-        node.data = x
-        node.label = ""
-        node.requires_grad = False
-        node.op = None
-        node._first = node._second = node._all = None
-        node.params = no_params
-        node._grad = 0.0
-        node._number = creation_number()
-        node._mark = None
-        return node
+    def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
+                 recording: Callable[[], bool], no_params: Mapping[str, Any]) -> None:
+        self.value_class = value_class
+        self.creation_number = creation_number
+        self.recording = recording
+        self.no_params = no_params
 
-    def decorate(reference: Operator) -> Operator:
-        def operator(prim: Primitive, a: Any, b: Any) -> Value:
-            kind_a, kind_b = type(a), type(b)
-            if kind_a is not cls:
-                if kind_b is not cls or (kind_a is not float and kind_a is not int):
-                    return reference(prim, a, b)
-                a = constant(float(a))
-            elif kind_b is not cls:
-                if kind_b is not float and kind_b is not int:
-                    return reference(prim, a, b)
-                b = constant(float(b))
-            try:
-                data = prim.forward(a.data, b.data)
-            except _FLOAT_ERRORS:
-                return reference(prim, a, b)  # (IEEE results, or an error that says why)
-            kind = type(data)
-            if kind is not float and (kind is not np.ndarray or not data.ndim
-                                      or data.dtype != np.float64):
-                return reference(prim, a, b)
+    def node(self) -> Callable[..., Value]:
+        """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
+        cls, new, number, recording = (self.value_class, object.__new__, self.creation_number,
+                                       self.recording)
+        no_params = self.no_params
+
+        def node(data: Any, prim: Primitive | None, first: Any, second: Value | None,
+                 params: Mapping[str, Any] | None) -> Value:
             out: Value = new(cls)
             out.data = data
             out.label = ""
-            if recording() and (a.requires_grad or b.requires_grad):
+            if prim is not None and recording() and (
+                    first.requires_grad or (second is not None and second.requires_grad)):
                 out.requires_grad = True
                 out.op = prim
-                out._first = a
-                out._second = b
+                out._first = first
+                out._second = second
+            else:
+                out.requires_grad = False
+                out.op = None
+                out._first = out._second = None
+            out._all = None
+            out.params = params or no_params
+            out._grad = 0.0 if type(data) is float else None
+            out._number = number()
+            out._mark = None
+            return out
+
+        return node
+
+    def apply(self, reference: Apply) -> Apply:
+        cls, node = self.value_class, self.node()
+
+        def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+            if len(args) != 1 or type(args[0]) is not cls:
+                return reference(prim, *args, **params)
+            x = args[0]
+            try:
+                data = prim.forward(x.data, **params)
+            except (*_FLOAT_ERRORS, TypeError):
+                return reference(prim, *args, **params)  # (IEEE results, or why not)
+            if type(data) is np.float64:  # a reduction to a number
+                data = float(data)
+            elif type(data) is not float and not _is_tensor(data):
+                return reference(prim, *args, **params)
+            return node(data, prim, x, None, params)
+
+        return apply
+
+    def operator(self, reference: Operator) -> Operator:
+        cls, node, new = self.value_class, self.node(), object.__new__
+        number, recording, no_params = self.creation_number, self.recording, self.no_params
+
+        def constant(x: Any) -> Value | None:
+            """`engine.constant(x)` for a number or a float64 array; None for anything else."""
+            kind = type(x)
+            if kind is int:
+                x = float(x)
+            elif kind is not float and not _is_tensor(x):
+                return None
+            return node(x, None, None, None, None)
+
+        def operator(prim: Primitive, a: Any, b: Any) -> Value:
+            left, right = a, b
+            if type(a) is not cls:
+                if type(b) is not cls or (left := constant(a)) is None:
+                    return reference(prim, a, b)
+            elif type(b) is not cls and (right := constant(b)) is None:
+                return reference(prim, a, b)
+            try:
+                data = prim.forward(left.data, right.data)
+            except (*_FLOAT_ERRORS, TypeError):
+                return reference(prim, a, b)  # (IEEE results, or an error that says why)
+            if type(data) is not float and not _is_tensor(data):
+                return reference(prim, a, b)
+            # node(data, prim, left, right, None), inlined: most nodes of a network come here
+            out: Value = new(cls)
+            out.data = data
+            out.label = ""
+            if recording() and (left.requires_grad or right.requires_grad):
+                out.requires_grad = True
+                out.op = prim
+                out._first = left
+                out._second = right
             else:
                 out.requires_grad = False
                 out.op = None
                 out._first = out._second = None
             out._all = None
             out.params = no_params
-            out._grad = 0.0 if kind is float else None
-            out._number = creation_number()
+            out._grad = 0.0 if type(data) is float else None
+            out._number = number()
             out._mark = None
             return out
 
         return operator
 
-    return decorate
+
+def _is_tensor(x: Any) -> bool:
+    """A float64 array with at least one axis: what a tensor Value holds."""
+    return type(x) is np.ndarray and x.dtype == np.float64 and x.ndim > 0
