@@ -20,6 +20,7 @@ the package at run time.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Mapping
 from operator import attrgetter
@@ -249,6 +250,7 @@ class Unrolled:
     def apply(self, reference: Apply) -> Apply:
         cls, node = self.value_class, self.node()
 
+        @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
         def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
             if len(args) != 1 or type(args[0]) is not cls:
                 return reference(prim, *args, **params)
@@ -278,6 +280,7 @@ class Unrolled:
                 return None
             return node(x, None, None, None, None)
 
+        @functools.wraps(reference)
         def operator(prim: Primitive, a: Any, b: Any) -> Value:
             left, right = a, b
             if type(a) is not cls:
