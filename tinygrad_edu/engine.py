@@ -29,7 +29,6 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, TypeAlias, TypeVar
 
@@ -477,9 +476,9 @@ def constant(data: Any) -> Value:
     if kind is Value:
         return data  # type: ignore[no-any-return]
     if kind is float or kind is int:
-        return _fill(_new(Value), float(data), False)
+        return _fill(Value.__new__(Value), float(data), False)
     if kind is np.ndarray and data.dtype == np.float64 and data.ndim:
-        return _fill(_new(Value), data, False)
+        return _fill(Value.__new__(Value), data, False)
     return data if isinstance(data, Value) else Value(data, requires_grad=False)
 
 
@@ -503,25 +502,17 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     >>> c.data, c.op.name, len(c.parents)
     (6.0, 'mul', 2)
     """
-    parents = args
-    for arg in args:
-        if type(arg) is not Value:  # numbers and arrays become constants
-            parents = tuple(map(constant, args))
-            break
+    parents = tuple(constant(arg) for arg in args)  # numbers and arrays become constants
+    datas = [parent.data for parent in parents]
     try:
-        data = prim.forward(*map(_data, parents), **params)
+        data = prim.forward(*datas, **params)
     except (*FLOAT_ERRORS, TypeError) as error:
-        data = _forward_failed(prim, [p.data for p in parents], params, error)
+        data = _forward_failed(prim, datas, params, error)
     if type(data) is not float:
         data = _as_result(prim, data)
-    if _grad_enabled and any(map(_requires_grad, parents)):
-        return _fill(_new(Value), data, True, prim, parents, params)
-    return _fill(_new(Value), data, False)
-
-
-_new = object.__new__
-_data = attrgetter("data")
-_requires_grad = attrgetter("requires_grad")
+    if _grad_enabled and any(parent.requires_grad for parent in parents):
+        return _fill(Value.__new__(Value), data, True, prim, parents, params)
+    return _fill(Value.__new__(Value), data, False)
 
 
 def _as_result(prim: Primitive, data: Any) -> Data:
