@@ -578,18 +578,18 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     (array([2., 2., 2.]), 6.0)
     """
     from_shape = shape_of(grad)
-    if from_shape == shape:
-        return float(grad) if not shape and type(grad) is not float and not isinstance(
-            grad, Value) else grad
-    if not shape and not isinstance(grad, Value):
-        return float(np.sum(grad))
-    if type(grad) is float:
-        return np.full(shape, grad)
-    lead = len(from_shape) - len(shape)
-    if lead:
-        grad = grad.sum(axis=tuple(range(lead)))
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and from_shape[lead + i] != 1)
-    return grad.sum(axis=ones, keepdims=True) if ones else grad
+    if from_shape != shape:
+        if type(grad) is float:  # one number, for every element
+            return np.full(shape, grad)
+        lead = len(from_shape) - len(shape)
+        if lead:  # the axes broadcasting put in front
+            grad = grad.sum(axis=tuple(range(lead)))
+        ones = tuple(i for i, n in enumerate(shape) if n == 1 and from_shape[lead + i] != 1)
+        if ones:  # the axes of length 1 it stretched
+            grad = grad.sum(axis=ones, keepdims=True)
+    if not shape and type(grad) is not float and not isinstance(grad, Value):
+        grad = float(grad)  # a scalar's gradient is a Python float
+    return grad
 
 
 Visit = Callable[[Value, Any], None]
