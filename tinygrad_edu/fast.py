@@ -1,8 +1,9 @@
-"""The fast executor: `Value.backward()`'s first-order pass, made fast. Not required reading.
+"""The fast executor: what a training loop runs, made fast. Not required reading.
 
-It computes exactly what the reference pass, ``engine.backpropagate(root, seed,
-engine.accumulate)``, computes (tests/test_fast.py proves it, rule by rule and on random
-graphs), and differs only in how:
+`backward(root, seed, sum_to_shape)` is `Value.backward()`'s first-order pass. It computes
+exactly what the engine's reference pass, ``backpropagate(root, seed, accumulate)``,
+computes (tests/test_fast.py proves it, rule by rule and on random graphs), and differs only
+in how:
 
 * the graph walk marks visited nodes in a slot of the node (`Value._mark`) instead of a set,
   and that slot then holds the node's gradient for this pass instead of a dict entry;
@@ -13,9 +14,11 @@ graphs), and differs only in how:
   (a shared one is made read-only instead, so an edit raises rather than leaks);
 * the garbage collector is paused: the pass makes no reference cycles for it to find.
 
-This module and `tinygrad_edu.engine` are friends: the engine calls `backward`, and this
-module reads and writes Value's slots (`_grad`, `_mark`, `_number`). It imports nothing from
-the package at run time.
+`Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
+decorated with versions that build the common nodes without the general machinery.
+
+This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
+writes Value's slots. It imports nothing from the package at run time.
 """
 
 from __future__ import annotations
