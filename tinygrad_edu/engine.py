@@ -319,7 +319,8 @@ class Value(ArrayLike):
         if create_graph:
             backpropagate(self, seed, accumulate, create_graph=True)
         else:  # the same pass, `backpropagate(self, seed, accumulate)`, made fast
-            fast.backward(self, seed, sum_to_shape)
+            with no_grad():
+                fast.backward(self, seed, sum_to_shape)
 
     # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
 

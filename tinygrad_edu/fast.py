@@ -182,20 +182,21 @@ def _rule_in_ieee(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
 def _keep(g: Any, owned: set[int], node: Value) -> Any:
     """A tensor's first gradient as its `.grad`, owned by it alone (or read-only if shared).
 
-    A fresh array no other node of this pass has kept is kept as it is. Otherwise a leaf (a
-    parameter, whose gradient an optimizer or a learner may edit) gets a copy, and an
-    intermediate node shares the array made read-only, so an edit raises instead of silently
-    changing both (and the large arrays of a batched network are not copied for nothing).
+    A fresh array no other node of this pass has kept is kept as it is. An array another
+    node keeps is shared with an intermediate node, made read-only, so that an edit raises
+    instead of silently changing both (the large arrays of a batched network are not copied
+    for nothing); a leaf (a parameter, whose gradient an optimizer or a learner may edit)
+    gets a copy. So does a view (of another gradient, say), whose base could still change.
     """
-    # (a fresh array owns its memory; views, like broadcast_to's read-only ones, do not)
-    if type(g) is np.ndarray and g.base is None and id(g) not in owned:
-        owned.add(id(g))
-        return g
-    if node.op is None or type(g) is not np.ndarray or g.dtype != np.float64:
-        g = np.array(g, dtype=np.float64)
-        owned.add(id(g))
-        return g
-    g.flags.writeable = False
+    if type(g) is np.ndarray and g.base is None:  # a fresh array owns its memory
+        if id(g) not in owned:
+            owned.add(id(g))
+            return g
+        if node.op is not None and g.dtype == np.float64:
+            g.flags.writeable = False
+            return g
+    g = np.array(g, dtype=np.float64)
+    owned.add(id(g))
     return g
 
 
