@@ -238,12 +238,13 @@ class Unrolled:
                 out.op = prim
                 out._first = first
                 out._second = second
+                out.params = params or no_params
             else:
                 out.requires_grad = False
                 out.op = None
                 out._first = out._second = None
+                out.params = no_params
             out._all = None
-            out.params = params or no_params
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
             out._mark = None
