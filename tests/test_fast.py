@@ -1,0 +1,491 @@
+"""The fast executor and the unrolled operators agree with the reference engine, bit for bit.
+
+`Value.backward()` runs `tinygrad_edu.fast.backward`, whose contract is to give exactly what
+the reference pass ``engine.backpropagate(root, seed, engine.accumulate)`` gives; the
+arithmetic operators run `fast.unrolled_operator`'s copy of `engine._operator`, whose
+contract is to build the node ``engine.apply(prim, a, b)`` builds. What is proven here:
+
+1. For every primitive of `ops.REGISTRY` (new ones included: the suite fails for one it
+   cannot test), on scalars (with 0, ±0, ±inf, nan, 1e308, subnormals and the kinks, so the
+   IEEE retries of Python floats run) and on broadcast tensors or the structural cases of
+   tests/test_ops.py, with a random upstream gradient, some inputs needing no gradient and
+   one operand used twice: `.backward()` leaves on every node, leaf or intermediate, the
+   `.grad` the reference leaves on an identical fresh graph, after one pass and after two
+   (accumulation); the result fed to `backward(gradient=)` directly, contracted to a scalar,
+   or used twice. The fast executor's gradient ownership keeps its promises: a leaf owns its
+   gradient, and no gradient is a view of any node's data.
+
+"Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64
+array or Value): every number must be the same float, except that -0.0 equals 0.0 and nan
+equals nan at the same position (whatever its payload).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from test_ops import ELEMENTWISE, STRUCTURAL, arity  # tests/ is on sys.path (pytest)
+
+from tinygrad_edu import (
+    Value,
+    concatenate,
+    engine,
+    no_grad,
+    ops,
+    stack,
+    where,
+)
+from tinygrad_edu.engine import Primitive
+from tinygrad_edu.testing.op_info import OP_INFO
+from tinygrad_edu.testing.strategies import broadcastable_shapes
+
+Build = Callable[..., Value]
+# IEEE results are what the specials are for; numpy's warnings about them are noise here
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
+inf, nan = math.inf, math.nan
+
+# Python floats raise where IEEE arithmetic gives inf or nan (1/0, 10.**400, log(0)), and a
+# finite result may still come out of a rule that raised (d(a**b)/db at a=1e-200, b=-1)
+SPECIAL = (0.0, -0.0, inf, -inf, nan, 1e308, -1e308, 5e-324, -5e-324, 1e-200, 1e200, 1.0,
+           -1.0, 710.0, -746.0)
+UPSTREAM_SPECIAL = (0.0, -0.0, inf, -inf, nan, 1e308)
+HOWS = ("direct", "contract", "shared")
+
+
+# --------------------------------------------------------------------------------------------
+# The check: `.backward()` against the reference, node by node
+# --------------------------------------------------------------------------------------------
+
+
+def assert_same(fast_value: Any, reference: Any, where: str) -> None:
+    """The same gradient: the same type, shape, dtype and numbers.
+
+    np.testing.assert_array_equal treats -0.0 and 0.0 as equal, and nan as equal to nan at
+    the same position (whatever its payload); every other number must be the same float.
+    """
+    if isinstance(fast_value, Value) or isinstance(reference, Value):
+        assert type(fast_value) is type(reference), f"{where}: a Value on one side only"
+        assert fast_value.requires_grad == reference.requires_grad, f"{where}: requires_grad"
+        assert fast_value.op is reference.op, f"{where}: a recorded gradient on one side only"
+        fast_value, reference = fast_value.data, reference.data
+    assert type(fast_value) is type(reference), (
+        f"{where}: {type(fast_value).__name__} by backward(), {type(reference).__name__} by "
+        "the reference")
+    np.testing.assert_array_equal(fast_value, reference, err_msg=where, strict=True)
+
+
+def describe(node: Value) -> str:
+    return f"{node.op.name if node.op else 'leaf'}{list(node.shape)}"
+
+
+def nodes_of(roots: Sequence[Value]) -> list[Value]:
+    """Every node the roots depend on, constants included, in a deterministic order."""
+    seen: dict[Value, None] = {}
+    for root in roots:
+        seen.update(dict.fromkeys(engine.topological_order(root, constants=True)))
+    return list(seen)
+
+
+def reference_backward(root: Value, gradient: Any) -> None:
+    """What `root.backward(gradient)` promises to do: the reference pass, accumulated."""
+    engine.backpropagate(root, engine.initial_gradient(root, gradient), engine.accumulate)
+
+
+def assert_owned(nodes: Sequence[Value], where: str) -> None:
+    """Ownership: no gradient is (a view of) any node's data, and a leaf shares its gradient
+    with no other node."""
+    datas = [n.data for n in nodes if type(n.data) is np.ndarray]
+    grads = [(n, n.grad) for n in nodes if type(n.grad) is np.ndarray]
+    for node, g in grads:
+        for data in datas:
+            assert not np.shares_memory(g, data), f"{where}: {describe(node)}.grad is data"
+        if node.is_leaf:
+            for other, h in grads:
+                assert other is node or not np.shares_memory(g, h), (
+                    f"{where}: the leaf {describe(node)} shares its .grad with {describe(other)}")
+
+
+def agree(build: Callable[[], list[tuple[Value, Any]]], where: str, *, times: int = 1) -> None:
+    """`build()` makes a graph and names its roots, each with the gradient to pass to backward.
+
+    One graph runs `.backward()`, an identical fresh one the reference; after every pass
+    every node's `.grad` (leaves, intermediates and constants) must be identical.
+    """
+    fast_roots = [(r, g) for r, g in build() if r.requires_grad]
+    reference_roots = [(r, g) for r, g in build() if r.requires_grad]
+    fast_nodes = nodes_of([r for r, _ in fast_roots])
+    reference_nodes = nodes_of([r for r, _ in reference_roots])
+    assert [n.op for n in fast_nodes] == [n.op for n in reference_nodes], "graphs differ"
+    for t in range(times):
+        for k, ((root, gradient), (reference, _)) in enumerate(
+                zip(fast_roots, reference_roots, strict=True)):
+            root.backward(gradient)
+            reference_backward(reference, gradient)
+            for i, (a, b) in enumerate(zip(fast_nodes, reference_nodes, strict=True)):
+                assert_same(a.grad, b.grad, f"{where}, pass {t + 1}, root {k}: .grad of node {i},"
+                                            f" {describe(b)}")
+            assert_owned(fast_nodes, f"{where}, pass {t + 1}, root {k}")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A graph to differentiate: `f` applied to leaves made from `inputs`."""
+
+    name: str
+    f: Build
+    inputs: tuple[Any, ...]
+    requires: tuple[bool, ...]
+
+    def leaves(self) -> list[Value]:
+        return [Value(np.array(x) if isinstance(x, np.ndarray) else x, requires_grad=r)
+                for x, r in zip(self.inputs, self.requires, strict=True)]
+
+    def output_shape(self) -> tuple[int, ...]:
+        with no_grad():
+            return self.f(*(Value(x) for x in self.inputs)).shape
+
+
+def contract(out: Value, upstream: Any) -> Value:
+    """sum(out · upstream): a scalar whose gradient sends `upstream` into `out`."""
+    return out * upstream if out.shape == () else (out * upstream).sum()
+
+
+def check_agreement(case: Case, upstream: Any, how: str, times: int = 2) -> None:
+    """Compare `.backward()` with the reference on `case`, its output used as `how` says."""
+
+    def build() -> list[tuple[Value, Any]]:
+        out = case.f(*case.leaves())
+        if how == "direct":  # backward(gradient=upstream) on the output itself
+            return [(out, upstream)]
+        if how == "contract":  # a scalar loss
+            return [(contract(out, upstream), None)]
+        return [(contract(out, upstream) + contract(out * out, upstream), None)]  # used twice
+
+    agree(build, f"{case.name} [{how}] at {case.inputs!r}", times=times)
+
+
+def check_case(case: Case, upstream: Any) -> None:
+    for how in HOWS:
+        check_agreement(case, upstream, how)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Every primitive, property-tested
+# --------------------------------------------------------------------------------------------
+
+
+def domain_floats(prim: Primitive, i: int) -> st.SearchStrategy[float]:
+    low, high = OP_INFO[prim.name].input_range(i)
+    return st.floats(low, high)
+
+
+def special_scalars(prim: Primitive, i: int) -> st.SearchStrategy[float]:
+    """Its domain, the special values and kinks, and any float at all."""
+    return st.one_of(domain_floats(prim, i), st.sampled_from(SPECIAL + prim.kinks), st.floats())
+
+
+def mostly_ordinary(prim: Primitive, i: int, shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
+    """A float or an array: three elements in four from the domain, the rest special."""
+    d = domain_floats(prim, i)
+    elements = st.one_of(d, d, d, st.sampled_from(SPECIAL + prim.kinks))
+    return elements if shape == () else hnp.arrays(np.float64, shape, elements=elements)
+
+
+def upstreams(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
+    d = st.floats(-3.0, 3.0)
+    elements = st.one_of(d, d, d, st.sampled_from(UPSTREAM_SPECIAL))
+    return elements if shape == () else hnp.arrays(np.float64, shape, elements=elements)
+
+
+def requirements(n: int) -> st.SearchStrategy[tuple[bool, ...]]:
+    """Which inputs need a gradient (at least one does)."""
+    return st.lists(st.booleans(), min_size=n, max_size=n).map(
+        lambda r: tuple(r) if any(r) else (True, *r[1:]))
+
+
+def elementwise_case(prim: Primitive, params: dict[str, Any], inputs: Sequence[Any],
+                     requires: Sequence[bool], *, tied: bool = False) -> Case:
+    name = f"{prim.name}{params or ''}{' (one operand twice)' if tied else ''}"
+    if tied:  # a * a: one node is both operands
+        return Case(name, lambda x: prim(*[x] * arity(prim), **params), (inputs[0],),
+                    (True,))
+    return Case(name, lambda *xs: prim(*xs, **params), tuple(inputs), tuple(requires))
+
+
+def test_every_primitive_has_an_agreement_test() -> None:
+    untested = [name for name in ops.REGISTRY
+                if not (name in OP_INFO and OP_INFO[name].elementwise) and name not in STRUCTURAL]
+    assert not untested, f"no agreement test can draw inputs for: {untested}"
+    assert set(FIXED_STRUCTURAL) >= {n for n in ops.REGISTRY if not OP_INFO[n].elementwise}, (
+        "add a case to FIXED_STRUCTURAL (the mutation corpus) for every structural primitive")
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_backward_agrees_on_scalars(prim: Primitive, params: dict[str, Any],
+                                                data: st.DataObject) -> None:
+    n = arity(prim)
+    tied = n > 1 and data.draw(st.booleans(), label="one operand used twice")
+    inputs = [data.draw(special_scalars(prim, i), label=f"input {i}") for i in range(n)]
+    requires = data.draw(requirements(n), label="requires_grad")
+    case = elementwise_case(prim, params, inputs, requires, tied=tied)
+    check_case(case, data.draw(upstreams(()), label="upstream"))
+
+
+@pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_backward_agrees_on_broadcast_tensors(prim: Primitive, params: dict[str, Any],
+                                                          data: st.DataObject) -> None:
+    n = arity(prim)
+    tied = n > 1 and data.draw(st.booleans(), label="one operand used twice")
+    shapes = data.draw(broadcastable_shapes(n), label="shapes")
+    inputs = [data.draw(mostly_ordinary(prim, i, s), label=f"input {i}")
+              for i, s in enumerate(shapes)]
+    requires = data.draw(requirements(n), label="requires_grad")
+    case = elementwise_case(prim, params, inputs, requires, tied=tied)
+    check_case(case, data.draw(upstreams(case.output_shape()), label="upstream"))
+
+
+def sprinkle(data: st.DataObject, x: Any) -> Any:
+    """Some elements of `x` (an array or a float) replaced by special values."""
+    if not data.draw(st.booleans(), label="special values"):
+        return x
+    if type(x) is float:
+        return data.draw(st.sampled_from(SPECIAL))
+    x = np.array(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    for k in data.draw(st.lists(st.integers(0, flat.size - 1), max_size=3), label="positions"):
+        flat[k] = data.draw(st.sampled_from(SPECIAL))
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURAL))
+@given(data=st.data())
+def test_structural_backward_agrees(name: str, data: st.DataObject) -> None:
+    f, inputs = data.draw(STRUCTURAL[name], label="case")
+    inputs = [sprinkle(data, x) for x in inputs]
+    requires = data.draw(requirements(len(inputs)), label="requires_grad")
+    case = Case(name, f, tuple(inputs), requires)
+    check_case(case, data.draw(upstreams(case.output_shape()), label="upstream"))
+
+
+@pytest.mark.parametrize(
+    ("prim", "params"),
+    [pytest.param(p, params, id=f"{p.name}{params or ''}") for p in ops.REGISTRY.values()
+     if p.kinks for params in OP_INFO[p.name].examples],
+)
+def test_backward_agrees_exactly_at_the_kinks(prim: Primitive, params: dict[str, Any]) -> None:
+    for kink in prim.kinks:
+        for x in (kink, -kink, np.array([kink, -kink, kink + 1.0, kink - 1.0])):
+            upstream = 1.5 if type(x) is float else np.array([1.5, -2.0, 0.5, 3.0])
+            check_case(elementwise_case(prim, params, [x], [True]), upstream)
+
+
+def mixed_graph(s: Value, t: Value, m: Value) -> Value:
+    """Scalars and tensors together: broadcasting both ways, matmul, reductions, views, a
+    three-operand concatenate and nodes used more than once."""
+    h = (t * s).relu() + s.exp() - t.T.T.abs()          # (2, 3), the scalar s broadcast
+    k = (h @ m) * s + (m / (s * s + 1.0)).max()          # (2,)
+    both = concatenate([k, m, k * 2.0])                  # (8,)
+    return (both.sum() * s + h.sum(axis=0).tanh() @ m + s * s + both[1] / 0.5).sigmoid()
+
+
+MIXED_INPUTS = (0.7, np.array([[0.5, -1.0, 0.0], [2.0, -0.3, 1.2]]), np.array([1.0, -0.5, 0.25]))
+
+
+def test_backward_agrees_on_a_graph_mixing_scalars_and_tensors() -> None:
+    for requires in [(True, True, True), (True, False, False), (False, True, False),
+                     (False, False, True)]:
+        check_case(Case("mixed", mixed_graph, MIXED_INPUTS, requires), 0.6)
+
+
+# --------------------------------------------------------------------------------------------
+# 1b. The same, on a fixed corpus: deterministic, and the corpus the mutation tests run
+# --------------------------------------------------------------------------------------------
+
+
+def fixed_array(*shape: int, seed: int = 0) -> Any:
+    return np.random.default_rng(seed + 7 * len(shape)).uniform(-2.0, 2.0, shape)
+
+
+def _cat(axis: int) -> Build:
+    return lambda *xs: concatenate(list(xs), axis=axis)
+
+
+def _stack(axis: int) -> Build:
+    return lambda *xs: stack(list(xs), axis=axis)
+
+
+def _where(cond: Any) -> Build:
+    return lambda a, b: where(cond, a, b)
+
+
+def _broadcast(shape: tuple[int, ...]) -> Build:
+    return lambda x: engine.apply(ops.BROADCAST_TO, x, shape=shape)
+
+
+def _scatter(index: Any, shape: tuple[int, ...]) -> Build:
+    return lambda g: engine.apply(ops.SCATTER_ADD, g, index=index, shape=shape)
+
+
+A = fixed_array
+FIXED_STRUCTURAL: dict[str, list[tuple[Build, tuple[Any, ...]]]] = {
+    "matmul": [(operator.matmul, (A(3), A(3, seed=1))), (operator.matmul, (A(2, 3), A(3))),
+               (operator.matmul, (A(3), A(3, 2))), (operator.matmul, (A(2, 3), A(3, 4))),
+               (operator.matmul, (A(2, 2, 3), A(3, 4))),
+               (operator.matmul, (A(1, 2, 3), A(2, 3, 2)))],
+    "sum": [(lambda x: x.sum(), (A(2, 3),)), (lambda x: x.sum(1), (A(2, 3),)),
+            (lambda x: x.sum((0,), keepdims=True), (A(2, 3),)), (lambda x: x.sum(), (1.5,))],
+    "max": [(lambda x: x.max(), (A(2, 3),)), (lambda x: x.max(0), (A(2, 3),)),
+            (lambda x: x.max(1, keepdims=True), (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]),))],
+    "reshape": [(lambda x: x.reshape(3, 2), (A(2, 3),)), (lambda x: x.reshape(-1), (A(2, 3),)),
+                (lambda x: x.reshape(1), (0.5,))],
+    "broadcast_to": [(_broadcast((2, 3)), (A(3),)), (_broadcast((2, 3)), (A(2, 1),)),
+                     (_broadcast((2,)), (0.7,))],
+    "transpose": [(lambda x: x.T, (A(2, 3),)), (lambda x: x.transpose(1, 0, 2), (A(2, 3, 4),))],
+    "getitem": [(lambda x: x[1], (A(3, 2),)), (lambda x: x[[0, 0, 2]], (A(3, 2),)),
+                (lambda x: x[1:3], (A(4),)), (lambda x: x[0, ::-1], (A(2, 3),)),
+                (lambda x: x[2], (A(4),))],
+    "scatter_add": [(_scatter(1, (3, 2)), (A(2),)),
+                    (_scatter(np.array([0, 0, 2]), (3,)), (A(3),))],
+    "concatenate": [(_cat(0), (A(2, 3), A(1, 3), A(2, 3, seed=1))), (_cat(1), (A(2, 1), A(2, 2))),
+                    (_cat(0), (A(3),))],
+    "stack": [(_stack(0), (A(3), A(3, seed=1), A(3, seed=2))), (_stack(1), (A(2), A(2, seed=1))),
+              (_stack(0), (0.5, -1.0)), (_stack(0), (A(2, 2),))],
+    "where": [(_where(np.array([True, False, True])), (A(3), A(2, 3))),
+              (_where(np.array([[True], [False]])), (A(3), 0.5)), (_where(True), (1.0, 2.0))],
+}
+
+
+def with_specials(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The inputs with every other element replaced by a special value, in turn."""
+    specials = iter(SPECIAL * 4)
+    result = []
+    for x in inputs:
+        if type(x) is float:
+            result.append(next(specials))
+            continue
+        x = np.array(x)
+        flat = x.reshape(-1)
+        for k in range(0, flat.size, 2):
+            flat[k] = next(specials)
+        result.append(x)
+    return tuple(result)
+
+
+def requirement_variants(n: int) -> list[tuple[bool, ...]]:
+    """Every input needing a gradient, then each one alone."""
+    return [(True,) * n] + ([tuple(i == j for j in range(n)) for i in range(n)] if n > 1 else [])
+
+
+def elementwise_corpus(prim: Primitive, params: dict[str, Any]) -> Iterator[Case]:
+    n = arity(prim)
+    rng = np.random.default_rng(zlib.crc32(f"{prim.name}{params}".encode()))
+
+    def point(i: int, shape: tuple[int, ...] = ()) -> Any:
+        low, high = OP_INFO[prim.name].input_range(i)
+        x = rng.uniform(low, high, shape)
+        return float(x) if shape == () else x
+
+    def case(inputs: Sequence[Any], requires: Sequence[bool] | None = None) -> Case:
+        return elementwise_case(prim, params, inputs, requires or (True,) * n)
+
+    for requires in requirement_variants(n):
+        yield case([point(i) for i in range(n)], requires)
+        yield case([point(i, (2, 3)) for i in range(n)], requires)
+    for shapes in [((2, 1), (3,)), ((), (2, 3)), ((2, 3), ())] if n == 2 else [((3,),)]:
+        yield case([point(i, s) for i, s in enumerate(shapes)])
+    yield elementwise_case(prim, params, [point(0)], [True], tied=True)
+    yield elementwise_case(prim, params, [point(0, (3,))], [True], tied=True)
+    for i in range(n):  # special values and kinks, one input at a time
+        for special in SPECIAL + prim.kinks:
+            yield case([special if j == i else point(j) for j in range(n)])
+        values = np.array(SPECIAL + prim.kinks)
+        yield case([values if j == i else point(j, values.shape) for j in range(n)])
+    if n == 2:
+        for a in (0.0, inf, nan, 1e-200, -1.0, 1e308):
+            for b in (0.0, -1.0, 0.5, 1e308, nan):
+                yield case([a, b])
+
+
+def fixed_corpus(name: str) -> list[tuple[Case, Any]]:
+    """The deterministic cases for one primitive, each with an upstream gradient."""
+    prim = ops.REGISTRY[name]
+    cases: list[Case] = []
+    if OP_INFO[name].elementwise:
+        for params in OP_INFO[name].examples:
+            cases.extend(elementwise_corpus(prim, params))
+    for k, (f, inputs) in enumerate(FIXED_STRUCTURAL.get(name, [])):
+        for requires in requirement_variants(len(inputs)):
+            cases.append(Case(f"{name} case {k}", f, inputs, requires))
+        cases.append(Case(f"{name} case {k}, specials", f, with_specials(inputs),
+                          (True,) * len(inputs)))
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    corpus = []
+    for case in cases:
+        shape = case.output_shape()
+        upstream = float(rng.normal()) if shape == () else rng.normal(size=shape)
+        corpus.append((case, upstream))
+    return corpus
+
+
+MIXED_CORPUS = [(Case("mixed", mixed_graph, MIXED_INPUTS, r), 0.6)
+                for r in requirement_variants(3)]
+
+
+@functools.cache
+def corpus(name: str) -> list[tuple[Case, Any]]:
+    return fixed_corpus(name)
+
+
+def failures(corpus: Sequence[tuple[Case, Any]]) -> Iterator[str]:
+    """Each disagreement (or error) the checks of (1) find on `corpus`."""
+    for case, upstream in corpus:
+        for how in HOWS:
+            try:
+                check_agreement(case, upstream, how)
+            except Exception as error:
+                yield f"{type(error).__name__}: {error}"
+
+
+def first_failure(corpus: Sequence[tuple[Case, Any]]) -> str | None:
+    return next(failures(corpus), None)
+
+
+def whole_corpus() -> list[tuple[Case, Any]]:
+    return [entry for name in sorted(ops.REGISTRY) for entry in corpus(name)] + MIXED_CORPUS
+
+
+def test_the_fixed_corpus_covers_every_primitive() -> None:
+    """Every primitive of the registry has a node in some graph of the mutation corpus."""
+    seen: set[str] = set()
+    for name in ops.REGISTRY:
+        for case, upstream in corpus(name):
+            out = case.f(*case.leaves())
+            seen |= {n.op.name for n in engine.topological_order(contract(out, upstream))
+                     if n.op is not None}
+    missing = sorted(set(ops.REGISTRY) - seen)
+    assert not missing, f"no graph of the fixed corpus uses: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(ops.REGISTRY))
+def test_backward_agrees_on_the_fixed_corpus(name: str) -> None:
+    failure = first_failure(corpus(name))
+    assert failure is None, failure
+
+
+def test_backward_agrees_on_the_fixed_mixed_graph() -> None:
+    failure = first_failure(MIXED_CORPUS)
+    assert failure is None, failure
