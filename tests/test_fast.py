@@ -14,6 +14,8 @@ contract is to build the node ``engine.apply(prim, a, b)`` builds. What is prove
    (accumulation); the result fed to `backward(gradient=)` directly, contracted to a scalar,
    or used twice. The fast executor's gradient ownership keeps its promises: a leaf owns its
    gradient, and no gradient is a view of any node's data.
+2. The same on random graphs built step by step (shared nodes, mixed scalars and tensors,
+   no_grad constants, views, several roots, repeated passes): a stateful machine.
 
 "Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64
 array or Value): every number must be the same float, except that -0.0 equals 0.0 and nan
@@ -25,6 +27,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,9 +35,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+)
 from test_ops import ELEMENTWISE, STRUCTURAL, arity  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import (
@@ -489,3 +498,145 @@ def test_backward_agrees_on_the_fixed_corpus(name: str) -> None:
 def test_backward_agrees_on_the_fixed_mixed_graph() -> None:
     failure = first_failure(MIXED_CORPUS)
     assert failure is None, failure
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Random graphs, built step by step
+# --------------------------------------------------------------------------------------------
+
+MACHINE_SHAPES = [(), (3,), (2, 3), (1, 3)]  # any two broadcast together
+MACHINE_UNARY: dict[str, Callable[[Value], Value]] = {
+    "relu": lambda x: x.relu(),
+    "abs": abs,
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),  # nan below 0, -inf at 0 (an IEEE retry on a scalar)
+    "sqrt": lambda x: x.sqrt(),
+    "neg": lambda x: -x,
+    "reciprocal": lambda x: 1.0 / x,
+    "square": lambda x: x**2,
+    "root": lambda x: x**0.5,
+    "leaky_relu": lambda x: x.leaky_relu(0.1),
+    "elu": lambda x: x.elu(),
+    "softplus": lambda x: x.softplus(),
+    "gelu": lambda x: x.gelu(),
+    "sum": lambda x: x.sum(),
+    "sum_kept": lambda x: x.sum(axis=0, keepdims=True) if x.shape else x.sum(),
+    "max": lambda x: x.max(),
+    "mean": lambda x: x.mean(),
+    "views": lambda x: x.T.T if x.shape else x.reshape(1)[0],  # gradients that are views
+    "affine": lambda x: x * 0.7 + 1,
+    "reflected": lambda x: 2 - x / 3,
+}
+MACHINE_BINARY: dict[str, Callable[[Value, Value], Value]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": lambda a, b: abs(a) ** b,
+    "where": lambda a, b: where(np.asarray(a.data) > 0.0, a, b),
+    "outer": lambda a, b: (a.reshape(-1, 1) @ b.reshape(1, -1)).sum(),
+}
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+class AgreementMachine(RuleBasedStateMachine):
+    """A graph grown one node at a time; after every step, backward() == the reference."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leaves: list[tuple[Any, bool]] = []  # (data, requires_grad)
+        self.recipe: list[tuple[str, tuple[int, ...]]] = []  # ("leaf", (k,)) or (op, operands)
+        self.shapes: list[tuple[int, ...]] = []
+
+    @rule(shape=st.sampled_from(MACHINE_SHAPES), requires=st.sampled_from([True] * 3 + [False]),
+          data=st.data())
+    def leaf(self, shape: tuple[int, ...], requires: bool, data: st.DataObject) -> None:
+        d = st.floats(-2.0, 2.0)
+        elements = st.one_of(d, d, d, d, d, st.sampled_from(SPECIAL))
+        value = data.draw(elements if shape == () else
+                          hnp.arrays(np.float64, shape, elements=elements), label="leaf")
+        self.recipe.append(("leaf", (len(self.leaves),)))
+        self.leaves.append((value, requires))
+        self.shapes.append(shape)
+
+    def pick(self, data: st.DataObject, label: str) -> int:
+        return data.draw(st.integers(0, len(self.recipe) - 1), label=label)
+
+    def add(self, op: str, args: tuple[int, ...]) -> None:
+        self.recipe.append((op, args))
+        with no_grad():
+            self.shapes.append(self.replay(self.values(), upto=len(self.recipe))[-1].shape)
+
+    @precondition(lambda self: bool(self.recipe))
+    @rule(op=st.sampled_from(sorted(MACHINE_UNARY)), data=st.data())
+    def unary(self, op: str, data: st.DataObject) -> None:
+        self.add(op, (self.pick(data, "operand"),))
+
+    @precondition(lambda self: bool(self.recipe))
+    @rule(op=st.sampled_from(sorted(MACHINE_BINARY)), data=st.data())
+    def binary(self, op: str, data: st.DataObject) -> None:
+        i = self.pick(data, "left")
+        j = data.draw(st.one_of(st.just(i), st.integers(0, len(self.recipe) - 1)), label="right")
+        self.add(op, (i, j))  # a * a too
+
+    @precondition(lambda self: bool(self.recipe))
+    @rule(data=st.data())
+    def stack_three(self, data: st.DataObject) -> None:
+        self.add("stack3", tuple(self.pick(data, f"part {k}") for k in range(3)))
+
+    @precondition(lambda self: bool(self.recipe))
+    @rule(data=st.data())
+    def constant(self, data: st.DataObject) -> None:
+        self.add("no_grad", (self.pick(data, "operand"),))
+
+    def values(self) -> list[Value]:
+        return [Value(np.array(d) if isinstance(d, np.ndarray) else d, requires_grad=r)
+                for d, r in self.leaves]
+
+    def replay(self, leaves: list[Value], upto: int | None = None) -> list[Value]:
+        nodes: list[Value] = []
+        for op, args in self.recipe[:upto]:
+            if op == "leaf":
+                nodes.append(leaves[args[0]])
+                continue
+            xs = [nodes[k] for k in args]
+            if op in MACHINE_UNARY:
+                nodes.append(MACHINE_UNARY[op](xs[0]))
+            elif op in MACHINE_BINARY:
+                nodes.append(MACHINE_BINARY[op](xs[0], xs[1]))
+            elif op == "stack3":  # three operands: the executor's general branch
+                nodes.append(stack([xs[0].sum(), xs[1].max(), xs[2].mean()]))
+            else:
+                with no_grad():
+                    nodes.append(xs[0] * 1.0)
+        return nodes
+
+    @precondition(lambda self: len(self.recipe) >= 2)
+    @invariant()
+    def backward_agrees_with_the_reference(self) -> None:
+        rng = np.random.default_rng(len(self.recipe))
+        n = len(self.recipe)
+
+        def draw(shape: tuple[int, ...]) -> Any:
+            return float(rng.normal()) if shape == () else rng.normal(size=shape)
+
+        weights = [(int(k), draw(self.shapes[k]))
+                   for k in rng.choice(n, size=min(3, n), replace=False)]
+        upstream = draw(self.shapes[-1])
+
+        def build() -> list[tuple[Value, Any]]:
+            nodes = self.replay(self.values())
+            loss = Value(0.0, requires_grad=False)
+            for k, w in weights:
+                loss = loss + contract(nodes[k], w)
+            # two roots sharing nodes, each backpropagated twice, in turn
+            return [(nodes[-1], upstream), (loss, None)]
+
+        agree(build, f"graph {self.recipe} from {self.leaves}", times=2)
+
+
+AgreementMachine.TestCase.settings = settings(
+    max_examples=80 if CI else 25, stateful_step_count=25 if CI else 15, deadline=None)
+TestAgreementOnRandomGraphs = AgreementMachine.TestCase
