@@ -16,14 +16,23 @@ contract is to build the node ``engine.apply(prim, a, b)`` builds. What is prove
    gradient, and no gradient is a view of any node's data.
 2. The same on random graphs built step by step (shared nodes, mixed scalars and tensors,
    no_grad constants, views, several roots, repeated passes): a stateful machine.
+3. Each arithmetic operator, reflected ones included, on Values, floats and ints, scalars and
+   tensors, with and without gradients and inside `no_grad()`, builds the node `apply` builds
+   (data bit for bit, op, parents, params, requires_grad, grad, label), or raises what
+   `apply` raises; IEEE specials (1/0., 0./0., 1e308*10, overflowing powers) included. And
+   every call of `apply` or of an operator made while building the graphs of (1), recorded,
+   inside `no_grad()` or from constants, builds what the reference `apply` builds (the
+   undecorated one, `engine.apply.__wrapped__`, should a faster copy decorate it).
 
 "Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64
 array or Value): every number must be the same float, except that -0.0 equals 0.0 and nan
-equals nan at the same position (whatever its payload).
+equals nan at the same position (whatever its payload). The forward data of (3) is compared
+bit for bit (`tobytes`), signs of zero and nan payloads included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import operator
@@ -48,6 +57,7 @@ from test_ops import ELEMENTWISE, STRUCTURAL, arity  # tests/ is on sys.path (py
 
 from tinygrad_edu import (
     Value,
+    arrays,
     concatenate,
     engine,
     no_grad,
@@ -636,7 +646,248 @@ class AgreementMachine(RuleBasedStateMachine):
 
         agree(build, f"graph {self.recipe} from {self.leaves}", times=2)
 
+    @invariant()
+    def every_node_is_the_node_apply_builds(self) -> None:
+        check_nodes(self.replay(self.values()), f"graph {self.recipe}")
+
 
 AgreementMachine.TestCase.settings = settings(
     max_examples=80 if CI else 25, stateful_step_count=25 if CI else 15, deadline=None)
 TestAgreementOnRandomGraphs = AgreementMachine.TestCase
+
+
+# --------------------------------------------------------------------------------------------
+# 3. The forward: each operator builds the node `apply` builds
+# --------------------------------------------------------------------------------------------
+
+OPERATORS: dict[str, tuple[Callable[[Any, Any], Any], Primitive]] = {
+    "+": (operator.add, ops.ADD),
+    "-": (operator.sub, ops.SUB),
+    "*": (operator.mul, ops.MUL),
+    "/": (operator.truediv, ops.DIV),
+    "**": (operator.pow, ops.POW),
+    "@": (operator.matmul, ops.MATMUL),
+}
+
+
+def assert_same_bits(built: Any, expected: Any, where: str) -> None:
+    """The same data to the bit: type, shape, dtype, and every byte (signs of zero, nans)."""
+    assert type(built) is type(expected), f"{where}: {type(built)} vs {type(expected)}"
+    a, b = np.asarray(built), np.asarray(expected)
+    assert a.shape == b.shape and a.dtype == b.dtype, f"{where}: {a.shape} {a.dtype} vs {b}"
+    assert a.tobytes() == b.tobytes(), f"{where}: {built!r} built, {expected!r} by apply"
+
+
+def reference_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """`engine.apply`, the undecorated one if a faster copy decorates it."""
+    apply: Callable[..., Value] = getattr(engine.apply, "__wrapped__", engine.apply)
+    return apply(prim, *args, **params)
+
+
+def assert_same_node(built: Value, expected: Value, operands: Sequence[Any], where: str) -> None:
+    """`built` is the node `expected` is, in every public respect; a Value operand is its
+    parent itself, a number operand a constant Value of the same data."""
+    assert type(built) is Value, where
+    assert_same_bits(built.data, expected.data, f"{where}: .data")
+    assert built.op is expected.op, f"{where}: .op"
+    assert built.params.keys() == expected.params.keys() and all(
+        built.params[k] is expected.params[k] or np.array_equal(built.params[k],
+                                                                 expected.params[k])
+        for k in built.params), f"{where}: .params"
+    assert built.requires_grad is expected.requires_grad, f"{where}: .requires_grad"
+    assert built.label == expected.label == "", f"{where}: .label"
+    assert built.is_leaf == expected.is_leaf, f"{where}: .is_leaf"
+    assert len(built.parents) == len(expected.parents), f"{where}: .parents"
+    for k, (mine, theirs, operand) in enumerate(
+            zip(built.parents, expected.parents, operands, strict=False)):
+        if isinstance(operand, Value):
+            assert mine is operand and theirs is operand, f"{where}: parent {k} is not the operand"
+            continue
+        assert mine is not theirs, f"{where}: parent {k} is shared between nodes"
+        for node in (mine, theirs):  # a number operand becomes a constant
+            assert node.op is None and node.parents == () and not node.requires_grad, where
+            assert node.label == "", where
+        assert_same_bits(mine.data, theirs.data, f"{where}: parent {k}'s .data")
+        assert_same(mine.grad, theirs.grad, f"{where}: parent {k}'s .grad")
+    assert_same(built.grad, expected.grad, f"{where}: .grad")
+    order = engine.topological_order(built, constants=True)
+    assert order[0] is built, f"{where}: the node is not newer than its operands"
+    assert len(order) == len(engine.topological_order(expected, constants=True)), where
+
+
+def expected_node(symbol: str, a: Any, b: Any) -> Value:
+    """What the operator is defined to be: `apply` of its primitive."""
+    if symbol == "**" and not isinstance(b, Value):  # a number exponent: pow_const
+        return reference_apply(ops.POW_CONST, a, exponent=float(b))
+    return reference_apply(OPERATORS[symbol][1], a, b)
+
+
+def check_forward(symbol: str, a: Any, b: Any, recording: bool) -> None:
+    """`a <symbol> b` builds the node `apply` builds from the same operands, or raises alike."""
+    where = f"{a!r} {symbol} {b!r}{'' if recording else ' inside no_grad()'}"
+    built: Any
+    expected: Any
+    with contextlib.nullcontext() if recording else no_grad():
+        try:
+            built = OPERATORS[symbol][0](a, b)
+        except Exception as error:
+            built = error
+        try:
+            expected = expected_node(symbol, a, b)
+        except Exception as error:
+            expected = error
+    if isinstance(expected, Exception) or isinstance(built, Exception):
+        assert type(built) is type(expected) and str(built) == str(expected), (
+            f"{where}: {built!r} by the operator, {expected!r} by apply")
+        return
+    assert_same_node(built, expected, (a, b), where)
+
+
+def check_nodes(roots: Sequence[Value], where: str) -> None:
+    """Every recorded node behind `roots` is the node `apply` builds from its parents
+    (whichever way it was built: an operator, a method, a function of arrays.py)."""
+    for node in nodes_of(roots):
+        if node.op is not None:
+            expected = reference_apply(node.op, *node.parents, **node.params)
+            assert_same_node(node, expected, node.parents, f"{where}: {describe(node)}")
+
+
+FORMS = ("Value op Value", "Value op itself", "Value op float", "float op Value",
+         "Value op int", "int op Value")
+INTS = st.one_of(st.integers(-5, 5), st.sampled_from([2**53 + 1, -(2**63), 10**20, 10**400]))
+
+
+@given(data=st.data())
+def test_an_operator_builds_the_node_apply_builds(data: st.DataObject) -> None:
+    symbol = data.draw(st.sampled_from(sorted(OPERATORS)), label="operator")
+    form = data.draw(st.sampled_from(FORMS), label="form")
+    recording = data.draw(st.booleans(), label="recording")
+    elements = st.one_of(st.floats(-3.0, 3.0), st.sampled_from(SPECIAL), st.floats())
+    if symbol == "@" and data.draw(st.booleans(), label="aligned"):
+        _, (left, right) = data.draw(STRUCTURAL["matmul"], label="operands")
+        shapes = (left.shape, right.shape)
+    else:
+        shapes = data.draw(broadcastable_shapes(2), label="shapes")
+
+    def operand(shape: tuple[int, ...]) -> Value:
+        x = data.draw(elements if shape == () else
+                      hnp.arrays(np.float64, shape, elements=elements), label="data")
+        return Value(x, requires_grad=data.draw(st.booleans(), label="requires_grad"))
+
+    a, b = operand(shapes[0]), operand(shapes[1])
+    number = data.draw(INTS if "int" in form else elements, label="number")
+    left, right = {"Value op Value": (a, b), "Value op itself": (a, a),
+                   "Value op float": (a, number), "float op Value": (number, b),
+                   "Value op int": (a, number), "int op Value": (number, b)}[form]
+    check_forward(symbol, left, right, recording)
+
+
+def ieee(symbol: str, x: float, y: float) -> float:
+    with np.errstate(all="ignore"):
+        return float(OPERATORS[symbol][0](np.float64(x), np.float64(y)))
+
+
+SPECIAL_OPERATIONS = [("/", 1.0, 0.0), ("/", -1.0, 0.0), ("/", 1.0, -0.0), ("/", 0.0, 0.0),
+                      ("*", 1e308, 10.0), ("*", 0.0, inf), ("+", 1e308, 1e308), ("-", inf, inf),
+                      ("**", 10.0, 400.0), ("**", 0.0, -1.0), ("**", -8.0, 1 / 3),
+                      ("**", -0.0, -3.0), ("**", inf, -1.0), ("/", nan, 0.0)]
+
+
+@pytest.mark.parametrize(("symbol", "x", "y"), SPECIAL_OPERATIONS)
+@pytest.mark.parametrize("form", ["Value op Value", "Value op float", "float op Value"])
+def test_an_operator_gives_the_ieee_result(symbol: str, x: float, y: float, form: str) -> None:
+    a = Value(x) if form != "float op Value" else x
+    b = Value(y) if form != "Value op float" else y
+    check_forward(symbol, a, b, True)
+    if symbol == "**" and form == "Value op float":
+        return  # pow_const: a different primitive, not an operator of the unrolled copy
+    out = OPERATORS[symbol][0](a, b)
+    np.testing.assert_array_equal(out.data, ieee(symbol, x, y))  # nan is nan, whatever its sign
+    assert type(out.data) is float
+
+
+def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
+    """Every operator and form, scalars and tensors, with and without gradients."""
+    for recording in (True, False):
+        for symbol in OPERATORS:
+            shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2))] if symbol == "@" else
+                           [((), ()), ((2, 3), (3,)), ((), (2, 3))])
+            for sa, sb in shape_pairs:
+                for ra, rb in [(True, True), (True, False), (False, True), (False, False)]:
+                    a = Value(fixed_array(*sa) if sa else 1.5, requires_grad=ra)
+                    b = Value(fixed_array(*sb, seed=1) if sb else -2.25, requires_grad=rb)
+                    for left, right in [(a, b), (a, a), (a, 2.5), (-0.75, b), (a, 3), (-3, b)]:
+                        yield symbol, left, right, recording
+            for x, y in [(1.0, 0.0), (0.0, 0.0), (1e308, 10.0), (10.0, 400.0)]:
+                for left, right in [(Value(x), Value(y)), (Value(x), y), (x, Value(y))]:
+                    yield symbol, left, right, recording
+
+
+def forward_failure() -> str | None:
+    for symbol, a, b, recording in forward_corpus():
+        try:
+            check_forward(symbol, a, b, recording)
+        except Exception as error:
+            return f"{type(error).__name__}: {error}"
+    return None
+
+
+def test_the_operators_agree_on_the_fixed_corpus() -> None:
+    failure = forward_failure()
+    assert failure is None, failure
+
+
+def shadowed(real: Callable[..., Any], reference: Callable[..., Any],
+             what: str) -> Callable[..., Any]:
+    """`real`, checked at every call: it builds the node `reference` builds, or raises alike."""
+
+    def checked(prim: Primitive, *args: Any, **params: Any) -> Any:
+        built: Any
+        expected: Any
+        try:
+            built = real(prim, *args, **params)
+        except Exception as error:
+            built = error
+        try:
+            expected = reference(prim, *args, **params)
+        except Exception as error:
+            expected = error
+        where = f"{what}({prim.name}, {args!r}, {params!r})"
+        if isinstance(built, Exception) or isinstance(expected, Exception):
+            assert type(built) is type(expected) and str(built) == str(expected), (
+                f"{where}: {built!r} vs {expected!r} by the reference")
+            raise built
+        assert_same_node(built, expected, args, where)
+        return built
+
+    return checked
+
+
+def node_failure(cases: Sequence[tuple[Case, Any]]) -> str | None:
+    """The first node of `cases`' graphs built otherwise than the reference `apply` builds it
+    (every call of `apply` and of an operator is checked as it happens), the graphs recorded,
+    built inside no_grad() and built from leaves that need no gradient."""
+    real = engine.apply
+    reference: Callable[..., Value] = getattr(real, "__wrapped__", real)
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (engine, arrays):  # (arrays.py calls the engine's apply by its own name)
+            if getattr(module, "apply", None) is real:
+                patch.setattr(module, "apply", shadowed(real, reference, "apply"))
+        patch.setattr(engine, "_operator", shadowed(engine._operator, reference, "operator"))
+        for case, _ in cases:
+            for how in ("recorded", "inside no_grad()", "from constants"):
+                try:
+                    leaves = case.leaves() if how != "from constants" else [
+                        Value(x, requires_grad=False) for x in case.inputs]
+                    with no_grad() if how == "inside no_grad()" else contextlib.nullcontext():
+                        out = case.f(*leaves)
+                    check_nodes([out], case.name)
+                except Exception as error:
+                    return f"{case.name}, {how}: {type(error).__name__}: {error}"
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(ops.REGISTRY))
+def test_every_node_is_the_node_apply_builds(name: str) -> None:
+    failure = node_failure(corpus(name))
+    assert failure is None, failure
