@@ -23,6 +23,12 @@ contract is to build the node ``engine.apply(prim, a, b)`` builds. What is prove
    every call of `apply` or of an operator made while building the graphs of (1), recorded,
    inside `no_grad()` or from constants, builds what the reference `apply` builds (the
    undecorated one, `engine.apply.__wrapped__`, should a faster copy decorate it).
+4. `gradcheck` catches a rule that is wrong in `backward()` alone.
+5. The proofs have teeth: a 0.1% error (or a plain bug) injected into any one place of the
+   fast path (each primitive's rule as the fast executor sees it, and each branch and
+   helper of `fast._run`, `_collect`, `_fit`, `_keep`, `_rule_in_ieee`, and the node the
+   decorated operator or `apply` returns) makes the checks of (1) or (3) fail on a fixed,
+   deterministic corpus; the property-based tests and the machine catch a sample of them too.
 
 "Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64
 array or Value): every number must be the same float, except that -0.0 equals 0.0 and nan
@@ -31,12 +37,16 @@ bit for bit (`tobytes`), signs of zero and nan payloads included.
 """
 
 from __future__ import annotations
+import __future__
 
 import contextlib
+import contextvars
 import functools
+import inspect
 import math
 import operator
 import os
+import textwrap
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -44,7 +54,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from hypothesis.stateful import (
@@ -52,20 +62,24 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
-from test_ops import ELEMENTWISE, STRUCTURAL, arity  # tests/ is on sys.path (pytest)
+from test_ops import ELEMENTWISE, STRUCTURAL, TIGHT, arity  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import (
     Value,
     arrays,
     concatenate,
+    enable_grad,
     engine,
+    fast,
     no_grad,
     ops,
     stack,
     where,
 )
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.testing import GradcheckError, gradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
 
@@ -891,3 +905,349 @@ def node_failure(cases: Sequence[tuple[Case, Any]]) -> str | None:
 def test_every_node_is_the_node_apply_builds(name: str) -> None:
     failure = node_failure(corpus(name))
     assert failure is None, failure
+
+
+# --------------------------------------------------------------------------------------------
+# 4 and 5. The proofs have teeth: wrong fast paths are caught
+# --------------------------------------------------------------------------------------------
+
+
+def mutant(func: Callable[..., Any], old: str, new: str) -> Callable[..., Any]:
+    """A copy of the module-level function `func` with the source text `old` (found exactly
+    once) replaced by `new`; it reads the same module globals, so it can stand in for `func`."""
+    source = textwrap.dedent(inspect.getsource(func))
+    assert source.count(old) == 1, (
+        f"{func.__qualname__} no longer contains {old!r} exactly once: fast.py changed, so "
+        "update the mutations of tests/test_fast.py to inject the same bug into the new code")
+    namespace: dict[str, Any] = {}
+    flags = __future__.annotations.compiler_flag  # (annotations name TYPE_CHECKING imports)
+    code = compile(source.replace(old, new), f"<mutant of {func.__qualname__}>", "exec",
+                   flags=flags, dont_inherit=True)
+    exec(code, func.__globals__, namespace)
+    made: Callable[..., Any] = namespace[func.__name__]
+    return made
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A bug in `fast.<function>`: `old` source text replaced by `new`."""
+
+    function: str
+    old: str
+    new: str
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(fast, self.function,
+                            mutant(getattr(fast, self.function), self.old, self.new))
+
+
+@dataclass(frozen=True)
+class Wrapped:
+    """A bug in `fast.<function>`: its result passed through `wrong`."""
+
+    function: str
+    wrong: Callable[[Any], Any]
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real = getattr(fast, self.function)
+        monkeypatch.setattr(fast, self.function, lambda *args: self.wrong(real(*args)))
+
+
+def _each_share(f: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda shares: tuple(None if s is None else f(s) for s in shares)
+
+
+def _scaled(x: Any) -> Any:
+    return x * 1.001
+
+
+FIT = "_fit" if hasattr(fast, "_fit") else "_sum_to_shape_of"  # (its newer name)
+
+
+FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
+    # the unrolled binary branch
+    "binary, first operand's share": Mutation(
+        "_run", "a._mark = ga if q is pending else q + ga", "a._mark = ga * 1.001 if q is "
+        "pending else q + ga"),
+    "binary, second operand's share": Mutation(
+        "_run", "b._mark = gb if q is pending else q + gb", "b._mark = gb * 1.001 if q is "
+        "pending else q + gb"),
+    "binary, a share added to another": Mutation(
+        "_run", "a._mark = ga if q is pending else q + ga", "a._mark = ga if q is pending else "
+        "q + ga * 1.001"),
+    "binary, IEEE retry": Mutation(
+        "_run", "ga, gb = _rule_in_ieee(prim, g, node)",
+        "ga, gb = (s * 1.001 for s in _rule_in_ieee(prim, g, node))"),
+    # the unary branch, and relu inlined
+    "unary": Mutation("_run", "(ga,) = prim.vjp(g, node.data, a.data)",
+                      "(ga,) = prim.vjp(g * 1.001, node.data, a.data)"),
+    "unary with params": Mutation("_run", "(ga,) = prim.vjp(g, node.data, a.data, **params)",
+                                  "(ga,) = prim.vjp(g * 1.001, node.data, a.data, **params)"),
+    "unary, IEEE retry": Mutation("_run", "(ga,) = _rule_in_ieee(prim, g, node)",
+                                  "(ga,) = (-s for s in _rule_in_ieee(prim, g, node))"),
+    "relu inlined": Mutation("_run", "send(g if a.data > 0.0 else 0.0, a)",
+                             "send(g * 1.001 if a.data > 0.0 else 0.0, a)"),
+    "relu inlined, at the kink": Mutation("_run", "a.data > 0.0", "a.data >= 0.0"),
+    "send, first share": Mutation(
+        "_run", "parent._mark = share if q is pending else q + share",
+        "parent._mark = share * 1.001 if q is pending else q + share"),
+    "send, a share added to another": Mutation(
+        "_run", "parent._mark = share if q is pending else q + share",
+        "parent._mark = share if q is pending else q + share * 1.001"),
+    # the general branch (three or more operands, params, needs_mask)
+    "general": Mutation(
+        "_run", "shares = prim.vjp(g, node.data, *[p.data for p in parents], **params)",
+        "shares = prim.vjp(g * 1.001, node.data, *[p.data for p in parents], **params)"),
+    "needs mask": Mutation("_run", "p._mark is not None for p in parents",
+                           "p._mark is None for p in parents"),
+    # accumulation into .grad, and the first gradient kept
+    "accumulation": Mutation("_run", "node._grad = current + g",
+                             "node._grad = current + g * 1.001"),
+    "first gradient kept": Wrapped("_keep", _scaled),
+    "a leaf's gradient shared": Mutation("_keep", "if node.op is None or",
+                                         "if False and node.op is None or"),
+    "a kept gradient kept again": Mutation("_keep", "and id(g) not in owned", ""),
+    # the helpers, the seed and the walk
+    "fit": Wrapped(FIT, _scaled),
+    "fit, broadcast": Mutation(FIT, "return sum_to_shape(share, np.shape(data))",
+                               "return sum_to_shape(share, np.shape(data)) * 1.001"),
+    "IEEE retry": Wrapped("_rule_in_ieee", _each_share(_scaled)),
+    "IEEE retry, clamped": Wrapped("_rule_in_ieee",
+                                   _each_share(lambda s: float(np.nan_to_num(s)))),
+    "seed": Mutation("backward", "root._mark = seed", "root._mark = seed * 1.001"),
+    "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
+    "three operands": Mutation("_collect", "for parent in node._all:",
+                               "for parent in node._all[:-1]:"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_MUTATIONS))
+def test_a_bug_in_the_fast_executor_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = whole_corpus()
+    with monkeypatch.context() as patch:
+        FAST_MUTATIONS[name].install(patch)
+        caught = first_failure(corpus)
+    assert caught is not None, f"the checks of backward() miss the bug {name!r}"
+
+
+_IN_FAST_PASS = contextvars.ContextVar("in_fast_pass", default=False)
+
+
+@contextlib.contextmanager
+def wrong_rule_in_fast_pass(prim: Primitive, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`prim`'s rule, as the fast executor alone sees it, 0.1% off (and a gradient where it
+    gives none); the reference pass sees the true rule."""
+    real_backward, real_vjp = fast.backward, prim.vjp
+
+    def backward(*args: Any) -> None:
+        token = _IN_FAST_PASS.set(True)
+        try:
+            real_backward(*args)
+        finally:
+            _IN_FAST_PASS.reset(token)
+
+    @functools.wraps(real_vjp)
+    def vjp(g: Any, *args: Any, **params: Any) -> tuple[Any, ...]:
+        shares = real_vjp(g, *args, **params)
+        if not _IN_FAST_PASS.get():
+            return shares
+        return tuple(g if s is None else s * 1.001 for s in shares)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(fast, "backward", backward)
+        object.__setattr__(prim, "vjp", vjp)  # (a frozen dataclass)
+        try:
+            yield
+        finally:
+            object.__setattr__(prim, "vjp", real_vjp)
+
+
+@pytest.mark.parametrize("name", sorted(ops.REGISTRY))
+def test_a_wrong_rule_on_the_fast_path_is_caught(name: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's criterion: a 0.1% error in any rule fails a registry-driven check."""
+    prim = ops.REGISTRY[name]
+    cases = corpus(name)
+    with wrong_rule_in_fast_pass(prim, monkeypatch):
+        caught = first_failure(cases)
+    assert caught is not None, f"a wrong {name} rule in backward() goes unnoticed"
+    assert first_failure(cases) is None  # and the true rule is back
+
+
+GRADCHECK_MUTATIONS = {
+    "relu inlined": (lambda x: x.relu(), [0.7]),
+    "binary, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
+    "unary with params": (lambda x: x.leaky_relu(0.2), [-0.7]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRADCHECK_MUTATIONS))
+def test_gradcheck_catches_a_bug_in_backward_alone(name: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    f, inputs = GRADCHECK_MUTATIONS[name]
+    assert gradcheck(f, *inputs, **TIGHT)
+    FAST_MUTATIONS[name].install(monkeypatch)
+    with pytest.raises(GradcheckError, match=r"\(by backward\(\)\)"):
+        gradcheck(f, *inputs, **TIGHT)
+
+
+Operator = Callable[[Primitive, Any, Any], Any]
+
+
+def _constants(out: Any, a: Any, b: Any) -> list[Value]:
+    """The parents of `out` that a number operand became."""
+    parents = out.parents if isinstance(out, Value) else ()
+    return [p for p in parents if p is not a and p is not b]
+
+
+def _result_scaled(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        out = real(prim, a, b)
+        if isinstance(out, Value):
+            out.data = out.data * 1.001
+        return out
+
+    return wrong
+
+
+def _labelled(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        out = real(prim, a, b)
+        out.label = "out"
+        return out
+
+    return wrong
+
+
+def _recording_always(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        with enable_grad():
+            return real(prim, a, b)
+
+    return wrong
+
+
+def _recording_never(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        with no_grad():
+            return real(prim, a, b)
+
+    return wrong
+
+
+def _swapped(real: Operator) -> Operator:
+    return lambda prim, a, b: real(prim, b, a)
+
+
+def _with_a_grad(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        out = real(prim, a, b)
+        out.grad = np.full(out.shape, 1e-300) if out.shape else 1e-300
+        return out
+
+    return wrong
+
+
+def _constant_needs_grad(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        out = real(prim, a, b)
+        for p in _constants(out, a, b):
+            p.requires_grad = True
+        return out
+
+    return wrong
+
+
+def _constant_scaled(real: Operator) -> Operator:
+    def wrong(prim: Primitive, a: Any, b: Any) -> Any:
+        out = real(prim, a, b)
+        for p in _constants(out, a, b):
+            p.data = p.data * 1.001
+        return out
+
+    return wrong
+
+
+# Bugs in the decorated operator (`engine._operator`), made from outside so that they do not
+# depend on how fast.py builds the node: what it returns is wrong in one public respect.
+OPERATOR_BUGS: dict[str, Callable[[Operator], Operator]] = {
+    "data 0.1% off": _result_scaled,
+    "a label": _labelled,
+    "recording inside no_grad()": _recording_always,
+    "recording never": _recording_never,
+    "operands swapped": _swapped,
+    "a gradient already": _with_a_grad,
+    "a constant operand that needs a gradient": _constant_needs_grad,
+    "a constant operand 0.1% off": _constant_scaled,
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPERATOR_BUGS))
+def test_a_bug_in_the_unrolled_operator_is_caught(name: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_operator", OPERATOR_BUGS[name](engine._operator))
+    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nodes Value's methods build (through `apply`, or a faster copy of it) are checked."""
+    real = engine.apply
+
+    @functools.wraps(real)  # (`__wrapped__`: the reference the check compares with)
+    def wrong(prim: Primitive, *args: Any, **params: Any) -> Value:
+        out = real(prim, *args, **params)
+        out.data = out.data * 1.001
+        return out
+
+    for module in (engine, arrays):  # (arrays.py calls the engine's apply by its own name)
+        if getattr(module, "apply", None) is real:
+            monkeypatch.setattr(module, "apply", wrong)
+    for name in ops.REGISTRY:
+        assert node_failure(corpus(name)) is not None, f"a wrong {name} node goes unnoticed"
+
+
+QUICK = settings(max_examples=60, phases=[Phase.generate], derandomize=True, database=None,
+                 report_multiple_bugs=False, deadline=None)
+
+
+def run_property_test(test: Callable[..., None], **arguments: Any) -> None:
+    """Run the property-based `test` afresh: generation only (no shrinking), derandomised."""
+    inner = test.hypothesis.inner_test  # type: ignore[attr-defined]  (the undecorated test)
+
+    def fresh(*args: Any, **kwargs: Any) -> None:
+        inner(*args, **kwargs)
+
+    fresh.__signature__ = inspect.signature(inner)  # type: ignore[attr-defined]
+    given(data=st.data())(QUICK(fresh))(**arguments)
+
+
+PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
+    "scalars": ("binary, first operand's share", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_scalars, prim=ops.MUL, params={})),
+    "scalars, IEEE": ("IEEE retry, clamped", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),
+    "scalars, relu": ("relu inlined", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_scalars, prim=ops.RELU, params={})),
+    "tensors": ("fit, broadcast", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.ADD, params={})),
+    "structural": ("needs mask", lambda: run_property_test(
+        test_structural_backward_agrees, name="matmul")),
+    "random graphs, order": ("order", lambda: run_state_machine_as_test(
+        AgreementMachine, settings=QUICK)),
+    "random graphs, accumulation": ("send, a share added to another", lambda: (
+        run_state_machine_as_test(AgreementMachine, settings=QUICK))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROPERTY_TESTS_UNDER_BUGS))
+def test_a_property_test_catches_a_bug(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    bug, run = PROPERTY_TESTS_UNDER_BUGS[name]
+    FAST_MUTATIONS[bug].install(monkeypatch)
+    with pytest.raises(AssertionError):
+        run()
+
+
+def test_the_operator_property_test_catches_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "_operator", _result_scaled(engine._operator))
+    with pytest.raises(AssertionError):
+        run_property_test(test_an_operator_builds_the_node_apply_builds)
