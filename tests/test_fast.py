@@ -30,7 +30,7 @@ contract is to build the node ``engine.apply(prim, a, b)`` builds. What is prove
    decorated operator or `apply` returns) makes the checks of (1) or (3) fail on a fixed,
    deterministic corpus; the property-based tests and the machine catch a sample of them too.
 
-Known disagreements are strict xfails at the end: each fails once its bug is fixed.
+At the end, the disagreements these tests found (since fixed) stay as regression tests.
 
 "Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64
 array or Value): every number must be the same float, except that -0.0 equals 0.0 and nan
@@ -1006,9 +1006,10 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "accumulation": Mutation("_run", "node._grad = current + g",
                              "node._grad = current + g * 1.001"),
     "first gradient kept": Wrapped("_keep", _scaled),
-    "a leaf's gradient shared": Mutation("_keep", "if node.op is None or",
-                                         "if False and node.op is None or"),
-    "a kept gradient kept again": Mutation("_keep", "and id(g) not in owned", ""),
+    "a leaf's gradient shared": Mutation("_keep", "if node.op is not None and",
+                                         "if True and"),
+    "a kept gradient kept again": Mutation("_keep", "if id(g) not in owned:", "if True:"),
+    "a view kept": Mutation("_keep", "and g.base is None:", ":"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
     "fit, broadcast": Mutation(FIT, "return sum_to_shape(share, np.shape(data))",
@@ -1256,14 +1257,13 @@ def test_the_operator_property_test_catches_a_bug(monkeypatch: pytest.MonkeyPatc
 
 
 # --------------------------------------------------------------------------------------------
-# Known disagreements (each xfail is strict: the test fails once the bug is fixed)
+# Disagreements these tests found, now fixed
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="fast.backward adds to a Value .grad (left by "
-                   "backward(create_graph=True)) with recording on; the reference pass runs "
-                   "inside no_grad(), so its sum is a constant")
 def test_backward_into_a_recorded_grad_records_nothing() -> None:
+    """A first-order backward() adds to a .grad that is a Value (left by create_graph=True)
+    without recording, as the reference pass does (it runs inside no_grad())."""
     def build() -> list[tuple[Value, Any]]:
         x = Value(2.0)
         (x * x).backward(create_graph=True)  # x.grad is now a Value: 2·x, recorded
@@ -1272,11 +1272,10 @@ def test_backward_into_a_recorded_grad_records_nothing() -> None:
     agree(build, "first-order backward() into a Value .grad")
 
 
-@pytest.mark.xfail(strict=True, reason="fast._keep makes a view of a kept gradient read-only, "
-                   "but not the array it views, so an edit of that one leaks into the view")
 def test_editing_one_gradient_in_place_changes_no_other() -> None:
-    """fast._keep: a shared gradient is made read-only, "so an edit raises rather than leaks"
-    (the reference copies every first gradient: there, edits never leak)."""
+    """fast._keep: a shared gradient is made read-only, "so an edit raises rather than leaks",
+    and a view (of another node's gradient) is copied; the reference copies every first
+    gradient, so there edits never leak."""
     for backward in (reference_backward, lambda root, g: root.backward(g)):
         x = Value(np.arange(4.0))
         h = x * 2.0
