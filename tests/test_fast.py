@@ -1,9 +1,9 @@
 """The fast executor and the unrolled operators agree with the reference engine, bit for bit.
 
 `Value.backward()` runs `tinygrad_edu.fast.backward`, whose contract is to give exactly what
-the reference pass ``engine.backpropagate(root, seed, engine.accumulate)`` gives; the
-arithmetic operators run `fast.unrolled_operator`'s copy of `engine._operator`, whose
-contract is to build the node ``engine.apply(prim, a, b)`` builds. What is proven here:
+the reference pass ``engine.backpropagate(root, seed, engine.accumulate)`` gives; `apply` and
+the arithmetic operators run `fast.Unrolled`'s copies of themselves, whose contract is to
+build the node the reference ``engine.apply.__wrapped__`` builds. What is proven here:
 
 1. For every primitive of `ops.REGISTRY` (new ones included: the suite fails for one it
    cannot test), on scalars (with 0, ±0, ±inf, nan, 1e308, subnormals and the kinks, so the
@@ -26,7 +26,7 @@ contract is to build the node ``engine.apply(prim, a, b)`` builds. What is prove
 4. `gradcheck` catches a rule that is wrong in `backward()` alone.
 5. The proofs have teeth: a 0.1% error (or a plain bug) injected into any one place of the
    fast path (each primitive's rule as the fast executor sees it, and each branch and
-   helper of `fast._run`, `_collect`, `_fit`, `_keep`, `_rule_in_ieee`, and the node the
+   helper of `fast._run`, `_collect`, `_sum_to_shape_of`, `_keep`, `_rule_in_ieee`, and the node the
    decorated operator or `apply` returns) makes the checks of (1) or (3) fail on a fixed,
    deterministic corpus; the property-based tests and the machine catch a sample of them too.
 
@@ -963,7 +963,7 @@ def _scaled(x: Any) -> Any:
     return x * 1.001
 
 
-FIT = "_fit" if hasattr(fast, "_fit") else "_sum_to_shape_of"  # (its newer name)
+FIT = "_sum_to_shape_of"
 
 
 FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
