@@ -40,7 +40,9 @@ unit: $(STAMP) graphviz
 
 test: lint typecheck unit
 
+# the table of the speed issue; MyGrad and autograd columns when `.[bench]` installs (optional)
 bench: $(STAMP)
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
