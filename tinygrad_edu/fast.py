@@ -7,8 +7,9 @@ in how:
 
 * the graph walk marks visited nodes in a slot of the node (`Value._mark`) instead of a set,
   and that slot then holds the node's gradient for this pass instead of a dict entry;
-* the binary operators, most of the nodes of a scalar network, are unrolled, and relu's rule
-  is inlined for floats;
+* on a scalar node, the float rules of the frequent primitives (add, mul, sub, div, neg,
+  relu, tanh, exp, sigmoid, log, sqrt, pow_const) are inlined: the table's own operations,
+  without a call, a tuple or a type check; the other binary operators are unrolled;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
   (a shared one is made read-only instead, so an edit raises rather than leaks);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import sys
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -97,6 +99,8 @@ def _collect(root: Value) -> list[Value]:
 def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
     pending = _PENDING
     owned: set[int] = set()  # ids of the arrays kept as some node's .grad in this pass
+    inline = _FLOAT_RULES or _float_rules(nodes[0])
+    sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
 
     def send(share: Any, parent: Value) -> None:
         """Add a node's share to `parent`'s gradient for this pass."""
@@ -120,9 +124,55 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
         prim = node.op
         if prim is None:
             continue
-        params = node.params
         a: Any = node._first
-        b = node._second
+        b: Any = node._second
+        if type(g) is float and (rule := inline.get(prim)) is not None:
+            # A scalar node of a frequent primitive: its rule, inlined (the table's rule, the
+            # same float operations in the same order). Every operand is a float here (a
+            # float result of these primitives has float operands); a rule whose float
+            # arithmetic raises goes the general way below (its IEEE retry).
+            try:
+                if rule == _MUL:
+                    da, db = g * b.data, g * a.data
+                elif rule == _ADD:
+                    da = db = g
+                elif rule == _RELU:
+                    da = g if a.data > 0.0 else 0.0
+                elif rule == _TANH:
+                    x = a.data
+                    da = g * (4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x))
+                elif rule == _SUB:
+                    da, db = g, -g
+                elif rule == _NEG:
+                    da = -g
+                elif rule == _EXP:
+                    da = g * node.data
+                elif rule == _SIGMOID:
+                    da = g * node.data * sigmoid(-a.data)
+                elif rule == _POW_CONST:
+                    exponent = node.params["exponent"]
+                    if exponent == 0:
+                        continue  # (the rule gives no gradient)
+                    da = g * (exponent * power_const(a.data, exponent=exponent - 1.0))
+                elif rule == _DIV:
+                    x = b.data
+                    da, db = g / x, -g * node.data / x
+                elif rule == _LOG:
+                    da = g / a.data
+                else:  # sqrt
+                    da = g / (2.0 * node.data)
+            except _FLOAT_ERRORS:
+                da = _NOT_INLINED
+            if da is not _NOT_INLINED:
+                q = a._mark
+                if q is not None:
+                    a._mark = da if q is pending else q + da
+                if b is not None:
+                    q = b._mark
+                    if q is not None:
+                        b._mark = db if q is pending else q + db
+                continue
+        params = node.params
         # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
         if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
             try:
@@ -141,9 +191,6 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
                 b._mark = gb if q is pending else q + gb
             continue
         if b is None and node._all is None:  # one operand: a function, a reduction, ...
-            if type(g) is float and prim.name == "relu":  # the rule, inlined for a float
-                send(g if a.data > 0.0 else 0.0, a)
-                continue
             try:
                 if type(params) is dict:
                     (ga,) = prim.vjp(g, node.data, a.data, **params)
@@ -162,6 +209,28 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
             shares = _rule_in_ieee(prim, g, node)
         for parent, share in zip(parents, shares, strict=True):
             send(share, parent)
+
+
+# The primitives whose float rules `_run` inlines, by the code it dispatches on (most frequent
+# first); the table's own primitives only, found in the engine's registry at the first pass
+# (a primitive of another name, or an unregistered one of the same name, is not inlined).
+_MUL, _ADD, _RELU, _TANH, _SUB, _NEG, _EXP, _SIGMOID, _POW_CONST, _DIV, _LOG, _SQRT = range(12)
+_INLINED = {"mul": _MUL, "add": _ADD, "relu": _RELU, "tanh": _TANH, "sub": _SUB, "neg": _NEG,
+            "exp": _EXP, "sigmoid": _SIGMOID, "pow_const": _POW_CONST, "div": _DIV, "log": _LOG,
+            "sqrt": _SQRT}
+_FLOAT_RULES: dict[Primitive, int] = {}
+_FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call (sigmoid, ...)
+_NOT_INLINED = object()  # a share the inlined rule leaves to the general path
+
+
+def _float_rules(node: Value) -> dict[Primitive, int]:
+    """Fill `_FLOAT_RULES` and `_FORWARDS` from the registry of the engine `node` comes from."""
+    registry: Mapping[str, Primitive] = sys.modules[type(node).__module__].REGISTRY
+    for name, code in _INLINED.items():
+        _FLOAT_RULES[registry[name]] = code
+    for name in ("sigmoid", "pow_const"):
+        _FORWARDS[name] = registry[name].forward
+    return _FLOAT_RULES
 
 
 def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
