@@ -16,9 +16,9 @@ measured within one round.
 
 The method, made for a shared, noisy machine: the contenders take one step each per round, in
 an order that rotates from round to round; each step is timed in CPU time of this thread
-(`time.thread_time`), so time the scheduler gives to other processes is not counted; each
-step is followed by an untimed ``gc.collect()``, so no step pays for another's garbage (a
-step "with the collector off" runs with `gc.disable()` inside its timing). A round gives one
+(`time.thread_time`), so time the scheduler gives to other processes is not counted; a step
+"with the collector off" runs with `gc.disable()` inside its timing and is followed by an
+untimed ``gc.collect()``, so that no other step pays for its garbage. A round gives one
 ratio per contender; the figure is the median of those ratios. numpy and PyTorch run one
 BLAS thread (a second thread's CPU time would escape `thread_time`), and glibc's allocator
 thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's history):
@@ -91,8 +91,9 @@ def _minor_faults() -> int:
 def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
     """Time one step of each contender per round, in an order rotating from round to round.
 
-    CPU time of this thread; an untimed `gc.collect()` after every step. Every step runs once
-    untimed first (warm caches, first-call costs).
+    CPU time of this thread; an untimed `gc.collect()` after each step run with the collector
+    off (a step with it on pays for its own collections, as in a training loop, and a collection
+    after it would leave the next step cold caches). Every step runs once untimed first.
     """
     collecting = gc.isenabled()
     for c in contenders:
@@ -108,9 +109,10 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
                 faults, start = _minor_faults(), time.thread_time()
                 c.step()
                 elapsed, faults = time.thread_time() - start, _minor_faults() - faults
-                if collecting:
-                    gc.enable()
-                gc.collect()
+                if c.gc_off:
+                    if collecting:
+                        gc.enable()
+                    gc.collect()  # what the collector would have done, untimed
                 c.times.append(elapsed)
                 c.faults.append(faults)
     finally:
