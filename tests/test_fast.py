@@ -826,7 +826,8 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
     """Every operator and form, scalars and tensors, with and without gradients."""
     for recording in (True, False):
         for symbol in OPERATORS:
-            shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2))] if symbol == "@" else
+            shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)), ((2, 3), (2, 3))]
+                           if symbol == "@" else
                            [((), ()), ((2, 3), (3,)), ((), (2, 3))])
             for sa, sb in shape_pairs:
                 for ra, rb in [(True, True), (True, False), (False, True), (False, False)]:
@@ -1027,6 +1028,14 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         "shares = prim.vjp(g * 1.001, node.data, *[p.data for p in parents], **params)"),
     "needs mask": Mutation("_run", "p._mark is not None for p in parents",
                            "p._mark is None for p in parents"),
+    # matmul of two matrices, inlined
+    "matmul inlined, first operand's share": Mutation("_run", "s = g @ y.T", "s = g @ y.T * 1.001"),
+    "matmul inlined, second operand's share": Mutation("_run", "s = x.T @ g",
+                                                       "s = x.T @ g * 1.001"),
+    "matmul inlined, needs": Mutation("_run", "if q is not None:\n" + " " * 24 + "s = x.T @ g",
+                                      "if True:\n" + " " * 24 + "s = x.T @ g"),
+    "matmul inlined, the matrices": Mutation("_run", "x.ndim == 2 and y.ndim == 2",
+                                             "x.ndim >= 1 and y.ndim >= 1"),
     # accumulation into .grad, and the first gradient kept
     "accumulation": Mutation("_run", "node._grad = current + g",
                              "node._grad = current + g * 1.001"),
@@ -1215,6 +1224,23 @@ OPERATOR_BUGS: dict[str, Callable[[Operator], Operator]] = {
 def test_a_bug_in_the_unrolled_operator_is_caught(name: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "_operator", OPERATOR_BUGS[name](engine._operator))
+    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+# Bugs in the unrolled operator's own code (its shortcut for the matmul of two matrices)
+UNROLLED_MUTATIONS = {
+    "matmul of two matrices": ("data = x @ y", "data = x @ y * 1.001"),
+    "matmul of two matrices, alignment": (" and x.shape[1] == y.shape[0]", ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNROLLED_MUTATIONS))
+def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = UNROLLED_MUTATIONS[name]
+    operator = mutant(fast.Unrolled.operator, old, new)
+    reference = engine._operator.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "_operator", operator(engine._unrolled, reference))
     assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
 
 
