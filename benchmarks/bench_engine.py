@@ -15,14 +15,15 @@ measured within one round.
   ``pip install torch --index-url https://download.pytorch.org/whl/cpu``).
 
 The method, made for a shared, noisy machine: the contenders take one step each per round, in
-an order that rotates from round to round; each step is timed in CPU time of this thread
-(`time.thread_time`), so time the scheduler gives to other processes is not counted; a step
-"with the collector off" runs with `gc.disable()` inside its timing and is followed by an
-untimed ``gc.collect()``, so that no other step pays for its garbage. A round gives one
-ratio per contender; the figure is the median of those ratios. numpy and PyTorch run one
-BLAS thread (a second thread's CPU time would escape `thread_time`), and glibc's allocator
-thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's history):
-the script re-runs itself with those environment variables set when they are not.
+an order that changes from round to round (shuffled: a plain rotation would keep every step's
+neighbours, so one step would always follow a collection); each step is timed in CPU time of
+this thread (`time.thread_time`), so time the scheduler gives to other processes is not
+counted; a step "with the collector off" runs with `gc.disable()` inside its timing and is
+followed by an untimed ``gc.collect()``, so that no other step pays for its garbage. A round
+gives one ratio per contender; the figure is the median of those ratios. numpy and PyTorch
+run one BLAS thread (a second thread's CPU time would escape `thread_time`), and glibc's
+allocator thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's
+history): the script re-runs itself with those environment variables set when they are not.
 
     python benchmarks/bench_engine.py [--quick] [--tiny]
 
@@ -75,11 +76,17 @@ Step = Callable[[], Any]
 
 @dataclass
 class Contender:
-    """One step to time; `gc_off` runs it with the garbage collector switched off."""
+    """One step to time; `gc_off` runs it with the garbage collector switched off.
+
+    A contender takes `steps` steps in a row at its turn (the time of one is their mean): with
+    the collector on, a full collection falls on about one step in two, so one step a turn
+    would make the median depend on where the collections fell.
+    """
 
     name: str
     step: Step
     gc_off: bool = False
+    steps: int = 1
     times: list[float] = field(default_factory=list)
     faults: list[int] = field(default_factory=list)
 
@@ -89,7 +96,11 @@ def _minor_faults() -> int:
 
 
 def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
-    """Time one step of each contender per round, in an order rotating from round to round.
+    """Time one step of each contender per round, in an order that changes from round to round.
+
+    The order is shuffled (seeded), not rotated: a rotation keeps each step's neighbours, and
+    the step that always follows a collection (the one after a step with the collector off)
+    would always start on a fresh collector.
 
     CPU time of this thread; an untimed `gc.collect()` after each step run with the collector
     off (a step with it on pays for its own collections, as in a training loop, and a collection
@@ -99,16 +110,19 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
     for c in contenders:
         c.step()
         gc.collect()
-    n = len(contenders)
+    order = list(contenders)
+    shuffle = random.Random(0).shuffle
     try:
-        for r in range(rounds):
-            for i in range(n):
-                c = contenders[(r + i) % n]
+        for _ in range(rounds):
+            shuffle(order)
+            for c in order:
                 if c.gc_off:
                     gc.disable()
                 faults, start = _minor_faults(), time.thread_time()
-                c.step()
-                elapsed, faults = time.thread_time() - start, _minor_faults() - faults
+                for _ in range(c.steps):
+                    c.step()
+                elapsed = (time.thread_time() - start) / c.steps
+                faults = (_minor_faults() - faults) // c.steps
                 if c.gc_off:
                     if collecting:
                         gc.enable()
@@ -213,7 +227,7 @@ class Row:
     cells: dict[str, str]
 
 
-def bench_scalar(rounds: int, points: int, hidden: int) -> list[Row]:
+def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int) -> list[Row]:
     import micrograd.engine
 
     mg = micrograd.engine.Value
@@ -221,9 +235,9 @@ def bench_scalar(rounds: int, points: int, hidden: int) -> list[Row]:
     sizes = [hidden, hidden, 1]
     ours, theirs = ScalarMLP(Value, 2, sizes), ScalarMLP(mg, 2, sizes)
     steps = [
-        Contender("ours", lambda: scalar_step(Value, ours, X, y)),
+        Contender("ours", lambda: scalar_step(Value, ours, X, y), steps=steps_on),
         Contender("ours, gc off", lambda: scalar_step(Value, ours, X, y), gc_off=True),
-        Contender("micrograd", lambda: scalar_step(mg, theirs, X, y)),
+        Contender("micrograd", lambda: scalar_step(mg, theirs, X, y), steps=steps_on),
         Contender("micrograd, gc off", lambda: scalar_step(mg, theirs, X, y), gc_off=True),
     ]
     run_rounds(steps, rounds)
@@ -239,7 +253,8 @@ def bench_scalar(rounds: int, points: int, hidden: int) -> list[Row]:
 
     work = f"micrograd's demo step, scalar Values ({our_nodes:,} nodes)"
     return [
-        Row(f"{work}: micrograd with gc off ÷ ours, as shipped ({rounds} rounds)",
+        Row(f"{work}: micrograd with gc off ÷ ours, as shipped ({rounds} rounds; "
+            f"{steps_on} steps a turn with the collector on)",
             {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_on):.2f}×"}),
         Row("same, both with the collector off",
             {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_off):.2f}×"}),
@@ -450,7 +465,7 @@ def main(argv: list[str] | None = None) -> None:
           f"numpy {np.__version__}, Python {sys.version.split()[0]}")
     rows: list[Row] = []
     if "scalar" in parts:
-        rows += bench_scalar(scalar_rounds, points, hidden)
+        rows += bench_scalar(scalar_rounds, points, hidden, 1 if args.quick else 4)
     if "small" in parts:
         rows.append(bench_tensor(*small, small_rounds))
     if "medium" in parts:
