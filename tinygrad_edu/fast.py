@@ -247,8 +247,11 @@ _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
 
 
 def _inline_rules(node: Value) -> dict[Primitive, int]:
-    """Fill `_INLINE_RULES` and `_FORWARDS` from the registry of the engine `node` comes from."""
-    registry: Mapping[str, Primitive] = sys.modules[type(node).__module__].REGISTRY
+    """Fill `_INLINE_RULES` and `_FORWARDS` from the registry of the engine `node` comes from
+    (the module that defines its class, or the nearest base class, with a `REGISTRY`)."""
+    modules: list[Any] = [sys.modules.get(cls.__module__) for cls in type(node).__mro__]
+    registry: Mapping[str, Primitive] = next(
+        module.REGISTRY for module in modules if hasattr(module, "REGISTRY"))
     for name, code in _INLINED.items():
         _INLINE_RULES[registry[name]] = code
     for name in ("sigmoid", "pow_const"):
