@@ -40,9 +40,8 @@ unit: $(STAMP) graphviz
 
 test: lint typecheck unit
 
-# the table of the speed issue; MyGrad and autograd columns when `.[bench]` installs (optional)
 bench: $(STAMP)
-	-$(BIN)/python -m pip install --quiet -e '.[bench]'
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'  # MyGrad, autograd columns (optional)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
