@@ -50,6 +50,7 @@ notebook: $(STAMP) graphviz
 	$(BIN)/jupyter notebook notebooks/
 
 bench: $(STAMP)
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'  # MyGrad, autograd columns (optional)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
