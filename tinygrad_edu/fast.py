@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import sys
 from collections.abc import Callable, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,8 @@ Operator = Callable[["Primitive", Any, Any], "Value"]
 Apply = Callable[..., "Value"]
 
 
-def backward(root: Value, seed: Any, sum_to_shape: SumToShape) -> None:
+def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
+             registry: Mapping[str, Primitive]) -> None:
     """Backpropagate `seed` from `root`, adding each node's gradient to its `.grad`.
 
     `sum_to_shape` is the engine's own: how a broadcast gradient is summed back.
@@ -59,7 +59,7 @@ def backward(root: Value, seed: Any, sum_to_shape: SumToShape) -> None:
         nodes = _collect(root)
         root._mark = seed
         with np.errstate(all="ignore"):  # IEEE results (inf, nan), silently, as floats give
-            _run(nodes, sum_to_shape)
+            _run(nodes, sum_to_shape, registry)
     finally:
         for node in nodes or [root]:
             node._mark = None
@@ -98,10 +98,11 @@ def _collect(root: Value) -> list[Value]:
     return order
 
 
-def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
+def _run(nodes: list[Value], sum_to_shape: SumToShape,
+         registry: Mapping[str, Primitive]) -> None:
     pending = _PENDING
     owned: set[int] = set()  # ids of the arrays kept as some node's .grad in this pass
-    inline = _INLINE_RULES or _inline_rules(nodes[0])
+    inline = _INLINE_RULES or _inline_rules(registry)
     sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
     array = np.ndarray
 
@@ -246,12 +247,9 @@ _FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call
 _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
 
 
-def _inline_rules(node: Value) -> dict[Primitive, int]:
-    """Fill `_INLINE_RULES` and `_FORWARDS` from the registry of the engine `node` comes from
-    (the module that defines its class, or the nearest base class, with a `REGISTRY`)."""
-    modules: list[Any] = [sys.modules.get(cls.__module__) for cls in type(node).__mro__]
-    registry: Mapping[str, Primitive] = next(
-        module.REGISTRY for module in modules if hasattr(module, "REGISTRY"))
+def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:
+    """Fill `_INLINE_RULES` and `_FORWARDS` from the engine's registry (at the first use: the
+    table is complete by then)."""
     for name, code in _INLINED.items():
         _INLINE_RULES[registry[name]] = code
     for name in ("sigmoid", "pow_const"):
@@ -310,11 +308,13 @@ class Unrolled:
     """
 
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
-                 recording: Callable[[], bool], no_params: Mapping[str, Any]) -> None:
+                 recording: Callable[[], bool], no_params: Mapping[str, Any],
+                 registry: Mapping[str, Primitive]) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.recording = recording
         self.no_params = no_params
+        self.registry = registry
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -370,6 +370,7 @@ class Unrolled:
     def operator(self, reference: Operator) -> Operator:
         cls, node, new, array = self.value_class, self.node(), object.__new__, np.ndarray
         number, recording, no_params = self.creation_number, self.recording, self.no_params
+        registry = self.registry
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
@@ -408,7 +409,7 @@ class Unrolled:
             data: Any
             if (type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2
                     and x.shape[1] == y.shape[0]
-                    and (_INLINE_RULES or _inline_rules(left)).get(prim) == _MATMUL):
+                    and (_INLINE_RULES or _inline_rules(registry)).get(prim) == _MATMUL):
                 data = x @ y  # two matrices that align: all of matmul's checks, in one
             else:
                 try:
