@@ -128,7 +128,7 @@ def test_value_used_twice_has_two_edges() -> None:
 def test_operand_order_is_labelled_for_non_commutative_ops() -> None:
     a, b = Value(3.0, label="a"), Value(1.0, label="b")
     source = draw_graph(a - b).source
-    assert "n0 -> n2_op [label=a]" in source and "n1 -> n2_op [label=b]" in source
+    assert "n0 -> n2_op [headlabel=a]" in source and "n1 -> n2_op [headlabel=b]" in source
     assert "[label=" not in "".join(line for line in source.splitlines()
                                     if "->" in line and "n2_op ->" in line)
 

@@ -21,7 +21,9 @@ digraph tinygrad_edu {
 from __future__ import annotations
 
 import html
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,11 @@ __all__ = [
     "HIGHLIGHT",
     "INSTALL_HINT",
     "OP_COLOR",
+    "RENDER_TIMEOUT",
     "ROLE_COLORS",
     "GraphPicture",
     "GraphvizNotFoundError",
+    "RenderTimeoutError",
     "draw_graph",
     "local_rule",
     "operand_letter",
@@ -79,8 +83,31 @@ def _explained(run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise GraphvizNotFoundError() from error
 
 
+RENDER_TIMEOUT = 10.0
+"""Seconds a picture may take to render before `RenderTimeoutError` stops `dot`."""
+
+TIMEOUT_HINT = (
+    "draw fewer values (a smaller max_nodes, e.g. draw_graph(root, max_nodes=60)), collapse by "
+    "module (pass params=model so values fold into one box per layer), try another layout "
+    "program (picture.engine = 'sfdp'), or allow more time (picture.timeout = 120)"
+)
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz took longer than the picture's `timeout` and was stopped.
+
+    >>> "max_nodes" in str(RenderTimeoutError("dot", 10.0))
+    True
+    """
+
+    def __init__(self, engine: str, seconds: float) -> None:
+        super().__init__(f"Graphviz's {engine!r} took more than {seconds:g} s to lay out this "
+                         f"graph and was stopped; {TIMEOUT_HINT}.")
+
+
 class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
-    """A `graphviz.Digraph` whose rendering explains how to install Graphviz when it is missing.
+    """A `graphviz.Digraph` whose rendering explains how to install Graphviz when it is missing,
+    and stops after `timeout` seconds (`RenderTimeoutError`) rather than hang (a Jupyter cell).
 
     >>> picture = GraphPicture("example")
     >>> picture.node("a")
@@ -88,8 +115,29 @@ class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
     ['digraph', 'example', '{', 'a', '}']
     """
 
-    def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return _explained(super().pipe, *args, **kwargs)
+    timeout: float = RENDER_TIMEOUT
+
+    def pipe(self, format: str | None = None, renderer: str | None = None,
+             formatter: str | None = None, neato_no_op: bool | int | None = None,
+             quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> Any:
+        if renderer is not None or formatter is not None or neato_no_op is not None:
+            return _explained(super().pipe, format, renderer, formatter, neato_no_op, quiet,
+                              engine=engine, encoding=encoding)
+        program = engine or self.engine
+        fmt = format or self.format
+        try:
+            done = subprocess.run([program, f"-T{fmt}"], input=self.source.encode("utf-8"),
+                                  capture_output=True, timeout=self.timeout, check=False)
+        except FileNotFoundError as error:
+            raise GraphvizNotFoundError() from error
+        except subprocess.TimeoutExpired as error:
+            raise RenderTimeoutError(program, self.timeout) from error
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            raise RuntimeError(f"Graphviz's {program!r} failed (status {done.returncode}): "
+                               f"{message or 'no message'}")
+        return done.stdout.decode(encoding) if encoding is not None else done.stdout
 
     def render(self, *args: Any, **kwargs: Any) -> Any:
         return _explained(super().render, *args, **kwargs)
@@ -239,7 +287,8 @@ def render_graph(
             dot.node(unit.key, label=f"{unit.title}\n{unit.members} {what} hidden",
                      shape="box3d", style="filled", fillcolor=GROUP_COLOR)
 
-    edges: dict[tuple[str, str], int] = {}  # collapsed edges, counted
+    uses: dict[str, int] = {}  # how many ops each value (or box) feeds so far
+    into_boxes: list[_Wire] = []  # edges into collapsed boxes, drawn (counted) at the end
 
     for node in graph.nodes:
         key = id(node)
@@ -277,26 +326,90 @@ def render_graph(
                 op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
             dot.node(f"{name}_op", label=op.describe(node.params), **op_attrs)
         labelled = unit is None and op.name in _ORDERED_OPERANDS
+        wires = []
         for position, parent in enumerate(node.parents):
             parent_unit = graph.units.get(id(parent))
             source = parent_unit.key if parent_unit is not None else graph.names[id(parent)]
-            if parent_unit is None and unit is None:
-                edge: dict[str, str] = {}
-                if labelled:
-                    edge["label"] = operand_letter(position)
-                if key == focus:
-                    edge.update(color=HIGHLIGHT, penwidth="2", dir="back")
-                dot.edge(source, target, **edge)
-            elif source != target:
-                edges[(source, target)] = edges.get((source, target), 0) + 1
-        if unit is None:
-            focused = {"color": HIGHLIGHT, "penwidth": "2", "dir": "back"}
-            dot.edge(f"{name}_op", name, **(focused if key == focus else {}))
-    for (source, target), count in edges.items():
-        dot.edge(source, target, **({"label": f"×{count}"} if count > 1 else {}))
+            if source != target:
+                letter = operand_letter(position) if labelled else ""
+                wires.append(_Wire(source, target, letter, key == focus, id(parent)))
+        if unit is not None:
+            into_boxes.extend(wires)
+            continue
+        _draw_wires(dot, graph, wires, uses)
+        dot.edge(f"{name}_op", name, **_focus(key == focus))
+    _draw_wires(dot, graph, into_boxes, uses)
     if legend:
         _add_legend(dot)
     return dot
+
+
+SHARED_USES = 3
+"""A value used by more ops than this is drawn once, and again as a small dashed copy beside
+each further op that uses it (see `draw_graph`): long edges from one value to uses far away
+are what make Graphviz's `dot` take minutes."""
+
+MERGED_EDGES = 3
+"""At least this many edges from one box to the same op are drawn as one edge labelled ×k."""
+
+
+@dataclass
+class _Wire:
+    """An edge from an operand (a value's name, or a collapsed box) to the op using it."""
+
+    source: str
+    target: str
+    letter: str  # the operand's letter, for ops where order matters ("" otherwise)
+    focused: bool  # into the op a backprop step processes
+    value: int  # id() of the operand
+
+
+def _copy_label(graph: Graph, source: str, value: Value | None) -> str:
+    """The text of the dashed copy of a much-used value (or box) `source`."""
+    if value is None:  # a collapsed box
+        return "(from the box above)"
+    title = graph.titles[id(value)]
+    return title if title else f"value {summarize(value.data)}"
+
+
+def _draw_wires(dot: GraphPicture, graph: Graph, wires: list[_Wire], uses: dict[str, int],
+                ) -> None:
+    """Draw the operand edges, keeping `dot`'s layout fast whatever the graph's shape.
+
+    Two things make `dot` slow (minutes for a hundred values): an edge spanning many ranks
+    becomes a chain of hidden nodes, so one value used by n ops far apart costs n² of them;
+    and an edge `label` doubles every rank. So parallel edges (more than `MERGED_EDGES`) are
+    merged into one labelled ×k, a value used by more than `SHARED_USES` ops is copied beside
+    its later uses, and the labels are head labels, which take no rank. `uses` counts the ops
+    each source has fed so far.
+    """
+    by_id = {id(node): node for node in graph.nodes}
+    groups: dict[tuple[str, str], list[_Wire]] = {}
+    for wire in wires:
+        groups.setdefault((wire.source, wire.target), []).append(wire)
+    for (source, target), group in groups.items():
+        first = group[0]
+        collapsed = source in {unit.key for unit in graph.units.values()}
+        value = None if collapsed else by_id.get(first.value)
+        uses[source] = uses.get(source, 0) + 1
+        start = source
+        if uses[source] > SHARED_USES:  # a copy of the value beside this use
+            start = f"{source}_use{uses[source]}"
+            dot.node(start, label=_copy_label(graph, source, value), shape="box",
+                     style="rounded,dashed", fontsize="9", height="0.2", margin="0.04,0.02",
+                     fontcolor="#555555", color="#888888", tooltip=f"the same value as {source}")
+        if len(group) >= MERGED_EDGES or (collapsed and len(group) > 1):
+            letters = "".join(wire.letter for wire in group)
+            text = f"×{len(group)}" + (f" ({','.join(letters)})" if letters else "")
+            dot.edge(start, target, headlabel=text, **_focus(any(w.focused for w in group)))
+            continue
+        for wire in group:
+            attrs = {"headlabel": wire.letter} if wire.letter else {}
+            dot.edge(start, target, **attrs, **_focus(wire.focused))
+
+
+def _focus(focused: bool) -> dict[str, str]:
+    return {"color": HIGHLIGHT, "penwidth": "2", "dir": "back"} if focused else {}
 
 
 def _add_legend(dot: GraphPicture) -> None:
