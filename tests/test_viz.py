@@ -261,15 +261,15 @@ def drawn_count(source: str) -> int:
 def test_large_graph_collapses_into_modules() -> None:
     loss, _ = labelled_mlp()
     total = len(engine_nodes(loss))
-    source = draw_graph(loss, max_nodes=40).source
+    source = draw_graph(loss, max_nodes=40, fit_screen=False).source
     assert drawn_count(source) <= 40
-    boxes = re.findall(r'^\t(g\d+) \[label="([^\n"]*)\n(\d+) values? hidden"', source, re.M)
+    boxes = re.findall(r'^\t(g\d+) \[label="([^\n"]*)\n(\d+) values? hidden', source, re.M)
     assert [b[1] for b in boxes] == [f"layers.{li}.neurons.{j}"
                                      for li, n in enumerate([4, 4, 1]) for j in range(n)]
     hidden = sum(int(b[2]) for b in boxes)
     assert f"collapsed: {hidden} of {total} values hidden in 9 boxes" in source
     # coarser modules when the neurons do not fit
-    source = draw_graph(loss, max_nodes=15).source
+    source = draw_graph(loss, max_nodes=15, fit_screen=False).source
     boxes = re.findall(r'^\t(g\d+) \[label="([^\n"]*)\n', source, re.M)
     assert [b[1] for b in boxes] == ["layers.0", "layers.1", "layers.2"]
     assert drawn_count(source) <= 15
@@ -280,7 +280,7 @@ def test_collapsing_uses_names_from_params() -> None:
     names = {p.label: p for p in params}
     for p in params:
         p.label = ""
-    source = draw_graph(loss, max_nodes=40, params=names).source
+    source = draw_graph(loss, max_nodes=40, params=names, fit_screen=False).source
     assert '"layers.0.neurons.0\n' in source
 
 
@@ -290,7 +290,7 @@ def test_collapsing_without_modules_keeps_the_nodes_nearest_the_root() -> None:
     for _ in range(100):
         y = y.tanh()
     y.label = "y"
-    source = draw_graph(y, max_nodes=10).source
+    source = draw_graph(y, max_nodes=10, fit_screen=False).source
     assert drawn_count(source) == 10
     assert "<B>y</B>" in source and "<B>x</B>" not in source
     assert "92 values hidden" in source and "92 of 101 values hidden" in source

@@ -1,4 +1,5 @@
-"""Rendering is bounded: every graph shape lays out in seconds, or stops with a clear message.
+"""Rendering is bounded: every graph shape lays out in seconds, or stops with a clear message;
+a collapsed picture fits a screen.
 
 `dot` used to take minutes on a value used by many ops far apart (``x + x + ... + x``; a weight
 shared by 40 steps of ``(y*w + 1).tanh()``): each long edge is a chain of hidden nodes, n² in
@@ -9,6 +10,7 @@ that keeps `dot` fast, and time real renders (the bound is generous, for a busy 
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -19,8 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value
+from tinygrad_edu.datasets import make_moons
+from tinygrad_edu.nn import MLP
 from tinygrad_edu.viz import RenderTimeoutError, draw_graph, save_graph
 from tinygrad_edu.viz.dot import SHARED_USES, GraphPicture
+from tinygrad_edu.viz.graph import SCREEN, build_graph, estimated_size
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 
@@ -183,3 +188,59 @@ def test_a_render_that_takes_too_long_is_stopped_with_advice(
         assert "params=" in message
     assert time.perf_counter() - start < 3 * BOUND
     assert not (tmp_path / "chain.svg").exists()
+
+
+# ---- a collapsed picture fits a screen ---------------------------------------------------------
+
+
+def plain_size(picture: GraphPicture) -> tuple[float, float]:
+    """The size in inches `dot` lays a picture out at (its natural size)."""
+    first = picture.pipe(format="plain").split(b"\n", 1)[0].split()
+    return float(first[2]), float(first[3])
+
+
+def scalar_moons_loss(samples: int) -> tuple[Value, MLP]:
+    """micrograd's demo on the scalar path: a loss over samples, one MLP call each."""
+    X, y = make_moons(samples, noise=0.1, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    terms = [(1.0 - (2.0 * float(y[i]) - 1.0) * model(X[i])).relu() for i in range(samples)]
+    loss = sum(terms, Value(0.0)) * (1.0 / samples)
+    loss.backward()
+    return loss, model
+
+
+@needs_dot
+def test_the_collapsed_demo_loss_graph_fits_a_screen() -> None:
+    loss, model = scalar_moons_loss(40)
+    for params in (None, model):
+        picture = draw_graph(loss, params=params)
+        width, height = plain_size(picture)
+        assert width <= SCREEN[0] and height <= SCREEN[1]
+        assert "folded further to fit a screen" in picture.source
+        # what was hidden: how many values, and of which roles
+        hidden = re.search(r"\d+ values hidden\n\((\d+ [a-z]+, )*\d+ [a-z]+\)", picture.source)
+        assert hidden is not None and "intermediate, " in hidden.group(0)
+    # without fitting, it is several screens wide (7245 pixels for 100 samples before)
+    assert plain_size(draw_graph(loss, fit_screen=False))[0] > 2 * SCREEN[0]
+
+
+def test_without_dot_the_fit_uses_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    loss, _ = scalar_moons_loss(30)
+    monkeypatch.setenv("PATH", "")
+    picture = draw_graph(loss)
+    assert "folded further to fit a screen" in picture.source
+    graph = build_graph(loss, max_nodes=150)
+    assert estimated_size(graph)[0] > SCREEN[0]  # the unfitted picture is estimated too wide
+
+
+@needs_dot
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=st.sampled_from(sorted(SHAPES)), n=st.integers(40, 200),
+       max_nodes=st.sampled_from([30, 150]), rankdir=st.sampled_from(["LR", "TB"]))
+def test_every_collapsed_picture_fits_a_screen(shape: str, n: int, max_nodes: int,
+                                               rankdir: str) -> None:
+    root = SHAPES[shape](n)
+    picture = draw_graph(root, max_nodes=max_nodes, rankdir=rankdir)
+    if "collapsed:" in picture.source:
+        width, height = plain_size(picture)
+        assert width <= SCREEN[0] and height <= SCREEN[1]

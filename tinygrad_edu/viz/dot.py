@@ -31,7 +31,16 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu.engine import Primitive, Value
-from tinygrad_edu.viz.graph import Graph, build_graph, has_nan_or_inf, is_all_zero, summarize
+from tinygrad_edu.viz.graph import (
+    SCREEN,
+    SHARED_USES,
+    Graph,
+    build_graph,
+    estimated_size,
+    has_nan_or_inf,
+    is_all_zero,
+    summarize,
+)
 
 __all__ = [
     "ALARM",
@@ -49,6 +58,7 @@ __all__ = [
     "GraphvizNotFoundError",
     "RenderTimeoutError",
     "draw_graph",
+    "fits_screen",
     "local_rule",
     "operand_letter",
     "render_graph",
@@ -267,7 +277,8 @@ def render_graph(
         boxes = len({unit.key for unit in graph.units.values()})
         notes.append(f"collapsed: {graph.hidden} of {len(graph.nodes)} values hidden in "
                      f"{boxes} box{'es' if boxes != 1 else ''} (more than max_nodes="
-                     f"{graph.max_nodes})")
+                     f"{graph.max_nodes}"
+                     f"{'; folded further to fit a screen' if graph.fitted else ''})")
     if notes:
         dot.attr("graph", label="\n".join(notes), labelloc="t", labeljust="l", fontsize="12")
     focus = id(highlight) if highlight is not None else None
@@ -284,7 +295,9 @@ def render_graph(
         if unit is not None and unit.key not in seen_units:
             seen_units.add(unit.key)
             what = "values" if unit.members != 1 else "value"
-            dot.node(unit.key, label=f"{unit.title}\n{unit.members} {what} hidden",
+            kinds = ", ".join(f"{count} {role}" for role, count in sorted(unit.roles.items()))
+            label = f"{unit.title}\n{unit.members} {what} hidden"
+            dot.node(unit.key, label=label + (f"\n({kinds})" if kinds else ""),
                      shape="box3d", style="filled", fillcolor=GROUP_COLOR)
 
     uses: dict[str, int] = {}  # how many ops each value (or box) feeds so far
@@ -344,11 +357,6 @@ def render_graph(
     return dot
 
 
-SHARED_USES = 3
-"""A value used by more ops than this is drawn once, and again as a small dashed copy beside
-each further op that uses it (see `draw_graph`): long edges from one value to uses far away
-are what make Graphviz's `dot` take minutes."""
-
 MERGED_EDGES = 3
 """At least this many edges from one box to the same op are drawn as one edge labelled ×k."""
 
@@ -367,7 +375,8 @@ class _Wire:
 def _copy_label(graph: Graph, source: str, value: Value | None) -> str:
     """The text of the dashed copy of a much-used value (or box) `source`."""
     if value is None:  # a collapsed box
-        return "(from the box above)"
+        titles = {unit.key: unit.title for unit in graph.units.values()}
+        return f"from: {titles.get(source, source)}"
     title = graph.titles[id(value)]
     return title if title else f"value {summarize(value.data)}"
 
@@ -445,6 +454,7 @@ def draw_graph(
     params: Any = None,
     inputs: Iterable[Value | str] | None = None,
     legend: bool = False,
+    fit_screen: bool = True,
 ) -> GraphPicture:
     """The computation graph that produced `root`, as a `graphviz.Digraph`.
 
@@ -475,7 +485,11 @@ def draw_graph(
     parameters. Above `max_nodes` values, the picture collapses: values are folded into one box
     per module, found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value
     goes to the module that computed it); failing that, only the values nearest the root are
-    kept. The boxes and the title say how many values were hidden. The walk is iterative.
+    kept. A collapsed picture then folds further until it fits a screen (`SCREEN`, estimated;
+    ``fit_screen=False``: max_nodes only), so it is readable at its natural size. The boxes say
+    how many values of each role they hide, and the title how many in all. A value used by
+    more than `SHARED_USES` ops is drawn again, small and dashed, beside its later uses (long
+    edges to far uses are what makes `dot` slow). The walk is iterative.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(3.0, label="x")
@@ -484,10 +498,44 @@ def draw_graph(
     >>> dot.source.count("n0 -> n1_op")
     2
     """
-    graph = build_graph(root, params, inputs, max_nodes)
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
     dim_zero = show_grad and not is_all_zero(root.grad) if root.requires_grad else False
-    return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
-                        legend=legend, dim_zero=dim_zero)
+
+    def picture(graph: Graph) -> GraphPicture:
+        return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
+                            legend=legend, dim_zero=dim_zero)
+
+    def fits(graph: Graph) -> bool:
+        return fits_screen(graph, picture, rankdir)
+
+    return picture(build_graph(root, params, inputs, max_nodes, fits if fit_screen else None))
+
+
+def fits_screen(graph: Graph, picture: Callable[[Graph], GraphPicture], rankdir: str = "LR",
+                screen: tuple[float, float] = SCREEN) -> bool:
+    """Whether `picture(graph)` fits `screen` (inches) at its natural size: as `dot` lays it
+    out (``-Tplain``, a second or less), or as `estimated_size` guesses without `dot`.
+
+    The estimate of the length along `rankdir` is close, so it rules out big graphs first.
+
+    >>> from tinygrad_edu import Value
+    >>> y = Value(1.0, label="x").tanh()
+    >>> fits_screen(build_graph(y), lambda g: render_graph(g, rankdir="LR", show_data=True,
+    ...             show_grad=True, legend=False))
+    True
+    """
+    width, height = estimated_size(graph, rankdir)
+    if (width if rankdir in ("LR", "RL") else height) > (
+            screen[0] if rankdir in ("LR", "RL") else screen[1]):
+        return False
+    try:
+        done = subprocess.run(["dot", "-Tplain"], input=picture(graph).source.encode("utf-8"),
+                              capture_output=True, timeout=RENDER_TIMEOUT, check=True)
+        width, height = (float(x) for x in done.stdout.split(b"\n", 1)[0].split()[2:4])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass  # no dot, or an answer not understood: the estimate
+    return width <= screen[0] and height <= screen[1]
 
 
 # --------------------------------------------------------------------------------------------
