@@ -261,7 +261,7 @@ def drawn_count(source: str) -> int:
 def test_large_graph_collapses_into_modules() -> None:
     loss, _ = labelled_mlp()
     total = len(engine_nodes(loss))
-    source = draw_graph(loss, max_nodes=40, fit_screen=False).source
+    source = draw_graph(loss, max_nodes=40).source
     assert drawn_count(source) <= 40
     boxes = re.findall(r'^\t(g\d+) \[label="([^\n"]*)\n(\d+) values? hidden', source, re.M)
     assert [b[1] for b in boxes] == [f"layers.{li}.neurons.{j}"
@@ -269,7 +269,7 @@ def test_large_graph_collapses_into_modules() -> None:
     hidden = sum(int(b[2]) for b in boxes)
     assert f"collapsed: {hidden} of {total} values hidden in 9 boxes" in source
     # coarser modules when the neurons do not fit
-    source = draw_graph(loss, max_nodes=15, fit_screen=False).source
+    source = draw_graph(loss, max_nodes=15).source
     boxes = re.findall(r'^\t(g\d+) \[label="([^\n"]*)\n', source, re.M)
     assert [b[1] for b in boxes] == ["layers.0", "layers.1", "layers.2"]
     assert drawn_count(source) <= 15
@@ -280,7 +280,7 @@ def test_collapsing_uses_names_from_params() -> None:
     names = {p.label: p for p in params}
     for p in params:
         p.label = ""
-    source = draw_graph(loss, max_nodes=40, params=names, fit_screen=False).source
+    source = draw_graph(loss, max_nodes=40, params=names).source
     assert '"layers.0.neurons.0\n' in source
 
 

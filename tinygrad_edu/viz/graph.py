@@ -423,6 +423,7 @@ def _collapse(graph: Graph, max_nodes: int, fits: Callable[[Graph], bool]) -> No
             _fold_modules(graph, groups)
             if fits(graph):
                 return
+            graph.fitted = True  # a finer level fitted max_nodes, not the screen
     # no module structure that fits: keep the values nearest the root, hide the rest
     low, high = 1, max(1, max_nodes - 1)
     _keep_nearest(graph, high)
