@@ -345,7 +345,7 @@ def render_graph(
             source = parent_unit.key if parent_unit is not None else graph.names[id(parent)]
             if source != target:
                 letter = operand_letter(position) if labelled else ""
-                wires.append(_Wire(source, target, letter, key == focus, id(parent)))
+                wires.append(_Wire(source, target, letter, key == focus, parent))
         if unit is not None:
             into_boxes.extend(wires)
             continue
@@ -369,14 +369,14 @@ class _Wire:
     target: str
     letter: str  # the operand's letter, for ops where order matters ("" otherwise)
     focused: bool  # into the op a backprop step processes
-    value: int  # id() of the operand
+    value: Value  # the operand
 
 
-def _copy_label(graph: Graph, source: str, value: Value | None) -> str:
-    """The text of the dashed copy of a much-used value (or box) `source`."""
-    if value is None:  # a collapsed box
-        titles = {unit.key: unit.title for unit in graph.units.values()}
-        return f"from: {titles.get(source, source)}"
+def _copy_label(graph: Graph, value: Value) -> str:
+    """The text of the dashed copy of a much-used value (or of the box it is folded into)."""
+    unit = graph.units.get(id(value))
+    if unit is not None:
+        return f"from: {unit.title}"
     title = graph.titles[id(value)]
     return title if title else f"value {summarize(value.data)}"
 
@@ -392,19 +392,16 @@ def _draw_wires(dot: GraphPicture, graph: Graph, wires: list[_Wire], uses: dict[
     its later uses, and the labels are head labels, which take no rank. `uses` counts the ops
     each source has fed so far.
     """
-    by_id = {id(node): node for node in graph.nodes}
     groups: dict[tuple[str, str], list[_Wire]] = {}
     for wire in wires:
         groups.setdefault((wire.source, wire.target), []).append(wire)
     for (source, target), group in groups.items():
-        first = group[0]
-        collapsed = source in {unit.key for unit in graph.units.values()}
-        value = None if collapsed else by_id.get(first.value)
+        collapsed = id(group[0].value) in graph.units
         uses[source] = uses.get(source, 0) + 1
         start = source
         if uses[source] > SHARED_USES:  # a copy of the value beside this use
             start = f"{source}_use{uses[source]}"
-            dot.node(start, label=_copy_label(graph, source, value), shape="box",
+            dot.node(start, label=_copy_label(graph, group[0].value), shape="box",
                      style="rounded,dashed", fontsize="9", height="0.2", margin="0.04,0.02",
                      fontcolor="#555555", color="#888888", tooltip=f"the same value as {source}")
         if len(group) >= MERGED_EDGES or (collapsed and len(group) > 1):
