@@ -112,3 +112,24 @@ def test_boundaries_without_matplotlib_print_the_grid_and_the_skip(
     out = capsys.readouterr().out
     assert "training accuracy on the spiral" in out
     assert "skipped 1 picture (matplotlib is not installed): decision_boundaries.png" in out
+
+
+@pytest.mark.parametrize("out, message", [
+    ("", "xor_mlp: error: --out needs a folder name; got an empty string"),
+    ("/dev/null", "xor_mlp: error: --out /dev/null: /dev/null is a device"),
+])
+def test_example_scripts_explain_unusable_folders(out: str, message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert lecture.example_main("xor_mlp", ["--quick", "--out", out]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(message)
+
+
+def test_example_scripts_exit_130_on_ctrl_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(lecture.EXAMPLES, "xor_mlp", interrupted)
+    assert lecture.example_main("xor_mlp", ["--quick", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "xor_mlp: interrupted (Ctrl-C)\n"

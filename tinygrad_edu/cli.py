@@ -276,26 +276,15 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 
 def _kind(path: Path) -> str:
-    """What an existing path is, in words."""
-    if path.is_dir():
-        return "a folder"
-    if path.is_file():
-        return "a file"
-    return "a device or special file"
+    return lecture.path_kind(path)
 
 
 def _folder(text: str, option: str) -> Path:
     """The folder an option names (created later if missing), or a `UsageError`."""
-    if not text.strip():
-        raise UsageError(f"{option} needs a folder name; got an empty string")
-    path = Path(text)
-    for place in (path, *path.parents):
-        if place.exists():
-            if not place.is_dir():
-                raise UsageError(f"{option} {text}: {place} is {_kind(place)}, not a folder; "
-                                 "give a folder for the pictures (it is created if missing)")
-            break
-    return path
+    try:
+        return lecture.output_folder(text, option)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _file(text: str, option: str) -> Path:

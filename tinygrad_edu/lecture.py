@@ -73,6 +73,8 @@ __all__ = [
     "describe_gate_run",
     "example_main",
     "micrograd_demo",
+    "output_folder",
+    "path_kind",
     "perceptron_logic_gates",
     "print_result",
     "progress_bar",
@@ -694,6 +696,37 @@ def add_output_options(parser: argparse.ArgumentParser, quick: bool = True) -> N
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def path_kind(path: Path) -> str:
+    """What an existing path is, in words: a folder, a file, a device or special file."""
+    if path.is_dir():
+        return "a folder"
+    if path.is_file():
+        return "a file"
+    return "a device or special file"
+
+
+def output_folder(text: str, option: str = "--out") -> Path:
+    """The folder `option` names for the pictures (created later if missing); a `ValueError`
+    naming the option when it is empty or cannot be a folder.
+
+    >>> output_folder("/dev/null")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --out /dev/null: /dev/null is a device or special file, not a folder; ...
+    """
+    if not text.strip():
+        raise ValueError(f"{option} needs a folder name; got an empty string")
+    path = Path(text)
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ValueError(f"{option} {text}: {place} is {path_kind(place)}, not a "
+                                 "folder; give a folder for the pictures (it is created if "
+                                 "missing)")
+            break
+    return path
+
+
 def progress_wanted(args: argparse.Namespace) -> bool:
     """Progress bars unless --quiet, and only on a terminal."""
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -707,7 +740,15 @@ def example_main(name: str, argv: Sequence[str] | None = None) -> int:
     add_output_options(parser)
     args = parser.parse_args(argv)
     try:
-        result = example(args.out, quick=args.quick, progress=progress_wanted(args))
+        out = output_folder(args.out)
+    except ValueError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = example(out, quick=args.quick, progress=progress_wanted(args))
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except (ImportError, RuntimeError, OSError, ValueError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
