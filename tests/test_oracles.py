@@ -332,7 +332,7 @@ def test_max_forward(case: tuple[Any, Any, bool]) -> None:
 
 
 @given(x=hnp.array_shapes(min_dims=0, max_dims=4, max_side=4).flatmap(arrays), data=st.data())
-def test_reshape_transpose_broadcast_forward(x: Any, data: st.DataObject) -> None:
+def test_reshape_transpose_broadcast_to_forward(x: Any, data: st.DataObject) -> None:
     same(Value(x).reshape(-1), np.reshape(x, -1))
     same(Value(x).reshape(x.shape[::-1]), np.reshape(x, x.shape[::-1]))
     axes = tuple(data.draw(st.permutations(range(x.ndim)), label="axes"))
