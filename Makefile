@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: all demo examples test lint typecheck unit graphviz bench clean
+.PHONY: all demo examples test lint typecheck unit graphviz bench mutation clean
 EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_boundaries \
 	micrograd_demo
 
@@ -39,6 +39,11 @@ unit: $(STAMP) graphviz
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit
+
+# mutation testing of the derivative table (several minutes; not part of `make test`, which runs
+# its quick mode); `make mutation ONLY=relu` for one primitive
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(if $(ONLY),--only $(ONLY))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py

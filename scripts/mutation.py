@@ -4,7 +4,8 @@ Each mutant is one bug injected into one primitive of `tinygrad_edu.ops.REGISTRY
 (`vjp`) or its forward is replaced by a wrapper around the original, on the Primitive object
 itself, so every path (the operators, `gradients()`, the fast `backward()`) runs the bug. For
 each mutant a fresh Python process applies it and runs the primitive's tests
-(``pytest tests/test_ops.py tests/test_oracles.py -k <name> -x``, Hypothesis profile `ci`);
+(``pytest tests/test_ops.py tests/test_oracles.py tests/test_hessian.py -k <name> -x``, the
+random-graph tests of test_hessian included, Hypothesis profile `ci`);
 the mutant is *killed* when a test fails. The score is printed per primitive and per bug
 class, with every survivor.
 
@@ -46,7 +47,7 @@ from tinygrad_edu.data import data_of  # noqa: E402
 from tinygrad_edu.engine import Primitive, Value  # noqa: E402
 
 Fn = Callable[..., Any]
-TESTS = ["tests/test_ops.py", "tests/test_oracles.py"]
+TESTS = ["tests/test_ops.py", "tests/test_oracles.py", "tests/test_hessian.py"]
 FIRST_ORDER = {"constant", "sign", "swap", "input_for_output", "axis", "kink", "region"}
 SECOND_ORDER = {"cut_graph"}
 
@@ -329,7 +330,7 @@ def mutants() -> list[Mutant]:
                                  output_for_input))
         if name in SWAPPABLE:
             result.append(Mutant(name, "swap", "gradients exchanged", swapped_gradients))
-            if name != "where":
+            if name in READS_INPUTS:  # (sub's rule reads no operand: swapping them is no bug)
                 result.append(Mutant(name, "swap", "operands exchanged", swapped_operands))
         for what, region, of in REGIONS.get(name, []):
             for i in range(_n_gradients(name)):
@@ -370,7 +371,7 @@ def run_one(mutant_id: str) -> int:
     # a -k expression that picks this primitive's tests only (pow, not pow_const; add, not
     # scatter_add), matched on the test ids' parameters
     others = [n for n in ops.REGISTRY if n != name and name in n]
-    select = f"{name}" + "".join(f" and not {n}" for n in others)
+    select = f"({name} or hessian)" + "".join(f" and not {n}" for n in others)
     with applied(mutant):
         return int(pytest.main([*TESTS, "-x", "-q", "-p", "no:cacheprovider", "-k", select,
                                 "--no-header", "-W", "ignore"]))
