@@ -125,31 +125,9 @@ DERIVATIVE: dict[str, Partials] = {
     "normal_cdf": lambda a: (CONTEXT.exp(-a * a / 2) / CONTEXT.sqrt(2 * PI),),
 }
 
-# Where each input may be drawn from: (low, high, smallest magnitude); the result and the
-# derivative are finite there (and not subnormal, where relative accuracy ends).
-FULL = (-1e300, 1e300, 1e-300)
-FULL_DOMAIN: dict[str, tuple[tuple[float, float, float], ...]] = {
-    "add": ((-1e300, 1e300, 1e-300), (-1e300, 1e300, 1e-300)),
-    "sub": ((-1e300, 1e300, 1e-300), (-1e300, 1e300, 1e-300)),
-    "mul": ((-1e150, 1e150, 1e-150), (-1e150, 1e150, 1e-150)),
-    "div": ((-1e100, 1e100, 1e-100), (-1e100, 1e100, 1e-100)),
-    "neg": (FULL,),
-    "pow_const": ((-1e40, 1e40, 1e-40),),  # a negative base only with an integer exponent
-    "pow": ((-1e30, 1e30, 1e-30), (-5.0, 5.0, 1e-300)),  # the same
-    "exp": ((-700.0, 700.0, 1e-300),),
-    "log": ((1e-300, 1e300, 1e-300),),
-    "sqrt": ((1e-300, 1e300, 1e-300),),
-    "sign": (FULL,),
-    "abs": (FULL,),
-    "sigmoid": ((-700.0, 1e4, 1e-300),),
-    "tanh": ((-350.0, 350.0, 1e-300),),
-    "step": (FULL,),
-    "relu": (FULL,),
-    "leaky_relu": (FULL,),
-    "elu": ((-700.0, 1e300, 1e-300),),
-    "softplus": ((-700.0, 1e4, 1e-300),),
-    "normal_cdf": ((-37.0, 1e4, 1e-300),),
-}
+# Where each input is drawn from: (low, high, smallest magnitude), OP_INFO's full_domain; the
+# result and the derivative are finite there (and not subnormal, where relative accuracy ends).
+FULL_DOMAIN = {name: info.full_domain for name, info in OP_INFO.items() if info.elementwise}
 ELEMENTWISE = [
     pytest.param(name, params, id=f"{name}{params or ''}")
     for name in ops.REGISTRY
