@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from tinygrad_edu import ops  # noqa: E402
 from tinygrad_edu.data import data_of  # noqa: E402
-from tinygrad_edu.engine import Primitive, Value  # noqa: E402
+from tinygrad_edu.engine import Value  # noqa: E402
 
 Fn = Callable[..., Any]
 TESTS = ["tests/test_ops.py", "tests/test_oracles.py", "tests/test_hessian.py"]
@@ -69,14 +69,18 @@ class Mutant:
 
 @contextmanager
 def applied(mutant: Mutant) -> Iterator[None]:
-    """Inject `mutant` (the Primitive is frozen, hence object.__setattr__) and undo it after."""
-    prim: Primitive = ops.REGISTRY[mutant.prim]
-    original = getattr(prim, mutant.attribute)
-    object.__setattr__(prim, mutant.attribute, mutant.wrap(original))
+    """Inject `mutant` (the Primitive is frozen, hence object.__setattr__) and undo it after.
+
+    A mutant of a composition (`mean`) replaces that method of Value.
+    """
+    target: Any = ops.REGISTRY.get(mutant.prim, Value)
+    original = getattr(target, mutant.attribute)
+    setter = setattr if target is Value else object.__setattr__
+    setter(target, mutant.attribute, mutant.wrap(original))
     try:
         yield
     finally:
-        object.__setattr__(prim, mutant.attribute, original)
+        setter(target, mutant.attribute, original)
 
 
 # ---- the bug classes, as wrappers of a rule ----------------------------------------------------
@@ -341,7 +345,10 @@ def mutants() -> list[Mutant]:
         result.append(Mutant(name, "forward", "result + 1e-3", forward_offset, "forward"))
         if name not in NO_GRADIENT:
             result.append(Mutant(name, "forward", "result × 1.001", forward_scaled, "forward"))
-    return result + _structural()
+    mean_by_size = Mutant("mean", "forward", "divides by the size, whatever the axis",
+                          lambda mean: lambda self, axis=None, keepdims=False:
+                          self.sum(axis, keepdims) / float(self.size), "mean")
+    return [*result, *_structural(), mean_by_size]
 
 
 QUICK = [  # (mutant id, expected): a few classic bugs, and one that changes nothing
@@ -407,7 +414,7 @@ def report(results: dict[str, str], catalogue: dict[str, Mutant]) -> float:
         return f"{killed}/{len(ids)} ({100.0 * killed / len(ids):.1f}%)"
 
     print("\nper primitive:")
-    for name in ops.REGISTRY:
+    for name in dict.fromkeys(catalogue[i].prim for i in results):
         ids = [i for i in results if catalogue[i].prim == name]
         if ids:
             print(f"  {name:12} {score(ids)}")
