@@ -423,8 +423,10 @@ def report(results: dict[str, str], catalogue: dict[str, Mutant]) -> float:
         print(f"  {kind:17} {score([i for i in results if catalogue[i].kind == kind])}")
     first = [i for i in results if catalogue[i].kind in FIRST_ORDER]
     second = [i for i in results if catalogue[i].kind in SECOND_ORDER]
-    print(f"first-order rule mutants:  {score(first)}" if first else "")
-    print(f"second-order rule mutants: {score(second)}" if second else "")
+    if first:
+        print(f"first-order rule mutants:  {score(first)}")
+    if second:
+        print(f"second-order rule mutants: {score(second)}")
     print(f"overall: {score(list(results))}")
     survivors = [i for i in results if results[i] != "killed"]
     print(f"survivors ({len(survivors)}):")
