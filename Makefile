@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: all demo examples test lint typecheck unit graphviz bench clean notebooks notebook
+.PHONY: all demo examples test lint typecheck unit graphviz bench mutation clean notebooks \
+	notebook
 EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_boundaries \
 	micrograd_demo
 
@@ -48,6 +49,11 @@ notebooks: $(STAMP) graphviz
 notebook: $(STAMP) graphviz
 	$(BIN)/python -c "import notebook" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[notebook]'
 	$(BIN)/jupyter notebook notebooks/
+
+# mutation testing of the derivative table (several minutes; not part of `make test`, which runs
+# its quick mode); `make mutation ONLY=relu` for one primitive
+mutation: $(STAMP)
+	$(BIN)/python scripts/mutation.py $(if $(ONLY),--only $(ONLY))
 
 bench: $(STAMP)
 	-$(BIN)/python -m pip install --quiet -e '.[bench]'  # MyGrad, autograd columns (optional)

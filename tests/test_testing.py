@@ -17,10 +17,11 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from tinygrad_edu import Value
+from tinygrad_edu import Value, grad
 from tinygrad_edu.activations import ACTIVATIONS, Activation
+from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Primitive
-from tinygrad_edu.testing import GradcheckError, gradcheck, numerical_grad
+from tinygrad_edu.testing import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from tinygrad_edu.testing.strategies import (
     activations,
     arrays_away_from,
@@ -303,3 +304,40 @@ def test_floats_away_from_keeps_the_margin_at_the_ends_of_the_range(
     strategy = floats_away_from(kinks, low=low, high=high, margin=1e-2)
     with pytest.raises(NoSuchExample):
         find(strategy, lambda x: any(abs(x - k) < 1e-2 * (1 - 1e-9) for k in kinks))
+
+
+# ---- gradgradcheck: second derivatives with the upstream gradient as an input -------------------
+
+# sub's rule, right to first order, but reading the raw data of its upstream gradient: a
+# recorded backward pass is cut there (the bug of issue 10)
+CUT_SUB = Primitive("sub", lambda a, b: a - b, lambda g, out, a, b: (data_of(g), -data_of(g)))
+GOOD_SUB = Primitive("sub", lambda a, b: a - b, lambda g, out, a, b: (g, -g))
+
+
+def test_a_cut_recorded_pass_gives_a_wrong_second_derivative() -> None:
+    assert grad(grad(lambda x: GOOD_SUB(x, 1.0) ** 2))(3.0) == 2.0
+    assert grad(grad(lambda x: CUT_SUB(x, 1.0) ** 2))(3.0) == 0.0
+
+
+def test_gradgradcheck_catches_a_cut_recorded_pass() -> None:
+    # gradcheck(order=2) of the op alone cannot see it: its rule is linear in g
+    assert gradcheck(lambda x, y: CUT_SUB(x, y), 3.0, [1.0, 2.0], order=2, **TIGHT)
+    with pytest.raises(GradcheckError, match="input 2 is the upstream gradient"):
+        gradgradcheck(lambda x, y: CUT_SUB(x, y), 3.0, [1.0, 2.0], **TIGHT)
+    with pytest.raises(GradcheckError, match="second derivative mismatch"):  # nor a real graph
+        gradcheck(lambda x: (CUT_SUB(x, 1.0) ** 2), 3.0, order=2, **TIGHT)
+
+
+def test_gradgradcheck_passes_correct_rules() -> None:
+    assert gradgradcheck(lambda x, y: GOOD_SUB(x, y), 3.0, [1.0, 2.0], **TIGHT)
+    assert gradgradcheck(lambda x: (x * x).tanh().sum(axis=0), [[0.5, -1.0], [2.0, 0.3]], **TIGHT)
+    assert gradgradcheck(lambda x: x.relu(), [0.5, -1.0], **TIGHT)  # linear pieces: Hessian 0
+    assert gradgradcheck(lambda x: x.step(), 0.5)  # no gradient at all
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative() -> None:
+    # right first derivative 3x², recorded with one x as a constant: 3x instead of 6x next
+    odd = Primitive("cube", lambda x: x**3, lambda g, out, x: (g * 3.0 * x * data_of(x),))
+    assert gradcheck(lambda v: odd(v), 0.5, **TIGHT)
+    with pytest.raises(GradcheckError, match="mismatch at input 0"):
+        gradgradcheck(lambda v: odd(v), 0.5, **TIGHT)

@@ -6,7 +6,9 @@ with the engine's and raises `GradcheckError`, naming the input, the element and
 where they disagree. Both ways the engine gives gradients are checked: `gradients()` (the
 reference pass) and `backward()` (the fast executor users run). With ``order=2`` it checks
 second derivatives the same way: the engine's recorded first derivative is itself
-differentiated and compared with finite differences of it.
+differentiated and compared with finite differences of it. `gradgradcheck` (as PyTorch's)
+goes further: the upstream gradient is itself an input, so a rule that uses the raw data of its
+upstream gradient, and so cuts a recorded backward pass, is caught even when the op stands alone.
 
 Hypothesis strategies for random Values, shapes and points away from kinks live in
 `tinygrad_edu.testing.strategies` (it needs the `hypothesis` package).
@@ -27,7 +29,7 @@ import numpy as np
 from tinygrad_edu.data import as_data
 from tinygrad_edu.engine import Value, enable_grad, gradients, no_grad
 
-__all__ = ["GradcheckError", "gradcheck", "numerical_grad"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "numerical_grad"]
 
 
 class GradcheckError(AssertionError):
@@ -162,3 +164,55 @@ def gradcheck(
                 )
     return True
 
+
+
+def gradgradcheck(
+    f: Callable[..., Any],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives of `f`, through its inputs and its upstream gradient.
+
+    As PyTorch's `gradgradcheck`: the first derivative is recorded as a function of the
+    inputs *and* of an upstream gradient `u` (a Value drawn from `seed`),
+    ``h(x, u) = Σ ⟨gradients(⟨f(x), u⟩, x), v⟩`` for random directions `v`, and `gradcheck`
+    compares the engine's gradients of `h` with central differences of it. ``∂h/∂u`` is the
+    Jacobian-vector product, so a rule that uses the raw data of its upstream gradient (cutting
+    the recorded pass) fails here, even for an op whose rule is linear in `u`. In a failure
+    message, the input after the last of `inputs` is `u`.
+
+    >>> gradgradcheck(lambda x: x - 1.0, 3.0)
+    True
+    >>> gradgradcheck(lambda x, y: (x * y).sum(), [0.5, 1.5], [2.0, -1.0])
+    True
+    """
+    datas = [_leaf_data(x) for x in inputs]
+    rng = np.random.default_rng(seed)
+    with no_grad():
+        probe = f(*(Value(d, requires_grad=False) for d in datas))
+    shape = np.shape(probe.data if isinstance(probe, Value) else probe)
+    upstream = rng.normal(size=shape) if shape else float(rng.normal())
+    directions = [rng.normal(size=np.shape(d)) for d in datas]
+
+    def first_derivative(*args: Value) -> Any:
+        *xs, u = args
+        with enable_grad():
+            out = f(*xs)
+            if not isinstance(out, Value) or not out.requires_grad:
+                return 0.0  # f is constant: its derivatives are 0
+            loss = (out * u).sum() if out.shape else out * u
+            grads = gradients(loss, xs, create_graph=True)
+            total: Any = 0.0
+            for g, v in zip(grads, directions, strict=True):
+                total = total + (g * v).sum() if np.ndim(v) else total + g * float(v)
+        return total
+
+    try:
+        return gradcheck(first_derivative, *datas, upstream, eps=eps, atol=atol, rtol=rtol,
+                         seed=seed)
+    except GradcheckError as error:
+        raise GradcheckError(f"gradgradcheck (input {len(datas)} is the upstream gradient): "
+                             f"{error}") from None

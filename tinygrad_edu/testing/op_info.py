@@ -2,11 +2,13 @@
 
 The table (`tinygrad_edu.ops`) says what an op computes and how it is differentiated; this
 page says how to test it: whether it may be fed random broadcastable tensors (`elementwise`),
-the range each input is drawn from (`domain`) and the params to try (`examples`). It is keyed
-by primitive name, and the suite fails for a primitive that has no entry here.
+the range each input is drawn from by the finite-difference tests (`domain`), the op's whole
+domain for the tests against 60-digit references (`full_domain`: low, high and the smallest
+magnitude, spanning every order of magnitude between) and the params to try (`examples`). It
+is keyed by primitive name, and the suite fails for a primitive that has no entry here.
 
->>> OP_INFO["log"].domain
-((0.05, 10.0),)
+>>> OP_INFO["log"].domain, OP_INFO["log"].full_domain
+(((0.01, 100.0),), ((1e-300, 1e+300, 1e-300),))
 """
 
 from __future__ import annotations
@@ -24,39 +26,51 @@ class OpInfo:
     elementwise: bool = False
     domain: tuple[tuple[float, float], ...] = ()
     examples: tuple[dict[str, Any], ...] = ({},)
+    full_domain: tuple[tuple[float, float, float], ...] = ()
 
     def input_range(self, i: int) -> tuple[float, float]:
         """The range input `i` is drawn from ((-3, 3) unless the domain says otherwise)."""
         return self.domain[i] if i < len(self.domain) else (-3.0, 3.0)
 
 
-_ELEMENTWISE = OpInfo(elementwise=True)
+_FULL = (-1e300, 1e300, 1e-300)
+_ELEMENTWISE = OpInfo(elementwise=True, full_domain=(_FULL,))
 _STRUCTURAL = OpInfo()  # tested with an input builder of its own (tests/test_ops.py)
 
 OP_INFO: dict[str, OpInfo] = {
-    "add": _ELEMENTWISE,
-    "sub": _ELEMENTWISE,
-    "mul": _ELEMENTWISE,
-    "div": OpInfo(elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0))),
+    "add": OpInfo(elementwise=True, full_domain=(_FULL, _FULL)),
+    "sub": OpInfo(elementwise=True, full_domain=(_FULL, _FULL)),
+    "mul": OpInfo(elementwise=True, full_domain=((-1e150, 1e150, 1e-150),) * 2),
+    "div": OpInfo(elementwise=True, domain=((-3.0, 3.0), (0.25, 3.0)),
+                  full_domain=((-1e100, 1e100, 1e-100),) * 2),
     "neg": _ELEMENTWISE,
     "pow_const": OpInfo(elementwise=True, domain=((0.25, 3.0),), examples=(
         {"exponent": 2.0}, {"exponent": 3.0}, {"exponent": -1.0}, {"exponent": 0.5},
-        {"exponent": -2.5}, {"exponent": 0.0})),
-    "pow": OpInfo(elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0))),
-    "exp": OpInfo(elementwise=True, domain=((-5.0, 5.0),)),
-    "log": OpInfo(elementwise=True, domain=((0.05, 10.0),)),
-    "sqrt": OpInfo(elementwise=True, domain=((0.05, 10.0),)),
+        {"exponent": -2.5}, {"exponent": 0.0}),  # a negative base: integer exponents only
+        full_domain=((-1e40, 1e40, 1e-40),)),
+    "pow": OpInfo(elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)),  # a < 0: integer b
+                  full_domain=((-1e30, 1e30, 1e-30), (-5.0, 5.0, 1e-300))),
+    # (float64 central differences of a sum mixing exp(9) and exp(-4) cannot resolve the small
+    # slopes: exp's whole domain is checked against 60 digits instead, with full_domain)
+    "exp": OpInfo(elementwise=True, domain=((-5.0, 5.0),),
+                  full_domain=((-700.0, 700.0, 1e-300),)),
+    "log": OpInfo(elementwise=True, domain=((0.01, 100.0),),
+                  full_domain=((1e-300, 1e300, 1e-300),)),
+    "sqrt": OpInfo(elementwise=True, domain=((0.01, 100.0),),
+                   full_domain=((1e-300, 1e300, 1e-300),)),
     "sign": _ELEMENTWISE,
     "abs": _ELEMENTWISE,
-    "sigmoid": _ELEMENTWISE,
-    "tanh": _ELEMENTWISE,
+    "sigmoid": OpInfo(elementwise=True, full_domain=((-700.0, 1e4, 1e-300),)),
+    "tanh": OpInfo(elementwise=True, full_domain=((-350.0, 350.0, 1e-300),)),
     "step": _ELEMENTWISE,
     "relu": _ELEMENTWISE,
     "leaky_relu": OpInfo(elementwise=True,
-                         examples=({"negative_slope": 0.01}, {"negative_slope": 0.2})),
-    "elu": OpInfo(elementwise=True, examples=({"alpha": 1.0}, {"alpha": 0.5})),
-    "softplus": _ELEMENTWISE,
-    "normal_cdf": _ELEMENTWISE,
+                         examples=({"negative_slope": 0.01}, {"negative_slope": 0.2}),
+                         full_domain=(_FULL,)),
+    "elu": OpInfo(elementwise=True, examples=({"alpha": 1.0}, {"alpha": 0.5}),
+                  full_domain=((-700.0, 1e300, 1e-300),)),
+    "softplus": OpInfo(elementwise=True, full_domain=((-700.0, 1e4, 1e-300),)),
+    "normal_cdf": OpInfo(elementwise=True, full_domain=((-37.0, 1e4, 1e-300),)),
     "sum": _STRUCTURAL,
     "max": _STRUCTURAL,
     "reshape": _STRUCTURAL,

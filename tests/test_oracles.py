@@ -1,0 +1,390 @@
+"""Forward values and derivatives against references that share no code with the engine.
+
+Gradient checks compare a rule with finite differences of the op's *own* forward, so a wrong
+forward with a consistent rule (``mean`` dividing by the wrong count, ``log(x) + 0.001``)
+passes them. Here every primitive's forward, and the compositions built from them, are
+compared with numpy or with a 60-digit `decimal` reference, on random shapes and axes; and
+every elementwise derivative is compared, over the op's whole domain (|x| up to 1e4 for
+exp-like ops, down to 1e-300 for log, sqrt and division, negative denominators and bases),
+with 60-digit central differences of that reference, where float64 differences cannot resolve
+it (the slope of tanh at 20 is 1.7e-17).
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_edu import Value, concatenate, kernels, nn, ops, stack, where
+from tinygrad_edu.engine import apply, gradients
+from tinygrad_edu.testing.op_info import OP_INFO
+from tinygrad_edu.testing.strategies import broadcastable_shapes
+
+CONTEXT = decimal.Context(prec=60, Emax=10**6, Emin=-(10**6))
+PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+Ref = Callable[..., Decimal]
+
+
+def _pow(a: Decimal, b: Decimal) -> Decimal:
+    if a > 0:
+        return CONTEXT.exp(CONTEXT.multiply(b, CONTEXT.ln(a)))
+    if a < 0 and b == b.to_integral_value():
+        magnitude = _pow(-a, b)
+        return -magnitude if int(b) % 2 else magnitude
+    raise ValueError(f"no real reference for {a} ** {b}")
+
+
+def _sigmoid(a: Decimal) -> Decimal:
+    return 1 / (1 + CONTEXT.exp(-a))
+
+
+def _expm1(a: Decimal) -> Decimal:
+    """e^a − 1 without the cancellation near 0."""
+    if abs(a) > Decimal("1e-15"):
+        return CONTEXT.exp(a) - 1
+    return a + a**2 / 2 + a**3 / 6 + a**4 / 24 + a**5 / 120
+
+
+def _log1p(t: Decimal) -> Decimal:
+    """log(1 + t) without the cancellation near 0."""
+    if abs(t) > Decimal("1e-15"):
+        return CONTEXT.ln(1 + t)
+    return t - t**2 / 2 + t**3 / 3 - t**4 / 4 + t**5 / 5
+
+
+def _tanh(a: Decimal) -> Decimal:
+    if a < 0:
+        return -_tanh(-a)
+    e = _expm1(2 * a)
+    return e / (e + 2)
+
+
+def _slope(a: Decimal, below: Decimal) -> Decimal:
+    return Decimal(1) if a > 0 else below
+
+
+# 60-digit references of every elementwise primitive (normal_cdf: a float one, below)
+REFERENCE: dict[str, Ref] = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "neg": lambda a: -a,
+    "pow_const": lambda a, *, exponent: _pow(a, Decimal(exponent)),
+    "pow": _pow,
+    "exp": lambda a: CONTEXT.exp(a),
+    "log": lambda a: CONTEXT.ln(a),
+    "sqrt": lambda a: CONTEXT.sqrt(a),
+    "sign": lambda a: Decimal((a > 0) - (a < 0)),
+    "abs": lambda a: abs(a),
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
+    "step": lambda a: Decimal(int(a > 0)),
+    "relu": lambda a: max(a, Decimal(0)),
+    "leaky_relu": lambda a, *, negative_slope: a if a > 0 else Decimal(negative_slope) * a,
+    "elu": lambda a, *, alpha: a if a > 0 else Decimal(alpha) * _expm1(a),
+    "softplus": lambda a: max(a, Decimal(0)) + _log1p(CONTEXT.exp(-abs(a))),
+}
+FLOAT_REFERENCE: dict[str, Callable[..., float]] = {  # a float64 reference, good to an ulp or two
+    "normal_cdf": lambda a: 0.5 * math.erfc(-a / math.sqrt(2.0)),
+}
+# The partial derivatives, textbook formulas in forms without cancellation (60 digits); they are
+# themselves checked against central differences of REFERENCE (test_derivative_table_is_right)
+Partials = Callable[..., tuple[Decimal, ...]]
+DERIVATIVE: dict[str, Partials] = {
+    "add": lambda a, b: (Decimal(1), Decimal(1)),
+    "sub": lambda a, b: (Decimal(1), Decimal(-1)),
+    "mul": lambda a, b: (b, a),
+    "div": lambda a, b: (1 / b, -a / (b * b)),
+    "neg": lambda a: (Decimal(-1),),
+    "pow_const": lambda a, *, exponent: (
+        Decimal(exponent) * _pow(a, Decimal(exponent) - 1) if exponent else Decimal(0),),
+    "pow": lambda a, b: (b * _pow(a, b - 1) if b else Decimal(0),
+                         _pow(a, b) * CONTEXT.ln(a) if a > 0 else Decimal("nan")),
+    "exp": lambda a: (CONTEXT.exp(a),),
+    "log": lambda a: (1 / a,),
+    "sqrt": lambda a: (1 / (2 * CONTEXT.sqrt(a)),),
+    "sign": lambda a: (Decimal(0),),
+    "abs": lambda a: (Decimal((a > 0) - (a < 0)),),
+    "sigmoid": lambda a: (_sigmoid(a) * _sigmoid(-a),),
+    "tanh": lambda a: (4 / (CONTEXT.exp(a) + CONTEXT.exp(-a)) ** 2,),
+    "step": lambda a: (Decimal(0),),
+    "relu": lambda a: (_slope(a, Decimal(0)),),
+    "leaky_relu": lambda a, *, negative_slope: (_slope(a, Decimal(negative_slope)),),
+    "elu": lambda a, *, alpha: (Decimal(1) if a > 0 else Decimal(alpha) * CONTEXT.exp(a),),
+    "softplus": lambda a: (_sigmoid(a),),
+    "normal_cdf": lambda a: (CONTEXT.exp(-a * a / 2) / CONTEXT.sqrt(2 * PI),),
+}
+
+# Where each input is drawn from: (low, high, smallest magnitude), OP_INFO's full_domain; the
+# result and the derivative are finite there (and not subnormal, where relative accuracy ends).
+FULL_DOMAIN = {name: info.full_domain for name, info in OP_INFO.items() if info.elementwise}
+ELEMENTWISE = [
+    pytest.param(name, params, id=f"{name}{params or ''}")
+    for name in ops.REGISTRY
+    if OP_INFO[name].elementwise
+    for params in OP_INFO[name].examples
+]
+
+
+def test_every_elementwise_primitive_has_a_reference() -> None:
+    names = {name for name in ops.REGISTRY if OP_INFO[name].elementwise}
+    assert names == set(FULL_DOMAIN)
+    assert names == set(REFERENCE) | set(FLOAT_REFERENCE) == set(DERIVATIVE)
+
+
+@st.composite
+def wide_floats(draw: st.DrawFn, low: float, high: float, tiny: float) -> float:
+    """Floats of [low, high], |x| ≥ tiny, spread over every order of magnitude."""
+    signs = [s for s, bound in ((1.0, high), (-1.0, -low)) if bound >= tiny]
+    sign = draw(st.sampled_from(signs))
+    top = math.log10(high if sign > 0 else -low)
+    exponent = draw(st.floats(math.log10(tiny), top))
+    mantissa = draw(st.floats(1.0, 10.0))
+    return float(np.clip(sign * mantissa * 10.0**exponent, low, high))
+
+
+def draw_point(data: st.DataObject, name: str, params: dict[str, Any]) -> list[float]:
+    ranges = FULL_DOMAIN[name]
+    point = [data.draw(wide_floats(*ranges[0]), label="input 0")]
+    integral = name == "pow_const" and float(params["exponent"]).is_integer()
+    if name == "pow_const" and not integral:
+        point[0] = abs(point[0])
+    for i, (low, high, tiny) in enumerate(ranges[1:], start=1):
+        if name == "pow" and point[0] < 0:  # a negative base: integer exponents
+            point.append(float(data.draw(st.integers(int(low), int(high)), label="exponent")))
+        else:
+            point.append(data.draw(wide_floats(low, high, tiny), label=f"input {i}"))
+    return point
+
+
+def reference_value(name: str, point: list[float], params: dict[str, Any]) -> float:
+    if name in FLOAT_REFERENCE:
+        return FLOAT_REFERENCE[name](*point, **params)
+    with decimal.localcontext(CONTEXT):
+        return float(REFERENCE[name](*map(Decimal, point), **params))
+
+
+def reference_derivative(name: str, point: list[float], i: int, params: dict[str, Any]) -> float:
+    """d f / d input i, from the 60-digit derivative table."""
+    with decimal.localcontext(CONTEXT):
+        return float(DERIVATIVE[name](*map(Decimal, point), **params)[i])
+
+
+def assert_close(actual: Any, expected: float, rtol: float, what: str) -> None:
+    assert math.isclose(float(actual), expected, rel_tol=rtol, abs_tol=1e-300), (
+        f"{what}: {float(actual)!r}, the reference {expected!r}")
+
+
+@pytest.mark.parametrize(("name", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_derivative_table_is_right(name: str, params: dict[str, Any],
+                                   data: st.DataObject) -> None:
+    """The reference derivatives agree with central differences of the reference forwards."""
+    point = []
+    for i in range(len(FULL_DOMAIN[name])):
+        low, high = OP_INFO[name].input_range(i)
+        point.append(data.draw(st.floats(low, high).filter(lambda x: abs(x) > 1e-3)))
+    for i in range(len(point)):
+        expected = reference_derivative(name, point, i, params)
+        if name in FLOAT_REFERENCE:
+            f, h = FLOAT_REFERENCE[name], 1e-6
+            moved = [[p + (h * sign if k == i else 0.0) for k, p in enumerate(point)]
+                     for sign in (1.0, -1.0)]
+            assert_close((f(*moved[0], **params) - f(*moved[1], **params)) / (2 * h), expected,
+                         1e-6, f"d {name}{point}")
+            continue
+        with decimal.localcontext(CONTEXT):
+            x = [Decimal(p) for p in point]
+            step = Decimal("1e-20")
+            up = [p + step if k == i else p for k, p in enumerate(x)]
+            down = [p - step if k == i else p for k, p in enumerate(x)]
+            g = REFERENCE[name]
+            slope = (g(*up, **params) - g(*down, **params)) / (2 * step)
+        assert_close(float(slope), expected, 1e-15, f"d {name}{point} / d input {i}")
+
+
+@pytest.mark.parametrize(("name", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_forward_and_derivative_over_the_whole_domain(
+        name: str, params: dict[str, Any], data: st.DataObject) -> None:
+    """Scalar and tensor paths, value and every partial derivative, against 60 digits."""
+    prim = ops.REGISTRY[name]
+    points = [draw_point(data, name, params) for _ in range(3)]
+    columns = [np.array(column) for column in zip(*points, strict=True)]
+    tensors = [Value(c) for c in columns]
+    out = prim(*tensors, **params)
+    tensor_grads = gradients(out.sum(), tensors)
+    for k, point in enumerate(points):
+        expected = reference_value(name, point, params)
+        scalars = [Value(p) for p in point]
+        result = prim(*scalars, **params)
+        assert_close(result.data, expected, 1e-13, f"{name}{point} (scalar path)")
+        assert_close(out.data[k], expected, 1e-13, f"{name}{point} (tensor path)")
+        by_gradients = gradients(result, scalars)
+        result.backward()
+        for i, scalar in enumerate(scalars):
+            if name == "pow" and i == 1 and point[0] < 0:
+                assert math.isnan(scalar.grad), "d(a**b)/db for a < 0 is nan (as PyTorch)"
+                continue
+            slope = reference_derivative(name, point, i, params)
+            what = f"d {name}{point} / d input {i}"
+            assert_close(by_gradients[i], slope, 1e-9, f"{what} (gradients())")
+            assert_close(scalar.grad, slope, 1e-9, f"{what} (backward())")
+            assert_close(tensor_grads[i][k], slope, 1e-9, f"{what} (tensor path)")
+
+
+@pytest.mark.parametrize(("name", "params"), ELEMENTWISE)
+@given(data=st.data())
+def test_elementwise_forward_on_broadcast_tensors(name: str, params: dict[str, Any],
+                                                  data: st.DataObject) -> None:
+    prim = ops.REGISTRY[name]
+    shapes = data.draw(broadcastable_shapes(len(FULL_DOMAIN[name])), label="shapes")
+    arrays = []
+    for i, shape in enumerate(shapes):
+        low, high = OP_INFO[name].input_range(i)
+        arrays.append(data.draw(hnp.arrays(np.float64, shape, elements=st.floats(low, high)),
+                                label=f"input {i}"))
+    out = prim(*(Value(a) for a in arrays), **params)
+    assert out.shape == np.broadcast_shapes(*shapes)
+    for index in np.ndindex(out.shape):
+        point = [float(np.broadcast_to(a, out.shape)[index]) for a in arrays]
+        if name == "pow_const" and point[0] < 0 and not float(params["exponent"]).is_integer():
+            continue
+        if name in ("log", "sqrt", "div") and 0.0 in point:
+            continue
+        assert_close(np.asarray(out.data)[index], reference_value(name, point, params), 1e-13,
+                     f"{name}{point}")
+
+
+# ---- structural primitives and compositions, against numpy ---------------------------------
+
+
+def arrays(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
+    return hnp.arrays(np.float64, shape, elements=st.floats(-10.0, 10.0))
+
+
+@st.composite
+def array_and_axis(draw: st.DrawFn, min_dims: int = 0) -> tuple[Any, Any, bool]:
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, max_side=4))
+    x = draw(arrays(shape))
+    ndim = len(shape)
+    choices: list[Any] = [None]
+    if ndim:
+        choices += [draw(st.integers(-ndim, ndim - 1)),
+                    tuple(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))]
+    return x, draw(st.sampled_from(choices)), draw(st.booleans())
+
+
+def same(actual: Any, expected: Any, rtol: float = 1e-13) -> None:
+    actual = np.asarray(actual.data if isinstance(actual, Value) else actual)
+    assert actual.shape == np.shape(expected)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=1e-12)
+
+
+@given(case=array_and_axis())
+def test_sum_forward(case: tuple[Any, Any, bool]) -> None:
+    x, axis, keepdims = case
+    same(Value(x).sum(axis, keepdims), np.sum(x, axis=axis, keepdims=keepdims))
+
+
+@given(case=array_and_axis())
+def test_mean_forward(case: tuple[Any, Any, bool]) -> None:
+    x, axis, keepdims = case
+    same(Value(x).mean(axis, keepdims), np.mean(x, axis=axis, keepdims=keepdims))
+
+
+@given(case=array_and_axis(min_dims=1))
+def test_max_forward(case: tuple[Any, Any, bool]) -> None:
+    x, axis, keepdims = case
+    same(Value(x).max(axis, keepdims), np.max(x, axis=axis, keepdims=keepdims))
+
+
+@given(x=hnp.array_shapes(min_dims=0, max_dims=4, max_side=4).flatmap(arrays), data=st.data())
+def test_reshape_transpose_broadcast_to_forward(x: Any, data: st.DataObject) -> None:
+    same(Value(x).reshape(-1), np.reshape(x, -1))
+    same(Value(x).reshape(x.shape[::-1]), np.reshape(x, x.shape[::-1]))
+    axes = tuple(data.draw(st.permutations(range(x.ndim)), label="axes"))
+    same(Value(x).transpose(axes), np.transpose(x, axes))
+    same(Value(x).T, x.T)
+    target = data.draw(hnp.broadcastable_shapes(x.shape, max_dims=4).map(
+        lambda s: np.broadcast_shapes(s, x.shape)), label="target")
+    same(apply(ops.BROADCAST_TO, Value(x), shape=target), np.broadcast_to(x, target))
+
+
+@given(x=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4).flatmap(arrays), data=st.data())
+def test_getitem_and_scatter_add_forward(x: Any, data: st.DataObject) -> None:
+    n = x.shape[0]
+    index = data.draw(st.one_of(
+        st.integers(-n, n - 1),
+        st.lists(st.integers(0, n - 1), min_size=1, max_size=5),
+        st.tuples(st.integers(0, n - 1), st.integers(0, n)).map(lambda t: slice(*sorted(t))),
+    ), label="index")
+    if isinstance(index, list):
+        index = np.array(index)
+    same(Value(x)[index], x[index])
+    picked = x[index]
+    expected = np.zeros(x.shape)
+    np.add.at(expected, kernels.normalize_index(index), picked)
+    same(apply(ops.SCATTER_ADD, Value(picked), index=kernels.normalize_index(index),
+               shape=x.shape), expected)
+
+
+@given(data=st.data())
+def test_matmul_forward(data: st.DataObject) -> None:
+    n, k, m, b = (data.draw(st.integers(1, 3)) for _ in range(4))
+    left, right = data.draw(st.sampled_from([
+        ((k,), (k,)), ((n, k), (k,)), ((k,), (k, m)), ((n, k), (k, m)),
+        ((b, n, k), (k, m)), ((b, n, k), (b, k, m)), ((1, n, k), (b, k, m)), ((k,), (b, k, m)),
+    ]))
+    a, c = data.draw(arrays(left)), data.draw(arrays(right))
+    same(Value(a) @ Value(c), np.matmul(a, c))
+
+
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), data=st.data())
+def test_concatenate_stack_where_forward(shape: tuple[int, ...], data: st.DataObject) -> None:
+    axis = data.draw(st.integers(0, len(shape) - 1), label="axis")
+    parts = [data.draw(arrays(shape)) for _ in range(data.draw(st.integers(1, 3)))]
+    same(concatenate([Value(p) for p in parts], axis=axis), np.concatenate(parts, axis=axis))
+    same(stack([Value(p) for p in parts], axis=axis), np.stack(parts, axis=axis))
+    cond = data.draw(hnp.arrays(np.bool_, shape), label="cond")
+    same(where(cond, Value(parts[0]), Value(parts[-1]) * 2.0),
+         np.where(cond, parts[0], parts[-1] * 2.0))
+
+
+SELU_LAMBDA, SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772848170429916717
+
+
+@given(x=hnp.array_shapes(max_dims=2, max_side=4).flatmap(arrays))
+def test_composed_activations_forward(x: Any) -> None:
+    v = Value(x)
+    same(v.selu(), SELU_LAMBDA * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0))))
+    same(v.silu(), x / (1.0 + np.exp(-x)))
+    erf = np.vectorize(math.erf)
+    same(v.gelu(), x * 0.5 * (1.0 + erf(x / math.sqrt(2.0))), rtol=1e-12)
+
+
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=2, max_side=5), data=st.data())
+def test_losses_forward(shape: tuple[int, ...], data: st.DataObject) -> None:
+    pred, target = data.draw(arrays(shape)), data.draw(arrays(shape))
+    same(nn.mse_loss(Value(pred), target), np.mean((pred - target) ** 2))
+    labels01 = data.draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 1.0])))
+    bce = np.logaddexp(0, pred) - labels01 * pred
+    same(nn.binary_cross_entropy_with_logits(Value(pred), labels01), np.mean(bce), rtol=1e-12)
+    signs = 2.0 * labels01 - 1.0
+    same(nn.hinge_loss(Value(pred), signs), np.mean(np.maximum(0, 1 - signs * pred)))
+    logits = pred.reshape(-1, shape[-1])
+    labels = np.array(data.draw(st.lists(st.integers(0, shape[-1] - 1), min_size=len(logits),
+                                         max_size=len(logits))))
+    lse = np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1)) + logits.max(-1)
+    same(nn.cross_entropy(Value(logits), labels),
+         np.mean(lse - logits[np.arange(len(logits)), labels]), rtol=1e-12)
