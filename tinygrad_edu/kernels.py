@@ -44,18 +44,24 @@ def elementwise(scalar: Callable[[float], float],
 
 
 def power_const(x: Any, *, exponent: float) -> Any:
-    """x ** exponent for a number `exponent`; a negative base to a fraction gives nan, as numpy."""
+    """x ** exponent for a number `exponent`, as C's pow (IEEE 754): a negative base to a
+    fraction gives nan, ``(-inf) ** 0.5`` is inf and ``(-0.0) ** 0.5`` is 0.0 on both paths.
+
+    (numpy computes ``x ** 0.5`` as ``sqrt(x)``, which differs at -inf and -0.0: fixed up.)
+    """
     if type(x) is float:
         result = x**exponent
         return math.nan if type(result) is complex else result
-    return np.power(x, exponent)
+    result = np.power(x, exponent)
+    if exponent == 0.5:  # sqrt(-0.0) is -0.0 and sqrt(-inf) nan; pow gives 0.0 and inf
+        result = np.where(x == -math.inf, math.inf, result + 0.0)
+    return result
 
 
 def power(a: Any, b: Any) -> Any:
-    """a ** b, elementwise."""
-    if type(a) is float and type(b) is float:
-        result = a**b
-        return math.nan if type(result) is complex else result
+    """a ** b, elementwise, as C's pow (IEEE 754)."""
+    if type(b) is float:
+        return power_const(a, exponent=b)  # (numpy would take a**0.5 as sqrt(a), as above)
     return np.power(a, b)
 
 
@@ -95,7 +101,9 @@ def elu(x: Any, *, alpha: float) -> Any:
     """x where x > 0, else α(eˣ − 1)."""
     if type(x) is float:
         return x if x > 0.0 else alpha * math.expm1(x)
-    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    # (min(0, x), not min(x, 0): numpy keeps the second operand of two equal zeros, and
+    # elu(-0.0) is -0.0, as on floats)
+    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(0.0, x)))
 
 
 def step(x: Any) -> Any:
@@ -106,9 +114,9 @@ def step(x: Any) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """−1, 0 or 1 (nan stays nan)."""
+    """−1, 0 or 1 (nan stays nan; the sign of -0.0 is 0.0, as numpy's)."""
     if type(x) is float:
-        return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x * 0.0)
+        return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x
     return np.sign(x)
 
 
