@@ -1,4 +1,5 @@
-"""Numbers at the edges: special values on both paths, power's special cases, nan gradients.
+"""Numbers at the edges: special values on both paths, power's special cases, nan gradients,
+silent IEEE and `detect_anomaly`, empty input.
 
 The reference is PyTorch float64 (not installed here: its semantics are stated at each test).
 "Both paths" are a scalar Value (Python floats through `math`) and a one-element tensor (numpy).
@@ -7,6 +8,8 @@ The reference is PyTorch float64 (not installed here: its semantics are stated a
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -14,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, engine, ops
+from tinygrad_edu import Value, detect_anomaly, engine, grad, ops
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.testing.op_info import OP_INFO
 
@@ -193,3 +196,69 @@ def test_both_power_primitives_agree(a: float, b: float, tensor: bool) -> None:
     (v1, g1), (v2, g2) = results
     assert same_ieee(v1, v2, signed_zero=True), (a, b, results)
     assert same_ieee(g1, g2, signed_zero=False), (a, b, results)
+
+
+# ---- silent IEEE, and detect_anomaly() for a learner who wants to be told
+
+
+SILENT = """
+import numpy as np
+from tinygrad_edu import Value
+x = Value(np.array([800.0, -1.0, 0.0, 1e308, -np.inf]))
+results = [x.exp(), x.log(), x.sqrt(), x * 10.0, 1.0 / x, x**0.5, x - x * np.inf, x.tanh(),
+           x.sigmoid(), x.softplus(), x.gelu(), x.elu(), x**Value(-0.5), x.mean(axis=0)]
+assert results[0].data[0] == np.inf and np.isnan(results[1].data[1])
+assert results[4].data[2] == np.inf and results[3].data[3] == np.inf
+print("ok")
+"""
+
+
+def test_the_tensor_forward_is_silent_ieee() -> None:
+    # a fresh interpreter that turns every RuntimeWarning into an error (pytest's own warning
+    # capture is entered before the package is imported, and would hide the package's filter)
+    done = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", SILENT],
+                          capture_output=True, text=True, check=False)
+    assert done.stdout == "ok\n", done.stderr
+    user = subprocess.run([sys.executable, "-c", "import numpy as np, tinygrad_edu\n"
+                           "np.log(np.array([-1.0]))"], capture_output=True, text=True, check=False)
+    assert "RuntimeWarning" in user.stderr  # a learner's own numpy code still warns
+
+
+def test_detect_anomaly_names_the_op_and_its_operands() -> None:
+    x = Value(np.array([1.0, -1.0]), label="x")
+    with detect_anomaly():
+        y = x * 2.0  # finite: fine
+        with pytest.raises(FloatingPointError, match=r"log gave nan, from x \(shape \(2,\)\)"):
+            x.log()
+        with pytest.raises(FloatingPointError, match=r"/ gave inf, from w \(a scalar\)"):
+            Value(1.0, label="w") / 0.0
+        with pytest.raises(FloatingPointError, match="exp gave inf"):
+            (y * 1000.0).exp()
+    assert (Value(1.0) / 0.0).data == inf  # off again: silent IEEE
+
+
+def test_detect_anomaly_checks_a_recorded_backward_pass() -> None:
+    x = Value(0.0, label="x")
+    with detect_anomaly(), pytest.raises(FloatingPointError, match="gave"):
+        grad(lambda v: v.sqrt())(x)
+
+
+# ---- empty and degenerate input
+
+
+def test_mean_of_nothing_is_nan_as_in_pytorch() -> None:
+    m = Value(np.zeros(0)).mean()
+    columns = Value(np.zeros((0, 3)))
+    c = columns.mean(axis=0)
+    m.backward()
+    c.backward(np.ones(3))
+    assert math.isnan(m.data) and np.isnan(c.data).all()
+    assert columns.grad.shape == (0, 3)
+
+
+def test_grad_of_a_constant_function_is_zero_as_in_jax() -> None:
+    assert grad(lambda x: 5.0)(2.0) == 0.0
+    assert grad(lambda x, y: 3)(2.0, 1.0) == 0.0
+    np.testing.assert_array_equal(grad(lambda x: 5.0)(np.array([1.0, 2.0])), [0.0, 0.0])
+    with pytest.raises(TypeError, match="scalar"):
+        grad(lambda x: "text")(2.0)

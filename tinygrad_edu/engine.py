@@ -46,8 +46,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
 FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 
-__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "grad", "gradients",
-           "no_grad", "primitive", "sum_to_shape", "topological_order"]
+__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "detect_anomaly", "grad",
+           "gradients", "no_grad", "primitive", "sum_to_shape", "topological_order"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,6 +547,62 @@ def _operator(prim: Primitive, a: Any, b: Any) -> Value:
     return apply(prim, a, b)
 
 
+class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
+    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
+
+    Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
+    through the reference `apply`, which checks its result and names the op and its operands.
+
+    >>> x = Value(-1.0, label="x")
+    >>> with detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
+    """
+
+    _depth = 0
+
+    def __enter__(self) -> None:
+        global apply, _operator
+        if detect_anomaly._depth == 0:  # the checked reference replaces the fast copies
+            apply, _operator = _checked_apply, _reference_operator
+        detect_anomaly._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global apply, _operator
+        detect_anomaly._depth -= 1
+        if detect_anomaly._depth == 0:
+            apply, _operator = _fast_apply, _fast_operator
+
+
+def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
+    out = _reference_apply(prim, *args, **params)
+    data = out.data
+    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
+    if bad:
+        kind = "nan" if np.isnan(data).any() else "inf"
+        operands = ", ".join(_operand_text(arg) for arg in args)
+        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
+                                 f"{operands}")
+    return out
+
+
+def _operand_text(arg: Any) -> str:
+    if not isinstance(arg, Value):
+        return f"the constant {describe(arg)}"
+    name = arg.label or "an unlabelled Value"
+    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
+    made = f", made by {arg.op.name}" if arg.op is not None else ""
+    return f"{name} ({shape}{made})"
+
+
+_fast_apply, _fast_operator = apply, _operator
+_reference_apply: Callable[..., Value] = apply.__wrapped__  # type: ignore[attr-defined]
+_reference_operator: Callable[..., Value] = _operator.__wrapped__  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------------------------
 # 4. The backward pass
 # --------------------------------------------------------------------------------------------
@@ -722,6 +778,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
                 values[i] = Value(data_of(values[i]))
         with enable_grad():
             out = f(*values)
+        if isinstance(out, int | float | np.integer | np.floating) and not isinstance(out, bool):
+            out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
             shape = out.shape if isinstance(out, Value) else type(out).__name__
             raise TypeError(f"grad: f must return a scalar Value; it returned {shape}")

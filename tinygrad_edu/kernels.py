@@ -12,6 +12,7 @@ or gradients: this module imports numpy only.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,14 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 _erfc_array = np.frompyfunc(math.erfc, 1, 1)
+
+# Silent IEEE on both paths, as PyTorch: Python floats give inf and nan without a word (their
+# exceptions are caught and the result recomputed in IEEE), so numpy's RuntimeWarnings
+# (overflow, invalid value, divide by zero) raised inside this package are ignored too. A
+# filter on our modules costs nothing until a warning is raised, unlike `np.errstate` around
+# every operation; a learner's own numpy code still warns, and `detect_anomaly()` reports
+# the first operation that produces nan or inf.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu(\.|$)")
 
 
 class OpError(ValueError):
