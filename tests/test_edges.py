@@ -19,6 +19,13 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import Value, detect_anomaly, engine, grad, ops
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.nn import (
+    Perceptron,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    hinge_loss,
+    mse_loss,
+)
 from tinygrad_edu.testing.op_info import OP_INFO
 
 inf, nan = math.inf, math.nan
@@ -262,3 +269,29 @@ def test_grad_of_a_constant_function_is_zero_as_in_jax() -> None:
     np.testing.assert_array_equal(grad(lambda x: 5.0)(np.array([1.0, 2.0])), [0.0, 0.0])
     with pytest.raises(TypeError, match="scalar"):
         grad(lambda x: "text")(2.0)
+
+
+@pytest.mark.parametrize("loss", [mse_loss, hinge_loss, binary_cross_entropy_with_logits])
+def test_a_loss_on_zero_samples_is_a_clear_error(loss: Any) -> None:
+    with pytest.raises(ValueError, match=f"{loss.__name__}: no samples"):
+        loss(Value(np.zeros(0)), np.zeros(0))
+    with pytest.raises(ValueError, match=f"{loss.__name__}: no samples"):
+        loss(Value(np.zeros((0, 1))), np.zeros(0))
+
+
+def test_cross_entropy_on_zero_samples_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="cross_entropy: no samples"):
+        cross_entropy(Value(np.zeros((0, 3))), np.zeros(0, dtype=int))
+
+
+@pytest.mark.parametrize(("X", "y", "message"), [
+    (np.zeros((0, 2)), np.zeros(0), "no samples"),
+    ([[nan, 0.0], [1.0, 1.0]], [0, 1], "sample 0 of X holds a nan"),
+    ([[0.0, 0.0], [1.0, -inf]], [0, 1], "sample 1 of X holds a nan or an infinity"),
+])
+def test_perceptron_fit_refuses_empty_or_non_finite_data(X: Any, y: Any, message: str) -> None:
+    perceptron = Perceptron(2, seed=0)
+    before = perceptron.weights.copy()
+    with pytest.raises(ValueError, match=message):
+        perceptron.fit(X, y)  # (it said converged=True)
+    np.testing.assert_array_equal(perceptron.weights, before)
