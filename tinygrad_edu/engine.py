@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -91,6 +92,12 @@ class Primitive:
                 return apply(self, *args, **params)
         return self.forward(*args, **params)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A registered primitive pickles (and deep-copies) as its name: its rules are code."""
+        if REGISTRY.get(self.name) is self:
+            return _registered, (self.name,)
+        return super().__reduce_ex__(protocol)
+
     def describe(self, params: Mapping[str, Any] | None) -> str:
         """The text a graph shows for this op, e.g. ``*``, ``**2`` or ``sum(axis=1)``."""
         params = params or {}
@@ -105,6 +112,10 @@ class Primitive:
 
 REGISTRY: dict[str, Primitive] = {}
 """Every primitive by name: the derivative table, as the tests and the graphs see it."""
+
+
+def _registered(name: str) -> Primitive:
+    return REGISTRY[name]  # (how a pickled primitive comes back)
 
 
 def primitive(name: str, forward: Callable[..., Any], vjp: Callable[..., tuple[Any, ...]],
@@ -442,6 +453,21 @@ class Value(ArrayLike):
     @property
     def _prev(self) -> set[Value]:
         return set(self.parents)
+
+    # ---- pickle and copy (see section 6) -----------------------------------------------------
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        table = _tables_in_use.get(id(self))
+        if table is None:
+            table = _GraphTable(self)
+        return _node_of, (table, table.index[id(self)])
+
+    def __copy__(self) -> Value:
+        """A new node with the same data, gradient, operation and operands."""
+        copy = _fill(Value.__new__(Value), self.data, self.requires_grad, self.op, self.parents,
+                     self.params)
+        copy.label, copy._grad = self.label, self._grad
+        return copy
 
 
 # --------------------------------------------------------------------------------------------
@@ -788,6 +814,56 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
     functools.update_wrapper(gradient_of_f, f, assigned=("__module__", "__name__", "__doc__"))
     return gradient_of_f
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Values as Python objects: a graph pickles (and deep-copies) as one flat table
+# --------------------------------------------------------------------------------------------
+
+
+class _GraphTable:
+    """The nodes behind a Value, oldest first, for one `pickle.dumps` or `copy.deepcopy`.
+
+    Pickling each node with its operands would recurse once per step of the graph; the table
+    pickles as a flat list of rows instead, each naming its operands by their place in the
+    list, so a graph of any depth works. A node already in another table in use (a shared
+    leaf pickled with an earlier Value) is named as that Value, so sharing survives.
+    """
+
+    __slots__ = ("__weakref__", "index", "nodes")
+
+    def __init__(self, value: Value) -> None:
+        self.nodes = [node for node in reversed(topological_order(value, constants=True))
+                      if node is value or id(node) not in _tables_in_use]
+        self.index = {id(node): i for i, node in enumerate(self.nodes)}
+        for node in self.nodes:
+            _tables_in_use[id(node)] = self
+
+    def __reduce__(self) -> Any:
+        index = self.index
+        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
+                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
+                for node in self.nodes]
+        return _rebuild_graph, (rows,)
+
+
+# a table lives as long as the pickler (or deepcopy) using it holds it
+_tables_in_use: weakref.WeakValueDictionary[int, _GraphTable] = weakref.WeakValueDictionary()
+
+
+def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
+    """The nodes of a pickled table, new, in the same order (so their creation numbers are)."""
+    nodes: list[Value] = []
+    for data, grad_, label, requires_grad, op, params, parents in rows:
+        operands = tuple(nodes[p] if type(p) is int else p for p in parents)
+        node = _fill(Value.__new__(Value), data, requires_grad, op, operands, params or NO_PARAMS)
+        node.label, node._grad = label, grad_
+        nodes.append(node)
+    return nodes
+
+
+def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
+    return table.nodes[i] if isinstance(table, _GraphTable) else table[i]
 
 
 # The table is written in terms of Value, so it is imported last: the one late import.
