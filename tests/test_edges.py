@@ -135,8 +135,8 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
     assert same_ieee(gb, pytorch[1], signed_zero=False), (name, xs, ga, gb)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fast.py: its inlined float relu rule reads "
-                   "`a.data > 0.0`; with ops.RELU's rule it must read `not a.data <= 0.0`")
+@pytest.mark.xfail(strict=True, reason="needs fast.py: its float relu rule, inlined, must read "
+                   "`0.0 if a.data <= 0.0 else g` as ops.RELU must (nan > 0 is False)")
 @pytest.mark.parametrize("tensor", [False, True])
 def test_relu_at_nan_backpropagates_pytorchs_gradient(tensor: bool) -> None:
     # PyTorch: relu's backward is threshold_backward(grad, result, 0): result <= 0 ? 0 : grad,
@@ -295,3 +295,15 @@ def test_perceptron_fit_refuses_empty_or_non_finite_data(X: Any, y: Any, message
     with pytest.raises(ValueError, match=message):
         perceptron.fit(X, y)  # (it said converged=True)
     np.testing.assert_array_equal(perceptron.weights, before)
+
+
+def test_detect_anomaly_sees_the_array_builders_and_is_off_after() -> None:
+    from tinygrad_edu import stack, where
+
+    x = Value([1.0, 2.0], label="x")
+    with detect_anomaly():
+        with pytest.raises(FloatingPointError, match="stack"):
+            stack([x, Value([inf, 0.0])])
+        with pytest.raises(FloatingPointError, match="where"):
+            where(np.array([True, False]), x, nan)
+    assert np.isnan(where(np.array([True, False]), x, nan).data[1])
