@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, detect_anomaly, engine, grad, ops
+from tinygrad_edu import ACTIVATIONS, Value, detect_anomaly, engine, grad, ops
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.nn import (
     Perceptron,
@@ -307,3 +307,25 @@ def test_detect_anomaly_sees_the_array_builders_and_is_off_after() -> None:
         with pytest.raises(FloatingPointError, match="where"):
             where(np.array([True, False]), x, nan)
     assert np.isnan(where(np.array([True, False]), x, nan).data[1])
+
+
+# PyTorch's gradient at nan where it is a number: identity passes g; leaky_relu's backward is
+# self > 0 ? g : g·slope; step has none (ours); relu: see the xfail above
+ACTIVATION_AT_NAN = {"identity": 1.0, "leaky_relu": 0.01, "step": 0.0}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation_gives_one_ieee_result_on_both_paths(name: str) -> None:
+    activation = ACTIVATIONS[name]
+    for x in (*SPECIALS, 40.0, -40.0, 800.0, -800.0, 1e4, -1e4):
+        results = []
+        for tensor in (False, True):
+            v = Value(np.array([x]) if tensor else x)
+            out = activation(v)
+            (out.sum() if tensor else out).backward()
+            results.append((float(np.reshape(out.data, -1)[0]), float(np.reshape(v.grad, -1)[0])))
+        (value, slope), (tensor_value, tensor_slope) = results
+        assert same_ieee(value, tensor_value, signed_zero=True), (name, x, results)
+        assert same_ieee(slope, tensor_slope, signed_zero=False), (name, x, results)
+        if math.isnan(x) and name != "relu":
+            assert same_ieee(slope, ACTIVATION_AT_NAN.get(name, nan), signed_zero=False), name
