@@ -329,3 +329,14 @@ def test_every_activation_gives_one_ieee_result_on_both_paths(name: str) -> None
         assert same_ieee(slope, tensor_slope, signed_zero=False), (name, x, results)
         if math.isnan(x) and name != "relu":
             assert same_ieee(slope, ACTIVATION_AT_NAN.get(name, nan), signed_zero=False), name
+
+
+def test_detect_anomaly_as_a_decorator() -> None:
+    @detect_anomaly()
+    def forward(x: Value) -> Value:
+        return (x - 1.0).log()
+
+    assert forward(Value(2.0)).data == 0.0
+    with pytest.raises(FloatingPointError, match="log gave"):
+        forward(Value(1.0))
+    assert Value(0.0).log().data == -inf  # off again

@@ -578,6 +578,7 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
 
     Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
     through the reference `apply`, which checks its result and names the op and its operands.
+    A context manager and a decorator (``@detect_anomaly()``).
 
     >>> x = Value(-1.0, label="x")
     >>> with detect_anomaly():
@@ -600,6 +601,15 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
         detect_anomaly._depth -= 1
         if detect_anomaly._depth == 0:
             apply, _operator = _fast_apply, _fast_operator
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
 
 
 def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
