@@ -161,9 +161,12 @@ POWER_CASES = [  # base, exponent, a**b, d/da (PyTorch's pow_backward; see each 
     (-2.0, 3.0, -8.0, 12.0),  # negative base, integer exponent: real
     (-2.0, -2.0, 0.25, 0.25),
     (-2.0, 0.5, nan, nan),  # negative base, fraction: no real power
-    (-inf, 0.5, inf, nan),  # C pow(-inf, 0.5) = inf; the slope of a non-real power: nan
-    (-inf, 1.5, inf, nan),  # (PyTorch: 1.5·(-inf)**0.5 = 1.5·sqrt(-inf) = nan)
-    (-inf, -0.5, 0.0, nan),
+    # a negative base to a fraction is nan, -inf included (C's pow says inf or 0 there, but
+    # PyTorch's x ** 0.5 is sqrt(x): nan, and its slope 0.5·(-inf)**-0.5 = 0.5·rsqrt(-inf) too)
+    (-inf, 0.5, nan, nan),
+    (-inf, 1.5, nan, nan),  # (PyTorch's slope: 1.5·(-inf)**0.5 = 1.5·sqrt(-inf) = nan)
+    (-inf, -0.5, nan, nan),
+    (-0.0, 0.5, 0.0, inf),  # pow(-0.0, 0.5) = 0.0 on both paths (numpy's sqrt: -0.0)
     (-inf, 2.0, inf, -inf),  # 2·(-inf)**1
     (-inf, 3.0, -inf, inf),
     (inf, 0.5, inf, 0.0),  # 0.5·inf**-0.5
@@ -197,7 +200,8 @@ def test_both_power_primitives_agree(a: float, b: float, tensor: bool) -> None:
     results = []
     for exponent_is_value in (False, True):
         base = Value(np.array([a]) if tensor else a)
-        out = base ** (Value(b) if exponent_is_value else b)
+        exponent = Value(np.array([b]) if tensor else b) if exponent_is_value else b
+        out = base**exponent
         (out.sum() if tensor else out).backward()
         results.append((float(np.reshape(out.data, -1)[0]), float(np.reshape(base.grad, -1)[0])))
     (v1, g1), (v2, g2) = results

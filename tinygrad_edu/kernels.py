@@ -23,6 +23,7 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 _erfc_array = np.frompyfunc(math.erfc, 1, 1)
+_MINUS_INF = -math.inf
 
 # Silent IEEE on both paths, as PyTorch: Python floats give inf and nan without a word (their
 # exceptions are caught and the result recomputed in IEEE), so numpy's RuntimeWarnings
@@ -53,25 +54,39 @@ def elementwise(scalar: Callable[[float], float],
 
 
 def power_const(x: Any, *, exponent: float) -> Any:
-    """x ** exponent for a number `exponent`, as C's pow (IEEE 754): a negative base to a
-    fraction gives nan, ``(-inf) ** 0.5`` is inf and ``(-0.0) ** 0.5`` is 0.0 on both paths.
+    """x ** exponent for a number `exponent`, as C's pow (IEEE 754), except that a negative base
+    to a fraction gives nan, -inf included (as PyTorch's ``x ** 0.5``, a square root).
 
-    (numpy computes ``x ** 0.5`` as ``sqrt(x)``, which differs at -inf and -0.0: fixed up.)
+    So the power and its slope ``exponent·x^(exponent−1)`` are nan together there, and both
+    paths agree: numpy takes ``x ** 0.5`` as ``sqrt(x)``, whose -0.0 at -0.0 is made 0.0.
     """
     if type(x) is float:
         result = x**exponent
-        return math.nan if type(result) is complex else result
+        if type(result) is complex:
+            return math.nan
+        if x == _MINUS_INF and _fractional(exponent):  # (C's pow: inf or 0)
+            return math.nan
+        return result
     result = np.power(x, exponent)
-    if exponent == 0.5:  # sqrt(-0.0) is -0.0 and sqrt(-inf) nan; pow gives 0.0 and inf
-        result = np.where(x == -math.inf, math.inf, result + 0.0)
+    if exponent == 0.5:
+        result = result + 0.0  # sqrt(-0.0) is -0.0; pow(-0.0, 0.5) is 0.0, as on floats
+    elif _fractional(exponent):
+        result = np.where(x == _MINUS_INF, math.nan, result)
     return result
 
 
+def _fractional(exponent: float) -> bool:
+    """A finite exponent that is not a whole number (±inf counts as even, as in C's pow)."""
+    return math.isfinite(exponent) and not float(exponent).is_integer()
+
+
 def power(a: Any, b: Any) -> Any:
-    """a ** b, elementwise, as C's pow (IEEE 754)."""
+    """a ** b, elementwise, as `power_const` (nan for a negative base to a fraction)."""
     if type(b) is float:
-        return power_const(a, exponent=b)  # (numpy would take a**0.5 as sqrt(a), as above)
-    return np.power(a, b)
+        return power_const(a, exponent=b)
+    result = np.power(a, b)
+    fractional = np.asarray(b) != np.round(b)
+    return np.where((np.asarray(a) == _MINUS_INF) & fractional, math.nan, result)
 
 
 def sigmoid(x: Any) -> Any:

@@ -53,18 +53,11 @@ NEG: Primitive = primitive("neg", operator.neg,
     lambda g, out, a: (-g,),
     label="-", text="∂out/∂a = −1")
 POW_CONST: Primitive = primitive("pow_const", kernels.power_const,  # a ** c, c a plain number
-    lambda g, out, a, *, exponent: _pow_const_vjp(g, a, exponent),
+    # NOTE: a**0 is 1 everywhere, so no gradient, even at 0**0 (PyTorch: 0, not 0·0⁻¹ = nan)
+    lambda g, out, a, *, exponent: (None,) if exponent == 0 else
+                                   (g * (exponent * POW_CONST(a, exponent=exponent - 1.0)),),
     label="**", caption=lambda p: f"**{_number(p['exponent'])}",
     text="∂out/∂a = {exponent}·a^({exponent} − 1)")
-
-
-def _pow_const_vjp(g: Any, a: Any, exponent: float) -> tuple[Any, ...]:
-    if exponent == 0.0:
-        return (None,)  # NOTE: a**0 is 1 everywhere, so 0 even at 0**0 (as PyTorch)
-    d_base = g * (exponent * POW_CONST(a, exponent=exponent - 1.0))
-    if math.isfinite(exponent) and not exponent.is_integer():
-        d_base = _nan_at_negative_infinity(d_base, a)
-    return (d_base,)
 
 
 def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
@@ -79,24 +72,10 @@ def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     undefined = (b_data == 0.0) & np.isnan(data_of(d_base))
     if undefined.any():
         d_base = WHERE(0.0, d_base, cond=np.broadcast_to(undefined, shape_of(d_base)))
-    if (a_data == -math.inf).any():
-        d_base = _nan_at_negative_infinity(d_base, a, b_data != np.round(b_data))
     d_exponent = g * out * LOG(WHERE(1.0, a, cond=at_zero))
     if at_zero.any():
         d_exponent = WHERE(0.0, d_exponent, cond=at_zero)
     return d_base, d_exponent
-
-
-def _nan_at_negative_infinity(d_base: Any, a: Any, fractional: Any = True) -> Any:
-    """The gradient of a power, nan at a base of -inf (where the exponent is `fractional`).
-
-    NOTE: a negative base to a fraction has no real power (nan), so no derivative either; IEEE
-    pow still gives (-inf)**0.5 = inf (a limit), but its slope there is nan (as PyTorch's).
-    """
-    where = (np.asarray(data_of(a)) == -math.inf) & fractional
-    if not where.any():
-        return d_base
-    return WHERE(math.nan, d_base, cond=np.broadcast_to(where, shape_of(d_base)))
 
 
 POW: Primitive = primitive("pow", kernels.power,  # a ** b, both Values
