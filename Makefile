@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: all demo examples test lint typecheck unit graphviz bench clean
+.PHONY: all demo examples test lint typecheck unit graphviz bench clean notebooks notebook
 EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_boundaries \
 	micrograd_demo
 
@@ -40,7 +40,17 @@ unit: $(STAMP) graphviz
 
 test: lint typecheck unit
 
+# re-execute every notebook and store its outputs (commit them); `make test` checks they are current
+notebooks: $(STAMP) graphviz
+	$(BIN)/python scripts/notebooks.py --write
+
+# Jupyter on the notebooks, from the venv (installs the `notebook` extra the first time)
+notebook: $(STAMP) graphviz
+	$(BIN)/python -c "import notebook" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[notebook]'
+	$(BIN)/jupyter notebook notebooks/
+
 bench: $(STAMP)
+	-$(BIN)/python -m pip install --quiet -e '.[bench]'  # MyGrad, autograd columns (optional)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:

@@ -1,60 +1,150 @@
 """Speed of the engine, side by side with the references it is measured against, in one run.
 
-Scalar path: one training step of micrograd's own demo (MLP 2-16-16-1 on 100 moons points,
-SVM max-margin loss plus 1e-4 L2) built from scalar Values, with tinygrad_edu and with
-micrograd itself (as shipped, and with its garbage collector switched off).
+Prints the table of the speed issue: every figure a median, over many rounds, of a ratio
+measured within one round.
 
-Tensor path: one SGD step of a ReLU MLP with softmax cross-entropy, with tinygrad_edu and with
-the same step written by hand in numpy (784-256-128-10, batch 512; and 2-16-16-2 on 100 points).
+* Scalar path: one training step of micrograd's own demo (MLP 2-16-16-1 on 100 moons points,
+  SVM max-margin loss plus 1e-4 L2, backward, SGD) built from scalar Values, with tinygrad_edu
+  and with micrograd itself (as shipped, and with the garbage collector off); and backward
+  alone, per graph node.
+* Tensor path: the step a user writes (``X @ W + b`` with a numpy batch, relu, the package's
+  `cross_entropy`, `zero_grad`, `backward()`, a manual SGD update) against the same step
+  written by hand in numpy, on a small (2-16-16-2, batch 100) and a medium (784-256-128-10,
+  batch 512) MLP; with PyTorch (1 thread), MyGrad and HIPS autograd as further columns when
+  they can be imported (``pip install -e '.[bench]'`` brings the last two; PyTorch is large:
+  ``pip install torch --index-url https://download.pytorch.org/whl/cpu``).
 
-The machine is shared and noisy: read the ratios, not the absolute times. Each figure is the
-median of several repeats.
+The method, made for a shared, noisy machine: the contenders take one step each per round, in
+an order that changes from round to round (shuffled: a plain rotation would keep every step's
+neighbours, so one step would always follow a collection); each step is timed in CPU time of
+this thread (`time.thread_time`), so time the scheduler gives to other processes is not
+counted; a step "with the collector off" runs with `gc.disable()` inside its timing and is
+followed by an untimed ``gc.collect()``, so that no other step pays for its garbage. A round
+gives one ratio per contender; the figure is the median of those ratios. numpy and PyTorch
+run one BLAS thread (a second thread's CPU time would escape `thread_time`), and glibc's
+allocator thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's
+history): the script re-runs itself with those environment variables set when they are not.
 
-    python benchmarks/bench_engine.py [--quick]
+    python benchmarks/bench_engine.py [--quick] [--tiny]
+
+``--quick`` runs few rounds; ``--tiny`` shrinks every problem (for the test that keeps this
+script working; its figures mean nothing).
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import itertools
-import random
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
+import os
+import sys
 
-import numpy as np
+# Before numpy is imported: one BLAS thread, and an allocator that does not depend on history.
+_ENVIRONMENT = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456",
+}
 
-import tinygrad_edu
-from tinygrad_edu import Value
-from tinygrad_edu.engine import topological_order
+# the checkout this script lives in, not another installed copy of the package
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in _ENVIRONMENT.items()):
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_ENVIRONMENT})
+
+import argparse  # noqa: E402  (after the re-run above: numpy must see the environment)
+import functools  # noqa: E402
+import gc  # noqa: E402
+import importlib  # noqa: E402
+import itertools  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import tinygrad_edu  # noqa: E402
+from tinygrad_edu import Value  # noqa: E402
+from tinygrad_edu.engine import topological_order  # noqa: E402
+from tinygrad_edu.losses import cross_entropy  # noqa: E402
+
+Step = Callable[[], Any]
 
 
-def median_times(steps: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    """Median seconds of each step, the steps taking turns so that noise hits all alike.
+# ---- the method ------------------------------------------------------------------------------
 
-    Each step starts from a collected heap, so no step pays for another's garbage.
+
+@dataclass
+class Contender:
+    """One step to time; `gc_off` runs it with the garbage collector switched off.
+
+    A contender takes `steps` steps in a row at its turn (the time of one is their mean): with
+    the collector on, a full collection falls on about one step in two, so one step a turn
+    would make the median depend on where the collections fell.
     """
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            gc.collect()
-            start = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+
+    name: str
+    step: Step
+    gc_off: bool = False
+    steps: int = 1
+    times: list[float] = field(default_factory=list)
+    faults: list[int] = field(default_factory=list)
 
 
-def gc_off(step: Callable[[], Any]) -> Callable[[], Any]:
-    def run() -> Any:
-        gc.disable()
-        try:
-            return step()
-        finally:
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
+    """Time one step of each contender per round, in an order that changes from round to round.
+
+    The order is shuffled (seeded), not rotated: a rotation keeps each step's neighbours, and
+    the step that always follows a collection (the one after a step with the collector off)
+    would always start on a fresh collector.
+
+    CPU time of this thread; an untimed `gc.collect()` after each step run with the collector
+    off (a step with it on pays for its own collections, as in a training loop, and a collection
+    after it would leave the next step cold caches). Every step runs once untimed first.
+    """
+    collecting = gc.isenabled()
+    for c in contenders:
+        c.step()
+        gc.collect()
+    order = list(contenders)
+    shuffle = random.Random(0).shuffle
+    try:
+        for _ in range(rounds):
+            shuffle(order)
+            for c in order:
+                if c.gc_off:
+                    gc.disable()
+                faults, start = _minor_faults(), time.thread_time()
+                for _ in range(c.steps):
+                    c.step()
+                elapsed = (time.thread_time() - start) / c.steps
+                faults = (_minor_faults() - faults) // c.steps
+                if c.gc_off:
+                    if collecting:
+                        gc.enable()
+                    gc.collect()  # what the collector would have done, untimed
+                c.times.append(elapsed)
+                c.faults.append(faults)
+    finally:
+        if collecting:
             gc.enable()
 
-    return run
+
+def ratio(numerator: Contender, denominator: Contender) -> float:
+    """The median over rounds of numerator's time ÷ denominator's time in the same round."""
+    return statistics.median(a / b for a, b in zip(numerator.times, denominator.times,
+                                                   strict=True))
+
+
+def median(c: Contender) -> float:
+    return statistics.median(c.times)
+
+
+# ---- data --------------------------------------------------------------------------------------
 
 
 def moons(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -96,15 +186,20 @@ class ScalarMLP:
         return [p for neurons, _ in self.layers for w, b in neurons for p in [*w, b]]
 
 
-def scalar_step(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) -> Any:
-    """Forward, SVM loss + L2, backward and SGD update: micrograd's demo loop body."""
+def scalar_loss(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) -> Any:
+    """micrograd's demo loss: SVM max-margin plus 1e-4 L2, from scalar Values."""
     inputs = [[value_cls(float(v)) for v in row] for row in X]
     yb = [1.0 if t else -1.0 for t in y]
     scores = [model(x) for x in inputs]
     losses = [(1 + -yi * si).relu() for yi, si in zip(yb, scores, strict=True)]
     data_loss = sum(losses) * (1.0 / len(losses))
     reg_loss = 1e-4 * sum(p * p for p in model.parameters())
-    total = data_loss + reg_loss
+    return data_loss + reg_loss
+
+
+def scalar_step(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) -> Any:
+    """Forward, loss, zero_grad, backward and SGD update: micrograd's demo loop body."""
+    total = scalar_loss(value_cls, model, X, y)
     for p in model.parameters():
         p.grad = 0.0
     total.backward()
@@ -113,46 +208,76 @@ def scalar_step(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) 
     return total
 
 
-def bench_scalar(repeats: int) -> None:
+def micrograd_nodes(root: Any) -> int:
+    """The nodes micrograd's backward visits (its topological sort, constants included)."""
+    seen, stack = {root}, [root]
+    while stack:
+        for child in stack.pop()._prev:
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return len(seen)
+
+
+@dataclass
+class Row:
+    """One line of the table: the figure per column ('' where it was not measured)."""
+
+    work: str
+    cells: dict[str, str]
+
+
+def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int) -> list[Row]:
     import micrograd.engine
 
-    X, y = moons(100)
-    ours = ScalarMLP(Value, 2, [16, 16, 1])
-    theirs = ScalarMLP(micrograd.engine.Value, 2, [16, 16, 1])
+    mg = micrograd.engine.Value
+    X, y = moons(points)
+    sizes = [hidden, hidden, 1]
+    ours, theirs = ScalarMLP(Value, 2, sizes), ScalarMLP(mg, 2, sizes)
+    steps = [
+        Contender("ours", lambda: scalar_step(Value, ours, X, y), steps=steps_on),
+        Contender("ours, gc off", lambda: scalar_step(Value, ours, X, y), gc_off=True),
+        Contender("micrograd", lambda: scalar_step(mg, theirs, X, y), steps=steps_on),
+        Contender("micrograd, gc off", lambda: scalar_step(mg, theirs, X, y), gc_off=True),
+    ]
+    run_rounds(steps, rounds)
+    ours_on, ours_off, mg_on, mg_off = steps
 
-    total = scalar_step(Value, ours, X, y)
-    nodes = len(topological_order(total))
-    t = median_times({
-        "tinygrad_edu": lambda: scalar_step(Value, ours, X, y),
-        "tinygrad_edu, gc off": gc_off(lambda: scalar_step(Value, ours, X, y)),
-        "micrograd 0.1.0 (as shipped)": lambda: scalar_step(micrograd.engine.Value, theirs, X, y),
-        "micrograd 0.1.0, gc off": gc_off(lambda: scalar_step(micrograd.engine.Value, theirs,
-                                                              X, y)),
-        "tinygrad_edu backward alone": total.backward,
-    }, repeats)
-    ours_t = t["tinygrad_edu"]
-    print(f"scalar path: micrograd's demo step, MLP 2-16-16-1, 100 moons, {nodes:,} graph nodes")
-    print(f"  {'':34}{'seconds':>10}{'/ tinygrad_edu':>17}")
-    for name in list(t)[:4]:
-        print(f"  {name:34}{t[name]:10.4f}{t[name] / ours_t:16.2f}x")
-    mg_off = t["micrograd 0.1.0, gc off"]
-    print(f"  micrograd with gc off / tinygrad_edu as shipped: {mg_off / ours_t:.2f}x "
-          f"(target >= 2x); both with gc off: {mg_off / t['tinygrad_edu, gc off']:.2f}x")
-    print(f"  backward alone (graph walk included): "
-          f"{t['tinygrad_edu backward alone'] * 1e6 / nodes:.3f} us per node (target <= 0.5 us)")
+    # backward alone, on one graph each (repeated passes accumulate into .grad: same work)
+    our_root, their_root = scalar_loss(Value, ours, X, y), scalar_loss(mg, theirs, X, y)
+    our_nodes, their_nodes = len(topological_order(our_root)), micrograd_nodes(their_root)
+    passes = [Contender("ours", our_root.backward, gc_off=True),
+              Contender("micrograd", their_root.backward, gc_off=True)]
+    run_rounds(passes, rounds)
+    per_node = [median(passes[0]) * 1e6 / our_nodes, median(passes[1]) * 1e6 / their_nodes]
+
+    work = f"micrograd's demo step, scalar Values ({our_nodes:,} nodes)"
+    return [
+        Row(f"{work}: micrograd with gc off ÷ ours, as shipped ({rounds} rounds; "
+            f"{steps_on} steps a turn with the collector on)",
+            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_on):.2f}×"}),
+        Row("same, both with the collector off",
+            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_off):.2f}×"}),
+        Row("(micrograd as shipped ÷ ours, as shipped)",
+            {"micrograd": "1.00", "ours": f"{ratio(mg_on, ours_on):.2f}×"}),
+        Row(f"backward per node (scalar; micrograd's graph has {their_nodes:,} nodes)",
+            {"micrograd": f"{per_node[1]:.2f} µs", "ours": f"{per_node[0]:.2f} µs"}),
+    ]
 
 
-# ---- tensor path: tinygrad_edu against hand-written numpy ----------------------------------
+# ---- tensor path: the step a user writes, against hand-written numpy and the others ----------
 
 
-def init_mlp(sizes: list[int], seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+Params = list[tuple[np.ndarray, np.ndarray]]
+
+
+def init_mlp(sizes: list[int], seed: int = 0) -> Params:
     rng = np.random.default_rng(seed)
     return [(rng.normal(scale=np.sqrt(2.0 / a), size=(a, b)), np.zeros(b))
             for a, b in itertools.pairwise(sizes)]
 
 
-def numpy_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, labels: np.ndarray,
-               lr: float) -> float:
+def numpy_step(params: Params, X: np.ndarray, labels: np.ndarray, lr: float) -> float:
     """Forward, softmax cross-entropy, backward and SGD, all by hand."""
     acts = [X]
     h = X
@@ -180,15 +305,12 @@ def numpy_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray, label
 
 def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.ndarray,
                 lr: float) -> float:
-    """The same step with Values: the engine derives the backward pass."""
-    h: Value | np.ndarray = X
+    """The same step with Values, as a user writes it: the engine derives the backward pass."""
+    h: Any = X
     for i, (W, b) in enumerate(params):
         z = h @ W + b
         h = z.relu() if i < len(params) - 1 else z
-    assert isinstance(h, Value)
-    shifted = h - h.data.max(axis=1, keepdims=True)
-    logp = shifted - shifted.exp().sum(axis=1, keepdims=True).log()
-    loss = -logp[np.arange(len(labels)), labels].mean()
+    loss = cross_entropy(h, labels)
     for W, b in params:
         W.zero_grad()
         b.zero_grad()
@@ -199,33 +321,156 @@ def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.nda
     return float(loss.data)
 
 
-def bench_tensor(sizes: list[int], batch: int, repeats: int) -> None:
+def torch_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], float] | None:
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    params = [(torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True))
+              for W, b in raw]
+    functional = importlib.import_module("torch.nn.functional")
+
+    def step(X: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        h = torch.from_numpy(X)
+        for i, (W, b) in enumerate(params):
+            h = h @ W + b
+            if i < len(params) - 1:
+                h = h.relu()
+        loss = functional.cross_entropy(h, torch.from_numpy(labels))
+        for W, b in params:
+            W.grad = None
+            b.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for W, b in params:
+                W -= lr * W.grad
+                b -= lr * b.grad
+        return float(loss)
+
+    return step
+
+
+def mygrad_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], float] | None:
+    try:
+        mg = importlib.import_module("mygrad")
+        nnet = importlib.import_module("mygrad.nnet")
+    except ImportError:
+        return None
+    params = [(mg.tensor(W.copy()), mg.tensor(b.copy())) for W, b in raw]
+
+    def step(X: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        h: Any = X
+        for i, (W, b) in enumerate(params):
+            h = mg.matmul(h, W) + b
+            if i < len(params) - 1:
+                h = nnet.relu(h)
+        loss = nnet.softmax_crossentropy(h, labels)
+        loss.backward()
+        for W, b in params:
+            W.data -= lr * W.grad
+            b.data -= lr * b.grad
+        return float(loss.item())
+
+    return step
+
+
+def autograd_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], float] | None:
+    try:
+        autograd = importlib.import_module("autograd")
+        anp = importlib.import_module("autograd.numpy")
+    except ImportError:
+        return None
+    params = [(W.copy(), b.copy()) for W, b in raw]
+
+    def loss_of(ps: Params, X: np.ndarray, labels: np.ndarray) -> Any:
+        h: Any = X
+        for i, (W, b) in enumerate(ps):
+            h = anp.dot(h, W) + b
+            if i < len(ps) - 1:
+                h = anp.maximum(h, 0.0)
+        shifted = h - anp.max(h, axis=1, keepdims=True)
+        logp = shifted - anp.log(anp.sum(anp.exp(shifted), axis=1, keepdims=True))
+        return -anp.mean(logp[np.arange(len(labels)), labels])
+
+    value_and_grad = autograd.value_and_grad(loss_of)
+
+    def step(X: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        loss, grads = value_and_grad(params, X, labels)
+        for (W, b), (gW, gb) in zip(params, grads, strict=True):
+            W -= lr * gW
+            b -= lr * gb
+        return float(loss)
+
+    return step
+
+
+OTHERS = {"PyTorch": torch_step, "MyGrad": mygrad_step, "autograd": autograd_step}
+
+
+def bench_tensor(sizes: list[int], batch: int, rounds: int) -> Row:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(batch, sizes[0]))
     labels = rng.integers(0, sizes[-1], size=batch)
     raw = init_mlp(sizes)
     values = [(Value(W.copy()), Value(b.copy())) for W, b in raw]
-    loss_np = numpy_step([(W.copy(), b.copy()) for W, b in raw], X, labels, 0.0)
-    loss_engine = engine_step(values, X, labels, 0.0)
-    t = median_times({"numpy": lambda: numpy_step(raw, X, labels, 0.01),
-                      "engine": lambda: engine_step(values, X, labels, 0.01)}, repeats)
-    t_np, t_engine = t["numpy"], t["engine"]
-    name = "-".join(map(str, sizes))
-    print(f"tensor path: ReLU MLP {name}, batch {batch}, softmax cross-entropy, SGD "
-          f"(losses agree: {abs(loss_np - loss_engine) < 1e-9})")
-    print(f"  {'numpy by hand':34}{t_np * 1e3:10.3f} ms")
-    print(f"  {'tinygrad_edu':34}{t_engine * 1e3:10.3f} ms   {t_engine / t_np:.2f}x numpy")
+    reference = numpy_step([(W.copy(), b.copy()) for W, b in raw], X, labels, 0.0)
+    ours = engine_step(values, X, labels, 0.0)
+    if abs(reference - ours) > 1e-9 * max(1.0, abs(reference)):
+        raise AssertionError(f"the engine's loss {ours} is not numpy's {reference}")
+    steps = [Contender("numpy", lambda: numpy_step(raw, X, labels, 1e-3)),
+             Contender("ours", lambda: engine_step(values, X, labels, 1e-3))]
+    for name, make in OTHERS.items():
+        other = make(raw)
+        if other is not None:
+            steps.append(Contender(name, functools.partial(other, X, labels, 1e-3)))
+    run_rounds(steps, rounds)
+    numpy = steps[0]
+    cells = {c.name: f"{ratio(c, numpy):.2f}×" for c in steps[1:]}
+    faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in steps)
+    names = " / ".join(c.name for c in steps)
+    return Row(f"MLP {'-'.join(map(str, sizes))}, batch {batch}, step ÷ hand-written numpy "
+               f"({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per step, "
+               f"{names}: {faults})", cells)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    args = parser.parse_args()
-    repeats = 3 if args.quick else 9
-    print(f"tinygrad_edu {tinygrad_edu.__version__}, numpy {np.__version__}")
-    bench_scalar(repeats)
-    bench_tensor([784, 256, 128, 10], 512, repeats * 3)
-    bench_tensor([2, 16, 16, 2], 100, repeats * 30)
+# ---- the table -------------------------------------------------------------------------------
+
+COLUMNS = ["micrograd", "PyTorch", "MyGrad", "autograd", "ours"]
+HEADERS = {"micrograd": "micrograd", "PyTorch": "PyTorch CPU, 1 thread", "MyGrad": "MyGrad",
+           "autograd": "HIPS autograd", "ours": "tinygrad_edu"}
+
+
+def print_table(rows: list[Row]) -> None:
+    print("| work | " + " | ".join(HEADERS[c] for c in COLUMNS) + " |")
+    print("|---|" + "---|" * len(COLUMNS))
+    for row in rows:
+        cells = [row.cells.get(c, "—") for c in COLUMNS]
+        print(f"| {row.work} | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="few rounds")
+    parser.add_argument("--tiny", action="store_true", help="tiny problems (a smoke test)")
+    parser.add_argument("--only", choices=["scalar", "small", "medium"], action="append",
+                        help="run only this part (may be repeated)")
+    args = parser.parse_args(argv)
+    parts = args.only or ["scalar", "small", "medium"]
+    scalar_rounds, small_rounds, medium_rounds = (3, 10, 5) if args.quick else (21, 151, 41)
+    points, hidden = (10, 4) if args.tiny else (100, 16)
+    small = ([2, 4, 2], 8) if args.tiny else ([2, 16, 16, 2], 100)
+    medium = ([20, 8, 4], 16) if args.tiny else ([784, 256, 128, 10], 512)
+    print(f"tinygrad_edu {tinygrad_edu.__version__} ({os.path.dirname(tinygrad_edu.__file__)}), "
+          f"numpy {np.__version__}, Python {sys.version.split()[0]}")
+    rows: list[Row] = []
+    if "scalar" in parts:
+        rows += bench_scalar(scalar_rounds, points, hidden, 1 if args.quick else 4)
+    if "small" in parts:
+        rows.append(bench_tensor(*small, small_rounds))
+    if "medium" in parts:
+        rows.append(bench_tensor(*medium, medium_rounds))
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -131,3 +131,21 @@ def test_noise_is_gaussian_with_the_given_std() -> None:
 def test_bad_arguments_are_refused(call: Callable[[], Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_numpys_global_seed_makes_data_and_models_repeat() -> None:
+    """seed=None draws from numpy's global random state, as scikit-learn's random_state=None."""
+    from tinygrad_edu.nn import MLP
+
+    def run() -> list[np.ndarray]:
+        np.random.seed(1337)
+        model = MLP(2, [4, 1])
+        data = [make_moons(10)[0], make_circles(10)[0], make_spiral(5)[0]]
+        return data + [p.data for p in model.parameters()]
+
+    first, second = run(), run()
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.random.seed(7)
+    assert not np.array_equal(make_moons(10)[0], first[0])
+    np.testing.assert_array_equal(make_moons(10, seed=3)[0], make_moons(10, seed=3)[0])

@@ -826,7 +826,8 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
     """Every operator and form, scalars and tensors, with and without gradients."""
     for recording in (True, False):
         for symbol in OPERATORS:
-            shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2))] if symbol == "@" else
+            shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)), ((2, 3), (2, 3))]
+                           if symbol == "@" else
                            [((), ()), ((2, 3), (3,)), ((), (2, 3))])
             for sa, sb in shape_pairs:
                 for ra, rb in [(True, True), (True, False), (False, True), (False, False)]:
@@ -980,16 +981,41 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "binary, IEEE retry": Mutation(
         "_run", "ga, gb = _rule_in_ieee(prim, g, node)",
         "ga, gb = (s * 1.001 for s in _rule_in_ieee(prim, g, node))"),
-    # the unary branch, and relu inlined
+    # the unary branch
     "unary": Mutation("_run", "(ga,) = prim.vjp(g, node.data, a.data)",
                       "(ga,) = prim.vjp(g * 1.001, node.data, a.data)"),
     "unary with params": Mutation("_run", "(ga,) = prim.vjp(g, node.data, a.data, **params)",
                                   "(ga,) = prim.vjp(g * 1.001, node.data, a.data, **params)"),
     "unary, IEEE retry": Mutation("_run", "(ga,) = _rule_in_ieee(prim, g, node)",
                                   "(ga,) = (-s for s in _rule_in_ieee(prim, g, node))"),
-    "relu inlined": Mutation("_run", "send(g if a.data > 0.0 else 0.0, a)",
-                             "send(g * 1.001 if a.data > 0.0 else 0.0, a)"),
+    # the float rules inlined: each rule, the shares sent, the way out to the IEEE retry
+    "inlined, first operand's share": Mutation(
+        "_run", "a._mark = da if q is pending else q + da",
+        "a._mark = da * 1.001 if q is pending else q + da"),
+    "inlined, second operand's share": Mutation(
+        "_run", "b._mark = db if q is pending else q + db",
+        "b._mark = db * 1.001 if q is pending else q + db"),
+    "inlined, a share added to another": Mutation(
+        "_run", "a._mark = da if q is pending else q + da",
+        "a._mark = da if q is pending else q + da * 1.001"),
+    "inlined, a float rule that raises": Mutation("_run", "da = _NOT_INLINED", "da = db = 0.0"),
+    "inlined, the primitives": Mutation("_run", "if rule == _MUL:", "if rule == _ADD:"),
+    "mul inlined": Mutation("_run", "da, db = g * b.data, g * a.data",
+                            "da, db = g * b.data, g * a.data * 1.001"),
+    "add inlined": Mutation("_run", "da = db = g", "da, db = g, g * 1.001"),
+    "relu inlined": Mutation("_run", "da = g if a.data > 0.0 else 0.0",
+                             "da = g * 1.001 if a.data > 0.0 else 0.0"),
     "relu inlined, at the kink": Mutation("_run", "a.data > 0.0", "a.data >= 0.0"),
+    "tanh inlined": Mutation("_run", "sigmoid(-2.0 * x))", "sigmoid(-2.0 * x) * 1.001)"),
+    "sub inlined": Mutation("_run", "da, db = g, -g", "da, db = g, g"),
+    "neg inlined": Mutation("_run", "da = -g", "da = -g * 1.001"),
+    "exp inlined": Mutation("_run", "da = g * node.data\n", "da = g * node.data * 1.001\n"),
+    "sigmoid inlined": Mutation("_run", "sigmoid(-a.data)", "sigmoid(-a.data * 1.001)"),
+    "pow_const inlined": Mutation("_run", "exponent=exponent - 1.0", "exponent=exponent - 1.001"),
+    "pow_const inlined, exponent 0": Mutation("_run", "if exponent == 0:", "if exponent == 1:"),
+    "div inlined": Mutation("_run", "-g * node.data / x", "-g * node.data / x * 1.001"),
+    "log inlined": Mutation("_run", "da = g / a.data", "da = g / a.data * 1.001"),
+    "sqrt inlined": Mutation("_run", "da = g / (2.0 * node.data)", "da = g / (2.0001 * node.data)"),
     "send, first share": Mutation(
         "_run", "parent._mark = share if q is pending else q + share",
         "parent._mark = share * 1.001 if q is pending else q + share"),
@@ -1002,6 +1028,14 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         "shares = prim.vjp(g * 1.001, node.data, *[p.data for p in parents], **params)"),
     "needs mask": Mutation("_run", "p._mark is not None for p in parents",
                            "p._mark is None for p in parents"),
+    # matmul of two matrices, inlined
+    "matmul inlined, first operand's share": Mutation("_run", "s = g @ y.T", "s = g @ y.T * 1.001"),
+    "matmul inlined, second operand's share": Mutation("_run", "s = x.T @ g",
+                                                       "s = x.T @ g * 1.001"),
+    "matmul inlined, needs": Mutation("_run", "if q is not None:\n" + " " * 24 + "s = x.T @ g",
+                                      "if True:\n" + " " * 24 + "s = x.T @ g"),
+    "matmul inlined, the matrices": Mutation("_run", "x.ndim == 2 and y.ndim == 2",
+                                             "x.ndim >= 1 and y.ndim >= 1"),
     # accumulation into .grad, and the first gradient kept
     "accumulation": Mutation("_run", "node._grad = current + g",
                              "node._grad = current + g * 1.001"),
@@ -1079,7 +1113,8 @@ def test_a_wrong_rule_on_the_fast_path_is_caught(name: str,
 
 GRADCHECK_MUTATIONS = {
     "relu inlined": (lambda x: x.relu(), [0.7]),
-    "binary, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
+    "inlined, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
+    "binary, second operand's share": (lambda x, y: x**y, [0.7, -1.3]),
     "unary with params": (lambda x: x.leaky_relu(0.2), [-0.7]),
 }
 
@@ -1192,6 +1227,23 @@ def test_a_bug_in_the_unrolled_operator_is_caught(name: str,
     assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
 
 
+# Bugs in the unrolled operator's own code (its shortcut for the matmul of two matrices)
+UNROLLED_MUTATIONS = {
+    "matmul of two matrices": ("data = x @ y", "data = x @ y * 1.001"),
+    "matmul of two matrices, alignment": (" and x.shape[1] == y.shape[0]", ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNROLLED_MUTATIONS))
+def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = UNROLLED_MUTATIONS[name]
+    operator = mutant(fast.Unrolled.operator, old, new)
+    reference = engine._operator.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "_operator", operator(engine._unrolled, reference))
+    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     """The nodes Value's methods build (through `apply`, or a faster copy of it) are checked."""
     real = engine.apply
@@ -1226,6 +1278,8 @@ def run_property_test(test: Callable[..., None], **arguments: Any) -> None:
 
 PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
     "scalars": ("binary, first operand's share", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_scalars, prim=ops.POW, params={})),
+    "scalars, inlined": ("inlined, first operand's share", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.MUL, params={})),
     "scalars, IEEE": ("IEEE retry, clamped", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),

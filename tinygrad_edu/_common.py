@@ -16,13 +16,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PathLike", "Seed", "plural", "positive_int"]
+__all__ = ["PathLike", "Seed", "plural", "positive_int", "random_generator"]
 
 Seed = int | np.random.Generator | None
-"""A seed for `np.random.default_rng`: an int, a Generator (used as it is), or None (random)."""
+"""A seed: an int, a Generator (used as it is), or None (numpy's global random state)."""
 
 PathLike = str | os.PathLike[str]
 """A file or folder name: a string or a `pathlib.Path`."""
+
+
+def random_generator(seed: Seed) -> np.random.Generator:
+    """The generator `seed` names; for None, one drawn from numpy's global random state.
+
+    So, as scikit-learn's ``random_state=None``, ``np.random.seed(s)`` makes runs repeat.
+
+    >>> _ = np.random.seed(3); a = random_generator(None).random()
+    >>> _ = np.random.seed(3); a == random_generator(None).random()
+    True
+    """
+    if seed is None:
+        seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+    return np.random.default_rng(seed)
 
 
 def positive_int(n: Any, what: str) -> int:

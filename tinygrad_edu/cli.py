@@ -15,8 +15,9 @@ Subcommands (``tinygrad-edu COMMAND --help`` for the options of each):
 The expression is parsed with `ast` and checked against a whitelist (numbers, names,
 ``+ - * / **``, unary minus, calls of the activations and of ``exp log sqrt abs``); it is never
 given to `eval` (see `tinygrad_edu.expression`). Bad usage prints one line on stderr and exits
-with status 2; a failure (Graphviz or matplotlib missing, a file that cannot be written) exits
-with status 1.
+with status 2; a failure (Graphviz missing, a file that cannot be written) exits with status 1;
+Ctrl-C exits with status 130. Without matplotlib, the commands still print their text and say
+which pictures they skipped. ``tinygrad-edu --version`` prints the version.
 Progress bars (tqdm) appear on stderr for training that takes more than a second, unless
 ``--quiet`` is given or stderr is not a terminal.
 
@@ -41,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+import tinygrad_edu
 from tinygrad_edu import Value, lecture
 from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.expression import (
@@ -114,7 +116,15 @@ def _run_demo(args: argparse.Namespace) -> int:
                                only=args.only, on_result=show)
     print(f"The lecture tour: {len(results)} examples, pictures in {args.out}")
     print(lecture.summary_table(results))
+    _say_skipped(results)
     return 0
+
+
+def _say_skipped(results: Sequence[lecture.ExampleResult]) -> None:
+    """Say once which pictures were skipped for want of matplotlib, and how to get them."""
+    line = lecture.skipped_pictures(results)
+    if line:
+        print(line)
 
 
 def _configure_perceptron(parser: argparse.ArgumentParser) -> None:
@@ -127,7 +137,7 @@ def _configure_perceptron(parser: argparse.ArgumentParser) -> None:
                         help="seed of the random initial weights (default 0)")
     parser.add_argument("--zeros", action="store_true",
                         help="start from zero weights instead (Novikoff's setting)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", default=None, metavar="DIR",
                         help="also draw the gates and the sigmoid neuron into this folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -159,6 +169,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
         print()
         for path in result.files:
             print(f"wrote {path}")
+        _say_skipped([result])
     return 0
 
 
@@ -179,6 +190,7 @@ def _run_boundaries(args: argparse.Namespace) -> int:
         layers=args.layers or lecture.GRID_LAYERS, units=args.units or lecture.GRID_UNITS,
         steps=args.steps)
     lecture.print_result(result)
+    _say_skipped([result])
     return 0
 
 
@@ -192,6 +204,7 @@ def _configure_activations(parser: argparse.ArgumentParser) -> None:
 def _run_activations(args: argparse.Namespace) -> int:
     result = lecture.activation_functions(args.out, names=args.names)
     lecture.print_result(result)
+    _say_skipped([result])
     return 0
 
 
@@ -200,10 +213,10 @@ def _configure_graph(parser: argparse.ArgumentParser) -> None:
                         'one that starts with a minus goes after "--": graph -- "-x*y" ...')
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=NUMBER", dest="assign",
                         help="the value of every name in the expression")
-    parser.add_argument("-o", "--output", type=Path, default=None,
+    parser.add_argument("-o", "--output", default=None,
                         help="picture to write: .svg, .png, .pdf or .dot "
                              "(default: print the DOT text)")
-    parser.add_argument("--html", type=Path, default=None,
+    parser.add_argument("--html", default=None,
                         help="also write backpropagation step by step to this HTML file")
     parser.add_argument("--inputs", nargs="+", default=[], metavar="NAME",
                         help="names to draw as inputs (the others are drawn as parameters)")
@@ -223,6 +236,10 @@ def _run_graph(args: argparse.Namespace) -> int:
         hint = " ".join(f"{name}=..." for name in unset)
         raise UsageError(f"unset name{'s' if len(unset) > 1 else ''}: {', '.join(unset)} "
                          f"(give {'them' if len(unset) > 1 else 'it'} with --set {hint})")
+    unused = [name for name in values if name not in used]
+    if unused and used:  # with no names at all, "uses no variable" below says more
+        raise UsageError(f"--set {', '.join(unused)}: not in the expression (its names: "
+                         f"{', '.join(used) or 'none'})")
     unknown_inputs = [name for name in args.inputs if name not in used]
     if unknown_inputs:
         raise UsageError(f"--inputs: {', '.join(unknown_inputs)} not in the expression")
@@ -258,6 +275,41 @@ def _run_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kind(path: Path) -> str:
+    return lecture.path_kind(path)
+
+
+def _folder(text: str, option: str) -> Path:
+    """The folder an option names (created later if missing), or a `UsageError`."""
+    try:
+        return lecture.output_folder(text, option)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _file(text: str, option: str) -> Path:
+    """The file an option names (to be written), or a `UsageError`."""
+    if not text.strip():
+        raise UsageError(f"{option} needs a file name; got an empty string")
+    path = Path(text)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{option} {text}: that is {_kind(path)}, not a file to write; "
+                         "give a file name such as out.svg")
+    return path
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Checks shared by the subcommands, made before any of them prints anything."""
+    seed = getattr(args, "seed", None)
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer; got {seed}")
+    if getattr(args, "out", None) is not None:
+        args.out = _folder(str(args.out), "--out")
+    for attribute, option in (("output", "-o/--output"), ("html", "--html")):
+        if getattr(args, attribute, None) is not None:
+            setattr(args, attribute, _file(str(getattr(args, attribute)), option))
+
+
 def _show(x: Any) -> str:
     return repr(x) if math.isnan(x) or math.isinf(x) else f"{x:.6g}"
 
@@ -290,6 +342,7 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per `Command`."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="tinygrad_edu: an autograd engine for learning deep learning.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {tinygrad_edu.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
@@ -306,7 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse has printed its message (or the help)
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
+        _check_arguments(args)
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command_name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except UsageError as error:
         print(f"{PROG} {args.command_name}: error: {error}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """Small classification data sets, made with numpy from a seed.
 
 Each returns ``(X, y)``: `X` a float64 array of shape (n, features), `y` integer labels of
-shape (n,). The same seed gives the same data (``np.random.default_rng(seed)``); seed=None gives
-fresh random data each call.
+shape (n,). The same seed gives the same data (``np.random.default_rng(seed)``); seed=None
+draws from numpy's global random state, so ``np.random.seed(s)`` makes it repeat.
 
 >>> from tinygrad_edu.datasets import logic_gate, make_moons
 >>> X, y = logic_gate("xor")
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu._common import Seed, positive_int
+from tinygrad_edu._common import Seed, positive_int, random_generator
 from tinygrad_edu.data import Array
 
 __all__ = ["GATES", "logic_gate", "make_circles", "make_moons", "make_spiral"]
@@ -74,7 +74,7 @@ def make_moons(n: int, noise: float = 0.1, seed: Seed = None) -> tuple[Array, La
     [-1.0, 0.0, 1.0]
     """
     n = _check(n, noise, "make_moons: n")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)
     n_outer = (n + 1) // 2
     n_inner = n - n_outer
     t_outer = np.linspace(0.0, math.pi, n_outer)
@@ -99,7 +99,7 @@ def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
     if not (isinstance(factor, int | float | np.floating) and 0.0 < factor < 1.0):
         raise ValueError(f"make_circles: factor (the inner radius) must be in (0, 1); "
                          f"got {factor!r}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)
     n_outer = (n + 1) // 2
     n_inner = n - n_outer
     t_outer = np.linspace(0.0, 2.0 * math.pi, n_outer, endpoint=False)
@@ -123,7 +123,7 @@ def make_spiral(n_per_class: int, noise: float = 0.05, seed: Seed = None, *,
     n = _check(n_per_class, noise, "make_spiral: n_per_class")
     if not (isinstance(turns, int | float | np.floating) and turns > 0.0):
         raise ValueError(f"make_spiral: turns must be a positive number; got {turns!r}")
-    rng = np.random.default_rng(seed)
+    rng = random_generator(seed)
     t = np.linspace(0.05, 1.0, n)
     arms = []
     for k in range(2):

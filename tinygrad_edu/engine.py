@@ -331,7 +331,7 @@ class Value(ArrayLike):
             backpropagate(self, seed, accumulate, create_graph=True)
         else:  # the same pass, `backpropagate(self, seed, accumulate)`, made fast
             with no_grad():
-                fast.backward(self, seed, sum_to_shape)
+                fast.backward(self, seed, sum_to_shape, REGISTRY)
 
     # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
 
@@ -514,7 +514,7 @@ def constant(data: Any) -> Value:
 # --------------------------------------------------------------------------------------------
 
 
-_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS)
+_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS, REGISTRY)
 
 
 @_unrolled.apply  # the same, made fast (fast.py)

@@ -7,15 +7,18 @@ in how:
 
 * the graph walk marks visited nodes in a slot of the node (`Value._mark`) instead of a set,
   and that slot then holds the node's gradient for this pass instead of a dict entry;
-* the binary operators, most of the nodes of a scalar network, are unrolled, and relu's rule
-  is inlined for floats;
+* on a scalar node, the float rules of the frequent primitives (add, mul, sub, div, neg,
+  relu, tanh, exp, sigmoid, log, sqrt, pow_const) are inlined: the table's own operations,
+  without a call, a tuple or a type check; so is matmul's rule for two matrices; the other
+  binary operators are unrolled;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
   (a shared one is made read-only instead, so an edit raises rather than leaks);
 * the garbage collector is paused: the pass makes no reference cycles for it to find.
 
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
-decorated with versions that build the common nodes without the general machinery.
+decorated with versions that build the common nodes without the general machinery (and
+multiply two matrices that align without matmul's general checks).
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
 writes Value's slots. It imports nothing from the package at run time.
@@ -43,7 +46,8 @@ Operator = Callable[["Primitive", Any, Any], "Value"]
 Apply = Callable[..., "Value"]
 
 
-def backward(root: Value, seed: Any, sum_to_shape: SumToShape) -> None:
+def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
+             registry: Mapping[str, Primitive]) -> None:
     """Backpropagate `seed` from `root`, adding each node's gradient to its `.grad`.
 
     `sum_to_shape` is the engine's own: how a broadcast gradient is summed back.
@@ -55,7 +59,7 @@ def backward(root: Value, seed: Any, sum_to_shape: SumToShape) -> None:
         nodes = _collect(root)
         root._mark = seed
         with np.errstate(all="ignore"):  # IEEE results (inf, nan), silently, as floats give
-            _run(nodes, sum_to_shape)
+            _run(nodes, sum_to_shape, registry)
     finally:
         for node in nodes or [root]:
             node._mark = None
@@ -94,9 +98,13 @@ def _collect(root: Value) -> list[Value]:
     return order
 
 
-def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
+def _run(nodes: list[Value], sum_to_shape: SumToShape,
+         registry: Mapping[str, Primitive]) -> None:
     pending = _PENDING
     owned: set[int] = set()  # ids of the arrays kept as some node's .grad in this pass
+    inline = _INLINE_RULES or _inline_rules(registry)
+    sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
+    array = np.ndarray
 
     def send(share: Any, parent: Value) -> None:
         """Add a node's share to `parent`'s gradient for this pass."""
@@ -120,9 +128,73 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
         prim = node.op
         if prim is None:
             continue
-        params = node.params
         a: Any = node._first
-        b = node._second
+        b: Any = node._second
+        rule = inline.get(prim)
+        if rule is None:
+            pass
+        elif type(g) is not float:  # a tensor node: matmul of two matrices inlined
+            if rule == _MATMUL:
+                x, y = a.data, b.data
+                if type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2:
+                    # the rule's common case, spelt out: a share only for an operand that
+                    # needs one, each of its operand's shape
+                    q = a._mark
+                    if q is not None:
+                        s = g @ y.T
+                        a._mark = s if q is pending else q + s
+                    q = b._mark
+                    if q is not None:
+                        s = x.T @ g
+                        b._mark = s if q is pending else q + s
+                    continue
+        elif rule < _MATMUL:
+            # A scalar node of a frequent primitive: its rule, inlined (the table's rule, the
+            # same float operations in the same order). Every operand is a float here (a
+            # float result of these primitives has float operands); a rule whose float
+            # arithmetic raises goes the general way below (its IEEE retry).
+            try:
+                if rule == _MUL:
+                    da, db = g * b.data, g * a.data
+                elif rule == _ADD:
+                    da = db = g
+                elif rule == _RELU:
+                    da = g if a.data > 0.0 else 0.0
+                elif rule == _TANH:
+                    x = a.data
+                    da = g * (4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x))
+                elif rule == _SUB:
+                    da, db = g, -g
+                elif rule == _NEG:
+                    da = -g
+                elif rule == _EXP:
+                    da = g * node.data
+                elif rule == _SIGMOID:
+                    da = g * node.data * sigmoid(-a.data)
+                elif rule == _POW_CONST:
+                    exponent = node.params["exponent"]
+                    if exponent == 0:
+                        continue  # (the rule gives no gradient)
+                    da = g * (exponent * power_const(a.data, exponent=exponent - 1.0))
+                elif rule == _DIV:
+                    x = b.data
+                    da, db = g / x, -g * node.data / x
+                elif rule == _LOG:
+                    da = g / a.data
+                else:  # sqrt
+                    da = g / (2.0 * node.data)
+            except _FLOAT_ERRORS:
+                da = _NOT_INLINED
+            if da is not _NOT_INLINED:
+                q = a._mark
+                if q is not None:
+                    a._mark = da if q is pending else q + da
+                if b is not None:
+                    q = b._mark
+                    if q is not None:
+                        b._mark = db if q is pending else q + db
+                continue
+        params = node.params
         # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
         if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
             try:
@@ -141,9 +213,6 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
                 b._mark = gb if q is pending else q + gb
             continue
         if b is None and node._all is None:  # one operand: a function, a reduction, ...
-            if type(g) is float and prim.name == "relu":  # the rule, inlined for a float
-                send(g if a.data > 0.0 else 0.0, a)
-                continue
             try:
                 if type(params) is dict:
                     (ga,) = prim.vjp(g, node.data, a.data, **params)
@@ -162,6 +231,30 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape) -> None:
             shares = _rule_in_ieee(prim, g, node)
         for parent, share in zip(parents, shares, strict=True):
             send(share, parent)
+
+
+# The primitives whose float rules `_run` inlines, by the code it dispatches on (most frequent
+# first); the table's own primitives only, found in the engine's registry at the first pass
+# (a primitive of another name, or an unregistered one of the same name, is not inlined).
+# (the float rules, then matmul: its float case, a dot product, is not inlined)
+(_MUL, _ADD, _RELU, _TANH, _SUB, _NEG, _EXP, _SIGMOID, _POW_CONST, _DIV, _LOG, _SQRT,
+ _MATMUL) = range(13)
+_INLINED = {"mul": _MUL, "add": _ADD, "relu": _RELU, "tanh": _TANH, "sub": _SUB, "neg": _NEG,
+            "exp": _EXP, "sigmoid": _SIGMOID, "pow_const": _POW_CONST, "div": _DIV, "log": _LOG,
+            "sqrt": _SQRT, "matmul": _MATMUL}
+_INLINE_RULES: dict[Primitive, int] = {}
+_FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call (sigmoid, ...)
+_NOT_INLINED = object()  # a share the inlined rule leaves to the general path
+
+
+def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:
+    """Fill `_INLINE_RULES` and `_FORWARDS` from the engine's registry (at the first use: the
+    table is complete by then)."""
+    for name, code in _INLINED.items():
+        _INLINE_RULES[registry[name]] = code
+    for name in ("sigmoid", "pow_const"):
+        _FORWARDS[name] = registry[name].forward
+    return _INLINE_RULES
 
 
 def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
@@ -215,11 +308,13 @@ class Unrolled:
     """
 
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
-                 recording: Callable[[], bool], no_params: Mapping[str, Any]) -> None:
+                 recording: Callable[[], bool], no_params: Mapping[str, Any],
+                 registry: Mapping[str, Primitive]) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.recording = recording
         self.no_params = no_params
+        self.registry = registry
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -273,45 +368,68 @@ class Unrolled:
         return apply
 
     def operator(self, reference: Operator) -> Operator:
-        cls, node, new = self.value_class, self.node(), object.__new__
+        cls, node, new, array = self.value_class, self.node(), object.__new__, np.ndarray
         number, recording, no_params = self.creation_number, self.recording, self.no_params
+        registry = self.registry
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
             kind = type(x)
-            if kind is int:
-                x = float(x)
-            elif kind is not float and not _is_tensor(x):
+            if kind is float or kind is int:
+                # node(float(x), None, None, None, None), inlined: `2 * w` comes here
+                out: Value = new(cls)
+                out.data = float(x)
+                out.label = ""
+                out.requires_grad = False
+                out.op = out._first = out._second = out._all = None
+                out.params = no_params
+                out._grad = 0.0
+                out._number = number()
+                out._mark = None
+                return out
+            if not _is_tensor(x):
                 return None
             return node(x, None, None, None, None)
 
         @functools.wraps(reference)
         def operator(prim: Primitive, a: Any, b: Any) -> Value:
-            left, right = a, b
-            if type(a) is not cls:
-                if type(b) is not cls or (left := constant(a)) is None:
+            left: Value | None
+            right: Value | None
+            if type(a) is cls:
+                left = a
+                if type(b) is cls:
+                    right = b
+                elif (right := constant(b)) is None:
                     return reference(prim, a, b)
-            elif type(b) is not cls and (right := constant(b)) is None:
+            elif type(b) is not cls or (left := constant(a)) is None:
                 return reference(prim, a, b)
-            try:
-                data = prim.forward(left.data, right.data)
-            except (*_FLOAT_ERRORS, TypeError):
-                return reference(prim, a, b)  # (IEEE results, or an error that says why)
-            if type(data) is not float and not _is_tensor(data):
-                return reference(prim, a, b)
+            else:
+                right = b
+            x, y = left.data, right.data
+            data: Any
+            if (type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2
+                    and x.shape[1] == y.shape[0]
+                    and (_INLINE_RULES or _inline_rules(registry)).get(prim) == _MATMUL):
+                data = x @ y  # two matrices that align: all of matmul's checks, in one
+            else:
+                try:
+                    data = prim.forward(x, y)
+                except (*_FLOAT_ERRORS, TypeError):
+                    return reference(prim, a, b)  # (IEEE results, or an error that says why)
+                if type(data) is not float and not _is_tensor(data):
+                    return reference(prim, a, b)
             # node(data, prim, left, right, None), inlined: most nodes of a network come here
             out: Value = new(cls)
             out.data = data
             out.label = ""
-            if recording() and (left.requires_grad or right.requires_grad):
+            if (left.requires_grad or right.requires_grad) and recording():
                 out.requires_grad = True
                 out.op = prim
                 out._first = left
                 out._second = right
             else:
                 out.requires_grad = False
-                out.op = None
-                out._first = out._second = None
+                out.op = out._first = out._second = None
             out._all = None
             out.params = no_params
             out._grad = 0.0 if type(data) is float else None

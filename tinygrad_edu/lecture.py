@@ -73,10 +73,13 @@ __all__ = [
     "describe_gate_run",
     "example_main",
     "micrograd_demo",
+    "output_folder",
+    "path_kind",
     "perceptron_logic_gates",
     "print_result",
     "progress_bar",
     "run_tour",
+    "skipped_pictures",
     "summary_table",
     "train_binary",
     "value_and_graph",
@@ -102,6 +105,8 @@ class ExampleResult:
     seconds: float = 0.0
     headline: list[str] = field(default_factory=list)
     """A few short lines summing up `accuracies` (for the tour's table); empty: all of them."""
+    skipped: list[str] = field(default_factory=list)
+    """The pictures not drawn because matplotlib is missing (see `skipped_pictures`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -125,6 +130,33 @@ def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height))
+
+
+def _can_plot(result: ExampleResult, *pictures: str) -> bool:
+    """True when matplotlib can be imported; otherwise `pictures` go to `result.skipped`,
+    so the text-only parts of an example still run without the plot extra."""
+    try:
+        require_matplotlib()
+    except PlotDependencyError:
+        result.skipped.extend(pictures)
+        return False
+    return True
+
+
+def skipped_pictures(results: Sequence[ExampleResult]) -> str:
+    """One line naming the pictures skipped for want of matplotlib, and how to get them
+    ("" when none were).
+
+    >>> r = ExampleResult("xor_mlp", "XOR", skipped=["xor_mlp.png"])
+    >>> print(skipped_pictures([r]))  # doctest: +ELLIPSIS
+    skipped 1 picture (matplotlib is not installed): xor_mlp.png; to draw it: pip install ...
+    """
+    names = [name for result in results for name in result.skipped]
+    if not names:
+        return ""
+    it = "it" if len(names) == 1 else "them"
+    return (f"skipped {plural(len(names), 'picture')} (matplotlib is not installed): "
+            f"{', '.join(names)}; to draw {it}: {PLOT_INSTALL_HINT}")
 
 
 def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
@@ -204,9 +236,10 @@ def activation_functions(out: PathLike = "out", *, quick: bool = False, progress
     result.report.append("f′(0) at a kink is the convention of the derivative table; "
                          "step's derivative is 0 everywhere.")
     columns = min(5, len(names))
-    fig = _figure(3.2 * columns, 3.0 * -(-len(names) // columns) + 0.8)
-    plot_activations(names, fig, points=201 if quick else 801, columns=columns)
-    result.files.append(_save(fig, folder / "activations.png", dpi=70 if quick else 100))
+    if _can_plot(result, "activations.png"):
+        fig = _figure(3.2 * columns, 3.0 * -(-len(names) // columns) + 0.8)
+        plot_activations(names, fig, points=201 if quick else 801, columns=columns)
+        result.files.append(_save(fig, folder / "activations.png", dpi=70 if quick else 100))
     result.details = {"checked": names}
     result.seconds = time.perf_counter() - start
     return result
@@ -263,21 +296,22 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         result.report.append(describe_gate_run(gate, histories[gate], correct))
     result.report.append("      (no straight line gets more than 3 of XOR's 4 points right: "
                          "Minsky and Papert, 1969)")
-    fig = _figure(14.0, 3.9)
-    axes = fig.subplots(1, 4)
-    for ax, gate in zip(axes, GATE_NAMES, strict=True):
-        X, y = logic_gate(gate)
-        history = histories[gate]
-        right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
-        state = (f"converged in {plural(history.epochs, 'epoch')}" if history.converged
-                 else f"never converges ({right}/4 right)")
-        plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
-                               shade="class", margin=0.35, point_size=90,
-                               resolution=80 if quick else 200)
-    axes[0].legend(loc="upper left", fontsize=8, framealpha=0.9)
-    fig.suptitle("Rosenblatt's perceptron: points of each gate and its final boundary")
-    fig.tight_layout()
-    result.files.append(_save(fig, folder / "perceptron_gates.png"))
+    if _can_plot(result, "perceptron_gates.png"):
+        fig = _figure(14.0, 3.9)
+        axes = fig.subplots(1, 4)
+        for ax, gate in zip(axes, GATE_NAMES, strict=True):
+            X, y = logic_gate(gate)
+            history = histories[gate]
+            right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
+            state = (f"converged in {plural(history.epochs, 'epoch')}" if history.converged
+                     else f"never converges ({right}/4 right)")
+            plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
+                                   shade="class", margin=0.35, point_size=90,
+                                   resolution=80 if quick else 200)
+        axes[0].legend(loc="upper left", fontsize=8, framealpha=0.9)
+        fig.suptitle("Rosenblatt's perceptron: points of each gate and its final boundary")
+        fig.tight_layout()
+        result.files.append(_save(fig, folder / "perceptron_gates.png"))
     result.files.extend(_sigmoid_neuron_frames(folder, result, quick, seed))
     result.details = {"histories": histories}
     result.seconds = time.perf_counter() - start
@@ -318,6 +352,8 @@ def _sigmoid_neuron_frames(folder: Path, result: ExampleResult, quick: bool,
     result.report.append(f"sigmoid neuron σ(w·x + b), gradient descent: accuracy "
                          f"{_percent(frames[0][2])} at step 0, {_percent(final[2])} after "
                          f"{steps} steps (loss {frames[0][1]:.3f} → {final[1]:.3f})")
+    if not _can_plot(result, "sigmoid_neuron_frames.png", "sigmoid_neuron.gif"):
+        return []
     snapshot = Neuron(2)
 
     def draw(ax: Any, frame: tuple[int, float, float, Any]) -> None:
@@ -399,31 +435,32 @@ def xor_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = Fals
     bar.close()
     result.report.append("the linear MLP's best is the constant 0.5 (loss ln 2 = 0.693): "
                          "without a non-linearity, layers stay one linear map")
-    fig = _figure(14.0, 4.2)
-    axes = fig.subplots(1, 3)
-    for ax, (name, model) in zip(axes, models.items(), strict=False):
-        plot_decision_boundary(model, X, y, ax, margin=0.35, point_size=90,
-                               resolution=80 if quick else 200,
-                               title=f"{name}: {_percent(result.accuracies[name])} right")
-    axes[0].legend(loc="center", fontsize=8, framealpha=0.9)
-    with no_grad():
-        flat = np.asarray(models["linear MLP"](X).data).reshape(-1)
-    axes[1].text(0.5, 0.5, f"σ(output) = {0.5 + 0.25 * float(np.mean(flat)):.2f} everywhere:\n"
-                 "no line separates XOR", transform=axes[1].transAxes, ha="center",
-                 va="center", fontsize=10, bbox={"facecolor": "white", "alpha": 0.9})
-    for name, curve in losses.items():
-        axes[2].plot(np.arange(len(curve)), curve, linewidth=2, label=name)
-    axes[2].axhline(math.log(2.0), color="#999999", linestyle=":", label="ln 2 (a coin toss)")
-    axes[2].set_xlabel("training step (Adam, whole batch)")
-    axes[2].set_ylabel("binary cross-entropy")
-    axes[2].set_title("loss while training")
-    axes[2].set_ylim(bottom=0.0)
-    axes[2].legend()
-    axes[2].grid(alpha=0.3)
-    fig.suptitle("XOR: a hidden layer with tanh learns it; the same network without "
-                 "activations cannot")
-    fig.tight_layout()
-    result.files.append(_save(fig, folder / "xor_mlp.png"))
+    if _can_plot(result, "xor_mlp.png"):
+        fig = _figure(14.0, 4.2)
+        axes = fig.subplots(1, 3)
+        for ax, (name, model) in zip(axes, models.items(), strict=False):
+            plot_decision_boundary(model, X, y, ax, margin=0.35, point_size=90,
+                                   resolution=80 if quick else 200,
+                                   title=f"{name}: {_percent(result.accuracies[name])} right")
+        axes[0].legend(loc="center", fontsize=8, framealpha=0.9)
+        with no_grad():
+            flat = np.asarray(models["linear MLP"](X).data).reshape(-1)
+        axes[1].text(0.5, 0.5, f"σ(output) = {0.5 + 0.25 * float(np.mean(flat)):.2f} everywhere:\n"
+                     "no line separates XOR", transform=axes[1].transAxes, ha="center",
+                     va="center", fontsize=10, bbox={"facecolor": "white", "alpha": 0.9})
+        for name, curve in losses.items():
+            axes[2].plot(np.arange(len(curve)), curve, linewidth=2, label=name)
+        axes[2].axhline(math.log(2.0), color="#999999", linestyle=":", label="ln 2 (a coin toss)")
+        axes[2].set_xlabel("training step (Adam, whole batch)")
+        axes[2].set_ylabel("binary cross-entropy")
+        axes[2].set_title("loss while training")
+        axes[2].set_ylim(bottom=0.0)
+        axes[2].legend()
+        axes[2].grid(alpha=0.3)
+        fig.suptitle("XOR: a hidden layer with tanh learns it; the same network without "
+                     "activations cannot")
+        fig.tight_layout()
+        result.files.append(_save(fig, folder / "xor_mlp.png"))
     result.details = {"losses": losses}
     result.seconds = time.perf_counter() - start
     return result
@@ -485,25 +522,27 @@ def decision_boundaries(out: PathLike = "out", *, quick: bool = False, progress:
     result.report.append(header)
     for i, m in enumerate(layers):
         result.report.append(f"{m:>5} " + "".join(f"{_percent(a):>7}" for a in grid[i]))
-    fig = _figure(3.1 * len(units), 3.0 * len(layers) + 0.7)
-    axes = np.array(fig.subplots(len(layers), len(units), squeeze=False))
-    for i, m in enumerate(layers):
-        for j, n in enumerate(units):
-            ax = axes[i, j]
-            what = "no hidden layer" if m == 0 else f"m={m}, n={n}"
-            plot_decision_boundary(models[m, n], X, y, ax, resolution=50 if quick else 120,
-                                   margin=0.08, point_size=9,
-                                   title=f"{what}: {_percent(grid[i, j])}")
-            ax.title.set_fontsize(10)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_xlabel(f"n = {n} units" if i == len(layers) - 1 else "")
-            ax.set_ylabel(f"m = {m} hidden" if j == 0 else "", fontsize=11)
-    axes[0, 0].legend(loc="lower left", fontsize=7, framealpha=0.9)
-    fig.suptitle("Decision boundaries on a two-arm spiral: rows m hidden layers, columns n "
-                 "units per layer (title: training accuracy)", fontsize=12)
-    fig.tight_layout()
-    result.files.append(_save(fig, folder / "decision_boundaries.png", dpi=80 if quick else 100))
+    if _can_plot(result, "decision_boundaries.png"):
+        fig = _figure(3.1 * len(units), 3.0 * len(layers) + 0.7)
+        axes = np.array(fig.subplots(len(layers), len(units), squeeze=False))
+        for i, m in enumerate(layers):
+            for j, n in enumerate(units):
+                ax = axes[i, j]
+                what = "no hidden layer" if m == 0 else f"m={m}, n={n}"
+                plot_decision_boundary(models[m, n], X, y, ax, resolution=50 if quick else 120,
+                                       margin=0.08, point_size=9,
+                                       title=f"{what}: {_percent(grid[i, j])}")
+                ax.title.set_fontsize(10)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_xlabel(f"n = {n} units" if i == len(layers) - 1 else "")
+                ax.set_ylabel(f"m = {m} hidden" if j == 0 else "", fontsize=11)
+        axes[0, 0].legend(loc="lower left", fontsize=7, framealpha=0.9)
+        fig.suptitle("Decision boundaries on a two-arm spiral: rows m hidden layers, columns n "
+                     "units per layer (title: training accuracy)", fontsize=12)
+        fig.tight_layout()
+        result.files.append(_save(fig, folder / "decision_boundaries.png",
+                                  dpi=80 if quick else 100))
     result.details = {"grid": grid, "layers": layers, "units": units, "steps": steps}
     result.seconds = time.perf_counter() - start
     return result
@@ -546,25 +585,26 @@ def micrograd_demo(out: PathLike = "out", *, quick: bool = False, progress: bool
     result.report.append(f"{model!r}, {model.num_parameters()} parameters: loss "
                          f"{losses[0]:.3f} → {losses[-1]:.4f}, training accuracy "
                          f"{_percent(final)} after {steps} steps")
-    fig = _figure(11.0, 4.4)
-    ax_boundary, ax_loss = fig.subplots(1, 2)
-    plot_decision_boundary(model, X, y, ax_boundary, resolution=80 if quick else 250,
-                           title=f"two moons: {_percent(final)} training accuracy")
-    ax_boundary.legend(loc="upper right", fontsize=8)
-    ax_loss.plot(losses, linewidth=2, label="loss (hinge + L2)")
-    ax_loss.set_xlabel("training step (SGD, whole batch)")
-    ax_loss.set_ylabel("loss")
-    ax_loss.grid(alpha=0.3)
-    twin = ax_loss.twinx()
-    twin.plot(accuracies, color="#ff7f0e", linewidth=1.5, label="training accuracy")
-    twin.set_ylabel("training accuracy")
-    twin.set_ylim(0.0, 1.05)
-    handles = ax_loss.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax_loss.legend(handles, [h.get_label() for h in handles], loc="center right")
-    ax_loss.set_title("loss and accuracy while training")
-    fig.suptitle("micrograd's demo with tinygrad_edu: MLP 2 → 16 → 16 → 1 on two moons")
-    fig.tight_layout()
-    result.files.append(_save(fig, folder / "micrograd_moons.png"))
+    if _can_plot(result, "micrograd_moons.png"):
+        fig = _figure(11.0, 4.4)
+        ax_boundary, ax_loss = fig.subplots(1, 2)
+        plot_decision_boundary(model, X, y, ax_boundary, resolution=80 if quick else 250,
+                               title=f"two moons: {_percent(final)} training accuracy")
+        ax_boundary.legend(loc="upper right", fontsize=8)
+        ax_loss.plot(losses, linewidth=2, label="loss (hinge + L2)")
+        ax_loss.set_xlabel("training step (SGD, whole batch)")
+        ax_loss.set_ylabel("loss")
+        ax_loss.grid(alpha=0.3)
+        twin = ax_loss.twinx()
+        twin.plot(accuracies, color="#ff7f0e", linewidth=1.5, label="training accuracy")
+        twin.set_ylabel("training accuracy")
+        twin.set_ylim(0.0, 1.05)
+        handles = ax_loss.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+        ax_loss.legend(handles, [h.get_label() for h in handles], loc="center right")
+        ax_loss.set_title("loss and accuracy while training")
+        fig.suptitle("micrograd's demo with tinygrad_edu: MLP 2 → 16 → 16 → 1 on two moons")
+        fig.tight_layout()
+        result.files.append(_save(fig, folder / "micrograd_moons.png"))
     result.details = {"losses": losses, "model": model}
     result.seconds = time.perf_counter() - start
     return result
@@ -648,12 +688,43 @@ def print_result(result: ExampleResult, stream: Any = None) -> None:
 def add_output_options(parser: argparse.ArgumentParser, quick: bool = True) -> None:
     """``--out DIR``, ``--quick`` (unless `quick` is False) and ``--quiet``, for the examples
     and the `tinygrad-edu` subcommands alike."""
-    parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+    parser.add_argument("--out", default="out", metavar="DIR",
                         help="folder for the pictures (default: out)")
     if quick:
         parser.add_argument("--quick", action="store_true",
                             help="a small, fast run (seconds), as the tests use")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def path_kind(path: Path) -> str:
+    """What an existing path is, in words: a folder, a file, a device or special file."""
+    if path.is_dir():
+        return "a folder"
+    if path.is_file():
+        return "a file"
+    return "a device or special file"
+
+
+def output_folder(text: str, option: str = "--out") -> Path:
+    """The folder `option` names for the pictures (created later if missing); a `ValueError`
+    naming the option when it is empty or cannot be a folder.
+
+    >>> output_folder("/dev/null")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --out /dev/null: /dev/null is a device or special file, not a folder; ...
+    """
+    if not text.strip():
+        raise ValueError(f"{option} needs a folder name; got an empty string")
+    path = Path(text)
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise ValueError(f"{option} {text}: {place} is {path_kind(place)}, not a "
+                                 "folder; give a folder for the pictures (it is created if "
+                                 "missing)")
+            break
+    return path
 
 
 def progress_wanted(args: argparse.Namespace) -> bool:
@@ -669,9 +740,19 @@ def example_main(name: str, argv: Sequence[str] | None = None) -> int:
     add_output_options(parser)
     args = parser.parse_args(argv)
     try:
-        result = example(args.out, quick=args.quick, progress=progress_wanted(args))
+        out = output_folder(args.out)
+    except ValueError as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = example(out, quick=args.quick, progress=progress_wanted(args))
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
     except (ImportError, RuntimeError, OSError, ValueError) as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
     print_result(result)
+    if result.skipped:
+        print(skipped_pictures([result]))
     return 0

@@ -10,7 +10,8 @@ while ``layer.neurons[i]`` (or ``layer[i]``) still shows neuron ``i`` on its own
 are column ``i`` of ``W``, its bias element ``i`` of ``b``.
 
 Initialisation (as PyTorch's ``nn.Linear``): every weight and bias is drawn from
-U(−1/√nin, 1/√nin) by ``np.random.default_rng(seed)``, so the same seed gives the same network.
+U(−1/√nin, 1/√nin) by ``np.random.default_rng(seed)``, so the same seed gives the same network;
+with ``seed=None`` the draw comes from numpy's global random state (``np.random.seed(s)``).
 
 The losses (`tinygrad_edu.losses`) and Rosenblatt's perceptron (`tinygrad_edu.perceptron`) live
 in modules of their own; they are importable from here too (``from tinygrad_edu.nn import
@@ -38,7 +39,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from tinygrad_edu._common import PathLike, Seed, plural, positive_int
+from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
 from tinygrad_edu.activations import get_activation
 from tinygrad_edu.arrays import stack
 from tinygrad_edu.data import Array, as_data
@@ -285,7 +286,7 @@ class Neuron(Module):
     def __init__(self, nin: int, activation: ActivationLike = "identity", *,
                  seed: Seed = None) -> None:
         self.nin = positive_int(nin, "Neuron: nin (the number of inputs)")
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         self.weights = Value(_uniform(rng, (self.nin,), self.nin), label="w")
         self.bias = Value(float(_uniform(rng, (), self.nin)), label="b")
         self.activation = _check_activation(activation, "Neuron: activation")
@@ -386,7 +387,7 @@ class Layer(Module):
                  seed: Seed = None) -> None:
         self.nin = positive_int(nin, "Layer: nin (the number of inputs)")
         self.nout = positive_int(nout, "Layer: nout (the number of neurons)")
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         self.W = Value(_uniform(rng, (self.nin, self.nout), self.nin), label="W")
         self.b = Value(_uniform(rng, (self.nout,), self.nin), label="b")
         self.activation = _check_activation(activation, "Layer: activation")
@@ -449,7 +450,7 @@ class MLP(Module):
         sizes = [self.nin] + [positive_int(n, "MLP: each layer size") for n in nouts]
         for name, given in (("activation", activation), ("output_activation", output_activation)):
             _check_activation(given, f"MLP: {name}")  # each, even where no layer uses it
-        rng = np.random.default_rng(seed)
+        rng = random_generator(seed)
         last = len(nouts) - 1
         self.layers = [
             Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, seed=rng)

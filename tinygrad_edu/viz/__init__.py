@@ -42,10 +42,12 @@ from tinygrad_edu.viz.dot import GROUP_COLOR as GROUP_COLOR
 from tinygrad_edu.viz.dot import HIGHLIGHT as HIGHLIGHT
 from tinygrad_edu.viz.dot import INSTALL_HINT as INSTALL_HINT
 from tinygrad_edu.viz.dot import OP_COLOR as OP_COLOR
+from tinygrad_edu.viz.dot import RENDER_TIMEOUT as RENDER_TIMEOUT
 from tinygrad_edu.viz.dot import (
     ROLE_COLORS,
     GraphPicture,
     GraphvizNotFoundError,
+    RenderTimeoutError,
     draw_graph,
     local_rule,
     save_graph,
@@ -63,6 +65,7 @@ __all__ = [
     "BackpropStep",
     "GraphPicture",
     "GraphvizNotFoundError",
+    "RenderTimeoutError",
     "backprop_html",
     "backprop_steps",
     "draw_graph",

@@ -21,7 +21,9 @@ digraph tinygrad_edu {
 from __future__ import annotations
 
 import html
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,16 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu.engine import Primitive, Value
-from tinygrad_edu.viz.graph import Graph, build_graph, has_nan_or_inf, is_all_zero, summarize
+from tinygrad_edu.viz.graph import (
+    SCREEN,
+    SHARED_USES,
+    Graph,
+    build_graph,
+    estimated_size,
+    has_nan_or_inf,
+    is_all_zero,
+    summarize,
+)
 
 __all__ = [
     "ALARM",
@@ -41,10 +52,13 @@ __all__ = [
     "HIGHLIGHT",
     "INSTALL_HINT",
     "OP_COLOR",
+    "RENDER_TIMEOUT",
     "ROLE_COLORS",
     "GraphPicture",
     "GraphvizNotFoundError",
+    "RenderTimeoutError",
     "draw_graph",
+    "fits_screen",
     "local_rule",
     "operand_letter",
     "render_graph",
@@ -79,8 +93,31 @@ def _explained(run: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise GraphvizNotFoundError() from error
 
 
+RENDER_TIMEOUT = 10.0
+"""Seconds a picture may take to render before `RenderTimeoutError` stops `dot`."""
+
+TIMEOUT_HINT = (
+    "draw fewer values (a smaller max_nodes, e.g. draw_graph(root, max_nodes=60)), collapse by "
+    "module (pass params=model so values fold into one box per layer), try another layout "
+    "program (picture.engine = 'sfdp'), or allow more time (picture.timeout = 120)"
+)
+
+
+class RenderTimeoutError(RuntimeError):
+    """Graphviz took longer than the picture's `timeout` and was stopped.
+
+    >>> "max_nodes" in str(RenderTimeoutError("dot", 10.0))
+    True
+    """
+
+    def __init__(self, engine: str, seconds: float) -> None:
+        super().__init__(f"Graphviz's {engine!r} took more than {seconds:g} s to lay out this "
+                         f"graph and was stopped; {TIMEOUT_HINT}.")
+
+
 class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
-    """A `graphviz.Digraph` whose rendering explains how to install Graphviz when it is missing.
+    """A `graphviz.Digraph` whose rendering explains how to install Graphviz when it is missing,
+    and stops after `timeout` seconds (`RenderTimeoutError`) rather than hang (a Jupyter cell).
 
     >>> picture = GraphPicture("example")
     >>> picture.node("a")
@@ -88,8 +125,29 @@ class GraphPicture(graphviz.Digraph):  # type: ignore[misc]
     ['digraph', 'example', '{', 'a', '}']
     """
 
-    def pipe(self, *args: Any, **kwargs: Any) -> Any:
-        return _explained(super().pipe, *args, **kwargs)
+    timeout: float = RENDER_TIMEOUT
+
+    def pipe(self, format: str | None = None, renderer: str | None = None,
+             formatter: str | None = None, neato_no_op: bool | int | None = None,
+             quiet: bool = False, *, engine: str | None = None,
+             encoding: str | None = None) -> Any:
+        if renderer is not None or formatter is not None or neato_no_op is not None:
+            return _explained(super().pipe, format, renderer, formatter, neato_no_op, quiet,
+                              engine=engine, encoding=encoding)
+        program = engine or self.engine
+        fmt = format or self.format
+        try:
+            done = subprocess.run([program, f"-T{fmt}"], input=self.source.encode("utf-8"),
+                                  capture_output=True, timeout=self.timeout, check=False)
+        except FileNotFoundError as error:
+            raise GraphvizNotFoundError() from error
+        except subprocess.TimeoutExpired as error:
+            raise RenderTimeoutError(program, self.timeout) from error
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip()
+            raise RuntimeError(f"Graphviz's {program!r} failed (status {done.returncode}): "
+                               f"{message or 'no message'}")
+        return done.stdout.decode(encoding) if encoding is not None else done.stdout
 
     def render(self, *args: Any, **kwargs: Any) -> Any:
         return _explained(super().render, *args, **kwargs)
@@ -219,7 +277,8 @@ def render_graph(
         boxes = len({unit.key for unit in graph.units.values()})
         notes.append(f"collapsed: {graph.hidden} of {len(graph.nodes)} values hidden in "
                      f"{boxes} box{'es' if boxes != 1 else ''} (more than max_nodes="
-                     f"{graph.max_nodes})")
+                     f"{graph.max_nodes}"
+                     f"{'; folded further to fit a screen' if graph.fitted else ''})")
     if notes:
         dot.attr("graph", label="\n".join(notes), labelloc="t", labeljust="l", fontsize="12")
     focus = id(highlight) if highlight is not None else None
@@ -236,10 +295,13 @@ def render_graph(
         if unit is not None and unit.key not in seen_units:
             seen_units.add(unit.key)
             what = "values" if unit.members != 1 else "value"
-            dot.node(unit.key, label=f"{unit.title}\n{unit.members} {what} hidden",
+            kinds = ", ".join(f"{count} {role}" for role, count in sorted(unit.roles.items()))
+            label = f"{unit.title}\n{unit.members} {what} hidden"
+            dot.node(unit.key, label=label + (f"\n({kinds})" if kinds else ""),
                      shape="box3d", style="filled", fillcolor=GROUP_COLOR)
 
-    edges: dict[tuple[str, str], int] = {}  # collapsed edges, counted
+    uses: dict[str, int] = {}  # how many ops each value (or box) feeds so far
+    into_boxes: list[_Wire] = []  # edges into collapsed boxes, drawn (counted) at the end
 
     for node in graph.nodes:
         key = id(node)
@@ -277,26 +339,83 @@ def render_graph(
                 op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
             dot.node(f"{name}_op", label=op.describe(node.params), **op_attrs)
         labelled = unit is None and op.name in _ORDERED_OPERANDS
+        wires = []
         for position, parent in enumerate(node.parents):
             parent_unit = graph.units.get(id(parent))
             source = parent_unit.key if parent_unit is not None else graph.names[id(parent)]
-            if parent_unit is None and unit is None:
-                edge: dict[str, str] = {}
-                if labelled:
-                    edge["label"] = operand_letter(position)
-                if key == focus:
-                    edge.update(color=HIGHLIGHT, penwidth="2", dir="back")
-                dot.edge(source, target, **edge)
-            elif source != target:
-                edges[(source, target)] = edges.get((source, target), 0) + 1
-        if unit is None:
-            focused = {"color": HIGHLIGHT, "penwidth": "2", "dir": "back"}
-            dot.edge(f"{name}_op", name, **(focused if key == focus else {}))
-    for (source, target), count in edges.items():
-        dot.edge(source, target, **({"label": f"×{count}"} if count > 1 else {}))
+            if source != target:
+                letter = operand_letter(position) if labelled else ""
+                wires.append(_Wire(source, target, letter, key == focus, parent))
+        if unit is not None:
+            into_boxes.extend(wires)
+            continue
+        _draw_wires(dot, graph, wires, uses)
+        dot.edge(f"{name}_op", name, **_focus(key == focus))
+    _draw_wires(dot, graph, into_boxes, uses)
     if legend:
         _add_legend(dot)
     return dot
+
+
+MERGED_EDGES = 3
+"""At least this many edges from one box to the same op are drawn as one edge labelled ×k."""
+
+
+@dataclass
+class _Wire:
+    """An edge from an operand (a value's name, or a collapsed box) to the op using it."""
+
+    source: str
+    target: str
+    letter: str  # the operand's letter, for ops where order matters ("" otherwise)
+    focused: bool  # into the op a backprop step processes
+    value: Value  # the operand
+
+
+def _copy_label(graph: Graph, value: Value) -> str:
+    """The text of the dashed copy of a much-used value (or of the box it is folded into)."""
+    unit = graph.units.get(id(value))
+    if unit is not None:
+        return f"from: {unit.title}"
+    title = graph.titles[id(value)]
+    return title if title else f"value {summarize(value.data)}"
+
+
+def _draw_wires(dot: GraphPicture, graph: Graph, wires: list[_Wire], uses: dict[str, int],
+                ) -> None:
+    """Draw the operand edges, keeping `dot`'s layout fast whatever the graph's shape.
+
+    Two things make `dot` slow (minutes for a hundred values): an edge spanning many ranks
+    becomes a chain of hidden nodes, so one value used by n ops far apart costs n² of them;
+    and an edge `label` doubles every rank. So parallel edges (more than `MERGED_EDGES`) are
+    merged into one labelled ×k, a value used by more than `SHARED_USES` ops is copied beside
+    its later uses, and the labels are head labels, which take no rank. `uses` counts the ops
+    each source has fed so far.
+    """
+    groups: dict[tuple[str, str], list[_Wire]] = {}
+    for wire in wires:
+        groups.setdefault((wire.source, wire.target), []).append(wire)
+    for (source, target), group in groups.items():
+        collapsed = id(group[0].value) in graph.units
+        uses[source] = uses.get(source, 0) + 1
+        start = source
+        if uses[source] > SHARED_USES:  # a copy of the value beside this use
+            start = f"{source}_use{uses[source]}"
+            dot.node(start, label=_copy_label(graph, group[0].value), shape="box",
+                     style="rounded,dashed", fontsize="9", height="0.2", margin="0.04,0.02",
+                     fontcolor="#555555", color="#888888", tooltip=f"the same value as {source}")
+        if len(group) >= MERGED_EDGES or (collapsed and len(group) > 1):
+            letters = "".join(wire.letter for wire in group)
+            text = f"×{len(group)}" + (f" ({','.join(letters)})" if letters else "")
+            dot.edge(start, target, headlabel=text, **_focus(any(w.focused for w in group)))
+            continue
+        for wire in group:
+            attrs = {"headlabel": wire.letter} if wire.letter else {}
+            dot.edge(start, target, **attrs, **_focus(wire.focused))
+
+
+def _focus(focused: bool) -> dict[str, str]:
+    return {"color": HIGHLIGHT, "penwidth": "2", "dir": "back"} if focused else {}
 
 
 def _add_legend(dot: GraphPicture) -> None:
@@ -332,6 +451,7 @@ def draw_graph(
     params: Any = None,
     inputs: Iterable[Value | str] | None = None,
     legend: bool = False,
+    fit_screen: bool = True,
 ) -> GraphPicture:
     """The computation graph that produced `root`, as a `graphviz.Digraph`.
 
@@ -362,7 +482,11 @@ def draw_graph(
     parameters. Above `max_nodes` values, the picture collapses: values are folded into one box
     per module, found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value
     goes to the module that computed it); failing that, only the values nearest the root are
-    kept. The boxes and the title say how many values were hidden. The walk is iterative.
+    kept. A collapsed picture then folds further until it fits a screen (`SCREEN`, estimated;
+    ``fit_screen=False``: max_nodes only), so it is readable at its natural size. The boxes say
+    how many values of each role they hide, and the title how many in all. A value used by
+    more than `SHARED_USES` ops is drawn again, small and dashed, beside its later uses (long
+    edges to far uses are what makes `dot` slow). The walk is iterative.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(3.0, label="x")
@@ -371,10 +495,44 @@ def draw_graph(
     >>> dot.source.count("n0 -> n1_op")
     2
     """
-    graph = build_graph(root, params, inputs, max_nodes)
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
     dim_zero = show_grad and not is_all_zero(root.grad) if root.requires_grad else False
-    return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
-                        legend=legend, dim_zero=dim_zero)
+
+    def picture(graph: Graph) -> GraphPicture:
+        return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=show_grad,
+                            legend=legend, dim_zero=dim_zero)
+
+    def fits(graph: Graph) -> bool:
+        return fits_screen(graph, picture, rankdir)
+
+    return picture(build_graph(root, params, inputs, max_nodes, fits if fit_screen else None))
+
+
+def fits_screen(graph: Graph, picture: Callable[[Graph], GraphPicture], rankdir: str = "LR",
+                screen: tuple[float, float] = SCREEN) -> bool:
+    """Whether `picture(graph)` fits `screen` (inches) at its natural size: as `dot` lays it
+    out (``-Tplain``, a second or less), or as `estimated_size` guesses without `dot`.
+
+    The estimate of the length along `rankdir` is close, so it rules out big graphs first.
+
+    >>> from tinygrad_edu import Value
+    >>> y = Value(1.0, label="x").tanh()
+    >>> fits_screen(build_graph(y), lambda g: render_graph(g, rankdir="LR", show_data=True,
+    ...             show_grad=True, legend=False))
+    True
+    """
+    width, height = estimated_size(graph, rankdir)
+    if (width if rankdir in ("LR", "RL") else height) > (
+            screen[0] if rankdir in ("LR", "RL") else screen[1]):
+        return False
+    try:
+        done = subprocess.run(["dot", "-Tplain"], input=picture(graph).source.encode("utf-8"),
+                              capture_output=True, timeout=RENDER_TIMEOUT, check=True)
+        width, height = (float(x) for x in done.stdout.split(b"\n", 1)[0].split()[2:4])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass  # no dot, or an answer not understood: the estimate
+    return width <= screen[0] and height <= screen[1]
 
 
 # --------------------------------------------------------------------------------------------

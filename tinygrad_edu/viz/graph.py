@@ -15,7 +15,7 @@ here knows about Graphviz: `tinygrad_edu.viz.dot` draws a `Graph`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +25,14 @@ from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Value, topological_order
 
 __all__ = [
+    "SCREEN",
+    "SHARED_USES",
     "SMALL_TENSOR",
     "Graph",
     "Unit",
     "build_graph",
     "by_distance",
+    "estimated_size",
     "format_number",
     "has_nan_or_inf",
     "is_all_zero",
@@ -147,6 +150,12 @@ class Unit:
     key: str
     title: str
     members: int = 0
+    roles: dict[str, int] = field(default_factory=dict, repr=False)  # role -> values hidden
+
+    def add(self, role: str) -> None:
+        """Count one more value, of `role`, folded into this box."""
+        self.members += 1
+        self.roles[role] = self.roles.get(role, 0) + 1
 
 
 @dataclass
@@ -171,6 +180,7 @@ class Graph:
     max_nodes: int | None
     units: dict[int, Unit] = field(default_factory=dict)  # id(node) -> its box, if collapsed
     hidden: int = 0
+    fitted: bool = False  # collapsed further than max_nodes, to fit (a screen)
 
 
 def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
@@ -197,9 +207,11 @@ def build_graph(
     params: Any = None,
     inputs: Iterable[Value | str] | None = None,
     max_nodes: int | None = None,
+    fits: Callable[[Graph], bool] | None = None,
 ) -> Graph:
     """The values of `root`'s graph with their names, titles and roles (see `draw_graph`),
-    folded into boxes when there are more than `max_nodes` (None: never).
+    folded into boxes when there are more than `max_nodes` (None: never); a collapsed graph
+    folds further until `fits` (say, its picture fits a screen) is True of it.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(1.0, label="x")
@@ -245,7 +257,7 @@ def build_graph(
             roles[key] = "parameter"
     graph = Graph(root, nodes, nearest, names, titles, roles, max_nodes)
     if max_nodes is not None and len(nodes) > max_nodes:
-        _collapse(graph, max_nodes)
+        _collapse(graph, max_nodes, fits or (lambda graph: True))
     return graph
 
 
@@ -296,26 +308,133 @@ def _group_keys(graph: Graph, level: int) -> dict[int, str]:
     return groups
 
 
-def _collapse(graph: Graph, max_nodes: int) -> None:
-    """Fold modules into one box each, or keep the values nearest the root, to fit max_nodes."""
+SHARED_USES = 3
+"""A value used by more ops than this is drawn once, and again as a small dashed copy beside
+each further op that uses it (see `tinygrad_edu.viz.dot.draw_graph`): long edges from one
+value to uses far away are what make Graphviz's `dot` take minutes."""
+
+SCREEN = (26.0, 14.0)
+"""A screen, in inches (2496 × 1344 pixels at Graphviz's 96 per inch): a collapsed picture
+folds further until it fits, so it is readable at its natural size (see `draw_graph`)."""
+
+_CHAR = 0.085  # inches per character of 11-point Helvetica, a little generous
+_ROW = 0.19  # inches per line of a value's box
+_NODESEP, _RANKSEP = 0.25, 0.35  # as dot.render_graph sets them
+
+
+def _box_size(graph: Graph, node: Value) -> tuple[float, float]:
+    """The estimated width and height (inches) of a value's box: title, data and grad rows."""
+    key = id(node)
+    shape = f"  shape {node.shape}" if node.shape else ""
+    text = summarize(node.data)
+    lines = [graph.titles[key] + shape, "data " + text]
+    if node.requires_grad:
+        lines.append("grad " + text)  # about as long as the data
+    width = max(len(line) for line in lines) * _CHAR + 0.3
+    return width, len(lines) * _ROW + 0.15
+
+
+def estimated_size(graph: Graph, rankdir: str = "LR") -> tuple[float, float]:
+    """The size (width, height in inches) `dot` will give the picture of `graph`, roughly:
+    its nodes in ranks by their longest path (a value's box, its op's ellipse; a leaf or a
+    collapsed box just before its first use), ranks side by side (LR) or stacked (TB), with
+    the room long edges and the copies of much-used values take (see `SHARED_USES`).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(1.0, label="x")
+    >>> width, height = estimated_size(build_graph(x.tanh().tanh()))
+    >>> 4.0 < width < 10.0 and 0.3 < height < 1.5
+    True
+    """
+    rank: dict[int | str, int] = {}
+    sources: dict[int | str, tuple[float, float]] = {}  # leaves and boxes: placed later
+    uses: dict[int | str, list[int]] = {}  # source -> the ranks of the ops it feeds
+    sizes: dict[int, list[tuple[float, float]]] = {}
+    for unit in {unit.key: unit for unit in graph.units.values()}.values():
+        sources[unit.key] = (len(unit.title) * _CHAR + 0.6, 0.75)
+    for node in graph.nodes:  # oldest first: parents before the values they make
+        key = id(node)
+        if key in graph.units:
+            continue
+        if node.is_leaf:
+            sources[key] = _box_size(graph, node)
+            continue
+        feeds = {graph.units[id(p)].key if id(p) in graph.units else id(p)
+                 for p in node.parents}
+        op_rank = 1 + max((rank.get(f, -1) for f in feeds), default=-1)
+        for source in feeds:
+            uses.setdefault(source, []).append(op_rank)
+        sizes.setdefault(op_rank, []).append((0.7, 0.35))
+        rank[key] = op_rank + 1
+        sizes.setdefault(op_rank + 1, []).append(_box_size(graph, node))
+    for source, size in sources.items():  # a leaf or box sits just before its first use
+        first = min(uses.get(source, [1]))
+        rank[source] = first - 1
+        sizes.setdefault(first - 1, []).append(size)
+    spans: dict[int, int] = {}  # rank -> long edges passing through it
+    for source, ranks in uses.items():
+        for k, op_rank in enumerate(sorted(ranks)):
+            if k >= SHARED_USES:  # drawn as a copy beside the op
+                sizes.setdefault(op_rank - 1, []).append((0.8, 0.3))
+                continue
+            for r in range(rank[source] + 1, op_rank):
+                spans[r] = spans.get(r, 0) + 1
+    for r, count in spans.items():
+        sizes.setdefault(r, []).extend([(0.1, 0.1)] * count)
+    rows = list(sizes.values())
+    sep = _RANKSEP * (len(rows) - 1)
+    if rankdir in ("TB", "BT"):
+        across = max(sum(w for w, _ in row) + _NODESEP * (len(row) - 1) for row in rows)
+        return across, sum(max(h for _, h in row) for row in rows) + sep
+    across = max(sum(h for _, h in row) + _NODESEP * (len(row) - 1) for row in rows)
+    return sum(max(w for w, _ in row) for row in rows) + sep, across
+
+
+def _fold_modules(graph: Graph, groups: dict[int, str]) -> None:
+    graph.units = {}
+    units: dict[str, Unit] = {}
+    for key, group in groups.items():
+        unit = units.setdefault(group, Unit(f"g{len(units)}", group))
+        unit.add(graph.roles[key])
+        graph.units[key] = unit
+    graph.hidden = len(groups)
+
+
+def _keep_nearest(graph: Graph, count: int) -> None:
+    graph.units = {}
+    kept = {id(node) for node in graph.nearest[:count]}
+    rest = Unit("hidden", "further values")
+    for node in graph.nodes:
+        if id(node) not in kept:
+            rest.add(graph.roles[id(node)])
+            graph.units[id(node)] = rest
+    graph.hidden = rest.members
+
+
+def _collapse(graph: Graph, max_nodes: int, fits: Callable[[Graph], bool]) -> None:
+    """Fold modules into one box each, or keep the values nearest the root, to fit max_nodes
+    values and `fits`."""
     depth = max((len(_module_units(graph.titles[id(n)])) for n in graph.nodes if n.is_leaf),
                 default=0)
     for level in range(depth):
         groups = _group_keys(graph, level)
         shown = len(graph.nodes) - len(groups) + len(set(groups.values()))
         if groups and shown <= max_nodes:
-            units: dict[str, Unit] = {}
-            for key, group in groups.items():
-                unit = units.setdefault(group, Unit(f"g{len(units)}", group))
-                unit.members += 1
-                graph.units[key] = unit
-            graph.hidden = len(groups)
-            return
+            _fold_modules(graph, groups)
+            if fits(graph):
+                return
+            graph.fitted = True  # a finer level fitted max_nodes, not the screen
     # no module structure that fits: keep the values nearest the root, hide the rest
-    kept = {id(node) for node in graph.nearest[: max(1, max_nodes - 1)]}
-    rest = Unit("hidden", "further values")
-    for node in graph.nodes:
-        if id(node) not in kept:
-            rest.members += 1
-            graph.units[id(node)] = rest
-    graph.hidden = rest.members
+    low, high = 1, max(1, max_nodes - 1)
+    _keep_nearest(graph, high)
+    if fits(graph):
+        return
+    while low < high:  # the most values kept whose picture fits the screen
+        middle = (low + high + 1) // 2
+        _keep_nearest(graph, middle)
+        if fits(graph):
+            low = middle
+        else:
+            high = middle - 1
+    _keep_nearest(graph, low)
+    graph.fitted = True

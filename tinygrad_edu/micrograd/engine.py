@@ -1,0 +1,33 @@
+"""micrograd's `Value`: tinygrad_edu's Value, built the way micrograd's is.
+
+micrograd's constructor takes ``Value(data, _children=(), _op='')``; the last two are what
+its own operators pass, so a Value a user makes is a leaf either way. Results of operations
+are tinygrad_edu Values, with the same `data`, `grad`, `_prev`, `_op`, `backward()`.
+
+>>> a, b = Value(2.0), Value(-3.0)
+>>> c = a * b + a.relu()
+>>> c.backward()
+>>> c.data, a.grad, b.grad, c._op
+(-4.0, -2.0, 2.0, '+')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygrad_edu.engine import Value as EngineValue
+
+__all__ = ["Value"]
+
+
+class Value(EngineValue):
+    """A scalar Value made as micrograd makes one: ``Value(data, _children=(), _op='')``."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, _children: tuple[Any, ...] = (), _op: str = "",
+                 label: str = "") -> None:
+        if _children:
+            raise TypeError("Value(data, _children, _op): a Value made by hand is a leaf; the "
+                            "engine records the operands of computed Values itself")
+        super().__init__(data, label=label)

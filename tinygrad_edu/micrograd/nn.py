@@ -1,0 +1,89 @@
+"""micrograd's `nn`: neurons, layers and MLPs whose parameters are scalar Values.
+
+The weights are drawn with Python's `random` as micrograd draws them, one
+``random.uniform(-1, 1)`` per weight, neuron by neuron, and every bias starts at 0, so
+``random.seed(s)`` before building a model gives micrograd's own weights.
+
+>>> import random
+>>> random.seed(0)
+>>> n = Neuron(2)
+>>> n, len(n.parameters()), n([1.0, -2.0]).data >= 0.0
+(ReLUNeuron(2), 3, True)
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from tinygrad_edu.micrograd.engine import Value
+
+__all__ = ["MLP", "Layer", "Module", "Neuron", "Value"]
+
+
+class Module:
+    """What every model has: its parameters, and a way to zero their gradients."""
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def parameters(self) -> list[Value]:
+        return []
+
+
+class Neuron(Module):
+    """``act = sum(w_i · x_i) + b``, then ReLU unless ``nonlin=False`` (a linear neuron)."""
+
+    def __init__(self, nin: int, nonlin: bool = True) -> None:
+        self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = nonlin
+
+    def __call__(self, x: Sequence[Any]) -> Any:
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        return act.relu() if self.nonlin else act
+
+    def parameters(self) -> list[Value]:
+        return [*self.w, self.b]
+
+    def __repr__(self) -> str:
+        return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """`nout` neurons on the same inputs; one output is returned as it is, several as a list."""
+
+    def __init__(self, nin: int, nout: int, **kwargs: Any) -> None:
+        self.neurons = [Neuron(nin, **kwargs) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Any]) -> Any:
+        out = [n(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def parameters(self) -> list[Value]:
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer of [{', '.join(str(n) for n in self.neurons)}]"
+
+
+class MLP(Module):
+    """Layers of sizes `nouts` after `nin` inputs; ReLU everywhere but the last layer."""
+
+    def __init__(self, nin: int, nouts: Sequence[int]) -> None:
+        sizes = [nin, *nouts]
+        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1)
+                       for i in range(len(nouts))]
+
+    def __call__(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self) -> list[Value]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
