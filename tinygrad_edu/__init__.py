@@ -24,7 +24,15 @@ from tinygrad_edu.activations import (
     tanh,
 )
 from tinygrad_edu.arrays import concatenate, stack, where
-from tinygrad_edu.engine import Value, enable_grad, grad, gradients, is_grad_enabled, no_grad
+from tinygrad_edu.engine import (
+    Value,
+    detect_anomaly,
+    enable_grad,
+    grad,
+    gradients,
+    is_grad_enabled,
+    no_grad,
+)
 
 __version__ = "0.1.0"
 
@@ -32,6 +40,7 @@ __all__ = [
     "ACTIVATIONS",
     "Value",
     "concatenate",
+    "detect_anomaly",
     "elu",
     "enable_grad",
     "gelu",

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import ops
+from tinygrad_edu import engine, ops
 from tinygrad_edu.data import data_of
-from tinygrad_edu.engine import Value, apply, constant
+from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.kernels import normalize_axis
 
 __all__ = ["concatenate", "stack", "where"]
@@ -45,7 +45,7 @@ def concatenate(values: Any, axis: int = 0) -> Value:
     if any(len(s) != ndim or s[:ax] + s[ax + 1 :] != shapes[0][:ax] + shapes[0][ax + 1 :]
            for s in shapes):
         raise ValueError(f"concatenate: shapes {shapes} must agree except along axis {axis}")
-    return apply(ops.CONCATENATE, *parts, axis=ax)
+    return engine.apply(ops.CONCATENATE, *parts, axis=ax)
 
 
 def stack(values: Any, axis: int = 0) -> Value:
@@ -59,7 +59,7 @@ def stack(values: Any, axis: int = 0) -> Value:
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack: all Values must have the same shape; got {shapes}")
     (ax,) = normalize_axis(axis, len(shapes[0]) + 1, "stack") or (0,)
-    return apply(ops.STACK, *parts, axis=ax)
+    return engine.apply(ops.STACK, *parts, axis=ax)
 
 
 def where(condition: Any, if_true: Any, if_false: Any) -> Value:
@@ -80,4 +80,4 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Value:
     except ValueError:
         raise ValueError(f"where: shapes {cond.shape} (condition), {a.shape} and {b.shape} "
                          "do not broadcast together") from None
-    return apply(ops.WHERE, a, b, cond=cond)
+    return engine.apply(ops.WHERE, a, b, cond=cond)

@@ -63,6 +63,30 @@ class ArrayLike:
     def __float__(self) -> float:
         return self.item()
 
+    # a one-element Value converts as its number does (as a one-element torch tensor)
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __round__(self, ndigits: int | None = None) -> Any:
+        return round(self.item(), ndigits)
+
+    def __floor__(self) -> int:
+        return math.floor(self.item())
+
+    def __ceil__(self) -> int:
+        return math.ceil(self.item())
+
+    def __trunc__(self) -> int:
+        return math.trunc(self.item())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
+        """`np.array(value)`: the data as a float64 array (0-d for a scalar), not an object
+        array of Values. It is a copy unless ``copy=False`` is asked of a tensor."""
+        if copy is False and type(self.data) is not np.ndarray:
+            raise ValueError("a scalar Value's data is a Python float: an array of it is a copy")
+        array = np.asarray(self.data, dtype=np.float64 if dtype is None else dtype)
+        return array if copy is False else array.copy()
+
     def __bool__(self) -> bool:
         if self.size != 1:
             raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
@@ -124,6 +148,9 @@ def as_data(data: object, what: str = "Value data") -> Data:
     if not isinstance(data, np.ndarray | list | tuple):
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
                         f"got {describe(data)}")
+    if isinstance(data, list | tuple) and _holds_a_value(data):
+        raise TypeError(f"{what} must hold numbers, not Values (that would drop their "
+                        "gradients); use tinygrad_edu.stack([...]) to combine Values")
     try:
         array = np.array(data)
     except ValueError as error:
@@ -134,3 +161,15 @@ def as_data(data: object, what: str = "Value data") -> Data:
                         f"from {describe(data)}")
     array = array.astype(np.float64, copy=False)
     return float(array) if array.ndim == 0 else array
+
+
+def _holds_a_value(data: list[Any] | tuple[Any, ...]) -> bool:
+    """True when a (nested) list holds a Value anywhere (np.array would take its number)."""
+    stack = [data]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, ArrayLike):
+                return True
+            if isinstance(item, list | tuple):
+                stack.append(item)
+    return False

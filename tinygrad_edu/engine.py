@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,8 +47,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
 FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 
-__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "grad", "gradients",
-           "no_grad", "primitive", "sum_to_shape", "topological_order"]
+__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "detect_anomaly", "grad",
+           "gradients", "no_grad", "primitive", "sum_to_shape", "topological_order"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,6 +92,12 @@ class Primitive:
                 return apply(self, *args, **params)
         return self.forward(*args, **params)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A registered primitive pickles (and deep-copies) as its name: its rules are code."""
+        if REGISTRY.get(self.name) is self:
+            return _registered, (self.name,)
+        return super().__reduce_ex__(protocol)
+
     def describe(self, params: Mapping[str, Any] | None) -> str:
         """The text a graph shows for this op, e.g. ``*``, ``**2`` or ``sum(axis=1)``."""
         params = params or {}
@@ -105,6 +112,10 @@ class Primitive:
 
 REGISTRY: dict[str, Primitive] = {}
 """Every primitive by name: the derivative table, as the tests and the graphs see it."""
+
+
+def _registered(name: str) -> Primitive:
+    return REGISTRY[name]  # (how a pickled primitive comes back)
 
 
 def primitive(name: str, forward: Callable[..., Any], vjp: Callable[..., tuple[Any, ...]],
@@ -443,6 +454,21 @@ class Value(ArrayLike):
     def _prev(self) -> set[Value]:
         return set(self.parents)
 
+    # ---- pickle and copy (see section 6) -----------------------------------------------------
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        table = _tables_in_use.get(id(self))
+        if table is None:
+            table = _GraphTable(self)
+        return _node_of, (table, table.index[id(self)])
+
+    def __copy__(self) -> Value:
+        """A new node with the same data, gradient, operation and operands."""
+        copy = _fill(Value.__new__(Value), self.data, self.requires_grad, self.op, self.parents,
+                     self.params)
+        copy.label, copy._grad = self.label, self._grad
+        return copy
+
 
 # --------------------------------------------------------------------------------------------
 # New Values
@@ -545,6 +571,72 @@ def _operator(prim: Primitive, a: Any, b: Any) -> Value:
     if not (isinstance(a, _OPERANDS) and isinstance(b, _OPERANDS)):
         return NotImplemented  # type: ignore[no-any-return]
     return apply(prim, a, b)
+
+
+class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
+    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
+
+    Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
+    through the reference `apply`, which checks its result and names the op and its operands.
+    A context manager and a decorator (``@detect_anomaly()``).
+
+    >>> x = Value(-1.0, label="x")
+    >>> with detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
+    """
+
+    _depth = 0
+
+    def __enter__(self) -> None:
+        global apply, _operator
+        if detect_anomaly._depth == 0:  # the checked reference replaces the fast copies
+            apply, _operator = _checked_apply, _reference_operator
+        detect_anomaly._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global apply, _operator
+        detect_anomaly._depth -= 1
+        if detect_anomaly._depth == 0:
+            apply, _operator = _fast_apply, _fast_operator
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
+    out = _reference_apply(prim, *args, **params)
+    data = out.data
+    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
+    if bad:
+        kind = "nan" if np.isnan(data).any() else "inf"
+        operands = ", ".join(_operand_text(arg) for arg in args)
+        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
+                                 f"{operands}")
+    return out
+
+
+def _operand_text(arg: Any) -> str:
+    if not isinstance(arg, Value):
+        return f"the constant {describe(arg)}"
+    name = arg.label or "an unlabelled Value"
+    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
+    made = f", made by {arg.op.name}" if arg.op is not None else ""
+    return f"{name} ({shape}{made})"
+
+
+_fast_apply, _fast_operator = apply, _operator
+_reference_apply: Callable[..., Value] = apply.__wrapped__  # type: ignore[attr-defined]
+_reference_operator: Callable[..., Value] = _operator.__wrapped__  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -722,6 +814,8 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
                 values[i] = Value(data_of(values[i]))
         with enable_grad():
             out = f(*values)
+        if isinstance(out, int | float | np.integer | np.floating) and not isinstance(out, bool):
+            out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
             shape = out.shape if isinstance(out, Value) else type(out).__name__
             raise TypeError(f"grad: f must return a scalar Value; it returned {shape}")
@@ -730,6 +824,56 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
     functools.update_wrapper(gradient_of_f, f, assigned=("__module__", "__name__", "__doc__"))
     return gradient_of_f
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Values as Python objects: a graph pickles (and deep-copies) as one flat table
+# --------------------------------------------------------------------------------------------
+
+
+class _GraphTable:
+    """The nodes behind a Value, oldest first, for one `pickle.dumps` or `copy.deepcopy`.
+
+    Pickling each node with its operands would recurse once per step of the graph; the table
+    pickles as a flat list of rows instead, each naming its operands by their place in the
+    list, so a graph of any depth works. A node already in another table in use (a shared
+    leaf pickled with an earlier Value) is named as that Value, so sharing survives.
+    """
+
+    __slots__ = ("__weakref__", "index", "nodes")
+
+    def __init__(self, value: Value) -> None:
+        self.nodes = [node for node in reversed(topological_order(value, constants=True))
+                      if node is value or id(node) not in _tables_in_use]
+        self.index = {id(node): i for i, node in enumerate(self.nodes)}
+        for node in self.nodes:
+            _tables_in_use[id(node)] = self
+
+    def __reduce__(self) -> Any:
+        index = self.index
+        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
+                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
+                for node in self.nodes]
+        return _rebuild_graph, (rows,)
+
+
+# a table lives as long as the pickler (or deepcopy) using it holds it
+_tables_in_use: weakref.WeakValueDictionary[int, _GraphTable] = weakref.WeakValueDictionary()
+
+
+def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
+    """The nodes of a pickled table, new, in the same order (so their creation numbers are)."""
+    nodes: list[Value] = []
+    for data, grad_, label, requires_grad, op, params, parents in rows:
+        operands = tuple(nodes[p] if type(p) is int else p for p in parents)
+        node = _fill(Value.__new__(Value), data, requires_grad, op, operands, params or NO_PARAMS)
+        node.label, node._grad = label, grad_
+        nodes.append(node)
+    return nodes
+
+
+def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
+    return table.nodes[i] if isinstance(table, _GraphTable) else table[i]
 
 
 # The table is written in terms of Value, so it is imported last: the one late import.

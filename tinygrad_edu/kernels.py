@@ -12,6 +12,7 @@ or gradients: this module imports numpy only.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,15 @@ INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 _erfc_array = np.frompyfunc(math.erfc, 1, 1)
+_MINUS_INF = -math.inf
+
+# Silent IEEE on both paths, as PyTorch: Python floats give inf and nan without a word (their
+# exceptions are caught and the result recomputed in IEEE), so numpy's RuntimeWarnings
+# (overflow, invalid value, divide by zero) raised inside this package are ignored too. A
+# filter on our modules costs nothing until a warning is raised, unlike `np.errstate` around
+# every operation; a learner's own numpy code still warns, and `detect_anomaly()` reports
+# the first operation that produces nan or inf.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu(\.|$)")
 
 
 class OpError(ValueError):
@@ -44,19 +54,39 @@ def elementwise(scalar: Callable[[float], float],
 
 
 def power_const(x: Any, *, exponent: float) -> Any:
-    """x ** exponent for a number `exponent`; a negative base to a fraction gives nan, as numpy."""
+    """x ** exponent for a number `exponent`, as C's pow (IEEE 754), except that a negative base
+    to a fraction gives nan, -inf included (as PyTorch's ``x ** 0.5``, a square root).
+
+    So the power and its slope ``exponent·x^(exponent−1)`` are nan together there, and both
+    paths agree: numpy takes ``x ** 0.5`` as ``sqrt(x)``, whose -0.0 at -0.0 is made 0.0.
+    """
     if type(x) is float:
         result = x**exponent
-        return math.nan if type(result) is complex else result
-    return np.power(x, exponent)
+        if type(result) is complex:
+            return math.nan
+        if x == _MINUS_INF and _fractional(exponent):  # (C's pow: inf or 0)
+            return math.nan
+        return result
+    result = np.power(x, exponent)
+    if exponent == 0.5:
+        result = result + 0.0  # sqrt(-0.0) is -0.0; pow(-0.0, 0.5) is 0.0, as on floats
+    elif _fractional(exponent):
+        result = np.where(x == _MINUS_INF, math.nan, result)
+    return result
+
+
+def _fractional(exponent: float) -> bool:
+    """A finite exponent that is not a whole number (±inf counts as even, as in C's pow)."""
+    return math.isfinite(exponent) and not float(exponent).is_integer()
 
 
 def power(a: Any, b: Any) -> Any:
-    """a ** b, elementwise."""
-    if type(a) is float and type(b) is float:
-        result = a**b
-        return math.nan if type(result) is complex else result
-    return np.power(a, b)
+    """a ** b, elementwise, as `power_const` (nan for a negative base to a fraction)."""
+    if type(b) is float:
+        return power_const(a, exponent=b)
+    result = np.power(a, b)
+    fractional = np.asarray(b) != np.round(b)
+    return np.where((np.asarray(a) == _MINUS_INF) & fractional, math.nan, result)
 
 
 def sigmoid(x: Any) -> Any:
@@ -95,7 +125,9 @@ def elu(x: Any, *, alpha: float) -> Any:
     """x where x > 0, else α(eˣ − 1)."""
     if type(x) is float:
         return x if x > 0.0 else alpha * math.expm1(x)
-    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(x, 0.0)))
+    # (min(0, x), not min(x, 0): numpy keeps the second operand of two equal zeros, and
+    # elu(-0.0) is -0.0, as on floats)
+    return np.where(x > 0.0, x, alpha * np.expm1(np.minimum(0.0, x)))
 
 
 def step(x: Any) -> Any:
@@ -106,9 +138,9 @@ def step(x: Any) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """−1, 0 or 1 (nan stays nan)."""
+    """−1, 0 or 1 (nan stays nan; the sign of -0.0 is 0.0, as numpy's)."""
     if type(x) is float:
-        return 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x * 0.0)
+        return 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0 if x == 0.0 else x
     return np.sign(x)
 
 

@@ -35,6 +35,9 @@ def _align(pred: Value, target: Value, loss: str) -> tuple[Value, Value]:
     """Make prediction and target the same shape; a trailing axis of 1 on either side (the
     (batch, 1) output of a one-output model against (batch,) labels) is dropped."""
     ps, ts = pred.shape, target.shape
+    if pred.size == 0 or target.size == 0:
+        raise ValueError(f"{loss}: no samples (the prediction has shape {ps}, the target "
+                         f"{ts}); a mean over zero samples is undefined")
     if ps == ts:
         return pred, target
     if ps == (*ts, 1):
@@ -120,6 +123,9 @@ def cross_entropy(logits: Any, labels: Any) -> Value:
                                         not np.all(array == np.round(array))):
         raise ValueError(f"cross_entropy: labels must be integer class indices; got {raw!r}")
     index = array.astype(np.intp)
+    if z.size == 0:
+        raise ValueError(f"cross_entropy: no samples or no classes (logits of shape {z.shape}); "
+                         "a mean over zero samples is undefined")
     if index.shape != z.shape[:-1]:
         raise ValueError(f"cross_entropy: logits of shape {z.shape} need labels of shape "
                          f"{z.shape[:-1]}; got shape {index.shape}")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Self
 
@@ -181,10 +182,39 @@ class Module:
         architecture; see `load_state_dict`) and return the model."""
         if not os.path.exists(path) and os.path.exists(f"{os.fspath(path)}.npz"):
             path = f"{os.fspath(path)}.npz"  # save() appended the suffix (numpy.savez does)
-        with np.load(path, allow_pickle=False) as archive:
-            state = {name: archive[name] for name in archive.files}
-        self.load_state_dict(state)
+        self.load_state_dict(_read_npz(path, f"{type(self).__name__}.load"))
         return self
+
+
+def _read_npz(path: PathLike, who: str) -> dict[str, Any]:
+    """The arrays of an ``.npz`` file of numbers, or an error saying what the file is not.
+
+    (numpy's own messages about object data suggest ``allow_pickle=``, which would run code
+    from the file: never that.)
+    """
+    with open(path, "rb") as file:
+        head = file.read(8)
+    kinds = {b"\x93NUMPY": "a single .npy array", b"\x80": "a Python pickle",
+             b"\x89PNG": "a PNG image", b"{": "a JSON text"}
+    if not head.startswith(b"PK"):  # every .npz is a zip archive
+        kind = next((k for magic, k in kinds.items() if head.startswith(magic)), None)
+        raise ValueError(f"{who}: {os.fspath(path)!r} is not an .npz file of parameters (as "
+                         "Module.save writes)" + (f"; it is {kind}" if kind else
+                                                   f"; it starts with {head!r}"))
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            state = {}
+            for name in archive.files:
+                try:
+                    state[name] = archive[name]
+                except ValueError:
+                    raise ValueError(f"{who}: {os.fspath(path)!r} is not an .npz file of "
+                                     f"parameters: its entry {name!r} holds Python objects, "
+                                     "not numbers") from None
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{who}: {os.fspath(path)!r} is not a readable .npz file of "
+                         f"parameters ({error})") from None
+    return state
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,6 +250,14 @@ def _uniform(rng: np.random.Generator, shape: tuple[int, ...], nin: int) -> Arra
     return rng.uniform(-bound, bound, size=shape)
 
 
+def _check_activation(activation: Any, who: str) -> Callable[[Value], Value]:
+    """The activation `activation` names, or an error that says which argument was wrong."""
+    try:
+        return get_activation(activation)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{who}: {error}") from None
+
+
 def _activation_name(fn: Callable[[Value], Value]) -> str:
     name = getattr(fn, "name", None) or getattr(fn, "__name__", None)
     return str(name) if name else repr(fn)
@@ -251,7 +289,7 @@ class Neuron(Module):
         rng = random_generator(seed)
         self.weights = Value(_uniform(rng, (self.nin,), self.nin), label="w")
         self.bias = Value(float(_uniform(rng, (), self.nin)), label="b")
-        self.activation = get_activation(activation)
+        self.activation = _check_activation(activation, "Neuron: activation")
 
     def forward(self, x: Any) -> Value:
         x = _as_input(x, self.nin, "Neuron")
@@ -352,7 +390,7 @@ class Layer(Module):
         rng = random_generator(seed)
         self.W = Value(_uniform(rng, (self.nin, self.nout), self.nin), label="W")
         self.b = Value(_uniform(rng, (self.nout,), self.nin), label="b")
-        self.activation = get_activation(activation)
+        self.activation = _check_activation(activation, "Layer: activation")
 
     def transform(self, x: Value) -> Value:
         """activation(x @ W + b) for an already checked input (no squeezing)."""
@@ -410,6 +448,8 @@ class MLP(Module):
                 f"got {nouts!r}"
             )
         sizes = [self.nin] + [positive_int(n, "MLP: each layer size") for n in nouts]
+        for name, given in (("activation", activation), ("output_activation", output_activation)):
+            _check_activation(given, f"MLP: {name}")  # each, even where no layer uses it
         rng = random_generator(seed)
         last = len(nouts) - 1
         self.layers = [

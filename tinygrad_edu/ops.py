@@ -53,6 +53,7 @@ NEG: Primitive = primitive("neg", operator.neg,
     lambda g, out, a: (-g,),
     label="-", text="∂out/∂a = −1")
 POW_CONST: Primitive = primitive("pow_const", kernels.power_const,  # a ** c, c a plain number
+    # NOTE: a**0 is 1 everywhere, so no gradient, even at 0**0 (PyTorch: 0, not 0·0⁻¹ = nan)
     lambda g, out, a, *, exponent: (None,) if exponent == 0 else
                                    (g * (exponent * POW_CONST(a, exponent=exponent - 1.0)),),
     label="**", caption=lambda p: f"**{_number(p['exponent'])}",
@@ -62,8 +63,15 @@ POW_CONST: Primitive = primitive("pow_const", kernels.power_const,  # a ** c, c 
 def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     # NOTE: d(a**b)/db = a**b * log(a) is taken as 0 where a == 0 and b >= 0 (as PyTorch does):
     # there a**b is 0 or 1 whatever b is near, and log(0) would turn that into nan
-    at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
+    a_data, b_data = np.asarray(data_of(a)), np.asarray(data_of(b))
+    at_zero = (a_data == 0.0) & (b_data >= 0.0)
     d_base = g * (b * POW(a, b - 1.0))
+    # NOTE: a**0 is 1 everywhere, so d/da is 0 where b == 0, even at 0**0 (as PyTorch; and as
+    # pow_const): b·a^(b−1) would be 0·inf = nan there (at a zero, subnormal or nan base);
+    # elsewhere it is 0 already, and its derivative in b (a second derivative) must stay
+    undefined = (b_data == 0.0) & np.isnan(data_of(d_base))
+    if undefined.any():
+        d_base = WHERE(0.0, d_base, cond=np.broadcast_to(undefined, shape_of(d_base)))
     d_exponent = g * out * LOG(WHERE(1.0, a, cond=at_zero))
     if at_zero.any():
         d_exponent = WHERE(0.0, d_exponent, cond=at_zero)

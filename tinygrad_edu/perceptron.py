@@ -143,6 +143,14 @@ class Perceptron:
         `max_epochs`.
         """
         rows, _ = self._augment(X, "fit")
+        if not len(rows):
+            raise ValueError("Perceptron.fit: X has no samples (shape "
+                             f"{np.shape(X)}); there is nothing to learn from")
+        finite = np.isfinite(rows).all(axis=1)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            raise ValueError(f"Perceptron.fit: sample {row} of X holds a nan or an infinity "
+                             f"({rows[row, 1:].tolist()}); the rule needs finite inputs")
         labels = _binary_labels(y, len(rows), "Perceptron.fit")
         if not lr > 0.0:
             raise ValueError(f"Perceptron.fit: lr must be positive; got {lr!r}")

@@ -1,0 +1,243 @@
+"""Values as Python objects: pickling and copying graphs of any depth, numpy and number
+conversions, construction-time checks of models, and `Module.load` on files that are not ours."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Value, engine, ops
+from tinygrad_edu.nn import MLP, Layer, Neuron
+
+# (random graphs may divide by zero: IEEE results; pytest's capture hides the package's filter)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
+
+# ---- pickle and deepcopy
+
+Roundtrip = Callable[[Any], Any]
+ROUNDTRIPS: list[Roundtrip] = [lambda x: pickle.loads(pickle.dumps(x)), copy.deepcopy]
+IDS = ["pickle", "deepcopy"]
+UNARY = ["exp", "tanh", "sigmoid", "relu", "softplus", "gelu", "abs", "neg", "square", "sum"]
+BINARY = ["+", "-", "*", "/", "**"]
+
+
+def build_graph(steps: list[tuple[str, int, int]], scalar: bool) -> list[Value]:
+    """Leaves, then one node per step (an op on earlier nodes): every node, oldest first."""
+    rng = np.random.default_rng(0)
+    nodes = [Value(float(rng.uniform(0.5, 2.0)) if scalar else rng.uniform(0.5, 2.0, 3),
+                   label=f"leaf{i}") for i in range(3)]
+    nodes.append(Value(1.5, requires_grad=False))  # a constant
+    for name, i, j in steps:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if name in BINARY:
+            out = {"+": a + b, "-": a - b, "*": a * b, "/": a / b,
+                   "**": abs(a) ** (b * 0.1)}[name]
+        elif name == "square":
+            out = a**2
+        elif name == "neg":
+            out = -a
+        elif name == "sum":
+            out = a.sum() if a.shape else a * 1.0
+        else:
+            out = getattr(a, name)()
+        nodes.append(out)
+    return nodes
+
+
+def nodes_of(root: Value) -> list[Value]:
+    return list(reversed(engine.topological_order(root, constants=True)))
+
+
+def assert_same_graph(a: Value, b: Value) -> None:
+    """The same structure, ops, params, data, gradients and labels, node by node."""
+    na, nb = nodes_of(a), nodes_of(b)
+    assert len(na) == len(nb)
+    position = {id(n): i for i, n in enumerate(na)}
+    position_b = {id(n): i for i, n in enumerate(nb)}
+    for x, y in zip(na, nb, strict=True):
+        assert x is not y
+        assert x.op is y.op and x.label == y.label and x.requires_grad == y.requires_grad
+        assert dict(x.params).keys() == dict(y.params).keys()
+        assert [position[id(p)] for p in x.parents] == [position_b[id(p)] for p in y.parents]
+        np.testing.assert_array_equal(x.data, y.data, strict=True)
+        np.testing.assert_array_equal(x.grad, y.grad, strict=True)
+        assert type(x.data) is type(y.data) and type(x.grad) is type(y.grad)
+
+
+@pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=IDS)
+@given(steps=st.lists(st.tuples(st.sampled_from(UNARY + BINARY), st.integers(0, 50),
+                                st.integers(0, 50)), min_size=1, max_size=12),
+       scalar=st.booleans(), backward_before=st.booleans())
+def test_a_graph_comes_back_the_same_and_backpropagates_the_same(
+        roundtrip: Roundtrip, steps: list[tuple[str, int, int]], scalar: bool,
+        backward_before: bool) -> None:
+    nodes = build_graph(steps, scalar)
+    root = nodes[-1] if nodes[-1].shape == () else nodes[-1].sum()
+    if not root.requires_grad:
+        return
+    if backward_before:
+        root.backward()
+    loaded = roundtrip(root)
+    assert_same_graph(root, loaded)
+    root.backward()
+    loaded.backward()
+    assert_same_graph(root, loaded)
+
+
+@pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=IDS)
+def test_a_20000_step_graph_pickles_and_copies(roundtrip: Roundtrip) -> None:
+    x = Value(np.array([1.0, 2.0]), label="x")
+    y = x
+    for _ in range(20_000):
+        y = (y * 1.00001).tanh() + x * 0.5
+    root = y.sum()
+    loaded = roundtrip(root)
+    loaded.backward()
+    root.backward()
+    new_x = nodes_of(loaded)[0]
+    assert new_x.label == "x" and new_x is not x
+    np.testing.assert_array_equal(new_x.grad, x.grad, strict=True)
+    assert loaded.data == root.data
+
+
+@pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=IDS)
+def test_values_pickled_together_keep_sharing_their_nodes(roundtrip: Roundtrip) -> None:
+    x = Value(2.0, label="x")
+    y = (x * 2).tanh() + x ** Value(3.0)
+    for together in ([y, x], [x, y]):
+        loaded = roundtrip(together)
+        new_y, new_x = loaded if together[0] is y else loaded[::-1]
+        assert new_x in nodes_of(new_y)  # the same leaf, not a copy of it
+        new_y.backward()
+        y.backward()
+        assert new_x.grad == x.grad
+        x.zero_grad()
+
+
+def test_each_primitive_pickles_by_its_registry_name() -> None:
+    for prim in ops.REGISTRY.values():
+        assert pickle.loads(pickle.dumps(prim)) is prim
+        assert copy.deepcopy(prim) is prim
+    assert b"lambda" not in pickle.dumps(Value(2.0) * 2)
+
+
+def test_a_model_pickles_and_computes_the_same() -> None:
+    model = MLP(2, [4, 1], activation="tanh", seed=0)
+    loss = (model([1.0, -1.0]) - 1.0) ** 2
+    loss.backward()
+    for loaded in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert loaded([0.5, 0.25]).data == model([0.5, 0.25]).data
+        for (name, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters(),
+                                     strict=True):
+            np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+
+
+def test_copy_copy_is_a_new_node_of_the_same_graph() -> None:
+    x = Value(2.0)
+    y = x * 3.0
+    z = copy.copy(y)
+    assert z is not y and z.op is y.op and z.parents == y.parents and z.data == 6.0
+    z.backward()
+    assert x.grad == 3.0
+
+# ---- conversions
+
+
+def test_np_array_of_a_value_is_a_float64_array() -> None:
+    v = Value([1.0, 2.0])
+    array = np.array(v)
+    assert array.dtype == np.float64 and array.tolist() == [1.0, 2.0]
+    array[0] = 5.0
+    assert v.data.tolist() == [1.0, 2.0]  # a copy
+    assert np.asarray(Value(2.5)).dtype == np.float64 and np.asarray(Value(2.5)).shape == ()
+    assert np.array(Value([[1.0]]), dtype=np.float32).dtype == np.float32
+    assert np.array([Value(1.0), Value(2.0)]).dtype == np.float64
+
+
+def test_a_list_of_values_is_refused_as_data_not_silently_detached() -> None:
+    with pytest.raises(TypeError, match="stack"):
+        Value([Value(1.0), Value(2.0)])
+    with pytest.raises(TypeError, match="stack"):
+        Value([[1.0], [Value(2.0)]])
+
+
+@pytest.mark.parametrize("x", [2.7, -2.7, 2.5, 3.5, -0.5, 7.0])
+@pytest.mark.parametrize("wrap", [lambda x: Value(x), lambda x: Value([x]), lambda x: Value([[x]])])
+def test_number_conversions_behave_as_for_a_float(x: float, wrap: object) -> None:
+    v = wrap(x)  # type: ignore[operator]
+    assert int(v) == int(x) and type(int(v)) is int
+    assert round(v) == round(x) and type(round(v)) is int
+    assert round(v, 1) == round(x, 1)
+    assert math.floor(v) == math.floor(x) and math.ceil(v) == math.ceil(x)
+    assert math.trunc(v) == math.trunc(x)
+
+
+def test_number_conversions_of_many_elements_say_why_not() -> None:
+    with pytest.raises(ValueError, match="one element"):
+        int(Value([1.0, 2.0]))
+    with pytest.raises(ValueError, match="one element"):
+        math.floor(Value([1.0, 2.0]))
+
+
+# ---- models check every argument at construction
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLP(2, [1], activation="relux"),  # one layer: the hidden activation is unused
+    lambda: MLP(2, [3, 1], output_activation="tanhh"),
+    lambda: Neuron(2, activation="sigmoidd"),
+    lambda: Layer(2, 3, activation="nope"),
+])
+def test_an_unknown_activation_is_refused_at_construction(make: object) -> None:
+    with pytest.raises(ValueError, match=r"unknown activation .*known activations"):
+        make()  # type: ignore[operator]
+
+
+def test_the_message_names_the_argument() -> None:
+    with pytest.raises(ValueError, match="MLP: activation: unknown activation 'relux'"):
+        MLP(2, [1], activation="relux")
+    with pytest.raises(TypeError, match="Layer: activation: "):
+        Layer(2, 3, activation=3)  # type: ignore[arg-type]
+
+
+# ---- Module.load on a file that is not ours
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    files = {name: tmp_path / name for name in
+             ("pickle.npz", "objects.npz", "text.npz", "array.npy", "broken.npz")}
+    files["pickle.npz"].write_bytes(pickle.dumps({"W": [1.0]}))
+    np.savez(files["objects.npz"], W=np.array([{"x": 1}], dtype=object))
+    files["text.npz"].write_text("hello")
+    np.save(files["array.npy"], np.zeros(3))
+    with zipfile.ZipFile(tmp_path / "full.zip", "w") as archive:
+        archive.writestr("W.npy", b"\x93NUMPY" + b"\x00" * 100)
+    files["broken.npz"].write_bytes((tmp_path / "full.zip").read_bytes()[:40])
+    return files
+
+
+@pytest.mark.parametrize(("name", "what"), [
+    ("pickle.npz", "it is a Python pickle"),
+    ("objects.npz", "its entry 'W' holds Python objects, not numbers"),
+    ("text.npz", "it starts with b'hello'"),
+    ("array.npy", "it is a single .npy array"),
+    ("broken.npz", "not a readable .npz file"),
+])
+def test_load_says_what_the_file_is_not_and_never_suggests_pickle(tmp_path: Path, name: str,
+                                                                  what: str) -> None:
+    path = _files(tmp_path)[name]
+    with pytest.raises(ValueError, match=r"MLP\.load: .* is not") as error:
+        MLP(2, [1]).load(path)
+    assert what in str(error.value)
+    assert "pickle=" not in str(error.value) and "pickle.load" not in str(error.value)
