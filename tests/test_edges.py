@@ -135,8 +135,6 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
     assert same_ieee(gb, pytorch[1], signed_zero=False), (name, xs, ga, gb)
 
 
-@pytest.mark.xfail(strict=True, reason="needs fast.py: its float relu rule, inlined, must read "
-                   "`0.0 if a.data <= 0.0 else g` as ops.RELU must (nan > 0 is False)")
 @pytest.mark.parametrize("tensor", [False, True])
 def test_relu_at_nan_backpropagates_pytorchs_gradient(tensor: bool) -> None:
     # PyTorch: relu's backward is threshold_backward(grad, result, 0): result <= 0 ? 0 : grad,

@@ -376,10 +376,7 @@ def test_max_splits_ties_evenly() -> None:
 
 @pytest.mark.parametrize(("exponent", "value", "d_base"), [
     (1.0, 0.0, 1.0), (2.0, 0.0, 0.0), (0.5, 0.0, float("inf")),
-    pytest.param(0.0, 1.0, 0.0, marks=pytest.mark.xfail(strict=True, reason=(
-        "a bug in ops.py, fixed on the edge-cases branch: Value(0.0) ** Value(0.0) gives the "
-        "base the gradient nan (0 · 0**-1); PyTorch gives 0 (x = Value(0.0); "
-        "(x ** Value(0.0)).backward(); x.grad is nan)"))),
+    (0.0, 1.0, 0.0),  # 0 ** 0: PyTorch's 0 for the base, not 0 · 0**-1 = nan
 ])
 def test_pow_at_a_zero_base(exponent: float, value: float, d_base: float) -> None:
     """PyTorch's conventions at a == 0: d/da = b·a^(b−1) (0 when b == 0), d/db = 0 (b ≥ 0)."""

@@ -159,7 +159,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                 elif rule == _ADD:
                     da = db = g
                 elif rule == _RELU:
-                    da = g if a.data > 0.0 else 0.0
+                    da = 0.0 if a.data <= 0.0 else g
                 elif rule == _TANH:
                     x = a.data
                     da = g * (4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x))

@@ -113,7 +113,9 @@ STEP: Primitive = primitive("step", kernels.step,
     lambda g, out, a: (None,),
     kinks=(0.0,), text="∂out/∂a = 0 everywhere (the step passes no gradient)")
 RELU: Primitive = primitive("relu", kernels.relu,
-    lambda g, out, a: (WHERE(g, 0.0, cond=a > 0.0),),  # NOTE: d relu at 0 is taken to be 0
+    # NOTE: d relu at 0 is taken to be 0; at nan it is g, as PyTorch's threshold_backward
+    # (a <= 0 ? 0 : g): a nan input must not get a clean-looking 0
+    lambda g, out, a: (WHERE(0.0, g, cond=a <= 0.0),),
     kinks=(0.0,), text="∂out/∂a = 1 if a > 0 else 0  (0 at a = 0)")
 LEAKY_RELU: Primitive = primitive("leaky_relu", kernels.leaky_relu,
     lambda g, out, a, *, negative_slope: (WHERE(g, g * negative_slope, cond=a > 0.0),),
