@@ -98,7 +98,7 @@ def test_demo_without_matplotlib_runs_the_text_and_says_once_what_it_skipped(
     for name in ("perceptron_gates.png", "sigmoid_neuron.gif", "xor_mlp.png",
                  "activations.png"):
         assert name in skipped[0]
-    assert "pip install tinygrad_edu[plot]" in skipped[0]
+    assert "pip install -e '.[plot]'" in skipped[0]
     assert list(tmp_path.iterdir()) == []
 
 

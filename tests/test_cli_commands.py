@@ -12,6 +12,7 @@ import pytest
 
 from tinygrad_edu import cli, lecture, training
 from tinygrad_edu.cli import COMMANDS, main
+from tinygrad_edu.plots import PLOT_INSTALL_HINT
 
 matplotlib.use("Agg")
 
@@ -155,7 +156,7 @@ def test_missing_matplotlib_skips_the_picture_in_one_line(
     assert "gradcheck" in captured.out and captured.err == ""
     skipped = [line for line in captured.out.splitlines() if "pip install" in line]
     assert skipped == ["skipped 1 picture (matplotlib is not installed): activations.png; "
-                       "to draw it: pip install tinygrad_edu[plot]"]
+                       "to draw it: " + PLOT_INSTALL_HINT]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -93,6 +93,8 @@ def test_item_numpy_float_len_iter() -> None:
 
 def test_repr() -> None:
     assert repr(Value(2.0)) == "Value(data=2.0, grad=0.0)"
+    assert repr(Value(2.0, label="w")) == "Value(data=2.0, grad=0.0, label='w')"
+    assert repr(Value([1.0], label="x")).endswith(", label='x')")
     text = repr(Value([1.0, 2.0]))
     assert text == "Value(shape=(2,), data=[1., 2.], grad=[0., 0.])"
     big = repr(Value(np.zeros((100, 100))))

@@ -245,9 +245,9 @@ def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     X, y = logic_gate("or")
-    with pytest.raises(PlotDependencyError, match=r"pip install tinygrad_edu\[plot\]"):
+    with pytest.raises(PlotDependencyError, match=r"pip install -e .\.\[plot\]."):
         viz.plot_decision_boundary(Perceptron(2), X, y)
-    with pytest.raises(ImportError, match=r"tinygrad_edu\[plot\]"):
+    with pytest.raises(ImportError, match=r"\.\[plot\]"):
         viz.plot_activations()
 
 

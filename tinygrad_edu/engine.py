@@ -436,14 +436,15 @@ class Value(ArrayLike):
         return self.op is None
 
     def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
         if type(self.data) is float:
-            return f"Value(data={self.data!r}, grad={self.grad!r})"
+            return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
         options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
         data = np.array2string(np.asarray(self.data), separator=", ", **options)
         grad = self._grad.data if isinstance(self._grad, Value) else self.grad
         grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
         return (f"Value(shape={self.shape}, data={data.replace(chr(10), '')}, "
-                f"grad={grad_text.replace(chr(10), '')})")
+                f"grad={grad_text.replace(chr(10), '')}{label})")
 
     # micrograd's names for the graph structure, so its drawing code works unchanged
     @property

@@ -2,7 +2,7 @@
 
 matplotlib is imported inside the functions, so importing this module (and `tinygrad_edu.viz`,
 which re-exports both functions) works without it; calling one without matplotlib raises
-`PlotDependencyError`, which says ``pip install tinygrad_edu[plot]``.
+`PlotDependencyError`, which says how to install the `plot` extra.
 
 Both functions draw into what they are given (an ``Axes``, a ``Figure``), or, given nothing,
 into a new pyplot figure, as matplotlib's own plotting functions do.
@@ -46,7 +46,7 @@ _SHADES = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#e7d4cf", "#f7d3ea")
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
-PLOT_INSTALL_HINT = "pip install tinygrad_edu[plot]"
+PLOT_INSTALL_HINT = "pip install -e '.[plot]' (from the clone), or make demo"
 
 
 class PlotDependencyError(ImportError):

@@ -11,7 +11,7 @@ The page's template is the package data file ``tinygrad_edu/viz/backprop.html``.
 ...     print(step.number, step.text.split(":")[0], step.grads)
 0 forward pass {}
 1 n1 = x * x {Value(data=9.0, grad=0.0): 1.0}
-2 x is a leaf {Value(data=9.0, grad=0.0): 1.0, Value(data=3.0, grad=0.0): 6.0}
+2 x is a leaf {Value(data=9.0, grad=0.0): 1.0, Value(data=3.0, grad=0.0, label='x'): 6.0}
 """
 
 from __future__ import annotations
