@@ -12,7 +12,8 @@ Read it top to bottom; it is micrograd's engine, grown to tensors and higher der
    or wrapped as a function.
 
 `Value.backward()` runs the same pass through a faster executor, `tinygrad_edu.fast`, which
-the tests prove gives exactly what `backpropagate` gives.
+the tests prove gives exactly what `backpropagate` gives. Two extras close the file:
+`detect_anomaly` (6) and pickling (7).
 
 >>> from tinygrad_edu import Value
 >>> a, b = Value(2.0), Value(-3.0)
@@ -455,7 +456,7 @@ class Value(ArrayLike):
     def _prev(self) -> set[Value]:
         return set(self.parents)
 
-    # ---- pickle and copy (see section 6) -----------------------------------------------------
+    # ---- pickle and copy (see section 7) -----------------------------------------------------
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         table = _tables_in_use.get(id(self))
@@ -572,72 +573,6 @@ def _operator(prim: Primitive, a: Any, b: Any) -> Value:
     if not (isinstance(a, _OPERANDS) and isinstance(b, _OPERANDS)):
         return NotImplemented  # type: ignore[no-any-return]
     return apply(prim, a, b)
-
-
-class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
-    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
-
-    Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
-    through the reference `apply`, which checks its result and names the op and its operands.
-    A context manager and a decorator (``@detect_anomaly()``).
-
-    >>> x = Value(-1.0, label="x")
-    >>> with detect_anomaly():
-    ...     x.log()
-    Traceback (most recent call last):
-    ...
-    FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
-    """
-
-    _depth = 0
-
-    def __enter__(self) -> None:
-        global apply, _operator
-        if detect_anomaly._depth == 0:  # the checked reference replaces the fast copies
-            apply, _operator = _checked_apply, _reference_operator
-        detect_anomaly._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global apply, _operator
-        detect_anomaly._depth -= 1
-        if detect_anomaly._depth == 0:
-            apply, _operator = _fast_apply, _fast_operator
-
-    def __call__(self, func: F) -> F:
-        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-
-def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
-    """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
-    out = _reference_apply(prim, *args, **params)
-    data = out.data
-    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
-    if bad:
-        kind = "nan" if np.isnan(data).any() else "inf"
-        operands = ", ".join(_operand_text(arg) for arg in args)
-        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
-                                 f"{operands}")
-    return out
-
-
-def _operand_text(arg: Any) -> str:
-    if not isinstance(arg, Value):
-        return f"the constant {describe(arg)}"
-    name = arg.label or "an unlabelled Value"
-    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
-    made = f", made by {arg.op.name}" if arg.op is not None else ""
-    return f"{name} ({shape}{made})"
-
-
-_fast_apply, _fast_operator = apply, _operator
-_reference_apply: Callable[..., Value] = apply.__wrapped__  # type: ignore[attr-defined]
-_reference_operator: Callable[..., Value] = _operator.__wrapped__  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -828,7 +763,78 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
 
 # --------------------------------------------------------------------------------------------
-# 6. Values as Python objects: a graph pickles (and deep-copies) as one flat table
+# 6. Finding the first nan or inf (opt-in)
+# --------------------------------------------------------------------------------------------
+
+
+class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
+    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
+
+    Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
+    through the reference `apply`, which checks its result and names the op and its operands.
+    A context manager and a decorator (``@detect_anomaly()``).
+
+    >>> x = Value(-1.0, label="x")
+    >>> with detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
+    """
+
+    _depth = 0
+
+    def __enter__(self) -> None:
+        global apply, _operator
+        if detect_anomaly._depth == 0:  # the checked reference replaces the fast copies
+            apply, _operator = _checked_apply, _reference_operator
+        detect_anomaly._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global apply, _operator
+        detect_anomaly._depth -= 1
+        if detect_anomaly._depth == 0:
+            apply, _operator = _fast_apply, _fast_operator
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
+    out = _reference_apply(prim, *args, **params)
+    data = out.data
+    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
+    if bad:
+        kind = "nan" if np.isnan(data).any() else "inf"
+        operands = ", ".join(_operand_text(arg) for arg in args)
+        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
+                                 f"{operands}")
+    return out
+
+
+def _operand_text(arg: Any) -> str:
+    if not isinstance(arg, Value):
+        return f"the constant {describe(arg)}"
+    name = arg.label or "an unlabelled Value"
+    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
+    made = f", made by {arg.op.name}" if arg.op is not None else ""
+    return f"{name} ({shape}{made})"
+
+
+_fast_apply, _fast_operator = apply, _operator
+_reference_apply: Callable[..., Value] = apply.__wrapped__  # type: ignore[attr-defined]
+_reference_operator: Callable[..., Value] = _operator.__wrapped__  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Values as Python objects: a graph pickles (and deep-copies) as one flat table
 # --------------------------------------------------------------------------------------------
 
 
