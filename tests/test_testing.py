@@ -341,3 +341,17 @@ def test_gradgradcheck_catches_a_wrong_second_derivative() -> None:
     assert gradcheck(lambda v: odd(v), 0.5, **TIGHT)
     with pytest.raises(GradcheckError, match="mismatch at input 0"):
         gradgradcheck(lambda v: odd(v), 0.5, **TIGHT)
+
+
+def test_a_scalar_functions_mismatch_shows_its_own_derivative() -> None:
+    """For a scalar f the message shows df/dx itself (4x against 2x at 0.5: 2.0 vs 1.0), not
+    its product with the random upstream number; for a tensor f it says what the numbers are."""
+    square = Primitive("square", lambda x: x * x, lambda g, out, x: (g * 4.0 * x,))
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda x: square(x), 0.5)
+    parts = parse(error)
+    assert float(parts["analytical"]) == pytest.approx(2.0, rel=1e-12)
+    assert float(parts["numerical"]) == pytest.approx(1.0, rel=1e-6)
+    assert "upstream" not in str(error.value)
+    with pytest.raises(GradcheckError, match=r"sum\(f\(\.\.\.\) · u\), u a random upstream"):
+        gradcheck(lambda x: square(x), [0.5, 1.0])

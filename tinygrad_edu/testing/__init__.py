@@ -149,6 +149,14 @@ def gradcheck(
     else:
         by_gradients = by_backward = [np.zeros_like(d) if np.ndim(d) else 0.0 for d in datas]
     numerical = numerical_grad(target, *datas, eps=eps)
+    # what the message shows: for a scalar f, its own derivative (the checked numbers are
+    # that derivative times the random upstream number); otherwise the checked numbers, said so
+    scalar_f = order == 1 and upstream.ndim == 0 and float(upstream) != 0.0
+    scale = float(upstream) if scalar_f else 1.0
+    of_what = "" if scalar_f else (
+        f"; both are gradients of sum(f(...) · u), u a random upstream gradient (seed={seed})"
+        if order == 1 else
+        f"; both are of the recorded first derivative along random directions (seed={seed})")
     for how, analytical in (("gradients()", by_gradients), ("backward()", by_backward)):
         for i, (a, n) in enumerate(zip(analytical, numerical, strict=True)):
             a_arr, n_arr = np.asarray(a, dtype=np.float64), np.asarray(n, dtype=np.float64)
@@ -158,9 +166,9 @@ def gradcheck(
                 what = "second derivative" if order == 2 else "gradient"
                 where = f"element {index} of input {i}" if index else f"input {i} (a scalar)"
                 raise GradcheckError(
-                    f"{what} mismatch at {where}: analytical {float(a_arr[index])!r} "
-                    f"(by {how}), numerical {float(n_arr[index])!r} (tolerance atol={atol}, "
-                    f"rtol={rtol}, eps={eps})"
+                    f"{what} mismatch at {where}: analytical {float(a_arr[index]) / scale!r} "
+                    f"(by {how}), numerical {float(n_arr[index]) / scale!r} (tolerance "
+                    f"atol={atol}, rtol={rtol}, eps={eps}){of_what}"
                 )
     return True
 
