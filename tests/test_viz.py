@@ -426,7 +426,7 @@ def test_step_texts_show_the_local_rule() -> None:
     c.label = "c"
     steps = backprop_steps(c)
     assert "c = a * b" in steps[1].text
-    assert "∂out/∂a = b" in steps[1].text and "a = a, b = b" in steps[1].text
+    assert "∂out/∂a = b" in steps[1].text and "a is “a”, b is “b”" in steps[1].text
     assert "is a leaf" in steps[2].text
 
 
@@ -501,3 +501,13 @@ def test_constants_and_numbers_format() -> None:
     source = draw_graph(y).source
     assert "data 1.235e+05" in source and "data 1.000e-05" in source
     assert math.isclose(y.data, 123456.00001)
+
+
+def test_every_value_the_step_texts_name_is_named_in_the_picture() -> None:
+    """A value without a label shows the name the backprop steps call it by (n1, ...)."""
+    x = Value(2.0, label="x")
+    y = (x * 3.0).tanh()
+    source = draw_graph(y).source
+    for step in backprop_steps(y)[1:]:
+        name = step.text.split(" ")[0]
+        assert re.search(rf">{re.escape(name)}<", source), f"{name} is not shown in the picture"

@@ -174,6 +174,7 @@ GROUP_COLOR = "#e0e0e0"
 HIGHLIGHT = "#7b3294"  # purple: the node being processed in a backprop step
 ALARM = "#d62728"  # red: a nan or inf gradient
 DIM_TEXT = "#a0a0a0"  # grey text: a gradient that is exactly zero (a dead ReLU, say)
+NAME_TEXT = "#707070"  # grey: the name (n7) of a value without a label
 DIM_BORDER = "#c8c8c8"
 FONT = "Helvetica"
 
@@ -228,7 +229,10 @@ def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_gra
     rows = []
     title = graph.titles[key]
     shape = f"shape {node.shape}" if node.shape else ""
-    head = "  ".join(p for p in (f"<B>{_escape(title)}</B>" if title else "", shape) if p)
+    # a value without a label shows the name the backprop steps call it by (n7), in grey
+    name = (f"<B>{_escape(title)}</B>" if title
+            else f'<FONT COLOR="{NAME_TEXT}">{_escape(graph.names[key])}</FONT>')
+    head = "  ".join(p for p in (name, shape) if p)
     if head:
         rows.append(head)
     if show_data:

@@ -107,10 +107,11 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
             operands = f" {node.op.describe(node.params)} ".join(who(p) for p in node.parents)
             if len(node.parents) == 1:
                 operands = f"{node.op.describe(node.params)}({who(node.parents[0])})"
-            letters = ", ".join(f"{operand_letter(i)} = {who(p)}"
+            # the rule's own letters (out, a, b) stand for the boxes, named in quotes
+            letters = ", ".join(f"{operand_letter(i)} is “{who(p)}”"
                                 for i, p in enumerate(node.parents))
             text = (f"{who(node)} = {operands}: gradient {summarize(g)} arrives. "
-                    f"Local rule (out = {who(node)}, {letters}): "
+                    f"Local rule (out is “{who(node)}”, {letters}): "
                     f"{local_rule(node.op, node.params)}")
         steps.append(BackpropStep(len(steps), node, g, text, dict(known)))
     return steps
