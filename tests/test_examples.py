@@ -201,7 +201,7 @@ def test_plot_decision_boundary_without_axes_uses_pyplot() -> None:
 
 def test_grid_predictions_for_each_kind_of_model() -> None:
     X, _ = logic_gate("and")
-    p = Perceptron(2)
+    p = Perceptron(2, zeros=True)
     p.weights = [-1.5, 1.0, 1.0]
     _, _, classes, probability = grid_predictions(p, X, resolution=5)
     assert probability is None and classes[0, 0] == 0 and classes[-1, -1] == 1
@@ -246,7 +246,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     X, y = logic_gate("or")
     with pytest.raises(PlotDependencyError, match=r"pip install -e .\.\[plot\]."):
-        viz.plot_decision_boundary(Perceptron(2), X, y)
+        viz.plot_decision_boundary(Perceptron(2, zeros=True), X, y)
     with pytest.raises(ImportError, match=r"\.\[plot\]"):
         viz.plot_activations()
 

@@ -15,9 +15,13 @@ from tinygrad_edu.datasets import logic_gate
 from tinygrad_edu.perceptron import DecisionBoundary, Perceptron
 
 
-def test_weights_are_bias_first_zero_without_seed_random_with_one() -> None:
-    p = Perceptron(3)
+def test_weights_are_bias_first_random_from_a_seed_or_zero() -> None:
+    p = Perceptron(3, zeros=True)
     assert p.weights.shape == (4,) and np.all(p.weights == 0)
+    np.random.seed(11)  # seed=None draws from numpy's global random state
+    first = Perceptron(3).weights
+    np.random.seed(11)
+    assert np.array_equal(first, Perceptron(3).weights) and np.any(first != 0)
     a, b = Perceptron(3, seed=7), Perceptron(3, seed=7)
     assert np.array_equal(a.weights, b.weights)
     assert np.all(np.abs(a.weights) <= 1) and np.any(a.weights != 0)
@@ -25,7 +29,7 @@ def test_weights_are_bias_first_zero_without_seed_random_with_one() -> None:
 
 
 def test_prediction_is_the_step_of_w_dot_x_with_x0_equal_1() -> None:
-    p = Perceptron(2)
+    p = Perceptron(2, zeros=True)
     p.weights = [-1.0, 2.0, 0.5]
     X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.5, 0.0]])
     np.testing.assert_array_equal(p.net_input(X), [-1.0, 1.0, 0.0, 0.0])
@@ -38,7 +42,7 @@ def test_prediction_is_the_step_of_w_dot_x_with_x0_equal_1() -> None:
 
 def test_one_update_follows_the_rule_exactly() -> None:
     """ŷ = 0, y = 1: w ← w + lr·x; ŷ = 1, y = 0: w ← w − lr·x; a right answer changes nothing."""
-    p = Perceptron(2)
+    p = Perceptron(2, zeros=True)
     p.weights = [0.0, 0.0, 0.0]
     history = p.fit([[2.0, 3.0]], [1], lr=0.5, max_epochs=1)
     assert history.errors == [1]
@@ -52,7 +56,7 @@ def test_one_update_follows_the_rule_exactly() -> None:
 
 def test_fit_goes_one_example_at_a_time_in_order() -> None:
     # the second example is judged with the weights the first one produced
-    p = Perceptron(1)
+    p = Perceptron(1, zeros=True)
     history = p.fit([[1.0], [1.0]], [1, 1], lr=1.0, max_epochs=1)
     assert history.errors == [1]  # after w = (1, 1) the second example is already right
     np.testing.assert_array_equal(p.weights, [1.0, 1.0])
@@ -124,7 +128,7 @@ def test_xor_never_converges_and_a_cycle_is_detected(seed: int | None, lr: float
 
 def test_xor_from_zero_weights_in_detail() -> None:
     X, y = logic_gate("xor")
-    history = Perceptron(2).fit(X, y)
+    history = Perceptron(2, zeros=True).fit(X, y)
     assert (history.converged, history.cycled) == (False, True)
     final = history.weights[-1]
     assert any(np.array_equal(final, w) for w in [history.initial_weights, *history.weights[:-1]])
@@ -132,7 +136,7 @@ def test_xor_from_zero_weights_in_detail() -> None:
 
 def test_stops_after_max_epochs_without_claiming_a_cycle() -> None:
     X, y = logic_gate("nand")
-    history = Perceptron(2).fit(X, y, max_epochs=2)
+    history = Perceptron(2, zeros=True).fit(X, y, max_epochs=2)
     assert history.epochs == 2 and not history.converged and not history.cycled
 
 
@@ -165,7 +169,7 @@ def test_novikoff_bound_on_the_number_of_updates(
     included), the perceptron makes at most (R/γ)² updates, then stops with no error."""
     X, y, R, gamma = data
     bound = (R / gamma) ** 2
-    p = Perceptron(X.shape[1])
+    p = Perceptron(X.shape[1], zeros=True)
     history = p.fit(X, y, lr=lr, max_epochs=math.floor(bound) + 2)
     assert history.converged
     assert history.updates <= bound
@@ -173,7 +177,7 @@ def test_novikoff_bound_on_the_number_of_updates(
 
 
 def test_decision_boundary_is_the_line_w_dot_x_equal_zero() -> None:
-    p = Perceptron(2)
+    p = Perceptron(2, zeros=True)
     p.weights = [-1.5, 1.0, 1.0]
     boundary = p.decision_boundary()
     assert isinstance(boundary, DecisionBoundary)
@@ -182,12 +186,12 @@ def test_decision_boundary_is_the_line_w_dot_x_equal_zero() -> None:
     points = np.stack([xs, boundary.x2(xs)], axis=1)
     np.testing.assert_allclose(p.net_input(points), 0.0, atol=1e-12)
     assert boundary.side([[2.0, 2.0]]).tolist() == [2.5]
-    vertical = Perceptron(2)
+    vertical = Perceptron(2, zeros=True)
     vertical.weights = [-1.0, 2.0, 0.0]
     with pytest.raises(ValueError, match=r"vertical .* x₁ = 0\.5"):
         vertical.decision_boundary().x2(0.0)
     with pytest.raises(ValueError, match="needs a boundary in 2 inputs"):
-        Perceptron(3).decision_boundary().x2(0.0)
+        Perceptron(3, zeros=True).decision_boundary().x2(0.0)
 
 
 def test_trained_boundary_separates_and() -> None:
@@ -211,11 +215,11 @@ def test_trained_boundary_separates_and() -> None:
 )
 def test_bad_arguments_are_refused_clearly(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        call(Perceptron(2))  # type: ignore[operator]
+        call(Perceptron(2, zeros=True))  # type: ignore[operator]
 
 
 def test_repr_shows_the_weights() -> None:
-    assert repr(Perceptron(2)) == "Perceptron(2, weights=[0. 0. 0.])"
+    assert repr(Perceptron(2, zeros=True)) == "Perceptron(2, weights=[0. 0. 0.])"
 
 
 def test_all_sixteen_two_input_gates_learnable_except_xor_and_xnor() -> None:
@@ -224,7 +228,7 @@ def test_all_sixteen_two_input_gates_learnable_except_xor_and_xnor() -> None:
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     learned = set()
     for table in itertools.product([0, 1], repeat=4):
-        history = Perceptron(2).fit(X, np.array(table))
+        history = Perceptron(2, zeros=True).fit(X, np.array(table))
         if history.converged:
             learned.add(table)
         else:

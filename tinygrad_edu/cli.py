@@ -152,7 +152,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
           "w -= lr·x if it was 1 but should be 0 (x = (1, x1, x2)).")
     for gate in args.gate:
         X, y = logic_gate(gate)
-        p = Perceptron(2, seed=None if args.zeros else args.seed)
+        p = Perceptron(2, seed=args.seed, zeros=args.zeros)
         start = p.weights.copy()
         history = p.fit(X, y, lr=args.lr, max_epochs=args.max_epochs)
         print(f"\n{gate.upper()}  (targets {y.tolist()}, initial weights "

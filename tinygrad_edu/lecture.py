@@ -24,7 +24,7 @@ The helpers they share for training (`train_binary`, `accuracy`, `progress_bar`)
 >>> from tinygrad_edu.datasets import logic_gate
 >>> from tinygrad_edu.perceptron import Perceptron
 >>> X, y = logic_gate("and")
->>> p = Perceptron(2)
+>>> p = Perceptron(2, zeros=True)
 >>> print(describe_gate_run("and", p.fit(X, y), correct=int((p.predict(X) == y).sum())))
 AND   converged after 6 epochs (10 updates); final weights get 4/4 right
 """

@@ -6,11 +6,11 @@ linearly separable: XOR). `Perceptron.decision_boundary` gives the separating hy
 
 >>> from tinygrad_edu.datasets import logic_gate
 >>> from tinygrad_edu.perceptron import Perceptron
->>> p = Perceptron(2)
+>>> p = Perceptron(2, zeros=True)
 >>> history = p.fit(*logic_gate("or"))
 >>> history.converged, history.updates, p.predict([[0, 0], [1, 0]]).tolist()
 (True, 4, [0, 1])
->>> Perceptron(2).fit(*logic_gate("xor")).cycled
+>>> Perceptron(2, zeros=True).fit(*logic_gate("xor")).cycled
 True
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu._common import Seed, positive_int
+from tinygrad_edu._common import Seed, positive_int, random_generator
 from tinygrad_edu.data import Array, as_data
 
 __all__ = ["DecisionBoundary", "Perceptron", "PerceptronHistory"]
@@ -78,13 +78,14 @@ class DecisionBoundary:
 class Perceptron:
     """Rosenblatt's perceptron (1958): ŷ = step(wᵀx) with x = (1, x₁, …, xₙ), so w₀ is the bias.
 
-    `weights` is a 1-D array of nin + 1 numbers, bias first. With ``seed=None`` they start at
-    zero (the setting of Novikoff's convergence theorem); with a seed they start random, as in
-    the lecture, drawn from U(−1, 1). Either way they can be set directly.
+    `weights` is a 1-D array of nin + 1 numbers, bias first. They start random, as in the
+    lecture, drawn from U(−1, 1) with `seed` (None: numpy's global random state, so
+    ``np.random.seed(s)`` makes runs repeat), or at zero with ``zeros=True`` (the setting of
+    Novikoff's convergence theorem). Either way they can be set directly.
 
     >>> from tinygrad_edu.datasets import logic_gate
     >>> X, y = logic_gate("and")
-    >>> p = Perceptron(2)
+    >>> p = Perceptron(2, zeros=True)
     >>> history = p.fit(X, y)
     >>> history.converged, history.errors
     (True, [1, 3, 3, 2, 1, 0])
@@ -92,12 +93,12 @@ class Perceptron:
     (array([-3.,  2.,  1.]), array([0, 0, 0, 1]))
     """
 
-    def __init__(self, nin: int, *, seed: Seed = None) -> None:
+    def __init__(self, nin: int, *, seed: Seed = None, zeros: bool = False) -> None:
         self.nin = positive_int(nin, "Perceptron: nin (the number of inputs)")
-        if seed is None:
+        if zeros:
             self._weights = np.zeros(self.nin + 1)
         else:
-            self._weights = np.random.default_rng(seed).uniform(-1.0, 1.0, self.nin + 1)
+            self._weights = random_generator(seed).uniform(-1.0, 1.0, self.nin + 1)
 
     @property
     def weights(self) -> Array:
@@ -184,7 +185,7 @@ class Perceptron:
     def decision_boundary(self) -> DecisionBoundary:
         """The hyperplane wᵀx = 0 (a line for two inputs) separating the two predictions.
 
-        >>> p = Perceptron(2)
+        >>> p = Perceptron(2, zeros=True)
         >>> p.weights = [-1.5, 1.0, 1.0]
         >>> float(p.decision_boundary().x2(0.5))
         1.0

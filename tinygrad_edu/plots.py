@@ -9,7 +9,7 @@ into a new pyplot figure, as matplotlib's own plotting functions do.
 
 >>> from tinygrad_edu.plots import grid_predictions
 >>> from tinygrad_edu.nn import Perceptron
->>> p = Perceptron(2)
+>>> p = Perceptron(2, zeros=True)
 >>> p.weights = [-1.5, 1.0, 1.0]  # AND: x1 + x2 > 1.5
 >>> xx, yy, classes, probability = grid_predictions(p, [[0, 0], [1, 1]], resolution=3)
 >>> classes.tolist(), probability is None
