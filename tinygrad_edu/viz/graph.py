@@ -173,7 +173,6 @@ class Graph:
 
     root: Value
     nodes: list[Value]  # oldest first
-    nearest: list[Value]  # the same values, nearest the root first
     names: dict[int, str]  # id(node) -> "n0", "n1", ... (creation order)
     titles: dict[int, str]  # id(node) -> the label shown
     roles: dict[int, str]
@@ -226,9 +225,7 @@ def build_graph(
         raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
-    walk = topological_order(root, constants=True)  # newest first
-    nodes = walk[::-1]
-    nearest = by_distance(walk)
+    nodes = topological_order(root, constants=True)[::-1]
     named = _named_values(params)
     input_ids = set()
     input_labels = set()
@@ -255,7 +252,7 @@ def build_graph(
             roles[key] = "input"
         else:
             roles[key] = "parameter"
-    graph = Graph(root, nodes, nearest, names, titles, roles, max_nodes)
+    graph = Graph(root, nodes, names, titles, roles, max_nodes)
     if max_nodes is not None and len(nodes) > max_nodes:
         _collapse(graph, max_nodes, fits or (lambda graph: True))
     return graph
@@ -400,9 +397,9 @@ def _fold_modules(graph: Graph, groups: dict[int, str]) -> None:
     graph.hidden = len(groups)
 
 
-def _keep_nearest(graph: Graph, count: int) -> None:
+def _keep_nearest(graph: Graph, nearest: list[Value], count: int) -> None:
     graph.units = {}
-    kept = {id(node) for node in graph.nearest[:count]}
+    kept = {id(node) for node in nearest[:count]}
     rest = Unit("hidden", "further values")
     for node in graph.nodes:
         if id(node) not in kept:
@@ -425,16 +422,17 @@ def _collapse(graph: Graph, max_nodes: int, fits: Callable[[Graph], bool]) -> No
                 return
             graph.fitted = True  # a finer level fitted max_nodes, not the screen
     # no module structure that fits: keep the values nearest the root, hide the rest
+    nearest = by_distance(graph.nodes[::-1])
     low, high = 1, max(1, max_nodes - 1)
-    _keep_nearest(graph, high)
+    _keep_nearest(graph, nearest, high)
     if fits(graph):
         return
     while low < high:  # the most values kept whose picture fits the screen
         middle = (low + high + 1) // 2
-        _keep_nearest(graph, middle)
+        _keep_nearest(graph, nearest, middle)
         if fits(graph):
             low = middle
         else:
             high = middle - 1
-    _keep_nearest(graph, low)
+    _keep_nearest(graph, nearest, low)
     graph.fitted = True
