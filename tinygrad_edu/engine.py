@@ -38,15 +38,12 @@ import numpy as np
 
 from tinygrad_edu import fast, kernels
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, shape_of
-from tinygrad_edu.kernels import OpError
+from tinygrad_edu.kernels import FLOAT_ERRORS, OpError
 
 Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 """Anything an operator accepts on its other side: a Value, a number or array-like data."""
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
-FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 
 __all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "detect_anomaly", "grad",
            "gradients", "no_grad", "primitive", "sum_to_shape", "topological_order"]

@@ -21,7 +21,7 @@ decorated with versions that build the common nodes without the general machiner
 multiply two matrices that align without matmul's general checks).
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
-writes Value's slots. It imports nothing from the package at run time.
+writes Value's slots. It imports nothing from the package at run time but `kernels`.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_edu.kernels import FLOAT_ERRORS
+
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Primitive, Value
 
-_FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 _PENDING = object()  # the mark of a node collected for this pass, before a gradient reaches it
 _by_creation = attrgetter("_number")
 
@@ -183,7 +184,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     da = g / a.data
                 else:  # sqrt
                     da = g / (2.0 * node.data)
-            except _FLOAT_ERRORS:
+            except FLOAT_ERRORS:
                 da = _NOT_INLINED
             if da is not _NOT_INLINED:
                 q = a._mark
@@ -199,7 +200,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
             try:
                 ga, gb = prim.vjp(g, node.data, a.data, b.data)
-            except _FLOAT_ERRORS:
+            except FLOAT_ERRORS:
                 ga, gb = _rule_in_ieee(prim, g, node)
             q = a._mark
             if q is not None and ga is not None:
@@ -218,7 +219,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     (ga,) = prim.vjp(g, node.data, a.data, **params)
                 else:
                     (ga,) = prim.vjp(g, node.data, a.data)
-            except _FLOAT_ERRORS:
+            except FLOAT_ERRORS:
                 (ga,) = _rule_in_ieee(prim, g, node)
             send(ga, a)
             continue
@@ -227,7 +228,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             params = {**params, "needs": tuple(p._mark is not None for p in parents)}
         try:
             shares = prim.vjp(g, node.data, *[p.data for p in parents], **params)
-        except _FLOAT_ERRORS:
+        except FLOAT_ERRORS:
             shares = _rule_in_ieee(prim, g, node)
         for parent, share in zip(parents, shares, strict=True):
             send(share, parent)
@@ -357,7 +358,7 @@ class Unrolled:
             x = args[0]
             try:
                 data = prim.forward(x.data, **params)
-            except (*_FLOAT_ERRORS, TypeError):
+            except (*FLOAT_ERRORS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
             if type(data) is np.float64:  # a reduction to a number
                 data = float(data)
@@ -414,7 +415,7 @@ class Unrolled:
             else:
                 try:
                     data = prim.forward(x, y)
-                except (*_FLOAT_ERRORS, TypeError):
+                except (*FLOAT_ERRORS, TypeError):
                     return reference(prim, a, b)  # (IEEE results, or an error that says why)
                 if type(data) is not float and not _is_tensor(data):
                     return reference(prim, a, b)

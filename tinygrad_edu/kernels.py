@@ -34,6 +34,10 @@ _MINUS_INF = -math.inf
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu(\.|$)")
 
 
+# Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
+FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+
+
 class OpError(ValueError):
     """An operation was given operands it cannot work with (the message says which and why)."""
 
