@@ -8,6 +8,7 @@
 (10.0, 7.0)
 """
 
+from tinygrad_edu import pickling  # noqa: F401  (Values pickle as flat tables from here on)
 from tinygrad_edu.activations import (
     ACTIVATIONS,
     elu,
@@ -23,10 +24,10 @@ from tinygrad_edu.activations import (
     step,
     tanh,
 )
+from tinygrad_edu.anomaly import detect_anomaly
 from tinygrad_edu.arrays import concatenate, stack, where
 from tinygrad_edu.engine import (
     Value,
-    detect_anomaly,
     enable_grad,
     grad,
     gradients,

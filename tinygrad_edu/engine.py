@@ -12,8 +12,8 @@ Read it top to bottom; it is micrograd's engine, grown to tensors and higher der
    or wrapped as a function.
 
 `Value.backward()` runs the same pass through a faster executor, `tinygrad_edu.fast`, which
-the tests prove gives exactly what `backpropagate` gives. Two extras close the file:
-`detect_anomaly` (6) and pickling (7).
+the tests prove gives exactly what `backpropagate` gives. Beside it: `anomaly.py` (find the
+first nan) and `pickling.py` (a graph as one flat table).
 
 >>> from tinygrad_edu import Value
 >>> a, b = Value(2.0), Value(-3.0)
@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,8 +44,8 @@ Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "detect_anomaly", "grad",
-           "gradients", "no_grad", "primitive", "sum_to_shape", "topological_order"]
+__all__ = ["OpError", "Primitive", "Value", "apply", "backpropagate", "grad", "gradients",
+           "no_grad", "primitive", "sum_to_shape", "topological_order"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +224,7 @@ class Value(ArrayLike):
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
-        _fill(self, as_data(data), bool(requires_grad))
+        init_slots(self, as_data(data), bool(requires_grad))
         self.label = label
 
     @property
@@ -453,18 +452,12 @@ class Value(ArrayLike):
     def _prev(self) -> set[Value]:
         return set(self.parents)
 
-    # ---- pickle and copy (see section 7) -----------------------------------------------------
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        table = _tables_in_use.get(id(self))
-        if table is None:
-            table = _GraphTable(self)
-        return _node_of, (table, table.index[id(self)])
+    # ---- copy (pickle and deepcopy: pickling.py) -----------------------------------------------
 
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands."""
-        copy = _fill(Value.__new__(Value), self.data, self.requires_grad, self.op, self.parents,
-                     self.params)
+        copy = init_slots(Value.__new__(Value), self.data, self.requires_grad, self.op,
+                          self.parents, self.params)
         copy.label, copy._grad = self.label, self._grad
         return copy
 
@@ -474,8 +467,8 @@ class Value(ArrayLike):
 # --------------------------------------------------------------------------------------------
 
 
-def _fill(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,
-          parents: tuple[Value, ...] = (), params: Mapping[str, Any] = NO_PARAMS) -> Value:
+def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,
+               parents: tuple[Value, ...] = (), params: Mapping[str, Any] = NO_PARAMS) -> Value:
     """Fill every slot of a new Value."""
     value.data = data
     value.label = ""
@@ -502,9 +495,9 @@ def constant(data: Any) -> Value:
     if kind is Value:
         return data  # type: ignore[no-any-return]
     if kind is float or kind is int:
-        return _fill(Value.__new__(Value), float(data), False)
+        return init_slots(Value.__new__(Value), float(data), False)
     if kind is np.ndarray and data.dtype == np.float64 and data.ndim:
-        return _fill(Value.__new__(Value), data, False)
+        return init_slots(Value.__new__(Value), data, False)
     return data if isinstance(data, Value) else Value(data, requires_grad=False)
 
 
@@ -537,8 +530,8 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     if type(data) is not float:
         data = _as_result(prim, data)
     if _grad_enabled and any(parent.requires_grad for parent in parents):
-        return _fill(Value.__new__(Value), data, True, prim, parents, params)
-    return _fill(Value.__new__(Value), data, False)
+        return init_slots(Value.__new__(Value), data, True, prim, parents, params)
+    return init_slots(Value.__new__(Value), data, False)
 
 
 def _as_result(prim: Primitive, data: Any) -> Data:
@@ -760,124 +753,20 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
 
 # --------------------------------------------------------------------------------------------
-# 6. Finding the first nan or inf (opt-in)
+# 6. Another route for every operation (detect_anomaly, in anomaly.py, checks each result)
 # --------------------------------------------------------------------------------------------
 
-
-class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
-    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
-
-    Off by default (results are silent IEEE, as in PyTorch). Inside, every operation runs
-    through the reference `apply`, which checks its result and names the op and its operands.
-    A context manager and a decorator (``@detect_anomaly()``).
-
-    >>> x = Value(-1.0, label="x")
-    >>> with detect_anomaly():
-    ...     x.log()
-    Traceback (most recent call last):
-    ...
-    FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
-    """
-
-    _depth = 0
-
-    def __enter__(self) -> None:
-        global apply, _operator
-        if detect_anomaly._depth == 0:  # the checked reference replaces the fast copies
-            apply, _operator = _checked_apply, _reference_operator
-        detect_anomaly._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global apply, _operator
-        detect_anomaly._depth -= 1
-        if detect_anomaly._depth == 0:
-            apply, _operator = _fast_apply, _fast_operator
-
-    def __call__(self, func: F) -> F:
-        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+_fast_routes = (apply, _operator)
 
 
-def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
-    """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
-    out = _reference_apply(prim, *args, **params)
-    data = out.data
-    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
-    if bad:
-        kind = "nan" if np.isnan(data).any() else "inf"
-        operands = ", ".join(_operand_text(arg) for arg in args)
-        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
-                                 f"{operands}")
-    return out
-
-
-def _operand_text(arg: Any) -> str:
-    if not isinstance(arg, Value):
-        return f"the constant {describe(arg)}"
-    name = arg.label or "an unlabelled Value"
-    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
-    made = f", made by {arg.op.name}" if arg.op is not None else ""
-    return f"{name} ({shape}{made})"
-
-
-_fast_apply, _fast_operator = apply, _operator
-_reference_apply: Callable[..., Value] = apply.__wrapped__  # type: ignore[attr-defined]
-_reference_operator: Callable[..., Value] = _operator.__wrapped__  # type: ignore[attr-defined]
-
-
-# --------------------------------------------------------------------------------------------
-# 7. Values as Python objects: a graph pickles (and deep-copies) as one flat table
-# --------------------------------------------------------------------------------------------
-
-
-class _GraphTable:
-    """The nodes behind a Value, oldest first, for one `pickle.dumps` or `copy.deepcopy`.
-
-    Pickling each node with its operands would recurse once per step of the graph; the table
-    pickles as a flat list of rows instead, each naming its operands by their place in the
-    list, so a graph of any depth works. A node already in another table in use (a shared
-    leaf pickled with an earlier Value) is named as that Value, so sharing survives.
-    """
-
-    __slots__ = ("__weakref__", "index", "nodes")
-
-    def __init__(self, value: Value) -> None:
-        self.nodes = [node for node in reversed(topological_order(value, constants=True))
-                      if node is value or id(node) not in _tables_in_use]
-        self.index = {id(node): i for i, node in enumerate(self.nodes)}
-        for node in self.nodes:
-            _tables_in_use[id(node)] = self
-
-    def __reduce__(self) -> Any:
-        index = self.index
-        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
-                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
-                for node in self.nodes]
-        return _rebuild_graph, (rows,)
-
-
-# a table lives as long as the pickler (or deepcopy) using it holds it
-_tables_in_use: weakref.WeakValueDictionary[int, _GraphTable] = weakref.WeakValueDictionary()
-
-
-def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
-    """The nodes of a pickled table, new, in the same order (so their creation numbers are)."""
-    nodes: list[Value] = []
-    for data, grad_, label, requires_grad, op, params, parents in rows:
-        operands = tuple(nodes[p] if type(p) is int else p for p in parents)
-        node = _fill(Value.__new__(Value), data, requires_grad, op, operands, params or NO_PARAMS)
-        node.label, node._grad = label, grad_
-        nodes.append(node)
-    return nodes
-
-
-def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
-    return table.nodes[i] if isinstance(table, _GraphTable) else table[i]
+def route_operations(through: Callable[..., Value] | None) -> None:
+    """Send every operation through `through` (a wrapper of `apply.__wrapped__`, the
+    reference), or back through the fast copies when None."""
+    global apply, _operator
+    if through is None:
+        apply, _operator = _fast_routes
+    else:
+        apply, _operator = through, _fast_routes[1].__wrapped__  # type: ignore[attr-defined]
 
 
 # The table is written in terms of Value, so it is imported last: the one late import.

@@ -1,0 +1,81 @@
+"""Finding the first nan or inf: `detect_anomaly()`, opt-in (results are silent IEEE otherwise).
+
+>>> from tinygrad_edu import Value, detect_anomaly
+>>> x = Value(-1.0, label="x")
+>>> with detect_anomaly():
+...     x.log()
+Traceback (most recent call last):
+...
+FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from tinygrad_edu import engine
+from tinygrad_edu.data import describe
+from tinygrad_edu.engine import Primitive, Value
+
+__all__ = ["detect_anomaly"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_reference_apply: Callable[..., Value] = engine.apply.__wrapped__  # type: ignore[attr-defined]
+
+
+class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
+    """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
+
+    Inside, every operation runs through the reference `apply`, which checks its result and
+    names the op and its operands (forward passes and recorded backward passes alike). A
+    context manager and a decorator (``@detect_anomaly()``).
+    """
+
+    _depth = 0
+
+    def __enter__(self) -> None:
+        if detect_anomaly._depth == 0:
+            engine.route_operations(_checked_apply)
+        detect_anomaly._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        detect_anomaly._depth -= 1
+        if detect_anomaly._depth == 0:
+            engine.route_operations(None)
+
+    def __call__(self, func: F) -> F:
+        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
+    """The reference `apply`, raising when the result holds nan or inf."""
+    out = _reference_apply(prim, *args, **params)
+    data = out.data
+    bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
+    if bad:
+        kind = "nan" if np.isnan(data).any() else "inf"
+        operands = ", ".join(_operand_text(arg) for arg in args)
+        raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
+                                 f"{operands}")
+    return out
+
+
+def _operand_text(arg: Any) -> str:
+    if not isinstance(arg, Value):
+        return f"the constant {describe(arg)}"
+    name = arg.label or "an unlabelled Value"
+    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
+    made = f", made by {arg.op.name}" if arg.op is not None else ""
+    return f"{name} ({shape}{made})"

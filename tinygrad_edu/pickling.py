@@ -1,0 +1,86 @@
+"""Values as Python objects: a graph pickles (and deep-copies) as one flat table.
+
+Pickling each node with its operands would recurse once per step of the graph; instead the
+nodes behind a Value are written as a flat list of rows, oldest first, each naming its
+operands by their place in the list, so a graph of any depth works. Primitives pickle by
+their registry name (their rules are code). Registered with `copyreg` for `Value`, so
+`pickle` and `copy.deepcopy` use it.
+
+>>> import copy, pickle
+>>> from tinygrad_edu import Value
+>>> x = Value(3.0)
+>>> y = pickle.loads(pickle.dumps(x * x + x))  # a new graph, with a new x
+>>> y.backward()
+>>> y.data, y.parents[1].grad, x.grad
+(12.0, 7.0, 0.0)
+>>> deep = x
+>>> for _ in range(20_000):
+...     deep = deep * 1.0
+>>> copy.deepcopy(deep).data
+3.0
+"""
+
+from __future__ import annotations
+
+import copyreg
+import weakref
+from typing import Any
+
+from tinygrad_edu.engine import NO_PARAMS, Value, init_slots, topological_order
+
+__all__ = ["reduce_value"]
+
+
+class _GraphTable:
+    """The nodes behind a Value, oldest first, for one `pickle.dumps` or `copy.deepcopy`.
+
+    A node already in another table in use (a shared leaf pickled with an earlier Value) is
+    named as that Value, so sharing survives.
+    """
+
+    __slots__ = ("__weakref__", "index", "nodes")
+
+    def __init__(self, value: Value) -> None:
+        self.nodes = [node for node in reversed(topological_order(value, constants=True))
+                      if node is value or id(node) not in _tables_in_use]
+        self.index = {id(node): i for i, node in enumerate(self.nodes)}
+        for node in self.nodes:
+            _tables_in_use[id(node)] = self
+
+    def __reduce__(self) -> Any:
+        index = self.index
+        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
+                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
+                for node in self.nodes]
+        return _rebuild_graph, (rows,)
+
+
+# a table lives as long as the pickler (or deepcopy) using it holds it
+_tables_in_use: weakref.WeakValueDictionary[int, _GraphTable] = weakref.WeakValueDictionary()
+
+
+def reduce_value(value: Value) -> tuple[Any, ...]:
+    """How `value` pickles: its place in the table of its graph (made once per pickling)."""
+    table = _tables_in_use.get(id(value))
+    if table is None:
+        table = _GraphTable(value)
+    return _node_of, (table, table.index[id(value)])
+
+
+def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
+    """The nodes of a pickled table, new, in the same order (so their creation numbers are)."""
+    nodes: list[Value] = []
+    for data, grad_, label, requires_grad, op, params, parents in rows:
+        operands = tuple(nodes[p] if type(p) is int else p for p in parents)
+        node = init_slots(Value.__new__(Value), data, requires_grad, op, operands,
+                          params or NO_PARAMS)
+        node.label, node._grad = label, grad_
+        nodes.append(node)
+    return nodes
+
+
+def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
+    return table.nodes[i] if isinstance(table, _GraphTable) else table[i]
+
+
+copyreg.pickle(Value, reduce_value)
