@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -35,9 +34,10 @@ from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
-from tinygrad_edu import fast, kernels
+from tinygrad_edu import fast
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, shape_of
 from tinygrad_edu.kernels import FLOAT_ERRORS, OpError
+from tinygrad_edu.methods import NamedOperations
 
 Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 """Anything an operator accepts on its other side: a Value, a number or array-like data."""
@@ -187,7 +187,7 @@ _next_number = itertools.count().__next__  # creation numbers: an operand preced
 NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # the params of an op that has none
 
 
-class Value(ArrayLike):
+class Value(NamedOperations, ArrayLike):
     """A scalar or tensor that records the operations applied to it, for backpropagation.
 
     ``Value(data, label="", requires_grad=True)``: `data` is a number (a scalar Value, whose
@@ -330,101 +330,15 @@ class Value(ArrayLike):
             with no_grad():
                 fast.backward(self, seed, sum_to_shape, REGISTRY)
 
-    # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
+    # ---- named operations (x.exp(), x.sum(axis), x.reshape(...)): methods.py --------------
 
-    def exp(self) -> Value:
-        """e ** self."""
-        return apply(ops.EXP, self)
+    def apply(self, name: str, *others: Any, **params: Any) -> Value:
+        """The table's primitive `name` applied to self (and `others`), recorded.
 
-    def log(self) -> Value:
-        """Natural logarithm."""
-        return apply(ops.LOG, self)
-
-    def sqrt(self) -> Value:
-        """Square root."""
-        return apply(ops.SQRT, self)
-
-    def abs(self) -> Value:
-        """|self|; its derivative at 0 is taken to be 0."""
-        return apply(ops.ABS, self)
-
-    __abs__ = abs
-
-    def sigmoid(self) -> Value:
-        """σ(x) = 1 / (1 + e⁻ˣ)."""
-        return apply(ops.SIGMOID, self)
-
-    def tanh(self) -> Value:
-        """Hyperbolic tangent."""
-        return apply(ops.TANH, self)
-
-    def step(self) -> Value:
-        """Heaviside step, 1 if x > 0 else 0 (no gradient)."""
-        return apply(ops.STEP, self)
-
-    def relu(self) -> Value:
-        """max(0, x)."""
-        return apply(ops.RELU, self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
-        """x if x > 0 else negative_slope·x."""
-        return apply(ops.LEAKY_RELU, self, negative_slope=float(negative_slope))
-
-    def elu(self, alpha: float = 1.0) -> Value:
-        """x if x > 0 else α(eˣ − 1)."""
-        return apply(ops.ELU, self, alpha=float(alpha))
-
-    def selu(self) -> Value:
-        """λ·elu(x, α), self-normalising (λ ≈ 1.0507, α ≈ 1.6733)."""
-        return kernels.SELU_LAMBDA * self.elu(kernels.SELU_ALPHA)
-
-    def softplus(self) -> Value:
-        """log(1 + eˣ)."""
-        return apply(ops.SOFTPLUS, self)
-
-    def silu(self) -> Value:
-        """x·σ(x)."""
-        return self * self.sigmoid()
-
-    def gelu(self) -> Value:
-        """x·Φ(x), Φ the standard normal distribution function."""
-        return self * apply(ops.NORMAL_CDF, self)
-
-    # ---- reductions, shapes and indexing -----------------------------------------------------
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        """Sum over `axis` (all axes when None), as `numpy.sum`."""
-        return apply(ops.SUM, self, axis=kernels.normalize_axis(axis, self.ndim, "sum"),
-                     keepdims=bool(keepdims))
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        """Mean over `axis` (all axes when None): the sum divided by the number of terms."""
-        axes = kernels.normalize_axis(axis, self.ndim, "mean")
-        count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
-        return self.sum(axes, keepdims) / float(count)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        """Largest element over `axis`; tied maxima share the gradient evenly."""
-        if self.size == 0:
-            raise ValueError("max() of an empty Value: there is no maximum")
-        return apply(ops.MAX, self, axis=kernels.normalize_axis(axis, self.ndim, "max"),
-                     keepdims=bool(keepdims))
-
-    def reshape(self, *shape: Any) -> Value:
-        """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
-        return apply(ops.RESHAPE, self, shape=kernels.reshape_target(self.shape, shape))
-
-    def transpose(self, *axes: Any) -> Value:
-        """Permute the axes (reverse them when none are given), as `numpy.transpose`."""
-        return apply(ops.TRANSPOSE, self, axes=kernels.permutation(self.shape, axes))
-
-    @property
-    def T(self) -> Value:
-        """The transpose (axes reversed)."""
-        return self.transpose()
-
-    def __getitem__(self, index: Any) -> Value:
-        return apply(ops.GETITEM, self, index=kernels.checked_index(self.data, index))
+        >>> Value(2.0).apply("mul", 3.0).data  # what x.exp(), x.sum(axis)... do
+        6.0
+        """
+        return apply(REGISTRY[name], self, *others, **params)
 
     # ---- (shape, ndim, size, item(), numpy(), len(), comparisons: see data.ArrayLike)
 

@@ -1,0 +1,134 @@
+"""Value's named operations: ``x.exp()``, ``x.relu()``, ``x.sum(axis)``, ``x.reshape(...)``...
+
+Each applies one entry of the derivative table (`ops.py`) by its name, or composes a few;
+`Value` (engine.py) inherits them and defines `apply` and the arithmetic operators.
+
+>>> from tinygrad_edu import Value
+>>> x = Value([[1.0, -2.0], [3.0, 4.0]])
+>>> x.relu().sum(axis=0).data, x.T.reshape(-1).data
+(array([4., 4.]), array([ 1.,  3., -2.,  4.]))
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from tinygrad_edu import kernels
+
+if TYPE_CHECKING:
+    from tinygrad_edu.engine import Value
+
+__all__ = ["NamedOperations"]
+
+
+class NamedOperations:
+    """The named operations of a Value (a base class of `Value`)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what these need from Value
+        data: Any
+        shape: tuple[int, ...]
+        ndim: int
+        size: int
+        def apply(self, name: str, *others: Any, **params: Any) -> Value: ...
+        def __mul__(self, other: Any) -> Value: ...
+        def __rmul__(self, other: Any) -> Value: ...
+        def __truediv__(self, other: Any) -> Value: ...
+
+    # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
+
+    def exp(self) -> Value:
+        """e ** self."""
+        return self.apply("exp")
+
+    def log(self) -> Value:
+        """Natural logarithm."""
+        return self.apply("log")
+
+    def sqrt(self) -> Value:
+        """Square root."""
+        return self.apply("sqrt")
+
+    def abs(self) -> Value:
+        """|self|; its derivative at 0 is taken to be 0."""
+        return self.apply("abs")
+
+    __abs__ = abs
+
+    def sigmoid(self) -> Value:
+        """σ(x) = 1 / (1 + e⁻ˣ)."""
+        return self.apply("sigmoid")
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent."""
+        return self.apply("tanh")
+
+    def step(self) -> Value:
+        """Heaviside step, 1 if x > 0 else 0 (no gradient)."""
+        return self.apply("step")
+
+    def relu(self) -> Value:
+        """max(0, x)."""
+        return self.apply("relu")
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Value:
+        """x if x > 0 else negative_slope·x."""
+        return self.apply("leaky_relu", negative_slope=float(negative_slope))
+
+    def elu(self, alpha: float = 1.0) -> Value:
+        """x if x > 0 else α(eˣ − 1)."""
+        return self.apply("elu", alpha=float(alpha))
+
+    def selu(self) -> Value:
+        """λ·elu(x, α), self-normalising (λ ≈ 1.0507, α ≈ 1.6733)."""
+        return kernels.SELU_LAMBDA * self.elu(kernels.SELU_ALPHA)
+
+    def softplus(self) -> Value:
+        """log(1 + eˣ)."""
+        return self.apply("softplus")
+
+    def silu(self) -> Value:
+        """x·σ(x)."""
+        return self * self.sigmoid()
+
+    def gelu(self) -> Value:
+        """x·Φ(x), Φ the standard normal distribution function."""
+        return self * self.apply("normal_cdf")
+
+    # ---- reductions, shapes and indexing -----------------------------------------------------
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Sum over `axis` (all axes when None), as `numpy.sum`."""
+        return self.apply("sum", axis=kernels.normalize_axis(axis, self.ndim, "sum"),
+                                     keepdims=bool(keepdims))
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Mean over `axis` (all axes when None): the sum divided by the number of terms."""
+        axes = kernels.normalize_axis(axis, self.ndim, "mean")
+        count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
+        return self.sum(axes, keepdims) / float(count)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Largest element over `axis`; tied maxima share the gradient evenly."""
+        if self.size == 0:
+            raise ValueError("max() of an empty Value: there is no maximum")
+        return self.apply("max", axis=kernels.normalize_axis(axis, self.ndim, "max"),
+                                     keepdims=bool(keepdims))
+
+    def reshape(self, *shape: Any) -> Value:
+        """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
+        return self.apply("reshape", shape=kernels.reshape_target(self.shape, shape))
+
+    def transpose(self, *axes: Any) -> Value:
+        """Permute the axes (reverse them when none are given), as `numpy.transpose`."""
+        return self.apply("transpose", axes=kernels.permutation(self.shape, axes))
+
+    @property
+    def T(self) -> Value:
+        """The transpose (axes reversed)."""
+        return self.transpose()
+
+    def __getitem__(self, index: Any) -> Value:
+        return self.apply("getitem", index=kernels.checked_index(self.data, index))
