@@ -15,7 +15,8 @@ all: test
 $(STAMP): pyproject.toml
 	@sh scripts/check-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,plot]'
+	$(BIN)/python -m pip install --quiet torch==2.13.0  # first, pinned: the CPU build
+	$(BIN)/python -m pip install --quiet -e '.[dev,plot,export]'
 	touch $(STAMP)
 
 graphviz:

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"arrays", "activations"},
     {"losses", "perceptron", "optim", "datasets", "tinygrad_edu", "micrograd", "micrograd.engine"},
     {"nn", "micrograd.nn"},
-    {"testing", "testing.strategies", "plots"},
+    {"testing", "testing.strategies", "plots", "export"},
     {"viz.graph"},
     {"viz.dot"},
     {"viz.steps"},

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +50,37 @@ def test_the_makefile_checks_python_before_creating_the_venv() -> None:
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("$(STAMP): pyproject.toml", 1)[1]
     assert recipe.index("check-python.sh") < recipe.index("-m venv")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.mark.parametrize("module", ["torch", "onnx", "onnxruntime"])
+def test_the_export_extra_is_installed_in_ci(module: str) -> None:
+    # tests/test_export.py skips without the extra; in CI (where `make` installed it) that
+    # would hide its tests, so there a missing package fails here
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        if in_ci():
+            raise AssertionError(f"CI=true but {module!r} (the export extra) is not installed: "
+                                 "make installs it; tests/test_export.py would skip") from None
+        pytest.skip(f"{module} is not installed (outside CI, tests/test_export.py skips)")
+
+
+def test_the_makefile_installs_the_pinned_cpu_torch_before_the_extras() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("$(STAMP): pyproject.toml", 1)[1].split("\n\n", 1)[0]
+    extras = re.search(r"pip install [^\n]*-e '\.\[([\w,]+)\]'", recipe)
+    assert extras is not None and "export" in extras.group(1).split(",")
+    # any other spec than the exact pin makes pip download a multi-GB CUDA build
+    assert recipe.index("pip install --quiet torch==2.13.0") < extras.start()
+    assert re.findall(r"torch[=<>~!]=?[\w.]*", makefile) == ["torch==2.13.0"]
+
+
+def test_the_export_extra_is_declared() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    names = {re.split(r"[<>=~!\[]", spec)[0] for spec in extras["export"]}
+    assert names == {"torch", "onnx", "onnxruntime"}

@@ -1,0 +1,332 @@
+"""tinygrad_edu.export: to_torch, from_torch and to_onnx give our outputs back.
+
+PyTorch, ONNX and ONNX Runtime are the optional `export` extra; `make` installs it, and
+tests/test_setup.py fails in CI when it is missing, so these tests cannot skip there.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import export
+from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.datasets import make_moons
+from tinygrad_edu.export import (
+    ONNX_OPSET,
+    ExportDependencyError,
+    dense_layers,
+    from_torch,
+    to_onnx,
+    to_torch,
+)
+from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.micrograd.engine import Value as MicrogradValue
+from tinygrad_edu.nn import MLP, Layer, Neuron, binary_cross_entropy_with_logits
+from tinygrad_edu.optim import Adam
+
+torch: Any = pytest.importorskip("torch")
+onnx: Any = pytest.importorskip("onnx")
+onnxruntime: Any = pytest.importorskip("onnxruntime")
+
+TORCH_ACTIVATIONS = [name for name in ACTIVATIONS if name != "step"]
+FLOAT64 = {"rtol": 1e-12, "atol": 1e-12}
+FLOAT32 = {"rtol": 1e-5, "atol": 1e-5}
+# pre-activations across every region: tails, the kinks, tiny values, softplus's threshold
+POINTS = np.array([-800.0, -50.0, -30.0, -5.0, -1.0, -1e-3, -1e-10, -0.0, 0.0, 1e-10, 1e-3,
+                   1.0, 5.0, 25.0, 39.0, 45.0, 800.0])
+
+
+def ours(model: Any, X: np.ndarray) -> np.ndarray:
+    return np.asarray(model(X).data, dtype=np.float64)
+
+
+def torch_out(net: Any, X: np.ndarray, dtype: Any = None) -> np.ndarray:
+    with torch.no_grad():
+        out = net(torch.tensor(X, dtype=dtype or torch.float64))
+    return np.asarray(out.double().numpy())
+
+
+def onnx_out(path: Path, X: np.ndarray, dtype: str) -> np.ndarray:
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {"input": X.astype(dtype)})[0], dtype=np.float64)
+
+
+def unit_layer(activation: str) -> Layer:
+    """A layer computing activation(x) itself: W = 1, b = 0."""
+    layer = Layer(1, 1, activation=activation, seed=0)
+    layer.load_state_dict({"W": np.ones((1, 1)), "b": np.zeros(1)})
+    return layer
+
+
+def trained_moons_model() -> tuple[MLP, np.ndarray]:
+    X, y = make_moons(100, noise=0.1, seed=0)
+    model = MLP(2, [8, 8, 1], activation="tanh", seed=0)
+    opt = Adam(model.parameters(), lr=0.05)
+    for _ in range(30):
+        loss = binary_cross_entropy_with_logits(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model, X
+
+
+# ---- PyTorch ----------------------------------------------------------------------------------
+
+
+@given(sizes=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       hidden=st.sampled_from(TORCH_ACTIVATIONS), last=st.sampled_from(TORCH_ACTIVATIONS),
+       seed=st.integers(0, 2**32 - 1), scale=st.sampled_from([0.01, 1.0, 40.0]))
+def test_to_torch_gives_our_float64_outputs(sizes: list[int], hidden: str, last: str,
+                                            seed: int, scale: float) -> None:
+    model = MLP(3, sizes, activation=hidden, output_activation=last, seed=seed)
+    X = np.random.default_rng(seed).normal(scale=scale, size=(7, 3))
+    net = to_torch(model)
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    np.testing.assert_allclose(torch_out(net, X), ours(model, X), **FLOAT64)
+
+
+@pytest.mark.parametrize("name", TORCH_ACTIVATIONS)
+def test_each_activation_maps_to_its_torch_module_exactly(name: str) -> None:
+    # (torch's exact GELU is x·(1 + erf(x/√2))/2, which cancels in the left tail: there it is
+    # off by up to ~1e-16 absolute where ours, through erfc, stays accurate to a few ulps)
+    layer = unit_layer(name)
+    X = POINTS[:, None]
+    np.testing.assert_allclose(torch_out(to_torch(layer), X), ours(layer, X), rtol=1e-14,
+                               atol=1e-16 if name == "gelu" else 1e-300)
+
+
+def test_to_torch_builds_linear_and_activation_modules_with_our_weights() -> None:
+    model = MLP(2, [3, 4, 1], activation="elu", output_activation="sigmoid", seed=1)
+    net = to_torch(model)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "ELU", "Linear", "ELU", "Linear", "Sigmoid"]
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), model.layers[0].W.data.T)
+    np.testing.assert_array_equal(net[4].bias.detach().numpy(), model.layers[2].b.data)
+
+
+def test_to_torch_float32_agrees_to_float32_precision() -> None:
+    model, X = trained_moons_model()
+    net = to_torch(model, dtype="float32")
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    np.testing.assert_allclose(torch_out(net, X, torch.float32), ours(model, X), **FLOAT32)
+
+
+def test_to_torch_leaves_torchs_random_state_alone() -> None:
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    to_torch(MLP(4, [16, 16, 1], seed=0))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_to_torch_refuses_step_and_activations_of_ones_own() -> None:
+    with pytest.raises(ValueError, match=r"layer 0 uses the activation 'step', which PyTorch"):
+        to_torch(MLP(2, [3, 1], activation="step", seed=0))
+    with pytest.raises(ValueError, match=r"a function of your own: it can be exported only by"):
+        to_torch(MLP(2, [3, 1], activation=lambda v: v.relu() * 2, seed=0))
+    with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64'; got 'half'"):
+        to_torch(MLP(2, [1], seed=0), dtype="half")
+    with pytest.raises(TypeError, match=r"got Neuron"):
+        to_torch(Neuron(2, seed=0))  # type: ignore[arg-type]
+
+
+def test_the_module_functions_count_as_their_names() -> None:
+    from tinygrad_edu.activations import selu
+    assert [type(m).__name__ for m in to_torch(MLP(2, [3, 1], activation=selu, seed=0))] == [
+        "Linear", "SELU", "Linear"]
+
+
+def test_from_torch_builds_our_mlp_from_a_sequential() -> None:
+    nn = torch.nn
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.LeakyReLU(), nn.Linear(5, 4), nn.GELU(),
+                        nn.Linear(4, 2), nn.Softplus()).double()
+    model = from_torch(net)
+    assert repr(model) == "MLP(3 → 5 leaky_relu → 4 gelu → 2 softplus)"
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    np.testing.assert_allclose(ours(model, X), torch_out(net, X), **FLOAT64)
+    # a Linear straight after a Linear: the first has no activation
+    net = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1), nn.Tanh())
+    assert repr(from_torch(net)) == "MLP(2 → 3 identity → 1 tanh)"
+
+
+@pytest.mark.parametrize("name", TORCH_ACTIVATIONS)
+def test_from_torch_inverts_to_torch(name: str) -> None:
+    model = MLP(3, [4, 2], activation=name, output_activation=name, seed=3)
+    back = from_torch(to_torch(model))
+    assert repr(back) == repr(model)
+    for a, b in zip(back.parameters(), model.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)  # bit for bit
+
+
+def test_from_torch_loads_a_state_dict_into_a_model_given() -> None:
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1))
+    model = MLP(2, [6, 1], activation="tanh", seed=0)
+    assert from_torch(net.state_dict(), model) is model
+    np.testing.assert_array_equal(model.layers[0].W.data,
+                                  net[0].weight.detach().double().numpy().T)  # float32 widened
+    X = np.random.default_rng(1).normal(size=(5, 2))
+    np.testing.assert_allclose(ours(model, X), torch_out(net, X, torch.float32), **FLOAT32)
+
+
+def test_from_torch_loads_into_micrograds_mlp() -> None:
+    random.seed(0)
+    model = micrograd_nn.MLP(2, [4, 1])
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(),
+                              torch.nn.Linear(4, 1)).double()
+    from_torch(net, model)
+    x = [0.3, -1.2]
+    score = model([MicrogradValue(v) for v in x])
+    assert score.data == pytest.approx(float(torch_out(net, np.array([x]))[0, 0]), abs=1e-12)
+
+
+@pytest.mark.parametrize("source, model, message", [
+    ("sd", MLP(2, [5, 1], seed=0), r"layer 0 of MLP\(2 → 5 relu → 1 identity\) takes 2 inputs "
+     r"to 5 outputs, but Linear layer 0 given takes 2 to 4 \(its weight has shape \(4, 2\)\)"),
+    ("sd", MLP(2, [4, 4, 1], seed=0), r"has 3 layers, the weights given have 2 Linear layers"),
+    ("sd", None, r"a state_dict holds weights but no activations; pass model="),
+    ("seq", MLP(2, [4, 1], activation="tanh", seed=0), r"layer 0 of .* uses 'tanh', the "
+     r"Sequential's uses 'relu'"),
+    ({"0.weight": np.ones((3, 2))}, MLP(2, [3], seed=0), r"the state_dict has no 0.bias"),
+    ({"0.weight": np.ones((3, 2)), "0.bias": np.ones(3), "1.running_mean": np.ones(3)},
+     MLP(2, [3], seed=0), r"the state_dict entry '1.running_mean' is neither a weight nor"),
+    ({"0.weight": np.ones(3), "0.bias": np.ones(3)}, MLP(2, [3], seed=0),
+     r"0.weight has shape \(3,\) and 0.bias \(3,\); a Linear layer has \(nout, nin\)"),
+])
+def test_from_torch_names_what_does_not_fit(source: Any, model: Any, message: str) -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    source = net.state_dict() if source == "sd" else net if source == "seq" else source
+    before = [p.data.copy() for p in model.parameters()] if model is not None else []
+    with pytest.raises((ValueError, TypeError), match=message):
+        from_torch(source, model)
+    if model is not None:  # nothing was changed
+        for p, old in zip(model.parameters(), before, strict=True):
+            np.testing.assert_array_equal(p.data, old)
+
+
+@pytest.mark.parametrize("modules, message", [
+    (lambda nn: [nn.Linear(2, 2), nn.LeakyReLU(0.2)],
+     r"LeakyReLU\(negative_slope=0.2\), but tinygrad_edu's 'leaky_relu' has negative_slope=0.01"),
+    (lambda nn: [nn.Linear(2, 2), nn.GELU(approximate="tanh")], r"approximate='none'"),
+    (lambda nn: [nn.Linear(2, 2), nn.Dropout()], r"module 1 of the Sequential is Dropout"),
+    (lambda nn: [nn.ReLU(), nn.Linear(2, 2)], r"does not follow a Linear layer"),
+    (lambda nn: [nn.Linear(2, 2), nn.ReLU(), nn.Tanh()], r"module 2 .* does not follow a Linear"),
+    (lambda nn: [nn.Linear(2, 2, bias=False)], r"without a bias"),
+    (lambda nn: [nn.Linear(2, 3), nn.Linear(2, 1)], r"Linear layer 1 takes 2 inputs but layer 0 "
+     r"gives 3 outputs"),
+    (lambda nn: [], r"has no Linear layer"),
+])
+def test_from_torch_refuses_a_sequential_it_cannot_hold(modules: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        from_torch(torch.nn.Sequential(*modules(torch.nn)))
+
+
+def test_from_torch_refuses_other_sources() -> None:
+    with pytest.raises(TypeError, match=r"got Linear \(for another Module, pass module"):
+        from_torch(torch.nn.Linear(2, 2))
+
+
+# ---- ONNX -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_to_onnx_gives_our_outputs_in_onnx_runtime(name: str, dtype: str,
+                                                   tmp_path: Path) -> None:
+    model = MLP(3, [6, 5, 2], activation=name, output_activation=name, seed=4)
+    path = tmp_path / "model.onnx"
+    if name == "gelu" and dtype == "float64":
+        with pytest.raises(ValueError, match=r"gelu needs ONNX's Erf, .* dtype='float32'"):
+            to_onnx(model, path, dtype=dtype)
+        return
+    to_onnx(model, path, dtype=dtype)
+    X = np.random.default_rng(4).normal(scale=3.0, size=(9, 3))
+    np.testing.assert_allclose(onnx_out(path, X, dtype), ours(model, X),
+                               **(FLOAT64 if dtype == "float64" else FLOAT32))
+
+
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if n != "gelu"])
+def test_each_float64_onnx_activation_is_accurate_everywhere(name: str, tmp_path: Path) -> None:
+    # elu's and softplus's compositions near 0 and in the tails, to a few ulps (a naive
+    # exp(x) − 1 or log(1 + x) is off by ~1e-7 relative at x = -1e-10)
+    layer = unit_layer(name)
+    to_onnx(layer, tmp_path / "unit.onnx", dtype="float64")
+    X = POINTS[:, None]
+    np.testing.assert_allclose(onnx_out(tmp_path / "unit.onnx", X, "float64"), ours(layer, X),
+                               rtol=1e-14, atol=1e-300)
+
+
+def test_the_onnx_file_states_its_opset_and_shapes(tmp_path: Path) -> None:
+    proto = to_onnx(MLP(2, [3, 1], seed=0), tmp_path / "m.onnx")
+    loaded = onnx.load(tmp_path / "m.onnx")
+    onnx.checker.check_model(loaded, full_check=True)
+    assert loaded == proto
+    assert [(o.domain, o.version) for o in loaded.opset_import] == [("", ONNX_OPSET)]
+    shape = [d.dim_param or d.dim_value for d in loaded.graph.input[0].type.tensor_type.shape.dim]
+    assert loaded.graph.input[0].name == "input" and shape == ["batch", 2]
+    assert loaded.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert "MLP(2 → 3 relu → 1 identity)" in loaded.doc_string
+
+
+def test_to_onnx_refuses_what_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"a function of your own"):
+        to_onnx(MLP(2, [1], output_activation=abs, seed=0), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"dtype must be 'float32' or 'float64'; got 'int8'"):
+        to_onnx(MLP(2, [1], seed=0), tmp_path / "m.onnx", dtype="int8")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# ---- micrograd's MLP, and a trained model round trip ------------------------------------------
+
+
+def test_micrograds_mlp_exports_too(tmp_path: Path) -> None:
+    random.seed(2)
+    model = micrograd_nn.MLP(3, [4, 4, 1])
+    assert [layer.activation for layer in dense_layers(model)] == ["relu", "relu", "identity"]
+    X = np.random.default_rng(2).normal(size=(5, 3))
+    expected = np.array([[model([MicrogradValue(v) for v in row]).data] for row in X])
+    np.testing.assert_allclose(torch_out(to_torch(model), X), expected, **FLOAT64)
+    to_onnx(model, tmp_path / "m.onnx", dtype="float64")
+    np.testing.assert_allclose(onnx_out(tmp_path / "m.onnx", X, "float64"), expected, **FLOAT64)
+
+
+def test_a_trained_model_round_trips_with_equal_outputs(tmp_path: Path) -> None:
+    model, X = trained_moons_model()
+    net = to_torch(model)
+    back = from_torch(net)
+    to_onnx(back, tmp_path / "m64.onnx", dtype="float64")
+    to_onnx(model, tmp_path / "m32.onnx", dtype="float32")
+    expected = ours(model, X)
+    np.testing.assert_array_equal(ours(back, X), expected)  # the same weights, bit for bit
+    np.testing.assert_allclose(torch_out(net, X), expected, **FLOAT64)
+    np.testing.assert_allclose(onnx_out(tmp_path / "m64.onnx", X, "float64"), expected, **FLOAT64)
+    np.testing.assert_allclose(onnx_out(tmp_path / "m32.onnx", X, "float32"), expected, **FLOAT32)
+    predictions = (expected[:, 0] > 0).astype(int)
+    assert ((onnx_out(tmp_path / "m32.onnx", X, "float32")[:, 0] > 0) == predictions).all()
+
+
+# ---- without the extra ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing, call", [
+    ("torch", lambda path: to_torch(MLP(2, [1], seed=0))),
+    ("torch", lambda path: from_torch({})),
+    ("onnx", lambda path: to_onnx(MLP(2, [1], seed=0), path)),
+])
+def test_a_missing_extra_says_how_to_install_it(missing: str, call: Any, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # `import torch` now raises ImportError
+    with pytest.raises(ExportDependencyError,
+                       match=rf"needs the package '{missing}', which is not installed: pip "
+                             r"install 'tinygrad_edu\[export\]'"):
+        call(tmp_path / "m.onnx")
+    assert export.EXPORT_INSTALL_HINT.endswith("or make, which installs it")

@@ -1,0 +1,542 @@
+"""Hand-off to PyTorch and ONNX: a trained model's weights and activations, in their formats.
+
+An `MLP` is a chain of dense layers, out = activation(x @ W + b), which is what PyTorch writes
+``torch.nn.Sequential(Linear, activation, Linear, ...)`` and ONNX writes ``Gemm`` nodes followed
+by activation nodes. `dense_layers` reads that chain from a model (ours, or micrograd's scalar
+one); `to_torch`, `from_torch` and `to_onnx` translate it. PyTorch's ``Linear`` stores its
+weight transposed, W.T of shape (nout, nin): the translation transposes it.
+
+PyTorch, ONNX and ONNX Runtime are an optional extra (``pip install 'tinygrad_edu[export]'``;
+``make`` installs it), imported only inside these functions. In float64 the outputs equal ours
+to about 1e-12 (only the order of the additions in a matrix product differs); in float32 to
+float32's precision (about 1e-6 relative).
+
+>>> from tinygrad_edu.nn import MLP
+>>> from tinygrad_edu.export import dense_layers
+>>> [(layer.weight.shape, layer.activation) for layer in dense_layers(MLP(2, [3, 1], seed=0))]
+[((2, 3), 'relu'), ((3, 1), 'identity')]
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu._common import PathLike
+from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, Activation
+from tinygrad_edu.data import Array
+from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.nn import MLP, Layer
+
+__all__ = ["EXPORT_INSTALL_HINT", "ONNX_IR_VERSION", "ONNX_OPSET", "SOFTPLUS_THRESHOLD",
+           "DenseLayer", "ExportDependencyError", "dense_layers", "from_torch", "to_onnx",
+           "to_torch"]
+
+EXPORT_INSTALL_HINT = "pip install 'tinygrad_edu[export]' (from the clone: pip install -e " \
+    "'.[export]'), or make, which installs it"
+
+ONNX_OPSET = 17
+"""The ONNX operator set the exported files declare (ONNX 1.12 and later, ONNX Runtime 1.12+)."""
+ONNX_IR_VERSION = 8
+"""The ONNX file format version that goes with opset 17."""
+
+SOFTPLUS_THRESHOLD = 40.0
+"""``torch.nn.Softplus`` returns x itself above its threshold (20 by default, where it is off
+by e⁻²⁰ ≈ 2e-9); above 40, e⁻ˣ is below half a float64 ulp of x, so x is the exact answer."""
+
+Model = MLP | Layer | micrograd_nn.MLP | micrograd_nn.Layer
+"""What can be exported: our `MLP` or `Layer`, or micrograd's (`tinygrad_edu.micrograd.nn`)."""
+
+DTYPES = ("float32", "float64")
+
+
+class ExportDependencyError(ImportError):
+    """PyTorch, ONNX or ONNX Runtime is missing; the message says how to install it."""
+
+
+def _require(module: str, who: str) -> Any:
+    """Import `module` (torch, onnx, ...), or raise `ExportDependencyError` saying how."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ExportDependencyError(
+            f"{who} needs the package {module!r}, which is not installed: {EXPORT_INSTALL_HINT}"
+        ) from error
+
+
+def _check_dtype(dtype: Any, who: str) -> str:
+    if dtype not in DTYPES:
+        raise ValueError(f"{who}: dtype must be 'float32' or 'float64'; got {dtype!r}")
+    return str(dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# A model as a chain of dense layers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    """One layer: out = activation(x @ weight + bias), weight of shape (nin, nout).
+
+    `activation` is a name of `tinygrad_edu.ACTIVATIONS`, or None when unknown (a PyTorch
+    state_dict holds weights only).
+    """
+
+    weight: Array
+    bias: Array
+    activation: str | None
+
+
+def _default(function: Callable[..., Any], parameter: str) -> float:
+    """The default of `parameter` of an activation function: what its name stands for."""
+    return float(inspect.signature(function).parameters[parameter].default)
+
+
+LEAKY_SLOPE = _default(ACTIVATIONS["leaky_relu"].function, "negative_slope")
+ELU_ALPHA = _default(ACTIVATIONS["elu"].function, "alpha")
+
+
+def _activation_name(function: Callable[..., Any], where: str) -> str:
+    """The name in `ACTIVATIONS` of a layer's activation, or an error for one of the user's."""
+    if isinstance(function, Activation) and ACTIVATIONS.get(function.name) == function:
+        return function.name
+    for name, known in ACTIVATIONS.items():
+        if function is known.function:
+            return name
+    raise ValueError(
+        f"{where} uses the activation {function!r}, a function of your own: it can be exported "
+        f"only by name ({', '.join(ACTIVATIONS)}), e.g. MLP(..., activation='tanh')")
+
+
+def dense_layers(model: Model) -> list[DenseLayer]:
+    """The layers of `model` (copies of their weights), first to last.
+
+    Our `MLP` and `Layer`, and micrograd's (`tinygrad_edu.micrograd.nn`; its neurons are
+    ReLU, or linear with ``nonlin=False``) are understood; anything else is a TypeError.
+
+    >>> from tinygrad_edu.nn import Layer
+    >>> layer = dense_layers(Layer(3, 2, activation="tanh", seed=0))[0]
+    >>> layer.weight.shape, layer.bias.shape, layer.activation
+    ((3, 2), (2,), 'tanh')
+    """
+    if isinstance(model, MLP | micrograd_nn.MLP):
+        layers: list[Any] = list(model.layers)
+    elif isinstance(model, Layer | micrograd_nn.Layer):
+        layers = [model]
+    else:
+        raise TypeError(
+            "export works on a tinygrad_edu.nn.MLP or Layer, or a tinygrad_edu.micrograd.nn.MLP "
+            f"or Layer; got {type(model).__name__}")
+    found = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Layer):
+            found.append(DenseLayer(np.array(layer.W.data, dtype=np.float64),
+                                    np.array(layer.b.data, dtype=np.float64),
+                                    _activation_name(layer.activation, f"layer {i} ({layer!r})")))
+        else:  # micrograd: one scalar Value per weight, neuron by neuron
+            neurons = layer.neurons
+            weight = np.array([[w.data for w in n.w] for n in neurons], dtype=np.float64).T
+            bias = np.array([n.b.data for n in neurons], dtype=np.float64)
+            found.append(DenseLayer(weight, bias, "relu" if neurons[0].nonlin else "identity"))
+    return found
+
+
+def _write(model: Model, layers: list[DenseLayer]) -> None:
+    """Copy the weights of `layers` into `model`, whose layers have the same shapes."""
+    if isinstance(model, MLP | Layer):
+        prefixes = [f"layers.{i}." for i in range(len(layers))] if isinstance(model, MLP) else [""]
+        state = {}
+        for prefix, layer in zip(prefixes, layers, strict=True):
+            state[prefix + "W"], state[prefix + "b"] = layer.weight, layer.bias
+        model.load_state_dict(state)
+        return
+    targets = list(model.layers) if isinstance(model, micrograd_nn.MLP) else [model]
+    for target, layer in zip(targets, layers, strict=True):
+        for k, neuron in enumerate(target.neurons):
+            for j, w in enumerate(neuron.w):
+                w.data = float(layer.weight[j, k])
+            neuron.b.data = float(layer.bias[k])
+
+
+# --------------------------------------------------------------------------------------------
+# PyTorch
+# --------------------------------------------------------------------------------------------
+
+
+def _torch_activations(nn: Any) -> dict[str, Callable[[], Any] | None]:
+    """Our activations by name → a maker of the matching ``torch.nn`` module (None: none)."""
+    return {
+        "identity": None,
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "leaky_relu": lambda: nn.LeakyReLU(negative_slope=LEAKY_SLOPE),
+        "elu": lambda: nn.ELU(alpha=ELU_ALPHA),
+        "selu": nn.SELU,
+        "softplus": lambda: nn.Softplus(beta=1.0, threshold=SOFTPLUS_THRESHOLD),
+        "silu": nn.SiLU,
+        "gelu": lambda: nn.GELU(approximate="none"),
+    }
+
+
+def to_torch(model: Model, *, dtype: str = "float64") -> Any:
+    """`model` as a ``torch.nn.Sequential`` of ``Linear`` and activation modules, same weights.
+
+    Linear(nin, nout) holds weight = W.T and bias = b, so Linear(x) = x @ W + b; each
+    activation becomes its ``torch.nn`` module (``"identity"`` none). ``"step"`` has no PyTorch
+    module (and no gradient to train with): it is refused, as is an activation of your own.
+    With dtype="float64" (the default) its outputs equal ours to ~1e-12 for float64 inputs.
+
+    >>> import torch
+    >>> from tinygrad_edu.nn import MLP
+    >>> model = MLP(2, [4, 1], activation="tanh", seed=0)
+    >>> net = to_torch(model)
+    >>> net
+    Sequential(
+      (0): Linear(in_features=2, out_features=4, bias=True)
+      (1): Tanh()
+      (2): Linear(in_features=4, out_features=1, bias=True)
+    )
+    >>> X = [[0.5, -1.0], [2.0, 0.0]]
+    >>> float(abs(net(torch.tensor(X, dtype=torch.float64)).detach().numpy()
+    ...           - model(X).data).max()) < 1e-12
+    True
+    """
+    dtype = _check_dtype(dtype, "to_torch")
+    layers = dense_layers(model)
+    torch = _require("torch", "to_torch")
+    makers = _torch_activations(torch.nn)
+    modules = []
+    for i, layer in enumerate(layers):
+        name = layer.activation or "identity"
+        if name not in makers:
+            raise ValueError(
+                f"to_torch: layer {i} uses the activation {name!r}, which PyTorch has no module "
+                f"for; exportable: {', '.join(makers)}")
+        nin, nout = layer.weight.shape
+        # (skip_init: no random initial weights drawn, so torch's random state is untouched)
+        linear = torch.nn.utils.skip_init(torch.nn.Linear, nin, nout, dtype=getattr(torch, dtype))
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(layer.weight.T))
+            linear.bias.copy_(torch.from_numpy(layer.bias))
+        modules.append(linear)
+        maker = makers[name]
+        if maker is not None:
+            modules.append(maker())
+    return torch.nn.Sequential(*modules)
+
+
+def _torch_activation_name(torch: Any, module: Any, where: str) -> str:
+    """The name of our activation that the ``torch.nn`` `module` computes, or an error."""
+    nn = torch.nn
+    exact = {nn.Identity: "identity", nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh",
+             nn.SELU: "selu", nn.SiLU: "silu"}
+    if type(module) in exact:
+        return exact[type(module)]
+    settings: list[tuple[type, str, str, object]] = [
+        (nn.LeakyReLU, "leaky_relu", "negative_slope", LEAKY_SLOPE),
+        (nn.ELU, "elu", "alpha", ELU_ALPHA),
+        (nn.Softplus, "softplus", "beta", 1.0),  # any threshold (above it, x ≈ softplus(x))
+        (nn.GELU, "gelu", "approximate", "none"),
+    ]
+    for kind, name, setting, ours in settings:
+        if type(module) is kind:
+            if getattr(module, setting) != ours:
+                raise ValueError(
+                    f"from_torch: {where} is {module!r}, but tinygrad_edu's {name!r} has "
+                    f"{setting}={ours!r}")
+            return name
+    raise ValueError(
+        f"from_torch: {where} is {module!r}, which tinygrad_edu's MLP cannot hold: a Sequential "
+        "of Linear layers, each followed by at most one of Identity, ReLU, Sigmoid, Tanh, "
+        "LeakyReLU, ELU, SELU, Softplus, SiLU or GELU, is understood")
+
+
+def _read_sequential(torch: Any, net: Any) -> list[DenseLayer]:
+    layers: list[DenseLayer] = []
+    weight: Array | None = None
+    bias: Array | None = None
+    for index, module in net.named_children():
+        where = f"module {index} of the Sequential"
+        if isinstance(module, torch.nn.Linear):
+            if weight is not None and bias is not None:
+                layers.append(DenseLayer(weight, bias, "identity"))
+            if module.bias is None:
+                raise ValueError(f"from_torch: {where} is {module!r}, without a bias; "
+                                 "tinygrad_edu's layers always have one")
+            weight, bias = _numpy(module.weight).T, _numpy(module.bias)
+            continue
+        name = _torch_activation_name(torch, module, where)
+        if weight is None or bias is None:
+            raise ValueError(f"from_torch: {where} is {module!r}, which does not follow a Linear "
+                             "layer (a Sequential of Linear layers and activations is understood)")
+        layers.append(DenseLayer(weight, bias, name))
+        weight = bias = None
+    if weight is not None and bias is not None:
+        layers.append(DenseLayer(weight, bias, "identity"))
+    if not layers:
+        raise ValueError("from_torch: the Sequential has no Linear layer")
+    return layers
+
+
+def _numpy(tensor: Any) -> Array:
+    """A float64 copy of a torch tensor, a numpy array or a list."""
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().cpu().double().numpy()
+    return np.array(tensor, dtype=np.float64)
+
+
+def _read_state_dict(state: Mapping[str, Any]) -> list[DenseLayer]:
+    """The Linear layers of a PyTorch state_dict, in its order: ``<prefix>.weight`` of shape
+    (nout, nin) and ``<prefix>.bias`` of shape (nout,) per layer."""
+    prefixes: dict[str, dict[str, Any]] = {}
+    for key, value in state.items():
+        prefix, _, kind = str(key).rpartition(".")
+        if kind not in ("weight", "bias"):
+            raise ValueError(f"from_torch: the state_dict entry {key!r} is neither a weight nor "
+                             "a bias of a Linear layer")
+        prefixes.setdefault(prefix, {})[kind] = value
+    layers = []
+    for prefix, entries in prefixes.items():
+        if set(entries) != {"weight", "bias"}:
+            missing = ({"weight", "bias"} - set(entries)).pop()
+            raise ValueError(f"from_torch: the state_dict has no {prefix}.{missing} "
+                             "(tinygrad_edu's layers have a weight and a bias)")
+        weight, bias = _numpy(entries["weight"]), _numpy(entries["bias"])
+        if weight.ndim != 2 or bias.shape != weight.shape[:1]:
+            raise ValueError(
+                f"from_torch: {prefix}.weight has shape {weight.shape} and {prefix}.bias "
+                f"{bias.shape}; a Linear layer has (nout, nin) and (nout,)")
+        layers.append(DenseLayer(weight.T, bias, None))
+    if not layers:
+        raise ValueError("from_torch: the state_dict is empty")
+    return layers
+
+
+def _check_fits(model: Model, layers: list[DenseLayer]) -> None:
+    """Each layer of `model` has the shape (and, where known, the activation) of `layers`."""
+    own = dense_layers(model)
+    if len(own) != len(layers):
+        raise ValueError(f"from_torch: {model!r} has {len(own)} layers, the weights given have "
+                         f"{len(layers)} Linear layers")
+    for i, (ours, theirs) in enumerate(zip(own, layers, strict=True)):
+        if ours.weight.shape != theirs.weight.shape:
+            (nin, nout), (tin, tout) = ours.weight.shape, theirs.weight.shape
+            raise ValueError(
+                f"from_torch: layer {i} of {model!r} takes {nin} inputs to {nout} outputs, but "
+                f"Linear layer {i} given takes {tin} to {tout} (its weight has shape "
+                f"{(tout, tin)})")
+        if theirs.activation is not None and theirs.activation != ours.activation:
+            raise ValueError(f"from_torch: layer {i} of {model!r} uses {ours.activation!r}, "
+                             f"the Sequential's uses {theirs.activation!r}")
+
+
+def from_torch(source: Any, model: Model | None = None) -> Any:
+    """Load PyTorch weights into an MLP: `source` is a ``torch.nn.Sequential`` of ``Linear``
+    and activation modules, or a state_dict (``<prefix>.weight`` (nout, nin) and
+    ``<prefix>.bias`` per Linear layer, in order).
+
+    Without `model`, a Sequential becomes a new `MLP` with its sizes and activations (a
+    state_dict holds no activations: pass `model`). With `model` (ours or micrograd's, of the
+    same sizes; activations must match a Sequential's), its weights are replaced and it is
+    returned. W = weight.T, b = bias; float32 weights are widened exactly.
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    >>> from_torch(net)
+    MLP(2 → 8 relu → 1 identity)
+    >>> from tinygrad_edu.nn import MLP
+    >>> from_torch(net.state_dict(), MLP(2, [8, 1]))
+    MLP(2 → 8 relu → 1 identity)
+    """
+    torch = _require("torch", "from_torch")
+    if isinstance(source, torch.nn.Sequential):
+        layers = _read_sequential(torch, source)
+    elif isinstance(source, Mapping):
+        layers = _read_state_dict(source)
+    else:
+        raise TypeError(
+            "from_torch reads a torch.nn.Sequential of Linear layers and activations, or a "
+            f"state_dict with model=MLP(...) of the same sizes; got {type(source).__name__} "
+            "(for another Module, pass module.state_dict() and model=)")
+    if model is None:
+        if any(layer.activation is None for layer in layers):
+            raise TypeError("from_torch: a state_dict holds weights but no activations; pass "
+                            "model=MLP(nin, sizes, activation=...) to load them into")
+        for i in range(1, len(layers)):
+            if layers[i].weight.shape[0] != layers[i - 1].weight.shape[1]:
+                raise ValueError(f"from_torch: Linear layer {i} takes "
+                                 f"{layers[i].weight.shape[0]} inputs but layer {i - 1} gives "
+                                 f"{layers[i - 1].weight.shape[1]} outputs")
+        names = [layer.activation or "identity" for layer in layers]
+        model = MLP(layers[0].weight.shape[0], [layer.weight.shape[1] for layer in layers],
+                    activation=names[0], output_activation=names[-1], seed=0)
+        for layer, name in zip(model.layers, names, strict=True):
+            layer.activation = ACTIVATIONS[name]
+    _check_fits(model, layers)
+    _write(model, layers)
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# ONNX
+# --------------------------------------------------------------------------------------------
+
+
+class _OnnxGraph:
+    """The nodes and constants of an ONNX graph being written, with fresh value names."""
+
+    def __init__(self, onnx: Any, dtype: str) -> None:
+        self.helper = onnx.helper
+        self.numpy_helper = onnx.numpy_helper
+        self.dtype = np.dtype(dtype)
+        self.elem_type = onnx.helper.np_dtype_to_tensor_dtype(self.dtype)
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.count = 0
+
+    def constant(self, value: Any, name: str = "") -> str:
+        name = name or f"const{len(self.initializers)}"
+        array = np.asarray(value, dtype=self.dtype)
+        self.initializers.append(self.numpy_helper.from_array(array, name=name))
+        return name
+
+    def node(self, op: str, *inputs: str, **attributes: Any) -> str:
+        self.count += 1
+        output = f"{op.lower()}{self.count}"
+        self.nodes.append(self.helper.make_node(op, list(inputs), [output],
+                                                name=f"{op}_{self.count}", **attributes))
+        return output
+
+    def where_positive(self, x: str, then: str, otherwise: str) -> str:
+        """then where x > 0, else otherwise."""
+        return self.node("Where", self.node("Greater", x, self.constant(0.0)), then, otherwise)
+
+    def expm1(self, x: str) -> str:
+        """eˣ − 1 without cancellation near 0 (Kahan: (u − 1)·x / log u, u = eˣ; x if u = 1)."""
+        u = self.node("Exp", x)
+        um1 = self.node("Sub", u, self.constant(1.0))
+        ratio = self.node("Div", self.node("Mul", um1, x), self.node("Log", u))
+        ratio = self.node("Where", self.node("Equal", um1, self.constant(-1.0)), um1, ratio)
+        return self.node("Where", self.node("Equal", u, self.constant(1.0)), x, ratio)
+
+    def log1p(self, x: str) -> str:
+        """log(1 + x) without cancellation near 0 (Kahan: log(u)·x / (u − 1), u = 1 + x)."""
+        u = self.node("Add", x, self.constant(1.0))
+        ratio = self.node("Div", self.node("Mul", self.node("Log", u), x),
+                          self.node("Sub", u, self.constant(1.0)))
+        return self.node("Where", self.node("Equal", u, self.constant(1.0)), x, ratio)
+
+    def sigmoid(self, x: str) -> str:
+        """σ(x); in float64 as 1/(1 + e^−|x|) or e^−|x|/(1 + e^−|x|) (ONNX Runtime's float64
+        Sigmoid is off by 1e-3 relative at x = −30, and gives 0 below about −37)."""
+        if self.dtype != np.float64:
+            return self.node("Sigmoid", x)
+        tail = self.node("Exp", self.node("Neg", self.node("Abs", x)))
+        denominator = self.node("Add", self.constant(1.0), tail)
+        return self.node("Where", self.node("GreaterOrEqual", x, self.constant(0.0)),
+                         self.node("Div", self.constant(1.0), denominator),
+                         self.node("Div", tail, denominator))
+
+    def elu(self, x: str, alpha: float) -> str:
+        negative = self.node("Min", x, self.constant(0.0))
+        scaled = self.node("Mul", self.constant(alpha), self.expm1(negative))
+        return self.where_positive(x, x, scaled)
+
+    def activation(self, name: str, x: str) -> str:
+        """The output of activation `name` on `x`: ONNX's own op where ONNX Runtime has it in
+        this dtype (and no float32 attribute would round a float64 constant), else written
+        out in elementary ops."""
+        double = self.dtype == np.float64
+        if name == "identity":
+            return x
+        if name in ("relu", "tanh"):
+            return self.node(name.capitalize(), x)
+        if name == "sigmoid":
+            return self.sigmoid(x)
+        if name == "step":
+            return self.node("Cast", self.node("Greater", x, self.constant(0.0)),
+                             to=self.elem_type)
+        if name == "silu":
+            return self.node("Mul", x, self.sigmoid(x))
+        if name == "leaky_relu":
+            if not double:
+                return self.node("LeakyRelu", x, alpha=LEAKY_SLOPE)
+            return self.where_positive(x, x, self.node("Mul", self.constant(LEAKY_SLOPE), x))
+        if name == "elu":
+            return self.elu(x, ELU_ALPHA) if double else self.node("Elu", x, alpha=ELU_ALPHA)
+        if name == "selu":
+            if not double:
+                return self.node("Selu", x, alpha=SELU_ALPHA, gamma=SELU_LAMBDA)
+            return self.node("Mul", self.constant(SELU_LAMBDA), self.elu(x, SELU_ALPHA))
+        if name == "softplus":  # max(x, 0) + log1p(e^−|x|)
+            if not double:
+                return self.node("Softplus", x)
+            tail = self.node("Exp", self.node("Neg", self.node("Abs", x)))
+            return self.node("Add", self.node("Max", x, self.constant(0.0)), self.log1p(tail))
+        if name == "gelu":  # x·Φ(x) = x·(1 + erf(x/√2))/2
+            if double:
+                raise ValueError(
+                    "to_onnx: gelu needs ONNX's Erf, which ONNX Runtime runs in float32 only; "
+                    "export this model with dtype='float32'")
+            erf = self.node("Erf", self.node("Mul", x, self.constant(np.sqrt(0.5))))
+            half = self.node("Mul", self.node("Add", erf, self.constant(1.0)),
+                             self.constant(0.5))
+            return self.node("Mul", x, half)
+        raise ValueError(f"to_onnx: no ONNX translation for the activation {name!r}")
+
+
+def to_onnx(model: Model, path: PathLike, *, dtype: str = "float32") -> Any:
+    """Write `model` to the ONNX file `path` (opset `ONNX_OPSET`) and return its ModelProto.
+
+    The graph reads ``input`` of shape (batch, nin) and gives ``output`` of shape
+    (batch, nout): per layer a ``Gemm`` (x @ W + b), then the activation: ONNX's own op
+    (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus) or, where ONNX Runtime lacks it
+    or is inaccurate in float64, or ONNX has none, elementary ops (step = Cast(x > 0),
+    silu = x·σ(x), gelu = x·(1 + erf(x/√2))/2, a stable σ, cancellation-free eˣ − 1 and
+    log(1 + x) for elu, selu and softplus). In ONNX Runtime,
+    dtype="float64" gives our outputs to ~1e-12 (gelu cannot: ONNX Runtime has no float64
+    Erf), "float32" to ~1e-6 relative.
+
+    >>> import os, tempfile, onnxruntime
+    >>> from tinygrad_edu.nn import MLP
+    >>> model = MLP(2, [4, 1], activation="tanh", seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    >>> proto = to_onnx(model, path, dtype="float64")
+    >>> [node.op_type for node in proto.graph.node]
+    ['Gemm', 'Tanh', 'Gemm', 'Identity']
+    >>> X = np.array([[0.5, -1.0], [2.0, 0.0]])
+    >>> session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    >>> float(abs(session.run(None, {"input": X})[0] - model(X).data).max()) < 1e-12
+    True
+    """
+    dtype = _check_dtype(dtype, "to_onnx")
+    layers = dense_layers(model)
+    onnx = _require("onnx", "to_onnx")
+    graph = _OnnxGraph(onnx, dtype)
+    x = "input"
+    for i, layer in enumerate(layers):
+        weight = graph.constant(layer.weight, f"layers.{i}.W")
+        bias = graph.constant(layer.bias, f"layers.{i}.b")
+        x = graph.node("Gemm", x, weight, bias)
+        x = graph.activation(layer.activation or "identity", x)
+    graph.nodes.append(onnx.helper.make_node("Identity", [x], ["output"], name="output"))
+    nin, nout = layers[0].weight.shape[0], layers[-1].weight.shape[1]
+    proto = onnx.helper.make_model(
+        onnx.helper.make_graph(
+            graph.nodes, "tinygrad_edu",
+            [onnx.helper.make_tensor_value_info("input", graph.elem_type, ["batch", nin])],
+            [onnx.helper.make_tensor_value_info("output", graph.elem_type, ["batch", nout])],
+            initializer=graph.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
+        producer_name="tinygrad_edu", doc_string=f"{model!r}, exported by tinygrad_edu")
+    proto.ir_version = ONNX_IR_VERSION
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, path)
+    return proto
