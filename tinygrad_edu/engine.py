@@ -26,7 +26,6 @@ the tests prove gives exactly what `backpropagate` gives. Two extras close the f
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +35,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
-from tinygrad_edu import fast, kernels
+from tinygrad_edu import changes, fast, kernels
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, shape_of
 from tinygrad_edu.kernels import FLOAT_ERRORS, OpError
 
@@ -184,7 +183,7 @@ def is_grad_enabled() -> bool:
 # 2. Value
 # --------------------------------------------------------------------------------------------
 
-_next_number = itertools.count().__next__  # creation numbers: an operand precedes its result
+_next_number = changes.tick  # creation numbers: an operand precedes its result
 NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # the params of an op that has none
 
 
@@ -204,11 +203,11 @@ class Value(ArrayLike):
     array([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_all", "_first", "_grad", "_mark", "_number", "_second", "data",
-                 "label", "op", "params", "requires_grad")
+    __slots__ = ("__weakref__", "_all", "_changed", "_data", "_first", "_grad", "_mark",
+                 "_number", "_second", "label", "op", "params", "requires_grad")
     __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
 
-    data: Data
+    _data: Data  # `.data`
     label: str
     requires_grad: bool
     op: Primitive | None  # the primitive that computed this Value; None for a leaf
@@ -221,12 +220,36 @@ class Value(ArrayLike):
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
     _number: int  # creation number
     _mark: Any  # the fast executor's working slot (None between passes)
+    _changed: int  # when `.data` last changed (see tinygrad_edu.changes); unset until then
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
         _fill(self, as_data(data), bool(requires_grad))
         self.label = label
+
+    @property
+    def data(self) -> Data:
+        """The number (a float) or the float64 array this Value holds.
+
+        It may be changed, by assignment or in place, between training steps; a graph
+        recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
+        """
+        data = self._data
+        if type(data) is np.ndarray:
+            changes.hand_out(self, data)
+        return data
+
+    @data.setter
+    def data(self, value: object) -> None:
+        if value is not self._data:  # (`x.data += 1` gives back the same array, changed)
+            new = as_data(value, "Value.data")
+            if shape_of(new) != self.shape and (self.op is not None or self.requires_grad):
+                raise ValueError(
+                    f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
+                    f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
+            self._data = new
+        changes.changed(self)
 
     @property
     def grad(self) -> Any:
@@ -236,9 +259,9 @@ class Value(ArrayLike):
         `backward(create_graph=True)`.
         """
         if self._grad is None:
-            if type(self.data) is float:
+            if type(self._data) is float:
                 return 0.0
-            self._grad = np.zeros_like(self.data)  # kept, so an in-place edit sticks
+            self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
         return self._grad
 
     @grad.setter
@@ -256,7 +279,7 @@ class Value(ArrayLike):
 
     def zero_grad(self) -> None:
         """Reset `.grad` to zero."""
-        self._grad = 0.0 if type(self.data) is float else None
+        self._grad = 0.0 if type(self._data) is float else None
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -329,7 +352,7 @@ class Value(ArrayLike):
             backpropagate(self, seed, accumulate, create_graph=True)
         else:  # the same pass, `backpropagate(self, seed, accumulate)`, made fast
             with no_grad():
-                fast.backward(self, seed, sum_to_shape, REGISTRY)
+                fast.backward(self, seed, sum_to_shape, REGISTRY, changes.check)
 
     # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
 
@@ -425,7 +448,7 @@ class Value(ArrayLike):
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
-        return apply(ops.GETITEM, self, index=kernels.checked_index(self.data, index))
+        return apply(ops.GETITEM, self, index=kernels.checked_index(self._data, index))
 
     # ---- (shape, ndim, size, item(), numpy(), len(), comparisons: see data.ArrayLike)
 
@@ -435,11 +458,11 @@ class Value(ArrayLike):
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        if type(self.data) is float:
-            return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        if type(self._data) is float:
+            return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
         options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
-        data = np.array2string(np.asarray(self.data), separator=", ", **options)
-        grad = self._grad.data if isinstance(self._grad, Value) else self.grad
+        data = np.array2string(np.asarray(self._data), separator=", ", **options)
+        grad = self._grad._data if isinstance(self._grad, Value) else self.grad
         grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
         return (f"Value(shape={self.shape}, data={data.replace(chr(10), '')}, "
                 f"grad={grad_text.replace(chr(10), '')}{label})")
@@ -463,7 +486,7 @@ class Value(ArrayLike):
 
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands."""
-        copy = _fill(Value.__new__(Value), self.data, self.requires_grad, self.op, self.parents,
+        copy = _fill(Value.__new__(Value), self._data, self.requires_grad, self.op, self.parents,
                      self.params)
         copy.label, copy._grad = self.label, self._grad
         return copy
@@ -477,7 +500,7 @@ class Value(ArrayLike):
 def _fill(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,
           parents: tuple[Value, ...] = (), params: Mapping[str, Any] = NO_PARAMS) -> Value:
     """Fill every slot of a new Value."""
-    value.data = data
+    value._data = data
     value.label = ""
     value.requires_grad = requires_grad
     value.op = op
@@ -513,7 +536,8 @@ def constant(data: Any) -> Value:
 # --------------------------------------------------------------------------------------------
 
 
-_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS, REGISTRY)
+_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS, REGISTRY,
+                          changes.HANDED_OUT, changes.seal)
 
 
 @_unrolled.apply  # the same, made fast (fast.py)
@@ -529,7 +553,9 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     (6.0, 'mul', 2)
     """
     parents = tuple(constant(arg) for arg in args)  # numbers and arrays become constants
-    datas = [parent.data for parent in parents]
+    if changes.HANDED_OUT:  # arrays the user holds: compared, then sealed (see `changes`)
+        changes.seal(*parents)
+    datas = [parent._data for parent in parents]
     try:
         data = prim.forward(*datas, **params)
     except (*FLOAT_ERRORS, TypeError) as error:
@@ -630,8 +656,10 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
     Values, recording the pass itself (for higher derivatives); otherwise on raw data.
     """
     grads = {root: seed}
+    nodes = topological_order(root)
+    changes.check(nodes)  # no node's data changed since it was recorded
     with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
-        for node in topological_order(root):
+        for node in nodes:
             g = grads.pop(node, None)
             if g is None:
                 continue  # no gradient reaches this node (it lies behind a step, say)
@@ -651,11 +679,11 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
 
 def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     """`prim`'s rule at `node`, on raw data: IEEE results (inf, nan) where Python floats raise."""
-    datas = [parent.data for parent in node.parents]
+    datas = [parent._data for parent in node.parents]
     try:
-        return prim.vjp(g, node.data, *datas, **node.params)
+        return prim.vjp(g, node._data, *datas, **node.params)
     except FLOAT_ERRORS:
-        shares = prim.vjp(np.float64(g), np.float64(node.data), *map(np.float64, datas),
+        shares = prim.vjp(np.float64(g), np.float64(node._data), *map(np.float64, datas),
                           **node.params)
         return tuple(None if share is None else float(share) for share in shares)
 
@@ -680,7 +708,7 @@ def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> 
                 "shape (d(something)/d(root)); call .sum() first to backpropagate a scalar")
         seed: Any = 1.0
     else:
-        seed = gradient.data if isinstance(gradient, Value) else as_data(gradient, "gradient")
+        seed = gradient._data if isinstance(gradient, Value) else as_data(gradient, "gradient")
         if shape_of(seed) != root.shape:
             raise ValueError(f"backward(): gradient has shape {shape_of(seed)}, but the root "
                              f"has shape {root.shape}; they must match")
@@ -806,7 +834,7 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
 def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     """The reference `apply`, raising when the result holds nan or inf (detect_anomaly)."""
     out = _reference_apply(prim, *args, **params)
-    data = out.data
+    data = out._data
     bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
     if bad:
         kind = "nan" if np.isnan(data).any() else "inf"
@@ -855,7 +883,7 @@ class _GraphTable:
 
     def __reduce__(self) -> Any:
         index = self.index
-        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
+        rows = [(node._data, node._grad, node.label, node.requires_grad, node.op,
                  dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
                 for node in self.nodes]
         return _rebuild_graph, (rows,)
