@@ -23,7 +23,7 @@ How each change is seen, at no cost to a training step:
 >>> x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
 >>> y = (x * w).sum()
 >>> x.data[0] = 100.0
->>> y.backward()
+>>> y.backward()  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
 RuntimeError: backward(): the data of x (shape (2,)) changed after the graph was recorded, ...
