@@ -1017,7 +1017,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "pow_const inlined, exponent 0": Mutation("_run", "if exponent == 0:", "if exponent == 1:"),
     "div inlined": Mutation("_run", "-g * node._data / x", "-g * node._data / x * 1.001"),
     "log inlined": Mutation("_run", "da = g / a._data", "da = g / a._data * 1.001"),
-    "sqrt inlined": Mutation("_run", "da = g / (2.0 * node._data)", "da = g / (2.0001 * node._data)"),
+    "sqrt inlined": Mutation("_run", "da = g / (2.0 * node._data)",
+                             "da = g / (2.0001 * node._data)"),
     "send, first share": Mutation(
         "_run", "parent._mark = share if q is pending else q + share",
         "parent._mark = share * 1.001 if q is pending else q + share"),
