@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinygrad_edu import engine
-from tinygrad_edu.data import describe
+from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Primitive, Value
 
 __all__ = ["detect_anomaly"]
@@ -62,7 +62,7 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
 def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     """The reference `apply`, raising when the result holds nan or inf."""
     out = _reference_apply(prim, *args, **params)
-    data = out.data
+    data = data_of(out)
     bad = (not math.isfinite(data)) if type(data) is float else not np.isfinite(data).all()
     if bad:
         kind = "nan" if np.isnan(data).any() else "inf"

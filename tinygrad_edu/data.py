@@ -34,12 +34,13 @@ class ArrayLike:
     """
 
     __slots__ = ()
-    data: Data
+    _data: Data
+    data: Data  # (a Value's `.data` getter hands its array out: see tinygrad_edu.changes)
 
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of `.data`; ``()`` for a scalar."""
-        return shape_of(self.data)
+        return shape_of(self._data)
 
     @property
     def ndim(self) -> int:
@@ -54,11 +55,11 @@ class ArrayLike:
         if self.size != 1:
             raise ValueError(f"item() needs a Value with one element; this one has shape "
                              f"{self.shape}")
-        return float(np.reshape(self.data, ()))
+        return float(np.reshape(self._data, ()))
 
     def numpy(self) -> Array:
         """A copy of `.data` as a float64 array (0-d for a scalar)."""
-        return np.array(self.data, dtype=np.float64)
+        return np.array(self._data, dtype=np.float64)
 
     def __float__(self) -> float:
         return self.item()
@@ -82,10 +83,12 @@ class ArrayLike:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         """`np.array(value)`: the data as a float64 array (0-d for a scalar), not an object
         array of Values. It is a copy unless ``copy=False`` is asked of a tensor."""
-        if copy is False and type(self.data) is not np.ndarray:
+        dtype = np.float64 if dtype is None else dtype
+        if copy is not False:
+            return np.array(self._data, dtype=dtype)
+        if type(self._data) is not np.ndarray:
             raise ValueError("a scalar Value's data is a Python float: an array of it is a copy")
-        array = np.asarray(self.data, dtype=np.float64 if dtype is None else dtype)
-        return array if copy is False else array.copy()
+        return np.asarray(self.data, dtype=dtype)  # the Value's own array, handed out
 
     def __bool__(self) -> bool:
         if self.size != 1:
@@ -103,21 +106,21 @@ class ArrayLike:
             yield self[i]  # type: ignore[index]
 
     def __lt__(self, other: Any) -> Any:
-        return self.data < data_of(other)
+        return self._data < data_of(other)
 
     def __le__(self, other: Any) -> Any:
-        return self.data <= data_of(other)
+        return self._data <= data_of(other)
 
     def __gt__(self, other: Any) -> Any:
-        return self.data > data_of(other)
+        return self._data > data_of(other)
 
     def __ge__(self, other: Any) -> Any:
-        return self.data >= data_of(other)
+        return self._data >= data_of(other)
 
 
 def data_of(x: Any) -> Any:
     """A Value's data; anything else as it is."""
-    return x.data if isinstance(x, ArrayLike) else x
+    return x._data if isinstance(x, ArrayLike) else x
 
 
 def describe(data: object) -> str:

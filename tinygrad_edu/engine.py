@@ -26,7 +26,6 @@ first nan) and `pickling.py` (a graph as one flat table).
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -34,7 +33,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 
-from tinygrad_edu import fast
+from tinygrad_edu import changes, fast
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, shape_of
 from tinygrad_edu.kernels import FLOAT_ERRORS, OpError
 from tinygrad_edu.methods import NamedOperations
@@ -183,7 +182,7 @@ def is_grad_enabled() -> bool:
 # 2. Value
 # --------------------------------------------------------------------------------------------
 
-_next_number = itertools.count().__next__  # creation numbers: an operand precedes its result
+_next_number = changes.tick  # creation numbers: an operand precedes its result
 NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # the params of an op that has none
 
 
@@ -203,11 +202,11 @@ class Value(NamedOperations, ArrayLike):
     array([2., 4., 6.])
     """
 
-    __slots__ = ("__weakref__", "_all", "_first", "_grad", "_mark", "_number", "_second", "data",
-                 "label", "op", "params", "requires_grad")
+    __slots__ = ("__weakref__", "_all", "_changed", "_data", "_first", "_grad", "_mark",
+                 "_number", "_second", "label", "op", "params", "requires_grad")
     __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
 
-    data: Data
+    _data: Data  # `.data`
     label: str
     requires_grad: bool
     op: Primitive | None  # the primitive that computed this Value; None for a leaf
@@ -220,12 +219,36 @@ class Value(NamedOperations, ArrayLike):
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
     _number: int  # creation number
     _mark: Any  # the fast executor's working slot (None between passes)
+    _changed: int  # when `.data` last changed (see tinygrad_edu.changes); unset until then
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
         init_slots(self, as_data(data), bool(requires_grad))
         self.label = label
+
+    @property
+    def data(self) -> Data:
+        """The number (a float) or the float64 array this Value holds.
+
+        It may be changed, by assignment or in place, between training steps; a graph
+        recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
+        """
+        data = self._data
+        if type(data) is np.ndarray:
+            changes.hand_out(self, data)
+        return data
+
+    @data.setter
+    def data(self, value: object) -> None:
+        if value is not self._data:  # (`x.data += 1` gives back the same array, changed)
+            new = as_data(value, "Value.data")
+            if shape_of(new) != self.shape and (self.op is not None or self.requires_grad):
+                raise ValueError(
+                    f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
+                    f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
+            self._data = new
+        changes.changed(self)
 
     @property
     def grad(self) -> Any:
@@ -235,9 +258,9 @@ class Value(NamedOperations, ArrayLike):
         `backward(create_graph=True)`.
         """
         if self._grad is None:
-            if type(self.data) is float:
+            if type(self._data) is float:
                 return 0.0
-            self._grad = np.zeros_like(self.data)  # kept, so an in-place edit sticks
+            self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
         return self._grad
 
     @grad.setter
@@ -255,7 +278,7 @@ class Value(NamedOperations, ArrayLike):
 
     def zero_grad(self) -> None:
         """Reset `.grad` to zero."""
-        self._grad = 0.0 if type(self.data) is float else None
+        self._grad = 0.0 if type(self._data) is float else None
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -328,7 +351,7 @@ class Value(NamedOperations, ArrayLike):
             backpropagate(self, seed, accumulate, create_graph=True)
         else:  # the same pass, `backpropagate(self, seed, accumulate)`, made fast
             with no_grad():
-                fast.backward(self, seed, sum_to_shape, REGISTRY)
+                fast.backward(self, seed, sum_to_shape, REGISTRY, changes.check)
 
     # ---- named operations (x.exp(), x.sum(axis), x.reshape(...)): methods.py --------------
 
@@ -348,11 +371,11 @@ class Value(NamedOperations, ArrayLike):
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        if type(self.data) is float:
-            return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+        if type(self._data) is float:
+            return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
         options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
-        data = np.array2string(np.asarray(self.data), separator=", ", **options)
-        grad = self._grad.data if isinstance(self._grad, Value) else self.grad
+        data = np.array2string(np.asarray(self._data), separator=", ", **options)
+        grad = self._grad._data if isinstance(self._grad, Value) else self.grad
         grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
         return (f"Value(shape={self.shape}, data={data.replace(chr(10), '')}, "
                 f"grad={grad_text.replace(chr(10), '')}{label})")
@@ -370,7 +393,7 @@ class Value(NamedOperations, ArrayLike):
 
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands."""
-        copy = init_slots(Value.__new__(Value), self.data, self.requires_grad, self.op,
+        copy = init_slots(Value.__new__(Value), self._data, self.requires_grad, self.op,
                           self.parents, self.params)
         copy.label, copy._grad = self.label, self._grad
         return copy
@@ -384,7 +407,7 @@ class Value(NamedOperations, ArrayLike):
 def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,
                parents: tuple[Value, ...] = (), params: Mapping[str, Any] = NO_PARAMS) -> Value:
     """Fill every slot of a new Value."""
-    value.data = data
+    value._data = data
     value.label = ""
     value.requires_grad = requires_grad
     value.op = op
@@ -420,7 +443,8 @@ def constant(data: Any) -> Value:
 # --------------------------------------------------------------------------------------------
 
 
-_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS, REGISTRY)
+_unrolled = fast.Unrolled(Value, _next_number, is_grad_enabled, NO_PARAMS, REGISTRY,
+                          changes.HANDED_OUT, changes.seal)
 
 
 @_unrolled.apply  # the same, made fast (fast.py)
@@ -436,7 +460,9 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     (6.0, 'mul', 2)
     """
     parents = tuple(constant(arg) for arg in args)  # numbers and arrays become constants
-    datas = [parent.data for parent in parents]
+    if changes.HANDED_OUT:  # arrays the user holds: compared, then sealed (see `changes`)
+        changes.seal(*parents)
+    datas = [parent._data for parent in parents]
     try:
         data = prim.forward(*datas, **params)
     except (*FLOAT_ERRORS, TypeError) as error:
@@ -537,8 +563,10 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
     Values, recording the pass itself (for higher derivatives); otherwise on raw data.
     """
     grads = {root: seed}
+    nodes = topological_order(root)
+    changes.check(nodes)  # no node's data changed since it was recorded
     with np.errstate(all="ignore"), enable_grad() if create_graph else no_grad():
-        for node in topological_order(root):
+        for node in nodes:
             g = grads.pop(node, None)
             if g is None:
                 continue  # no gradient reaches this node (it lies behind a step, say)
@@ -558,11 +586,11 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
 
 def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     """`prim`'s rule at `node`, on raw data: IEEE results (inf, nan) where Python floats raise."""
-    datas = [parent.data for parent in node.parents]
+    datas = [parent._data for parent in node.parents]
     try:
-        return prim.vjp(g, node.data, *datas, **node.params)
+        return prim.vjp(g, node._data, *datas, **node.params)
     except FLOAT_ERRORS:
-        shares = prim.vjp(np.float64(g), np.float64(node.data), *map(np.float64, datas),
+        shares = prim.vjp(np.float64(g), np.float64(node._data), *map(np.float64, datas),
                           **node.params)
         return tuple(None if share is None else float(share) for share in shares)
 
@@ -587,7 +615,7 @@ def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> 
                 "shape (d(something)/d(root)); call .sum() first to backpropagate a scalar")
         seed: Any = 1.0
     else:
-        seed = gradient.data if isinstance(gradient, Value) else as_data(gradient, "gradient")
+        seed = gradient._data if isinstance(gradient, Value) else as_data(gradient, "gradient")
         if shape_of(seed) != root.shape:
             raise ValueError(f"backward(): gradient has shape {shape_of(seed)}, but the root "
                              f"has shape {root.shape}; they must match")

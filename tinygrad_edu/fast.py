@@ -45,19 +45,23 @@ _by_creation = attrgetter("_number")
 SumToShape = Callable[[Any, tuple[int, ...]], Any]
 Operator = Callable[["Primitive", Any, Any], "Value"]
 Apply = Callable[..., "Value"]
+Check = Callable[[list["Value"]], None]
+Seal = Callable[..., None]
 
 
 def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
-             registry: Mapping[str, Primitive]) -> None:
+             registry: Mapping[str, Primitive], check: Check) -> None:
     """Backpropagate `seed` from `root`, adding each node's gradient to its `.grad`.
 
-    `sum_to_shape` is the engine's own: how a broadcast gradient is summed back.
+    `sum_to_shape` is the engine's own: how a broadcast gradient is summed back; `check`
+    raises if data the graph needs changed since it was recorded (`changes.check`).
     """
     collecting = gc.isenabled()
     nodes: list[Value] = []
     try:
         gc.disable()
         nodes = _collect(root)
+        check(nodes)
         root._mark = seed
         with np.errstate(all="ignore"):  # IEEE results (inf, nan), silently, as floats give
             _run(nodes, sum_to_shape, registry)
@@ -112,7 +116,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         q = parent._mark
         if q is None or share is None:
             return  # the parent needs no gradient, or the rule gives it none
-        if type(share) is not float or type(parent.data) is not float:
+        if type(share) is not float or type(parent._data) is not float:
             share = _sum_to_shape_of(parent, share, sum_to_shape)
         parent._mark = share if q is pending else q + share
 
@@ -136,7 +140,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             pass
         elif type(g) is not float:  # a tensor node: matmul of two matrices inlined
             if rule == _MATMUL:
-                x, y = a.data, b.data
+                x, y = a._data, b._data
                 if type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2:
                     # the rule's common case, spelt out: a share only for an operand that
                     # needs one, each of its operand's shape
@@ -156,34 +160,34 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             # arithmetic raises goes the general way below (its IEEE retry).
             try:
                 if rule == _MUL:
-                    da, db = g * b.data, g * a.data
+                    da, db = g * b._data, g * a._data
                 elif rule == _ADD:
                     da = db = g
                 elif rule == _RELU:
-                    da = 0.0 if a.data <= 0.0 else g
+                    da = 0.0 if a._data <= 0.0 else g
                 elif rule == _TANH:
-                    x = a.data
+                    x = a._data
                     da = g * (4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x))
                 elif rule == _SUB:
                     da, db = g, -g
                 elif rule == _NEG:
                     da = -g
                 elif rule == _EXP:
-                    da = g * node.data
+                    da = g * node._data
                 elif rule == _SIGMOID:
-                    da = g * node.data * sigmoid(-a.data)
+                    da = g * node._data * sigmoid(-a._data)
                 elif rule == _POW_CONST:
                     exponent = node.params["exponent"]
                     if exponent == 0:
                         continue  # (the rule gives no gradient)
-                    da = g * (exponent * power_const(a.data, exponent=exponent - 1.0))
+                    da = g * (exponent * power_const(a._data, exponent=exponent - 1.0))
                 elif rule == _DIV:
-                    x = b.data
-                    da, db = g / x, -g * node.data / x
+                    x = b._data
+                    da, db = g / x, -g * node._data / x
                 elif rule == _LOG:
-                    da = g / a.data
+                    da = g / a._data
                 else:  # sqrt
-                    da = g / (2.0 * node.data)
+                    da = g / (2.0 * node._data)
             except FLOAT_ERRORS:
                 da = _NOT_INLINED
             if da is not _NOT_INLINED:
@@ -199,26 +203,26 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
         if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
             try:
-                ga, gb = prim.vjp(g, node.data, a.data, b.data)
+                ga, gb = prim.vjp(g, node._data, a._data, b._data)
             except FLOAT_ERRORS:
                 ga, gb = _rule_in_ieee(prim, g, node)
             q = a._mark
             if q is not None and ga is not None:
-                if type(ga) is not float or type(a.data) is not float:
+                if type(ga) is not float or type(a._data) is not float:
                     ga = _sum_to_shape_of(a, ga, sum_to_shape)
                 a._mark = ga if q is pending else q + ga
             q = b._mark
             if q is not None and gb is not None:
-                if type(gb) is not float or type(b.data) is not float:
+                if type(gb) is not float or type(b._data) is not float:
                     gb = _sum_to_shape_of(b, gb, sum_to_shape)
                 b._mark = gb if q is pending else q + gb
             continue
         if b is None and node._all is None:  # one operand: a function, a reduction, ...
             try:
                 if type(params) is dict:
-                    (ga,) = prim.vjp(g, node.data, a.data, **params)
+                    (ga,) = prim.vjp(g, node._data, a._data, **params)
                 else:
-                    (ga,) = prim.vjp(g, node.data, a.data)
+                    (ga,) = prim.vjp(g, node._data, a._data)
             except FLOAT_ERRORS:
                 (ga,) = _rule_in_ieee(prim, g, node)
             send(ga, a)
@@ -227,7 +231,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         if prim.needs_mask:
             params = {**params, "needs": tuple(p._mark is not None for p in parents)}
         try:
-            shares = prim.vjp(g, node.data, *[p.data for p in parents], **params)
+            shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
         except FLOAT_ERRORS:
             shares = _rule_in_ieee(prim, g, node)
         for parent, share in zip(parents, shares, strict=True):
@@ -260,7 +264,7 @@ def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:
 
 def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
     """`sum_to_shape(share, node.shape)`, without the call when the shapes already match."""
-    data = node.data
+    data = node._data
     if type(share) is np.ndarray and type(data) is np.ndarray and share.shape == data.shape:
         return share
     return sum_to_shape(share, np.shape(data))
@@ -268,8 +272,8 @@ def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
 
 def _rule_in_ieee(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     """Rerun a rule whose Python-float arithmetic raised, in numpy floats (inf/nan)."""
-    datas = [np.float64(p.data) for p in node.parents]
-    shares = prim.vjp(np.float64(g), np.float64(node.data), *datas, **node.params)
+    datas = [np.float64(p._data) for p in node.parents]
+    shares = prim.vjp(np.float64(g), np.float64(node._data), *datas, **node.params)
     return tuple(None if share is None else float(share) for share in shares)
 
 
@@ -310,12 +314,15 @@ class Unrolled:
 
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
                  recording: Callable[[], bool], no_params: Mapping[str, Any],
-                 registry: Mapping[str, Primitive]) -> None:
+                 registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
+                 seal: Seal) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.recording = recording
         self.no_params = no_params
         self.registry = registry
+        self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
+        self.seal = seal  # ...settled before their Values are used again
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -326,7 +333,7 @@ class Unrolled:
         def node(data: Any, prim: Primitive | None, first: Any, second: Value | None,
                  params: Mapping[str, Any] | None) -> Value:
             out: Value = new(cls)
-            out.data = data
+            out._data = data
             out.label = ""
             if prim is not None and recording() and (
                     first.requires_grad or (second is not None and second.requires_grad)):
@@ -349,15 +356,17 @@ class Unrolled:
         return node
 
     def apply(self, reference: Apply) -> Apply:
-        cls, node = self.value_class, self.node()
+        cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
 
         @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
         def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
             if len(args) != 1 or type(args[0]) is not cls:
                 return reference(prim, *args, **params)
             x = args[0]
+            if handed_out:
+                seal(x)
             try:
-                data = prim.forward(x.data, **params)
+                data = prim.forward(x._data, **params)
             except (*FLOAT_ERRORS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
             if type(data) is np.float64:  # a reduction to a number
@@ -371,7 +380,7 @@ class Unrolled:
     def operator(self, reference: Operator) -> Operator:
         cls, node, new, array = self.value_class, self.node(), object.__new__, np.ndarray
         number, recording, no_params = self.creation_number, self.recording, self.no_params
-        registry = self.registry
+        registry, handed_out, seal = self.registry, self.handed_out, self.seal
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
@@ -379,7 +388,7 @@ class Unrolled:
             if kind is float or kind is int:
                 # node(float(x), None, None, None, None), inlined: `2 * w` comes here
                 out: Value = new(cls)
-                out.data = float(x)
+                out._data = float(x)
                 out.label = ""
                 out.requires_grad = False
                 out.op = out._first = out._second = out._all = None
@@ -406,7 +415,9 @@ class Unrolled:
                 return reference(prim, a, b)
             else:
                 right = b
-            x, y = left.data, right.data
+            if handed_out:
+                seal(left, right)
+            x, y = left._data, right._data
             data: Any
             if (type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2
                     and x.shape[1] == y.shape[0]
@@ -421,7 +432,7 @@ class Unrolled:
                     return reference(prim, a, b)
             # node(data, prim, left, right, None), inlined: most nodes of a network come here
             out: Value = new(cls)
-            out.data = data
+            out._data = data
             out.label = ""
             if (left.requires_grad or right.requires_grad) and recording():
                 out.requires_grad = True

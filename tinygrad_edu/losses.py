@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.data import as_data
+from tinygrad_edu.data import as_data, data_of
 from tinygrad_edu.engine import Value, constant
 
 __all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "hinge_loss", "mse_loss"]
@@ -76,7 +76,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Value:
     """
     z = _value(logits, "binary_cross_entropy_with_logits logits")
     y = _value(target, "binary_cross_entropy_with_logits target")
-    targets = np.asarray(y.data)
+    targets = np.asarray(data_of(y))
     if np.any((targets < 0.0) | (targets > 1.0)) or np.isnan(targets).any():
         bad = targets[~((targets >= 0.0) & (targets <= 1.0))].reshape(-1)[0]
         raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1] "
@@ -93,7 +93,7 @@ def hinge_loss(scores: Any, target: Any) -> Value:
     """
     s = _value(scores, "hinge_loss scores")
     y = _value(target, "hinge_loss target")
-    targets = np.asarray(y.data)
+    targets = np.asarray(data_of(y))
     bad = targets[(targets != 1.0) & (targets != -1.0)].reshape(-1)
     if bad.size:
         raise ValueError(f"hinge_loss: targets must be -1 or +1; got {bad[0]:g} "
@@ -117,7 +117,7 @@ def cross_entropy(logits: Any, labels: Any) -> Value:
         raise ValueError(f"cross_entropy: logits must have shape (classes,) or (batch, classes); "
                          f"got shape {z.shape}")
     classes = z.shape[-1]
-    raw = labels.data if isinstance(labels, Value) else labels
+    raw = data_of(labels)
     array = np.asarray(raw)
     if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
                                         not np.all(array == np.round(array))):
@@ -135,7 +135,7 @@ def cross_entropy(logits: Any, labels: Any) -> Value:
                          f"classes 0..{classes - 1}")
     # NOTE: the maximum is subtracted as a constant: logsumexp(z) = m + logsumexp(z − m) for
     # any m, so the gradient is unchanged and exp never sees a positive argument
-    shifted: Value = z - np.max(z.data, axis=-1, keepdims=True)
+    shifted: Value = z - np.max(data_of(z), axis=-1, keepdims=True)
     log_sum_exp: Value = shifted.exp().sum(axis=-1).log()
     if z.ndim == 1:
         return log_sum_exp - shifted[int(index)]

@@ -28,7 +28,7 @@ class NamedOperations:
     __slots__ = ()
 
     if TYPE_CHECKING:  # what these need from Value
-        data: Any
+        _data: Any  # (`.data`, without handing it out: see tinygrad_edu.changes)
         shape: tuple[int, ...]
         ndim: int
         size: int
@@ -131,4 +131,4 @@ class NamedOperations:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
-        return self.apply("getitem", index=kernels.checked_index(self.data, index))
+        return self.apply("getitem", index=kernels.checked_index(self._data, index))

@@ -315,7 +315,9 @@ class ParameterSlice:
 
     @data.setter
     def data(self, new: Any) -> None:
-        np.asarray(self.parameter.data)[self.index] = new
+        data = self.parameter.data
+        np.asarray(data)[self.index] = new
+        self.parameter.data = data  # (a graph recorded before knows it changed)
 
     @property
     def grad(self) -> Any:

@@ -68,14 +68,17 @@ class Optimizer:
 
     @staticmethod
     def _data(p: Value) -> Array:
-        return np.array(p.data, dtype=np.float64)
+        return p.numpy()
 
     @staticmethod
     def _assign(p: Value, new: Array) -> None:
-        """Write `new` into `p`: in place for a writeable tensor, as a float for a scalar."""
-        if isinstance(p.data, np.ndarray) and p.data.flags.writeable:
-            p.data[...] = new
-        elif isinstance(p.data, np.ndarray):
+        """Write `new` into `p`: in place for a tensor, as a float for a scalar. The setter
+        is called either way, so a graph recorded before the step knows `p` changed."""
+        data = p.data
+        if isinstance(data, np.ndarray) and data.flags.writeable:
+            data[...] = new
+            p.data = data
+        elif isinstance(data, np.ndarray):
             p.data = np.array(new)
         else:
             p.data = float(new)

@@ -49,7 +49,7 @@ class _GraphTable:
 
     def __reduce__(self) -> Any:
         index = self.index
-        rows = [(node.data, node._grad, node.label, node.requires_grad, node.op,
+        rows = [(node._data, node._grad, node.label, node.requires_grad, node.op,
                  dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
                 for node in self.nodes]
         return _rebuild_graph, (rows,)

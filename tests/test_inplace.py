@@ -1,0 +1,309 @@
+"""Changed data (tinygrad_edu.changes): a graph refuses backward() through data changed after it
+was recorded, by rebinding or in place; changes between steps stay legal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_edu import Value, engine, no_grad
+from tinygrad_edu.engine import backpropagate, gradients, topological_order
+from tinygrad_edu.nn import MLP, mse_loss
+from tinygrad_edu.optim import SGD, Adam
+
+CHANGED = r"the data of x \(.*\) changed after the graph was recorded"
+
+
+def test_an_element_edited_in_place_is_caught_at_backward() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0], label="w")
+    y = (x * w).sum()
+    x.data[0] = 100.0  # before: w.grad came out [100, 2] while y.data stayed 11
+    with pytest.raises(RuntimeError, match=CHANGED + r".*shape \(2,\)|shape \(2,\)"):
+        y.backward()
+    assert w.grad.tolist() == [0.0, 0.0]  # nothing was accumulated
+
+
+def test_a_rebound_scalar_is_caught_at_backward() -> None:
+    x = Value(2.0, label="x")
+    y = x * x
+    x.data = 10.0  # before: x.grad came out 20
+    with pytest.raises(RuntimeError, match=r"the data of x \(a scalar\) changed"):
+        y.backward()
+
+
+def test_the_message_says_how_to_fix_it() -> None:
+    x = Value(2.0)
+    y = x.exp()
+    y.data = 1.0  # the result itself: exp's rule reads it
+    with pytest.raises(RuntimeError) as info:
+        y.backward()
+    text = str(info.value)
+    assert "an unlabelled Value (a scalar, made by exp)" in text
+    assert "between steps" in text and "zero_grad()" in text and "forward pass again" in text
+
+
+@pytest.mark.parametrize("edit", [
+    lambda x: x.data.__setitem__(0, 5.0),
+    lambda x: x.data.__iadd__(1.0),
+    lambda x: np.add(x.data, 1.0, out=x.data),
+    lambda x: np.copyto(np.asarray(x.data), 0.0),
+    lambda x: setattr(x, "data", x.data * 2.0),
+], ids=["item", "iadd without the setter", "out=", "np.asarray", "rebinding"])
+def test_every_way_of_editing_an_array_is_caught(edit: Callable[[Value], Any]) -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    edit(x)
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
+def test_augmented_assignment_through_the_attribute_is_caught() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    x.data += 1.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
+def test_the_reference_pass_and_gradients_check_too() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    x.data[1] = 0.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        backpropagate(y, 1.0, lambda node, g: None)
+    with pytest.raises(RuntimeError, match=CHANGED):
+        gradients(y, [w])
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward(create_graph=True)
+
+
+def test_an_old_reference_to_a_recorded_array_cannot_change_it() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    held = x.data
+    y = (x * w).sum()  # using x seals the array held
+    with pytest.raises(ValueError, match="read-only"):
+        held[0] = 100.0
+    y.backward()
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
+def test_reading_data_changes_nothing() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    print(x.data, w.data, y.data, np.asarray(x), x.numpy(), x.shape, float(y))
+    z = (x * w * 2.0).sum()  # x used again after being read
+    y.backward()
+    z.backward()
+    assert w.grad.tolist() == [3.0, 6.0]
+
+
+def test_a_second_backward_works_and_still_detects() -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    y.backward()
+    y.backward()
+    assert w.grad.tolist() == [2.0, 4.0]
+    x.data[0] = 7.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
+def test_changes_between_steps_are_legal_and_a_stale_graph_refuses() -> None:
+    w = Value([1.0, -2.0], label="w")
+    for _ in range(3):
+        loss = (w * w).sum()
+        w.zero_grad()
+        loss.backward()
+        w.data -= 0.1 * w.grad  # the manual update of the README and notebooks
+        w.data[0] += 0.0
+    np.testing.assert_allclose(w.data, np.array([1.0, -2.0]) * 0.8**3)
+    with pytest.raises(RuntimeError, match="the data of w"):
+        loss.backward()  # recorded before the last update
+
+
+def test_a_scalar_micrograd_style_update_is_legal() -> None:
+    ps = [Value(0.5), Value(-1.5)]
+    for _ in range(2):
+        loss = ps[0] * ps[1] + ps[0] ** 2
+        for p in ps:
+            p.grad = 0.0
+        loss.backward()
+        for p in ps:
+            p.data += -0.1 * p.grad
+
+
+@pytest.mark.parametrize("optimizer", [SGD, Adam])
+def test_optimizer_steps_are_legal_and_tell_a_stale_graph(optimizer: Any) -> None:
+    model = MLP(2, [3, 1], seed=0)
+    opt = optimizer(model.parameters(), lr=0.1)
+    X, y = np.ones((4, 2)), np.zeros(4)
+    for _ in range(3):
+        loss = mse_loss(model(X), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        loss.backward()
+
+
+def test_a_change_unrelated_to_the_graph_is_no_alarm() -> None:
+    x, w, u = Value(1.0, label="x"), Value(2.0), Value(3.0, label="u")
+    a = x * w
+    u.data = 5.0  # changed after `a` was made, but used only after the change
+    z = a + u * w
+    z.backward()
+    assert w.grad == 1.0 + 5.0
+
+
+def test_changing_the_data_of_a_node_never_used_is_no_alarm() -> None:
+    x, w = Value([1.0, 2.0]), Value([3.0, 4.0], requires_grad=False)
+    y = (x * 2.0).sum()
+    w.data[0] = 9.0
+    y.backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_a_constant_operand_is_covered() -> None:
+    x, c = Value([1.0, 2.0]), Value([3.0, 4.0], requires_grad=False, label="x")
+    y = (x * c).sum()
+    c.data[0] = 0.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
+def test_data_that_is_no_number_is_refused_at_once() -> None:
+    x = Value([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"Value.data must be a number.*'abc'"):
+        x.data = "abc"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"Value\.data"):
+        x.data = None  # type: ignore[assignment]
+    assert x.data.tolist() == [1.0, 2.0]
+
+
+def test_another_shape_is_refused_at_once_in_a_graph() -> None:
+    x = Value([1.0, 2.0], label="x")
+    y = x * 2.0
+    with pytest.raises(ValueError, match=r"cannot change the shape of x from \(2,\) to \(3,\)"):
+        x.data = [1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match=r"from \(2,\) to \(\)"):
+        y.data = 1.0
+    c = Value([1.0, 2.0], requires_grad=False)  # data, in no graph: it may change shape
+    c.data = [[1.0]]
+    assert c.shape == (1, 1)
+
+
+def test_the_same_shape_and_ints_are_accepted() -> None:
+    x = Value([1.0, 2.0])
+    x.data = [3, 4]
+    assert x.data.dtype == np.float64 and x.data.tolist() == [3.0, 4.0]
+    s = Value(1.0)
+    s.data = 2
+    assert type(s.data) is float
+
+
+def test_under_no_grad_nothing_is_recorded_and_nothing_refused() -> None:
+    w = Value([1.0, 2.0])
+    with no_grad():
+        y = w * 2.0
+    w.data[0] = 5.0
+    assert y.data.tolist() == [2.0, 4.0]
+
+
+# ---- random graphs, a random saved node changed in a random way ----------------------------
+
+UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "square", "sum0", "reshape", "T"]
+BINARY = ["add", "mul", "sub", "matmulT"]
+
+
+def _unary(name: str, a: Value) -> Value:
+    if name == "square":
+        return a**2
+    if name == "neg":
+        return -a
+    if name == "sum0":
+        return a.sum(axis=0, keepdims=True) + a * 0.0
+    if name == "reshape":
+        return a.reshape(-1).reshape(a.shape)
+    if name == "T":
+        return a.T.T
+    return getattr(a, name)()  # type: ignore[no-any-return]
+
+
+def _binary(name: str, a: Value, b: Value) -> Value:
+    if name == "matmulT":
+        return a @ b.T @ b * 0.1
+    return {"add": a + b, "mul": a * b, "sub": a - b}[name]
+
+
+EDITS = ["rebind", "item", "slice", "iadd attribute", "iadd array", "out="]
+
+
+def _edit(node: Value, how: str) -> None:
+    if type(node.data) is float or how == "rebind":  # (a float changes only so)
+        node.data = node.data + 1.0
+    elif how == "item":
+        node.data[0, 0] += 1.0
+    elif how == "slice":
+        node.data[...] = node.data * 2.0 + 1.0
+    elif how == "iadd attribute":
+        node.data += 1.0
+    elif how == "iadd array":
+        array = node.data
+        array += 1.0
+    else:
+        np.add(node.data, 1.0, out=node.data)
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
+    shape = draw(st.sampled_from([(), (2, 2), (3, 2)]))
+    size = max(1, int(np.prod(shape)))
+    leaves = [Value(np.linspace(0.1, 0.9, size).reshape(shape) * (i + 1)
+                    if shape else 0.3 * (i + 1), label=f"l{i}")
+              for i in range(draw(st.integers(1, 3)))]
+    nodes = list(leaves)
+    for _ in range(draw(st.integers(1, 6))):
+        if draw(st.booleans()):
+            name = draw(st.sampled_from(UNARY if shape else UNARY[:6]))
+            nodes.append(_unary(name, draw(st.sampled_from(nodes))))
+        else:
+            name = draw(st.sampled_from(BINARY if shape else BINARY[:3]))
+            nodes.append(_binary(name, draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))))
+    root = nodes[-1].sum() if shape else nodes[-1] * 1.0
+    return root, topological_order(root)
+
+
+@settings(deadline=None)
+@given(graphs(), st.data(), st.sampled_from(EDITS), st.booleans())
+def test_any_change_to_any_saved_node_is_caught(graph: tuple[Value, list[Value]], data: Any,
+                                                how: str, backward_first: bool) -> None:
+    root, nodes = graph
+    saved = [n for n in nodes if n is not root]  # the root's data: only its own rule reads it
+    node = data.draw(st.sampled_from(saved))
+    if backward_first:
+        root.backward()  # a second backward() must still detect
+    _edit(node, how)
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        root.backward()
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        engine.gradients(root, [nodes[-1]])
+
+
+@settings(deadline=None)
+@given(graphs(), st.data())
+def test_reading_any_node_and_rebuilding_never_raises(graph: tuple[Value, list[Value]],
+                                                       data: Any) -> None:
+    root, nodes = graph
+    for node in data.draw(st.lists(st.sampled_from(nodes), max_size=4)):
+        _ = node.data  # handed out, not changed
+    root.backward()
+    root.backward()
+    leaf = data.draw(st.sampled_from([n for n in nodes if n.op is None]))
+    _edit(leaf, data.draw(st.sampled_from(EDITS)))  # a change between steps...
+    fresh = (leaf * 2.0).sum() if leaf.shape else leaf * 2.0
+    fresh.backward()  # ...and a graph recorded after it

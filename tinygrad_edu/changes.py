@@ -1,0 +1,136 @@
+"""Changed data: a graph refuses to backpropagate through data changed after it was recorded.
+
+A rule computes gradients from the data its node and operands held in the forward pass (the
+gradient of ``x * w`` for `w` is `x`). Change that data before `backward()` and the
+gradients would be silently wrong, so `backward()` raises instead (as PyTorch's version
+counters do), naming the Value. The rule: change data between steps (after `backward()`,
+before the next forward pass), as optimizers do, or run the forward pass again after it.
+
+How each change is seen, at no cost to a training step:
+
+* **Rebinding** (``x.data = 10.0``, ``x.data -= lr * x.grad``): `Value.data`'s setter calls
+  `changed`, which stamps the Value with the clock (the counter that numbers new Values).
+  A node's operand stamped after the node was made is stale.
+* **Editing an array in place** (``x.data[0] = 100``, ``np.add(x.data, 1, out=x.data)``):
+  the getter hands the array out (`hand_out`) with a copy of its content; `check` (at
+  `backward()`) and `seal` (when the Value is used again) compare the two, and stamp the
+  Value if they differ. `seal` then makes the array read-only, so an old reference to it
+  cannot change it behind the engine's back; the getter makes it writeable again.
+
+`check` costs one comparison when nothing changed after the graph's oldest node was made.
+
+>>> from tinygrad_edu import Value
+>>> x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+>>> y = (x * w).sum()
+>>> x.data[0] = 100.0
+>>> y.backward()  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+RuntimeError: backward(): the data of x (shape (2,)) changed after the graph was recorded, ...
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_edu.engine import Value
+
+tick = itertools.count(1).__next__
+"""The clock: it numbers new Values (an operand precedes its result) and stamps changes."""
+
+_last_change = 0  # the stamp of the latest change to any Value's data
+
+HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
+"""Arrays the `data` getter handed out, by id of their Value: (the Value, a copy of the array
+as it was then). Emptied as the Values are used again."""
+
+
+def changed(value: Value) -> None:
+    """Stamp `value`: its data changed now (the setter of `Value.data` calls this)."""
+    global _last_change
+    value._changed = _last_change = tick()
+    if HANDED_OUT.pop(id(value), None) is not None:
+        _make_read_only(value._data)
+
+
+def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
+    """`value.data` is leaving the engine: keep a copy to compare with, and let it be written."""
+    entry = HANDED_OUT.get(id(value))
+    if entry is not None and entry[0]() is value:
+        return
+    if not array.flags.writeable:
+        try:
+            array.flags.writeable = True  # sealed by `seal`
+        except ValueError:
+            return  # a view of a sealed array: it stays read-only, and cannot change
+    HANDED_OUT[id(value)] = (weakref.ref(value), array.copy())
+
+
+def seal(*values: Value | None) -> None:
+    """Before `values` are used in a recorded operation: settle their handed-out arrays."""
+    for value in values:
+        entry = HANDED_OUT.pop(id(value), None)
+        if entry is not None and value is not None and entry[0]() is value:
+            _compare(value, entry[1])
+            _make_read_only(value._data)
+
+
+def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
+    """Stamp `value` if its array no longer holds `copy` (bit for bit: nan and -0.0 too)."""
+    global _last_change
+    data = value._data
+    if type(data) is np.ndarray and data.shape == copy.shape and \
+            data.tobytes() == copy.tobytes():
+        return False
+    value._changed = _last_change = tick()
+    return True
+
+
+def _make_read_only(data: Any) -> None:
+    if type(data) is np.ndarray:
+        data.flags.writeable = False
+
+
+def check(nodes: Sequence[Value]) -> None:
+    """Raise if the data of a node, or of an operand of one, changed after that node was made.
+
+    `nodes`: a graph, newest first (as `topological_order` gives it). Called by both backward
+    passes before any gradient is computed.
+    """
+    for key, (ref, copy) in list(HANDED_OUT.items()):  # in-place edits since the hand-out
+        value = ref()
+        if value is None:
+            del HANDED_OUT[key]
+        elif _compare(value, copy):
+            HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
+    oldest = None
+    for node in reversed(nodes):
+        if node.op is not None:
+            oldest = node._number
+            break
+    if oldest is None or _last_change < oldest:
+        return  # nothing changed since the graph was begun: the usual case, one comparison
+    for node in nodes:
+        if node.op is None:
+            continue
+        made = node._number
+        for value in (node, *node.parents):
+            if getattr(value, "_changed", 0) > made:
+                raise RuntimeError(_message(value))
+
+
+def _message(value: Value) -> str:
+    name = value.label or "an unlabelled Value"
+    shape = "a scalar" if value.shape == () else f"shape {value.shape}"
+    made = f", made by {value.op.name}" if value.op is not None else ""
+    return (f"backward(): the data of {name} ({shape}{made}) changed after the graph was "
+            "recorded, and its gradients need the old data. Change data only between steps "
+            "(after backward(), before the next forward pass), as optimizers do; or call "
+            "zero_grad() and run the forward pass again to record a new graph.")
+
