@@ -25,6 +25,7 @@ from tinygrad_edu.viz import (
     draw_graph,
     local_rule,
     save_graph,
+    step_through,
     write_backprop_html,
 )
 
@@ -481,9 +482,26 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "<script src" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r'(?:src|href)\s*=\s*"(?:https?:)?//', page)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
-    assert 'id="prev"' in page and 'id="next"' in page and 'type="range"' in page
+    assert re.search(r'id="tg-[0-9a-f]{12}-prev"', page) and 'type="range"' in page
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # each frame's SVG ids made unique
+
+
+def test_the_stepper_shows_inline_with_ids_of_its_own_each_time() -> None:
+    out, _ = neuron(backward=False)
+    stepper = step_through(out, title="a <neuron>")
+    first, second = stepper._repr_html_(), stepper._repr_html_()
+    assert first.startswith('<div class="tg-stepper"') and "<html" not in first
+    assert 'aria-label="a &lt;neuron&gt;"' in first
+    ids = re.findall(r'\bid="([^"]+)"', first + second)
+    assert len(ids) == len(set(ids)) > 2 * 11  # shown twice on one page: no id shared
+    assert "<script src" not in first and not re.search(r'(?:src|href)="(?:https?:)?//', first)
+    # without JavaScript the first and the last frame are visible, the others hidden
+    sections = re.findall(r'<section class="frame"[^>]*>', first)
+    assert ["hidden" in tag for tag in sections] == [False] + [True] * 9 + [False]
+    assert re.search(r'<div class="tg-controls" hidden>', first)  # useless without script
+    assert [tag.split('data-node="')[1].split('"')[0] for tag in sections][:3] == ["", "n9", "n8"]
+    assert repr(stepper) == "BackpropStepper(11 frames: forward pass, then 10 nodes)"
 
 
 def test_html_refuses_too_many_steps() -> None:
