@@ -28,6 +28,7 @@ from tinygrad_edu.viz import (
     step_through,
     write_backprop_html,
 )
+from tinygrad_edu.viz.graph import SCREEN
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -529,3 +530,23 @@ def test_every_value_the_step_texts_name_is_named_in_the_picture() -> None:
     for step in backprop_steps(y)[1:]:
         name = step.text.split(" ")[0]
         assert re.search(rf">{re.escape(name)}<", source), f"{name} is not shown in the picture"
+
+
+def test_stepper_frames_fold_to_fit_a_screen_and_highlight_the_fold() -> None:
+    y = Value(0.5, label="x")
+    for _ in range(60):
+        y = y.tanh()  # 61 values, under max_nodes, but a picture 15,000 pixels wide
+    page = backprop_html(y)
+    frames = frames_of(page)
+    assert len(frames) == 62
+    for frame in frames:
+        size = re.findall(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', frame)[0]
+        width, height = (float(v) for v in size)
+        assert width / 72 <= SCREEN[0] and height / 72 <= SCREEN[1]
+    assert "(folded to fit a screen)" in frames[0]
+    assert 'data-node="n60"' in frames[1] and 'data-node="hidden"' in frames[-1]
+    assert "x is a leaf" in frames[-1]  # the caption still names the step's node
+    texts = svg_texts(frames[-1])
+    assert "further values" in texts["hidden"]
+    assert re.search(rf'<title>hidden</title>\s*<polygon[^>]*stroke="{HIGHLIGHT}"', frames[-1])
+    assert "collapsed" not in draw_graph(y).source  # draw_graph itself: max_nodes only

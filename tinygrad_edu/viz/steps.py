@@ -211,10 +211,16 @@ class BackpropStepper:
         def fits(graph: Graph) -> bool:
             return fits_screen(graph, picture, rankdir)
 
-        graph = build_graph(root, params, inputs, max_nodes, fits)
+        graph = build_graph(root, params, inputs, max_nodes, fits, always_fit=True)
+
+        def box(node: Value | None) -> str:  # the highlighted box: the node's, or its fold's
+            if node is None:
+                return ""
+            unit = graph.units.get(id(node))
+            return graph.names[id(node)] if unit is None else unit.key
+
         self._frames = [
-            _Frame(step.number, graph.names[id(step.node)] if step.node is not None else "",
-                   f"step {step.number}: {step.text}",
+            _Frame(step.number, box(step.node), f"step {step.number}: {step.text}",
                    picture(graph, step).pipe(format="svg", encoding="utf-8"))
             for step in self.steps
         ]
