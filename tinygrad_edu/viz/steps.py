@@ -147,9 +147,18 @@ def _template(name: str) -> Template:
     return Template(text)
 
 
+SHRINK = 0.75
+"""A frame narrower than the window shrinks to fit it, but only to this fraction of its
+natural size (Graphviz's smallest text, 9 points, stays 9 pixels); beyond, it scrolls."""
+
+
 def _inline_svg(svg: str, prefix: str) -> str:
-    """Dot's SVG without its XML prolog, with ids made unique within the page."""
+    """Dot's SVG without its XML prolog, with ids made unique within the page, and a least
+    width (`SHRINK`)."""
     svg = svg[svg.index("<svg"):]
+    width = re.match(r'<svg width="([\d.]+)pt"', svg)
+    if width is not None:
+        svg = f'<svg style="min-width: {float(width[1]) * SHRINK:.0f}pt"' + svg[4:]
     svg = re.sub(r'\bid="', f'id="{prefix}', svg)
     return re.sub(r'(href|xlink:href)="#', rf'\1="#{prefix}', svg)
 
