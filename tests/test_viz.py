@@ -540,7 +540,7 @@ def test_stepper_frames_fold_to_fit_a_screen_and_highlight_the_fold() -> None:
     frames = frames_of(page)
     assert len(frames) == 62
     for frame in frames:
-        size = re.findall(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', frame)[0]
+        size = re.findall(r'<svg [^>]*\bwidth="([\d.]+)pt" height="([\d.]+)pt"', frame)[0]
         width, height = (float(v) for v in size)
         assert width / 72 <= SCREEN[0] and height / 72 <= SCREEN[1]
     assert "(folded to fit a screen)" in frames[0]
