@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT ?= out
 
-.PHONY: all demo examples test lint typecheck unit graphviz bench mutation clean notebooks \
-	notebook
+.PHONY: all demo examples test lint typecheck unit graphviz chromium bench mutation clean \
+	notebooks notebook
 EXAMPLES := value_and_graph activations perceptron_logic_gates xor_mlp decision_boundaries \
 	micrograd_demo
 
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml
 
 graphviz:
 	@sh scripts/ensure-graphviz.sh
+
+# the browser tests drive a headless Chromium (apt-get install chromium when root and missing)
+chromium:
+	@sh scripts/ensure-chromium.sh
 
 demo: $(STAMP) graphviz
 	$(BIN)/tinygrad-edu demo --out $(OUT)
@@ -37,7 +41,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict tinygrad_edu
 
-unit: $(STAMP) graphviz
+unit: $(STAMP) graphviz chromium
 	$(BIN)/python -m pytest
 
 test: lint typecheck unit

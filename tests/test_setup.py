@@ -84,3 +84,43 @@ def test_the_export_extra_is_declared() -> None:
         "optional-dependencies"]
     names = {re.split(r"[<>=~!\[]", spec)[0] for spec in extras["export"]}
     assert names == {"torch", "onnx", "onnxruntime"}
+
+
+def run_chromium_check(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["sh", str(ROOT / "scripts" / "ensure-chromium.sh")],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, **env})
+
+
+def test_chromium_check_passes_when_chromium_is_installed() -> None:
+    result = run_chromium_check()
+    assert result.returncode == 0 and result.stderr == ""
+
+
+def test_a_chromium_that_is_not_there_is_named_with_the_fix(tmp_path: Path) -> None:
+    missing = tmp_path / "no-chromium"
+    result = run_chromium_check(CHROMIUM=str(missing))
+    assert result.returncode == 1
+    assert f"CHROMIUM={missing} is not an executable file" in result.stderr
+    assert "apt-get install chromium" in result.stderr
+
+
+def test_the_unit_tests_set_up_graphviz_and_chromium_first() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    unit = next(line for line in makefile.splitlines() if line.startswith("unit:"))
+    assert "graphviz" in unit.split() and "chromium" in unit.split()
+    assert "\t@sh scripts/ensure-chromium.sh" in makefile.split("\nchromium:", 1)[1]
+
+
+def test_the_package_data_is_in_git_so_a_fresh_clone_has_it() -> None:
+    """A template the package reads must be committed (a `*.html` ignore rule once hid one)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    data = pyproject["tool"]["setuptools"]["package-data"]
+    declared = [f"{package.replace('.', '/')}/{name}" for package, names in data.items()
+                for name in names]
+    assert "tinygrad_edu/viz/stepper.html" in declared
+    if not (ROOT / ".git").exists():
+        return  # an unpacked sdist: nothing to compare with
+    listed = subprocess.run(["git", "ls-files", "--", *declared], capture_output=True,
+                            text=True, check=True, cwd=ROOT).stdout.split()
+    assert sorted(listed) == sorted(declared)

@@ -25,8 +25,10 @@ from tinygrad_edu.viz import (
     draw_graph,
     local_rule,
     save_graph,
+    step_through,
     write_backprop_html,
 )
+from tinygrad_edu.viz.graph import SCREEN
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -481,9 +483,26 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     assert "<script src" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r'(?:src|href)\s*=\s*"(?:https?:)?//', page)
     assert "<?xml" not in page and "<!DOCTYPE svg" not in page
-    assert 'id="prev"' in page and 'id="next"' in page and 'type="range"' in page
+    assert re.search(r'id="tg-[0-9a-f]{12}-prev"', page) and 'type="range"' in page
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # each frame's SVG ids made unique
+
+
+def test_the_stepper_shows_inline_with_ids_of_its_own_each_time() -> None:
+    out, _ = neuron(backward=False)
+    stepper = step_through(out, title="a <neuron>")
+    first, second = stepper._repr_html_(), stepper._repr_html_()
+    assert first.startswith('<div class="tg-stepper"') and "<html" not in first
+    assert 'aria-label="a &lt;neuron&gt;"' in first
+    ids = re.findall(r'\bid="([^"]+)"', first + second)
+    assert len(ids) == len(set(ids)) > 2 * 11  # shown twice on one page: no id shared
+    assert "<script src" not in first and not re.search(r'(?:src|href)="(?:https?:)?//', first)
+    # without JavaScript the first and the last frame are visible, the others hidden
+    sections = re.findall(r'<section class="frame"[^>]*>', first)
+    assert ["hidden" in tag for tag in sections] == [False] + [True] * 9 + [False]
+    assert re.search(r'<div class="tg-controls" hidden>', first)  # useless without script
+    assert [tag.split('data-node="')[1].split('"')[0] for tag in sections][:3] == ["", "n9", "n8"]
+    assert repr(stepper) == "BackpropStepper(11 frames: forward pass, then 10 nodes)"
 
 
 def test_html_refuses_too_many_steps() -> None:
@@ -511,3 +530,23 @@ def test_every_value_the_step_texts_name_is_named_in_the_picture() -> None:
     for step in backprop_steps(y)[1:]:
         name = step.text.split(" ")[0]
         assert re.search(rf">{re.escape(name)}<", source), f"{name} is not shown in the picture"
+
+
+def test_stepper_frames_fold_to_fit_a_screen_and_highlight_the_fold() -> None:
+    y = Value(0.5, label="x")
+    for _ in range(60):
+        y = y.tanh()  # 61 values, under max_nodes, but a picture 15,000 pixels wide
+    page = backprop_html(y)
+    frames = frames_of(page)
+    assert len(frames) == 62
+    for frame in frames:
+        size = re.findall(r'<svg [^>]*\bwidth="([\d.]+)pt" height="([\d.]+)pt"', frame)[0]
+        width, height = (float(v) for v in size)
+        assert width / 72 <= SCREEN[0] and height / 72 <= SCREEN[1]
+    assert "(folded to fit a screen)" in frames[0]
+    assert 'data-node="n60"' in frames[1] and 'data-node="hidden"' in frames[-1]
+    assert "x is a leaf" in frames[-1]  # the caption still names the step's node
+    texts = svg_texts(frames[-1])
+    assert "further values" in texts["hidden"]
+    assert re.search(rf'<title>hidden</title>\s*<polygon[^>]*stroke="{HIGHLIGHT}"', frames[-1])
+    assert "collapsed" not in draw_graph(y).source  # draw_graph itself: max_nodes only

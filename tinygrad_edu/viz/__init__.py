@@ -5,10 +5,11 @@ SVG, PNG or PDF with Graphviz's `dot` program). Building it, and its DOT text `.
 no Graphviz program; rendering without one raises `GraphvizNotFoundError`, which says how to
 install it.
 
-`backprop_steps(root)` records the engine's real backward pass, one step per node, and
-`write_backprop_html(root, path)` saves those steps as one self-contained HTML page (inline
-SVG pictures, a few lines of inline JavaScript, nothing fetched from the network) where a
-learner steps through backpropagation.
+`backprop_steps(root)` records the engine's real backward pass, one step per node;
+`step_through(root)` shows those steps in a notebook cell, a picture per step with prev/next
+buttons, a slider and the arrow keys, and `write_backprop_html(root, path)` saves the same
+stepper as one self-contained HTML page (inline SVG pictures, a few lines of inline
+JavaScript, nothing fetched from the network).
 
 The package: `graph` (which values to draw: names, roles, collapsing big graphs), `dot` (the
 Graphviz drawing, saving pictures), `steps` (backpropagation step by step, the HTML page);
@@ -55,14 +56,17 @@ from tinygrad_edu.viz.dot import (
 from tinygrad_edu.viz.graph import SMALL_TENSOR as SMALL_TENSOR
 from tinygrad_edu.viz.steps import (
     BackpropStep,
+    BackpropStepper,
     backprop_html,
     backprop_steps,
+    step_through,
     write_backprop_html,
 )
 
 __all__ = [
     "ROLE_COLORS",
     "BackpropStep",
+    "BackpropStepper",
     "GraphPicture",
     "GraphvizNotFoundError",
     "RenderTimeoutError",
@@ -73,5 +77,6 @@ __all__ = [
     "plot_activations",
     "plot_decision_boundary",
     "save_graph",
+    "step_through",
     "write_backprop_html",
 ]

@@ -279,10 +279,12 @@ def render_graph(
     notes = [caption] if caption else []
     if graph.hidden:
         boxes = len({unit.key for unit in graph.units.values()})
+        why = (f"more than max_nodes={graph.max_nodes}"
+               f"{'; folded further to fit a screen' if graph.fitted else ''}"
+               if graph.max_nodes is None or len(graph.nodes) > graph.max_nodes
+               else "folded to fit a screen")
         notes.append(f"collapsed: {graph.hidden} of {len(graph.nodes)} values hidden in "
-                     f"{boxes} box{'es' if boxes != 1 else ''} (more than max_nodes="
-                     f"{graph.max_nodes}"
-                     f"{'; folded further to fit a screen' if graph.fitted else ''})")
+                     f"{boxes} box{'es' if boxes != 1 else ''} ({why})")
     if notes:
         dot.attr("graph", label="\n".join(notes), labelloc="t", labeljust="l", fontsize="12")
     focus = id(highlight) if highlight is not None else None
@@ -301,8 +303,10 @@ def render_graph(
             what = "values" if unit.members != 1 else "value"
             kinds = ", ".join(f"{count} {role}" for role, count in sorted(unit.roles.items()))
             label = f"{unit.title}\n{unit.members} {what} hidden"
+            focused = {"color": HIGHLIGHT, "penwidth": "3"} if (
+                focus is not None and graph.units.get(focus) is unit) else {}
             dot.node(unit.key, label=label + (f"\n({kinds})" if kinds else ""),
-                     shape="box3d", style="filled", fillcolor=GROUP_COLOR)
+                     shape="box3d", style="filled", fillcolor=GROUP_COLOR, **focused)
 
     uses: dict[str, int] = {}  # how many ops each value (or box) feeds so far
     into_boxes: list[_Wire] = []  # edges into collapsed boxes, drawn (counted) at the end

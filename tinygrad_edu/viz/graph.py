@@ -207,10 +207,14 @@ def build_graph(
     inputs: Iterable[Value | str] | None = None,
     max_nodes: int | None = None,
     fits: Callable[[Graph], bool] | None = None,
+    *,
+    always_fit: bool = False,
 ) -> Graph:
     """The values of `root`'s graph with their names, titles and roles (see `draw_graph`),
     folded into boxes when there are more than `max_nodes` (None: never); a collapsed graph
-    folds further until `fits` (say, its picture fits a screen) is True of it.
+    folds further until `fits` (say, its picture fits a screen) is True of it. With
+    `always_fit`, a graph of fewer values whose picture does not fit folds too (the
+    backprop stepper's frames: a chain of 60 ops is 15,000 pixels wide).
 
     >>> from tinygrad_edu import Value
     >>> x = Value(1.0, label="x")
@@ -255,6 +259,9 @@ def build_graph(
     graph = Graph(root, nodes, names, titles, roles, max_nodes)
     if max_nodes is not None and len(nodes) > max_nodes:
         _collapse(graph, max_nodes, fits or (lambda graph: True))
+    elif always_fit and fits is not None and not fits(graph):
+        _collapse(graph, len(nodes), fits)
+        graph.fitted = True
     return graph
 
 

@@ -1,9 +1,11 @@
 """Backpropagation step by step: the engine's real backward pass, one frame per node.
 
-`backprop_steps(root)` records the pass (no `.grad` changes), and `write_backprop_html(root,
-path)` saves it as one self-contained HTML page (inline SVG pictures, a few lines of inline
-JavaScript, nothing fetched from the network) where a learner steps through backpropagation.
-The page's template is the package data file ``tinygrad_edu/viz/backprop.html``.
+`backprop_steps(root)` records the pass (no `.grad` changes); `step_through(root)` returns a
+`BackpropStepper`, which Jupyter shows inline (its `_repr_html_`), and `write_backprop_html(root,
+path)` saves the same stepper as a page of its own. Both are self-contained (inline SVG
+pictures, a few lines of inline JavaScript, nothing fetched from the network); their templates
+are the package data files ``tinygrad_edu/viz/stepper.html`` (the stepper: controls, frames,
+script) and ``backprop.html`` (the page around it).
 
 >>> from tinygrad_edu import Value
 >>> x = Value(3.0, label="x")
@@ -19,6 +21,7 @@ from __future__ import annotations
 import functools
 import html
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -31,10 +34,23 @@ import numpy as np
 from tinygrad_edu import engine
 from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Value
-from tinygrad_edu.viz.dot import local_rule, operand_letter, render_graph
-from tinygrad_edu.viz.graph import build_graph, summarize
+from tinygrad_edu.viz.dot import (
+    GraphPicture,
+    fits_screen,
+    local_rule,
+    operand_letter,
+    render_graph,
+)
+from tinygrad_edu.viz.graph import Graph, build_graph, summarize
 
-__all__ = ["BackpropStep", "backprop_html", "backprop_steps", "write_backprop_html"]
+__all__ = [
+    "BackpropStep",
+    "BackpropStepper",
+    "backprop_html",
+    "backprop_steps",
+    "step_through",
+    "write_backprop_html",
+]
 
 
 @dataclass(frozen=True)
@@ -118,22 +134,155 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
 
 
 # --------------------------------------------------------------------------------------------
-# The HTML page
+# The stepper: in a notebook cell, and as a page of its own
 # --------------------------------------------------------------------------------------------
 
 
 @functools.cache
-def _page() -> Template:
-    """The page template (``backprop.html``, package data): ``$title``, ``$last``, ``$frames``."""
-    text = resources.files("tinygrad_edu.viz").joinpath("backprop.html").read_text("utf-8")
+def _template(name: str) -> Template:
+    """A template of package data: ``stepper.html`` (``$id``, ``$title``, ``$last``, ``$keys``,
+    ``$frames``: the stepper, its script scoped to its own ids) or ``backprop.html`` (``$title``,
+    ``$stepper``: the page around one)."""
+    text = resources.files("tinygrad_edu.viz").joinpath(name).read_text("utf-8")
     return Template(text)
 
 
+SHRINK = 0.75
+"""A frame narrower than the window shrinks to fit it, but only to this fraction of its
+natural size (Graphviz's smallest text, 9 points, stays 9 pixels); beyond, it scrolls."""
+
+
 def _inline_svg(svg: str, prefix: str) -> str:
-    """Dot's SVG without its XML prolog, with ids made unique within the page."""
+    """Dot's SVG without its XML prolog, with ids made unique within the page, and a least
+    width (`SHRINK`)."""
     svg = svg[svg.index("<svg"):]
+    width = re.match(r'<svg width="([\d.]+)pt"', svg)
+    if width is not None:
+        svg = f'<svg style="min-width: {float(width[1]) * SHRINK:.0f}pt"' + svg[4:]
     svg = re.sub(r'\bid="', f'id="{prefix}', svg)
     return re.sub(r'(href|xlink:href)="#', rf'\1="#{prefix}', svg)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    number: int
+    node: str  # the highlighted value's name in the picture ("" on frame 0)
+    caption: str
+    svg: str  # dot's SVG, ids not yet made unique
+
+
+class BackpropStepper:
+    """Backpropagation step by step, one frame per node the engine visits, shown inline in
+    Jupyter (`_repr_html_`) or saved as a page of its own (`page`, `save`).
+
+    Frame k highlights the k-th node of the engine's backward pass, shows the gradients of
+    the first k nodes and the local rule of the node's op. The pictures are rendered once,
+    when the stepper is made (needs Graphviz's `dot`); no `.grad` changes. Each HTML rendering
+    gets ids of its own, so several steppers (or one shown twice) share a page; everything is
+    inline (SVG, style, script: no network). Without JavaScript (a notebook rendered
+    statically) the first and the last frame are shown. Keys: ← →, Home, End.
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(2.0, label="x")
+    >>> stepper = BackpropStepper(x.tanh())
+    >>> stepper, len(stepper.steps)
+    (BackpropStepper(3 frames: forward pass, then 2 nodes), 3)
+    >>> html = stepper._repr_html_()
+    >>> html.count('<section class="frame"'), "<script>" in html, html == stepper._repr_html_()
+    (3, True, False)
+    """
+
+    def __init__(
+        self,
+        root: Value,
+        gradient: Any = None,
+        *,
+        title: str = "Backpropagation, step by step",
+        rankdir: str = "LR",
+        show_data: bool = True,
+        max_nodes: int = 150,
+        max_steps: int = 300,
+        params: Any = None,
+        inputs: Iterable[Value | str] | None = None,
+    ) -> None:
+        self.title = title
+        self.steps = backprop_steps(root, gradient)
+        if len(self.steps) - 1 > max_steps:
+            raise ValueError(f"backprop_html: the graph has {len(self.steps) - 1} steps, more "
+                             f"than max_steps={max_steps}; step through a smaller graph")
+
+        def picture(graph: Graph, step: BackpropStep | None = None) -> GraphPicture:
+            grads = {} if step is None else {id(node): g for node, g in step.grads.items()}
+            return render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=True,
+                                legend=False, grads=grads, dim_zero=True,
+                                highlight=None if step is None else step.node)
+
+        def fits(graph: Graph) -> bool:
+            return fits_screen(graph, picture, rankdir)
+
+        graph = build_graph(root, params, inputs, max_nodes, fits, always_fit=True)
+
+        def box(node: Value | None) -> str:  # the highlighted box: the node's, or its fold's
+            if node is None:
+                return ""
+            unit = graph.units.get(id(node))
+            return graph.names[id(node)] if unit is None else unit.key
+
+        self._frames = [
+            _Frame(step.number, box(step.node), f"step {step.number}: {step.text}",
+                   picture(graph, step).pipe(format="svg", encoding="utf-8"))
+            for step in self.steps
+        ]
+
+    def __repr__(self) -> str:
+        return (f"BackpropStepper({len(self._frames)} frames: forward pass, then "
+                f"{len(self._frames) - 1} nodes)")
+
+    def html(self, *, page_keys: bool = False) -> str:
+        """The stepper as an HTML fragment, with ids of its own (``tg-`` and 12 hex digits);
+        `page_keys`: the arrow keys work anywhere on the page (its own page), else once the
+        stepper has the focus (a notebook, where the page has other uses for them)."""
+        uid = f"tg-{uuid.uuid4().hex[:12]}"
+        last = len(self._frames) - 1
+        frames = []
+        for frame in self._frames:
+            hidden = "" if frame.number in (0, last) else " hidden"  # seen without JavaScript
+            svg = _inline_svg(frame.svg, f"{uid}-f{frame.number}-")
+            frames.append(
+                f'<section class="frame" id="{uid}-frame-{frame.number}" '
+                f'data-step="{frame.number}" data-node="{frame.node}" '
+                f'aria-label="step {frame.number} of {last}"{hidden}>\n'
+                f'<p class="text">{html.escape(frame.caption)}</p>\n{svg}\n</section>')
+        return _template("stepper.html").substitute(
+            id=uid, title=html.escape(self.title), last=last,
+            keys="page" if page_keys else "focus", frames="\n".join(frames))
+
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the stepper, inline."""
+        return self.html()
+
+    def page(self) -> str:
+        """A whole HTML page (UTF-8) holding the stepper, for a browser."""
+        return _template("backprop.html").substitute(title=html.escape(self.title),
+                                                     stepper=self.html(page_keys=True))
+
+    def save(self, path: str | Path) -> Path:
+        """Write `page()` to `path` and return the path."""
+        path = Path(path)
+        path.write_text(self.page(), encoding="utf-8")
+        return path
+
+
+def step_through(root: Value, gradient: Any = None, **options: Any) -> BackpropStepper:
+    """Backpropagation from `root`, step by step, to show in a notebook cell: a
+    `BackpropStepper` (`options` as for `backprop_html`).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(3.0, label="x")
+    >>> step_through(x * x, title="x squared").steps[-1].grads[x]
+    6.0
+    """
+    return BackpropStepper(root, gradient, **options)
 
 
 def backprop_html(
@@ -151,7 +300,9 @@ def backprop_html(
     """One self-contained HTML page (inline SVGs and script) stepping through backprop.
 
     Frame i shows the gradients of the first i nodes the engine processed, the current node
-    highlighted and its local rule written above the picture. Needs Graphviz's `dot`.
+    highlighted and its local rule written above the picture. Needs Graphviz's `dot`. A graph
+    of more than `max_nodes` values is collapsed until a frame fits a screen (see
+    `draw_graph`); more than `max_steps` steps is refused.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(2.0, label="x")
@@ -159,25 +310,9 @@ def backprop_html(
     >>> page.count('<section class="frame"'), page.count("<svg")
     (3, 3)
     """
-    steps = backprop_steps(root, gradient)
-    if len(steps) - 1 > max_steps:
-        raise ValueError(f"backprop_html: the graph has {len(steps) - 1} steps, more than "
-                         f"max_steps={max_steps}; step through a smaller graph")
-    graph = build_graph(root, params, inputs, max_nodes)
-    frames = []
-    for step in steps:
-        grads = {id(node): g for node, g in step.grads.items()}
-        caption = f"step {step.number}: {step.text}"
-        picture = render_graph(graph, rankdir=rankdir, show_data=show_data, show_grad=True,
-                               legend=False, grads=grads, highlight=step.node, dim_zero=True)
-        svg = _inline_svg(picture.pipe(format="svg", encoding="utf-8"), f"f{step.number}-")
-        hidden = " hidden" if step.number else ""
-        frames.append(
-            f'<section class="frame" id="frame-{step.number}"{hidden}>\n'
-            f'<p class="text">{html.escape(caption)}</p>\n{svg}\n</section>'
-        )
-    return _page().substitute(title=html.escape(title), last=len(steps) - 1,
-                              frames="\n".join(frames))
+    return BackpropStepper(root, gradient, title=title, rankdir=rankdir, show_data=show_data,
+                           max_nodes=max_nodes, max_steps=max_steps, params=params,
+                           inputs=inputs).page()
 
 
 def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
