@@ -306,7 +306,25 @@ def where_case(draw: st.DrawFn) -> Case:
     return (lambda a, b: where(cond, a, b)), [draw(arrays(a_shape)), draw(arrays(b_shape))]
 
 
+@st.composite
+def logsumexp_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis, keepdims = draw(axis_and_keepdims(len(shape)))
+    return (lambda x: x.logsumexp(axis, keepdims)), [draw(arrays(shape))]
+
+
+@st.composite
+def softmax_case(draw: st.DrawFn, method: str) -> Case:
+    """softmax or log_softmax along one axis (a scalar's only axis is -1)."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis = draw(st.integers(-len(shape), len(shape) - 1)) if shape else -1
+    return (lambda x: getattr(x, method)(axis)), [draw(arrays(shape))]
+
+
 STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
+    "logsumexp": logsumexp_case(),
+    "softmax": softmax_case("softmax"),
+    "log_softmax": softmax_case("log_softmax"),
     "matmul": matmul_case(),
     "sum": sum_case(),
     "max": max_case(),
