@@ -419,8 +419,8 @@ class Value(ArrayLike):
 
         Computed as m + log Σ exp(self − m), m the maximum; d/dx = softmax(x).
 
-        >>> Value([1e4, 1e4]).logsumexp().data - 1e4 == math.log(2.0)
-        True
+        >>> round(Value([1e4, 1e4]).logsumexp().data, 6)  # 1e4 + log 2, where exp(1e4) = inf
+        10000.693147
         """
         return apply(ops.LOGSUMEXP, self, axis=kernels.normalize_axis(axis, self.ndim,
                                                                       "logsumexp"),

@@ -193,9 +193,10 @@ def binary_cross_entropy(p: Any, y: Any) -> Any:
         log_q = _clamped_log(math.log1p(-p) if p < 1.0 else _MINUS_INF if p == 1.0
                              else math.nan)
         return -(y * log_p + (1.0 - y) * log_q)
-    logs = np.log(p), np.log1p(-np.asarray(p))
-    log_p, log_q = (np.where(log < LOG_FLOOR, LOG_FLOOR, log) for log in logs)  # (nan stays)
-    return -(y * log_p + (1.0 - y) * log_q)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) is the point of the clamp
+        logs = np.log(p), np.log1p(-np.asarray(p))
+    clamped_p, clamped_q = (np.where(log < LOG_FLOOR, LOG_FLOOR, log) for log in logs)  # (nan
+    return -(y * clamped_p + (1.0 - y) * clamped_q)  # stays nan)
 
 
 def _clamped_log(log: float) -> float:
