@@ -42,7 +42,7 @@ from tinygrad_edu.arrays import where
 from tinygrad_edu.data import as_data
 from tinygrad_edu.engine import Value, apply, constant
 
-__all__ = ["REDUCTIONS", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "hinge_loss", "huber_loss", "l1_loss", "mse_loss", "nll_loss"]
 
 REDUCTIONS = ("mean", "sum", "none")
