@@ -173,10 +173,11 @@ def forward_scaled(forward: Fn) -> Fn:
 NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
 READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "elu", "softplus",
+                "logsumexp", "binary_cross_entropy",
                 "normal_cdf", "matmul"}
-READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid"}
+READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid", "logsumexp", "softmax", "log_softmax"}
 UNARY_READING_INPUT = {"pow_const", "log", "tanh", "elu", "softplus", "normal_cdf", "abs"}
-SWAPPABLE = {"sub", "mul", "div", "pow", "where"}
+SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy"}
 REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "exp": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "log": [("a<1e-3", lambda a: a < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
@@ -192,6 +193,7 @@ REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "normal_cdf": [("a<-5", lambda a: a < -5, 0), ("a>5", lambda a: a > 5, 0)],
     "leaky_relu": [("a<-100", lambda a: a < -100, 0)],
     "abs": [("a<-100", lambda a: a < -100, 0)],
+    "binary_cross_entropy": [("p<1e-3", lambda p: p < 1e-3, 0), ("p>0.9", lambda p: p > 0.9, 0)],
 }
 
 
@@ -310,6 +312,7 @@ ORIGINAL: dict[str, Fn] = {name: prim.vjp for name, prim in ops.REGISTRY.items()
 
 def _n_gradients(name: str) -> int:
     return {"add": 2, "sub": 2, "mul": 2, "div": 2, "pow": 2, "matmul": 2, "where": 2,
+            "binary_cross_entropy": 2,
             "concatenate": 1, "stack": 1}.get(name, 1)
 
 
@@ -348,7 +351,58 @@ def mutants() -> list[Mutant]:
     mean_by_size = Mutant("mean", "forward", "divides by the size, whatever the axis",
                           lambda mean: lambda self, axis=None, keepdims=False:
                           self.sum(axis, keepdims) / float(self.size), "mean")
-    return [*result, *_structural(), mean_by_size]
+    return [*result, *_structural(), mean_by_size, *_softmax_family_and_spread()]
+
+
+def _softmax_family_and_spread() -> list[Mutant]:
+    """Hand-written mutants of the softmax family, binary cross-entropy, and var/std."""
+    o = ops
+
+    def lse_unweighted(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> Any:
+        return ORIGINAL["sum"](g, out, a, axis=axis, keepdims=keepdims)
+
+    def lse_naive(x: Any, *, axis: Any, keepdims: bool) -> Any:
+        return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
+
+    def softmax_naive(x: Any, *, axis: Any) -> Any:
+        return np.exp(x) / np.sum(np.exp(x), axis=axis, keepdims=True)
+
+    def log_softmax_naive(x: Any, *, axis: Any) -> Any:
+        return x - np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
+
+    def softmax_diagonal(g: Any, out: Any, a: Any, *, axis: Any) -> Any:
+        return (out * g,)
+
+    def log_softmax_every_axis(g: Any, out: Any, a: Any, *, axis: Any) -> Any:
+        return (g - o.EXP(out) * o.SUM(g, axis=None, keepdims=True),)
+
+    def bce_unfloored(g: Any, out: Any, p: Any, y: Any) -> Any:
+        p = np.float64(p) if type(p) is float else p
+        return g * ((p - y) / (p * (1.0 - p))), g * (o.LOG(1.0 - p) - o.LOG(p))
+
+    def var_ignores_ddof(var: Fn) -> Fn:
+        return lambda self, axis=None, ddof=0, keepdims=False: var(self, axis, 0, keepdims)
+
+    def std_plain_sqrt(std: Fn) -> Fn:
+        return lambda self, axis=None, ddof=0, keepdims=False: self.var(axis, ddof,
+                                                                       keepdims).sqrt()
+
+    return [
+        Mutant("logsumexp", "constant", "g spread without the softmax weights",
+               replaced(lse_unweighted)),
+        Mutant("logsumexp", "forward", "no maximum subtracted (overflows)", lambda f: lse_naive,
+               "forward"),
+        Mutant("softmax", "forward", "no maximum subtracted (overflows)",
+               lambda f: softmax_naive, "forward"),
+        Mutant("log_softmax", "forward", "no maximum subtracted (overflows)",
+               lambda f: log_softmax_naive, "forward"),
+        Mutant("softmax", "constant", "the Jacobian's diagonal only", replaced(softmax_diagonal)),
+        Mutant("log_softmax", "axis", "Σg over every axis", replaced(log_softmax_every_axis)),
+        Mutant("binary_cross_entropy", "kink", "p(1 − p) not floored at 1e-12",
+               replaced(bce_unfloored)),
+        Mutant("var", "forward", "ddof ignored", var_ignores_ddof, "var"),
+        Mutant("std", "kink", "√var: nan gradient at a constant slice", std_plain_sqrt, "std"),
+    ]
 
 
 QUICK = [  # (mutant id, expected): a few classic bugs, and one that changes nothing

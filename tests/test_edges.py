@@ -33,7 +33,7 @@ SPECIALS = (nan, inf, -inf, 0.0, -0.0, 1e308, -1e308, 1.0, -1.0, 0.5, -0.5, 2.0,
             -3.0, 1.5, 5e-324)
 ELEMENTWISE = [(name, params) for name, info in OP_INFO.items() if info.elementwise
                for params in info.examples]
-BINARY = {"add", "sub", "mul", "div", "pow"}
+BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy"}
 # (pytest's warning capture starts before the package's filter exists: see the silence test)
 pytestmark = pytest.mark.filterwarnings(
     "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
@@ -125,6 +125,8 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         "add": (1.0, 1.0), "sub": (1.0, -1.0), "mul": (b, a),
         "div": (1.0 / b if b else math.copysign(inf, b) if not math.isnan(b) else nan, nan),
         "pow": (0.0 if b == 0 else 1.0 if b == 1 else nan, nan),
+        # (p − y)/max(p(1 − p), 1e-12) reads both; d/dy = log(1 − p) − log(p) reads p only
+        "binary_cross_entropy": (nan, nan if nan_first else _log_odds_against(a)),
     }[name]
     if name == "pow" and nan_first is False and other == 1.0:
         pytorch = (nan, 0.0)  # 1**nan is 1 (IEEE), d/db = 1·log(1) = 0
@@ -132,6 +134,11 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         pytorch = (nan, a)
     assert same_ieee(ga, pytorch[0], signed_zero=False), (name, xs, ga, gb)
     assert same_ieee(gb, pytorch[1], signed_zero=False), (name, xs, ga, gb)
+
+
+def _log_odds_against(p: float) -> float:
+    with np.errstate(all="ignore"):
+        return float(np.log(1.0 - np.float64(p)) - np.log(np.float64(p)))
 
 
 @pytest.mark.parametrize("tensor", [False, True])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value
+from tinygrad_edu import Value, gradients
 from tinygrad_edu.losses import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     hinge_loss,
+    huber_loss,
+    l1_loss,
     mse_loss,
+    nll_loss,
 )
 
 
@@ -284,3 +289,253 @@ def test_losses_are_means_over_the_batch(loss: Callable[[Any, Any], Value],
     assert whole == pytest.approx(np.mean(halves))
     doubled = loss(Value(np.tile(scores, 2)), target * 2).data
     assert doubled == pytest.approx(whole)
+
+
+# --------------------------------------------------------------------------------------------
+# reduction=, and the new losses (issue #14, part 3b)
+# --------------------------------------------------------------------------------------------
+
+ELEMENTWISE_LOSSES: dict[str, tuple[Callable[..., Value], Callable[[Any], Any]]] = {
+    # name: (loss, how to draw a valid target from a float array in [-1, 1])
+    "mse_loss": (mse_loss, lambda t: t * 3.0),
+    "l1_loss": (l1_loss, lambda t: t * 3.0),
+    "huber_loss": (huber_loss, lambda t: t * 3.0),
+    "binary_cross_entropy": (binary_cross_entropy, lambda t: (t + 1.0) / 2.0),
+    "binary_cross_entropy_with_logits": (binary_cross_entropy_with_logits,
+                                         lambda t: (t + 1.0) / 2.0),
+    "hinge_loss": (hinge_loss, lambda t: np.where(t >= 0, 1.0, -1.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_LOSSES))
+def test_reduction_none_sum_mean(name: str) -> None:
+    loss, target_of = ELEMENTWISE_LOSSES[name]
+    pred = np.array([0.2, 0.9, 0.5, 0.05]) if name == "binary_cross_entropy" else np.array(
+        [0.3, -2.0, 1.5, 0.1])
+    target = target_of(np.array([0.5, -1.0, 0.25, 1.0]))
+    each = loss(Value(pred), target, reduction="none")
+    assert each.shape == (4,)
+    assert loss(Value(pred), target, reduction="sum").data == pytest.approx(each.data.sum())
+    assert loss(Value(pred), target).data == pytest.approx(each.data.mean())
+    assert loss(Value(pred), target, reduction="mean").data == pytest.approx(each.data.mean())
+    assert loss(Value(pred.reshape(4, 1)), target, reduction="none").shape == (4,)
+
+
+@pytest.mark.parametrize("name", [*sorted(ELEMENTWISE_LOSSES), "nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("bad", ["avg", "Mean", None, 1])
+def test_a_bad_reduction_is_refused_by_name(name: str, bad: Any) -> None:
+    loss = ELEMENTWISE_LOSSES[name][0] if name in ELEMENTWISE_LOSSES else {
+        "nll_loss": nll_loss, "cross_entropy": cross_entropy}[name]
+    with pytest.raises(ValueError, match=rf"{name}: reduction must be 'mean', 'sum' or 'none'; "
+                                         rf"got {re.escape(repr(bad))}"):
+        loss(Value([0.5, 0.5]), [1, 0], reduction=bad)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_LOSSES))
+def test_shape_mismatch_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=rf"{name}: the prediction has shape \(3,\) but the "
+                                         r"target has shape \(2,\)"):
+        ELEMENTWISE_LOSSES[name][0](Value([0.5, 0.5, 0.5]), [1.0, 1.0])
+
+
+@pytest.mark.parametrize(("probs", "target", "message"), [
+    ([1.5, 0.5], [1.0, 0.0], r"the probabilities must lie in \[0, 1\] .*logits.*; got 1.5"),
+    ([-0.1, 0.5], [1.0, 0.0], r"the probabilities must lie .*; got -0.1"),
+    ([np.nan, 0.5], [1.0, 0.0], r"the probabilities must lie .*; got nan"),
+    ([0.5, 0.5], [1.0, 2.0], r"the targets must lie in \[0, 1\]; got 2"),
+])
+def test_binary_cross_entropy_refuses_values_outside_0_1(probs: Any, target: Any,
+                                                         message: str) -> None:
+    with pytest.raises(ValueError, match="binary_cross_entropy: " + message):
+        binary_cross_entropy(Value(probs), target)
+
+
+def test_binary_cross_entropy_clamps_its_log_at_minus_100_as_pytorch() -> None:
+    p = Value([0.0, 1.0, 0.0, 1.0])
+    loss = binary_cross_entropy(p, [1.0, 0.0, 0.0, 1.0], reduction="none")
+    assert loss.data.tolist() == [100.0, 100.0, 0.0, 0.0]
+    loss.backward(np.ones(4))
+    # (p − y)/max(p(1 − p), 1e-12), the floor a float32 1e-12, as PyTorch's
+    assert p.grad.tolist() == [-1000000003995.8029, 1000000003995.8029, 0.0, 0.0]
+
+
+def test_l1_at_zero_and_huber_at_delta_use_pytorchs_conventions() -> None:
+    """l1's derivative at pred = target is 0 (abs's); huber's at |d| = δ is δ·sign(d) from
+    both sides, its second derivative there 0 (the linear side), as PyTorch 2.13's."""
+    x = Value([0.0, 1.0, -1.0])
+    l1_loss(x, [0.0, 1.0, -1.0], reduction="sum").backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+    for delta in (1.0, 2.5):
+        d = Value([delta, -delta, 0.0, 0.5 * delta])
+        loss = huber_loss(d, [0.0, 0.0, 0.0, 0.0], reduction="sum", delta=delta)
+        assert loss.data == pytest.approx(delta**2 / 2 * 2 + delta**2 / 8)
+        (first,) = gradients(loss, [d], create_graph=True)
+        assert first.data.tolist() == [delta, -delta, 0.0, 0.5 * delta]
+        (second,) = gradients(first.sum(), [d])
+        assert second.tolist() == [0.0, 0.0, 1.0, 1.0]
+    far = Value([float("inf"), -1e300])
+    huber_loss(far, [0.0, 0.0], reduction="sum").backward()
+    assert far.grad.tolist() == [1.0, -1.0]  # (no inf·0 from the quadratic side)
+
+
+def test_huber_refuses_a_bad_delta() -> None:
+    for bad in (0.0, -1.0, "1", float("nan")):
+        with pytest.raises(ValueError, match="huber_loss: delta must be a positive number"):
+            huber_loss(Value([1.0]), [0.0], delta=bad)  # type: ignore[arg-type]
+
+
+def test_nll_loss_picks_minus_the_log_probability_of_each_label() -> None:
+    log_probs = Value(np.log([[0.2, 0.8], [0.6, 0.4], [0.5, 0.5]]))
+    loss = nll_loss(log_probs, [1, 0, 1], reduction="none")
+    np.testing.assert_allclose(loss.data, -np.log([0.8, 0.6, 0.5]))
+    mean = nll_loss(log_probs, [1, 0, 1])
+    mean.backward()
+    assert log_probs.grad.tolist() == [[0.0, -1 / 3], [-1 / 3, 0.0], [0.0, -1 / 3]]
+    assert nll_loss(log_probs, [1, 0, 1], reduction="sum").data == pytest.approx(
+        -np.log([0.8, 0.6, 0.5]).sum())
+    assert nll_loss(Value([-1.0, -2.0]), 1).data == 2.0  # one sample: (classes,), one label
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ([0, 2], r"nll_loss: label 2 is outside the 2 classes 0\.\.1"),
+    ([0, -1], r"nll_loss: label -1 is outside"),
+    ([0.5, 1], "nll_loss: labels must be integer class indices"),
+    ([0], r"nll_loss: log_probs of shape \(2, 2\) need labels of shape \(2,\); got shape \(1,\)"),
+])
+def test_nll_loss_refuses_bad_labels(labels: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        nll_loss(Value(np.zeros((2, 2))), labels)
+
+
+def test_cross_entropy_is_log_softmax_then_nll() -> None:
+    z = Value([[1.0, -2.0, 0.5], [0.0, 0.0, 3.0]])
+    a = cross_entropy(z, [2, 0], reduction="none")
+    b = nll_loss(z.log_softmax(-1), [2, 0], reduction="none")
+    assert a.data.tolist() == b.data.tolist()
+    assert cross_entropy(z, [2, 0], reduction="sum").data == pytest.approx(a.data.sum())
+
+
+# ---- against PyTorch (float64): values and gradients, every reduction, extremes included
+
+REDUCTION = st.sampled_from(["mean", "sum", "none"])
+
+
+def torch_loss(name: str) -> Callable[..., Any]:
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    if name == "hinge_loss":  # micrograd's, not in torch: relu(1 − y·s), reduced
+        def hinge(s: Any, y: Any, reduction: str) -> Any:
+            each = torch.relu(1.0 - y * s)
+            return {"mean": each.mean, "sum": each.sum}.get(reduction, lambda: each)()
+        return hinge
+    return getattr(functional, name)  # type: ignore[no-any-return]
+
+
+def extreme_floats(scale: float) -> st.SearchStrategy[float]:
+    return st.one_of(st.floats(-scale, scale), st.sampled_from([0.0, 1e4, -1e4, 1e-300, 50.0]))
+
+
+@st.composite
+def loss_case(draw: st.DrawFn, name: str) -> tuple[Any, Any]:
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=4))
+    if name == "binary_cross_entropy":
+        probs = st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 1e-300, 1e-13]))
+        return draw(hnp.arrays(np.float64, shape, elements=probs)), draw(
+            hnp.arrays(np.float64, shape, elements=st.floats(0.0, 1.0)))
+    pred = draw(hnp.arrays(np.float64, shape, elements=extreme_floats(5.0)))
+    if name == "hinge_loss":
+        return pred, draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, 1.0])))
+    if name == "binary_cross_entropy_with_logits":
+        return pred, draw(hnp.arrays(np.float64, shape, elements=st.floats(0.0, 1.0)))
+    return pred, draw(hnp.arrays(np.float64, shape, elements=extreme_floats(5.0)))
+
+
+def compare_with_torch(ours: Value, grad: Any, theirs: Any, their_grad: Any,
+                       scale: float = 1.0) -> None:
+    """`scale`: the largest finite |input|; PyTorch's logits losses cancel terms of that size
+    ((1 − y)·z + max(−z, 0) at z = −1e4, y = 1e-12 is 1e-8 ± 1e-12), ours do not."""
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10,
+                               atol=1e-12 * max(scale, 1.0))
+    np.testing.assert_allclose(grad, their_grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_LOSSES))
+@given(data=st.data(), reduction=REDUCTION)
+def test_elementwise_losses_match_pytorch(name: str, data: st.DataObject, reduction: str) -> None:
+    torch = pytest.importorskip("torch")
+    f = torch_loss(name)
+    pred, target = data.draw(loss_case(name), label="pred, target")
+    kwargs: dict[str, Any] = {"reduction": reduction}
+    if name == "huber_loss":
+        kwargs["delta"] = data.draw(st.sampled_from([1.0, 0.5, 3.0]), label="delta")
+    p = Value(pred)
+    ours = ELEMENTWISE_LOSSES[name][0](p, target, **kwargs)
+    upstream = data.draw(hnp.arrays(np.float64, ours.shape, elements=st.floats(-2.0, 2.0)),
+                         label="upstream")
+    (ours * upstream).sum().backward() if ours.shape else (ours * float(upstream)).backward()
+    tp = torch.tensor(pred, requires_grad=True)
+    theirs = f(tp, torch.tensor(target), **kwargs)
+    theirs.backward(torch.tensor(upstream))
+    finite = np.abs(pred[np.isfinite(pred)])
+    compare_with_torch(ours, p.grad, theirs, tp.grad, float(np.max(finite, initial=1.0)))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@given(data=st.data(), reduction=REDUCTION)
+def test_class_losses_match_pytorch(name: str, data: st.DataObject, reduction: str) -> None:
+    torch = pytest.importorskip("torch")
+    batch, classes = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 4))
+    one = data.draw(st.booleans(), label="one sample")
+    shape = (classes,) if one else (batch, classes)
+    z = data.draw(hnp.arrays(np.float64, shape, elements=extreme_floats(1e4)), label="scores")
+    labels = np.array(data.draw(st.lists(st.integers(0, classes - 1), min_size=1 if one else
+                                         batch, max_size=1 if one else batch)))
+    labels = labels[0] if one else labels
+    v = Value(z)
+    ours = {"cross_entropy": cross_entropy, "nll_loss": nll_loss}[name](v, labels,
+                                                                        reduction=reduction)
+    upstream = data.draw(hnp.arrays(np.float64, ours.shape, elements=st.floats(-2.0, 2.0)))
+    (ours * upstream).sum().backward() if ours.shape else (ours * float(upstream)).backward()
+    tz = torch.tensor(z, requires_grad=True)
+    theirs = getattr(torch.nn.functional, name)(tz, torch.tensor(labels), reduction=reduction)
+    theirs.backward(torch.tensor(upstream))
+    compare_with_torch(ours, v.grad, theirs, tz.grad)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
+@given(data=st.data())
+def test_softmax_family_matches_pytorch(name: str, data: st.DataObject) -> None:
+    torch = pytest.importorskip("torch")
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
+        extreme_floats(1e4), st.just(-np.inf))), label="x")
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    v = Value(x)
+    ours = v.logsumexp(axis) if name == "logsumexp" else getattr(v, name)(axis)
+    upstream = data.draw(hnp.arrays(np.float64, ours.shape, elements=st.floats(-2.0, 2.0)))
+    (ours * upstream).sum().backward() if ours.shape else (ours * float(upstream)).backward()
+    tx = torch.tensor(x, requires_grad=True)
+    theirs = getattr(torch, name)(tx, axis)
+    theirs.backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-11, atol=1e-300)
+    np.testing.assert_allclose(v.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+@given(data=st.data())
+def test_var_and_std_match_pytorch(data: st.DataObject) -> None:
+    """Our ddof is PyTorch's correction (its default is 1, ours numpy's 0)."""
+    torch = pytest.importorskip("torch")
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
+    ramp = np.arange(np.prod(shape)).reshape(shape) * 0.37  # (no slice is nearly constant)
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10.0, 10.0))) + ramp
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1), label="axis")
+    ddof = data.draw(st.integers(0, shape[axis] - 1), label="ddof")
+    for method in ("var", "std"):
+        v = Value(x)
+        ours = getattr(v, method)(axis, ddof)
+        ours.backward(np.ones(ours.shape))
+        tx = torch.tensor(x, requires_grad=True)
+        theirs = getattr(torch, method)(tx, axis, correction=ddof)
+        theirs.backward(torch.ones_like(theirs))
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(v.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-10)

@@ -9,6 +9,7 @@ kinks and its entry there (domain, example params); a structural one needs an in
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -306,7 +307,25 @@ def where_case(draw: st.DrawFn) -> Case:
     return (lambda a, b: where(cond, a, b)), [draw(arrays(a_shape)), draw(arrays(b_shape))]
 
 
+@st.composite
+def logsumexp_case(draw: st.DrawFn) -> Case:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis, keepdims = draw(axis_and_keepdims(len(shape)))
+    return (lambda x: x.logsumexp(axis, keepdims)), [draw(arrays(shape))]
+
+
+@st.composite
+def softmax_case(draw: st.DrawFn, method: str) -> Case:
+    """softmax or log_softmax along one axis (a scalar's only axis is -1)."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis = draw(st.integers(-len(shape), len(shape) - 1)) if shape else -1
+    return (lambda x: getattr(x, method)(axis)), [draw(arrays(shape))]
+
+
 STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
+    "logsumexp": logsumexp_case(),
+    "softmax": softmax_case("softmax"),
+    "log_softmax": softmax_case("log_softmax"),
     "matmul": matmul_case(),
     "sum": sum_case(),
     "max": max_case(),
@@ -387,3 +406,57 @@ def test_pow_at_a_zero_base(exponent: float, value: float, d_base: float) -> Non
         assert float(np.sum(out.data)) == value
         assert np.asarray(a.grad).reshape(-1).tolist() == [d_base]
         assert np.asarray(b.grad).reshape(-1).tolist() == [0.0]
+
+
+# ---- var and std (compositions): the divisor, and std's convention at a constant slice
+
+
+@pytest.mark.parametrize("data", [[2.0, 2.0, 2.0], [0.1] * 3, [[1e300, 1e300], [-3.0, -3.0]]])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_std_of_a_constant_slice_is_exactly_0_with_gradient_0(data: Any, ddof: int) -> None:
+    """NOTE: std is a cone's tip there (|x − y|/√2 for two elements): its gradient is taken
+    to be 0, abs's convention at 0, and PyTorch 2.13's (which masks the nan of √'(0)·0).
+    The slice is centred on one of its own elements, so the variance comes out exactly 0
+    even where a mean would round (0.1·3/3 ≠ 0.1; PyTorch's std([0.1]*3) is 1.7e-17)."""
+    x = Value(data)
+    std = x.std(-1, ddof=ddof)
+    assert np.reshape(std.data, -1).tolist() == [0.0] * np.size(std.data)
+    assert np.reshape(x.var(-1, ddof=ddof).data, -1).tolist() == [0.0] * np.size(std.data)
+    weights = np.arange(1.0, np.size(std.data) + 1.0).reshape(np.shape(std.data))
+    (std * weights).sum().backward()
+    zeros = np.zeros(np.shape(data)).tolist()
+    assert np.asarray(x.grad).tolist() == zeros
+    first = gradients((x.std(-1, ddof=ddof) * weights).sum(), [x], create_graph=True)[0]
+    assert np.asarray(gradients(first.sum(), [x])[0]).tolist() == zeros
+
+
+def test_std_elsewhere_is_the_square_root_of_var_and_nan_stays_nan() -> None:
+    x = Value([[1.0, 3.0], [2.0, 2.0], [float("nan"), 1.0]])
+    std = x.std(1)
+    assert std.data[0] == 1.0 and std.data[1] == 0.0 and np.isnan(std.data[2])
+    std.backward(np.ones(3))
+    assert x.grad[0].tolist() == [-0.5, 0.5] and x.grad[1].tolist() == [0.0, 0.0]
+    assert np.isnan(x.grad[2]).all()
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda x: x.var(ddof=3), ValueError, r"var: ddof=3 needs more than 3 elements .* there "
+                                          r"are 3"),
+    (lambda x: x.std(0, ddof=1), ValueError, r"var: ddof=1 .* there are 1"),
+    (lambda x: x.var(ddof=-1), ValueError, "ddof must be at least 0; got -1"),
+    (lambda x: x.var(ddof="1"), TypeError, "ddof must be a number"),
+    (lambda x: x.softmax(axis=(0, 1)), TypeError, "softmax: axis must be one int"),
+    (lambda x: x.log_softmax(axis=2), ValueError, "log_softmax: axis 2 is out of range"),
+    (lambda x: x.logsumexp(axis=5), ValueError, "logsumexp: axis 5 is out of range"),
+])
+def test_softmax_family_and_var_refuse_bad_arguments(call: Callable[[Value], Any],
+                                                     error: type[Exception],
+                                                     message: str) -> None:
+    with pytest.raises(error, match=message):
+        call(Value(np.ones((1, 3))))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (log 0: pytest's capture)
+def test_softmax_of_a_scalar_and_logsumexp_of_an_empty_axis_as_pytorch() -> None:
+    assert Value(2.0).softmax().data == 1.0 and Value(2.0).log_softmax().data == 0.0
+    assert Value(np.zeros((2, 0))).logsumexp(1).data.tolist() == [-math.inf, -math.inf]

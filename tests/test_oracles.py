@@ -93,6 +93,7 @@ REFERENCE: dict[str, Ref] = {
     "leaky_relu": lambda a, *, negative_slope: a if a > 0 else Decimal(negative_slope) * a,
     "elu": lambda a, *, alpha: a if a > 0 else Decimal(alpha) * _expm1(a),
     "softplus": lambda a: max(a, Decimal(0)) + _log1p(CONTEXT.exp(-abs(a))),
+    "binary_cross_entropy": lambda p, y: -(y * CONTEXT.ln(p) + (1 - y) * _log1p(-p)),
 }
 FLOAT_REFERENCE: dict[str, Callable[..., float]] = {  # a float64 reference, good to an ulp or two
     "normal_cdf": lambda a: 0.5 * math.erfc(-a / math.sqrt(2.0)),
@@ -123,6 +124,7 @@ DERIVATIVE: dict[str, Partials] = {
     "elu": lambda a, *, alpha: (Decimal(1) if a > 0 else Decimal(alpha) * CONTEXT.exp(a),),
     "softplus": lambda a: (_sigmoid(a),),
     "normal_cdf": lambda a: (CONTEXT.exp(-a * a / 2) / CONTEXT.sqrt(2 * PI),),
+    "binary_cross_entropy": lambda p, y: ((p - y) / (p * (1 - p)), _log1p(-p) - CONTEXT.ln(p)),
 }
 
 # Where each input is drawn from: (low, high, smallest magnitude), OP_INFO's full_domain; the
@@ -180,8 +182,9 @@ def reference_derivative(name: str, point: list[float], i: int, params: dict[str
         return float(DERIVATIVE[name](*map(Decimal, point), **params)[i])
 
 
-def assert_close(actual: Any, expected: float, rtol: float, what: str) -> None:
-    assert math.isclose(float(actual), expected, rel_tol=rtol, abs_tol=1e-300), (
+def assert_close(actual: Any, expected: float, rtol: float, what: str,
+                 atol: float = 1e-300) -> None:
+    assert math.isclose(float(actual), expected, rel_tol=rtol, abs_tol=atol), (
         f"{what}: {float(actual)!r}, the reference {expected!r}")
 
 
@@ -210,7 +213,9 @@ def test_derivative_table_is_right(name: str, params: dict[str, Any],
             down = [p - step if k == i else p for k, p in enumerate(x)]
             g = REFERENCE[name]
             slope = (g(*up, **params) - g(*down, **params)) / (2 * step)
-        assert_close(float(slope), expected, 1e-15, f"d {name}{point} / d input {i}")
+        # (a zero derivative, bce's at p = y, comes out of the differences as O(step²))
+        assert_close(float(slope), expected, 1e-15, f"d {name}{point} / d input {i}",
+                     atol=1e-30)
 
 
 @pytest.mark.parametrize(("name", "params"), ELEMENTWISE)
@@ -388,3 +393,172 @@ def test_losses_forward(shape: tuple[int, ...], data: st.DataObject) -> None:
     lse = np.log(np.sum(np.exp(logits - logits.max(-1, keepdims=True)), -1)) + logits.max(-1)
     same(nn.cross_entropy(Value(logits), labels),
          np.mean(lse - logits[np.arange(len(logits)), labels]), rtol=1e-12)
+
+
+# ---- the softmax family, var/std and binary cross-entropy (issue #14, part 3b)
+
+SOFTMAX_FAMILY = ["logsumexp", "softmax", "log_softmax"]
+inf, nan = math.inf, math.nan
+
+
+@st.composite
+def logits_and_axis(draw: st.DrawFn) -> tuple[Any, int]:
+    """Logits up to ±1e4 (where a naive exp overflows), and an axis."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    scale = draw(st.sampled_from([1.0, 30.0, 800.0, 1e4]))
+    x = draw(hnp.arrays(np.float64, shape, elements=st.floats(-1.0, 1.0))) * scale
+    return x, draw(st.integers(-len(shape), len(shape) - 1))
+
+
+def softmax_family_reference(name: str, x: Any, axis: int) -> Any:
+    """The op along `axis`, slice by slice, in 60 digits."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    result = []
+    with decimal.localcontext(CONTEXT):
+        for row in rows:
+            d = [Decimal(float(v)) for v in row]
+            lse = CONTEXT.ln(sum(CONTEXT.exp(v) for v in d))
+            if name == "logsumexp":
+                result.append([float(lse)])
+            elif name == "softmax":
+                result.append([float(CONTEXT.exp(v - lse)) for v in d])
+            else:
+                result.append([float(v - lse) for v in d])
+    out = np.array(result).reshape(*moved.shape[:-1], -1)
+    return out[..., 0] if name == "logsumexp" else np.moveaxis(out, -1, axis)
+
+
+@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
+@given(case=logits_and_axis())
+def test_softmax_family_forward_against_60_digits(name: str, case: tuple[Any, int]) -> None:
+    x, axis = case
+    v = Value(x)
+    out = v.logsumexp(axis) if name == "logsumexp" else getattr(v, name)(axis)
+    expected = softmax_family_reference(name, x, axis)
+    # (x − max rounds to an ulp of 2e4 at worst, so exp of it is good to ~1e-12 relative; the
+    # log of a sum near 1 is good to ~1e-16 absolute)
+    rtol, atol = {"logsumexp": (1e-14, 1e-15), "softmax": (1e-11, 1e-290),
+                  "log_softmax": (1e-14, 1e-14)}[name]
+    np.testing.assert_allclose(out.data, expected, rtol=rtol, atol=atol)
+
+
+# PyTorch 2.13 float64 at the extremes: (input, upstream gradient) -> (result, gradient)
+EXTREMES: dict[str, list[tuple[list[float], list[float], Any, list[float]]]] = {
+    "softmax": [
+        ([1e4, -1e4, 0.0], [0.3, -0.7, 0.2], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]),
+        ([-inf, 0.0, 1.0], [0.3, -0.7, 0.2], [0.0, 0.2689414213699951, 0.7310585786300049],
+         [0.0, -0.1769507399173337, 0.17695073991733368]),
+        ([-inf, -inf], [0.3, -0.7], [nan, nan], [nan, nan]),
+        ([inf, 0.0], [0.3, -0.7], [nan, nan], [nan, nan]),
+        ([nan, 0.0], [0.3, -0.7], [nan, nan], [nan, nan]),
+    ],
+    "log_softmax": [
+        ([1e4, -1e4, 0.0], [0.3, -0.7, 0.2], [0.0, -2e4, -1e4], [0.5, -0.7, 0.2]),
+        ([-inf, 0.0, 1.0], [0.3, -0.7, 0.2], [-inf, -1.3132616875182228, -0.31326168751822286],
+         [0.3, -0.646211715726001, 0.34621171572600096]),
+        ([-inf, -inf], [0.3, -0.7], [nan, nan], [nan, nan]),
+        ([inf, 0.0], [0.3, -0.7], [nan, nan], [nan, nan]),
+        ([nan, 0.0], [0.3, -0.7], [nan, nan], [nan, nan]),
+    ],
+    "logsumexp": [
+        ([1e4, -1e4, 0.0], [1.0], 1e4, [1.0, 0.0, 0.0]),
+        # (exp(x − out), out rounded to an ulp of 1e4, as PyTorch's: 0.5 to 2e-13)
+        ([1e4, 1e4], [1.0], 1e4 + math.log(2.0), [0.4999999999999138] * 2),
+        ([-1e4, -1e4], [1.0], -1e4 + math.log(2.0), [0.4999999999999138] * 2),
+        ([-inf, 0.0, 1.0], [1.0], 1.3132616875182228, [0.0, 0.2689414213699951,
+                                                        0.7310585786300049]),
+        ([-inf, -inf], [1.0], -inf, [nan, nan]),
+        ([inf, 0.0], [1.0], inf, [nan, 0.0]),
+        ([-inf, inf], [1.0], inf, [0.0, nan]),
+        ([nan, 0.0], [1.0], nan, [nan, nan]),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
+@pytest.mark.parametrize("path", ["backward", "gradients", "recorded"])
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (pytest's capture, not the package)
+def test_softmax_family_at_extremes_is_pytorchs(name: str, path: str) -> None:
+    """±1e4 exactly (no overflow, no nan); −inf entries, nan and +inf as PyTorch gives them."""
+    for data, upstream, result, gradient in EXTREMES[name]:
+        x = Value(data)
+        out = x.logsumexp() if name == "logsumexp" else getattr(x, name)()
+        seed = upstream[0] if name == "logsumexp" else np.array(upstream)
+        if path == "backward":
+            out.backward(seed if name != "logsumexp" else None)
+            grad_ = np.asarray(x.grad)
+        else:
+            loss = out * seed if name == "logsumexp" else (out * seed).sum()
+            (g,) = gradients(loss, [x], create_graph=path == "recorded")
+            grad_ = np.asarray(g.data if isinstance(g, Value) else g)
+        where_ = f"{name}({data}), {path}"
+        np.testing.assert_allclose(out.data, result, rtol=1e-15, atol=0, err_msg=where_)
+        np.testing.assert_allclose(grad_, gradient, rtol=1e-13, atol=1e-300, err_msg=where_)
+
+
+def reduced_count(shape: tuple[int, ...], axis: Any) -> int:
+    """How many elements each slice of a reduction over `axis` holds."""
+    if axis is None:
+        return math.prod(shape)
+    return math.prod(shape[a] for a in ((axis,) if isinstance(axis, int) else axis))
+
+
+@st.composite
+def spread_case(draw: st.DrawFn) -> tuple[Any, Any, int, bool]:
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    x = draw(arrays(shape))
+    ndim = len(shape)
+    choices: list[Any] = [None]
+    if ndim:
+        choices += [draw(st.integers(-ndim, ndim - 1)),
+                    tuple(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))]
+    axis = draw(st.sampled_from(choices))
+    ddof = draw(st.integers(0, max(reduced_count(shape, axis) - 1, 0)))
+    return x, axis, ddof, draw(st.booleans())
+
+
+@given(case=spread_case())
+def test_var_and_std_forward_and_gradient(case: tuple[Any, Any, int, bool]) -> None:
+    """numpy's var/std (same ddof), and d var/dx = 2(x − mean)/(n − ddof), written out."""
+    x, axis, ddof, keepdims = case
+    v = Value(x)
+    var = v.var(axis, ddof, keepdims)
+    same(var, np.var(x, axis=axis, ddof=ddof, keepdims=keepdims), rtol=1e-12)
+    same(v.std(axis, ddof, keepdims), np.std(x, axis=axis, ddof=ddof, keepdims=keepdims),
+         rtol=1e-12)
+    upstream = np.random.default_rng(x.size).normal(size=np.shape(var.data))
+    (g,) = gradients((var * upstream).sum() if np.ndim(var.data) else var * float(upstream),
+                     [v])
+    n = reduced_count(x.shape, axis)
+    kept = np.reshape(upstream, np.mean(x, axis=axis, keepdims=True).shape)
+    expected = 2.0 * (x - np.mean(x, axis=axis, keepdims=True)) / (n - ddof) * kept
+    np.testing.assert_allclose(g, expected, rtol=1e-9, atol=1e-9)
+
+
+# PyTorch 2.13 float64 (binary_cross_entropy, reduction="none"), at the ends and inside
+BCE_ENDS = [  # p, y, loss, d/dp, d/dy
+    (0.3, 0.2, 0.5261345160161731, 0.4761904761904761, 0.8472978603872036),
+    (1e-30, 0.5, 34.538776394910684, -500000001997.9014, 69.07755278982137),
+    (0.0, 0.5, 50.0, -500000001997.9014, inf),
+    (1.0, 0.4, 60.0, 600000002397.4817, -inf),
+    (0.7, 1.0, 0.35667494393873245, -1.4285714285714286, -0.8472978603872034),
+    (0.0, 1.0, 100.0, -1000000003995.8029, inf),
+    (1.0, 0.0, 100.0, 1000000003995.8029, -inf),
+    (0.0, 0.0, 0.0, 0.0, inf),
+    (1e-300, 0.3, 30.0, -300000001198.74084, 690.7755278982137),
+]
+
+
+@pytest.mark.parametrize("tensor", [False, True])
+def test_binary_cross_entropy_at_the_ends_is_pytorchs(tensor: bool) -> None:
+    """log clamped at −100; d/dp = (p − y)/max(p(1 − p), 1e-12); d/dy unclamped."""
+    for p, y, loss, dp, dy in BCE_ENDS:
+        leaves = [Value(np.array([p]) if tensor else p), Value(np.array([y]) if tensor else y)]
+        out = apply(ops.BINARY_CROSS_ENTROPY, *leaves)
+        (out.sum() if tensor else out).backward()
+        got = [float(np.reshape(t, -1)[0]) for t in (out.data, leaves[0].grad, leaves[1].grad)]
+        for actual, expected, what in zip(got, (loss, dp, dy), ("loss", "d/dp", "d/dy"),
+                                          strict=True):
+            assert actual == pytest.approx(expected, rel=1e-12, abs=1e-300) or (
+                math.isinf(expected) and actual == expected), f"{what} at p={p}, y={y}: {actual}"

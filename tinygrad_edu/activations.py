@@ -30,8 +30,8 @@ from tinygrad_edu.engine import Operand, Value, constant
 from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
 __all__ = ["ACTIVATIONS", "SELU_ALPHA", "SELU_LAMBDA", "Activation", "elu", "gelu",
-           "get_activation", "identity", "leaky_relu", "relu", "selu", "sigmoid", "silu",
-           "softplus", "step", "tanh"]
+           "get_activation", "identity", "leaky_relu", "log_softmax", "logsumexp", "relu",
+           "selu", "sigmoid", "silu", "softmax", "softplus", "step", "tanh"]
 
 
 def sigmoid(x: Operand) -> Value:
@@ -131,6 +131,38 @@ def identity(x: Operand) -> Value:
     2.0
     """
     return constant(x)
+
+
+# ---- over an axis rather than elementwise (not in ACTIVATIONS, which are elementwise)
+
+
+def softmax(x: Operand, axis: int = -1) -> Value:
+    """exp(x) / Σ exp(x) along `axis`, computed stably (see `Value.softmax`);
+    ∂softmaxᵢ/∂xⱼ = softmaxᵢ·(δᵢⱼ − softmaxⱼ).
+
+    >>> [round(p, 4) for p in softmax([1.0, 2.0, 3.0]).data.tolist()]
+    [0.09, 0.2447, 0.6652]
+    """
+    return constant(x).softmax(axis)
+
+
+def log_softmax(x: Operand, axis: int = -1) -> Value:
+    """x − logsumexp(x) along `axis` (see `Value.log_softmax`); ∂/∂x = g − softmax(x)·Σg.
+
+    >>> [round(p, 4) for p in log_softmax([1.0, 2.0, 3.0]).data.tolist()]
+    [-2.4076, -1.4076, -0.4076]
+    """
+    return constant(x).log_softmax(axis)
+
+
+def logsumexp(x: Operand, axis: int | tuple[int, ...] | None = None,
+              keepdims: bool = False) -> Value:
+    """log Σ exp(x) over `axis` (all axes when None), without overflow; ∂/∂x = softmax(x).
+
+    >>> round(logsumexp([1000.0, 1000.0]).data, 6)
+    1000.693147
+    """
+    return constant(x).logsumexp(axis, keepdims)
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,59 @@ def normal_cdf(x: Any) -> Any:
     return 0.5 * np.asarray(_erfc_array(-np.asarray(x) / SQRT2), dtype=np.float64)
 
 
+# ---- the softmax family and binary cross-entropy (issue #14, part 3b)
+
+# PyTorch's floor under p·(1 − p) in the gradient of binary_cross_entropy: 1e-12 as a float32
+BCE_EPSILON = 9.999999960041972e-13
+LOG_FLOOR = -100.0  # binary_cross_entropy's logs are clamped here (as PyTorch's)
+
+
+def logsumexp(x: Any, *, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    """log Σ exp(x) over `axis`, as m + log Σ exp(x − m) with m the maximum, so exp never
+    overflows. An infinite m is taken as 0 (all −inf gives −inf, a +inf gives inf, as
+    PyTorch's), and an empty reduction gives −inf (the log of an empty sum)."""
+    m = np.max(x, axis=axis, keepdims=True, initial=_MINUS_INF)
+    m = np.where(np.isfinite(m), m, 0.0)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.reshape(out, reduced_shape(shape_of(x), axis))
+
+
+def softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:
+    """exp(x − m) / Σ exp(x − m) over `axis`, m the maximum (a row with an inf or all −inf
+    is nan, as PyTorch's)."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=_MINUS_INF))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:
+    """(x − m) − log Σ exp(x − m) over `axis`, m the maximum (as PyTorch computes it)."""
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=_MINUS_INF)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def binary_cross_entropy(p: Any, y: Any) -> Any:
+    """−(y·log p + (1 − y)·log(1 − p)), each log clamped at −100 (as PyTorch's), so that a
+    probability of exactly 0 or 1 gives a finite loss; log(1 − p) is computed as log1p(−p)."""
+    if type(p) is float and type(y) is float:
+        log_p = _clamped_log(math.log(p) if p > 0.0 else _MINUS_INF if p == 0.0 else math.nan)
+        log_q = _clamped_log(math.log1p(-p) if p < 1.0 else _MINUS_INF if p == 1.0
+                             else math.nan)
+        return -(y * log_p + (1.0 - y) * log_q)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) is the point of the clamp
+        logs = np.log(p), np.log1p(-np.asarray(p))
+    clamped_p, clamped_q = (np.where(log < LOG_FLOOR, LOG_FLOOR, log) for log in logs)  # (nan
+    return -(y * clamped_p + (1.0 - y) * clamped_q)  # stays nan)
+
+
+def _clamped_log(log: float) -> float:
+    return LOG_FLOOR if log < LOG_FLOOR else log
+
+
+def reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    """`shape` without the reduced axes (what keepdims=False gives)."""
+    return () if axis is None else tuple(n for i, n in enumerate(shape) if i not in axis)
+
+
 # ---- structural operations
 
 
@@ -249,6 +302,38 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: axis {axis!r} repeats an axis")
     return tuple(sorted(result))
+
+
+def single_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+    """The one axis a softmax runs over, as `normalize_axis` gives it (None for a scalar, whose
+    axis 0 or -1 is the whole of it, as in PyTorch).
+
+    >>> single_axis(-1, 2, "softmax"), single_axis(-1, 0, "softmax")
+    ((1,), None)
+    """
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be one int (the axis to normalise over); got {axis!r}")
+    if ndim == 0 and axis in (0, -1):
+        return None
+    return normalize_axis(axis, ndim, op)
+
+
+def checked_ddof(ddof: Any, count: int, op: str) -> float:
+    """`ddof` as a float, once it is known to leave a positive divisor ``count − ddof``.
+
+    >>> checked_ddof(1, 3, "var")
+    1.0
+    """
+    if not isinstance(ddof, int | float | np.integer | np.floating) or isinstance(ddof, bool):
+        raise TypeError(f"{op}: ddof must be a number (0 for the population variance, 1 for "
+                        f"the sample variance); got {ddof!r}")
+    if not ddof >= 0:
+        raise ValueError(f"{op}: ddof must be at least 0; got {ddof!r}")
+    if ddof >= count:
+        raise ValueError(f"{op}: ddof={ddof!r} needs more than {ddof!r} elements in each "
+                         f"reduction, and there are {count}: the divisor count − ddof must be "
+                         "positive")
+    return float(ddof)
 
 
 def reshape_target(shape: tuple[int, ...], args: tuple[Any, ...]) -> tuple[int, ...]:

@@ -1,8 +1,21 @@
-"""Losses: how far a model's outputs are from the targets, as a scalar `Value` to backpropagate.
+"""Losses: how far a model's outputs are from the targets, as a `Value` to backpropagate.
 
-Each is a mean over the batch, computed so that it stays finite for extreme inputs (logits of
-±1e4 included). A prediction of shape (batch, 1), the output of a one-output model, is compared
-with targets of shape (batch,) as they are.
+Names, argument orders and semantics are those of ``torch.nn.functional``. Every loss takes
+``reduction="mean"`` (the default: the mean over the elements, so over the batch),
+``"sum"`` or ``"none"`` (one loss per element, or per sample for the class losses), keyword
+only where PyTorch has other parameters before it. Each stays finite for extreme inputs
+(logits of ±1e4 included). A prediction of shape (batch, 1), the output of a one-output model,
+is compared with targets of shape (batch,) as they are (PyTorch would broadcast them to
+(batch, batch)).
+
+Conventions at the kinks (the derivative used where there is none), as PyTorch's:
+
+==============================  =====================================================
+l1_loss at pred = target        0 (abs's convention)
+huber_loss at |pred − target|   δ·sign(pred − target) from both sides (it is smooth to
+= delta                         first order there); second derivative 0 (the linear side)
+hinge_loss at the margin        0 (relu's convention)
+==============================  =====================================================
 
 >>> from tinygrad_edu import Value
 >>> from tinygrad_edu.losses import binary_cross_entropy_with_logits, mse_loss
@@ -13,31 +26,55 @@ with targets of shape (batch,) as they are.
 (0.125, [[-0.5], [0.0]])
 >>> round(binary_cross_entropy_with_logits([0.0, 0.0], [1, 0]).data, 6)
 0.693147
+>>> mse_loss(Value([1.0, 2.0]), [1.0, 4.0], reduction="none").data.tolist()
+[0.0, 4.0]
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from tinygrad_edu import ops
+from tinygrad_edu.arrays import where
 from tinygrad_edu.data import as_data, data_of
-from tinygrad_edu.engine import Value, constant
+from tinygrad_edu.engine import Value, apply, constant
 
-__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "hinge_loss", "mse_loss"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "cross_entropy", "hinge_loss", "huber_loss", "l1_loss", "mse_loss", "nll_loss"]
+
+REDUCTIONS = ("mean", "sum", "none")
+"""What a loss does with its per-element losses: their mean, their sum, or nothing."""
 
 
 def _value(x: Any, what: str) -> Value:
     return x if isinstance(x, Value) else constant(as_data(x, what))
 
 
+def _check_reduction(reduction: Any, loss: str) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none'; got {reduction!r}")
+    return reduction
+
+
+def _reduce(x: Value, reduction: str, loss: str) -> Value:
+    """The mean, the sum, or all of the per-element losses `x`."""
+    if reduction == "none":
+        return x
+    if reduction == "mean" and x.size == 0:
+        raise ValueError(f"{loss}: no samples (the losses have shape {x.shape}); a mean over "
+                         "zero samples is undefined")
+    if x.shape == ():
+        return x
+    return x.sum() if reduction == "sum" else x.mean()
+
+
 def _align(pred: Value, target: Value, loss: str) -> tuple[Value, Value]:
     """Make prediction and target the same shape; a trailing axis of 1 on either side (the
     (batch, 1) output of a one-output model against (batch,) labels) is dropped."""
     ps, ts = pred.shape, target.shape
-    if pred.size == 0 or target.size == 0:
-        raise ValueError(f"{loss}: no samples (the prediction has shape {ps}, the target "
-                         f"{ts}); a mean over zero samples is undefined")
     if ps == ts:
         return pred, target
     if ps == (*ts, 1):
@@ -48,49 +85,116 @@ def _align(pred: Value, target: Value, loss: str) -> tuple[Value, Value]:
                      "they must match")
 
 
-def _mean(x: Value) -> Value:
-    return x if x.shape == () else x.mean()
+def _pair(pred: Any, target: Any, loss: str, reduction: Any) -> tuple[Value, Value, str]:
+    """The checked, aligned operands of an elementwise loss, and its reduction."""
+    reduction = _check_reduction(reduction, loss)
+    p, t = _align(_value(pred, f"{loss} pred"), _value(target, f"{loss} target"), loss)
+    return p, t, reduction
 
 
-def mse_loss(pred: Any, target: Any) -> Value:
-    """Mean squared error: mean((pred − target)²); d/dpred = 2(pred − target)/n.
+def _within_0_1(x: Value, loss: str, what: str, hint: str) -> None:
+    values = np.asarray(data_of(x))
+    bad = values[~((values >= 0.0) & (values <= 1.0))].reshape(-1)  # (nan is bad too)
+    if bad.size:
+        raise ValueError(f"{loss}: {what} must lie in [0, 1]{hint}; got {bad[0]:g}")
+
+
+# ---- regression
+
+
+def mse_loss(pred: Any, target: Any, *, reduction: str = "mean") -> Value:
+    """Squared error (pred − target)², reduced; d/dpred = 2(pred − target) (/n for the mean).
 
     >>> mse_loss(Value([1.0, 2.0]), [1.0, 4.0]).data
     2.0
     """
-    pred, target = _align(_value(pred, "mse_loss pred"), _value(target, "mse_loss target"),
-                          "mse_loss")
-    return _mean((pred - target) ** 2)
+    p, t, reduction = _pair(pred, target, "mse_loss", reduction)
+    return _reduce((p - t) ** 2, reduction, "mse_loss")
 
 
-def binary_cross_entropy_with_logits(logits: Any, target: Any) -> Value:
-    """−mean(y·log σ(z) + (1 − y)·log(1 − σ(z))) for logits z and targets y in [0, 1].
+def l1_loss(pred: Any, target: Any, *, reduction: str = "mean") -> Value:
+    """Absolute error |pred − target|, reduced; d/dpred = sign(pred − target).
 
-    Computed as mean(y·softplus(−z) + (1 − y)·softplus(z)): two non-negative terms, each a
-    stable softplus, so logits of ±1e4 give exact values; d/dz = (σ(z) − y)/n.
+    NOTE: at pred = target the derivative is taken to be 0 (abs's convention; PyTorch's too).
+
+    >>> l1_loss(Value([1.0, 2.0]), [1.0, 4.0], reduction="sum").data
+    2.0
+    """
+    p, t, reduction = _pair(pred, target, "l1_loss", reduction)
+    return _reduce((p - t).abs(), reduction, "l1_loss")
+
+
+def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Value:
+    """Huber's loss of d = pred − target: ½d² where |d| < δ, else δ·(|d| − ½δ), reduced.
+
+    Quadratic near the target, linear (robust to outliers) beyond δ;
+    d/dpred = d where |d| < δ, else δ·sign(d). NOTE: at |d| = δ both sides give δ·sign(d);
+    the second derivative there is the linear side's, 0 (as PyTorch's).
+
+    >>> huber_loss(Value([0.5, 3.0]), [0.0, 0.0], reduction="none").data.tolist()
+    [0.125, 2.5]
+    """
+    if isinstance(delta, bool) or not isinstance(delta, int | float) or not delta > 0:
+        raise ValueError(f"huber_loss: delta must be a positive number; got {delta!r}")
+    p, t, reduction = _pair(pred, target, "huber_loss", reduction)
+    d = p - t
+    near = np.abs(np.asarray(data_of(d))) < delta  # (nan: the linear side, which keeps the nan)
+    if type(data_of(d)) is float:
+        near = bool(near)
+    # each side sees 0 where it is not chosen, so no inf from the other side turns into nan
+    quadratic = 0.5 * where(near, d, 0.0) ** 2
+    linear = delta * (where(near, 0.0, d).abs() - 0.5 * delta)
+    return _reduce(where(near, quadratic, linear), reduction, "huber_loss")
+
+
+# ---- binary classification
+
+
+def binary_cross_entropy(probs: Any, target: Any, *, reduction: str = "mean") -> Value:
+    """−(y·log p + (1 − y)·log(1 − p)) for probabilities p and targets y in [0, 1], reduced.
+
+    As PyTorch's: each log is clamped at −100, so p = 0 or 1 gives a finite loss (100 at
+    worst), and d/dp = (p − y)/max(p(1 − p), 1e-12), so a sure wrong prediction still gets a
+    (large, finite) gradient. For logits prefer `binary_cross_entropy_with_logits`, exact there.
+
+    >>> binary_cross_entropy(Value([0.5, 0.0]), [1.0, 1.0], reduction="none").data.tolist()
+    [0.6931471805599453, 100.0]
+    """
+    p, y, reduction = _pair(probs, target, "binary_cross_entropy", reduction)
+    _within_0_1(p, "binary_cross_entropy", "the probabilities", " (use "
+                "binary_cross_entropy_with_logits for scores that are not probabilities)")
+    _within_0_1(y, "binary_cross_entropy", "the targets", "")
+    return _reduce(apply(ops.BINARY_CROSS_ENTROPY, p, y), reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, *,
+                                     reduction: str = "mean") -> Value:
+    """−(y·log σ(z) + (1 − y)·log(1 − σ(z))) for logits z and targets y in [0, 1], reduced.
+
+    Computed as y·softplus(−z) + (1 − y)·softplus(z): two non-negative terms, each a stable
+    softplus, so logits of ±1e4 give exact values; d/dz = σ(z) − y (/n for the mean).
 
     >>> round(binary_cross_entropy_with_logits(Value([0.0]), [1.0]).data, 6)
     0.693147
     >>> binary_cross_entropy_with_logits(Value([1e4, -1e4]), [1.0, 0.0]).data
     0.0
     """
-    z = _value(logits, "binary_cross_entropy_with_logits logits")
-    y = _value(target, "binary_cross_entropy_with_logits target")
-    targets = np.asarray(data_of(y))
-    if np.any((targets < 0.0) | (targets > 1.0)) or np.isnan(targets).any():
-        bad = targets[~((targets >= 0.0) & (targets <= 1.0))].reshape(-1)[0]
-        raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1] "
-                         f"(class labels 0 and 1, or probabilities); got {bad:g}")
-    z, y = _align(z, y, "binary_cross_entropy_with_logits")
-    return _mean(y * (-z).softplus() + (1.0 - y) * z.softplus())
+    loss = "binary_cross_entropy_with_logits"
+    reduction = _check_reduction(reduction, loss)
+    z = _value(logits, f"{loss} logits")
+    y = _value(target, f"{loss} target")
+    _within_0_1(y, loss, "targets", " (class labels 0 and 1, or probabilities)")
+    z, y = _align(z, y, loss)
+    return _reduce(y * (-z).softplus() + (1.0 - y) * z.softplus(), reduction, loss)
 
 
-def hinge_loss(scores: Any, target: Any) -> Value:
-    """micrograd's SVM max-margin loss: mean(relu(1 − y·score)) for targets y = ±1.
+def hinge_loss(scores: Any, target: Any, *, reduction: str = "mean") -> Value:
+    """micrograd's SVM max-margin loss: relu(1 − y·score) for targets y = ±1, reduced.
 
     >>> hinge_loss(Value([2.0, 0.0, -1.0]), [1, 1, 1]).data
     1.0
     """
+    reduction = _check_reduction(reduction, "hinge_loss")
     s = _value(scores, "hinge_loss scores")
     y = _value(target, "hinge_loss target")
     targets = np.asarray(data_of(y))
@@ -99,45 +203,75 @@ def hinge_loss(scores: Any, target: Any) -> Value:
         raise ValueError(f"hinge_loss: targets must be -1 or +1; got {bad[0]:g} "
                          "(turn 0/1 labels into ±1 with 2*y - 1)")
     s, y = _align(s, y, "hinge_loss")
-    return _mean((1.0 - y * s).relu())
+    return _reduce((1.0 - y * s).relu(), reduction, "hinge_loss")
 
 
-def cross_entropy(logits: Any, labels: Any) -> Value:
+# ---- classes
+
+
+def nll_loss(log_probs: Any, labels: Any, *, reduction: str = "mean") -> Value:
+    """The negative log-likelihood −log_probs[label] of integer class labels, reduced.
+
+    `log_probs` has shape (batch, classes) with `labels` of shape (batch,), or (classes,)
+    with one label; it is meant to hold log-probabilities (the output of `log_softmax`).
+    d/dlog_probs = −1 at each sample's label (/batch for the mean), 0 elsewhere.
+
+    >>> nll_loss(Value([[-0.5, -1.0], [-2.0, -0.1]]), [1, 0]).data
+    1.5
+    """
+    return _class_loss("nll_loss", log_probs, labels, reduction, log_softmax_first=False)
+
+
+def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value:
     """Softmax cross-entropy over the last axis with integer class labels:
-    mean(logsumexp(z) − z_label), d/dz = (softmax(z) − onehot(label))/n.
+    nll_loss(log_softmax(z), labels) = logsumexp(z) − z_label, reduced;
+    d/dz = softmax(z) − onehot(label) (/batch for the mean).
 
     `logits` has shape (batch, classes) with `labels` of shape (batch,), or (classes,) with one
-    label. The log-sum-exp subtracts the row maximum (a constant) first, so it never overflows.
+    label. `log_softmax` subtracts the row maximum first, so it never overflows.
 
     >>> round(cross_entropy(Value([[2.0, 0.0, 0.0]]), [0]).data, 6)
     0.239545
     """
-    z = _value(logits, "cross_entropy logits")
+    return _class_loss("cross_entropy", logits, labels, reduction, log_softmax_first=True)
+
+
+def _class_loss(loss: str, scores: Any, labels: Any, reduction: Any, *,
+                log_softmax_first: bool) -> Value:
+    reduction = _check_reduction(reduction, loss)
+    what = "logits" if log_softmax_first else "log_probs"
+    z = _value(scores, f"{loss} {what}")
     if z.ndim not in (1, 2):
-        raise ValueError(f"cross_entropy: logits must have shape (classes,) or (batch, classes); "
+        raise ValueError(f"{loss}: {what} must have shape (classes,) or (batch, classes); "
                          f"got shape {z.shape}")
-    classes = z.shape[-1]
+    index = _labels(loss, what, z.shape, labels, reduction)
+    log_probs = z.log_softmax(-1) if log_softmax_first else z
+    if z.ndim == 1:
+        return -log_probs[int(index)]
+    picked: Value = log_probs[np.arange(len(index)), index]
+    if reduction == "none":
+        return -picked
+    total = picked.sum()
+    return total * (-1.0 / len(index)) if reduction == "mean" else -total
+
+
+def _labels(loss: str, what: str, shape: tuple[int, ...], labels: Any, reduction: str) -> Any:
+    """The labels as an integer array, checked against scores of `shape`."""
+    classes = shape[-1]
     raw = data_of(labels)
     array = np.asarray(raw)
     if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
                                         not np.all(array == np.round(array))):
-        raise ValueError(f"cross_entropy: labels must be integer class indices; got {raw!r}")
+        raise ValueError(f"{loss}: labels must be integer class indices; got {raw!r}")
     index = array.astype(np.intp)
-    if z.size == 0:
-        raise ValueError(f"cross_entropy: no samples or no classes (logits of shape {z.shape}); "
+    if classes == 0 or (reduction == "mean" and math.prod(shape) == 0):
+        raise ValueError(f"{loss}: no samples or no classes ({what} of shape {shape}); "
                          "a mean over zero samples is undefined")
-    if index.shape != z.shape[:-1]:
-        raise ValueError(f"cross_entropy: logits of shape {z.shape} need labels of shape "
-                         f"{z.shape[:-1]}; got shape {index.shape}")
+    if index.shape != shape[:-1]:
+        raise ValueError(f"{loss}: {what} of shape {shape} need labels of shape "
+                         f"{shape[:-1]}; got shape {index.shape}")
     outside = index[(index < 0) | (index >= classes)].reshape(-1)
     if outside.size:
-        raise ValueError(f"cross_entropy: label {int(outside[0])} is outside the {classes} "
+        raise ValueError(f"{loss}: label {int(outside[0])} is outside the {classes} "
                          f"classes 0..{classes - 1}")
-    # NOTE: the maximum is subtracted as a constant: logsumexp(z) = m + logsumexp(z − m) for
-    # any m, so the gradient is unchanged and exp never sees a positive argument
-    shifted: Value = z - np.max(data_of(z), axis=-1, keepdims=True)
-    log_sum_exp: Value = shifted.exp().sum(axis=-1).log()
-    if z.ndim == 1:
-        return log_sum_exp - shifted[int(index)]
-    picked: Value = shifted[np.arange(len(index)), index]
-    return (log_sum_exp - picked).mean()
+    return index

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tinygrad_edu import kernels
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ class NamedOperations:
         def __mul__(self, other: Any) -> Value: ...
         def __rmul__(self, other: Any) -> Value: ...
         def __truediv__(self, other: Any) -> Value: ...
+        def __sub__(self, other: Any) -> Value: ...
 
     # ---- elementwise functions and activations (see also tinygrad_edu.activations) ---------
 
@@ -116,6 +119,86 @@ class NamedOperations:
             raise ValueError("max() of an empty Value: there is no maximum")
         return self.apply("max", axis=kernels.normalize_axis(axis, self.ndim, "max"),
                                      keepdims=bool(keepdims))
+
+    # ---- the softmax family and the spread: var, std -----------------------------------------
+
+    def logsumexp(self, axis: int | tuple[int, ...] | None = None,
+                  keepdims: bool = False) -> Value:
+        """log Σ exp(self) over `axis` (all axes when None), without overflow.
+
+        Computed as m + log Σ exp(self − m), m the maximum; d/dx = softmax(x).
+
+        >>> from tinygrad_edu import Value
+        >>> round(Value([1e4, 1e4]).logsumexp().data, 6)  # 1e4 + log 2, where exp(1e4) = inf
+        10000.693147
+        """
+        return self.apply("logsumexp", axis=kernels.normalize_axis(axis, self.ndim, "logsumexp"),
+                          keepdims=bool(keepdims))
+
+    def softmax(self, axis: int = -1) -> Value:
+        """exp(x) / Σ exp(x) along `axis` (the last by default): each slice sums to 1.
+
+        The maximum is subtracted first, so logits of ±1e4 are fine; a slice holding +inf, nan
+        or only −inf gives nan, as in PyTorch.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([0.0, 0.0, 1e4]).softmax().data.tolist()
+        [0.0, 0.0, 1.0]
+        """
+        return self.apply("softmax", axis=kernels.single_axis(axis, self.ndim, "softmax"))
+
+    def log_softmax(self, axis: int = -1) -> Value:
+        """log(softmax(x)) = x − logsumexp(x) along `axis`, exact where softmax underflows.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([0.0, -1e4]).log_softmax().data.tolist()
+        [0.0, -10000.0]
+        """
+        return self.apply("log_softmax", axis=kernels.single_axis(axis, self.ndim, "log_softmax"))
+
+    def var(self, axis: int | tuple[int, ...] | None = None, ddof: float = 0,
+            keepdims: bool = False) -> Value:
+        """Variance over `axis`: Σ (x − mean)² / (n − ddof), a composition of sums.
+
+        `ddof=0` (numpy's default) is the population variance; ``ddof=1`` is the sample
+        variance, PyTorch's default (``torch.var(x)`` is ``x.var(ddof=1)``). ddof ≥ n raises.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([1.0, 2.0, 3.0, 4.0]).var().data, Value([1.0, 2.0, 3.0, 4.0]).var(ddof=1).data
+        (1.25, 1.6666666666666667)
+        """
+        axes = kernels.normalize_axis(axis, self.ndim, "var")
+        count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
+        divisor = count - kernels.checked_ddof(ddof, count, "var")
+        # one element of each slice is subtracted first, a constant (the variance does not
+        # change): more accurate, and a constant input gives a variance of exactly 0
+        data = self._data
+        first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
+                      for i in range(self.ndim))
+        shifted: Value = self - (data[first].copy() if self.ndim else data)
+        centred = shifted - shifted.mean(axes, keepdims=True)
+        return (centred * centred).sum(axes, keepdims) / float(divisor)
+
+    def std(self, axis: int | tuple[int, ...] | None = None, ddof: float = 0,
+            keepdims: bool = False) -> Value:
+        """Standard deviation, √var(axis, ddof) (see `var` for ddof: numpy's default, 0).
+
+        Where the variance is 0 (a constant slice) √ has no derivative: std there is the tip
+        of a cone, like |x| at 0, and its gradient is taken to be 0 (as abs's convention and
+        as PyTorch's std), not √'(0)·0 = nan.
+
+        >>> from tinygrad_edu import Value
+        >>> x = Value([2.0, 2.0, 2.0])
+        >>> x.std().backward()
+        >>> x.grad.tolist()
+        [0.0, 0.0, 0.0]
+        """
+        variance = self.var(axis, ddof, keepdims)
+        positive = variance._data != 0.0
+        if np.all(positive):
+            return variance.sqrt()
+        cond = bool(positive) if np.ndim(positive) == 0 else positive
+        return variance.apply("where", 1.0, cond=cond).sqrt().apply("where", 0.0, cond=cond)
 
     def reshape(self, *shape: Any) -> Value:
         """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""

@@ -40,19 +40,24 @@ from typing import Any, Self
 import numpy as np
 
 from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
-from tinygrad_edu.activations import get_activation
+from tinygrad_edu.activations import get_activation, log_softmax, logsumexp, softmax
 from tinygrad_edu.arrays import stack
 from tinygrad_edu.data import Array, as_data
 from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.losses import (
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     hinge_loss,
+    huber_loss,
+    l1_loss,
     mse_loss,
+    nll_loss,
 )
 from tinygrad_edu.perceptron import DecisionBoundary, Perceptron, PerceptronHistory
 
-# the names of tinygrad_edu.losses and tinygrad_edu.perceptron are importable from here too
+# the names of tinygrad_edu.losses and tinygrad_edu.perceptron, and the softmax family, are
+# importable from here too (as torch.nn.functional has them)
 __all__ = [
     "MLP",
     "DecisionBoundary",
@@ -63,10 +68,17 @@ __all__ = [
     "ParameterSlice",
     "Perceptron",
     "PerceptronHistory",
+    "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "hinge_loss",
+    "huber_loss",
+    "l1_loss",
+    "log_softmax",
+    "logsumexp",
     "mse_loss",
+    "nll_loss",
+    "softmax",
 ]
 
 ActivationLike = str | Callable[[Value], Value] | None

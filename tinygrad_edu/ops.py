@@ -214,6 +214,43 @@ STACK: Primitive = primitive("stack", kernels.stack,
 WHERE: Primitive = primitive("where", kernels.where,
     lambda g, out, a, b, *, cond: (WHERE(g, 0.0, cond=cond), WHERE(0.0, g, cond=cond)),
     text="a gets g where the condition holds, b gets g elsewhere")
+
+# ---- the softmax family and binary cross-entropy (issue #14, part 3b); `axis` is normalised:
+# a tuple of axes, or None for all of them. Each is one entry, not a composition of exp, sum
+# and log: the forward subtracts the maximum (no overflow at ±1e4) and the rule is one line.
+LOGSUMEXP: Primitive = primitive("logsumexp", kernels.logsumexp,
+    # NOTE: exp(a − out) is softmax(a): 0 at a −inf entry; nan where a and out are both ±inf,
+    # as PyTorch's
+    lambda g, out, a, *, axis, keepdims: (
+        _spread(g, shape_of(a), axis) * EXP(a - _kept(out, shape_of(a), axis)),),
+    caption=lambda p: _reduction_caption("logsumexp", p),
+    text="∂out/∂a = exp(a − out) = softmax(a): g is spread over the axes, weighted")
+SOFTMAX: Primitive = primitive("softmax", kernels.softmax,
+    lambda g, out, a, *, axis: (out * (g - SUM(g * out, axis=axis, keepdims=True)),),
+    caption=lambda p: _reduction_caption("softmax", p),
+    text="a gets out·(g − Σ g·out): the Jacobian diag(out) − out·outᵀ, applied to g")
+LOG_SOFTMAX: Primitive = primitive("log_softmax", kernels.log_softmax,
+    lambda g, out, a, *, axis: (g - EXP(out) * SUM(g, axis=axis, keepdims=True),),
+    caption=lambda p: _reduction_caption("log_softmax", p),
+    text="a gets g − softmax(a)·Σ g  (exp(out) is softmax(a))")
+
+
+def _bce_vjp(g: Any, out: Any, p: Any, y: Any) -> tuple[Any, ...]:
+    # NOTE: d/dp = (p − y) / (p·(1 − p)), its denominator kept at least 1e-12 (PyTorch's rule):
+    # at p = 0 or 1 the clamped log is flat, but a wrong prediction must still be pushed back
+    if type(p) is float:  # numpy's IEEE log(0) = -inf, where math.log raises (y may be an array)
+        p = np.float64(p)
+    pq = p * (1.0 - p)
+    floored = _where_data(pq, lambda d: d < kernels.BCE_EPSILON)
+    if floored is not False:
+        pq = WHERE(kernels.BCE_EPSILON, pq, cond=floored)
+    # d/dy = log(1 − p) − log(p), unclamped (±inf at p = 0 or 1), as PyTorch's
+    return g * ((p - y) / pq), g * (LOG(1.0 - p) - LOG(p))
+
+
+BINARY_CROSS_ENTROPY: Primitive = primitive("binary_cross_entropy", kernels.binary_cross_entropy,
+    _bce_vjp,
+    label="bce", text="∂out/∂p = (p − y)/max(p(1 − p), 1e-12),  ∂out/∂y = log(1 − p) − log(p)")
 # fmt: on
 
 
@@ -228,6 +265,21 @@ def _spread(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any
     spread = np.empty(shape)  # a fresh array, which the engine can keep as a .grad uncopied
     spread[...] = np.reshape(g, kept)
     return spread
+
+
+def _kept(x: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
+    """A reduction's result `x` with its reduced axes kept as 1s (a no-op after keepdims)."""
+    kept = kernels.kept_shape(shape, axis)
+    return x if shape_of(x) == kept else RESHAPE(x, shape=kept)
+
+
+def _where_data(x: Any, test: Any) -> Any:
+    """`test` on the data of `x`: a bool for a number, a bool array for a tensor; False when
+    it holds nowhere (so a rule can skip a select)."""
+    mask = test(np.asarray(data_of(x)))
+    if not mask.any():
+        return False
+    return bool(mask) if mask.ndim == 0 else mask
 
 
 def _unbatch(x: Any, shape: tuple[int, ...], final: tuple[int, ...]) -> Any:

@@ -82,5 +82,13 @@ OP_INFO: dict[str, OpInfo] = {
     "concatenate": _STRUCTURAL,
     "stack": _STRUCTURAL,
     "where": _STRUCTURAL,
+    # ---- the softmax family and binary cross-entropy (issue #14, part 3b)
+    "logsumexp": _STRUCTURAL,
+    "softmax": _STRUCTURAL,
+    "log_softmax": _STRUCTURAL,
+    # probabilities p, targets y; the full domain keeps p·(1 − p) above PyTorch's 1e-12 floor,
+    # where the rule is the exact derivative (the ends are tested on their own)
+    "binary_cross_entropy": OpInfo(elementwise=True, domain=((0.01, 0.99), (0.0, 1.0)),
+                                   full_domain=((0.0, 0.999, 1e-11), (0.0, 1.0, 1e-300))),
 }
 """Test metadata for every primitive of `ops.REGISTRY`, by name."""
