@@ -23,7 +23,7 @@ from tinygrad_edu.activations import (
     step,
     tanh,
 )
-from tinygrad_edu.arrays import concatenate, stack, where
+from tinygrad_edu.arrays import broadcast_to, concatenate, maximum, minimum, stack, where
 from tinygrad_edu.engine import (
     Value,
     detect_anomaly,
@@ -39,6 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Value",
+    "broadcast_to",
     "concatenate",
     "detect_anomaly",
     "elu",
@@ -50,6 +51,8 @@ __all__ = [
     "identity",
     "is_grad_enabled",
     "leaky_relu",
+    "maximum",
+    "minimum",
     "no_grad",
     "relu",
     "selu",

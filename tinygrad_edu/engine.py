@@ -427,6 +427,168 @@ class Value(ArrayLike):
     def __getitem__(self, index: Any) -> Value:
         return apply(ops.GETITEM, self, index=kernels.checked_index(self.data, index))
 
+    # ---- more functions, bounds, reductions and shapes (sin ... detach) ----------------------
+
+    def sin(self) -> Value:
+        """sin(x); d/dx = cos(x).
+
+        >>> x = Value(0.0)
+        >>> x.sin().backward()
+        >>> x.grad
+        1.0
+        """
+        return apply(ops.SIN, self)
+
+    def cos(self) -> Value:
+        """cos(x); d/dx = −sin(x).
+
+        >>> Value([0.0, math.pi]).cos().data
+        array([ 1., -1.])
+        """
+        return apply(ops.COS, self)
+
+    def log1p(self) -> Value:
+        """log(1 + x), exact for tiny x (where log(1 + x) rounds to 0); d/dx = 1/(1 + x).
+
+        >>> Value(1e-20).log1p().data
+        1e-20
+        """
+        return apply(ops.LOG1P, self)
+
+    def expm1(self) -> Value:
+        """eˣ − 1, exact for tiny x (where eˣ − 1 rounds to 0); d/dx = eˣ.
+
+        >>> Value(1e-20).expm1().data
+        1e-20
+        """
+        return apply(ops.EXPM1, self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Value:
+        """x held within [min, max] (None: no bound on that side), as `torch.clamp`/`numpy.clip`.
+
+        d/dx is 1 inside, 0 outside. Kink convention: exactly at a bound the derivative is
+        1 (as PyTorch's clamp, whose mask is min ≤ x ≤ max); at nan it is 0 (PyTorch's).
+        Refused: both bounds None, a nan bound, min > max (PyTorch and numpy give max there).
+
+        >>> x = Value([-2.0, 0.0, 0.5, 1.0, 3.0])
+        >>> x.clip(0.0, 1.0).sum().backward()
+        >>> x.grad
+        array([0., 1., 1., 1., 0.])
+        """
+        low, high = kernels.clip_bounds(min, max)
+        return apply(ops.CLIP, self, min=low, max=high)
+
+    clamp = clip
+
+    def maximum(self, other: Operand) -> Value:
+        """The larger of self and other, elementwise, broadcast (`tinygrad_edu.maximum`).
+
+        Kink convention: where the two are equal the gradient is split evenly, ½ each (as
+        `max` splits ties, and as PyTorch's maximum); where either is nan both get it whole.
+
+        >>> a, b = Value([1.0, 2.0]), Value([3.0, 2.0])
+        >>> a.maximum(b).sum().backward()
+        >>> a.grad, b.grad
+        (array([0. , 0.5]), array([1. , 0.5]))
+        """
+        return apply(ops.MAXIMUM, self, other)
+
+    def minimum(self, other: Operand) -> Value:
+        """The smaller of self and other, elementwise, broadcast; ties split the gradient ½/½.
+
+        >>> a = Value([1.0, 2.0])
+        >>> a.minimum(2.0).sum().backward()
+        >>> a.grad
+        array([1. , 0.5])
+        """
+        return apply(ops.MINIMUM, self, other)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Smallest element over `axis` (all axes when None), as `numpy.min`.
+
+        Kink convention: tied minima share the gradient evenly (as `max`, and PyTorch's amin;
+        PyTorch's ``min()`` of a whole tensor gives it all to one element).
+
+        >>> x = Value([3.0, 1.0, 1.0])
+        >>> x.min().backward()
+        >>> x.grad
+        array([0. , 0.5, 0.5])
+        """
+        if self.size == 0:
+            raise ValueError("min() of an empty Value: there is no minimum")
+        return apply(ops.MIN, self, axis=kernels.normalize_axis(axis, self.ndim, "min"),
+                     keepdims=bool(keepdims))
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the largest element, as `numpy.argmax`: of the flattened data (an int)
+        when `axis` is None, else an integer array; the first one on ties (and a nan counts as
+        the largest). An index has no gradient.
+
+        >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmax(), Value([[1.0, 5.0], [7.0, 2.0]]).argmax(1)
+        (2, array([1, 0]))
+        """
+        return kernels.arg_extremum(self.data, axis, keepdims, "argmax")
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the smallest element, as `numpy.argmin` (see `argmax`).
+
+        >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmin(axis=0)
+        array([0, 1])
+        """
+        return kernels.arg_extremum(self.data, axis, keepdims, "argmin")
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Value:
+        """Drop axes of length 1: all of them, or those of `axis` (each must have length 1:
+        an error, as in numpy, where PyTorch silently leaves a longer axis). A `reshape`.
+
+        >>> Value([[1.0], [2.0]]).squeeze().shape
+        (2,)
+        """
+        return apply(ops.RESHAPE, self, shape=kernels.squeezed_shape(self.shape, axis))
+
+    def unsqueeze(self, axis: int) -> Value:
+        """Insert an axis of length 1 at `axis` (−1: last), as PyTorch's. A `reshape`.
+
+        >>> Value([1.0, 2.0]).unsqueeze(0).shape, Value([1.0, 2.0]).unsqueeze(-1).shape
+        ((1, 2), (2, 1))
+        """
+        return apply(ops.RESHAPE, self, shape=kernels.unsqueezed_shape(self.shape, axis))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Value:
+        """Merge the axes from `start_dim` to `end_dim` (included) into one, as PyTorch's (a
+        scalar becomes shape (1,)). A `reshape`.
+
+        >>> Value([[[1.0, 2.0]], [[3.0, 4.0]]]).flatten().shape
+        (4,)
+        >>> Value([[[1.0, 2.0]], [[3.0, 4.0]]]).flatten(1).shape
+        (2, 2)
+        """
+        return apply(ops.RESHAPE, self,
+                     shape=kernels.flattened_shape(self.shape, start_dim, end_dim))
+
+    def broadcast_to(self, shape: int | tuple[int, ...]) -> Value:
+        """self repeated to `shape` by numpy's broadcasting rules (`tinygrad_edu.broadcast_to`);
+        the gradient is summed back over the copies.
+
+        >>> x = Value([1.0, 2.0])
+        >>> x.broadcast_to((3, 2)).sum().backward()
+        >>> x.grad
+        array([3., 3.])
+        """
+        return apply(ops.BROADCAST_TO, self, shape=kernels.broadcast_target(self.shape, shape))
+
+    def detach(self) -> Value:
+        """A new leaf with the same data, outside any graph: a constant (``requires_grad``
+        False), as PyTorch's. A tensor's array is shared, not copied (as in PyTorch).
+
+        >>> w = Value(3.0)
+        >>> y = (w * w).detach() * w
+        >>> y.backward()
+        >>> y.data, w.grad
+        (27.0, 9.0)
+        """
+        return _fill(Value.__new__(Value), self.data, False)
+
     # ---- (shape, ndim, size, item(), numpy(), len(), comparisons: see data.ArrayLike)
 
     @property
