@@ -1,7 +1,7 @@
 """Second derivatives of random graphs: Hessian-vector products against finite differences.
 
 A graph is a recipe of ops over scalar and tensor leaves (shared nodes, broadcasting between
-(), (3,) and (2, 3), reductions, indexing, relu and friends). The engine's Hessian-vector
+(), (3,) and (2, 3), reductions, indexing, relu and friends, clip, maximum). The engine's Hessian-vector
 product, ``∇⟨∇L, v⟩`` from a recorded backward pass, must match the central difference of
 the plain first derivative along `v`, ``(∇L(x + εv) − ∇L(x − εv)) / 2ε``; and the recorded
 first derivative must equal the plain one. A rule that cuts the recorded pass (reading the
@@ -53,6 +53,12 @@ UNARY: dict[str, Callable[[Value], Value]] = {
     "max": lambda x: (x + RAMP[: x.shape[-1]]).max(-1, keepdims=True) if x.ndim else x,
     "index": _index,
     "transpose_back": lambda x: x.T.reshape(x.shape[::-1]).T if x.ndim == 2 else x,
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: (2.0 * x).cos(),
+    "log1p": lambda x: (x * x).log1p(),
+    "expm1": lambda x: x.tanh().expm1(),
+    "clip": lambda x: x.clip(-0.77, 0.91) + 0.1 * x,  # (bounds no node is likely to sit on)
+    "min": lambda x: (x - RAMP[: x.shape[-1]]).min(-1, keepdims=True) if x.ndim else x,
 }
 BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "add": lambda a, b: a + b,
@@ -63,6 +69,9 @@ BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "where": lambda a, b: where(COND, a, b) if np.broadcast_shapes(a.shape, b.shape) == (2, 3)
     else a * b,
     "matmul": lambda a, b: (a @ b.T).sum(0) if a.shape == b.shape == (2, 3) else a + b,
+    # (b moved, so that maximum(a, a) is no tie)
+    "maximum": lambda a, b: a.maximum(0.5 * b + 0.0371) * a,
+    "minimum": lambda a, b: a.minimum(0.5 * b - 0.0371) * b,
 }
 
 Recipe = list[tuple[str, tuple[int, ...]]]
