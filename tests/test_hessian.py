@@ -1,7 +1,7 @@
 """Second derivatives of random graphs: Hessian-vector products against finite differences.
 
 A graph is a recipe of ops over scalar and tensor leaves (shared nodes, broadcasting between
-(), (3,) and (2, 3), reductions, indexing, relu and friends, clip, maximum). The engine's Hessian-vector
+(), (3,) and (2, 3), reductions, indexing, relu and friends). The engine's Hessian-vector
 product, ``∇⟨∇L, v⟩`` from a recorded backward pass, must match the central difference of
 the plain first derivative along `v`, ``(∇L(x + εv) − ∇L(x − εv)) / 2ε``; and the recorded
 first derivative must equal the plain one. A rule that cuts the recorded pass (reading the

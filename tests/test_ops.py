@@ -239,7 +239,7 @@ def max_case(draw: st.DrawFn) -> Case:
 @st.composite
 def min_case(draw: st.DrawFn) -> Case:
     """As max_case: distinct elements far apart."""
-    f, (data,) = draw(max_case())
+    _, (data,) = draw(max_case())
     axis, keepdims = draw(axis_and_keepdims(data.ndim))
     return (lambda x: x.min(axis, keepdims)), [data]
 
