@@ -57,7 +57,8 @@ def draw_inputs(data: st.DataObject, prim: Primitive, shapes: tuple[tuple[int, .
     """
     info = OP_INFO[prim.name]
     inputs: list[Any] = [None] * len(shapes)
-    for i in reversed(range(len(shapes))):  # (the first input last: it avoids the others)
+    order = range(len(shapes))
+    for i in reversed(order) if info.tie_kink else order:  # (a tie kink: the first input last)
         low, high = info.input_range(i)
         kinks = kinks_of(prim, params) if i == 0 else ()
         if i == 0 and info.tie_kink:
