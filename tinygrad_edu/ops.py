@@ -267,15 +267,6 @@ MIN: Primitive = primitive("min", lambda x, *, axis, keepdims: np.min(x, axis, k
     _max_vjp,  # (max's rule: the gradient goes to the elements equal to the result)
     caption=lambda p: _reduction_caption("min", p),
     text="∂out/∂a = 1 at the minimum (shared evenly among ties), 0 elsewhere")
-
-
-def _clip_caption(params: dict[str, Any]) -> str:
-    low, high = params.get("min"), params.get("max")
-    if low is not None and high is not None:
-        return f"clip({_number(low)}, {_number(high)})"
-    if low is not None:
-        return f"clip(min={_number(low)})"
-    return "clip" if high is None else f"clip(max={_number(high)})"
 # fmt: on
 
 
@@ -325,6 +316,15 @@ def _index_text(index: Any) -> str:
         return str(part)
 
     return "[" + ", ".join(one(p) for p in parts) + "]"
+
+
+def _clip_caption(params: dict[str, Any]) -> str:
+    low, high = params.get("min"), params.get("max")
+    if low is not None and high is not None:
+        return f"clip({_number(low)}, {_number(high)})"
+    if low is not None:
+        return f"clip(min={_number(low)})"
+    return "clip" if high is None else f"clip(max={_number(high)})"
 
 
 def _reduction_caption(name: str, params: dict[str, Any]) -> str:
