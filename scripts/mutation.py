@@ -174,10 +174,11 @@ NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
 READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "elu", "softplus",
                 "logsumexp", "binary_cross_entropy",
-                "normal_cdf", "matmul"}
+                "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
 READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid", "logsumexp", "softmax", "log_softmax"}
-UNARY_READING_INPUT = {"pow_const", "log", "tanh", "elu", "softplus", "normal_cdf", "abs"}
-SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy"}
+UNARY_READING_INPUT = {"pow_const", "log", "tanh", "elu", "softplus", "normal_cdf", "abs", "sin",
+                       "cos", "log1p", "expm1"}
+SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "maximum", "minimum"}
 REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "exp": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "log": [("a<1e-3", lambda a: a < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
@@ -194,6 +195,13 @@ REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "leaky_relu": [("a<-100", lambda a: a < -100, 0)],
     "abs": [("a<-100", lambda a: a < -100, 0)],
     "binary_cross_entropy": [("p<1e-3", lambda p: p < 1e-3, 0), ("p>0.9", lambda p: p > 0.9, 0)],
+    "sin": [("a>3", lambda a: a > 3, 0), ("|a|>1e3", lambda a: abs(a) > 1e3, 0)],
+    "cos": [("a<-3", lambda a: a < -3, 0), ("|a|>1e3", lambda a: abs(a) > 1e3, 0)],
+    "log1p": [("|a|<1e-3", lambda a: abs(a) < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
+    "expm1": [("a<-20", lambda a: a < -20, 0), ("|a|<1e-3", lambda a: abs(a) < 1e-3, 0)],
+    "clip": [("a>0", lambda a: a > 0, 0)],
+    "maximum": [("a<0", lambda a: a < 0, 0)],
+    "minimum": [("b>1", lambda b: b > 1, 1)],
 }
 
 
@@ -277,6 +285,21 @@ def _structural() -> list[Mutant]:
     def kink(prim: str, rule: Fn) -> Mutant:
         return Mutant(prim, "kink", "convention at 0 is the right-hand slope", replaced(rule))
 
+    def clip_open(g: Any, out: Any, a: Any, *, min: Any, max: Any) -> Any:
+        x = data_of(a)
+        inside = (x > (-np.inf if min is None else min)) & (x < (np.inf if max is None else max))
+        return (o.WHERE(g, 0.0, cond=inside),)
+
+    def ties(larger: bool, share: tuple[float, float]) -> Fn:
+        """maximum (minimum) with ties sending share[0]·g to a and share[1]·g to b."""
+        def rule(g: Any, out: Any, a: Any, b: Any) -> Any:
+            x, y = data_of(a), data_of(b)
+            a_wins, b_wins = (x > y, x < y) if larger else (x < y, x > y)
+            tie = x == y
+            return tuple(o.WHERE(g, o.WHERE(g * s, 0.0, cond=tie), cond=wins)
+                         for wins, s in ((a_wins, share[0]), (b_wins, share[1])))
+        return rule
+
     return [
         Mutant("sum", "axis", "recorded spread skips the keepdims reshape",
                replaced(spread_no_reshape)),
@@ -300,6 +323,13 @@ def _structural() -> list[Mutant]:
         kink("elu", lambda g, out, a, *, alpha: (
             o.WHERE(g, g * (alpha * o.EXP(a * (a <= 0.0))), cond=a >= 0.0),)),
         kink("abs", lambda g, out, a: (o.WHERE(g, -g, cond=a >= 0.0),)),
+        Mutant("min", "kink", "ties each get the whole gradient", replaced(max_no_split)),
+        Mutant("min", "axis", "every element gets the gradient", replaced(max_to_all)),
+        Mutant("clip", "kink", "slope 0 exactly at the bounds", replaced(clip_open)),
+        Mutant("maximum", "kink", "a tie sends all to a", replaced(ties(True, (1.0, 0.0)))),
+        Mutant("maximum", "kink", "a tie sends all to both", replaced(ties(True, (1.0, 1.0)))),
+        Mutant("minimum", "kink", "a tie sends all to b", replaced(ties(False, (0.0, 1.0)))),
+        Mutant("minimum", "kink", "a tie sends nothing", replaced(ties(False, (0.0, 0.0)))),
         Mutant("step", "constant", "passes the gradient through",
                replaced(lambda g, out, a: (g,))),
         Mutant("sign", "constant", "passes the gradient through",
@@ -312,7 +342,7 @@ ORIGINAL: dict[str, Fn] = {name: prim.vjp for name, prim in ops.REGISTRY.items()
 
 def _n_gradients(name: str) -> int:
     return {"add": 2, "sub": 2, "mul": 2, "div": 2, "pow": 2, "matmul": 2, "where": 2,
-            "binary_cross_entropy": 2,
+            "binary_cross_entropy": 2, "maximum": 2, "minimum": 2,
             "concatenate": 1, "stack": 1}.get(name, 1)
 
 

@@ -33,7 +33,7 @@ SPECIALS = (nan, inf, -inf, 0.0, -0.0, 1e308, -1e308, 1.0, -1.0, 0.5, -0.5, 2.0,
             -3.0, 1.5, 5e-324)
 ELEMENTWISE = [(name, params) for name, info in OP_INFO.items() if info.elementwise
                for params in info.examples]
-BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy"}
+BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy", "maximum", "minimum"}
 # (pytest's warning capture starts before the package's filter exists: see the silence test)
 pytestmark = pytest.mark.filterwarnings(
     "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
@@ -98,6 +98,7 @@ PYTORCH_AT_NAN = {
     "relu": lambda p: 1.0,  # threshold_backward: nan <= 0 is False, so the gradient passes
     "leaky_relu": lambda p: p["negative_slope"],
     "pow_const": lambda p: {0.0: 0.0, 1.0: 1.0}.get(p["exponent"], nan),
+    "clip": lambda p: 0.0,  # clamp_backward: g where min <= a <= max, False at nan
 }
 
 
@@ -117,7 +118,8 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
                                                      nan_first: bool) -> None:
     # PyTorch's formulas: add/sub pass ±g whatever the operands; mul sends the other operand
     # (d(a·b)/da = b); div sends 1/b to a; pow sends 0 to the base where the exponent is 0
-    # (and 1 where it is 1: 1·nan**0); every other gradient reads the nan and is nan
+    # (and 1 where it is 1: 1·nan**0); maximum and minimum send g to both (nan is neither
+    # larger, smaller nor equal); every other gradient reads the nan and is nan
     xs = (nan, other) if nan_first else (other, nan)
     _, ga, gb = run(ops.REGISTRY[name], xs, {}, tensor=False, backward=True)
     a, b = xs
@@ -127,6 +129,7 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         "pow": (0.0 if b == 0 else 1.0 if b == 1 else nan, nan),
         # (p − y)/max(p(1 − p), 1e-12) reads both; d/dy = log(1 − p) − log(p) reads p only
         "binary_cross_entropy": (nan, nan if nan_first else _log_odds_against(a)),
+        "maximum": (1.0, 1.0), "minimum": (1.0, 1.0),
     }[name]
     if name == "pow" and nan_first is False and other == 1.0:
         pytorch = (nan, 0.0)  # 1**nan is 1 (IEEE), d/db = 1·log(1) = 0

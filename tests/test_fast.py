@@ -66,7 +66,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from test_ops import ELEMENTWISE, STRUCTURAL, TIGHT, arity  # tests/ is on sys.path (pytest)
+from test_ops import (  # tests/ is on sys.path (pytest)
+    ELEMENTWISE,
+    STRUCTURAL,
+    TIGHT,
+    arity,
+    kinks_of,
+)
 
 from tinygrad_edu import (
     Value,
@@ -226,15 +232,18 @@ def domain_floats(prim: Primitive, i: int) -> st.SearchStrategy[float]:
     return st.floats(low, high)
 
 
-def special_scalars(prim: Primitive, i: int) -> st.SearchStrategy[float]:
+def special_scalars(prim: Primitive, i: int,
+                    params: dict[str, Any]) -> st.SearchStrategy[float]:
     """Its domain, the special values and kinks, and any float at all."""
-    return st.one_of(domain_floats(prim, i), st.sampled_from(SPECIAL + prim.kinks), st.floats())
+    specials = SPECIAL + kinks_of(prim, params)
+    return st.one_of(domain_floats(prim, i), st.sampled_from(specials), st.floats())
 
 
-def mostly_ordinary(prim: Primitive, i: int, shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
+def mostly_ordinary(prim: Primitive, i: int, shape: tuple[int, ...],
+                    params: dict[str, Any]) -> st.SearchStrategy[Any]:
     """A float or an array: three elements in four from the domain, the rest special."""
     d = domain_floats(prim, i)
-    elements = st.one_of(d, d, d, st.sampled_from(SPECIAL + prim.kinks))
+    elements = st.one_of(d, d, d, st.sampled_from(SPECIAL + kinks_of(prim, params)))
     return elements if shape == () else hnp.arrays(np.float64, shape, elements=elements)
 
 
@@ -273,7 +282,8 @@ def test_elementwise_backward_agrees_on_scalars(prim: Primitive, params: dict[st
                                                 data: st.DataObject) -> None:
     n = arity(prim)
     tied = n > 1 and data.draw(st.booleans(), label="one operand used twice")
-    inputs = [data.draw(special_scalars(prim, i), label=f"input {i}") for i in range(n)]
+    inputs = [data.draw(special_scalars(prim, i, params), label=f"input {i}")
+              for i in range(n)]
     requires = data.draw(requirements(n), label="requires_grad")
     case = elementwise_case(prim, params, inputs, requires, tied=tied)
     check_case(case, data.draw(upstreams(()), label="upstream"))
@@ -286,7 +296,7 @@ def test_elementwise_backward_agrees_on_broadcast_tensors(prim: Primitive, param
     n = arity(prim)
     tied = n > 1 and data.draw(st.booleans(), label="one operand used twice")
     shapes = data.draw(broadcastable_shapes(n), label="shapes")
-    inputs = [data.draw(mostly_ordinary(prim, i, s), label=f"input {i}")
+    inputs = [data.draw(mostly_ordinary(prim, i, s, params), label=f"input {i}")
               for i, s in enumerate(shapes)]
     requires = data.draw(requirements(n), label="requires_grad")
     case = elementwise_case(prim, params, inputs, requires, tied=tied)
@@ -319,10 +329,10 @@ def test_structural_backward_agrees(name: str, data: st.DataObject) -> None:
 @pytest.mark.parametrize(
     ("prim", "params"),
     [pytest.param(p, params, id=f"{p.name}{params or ''}") for p in ops.REGISTRY.values()
-     if p.kinks for params in OP_INFO[p.name].examples],
+     for params in OP_INFO[p.name].examples if kinks_of(p, params)],
 )
 def test_backward_agrees_exactly_at_the_kinks(prim: Primitive, params: dict[str, Any]) -> None:
-    for kink in prim.kinks:
+    for kink in kinks_of(prim, params):
         for x in (kink, -kink, np.array([kink, -kink, kink + 1.0, kink - 1.0])):
             upstream = 1.5 if type(x) is float else np.array([1.5, -2.0, 0.5, 3.0])
             check_case(elementwise_case(prim, params, [x], [True]), upstream)
@@ -385,6 +395,8 @@ FIXED_STRUCTURAL: dict[str, list[tuple[Build, tuple[Any, ...]]]] = {
             (lambda x: x.sum((0,), keepdims=True), (A(2, 3),)), (lambda x: x.sum(), (1.5,))],
     "max": [(lambda x: x.max(), (A(2, 3),)), (lambda x: x.max(0), (A(2, 3),)),
             (lambda x: x.max(1, keepdims=True), (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]),))],
+    "min": [(lambda x: x.min(), (A(2, 3),)), (lambda x: x.min(0), (A(2, 3),)),
+            (lambda x: x.min(1, keepdims=True), (np.array([[1.0, 3.0, 1.0], [2.0, 2.0, 2.0]]),))],
     "reshape": [(lambda x: x.reshape(3, 2), (A(2, 3),)), (lambda x: x.reshape(-1), (A(2, 3),)),
                 (lambda x: x.reshape(1), (0.5,))],
     "broadcast_to": [(_broadcast((2, 3)), (A(3),)), (_broadcast((2, 3)), (A(2, 1),)),
@@ -453,9 +465,9 @@ def elementwise_corpus(prim: Primitive, params: dict[str, Any]) -> Iterator[Case
     yield elementwise_case(prim, params, [point(0)], [True], tied=True)
     yield elementwise_case(prim, params, [point(0, (3,))], [True], tied=True)
     for i in range(n):  # special values and kinks, one input at a time
-        for special in SPECIAL + prim.kinks:
+        for special in SPECIAL + kinks_of(prim, params):
             yield case([special if j == i else point(j) for j in range(n)])
-        values = np.array(SPECIAL + prim.kinks)
+        values = np.array(SPECIAL + kinks_of(prim, params))
         yield case([values if j == i else point(j, values.shape) for j in range(n)])
     if n == 2:
         for a in (0.0, inf, nan, 1e-200, -1.0, 1e308):

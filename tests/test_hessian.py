@@ -59,6 +59,12 @@ UNARY: dict[str, Callable[[Value], Value]] = {
     "var": lambda x: x.var(-1, ddof=1, keepdims=True) if x.ndim else x * 0.5,
     # (a ramp keeps the slices far from constant, where std's derivative jumps)
     "std": lambda x: (x + RAMP[: x.shape[-1]]).std(-1) * 1e-3 if x.ndim else x.std(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: (2.0 * x).cos(),
+    "log1p": lambda x: (x * x).log1p(),
+    "expm1": lambda x: x.tanh().expm1(),
+    "clip": lambda x: x.clip(-0.77, 0.91) + 0.1 * x,  # (bounds no node is likely to sit on)
+    "min": lambda x: (x - RAMP[: x.shape[-1]]).min(-1, keepdims=True) if x.ndim else x,
 }
 BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "add": lambda a, b: a + b,
@@ -69,6 +75,9 @@ BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "where": lambda a, b: where(COND, a, b) if np.broadcast_shapes(a.shape, b.shape) == (2, 3)
     else a * b,
     "matmul": lambda a, b: (a @ b.T).sum(0) if a.shape == b.shape == (2, 3) else a + b,
+    # (b moved, so that maximum(a, a) is no tie)
+    "maximum": lambda a, b: a.maximum(0.5 * b + 0.0371) * a,
+    "minimum": lambda a, b: a.minimum(0.5 * b - 0.0371) * b,
 }
 
 Recipe = list[tuple[str, tuple[int, ...]]]

@@ -46,14 +46,26 @@ ELEMENTWISE = [
 ]
 
 
-def draw_inputs(data: st.DataObject, prim: Primitive,
-                shapes: tuple[tuple[int, ...], ...]) -> list[Any]:
-    inputs = []
-    for i, shape in enumerate(shapes):
-        low, high = OP_INFO[prim.name].input_range(i)
-        kinks = prim.kinks if i == 0 else ()
-        inputs.append(data.draw(arrays_away_from(kinks, shape=shape, low=low, high=high,
-                                                 margin=1e-3), label=f"input {i}"))
+def kinks_of(prim: Primitive, params: dict[str, Any]) -> tuple[float, ...]:
+    """Where the derivative of `prim` in its first input jumps: its kinks and its params'."""
+    return prim.kinks + OP_INFO[prim.name].kinks_for(params)
+
+
+def draw_inputs(data: st.DataObject, prim: Primitive, shapes: tuple[tuple[int, ...], ...],
+                params: dict[str, Any]) -> list[Any]:
+    """Inputs of `shapes` from the op's domain, the first away from every kink; for an op
+    whose derivative jumps where its inputs are equal (maximum), away from the second's values.
+    """
+    info = OP_INFO[prim.name]
+    inputs: list[Any] = [None] * len(shapes)
+    order = range(len(shapes))
+    for i in reversed(order) if info.tie_kink else order:  # (a tie kink: the first input last)
+        low, high = info.input_range(i)
+        kinks = kinks_of(prim, params) if i == 0 else ()
+        if i == 0 and info.tie_kink:
+            kinks += tuple(np.unique(inputs[1]).tolist())
+        inputs[i] = data.draw(arrays_away_from(kinks, shape=shapes[i], low=low, high=high,
+                                               margin=1e-3), label=f"input {i}")
     return inputs
 
 
@@ -61,7 +73,7 @@ def draw_inputs(data: st.DataObject, prim: Primitive,
 @given(data=st.data())
 def test_elementwise_gradient_on_scalars(prim: Primitive, params: dict[str, Any],
                                          data: st.DataObject) -> None:
-    inputs = draw_inputs(data, prim, ((),) * arity(prim))
+    inputs = draw_inputs(data, prim, ((),) * arity(prim), params)
     assert gradcheck(lambda *xs: prim(*xs, **params), *inputs, **TIGHT)
 
 
@@ -70,7 +82,7 @@ def test_elementwise_gradient_on_scalars(prim: Primitive, params: dict[str, Any]
 def test_elementwise_gradient_on_broadcast_tensors(prim: Primitive, params: dict[str, Any],
                                                    data: st.DataObject) -> None:
     shapes = data.draw(broadcastable_shapes(arity(prim)), label="shapes")
-    inputs = draw_inputs(data, prim, shapes)
+    inputs = draw_inputs(data, prim, shapes, params)
     out = prim(*(Value(x) for x in inputs), **params)
     assert out.shape == np.broadcast_shapes(*shapes)
     assert gradcheck(lambda *xs: prim(*xs, **params), *inputs, **TIGHT)
@@ -116,7 +128,7 @@ def check_recorded_equals_plain(f: Callable[..., Value], inputs: list[Any]) -> N
 def test_elementwise_second_derivative(prim: Primitive, params: dict[str, Any],
                                        data: st.DataObject) -> None:
     shapes = data.draw(broadcastable_shapes(arity(prim), max_dims=2, max_side=3), label="shapes")
-    inputs = draw_inputs(data, prim, shapes)
+    inputs = draw_inputs(data, prim, shapes, params)
     check_second_order(lambda *xs: prim(*xs, **params), inputs)
 
 
@@ -125,7 +137,8 @@ def test_elementwise_second_derivative(prim: Primitive, params: dict[str, Any],
 def test_elementwise_recorded_equals_plain(prim: Primitive, params: dict[str, Any],
                                            data: st.DataObject) -> None:
     shapes = data.draw(broadcastable_shapes(arity(prim)), label="shapes")
-    check_recorded_equals_plain(lambda *xs: prim(*xs, **params), draw_inputs(data, prim, shapes))
+    check_recorded_equals_plain(lambda *xs: prim(*xs, **params),
+                                draw_inputs(data, prim, shapes, params))
 
 
 @pytest.mark.parametrize(("prim", "params"), ELEMENTWISE)
@@ -134,7 +147,7 @@ def test_scalar_and_tensor_paths_agree(prim: Primitive, params: dict[str, Any],
                                        data: st.DataObject) -> None:
     """Python floats take `math`, arrays numpy: the values and gradients must be the same."""
     shape = data.draw(hnp.array_shapes(max_dims=2, max_side=3), label="shape")
-    arrays = draw_inputs(data, prim, (shape,) * arity(prim))
+    arrays = draw_inputs(data, prim, (shape,) * arity(prim), params)
     tensors = [Value(a) for a in arrays]
     prim(*tensors, **params).sum().backward()
     out = prim(*(Value(a) for a in arrays), **params).data
@@ -156,18 +169,19 @@ AT_KINK = {
     "abs": lambda p: 0.0,
     "step": lambda p: 0.0,
     "sign": lambda p: 0.0,
+    "clip": lambda p: 1.0,  # at either bound, as PyTorch's clamp (min <= a <= max)
 }
 
 
 @pytest.mark.parametrize(
     ("prim", "params"),
     [pytest.param(p, params, id=f"{p.name}{params or ''}") for p in ops.REGISTRY.values()
-     if p.kinks for params in OP_INFO[p.name].examples if p.name in OP_INFO],
+     if p.name in OP_INFO for params in OP_INFO[p.name].examples if kinks_of(p, params)],
 )
 def test_derivative_exactly_at_the_kink(prim: Primitive, params: dict[str, Any]) -> None:
     assert prim.name in AT_KINK, f"{prim.name} has a kink but no documented convention"
     expected = AT_KINK[prim.name](params)
-    for kink in prim.kinks:
+    for kink in kinks_of(prim, params):
         scalar = Value(kink)
         prim(scalar, **params).backward()
         assert scalar.grad == expected
@@ -222,6 +236,14 @@ def max_case(draw: st.DrawFn) -> Case:
     data = (np.array(order, dtype=np.float64) * 0.25 - 1.0).reshape(shape)
     axis, keepdims = draw(axis_and_keepdims(len(shape)))
     return (lambda x: x.max(axis, keepdims)), [data]
+
+
+@st.composite
+def min_case(draw: st.DrawFn) -> Case:
+    """As max_case: distinct elements far apart."""
+    _, (data,) = draw(max_case())
+    axis, keepdims = draw(axis_and_keepdims(data.ndim))
+    return (lambda x: x.min(axis, keepdims)), [data]
 
 
 @st.composite
@@ -329,6 +351,7 @@ STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
     "matmul": matmul_case(),
     "sum": sum_case(),
     "max": max_case(),
+    "min": min_case(),
     "reshape": reshape_case(),
     "broadcast_to": broadcast_case(),
     "transpose": transpose_case(),
@@ -460,3 +483,30 @@ def test_softmax_family_and_var_refuse_bad_arguments(call: Callable[[Value], Any
 def test_softmax_of_a_scalar_and_logsumexp_of_an_empty_axis_as_pytorch() -> None:
     assert Value(2.0).softmax().data == 1.0 and Value(2.0).log_softmax().data == 0.0
     assert Value(np.zeros((2, 0))).logsumexp(1).data.tolist() == [-math.inf, -math.inf]
+
+
+def test_maximum_and_minimum_split_ties_evenly() -> None:
+    """Where a == b each operand gets half the gradient (as PyTorch); elsewhere the larger
+    (smaller) one gets all of it; a broadcast operand's shares add up."""
+    upstream = np.array([1.0, 2.0, 4.0])
+    for f, a_share in ((ops.MAXIMUM, [0.0, 0.5, 1.0]), (ops.MINIMUM, [1.0, 0.5, 0.0])):
+        a, b = Value([1.0, 2.0, 3.0]), Value([2.0, 2.0, 2.0])
+        f(a, b).backward(upstream)
+        assert a.grad.tolist() == (upstream * a_share).tolist()
+        assert b.grad.tolist() == (upstream * a_share[::-1]).tolist()
+        c, d = Value([1.0, 2.0, 3.0]), Value(2.0)
+        f(c, d).backward(upstream)
+        assert c.grad.tolist() == a.grad.tolist() and d.grad == float(b.grad.sum())
+        for x, share in zip((1.0, 2.0, 3.0), a_share, strict=True):  # scalars
+            e, h = Value(x), Value(2.0)
+            f(e, h).backward()
+            assert (e.grad, h.grad) == (share, 1.0 - share)
+
+
+def test_min_splits_ties_evenly() -> None:
+    x = Value([[1.0, 3.0, 1.0], [2.0, 2.0, 2.0]])
+    x.min(axis=1).backward(np.array([1.0, 6.0]))
+    assert x.grad.tolist() == [[0.5, 0.0, 0.5], [2.0, 2.0, 2.0]]
+    y = Value([5.0, 1.0, 1.0, 7.0])
+    y.min().backward()
+    assert y.grad.tolist() == [0.0, 0.5, 0.5, 0.0]

@@ -72,6 +72,65 @@ def _slope(a: Decimal, below: Decimal) -> Decimal:
     return Decimal(1) if a > 0 else below
 
 
+def _arctan_of_inverse(n: int) -> Decimal:
+    """arctan(1/n) by its Taylor series, in the current context."""
+    x = Decimal(1) / n
+    term, total, k = x, x, 1
+    while True:
+        term = -term / (n * n)
+        step = term / (2 * k + 1)
+        if total + step == total:
+            return total
+        total, k = total + step, k + 1
+
+
+def _pi(digits: int) -> Decimal:
+    """π to `digits` digits, by Machin's formula π = 16·arctan(1/5) − 4·arctan(1/239)."""
+    with decimal.localcontext() as context:
+        context.prec = digits + 10
+        return 16 * _arctan_of_inverse(5) - 4 * _arctan_of_inverse(239)
+
+
+PI_400 = _pi(400)  # enough to reduce 1e300 (an exact 301-digit integer) modulo 2π
+
+
+def _sin_cos(a: Decimal) -> tuple[Decimal, Decimal]:
+    """sin(a), cos(a) to 60 digits for |a| ≤ 1e308: a is reduced modulo 2π with 400 digits of
+    π, then both Taylor series are summed."""
+    with decimal.localcontext() as context:
+        context.prec, context.Emax, context.Emin = 420, 10**6, -(10**6)
+        turns = (a / (2 * PI_400)).to_integral_value()
+        r = a - turns * 2 * PI_400
+        context.prec = 80
+        r = +r
+        sin, cos, term, k = Decimal(0), Decimal(0), Decimal(1), 0
+        while True:  # term = r^k / k!
+            if k % 2:
+                sin += term if k % 4 == 1 else -term
+            else:
+                cos += term if k % 4 == 0 else -term
+            k += 1
+            term = term * r / k
+            if abs(term) < Decimal("1e-75") and k > 2:
+                return +sin, +cos
+
+
+def _clip(a: Decimal, low: float | None, high: float | None) -> Decimal:
+    if low is not None and a < Decimal(low):
+        return Decimal(low)
+    return Decimal(high) if high is not None and a > Decimal(high) else a
+
+
+def _inside(a: Decimal, low: float | None, high: float | None) -> Decimal:
+    """clip's slope: 1 between the bounds, at them too (as PyTorch's clamp)."""
+    return Decimal(int((low is None or a >= Decimal(low)) and (high is None or a <= Decimal(high))))
+
+
+def _larger(a: Decimal, b: Decimal) -> Decimal:
+    """d max(a, b)/da: 1, ½ at a tie, 0."""
+    return Decimal(1) if a > b else Decimal("0.5") if a == b else Decimal(0)
+
+
 # 60-digit references of every elementwise primitive (normal_cdf: a float one, below)
 REFERENCE: dict[str, Ref] = {
     "add": lambda a, b: a + b,
@@ -94,6 +153,13 @@ REFERENCE: dict[str, Ref] = {
     "elu": lambda a, *, alpha: a if a > 0 else Decimal(alpha) * _expm1(a),
     "softplus": lambda a: max(a, Decimal(0)) + _log1p(CONTEXT.exp(-abs(a))),
     "binary_cross_entropy": lambda p, y: -(y * CONTEXT.ln(p) + (1 - y) * _log1p(-p)),
+    "sin": lambda a: _sin_cos(a)[0],
+    "cos": lambda a: _sin_cos(a)[1],
+    "log1p": _log1p,
+    "expm1": _expm1,
+    "clip": lambda a, *, min, max: _clip(a, min, max),
+    "maximum": lambda a, b: max(a, b),
+    "minimum": lambda a, b: min(a, b),
 }
 FLOAT_REFERENCE: dict[str, Callable[..., float]] = {  # a float64 reference, good to an ulp or two
     "normal_cdf": lambda a: 0.5 * math.erfc(-a / math.sqrt(2.0)),
@@ -125,6 +191,13 @@ DERIVATIVE: dict[str, Partials] = {
     "softplus": lambda a: (_sigmoid(a),),
     "normal_cdf": lambda a: (CONTEXT.exp(-a * a / 2) / CONTEXT.sqrt(2 * PI),),
     "binary_cross_entropy": lambda p, y: ((p - y) / (p * (1 - p)), _log1p(-p) - CONTEXT.ln(p)),
+    "sin": lambda a: (_sin_cos(a)[1],),
+    "cos": lambda a: (-_sin_cos(a)[0],),
+    "log1p": lambda a: (1 / (1 + a),),
+    "expm1": lambda a: (CONTEXT.exp(a),),
+    "clip": lambda a, *, min, max: (_inside(a, min, max),),
+    "maximum": lambda a, b: (_larger(a, b), _larger(b, a)),
+    "minimum": lambda a, b: (_larger(b, a), _larger(a, b)),
 }
 
 # Where each input is drawn from: (low, high, smallest magnitude), OP_INFO's full_domain; the
@@ -196,7 +269,9 @@ def test_derivative_table_is_right(name: str, params: dict[str, Any],
     point = []
     for i in range(len(FULL_DOMAIN[name])):
         low, high = OP_INFO[name].input_range(i)
-        point.append(data.draw(st.floats(low, high).filter(lambda x: abs(x) > 1e-3)))
+        kinks = OP_INFO[name].kinks_for(params) if i == 0 else ()  # (clip's bounds)
+        point.append(data.draw(st.floats(low, high).filter(
+            lambda x, kinks=kinks: abs(x) > 1e-3 and all(abs(x - k) > 1e-3 for k in kinks))))
     for i in range(len(point)):
         expected = reference_derivative(name, point, i, params)
         if name in FLOAT_REFERENCE:

@@ -25,7 +25,7 @@ from tinygrad_edu.activations import (
     tanh,
 )
 from tinygrad_edu.anomaly import detect_anomaly
-from tinygrad_edu.arrays import concatenate, stack, where
+from tinygrad_edu.arrays import broadcast_to, concatenate, maximum, minimum, stack, where
 from tinygrad_edu.engine import (
     Value,
     enable_grad,
@@ -40,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Value",
+    "broadcast_to",
     "concatenate",
     "detect_anomaly",
     "elu",
@@ -51,6 +52,8 @@ __all__ = [
     "identity",
     "is_grad_enabled",
     "leaky_relu",
+    "maximum",
+    "minimum",
     "no_grad",
     "relu",
     "selu",

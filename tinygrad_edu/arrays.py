@@ -1,4 +1,5 @@
-"""Functions that build one Value from several: `concatenate`, `stack` and `where`.
+"""Functions that build one Value from several: `concatenate`, `stack`, `where`, `maximum`,
+`minimum`; and `broadcast_to`, as numpy has it.
 
 Each checks its arguments, with messages that name the shapes, then applies one primitive
 of the derivative table.
@@ -19,7 +20,7 @@ from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.kernels import normalize_axis
 
-__all__ = ["concatenate", "stack", "where"]
+__all__ = ["broadcast_to", "concatenate", "maximum", "minimum", "stack", "where"]
 
 
 def _values(xs: Any, op: str) -> list[Value]:
@@ -81,3 +82,34 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Value:
         raise ValueError(f"where: shapes {cond.shape} (condition), {a.shape} and {b.shape} "
                          "do not broadcast together") from None
     return engine.apply(ops.WHERE, a, b, cond=cond)
+
+
+def maximum(a: Any, b: Any) -> Value:
+    """The larger of `a` and `b`, elementwise, broadcast, as `numpy.maximum`/`torch.maximum`.
+
+    Kink convention: where a == b the gradient is split evenly, ½ to each (as PyTorch's); a
+    nan in either gives nan, and both operands the whole gradient there (as PyTorch).
+
+    >>> maximum(Value([1.0, 5.0]), 3.0).data
+    array([3., 5.])
+    """
+    return constant(a).maximum(b)
+
+
+def minimum(a: Any, b: Any) -> Value:
+    """The smaller of `a` and `b`, elementwise, broadcast; ties split the gradient ½/½.
+
+    >>> minimum(Value([1.0, 5.0]), 3.0).data
+    array([1., 3.])
+    """
+    return constant(a).minimum(b)
+
+
+def broadcast_to(value: Any, shape: int | tuple[int, ...]) -> Value:
+    """`value` repeated to `shape` by numpy's broadcasting rules, as `numpy.broadcast_to`.
+
+    >>> broadcast_to(Value([1.0, 2.0]), (2, 2)).data
+    array([[1., 2.],
+           [1., 2.]])
+    """
+    return constant(value).broadcast_to(shape)

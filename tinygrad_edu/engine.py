@@ -363,6 +363,18 @@ class Value(NamedOperations, ArrayLike):
         """
         return apply(REGISTRY[name], self, *others, **params)
 
+    def detach(self) -> Value:
+        """A new leaf with the same data, outside any graph: a constant (``requires_grad``
+        False), as PyTorch's. A tensor's array is shared, not copied (as in PyTorch).
+
+        >>> w = Value(3.0)
+        >>> y = (w * w).detach() * w
+        >>> y.backward()
+        >>> y.data, w.grad
+        (27.0, 9.0)
+        """
+        return init_slots(Value.__new__(Value), self._data, False)
+
     # ---- (shape, ndim, size, item(), numpy(), len(), comparisons: see data.ArrayLike)
 
     @property

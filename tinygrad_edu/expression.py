@@ -1,10 +1,11 @@
 """Safe expressions for the `graph` command: parsed with `ast`, checked, never given to `eval`.
 
 `parse_expression` accepts numbers, names, ``+ - * / **``, unary minus, parentheses and calls
-of the functions in `FUNCTIONS` (every activation, and ``exp log sqrt abs``), within the limits
-`MAX_EXPRESSION_LENGTH` and `MAX_DEPTH`; anything else is a `UsageError` saying what is not
-allowed. `build_expression` then computes the checked tree with Values, so it can be
-differentiated; `parse_assignments` reads the ``--set NAME=NUMBER`` values of its names.
+of the functions in `FUNCTIONS` (every activation, and ``exp log sqrt abs sin cos log1p
+expm1``), within the limits `MAX_EXPRESSION_LENGTH` and `MAX_DEPTH`; anything else is a
+`UsageError` saying what is not allowed. `build_expression` then computes the checked tree
+with Values, so it can be differentiated; `parse_assignments` reads the ``--set NAME=NUMBER``
+values of its names.
 
 >>> tree = parse_expression("tanh(x * w + 1)")
 >>> names_in(tree)
@@ -64,9 +65,11 @@ def _value_method(name: str) -> Callable[[Value], Value]:
 
 FUNCTIONS: dict[str, Callable[..., Value]] = {
     **{name: activation.function for name, activation in ACTIVATIONS.items()},
-    **{name: _value_method(name) for name in ("exp", "log", "sqrt", "abs")},
+    **{name: _value_method(name) for name in ("exp", "log", "sqrt", "abs", "sin", "cos",
+                                              "log1p", "expm1")},
 }
-"""The functions an expression may call: every activation, and exp, log, sqrt, abs."""
+"""The functions an expression may call: every activation, and exp, log, sqrt, abs, sin, cos,
+log1p, expm1."""
 
 EXTRA_NUMBER_ARGUMENT = {"leaky_relu": "negative_slope", "elu": "alpha"}
 """Functions that take a second argument, a number: ``leaky_relu(x, 0.2)``."""

@@ -208,6 +208,30 @@ def reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple
     return () if axis is None else tuple(n for i, n in enumerate(shape) if i not in axis)
 
 
+def clip(x: Any, *, min: float | None, max: float | None) -> Any:
+    """x held within [min, max] (a None bound is no bound); nan stays nan."""
+    if type(x) is float:
+        return min if min is not None and x < min else max if max is not None and x > max else x
+    if min is not None:
+        x = np.where(x < min, min, x)
+    if max is not None:
+        x = np.where(x > max, max, x)
+    return x
+
+
+def maximum(a: Any, b: Any) -> Any:
+    """The larger of a and b, elementwise; nan if either is nan (b on a tie, as numpy's)."""
+    if type(a) is float and type(b) is float:
+        return a if a > b else b if a <= b else a if a != a else b
+    return np.maximum(a, b)
+
+
+def minimum(a: Any, b: Any) -> Any:
+    """The smaller of a and b, elementwise; nan if either is nan (b on a tie, as numpy's)."""
+    if type(a) is float and type(b) is float:
+        return a if a < b else b if a >= b else a if a != a else b
+    return np.minimum(a, b)
+
 # ---- structural operations
 
 
@@ -366,6 +390,131 @@ def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...
                          f"axes of a Value of shape {shape}")
     return tuple(a % ndim for a in perm)
 
+
+
+# (the checks of clip, argmax/argmin and the shape methods: squeeze, unsqueeze, flatten,
+# broadcast_to)
+
+
+def clip_bounds(low: Any, high: Any) -> tuple[float | None, float | None]:
+    """`clip`'s bounds as floats (or None), checked: a number each, one at least, min ≤ max.
+
+    >>> clip_bounds(0, None)
+    (0.0, None)
+    """
+    bounds = []
+    for name, bound in (("min", low), ("max", high)):
+        if bound is not None and (isinstance(bound, bool) or
+                                  not isinstance(bound, int | float | np.integer | np.floating)):
+            raise TypeError(f"clip: {name} must be a number or None; got {bound!r} "
+                            f"(type {type(bound).__name__})")
+        if bound is not None and math.isnan(bound):
+            raise ValueError(f"clip: {name} is nan; a bound must be a number")
+        bounds.append(None if bound is None else float(bound))
+    low, high = bounds
+    if low is None and high is None:
+        raise ValueError("clip: give min, max or both (both are None)")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"clip: min {low:g} is greater than max {high:g}")
+    return low, high
+
+
+def arg_extremum(data: Any, axis: Any, keepdims: bool, op: str) -> Any:
+    """numpy's `argmax`/`argmin` (`op`) of `data`: an int, or an integer array along `axis`.
+
+    >>> arg_extremum(np.array([[1.0, 5.0], [7.0, 2.0]]), 1, False, "argmax")
+    array([1, 0])
+    """
+    shape = shape_of(data)
+    if axis is not None:
+        if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+            raise TypeError(f"{op}: axis must be an int or None; got {axis!r}")
+        (axis,) = normalize_axis(axis, len(shape), op) or (0,)
+    if math.prod(shape) == 0 or (axis is not None and shape[axis] == 0):
+        where = "" if axis is None else f" along axis {axis}"
+        raise ValueError(f"{op}() of an empty Value (shape {shape}){where}: there is no "
+                         f"{'largest' if op == 'argmax' else 'smallest'} element")
+    find = np.argmax if op == "argmax" else np.argmin
+    result = find(data, axis=axis, keepdims=bool(keepdims))
+    return int(result) if np.ndim(result) == 0 else result
+
+
+def squeezed_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """`shape` without its axes of length 1 (only those of `axis`, which must be 1, if given).
+
+    >>> squeezed_shape((1, 3, 1), None), squeezed_shape((1, 3, 1), -1)
+    ((3,), (1, 3))
+    """
+    if axis is None:
+        return tuple(n for n in shape if n != 1)
+    axes = normalize_axis(axis, len(shape), "squeeze") or ()
+    for a in axes:
+        if shape[a] != 1:
+            raise ValueError(f"squeeze: axis {a} of a Value of shape {shape} has length "
+                             f"{shape[a]}, not 1 (numpy refuses this too; PyTorch ignores it)")
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def unsqueezed_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """`shape` with a new axis of length 1 at `axis` (−1 appends one).
+
+    >>> unsqueezed_shape((2, 3), 0), unsqueezed_shape((2, 3), -1)
+    ((1, 2, 3), (2, 3, 1))
+    """
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise TypeError(f"unsqueeze: axis must be an int; got {axis!r}")
+    (a,) = normalize_axis(axis, len(shape) + 1, "unsqueeze (which counts the new axis)") or (0,)
+    return (*shape[:a], 1, *shape[a:])
+
+
+def flattened_shape(shape: tuple[int, ...], start_dim: Any, end_dim: Any) -> tuple[int, ...]:
+    """`shape` with the axes from `start_dim` to `end_dim` (both included) merged into one.
+
+    >>> flattened_shape((2, 3, 4), 0, -1), flattened_shape((2, 3, 4), 1, 2)
+    ((24,), (2, 12))
+    >>> flattened_shape((), 0, -1)  # a scalar, as in PyTorch
+    (1,)
+    """
+    ndim = max(len(shape), 1)  # a scalar flattens to shape (1,), as in PyTorch
+    places = []
+    for name, dim in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+            raise TypeError(f"flatten: {name} must be an int; got {dim!r}")
+        if not -ndim <= dim < ndim:
+            raise ValueError(f"flatten: {name} {dim} is out of range for a Value of shape {shape}")
+        places.append(int(dim) % ndim)
+    start, end = places
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for a "
+                         f"Value of shape {shape}")
+    if not shape:
+        return (1,)
+    return (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+
+
+def broadcast_target(shape: tuple[int, ...], target: Any) -> tuple[int, ...]:
+    """`target` as a shape that `shape` broadcasts to under numpy's rules, or a clear error.
+
+    >>> broadcast_target((3,), (2, 3)), broadcast_target((), 4)
+    ((2, 3), (4,))
+    """
+    if isinstance(target, int | np.integer) and not isinstance(target, bool):
+        target = (target,)
+    if not isinstance(target, tuple | list) or not all(
+            isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 0
+            for n in target):
+        raise TypeError(f"broadcast_to: shape must be a tuple of non-negative ints; got "
+                        f"{target!r}")
+    wanted = tuple(int(n) for n in target)
+    try:
+        fits = np.broadcast_shapes(shape, wanted) == wanted
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"broadcast_to: a Value of shape {shape} cannot be broadcast to shape "
+                         f"{wanted} (matched from the last axis, each length must equal the "
+                         "target's or be 1)")
+    return wanted
 
 def checked_index(data: Any, index: Any) -> Any:
     """`index` normalized (`normalize_index`), once it is known to fit `data`."""

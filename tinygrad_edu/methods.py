@@ -200,6 +200,170 @@ class NamedOperations:
         cond = bool(positive) if np.ndim(positive) == 0 else positive
         return variance.apply("where", 1.0, cond=cond).sqrt().apply("where", 0.0, cond=cond)
 
+    # ---- more functions, bounds, reductions and shapes (sin ... broadcast_to) ---------------
+
+    def sin(self) -> Value:
+        """sin(x); d/dx = cos(x).
+
+        >>> from tinygrad_edu import Value
+        >>> x = Value(0.0)
+        >>> x.sin().backward()
+        >>> x.grad
+        1.0
+        """
+        return self.apply("sin")
+
+    def cos(self) -> Value:
+        """cos(x); d/dx = −sin(x).
+
+        >>> from tinygrad_edu import Value
+        >>> Value([0.0, math.pi]).cos().data
+        array([ 1., -1.])
+        """
+        return self.apply("cos")
+
+    def log1p(self) -> Value:
+        """log(1 + x), exact for tiny x (where log(1 + x) rounds to 0); d/dx = 1/(1 + x).
+
+        >>> from tinygrad_edu import Value
+        >>> Value(1e-20).log1p().data
+        1e-20
+        """
+        return self.apply("log1p")
+
+    def expm1(self) -> Value:
+        """eˣ − 1, exact for tiny x (where eˣ − 1 rounds to 0); d/dx = eˣ.
+
+        >>> from tinygrad_edu import Value
+        >>> Value(1e-20).expm1().data
+        1e-20
+        """
+        return self.apply("expm1")
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Value:
+        """x held within [min, max] (None: no bound on that side), as `torch.clamp`/`numpy.clip`.
+
+        d/dx is 1 inside, 0 outside. Kink convention: exactly at a bound the derivative is
+        1 (as PyTorch's clamp, whose mask is min ≤ x ≤ max); at nan it is 0 (PyTorch's).
+        Refused: both bounds None, a nan bound, min > max (PyTorch and numpy give max there).
+
+        >>> from tinygrad_edu import Value
+        >>> x = Value([-2.0, 0.0, 0.5, 1.0, 3.0])
+        >>> x.clip(0.0, 1.0).sum().backward()
+        >>> x.grad
+        array([0., 1., 1., 1., 0.])
+        """
+        low, high = kernels.clip_bounds(min, max)
+        return self.apply("clip", min=low, max=high)
+
+    clamp = clip
+
+    def maximum(self, other: Any) -> Value:
+        """The larger of self and other, elementwise, broadcast (`tinygrad_edu.maximum`).
+
+        Kink convention: where the two are equal the gradient is split evenly, ½ each (as
+        `max` splits ties, and as PyTorch's maximum); where either is nan both get it whole.
+
+        >>> from tinygrad_edu import Value
+        >>> a, b = Value([1.0, 2.0]), Value([3.0, 2.0])
+        >>> a.maximum(b).sum().backward()
+        >>> a.grad, b.grad
+        (array([0. , 0.5]), array([1. , 0.5]))
+        """
+        return self.apply("maximum", other)
+
+    def minimum(self, other: Any) -> Value:
+        """The smaller of self and other, elementwise, broadcast; ties split the gradient ½/½.
+
+        >>> from tinygrad_edu import Value
+        >>> a = Value([1.0, 2.0])
+        >>> a.minimum(2.0).sum().backward()
+        >>> a.grad
+        array([1. , 0.5])
+        """
+        return self.apply("minimum", other)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """Smallest element over `axis` (all axes when None), as `numpy.min`.
+
+        Kink convention: tied minima share the gradient evenly (as `max`, and PyTorch's amin;
+        PyTorch's ``min()`` of a whole tensor gives it all to one element).
+
+        >>> from tinygrad_edu import Value
+        >>> x = Value([3.0, 1.0, 1.0])
+        >>> x.min().backward()
+        >>> x.grad
+        array([0. , 0.5, 0.5])
+        """
+        if self.size == 0:
+            raise ValueError("min() of an empty Value: there is no minimum")
+        return self.apply("min", axis=kernels.normalize_axis(axis, self.ndim, "min"),
+                          keepdims=bool(keepdims))
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the largest element, as `numpy.argmax`: of the flattened data (an int)
+        when `axis` is None, else an integer array; the first one on ties (and a nan counts as
+        the largest). An index has no gradient.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmax(), Value([[1.0, 5.0], [7.0, 2.0]]).argmax(1)
+        (2, array([1, 0]))
+        """
+        return kernels.arg_extremum(self._data, axis, keepdims, "argmax")
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
+        """Index of the smallest element, as `numpy.argmin` (see `argmax`).
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmin(axis=0)
+        array([0, 1])
+        """
+        return kernels.arg_extremum(self._data, axis, keepdims, "argmin")
+
+    def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Value:
+        """Drop axes of length 1: all of them, or those of `axis` (each must have length 1:
+        an error, as in numpy, where PyTorch silently leaves a longer axis). A `reshape`.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[1.0], [2.0]]).squeeze().shape
+        (2,)
+        """
+        return self.apply("reshape", shape=kernels.squeezed_shape(self.shape, axis))
+
+    def unsqueeze(self, axis: int) -> Value:
+        """Insert an axis of length 1 at `axis` (−1: last), as PyTorch's. A `reshape`.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([1.0, 2.0]).unsqueeze(0).shape, Value([1.0, 2.0]).unsqueeze(-1).shape
+        ((1, 2), (2, 1))
+        """
+        return self.apply("reshape", shape=kernels.unsqueezed_shape(self.shape, axis))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Value:
+        """Merge the axes from `start_dim` to `end_dim` (included) into one, as PyTorch's (a
+        scalar becomes shape (1,)). A `reshape`.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[[1.0, 2.0]], [[3.0, 4.0]]]).flatten().shape
+        (4,)
+        >>> Value([[[1.0, 2.0]], [[3.0, 4.0]]]).flatten(1).shape
+        (2, 2)
+        """
+        return self.apply("reshape",
+                          shape=kernels.flattened_shape(self.shape, start_dim, end_dim))
+
+    def broadcast_to(self, shape: int | tuple[int, ...]) -> Value:
+        """self repeated to `shape` by numpy's broadcasting rules (`tinygrad_edu.broadcast_to`);
+        the gradient is summed back over the copies.
+
+        >>> from tinygrad_edu import Value
+        >>> x = Value([1.0, 2.0])
+        >>> x.broadcast_to((3, 2)).sum().backward()
+        >>> x.grad
+        array([3., 3.])
+        """
+        return self.apply("broadcast_to", shape=kernels.broadcast_target(self.shape, shape))
+
     def reshape(self, *shape: Any) -> Value:
         """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
         return self.apply("reshape", shape=kernels.reshape_target(self.shape, shape))

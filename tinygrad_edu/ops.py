@@ -251,6 +251,58 @@ def _bce_vjp(g: Any, out: Any, p: Any, y: Any) -> tuple[Any, ...]:
 BINARY_CROSS_ENTROPY: Primitive = primitive("binary_cross_entropy", kernels.binary_cross_entropy,
     _bce_vjp,
     label="bce", text="∂out/∂p = (p − y)/max(p(1 − p), 1e-12),  ∂out/∂y = log(1 − p) − log(p)")
+# ---- more functions, bounds and reductions: sin cos log1p expm1 clip maximum minimum min
+SIN: Primitive = primitive("sin", kernels.elementwise(math.sin, np.sin),
+    lambda g, out, a: (g * COS(a),),
+    text="∂out/∂a = cos(a)")
+COS: Primitive = primitive("cos", kernels.elementwise(math.cos, np.cos),
+    lambda g, out, a: (-g * SIN(a),),
+    text="∂out/∂a = −sin(a)")
+LOG1P: Primitive = primitive("log1p", kernels.elementwise(math.log1p, np.log1p),
+    lambda g, out, a: (g / (1.0 + a),),  # (1 + a is exact near −1, where the slope is large)
+    text="∂out/∂a = 1/(1 + a)")
+EXPM1: Primitive = primitive("expm1", kernels.elementwise(math.expm1, np.expm1),
+    lambda g, out, a: (g * EXP(a),),  # eᵃ, not out + 1: that is 0 once eᵃ < 1e-16
+    text="∂out/∂a = exp(a) = out + 1")
+CLIP: Primitive = primitive("clip", kernels.clip,
+    # NOTE: exactly at a bound the slope is 1 (as PyTorch's clamp: min ≤ a ≤ max); at nan 0
+    lambda g, out, a, *, min, max: (WHERE(g, 0.0, cond=_within(a, min, max)),),
+    caption=lambda p: _clip_caption(p),
+    text="∂out/∂a = 1 where min ≤ a ≤ max (the bounds included), 0 outside")
+
+
+def _within(a: Any, low: float | None, high: float | None) -> Any:
+    """Where min ≤ a ≤ max (a missing bound is ∓inf); False at nan."""
+    x = data_of(a)
+    return (x >= (-math.inf if low is None else low)) & (x <= (math.inf if high is None else high))
+
+
+def _extremum_share(g: Any, tie: Any, loses: Any) -> Any:
+    # NOTE: tied operands split g evenly (as PyTorch's maximum and minimum); where either is
+    # nan, neither loses and both get g (as PyTorch)
+    return WHERE(0.0, WHERE(0.5 * g, g, cond=tie) if np.any(tie) else g, cond=loses)
+
+
+def _maximum_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    x, y = data_of(a), data_of(b)
+    return _extremum_share(g, x == y, x < y), _extremum_share(g, x == y, x > y)
+
+
+def _minimum_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    x, y = data_of(a), data_of(b)
+    return _extremum_share(g, x == y, x > y), _extremum_share(g, x == y, x < y)
+
+
+MAXIMUM: Primitive = primitive("maximum", kernels.maximum,
+    _maximum_vjp,
+    text="∂out/∂a = 1 where a > b, ½ where a = b, 0 where a < b (and b alike)")
+MINIMUM: Primitive = primitive("minimum", kernels.minimum,
+    _minimum_vjp,
+    text="∂out/∂a = 1 where a < b, ½ where a = b, 0 where a > b (and b alike)")
+MIN: Primitive = primitive("min", lambda x, *, axis, keepdims: np.min(x, axis, keepdims=keepdims),
+    _max_vjp,  # (max's rule: the gradient goes to the elements equal to the result)
+    caption=lambda p: _reduction_caption("min", p),
+    text="∂out/∂a = 1 at the minimum (shared evenly among ties), 0 elsewhere")
 # fmt: on
 
 
@@ -315,6 +367,15 @@ def _index_text(index: Any) -> str:
         return str(part)
 
     return "[" + ", ".join(one(p) for p in parts) + "]"
+
+
+def _clip_caption(params: dict[str, Any]) -> str:
+    low, high = params.get("min"), params.get("max")
+    if low is not None and high is not None:
+        return f"clip({_number(low)}, {_number(high)})"
+    if low is not None:
+        return f"clip(min={_number(low)})"
+    return "clip" if high is None else f"clip(max={_number(high)})"
 
 
 def _reduction_caption(name: str, params: dict[str, Any]) -> str:

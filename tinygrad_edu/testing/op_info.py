@@ -4,8 +4,11 @@ The table (`tinygrad_edu.ops`) says what an op computes and how it is differenti
 page says how to test it: whether it may be fed random broadcastable tensors (`elementwise`),
 the range each input is drawn from by the finite-difference tests (`domain`), the op's whole
 domain for the tests against 60-digit references (`full_domain`: low, high and the smallest
-magnitude, spanning every order of magnitude between) and the params to try (`examples`). It
-is keyed by primitive name, and the suite fails for a primitive that has no entry here.
+magnitude, spanning every order of magnitude between) and the params to try (`examples`); and
+where the derivative jumps besides the primitive's own `kinks`: at points given by the params
+(`param_kinks`: clip's bounds) or wherever the two inputs are equal (`tie_kink`: maximum,
+minimum), so that inputs are drawn away from those too. It is keyed by primitive name, and the
+suite fails for a primitive that has no entry here.
 
 >>> OP_INFO["log"].domain, OP_INFO["log"].full_domain
 (((0.01, 100.0),), ((1e-300, 1e+300, 1e-300),))
@@ -13,6 +16,7 @@ is keyed by primitive name, and the suite fails for a primitive that has no entr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,12 @@ class OpInfo:
     domain: tuple[tuple[float, float], ...] = ()
     examples: tuple[dict[str, Any], ...] = ({},)
     full_domain: tuple[tuple[float, float, float], ...] = ()
+    param_kinks: Callable[[Mapping[str, Any]], tuple[float, ...]] | None = None
+    tie_kink: bool = False
+
+    def kinks_for(self, params: Mapping[str, Any]) -> tuple[float, ...]:
+        """The kinks that `params` put in the first input's domain (clip's bounds)."""
+        return () if self.param_kinks is None else self.param_kinks(params)
 
     def input_range(self, i: int) -> tuple[float, float]:
         """The range input `i` is drawn from ((-3, 3) unless the domain says otherwise)."""
@@ -90,5 +100,19 @@ OP_INFO: dict[str, OpInfo] = {
     # where the rule is the exact derivative (the ends are tested on their own)
     "binary_cross_entropy": OpInfo(elementwise=True, domain=((0.01, 0.99), (0.0, 1.0)),
                                    full_domain=((0.0, 0.999, 1e-11), (0.0, 1.0, 1e-300))),
+    # (sin and cos: the oracles reduce even 1e300 modulo 2π exactly)
+    "sin": OpInfo(elementwise=True, domain=((-10.0, 10.0),), full_domain=(_FULL,)),
+    "cos": OpInfo(elementwise=True, domain=((-10.0, 10.0),), full_domain=(_FULL,)),
+    "log1p": OpInfo(elementwise=True, domain=((-0.9, 10.0),),
+                    full_domain=((-1.0 + 2.0**-52, 1e300, 1e-300),)),
+    "expm1": OpInfo(elementwise=True, domain=((-5.0, 5.0),),
+                    full_domain=((-700.0, 700.0, 1e-300),)),
+    "clip": OpInfo(elementwise=True, examples=(
+        {"min": -1.0, "max": 1.0}, {"min": 0.5, "max": None}, {"min": None, "max": -0.5}),
+        param_kinks=lambda p: tuple(b for b in (p["min"], p["max"]) if b is not None),
+        full_domain=(_FULL,)),
+    "maximum": OpInfo(elementwise=True, tie_kink=True, full_domain=(_FULL, _FULL)),
+    "minimum": OpInfo(elementwise=True, tie_kink=True, full_domain=(_FULL, _FULL)),
+    "min": _STRUCTURAL,
 }
 """Test metadata for every primitive of `ops.REGISTRY`, by name."""
