@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml
 	@sh scripts/check-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,plot]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,plot,data]'
 	touch $(STAMP)
 
 graphviz:
