@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@sh scripts/check-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet torch==2.13.0  # first, pinned: the CPU build
-	$(BIN)/python -m pip install --quiet -e '.[dev,plot,export]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,plot,data,export]'
 	touch $(STAMP)
 
 graphviz:

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_edu"
 
 # lowest first; a module may import from the layers before its own
 LAYERS: list[set[str]] = [
-    {"kernels", "_common", "testing.op_info"},
+    {"kernels", "_common", "testing.op_info", "idx"},
     {"data", "fast", "methods", "changes"},
     {"engine"},
     {"ops", "anomaly", "pickling"},

@@ -25,3 +25,44 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
     for work in ["micrograd's demo step", "both with the collector off", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
+
+
+def test_the_digits_benchmark_runs_and_prints_its_table() -> None:
+    script = ROOT / "benchmarks" / "bench_digits.py"
+    done = subprocess.run([sys.executable, str(script), "--quick"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert str(ROOT / "tinygrad_edu") in lines[0]
+    assert "medians over 2 rounds" in done.stdout
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows[0].startswith("| contender | CPU time per epoch |")
+    names = [row.split(" | ")[0] for row in rows[1:]]
+    assert names == ["| tinygrad_edu", "| PyTorch 2.13.0 (float64, 1 thread)",
+                     "| PyTorch 2.13.0 (float32, 1 thread)",
+                     f"| scikit-learn {__import__('sklearn').__version__} MLPClassifier"]
+    # from the same weights and batches, PyTorch float64 reaches exactly our accuracy
+    assert "the same test accuracy as tinygrad_edu in 2 of 2 rounds" in done.stdout
+
+
+def test_the_digits_benchmark_without_torch_says_so_in_its_row() -> None:
+    # main() of the script with torch not importable, as when it is not installed (not run as
+    # __main__: it does not re-run itself)
+    code = ("import runpy, sys\n"
+            "class NoTorch:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'torch':\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+            "sys.meta_path.insert(0, NoTorch())\n"
+            f"bench = runpy.run_path({str(ROOT / 'benchmarks' / 'bench_digits.py')!r})\n"
+            "bench['main'](['--quick'])\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    torch_rows = [row for row in rows if row.startswith("| PyTorch")]
+    assert len(torch_rows) == 2 and all("not installed (pip install torch==2.13.0" in row
+                                        for row in torch_rows)
+    assert any(row.startswith("| tinygrad_edu | ") for row in rows)
+    assert any(row.startswith("| scikit-learn") and " ms | " in row for row in rows)
+    assert "PyTorch float64 from the same weights" not in done.stdout

@@ -1,4 +1,5 @@
-"""The lecture's subcommands of `tinygrad-edu`: demo, perceptron, boundaries, activations."""
+"""The lecture's subcommands of `tinygrad-edu`: demo, perceptron, boundaries, activations;
+and digits, past the lecture."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from tinygrad_edu.plots import PLOT_INSTALL_HINT
 
 matplotlib.use("Agg")
 
-LECTURE_COMMANDS = ["demo", "perceptron", "boundaries", "activations"]
+LECTURE_COMMANDS = ["demo", "perceptron", "boundaries", "activations", "digits"]
 
 
 def test_every_subcommand_is_in_the_table() -> None:
-    assert {"demo", "graph", "perceptron", "boundaries", "activations"} == {
+    assert {"demo", "graph", "perceptron", "boundaries", "activations", "digits"} == {
         c.name for c in COMMANDS}
 
 
@@ -44,6 +45,13 @@ def test_help_of_each_subcommand(command: str, capsys: pytest.CaptureFixture[str
     ["boundaries", "--units", "0"],
     ["boundaries", "--steps", "many"],
     ["activations", "--names", "cosh"],
+    ["digits", "--epochs", "0"],
+    ["digits", "--hidden", "0"],
+    ["digits", "--lr", "0"],
+    ["digits", "--lr", "inf"],
+    ["digits", "--lr", "fast"],
+    ["digits", "--batch-size", "0"],
+    ["digits", "--seed", "-1"],
 ])
 def test_bad_usage_exits_2_without_traceback(argv: list[str], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -115,6 +123,33 @@ def test_activations_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert (tmp_path / "activations.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_digits_command_trains_and_tests(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["digits", "--epochs", "4", "--hidden", "32", "--batch-size", "64", "--lr",
+                 "0.003", "--seed", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "MLP(64 → 32 relu → 10 identity)" in out
+    assert "Adam (lr 0.003), batches of 64, 4 epochs" in out
+    epochs = [line.split()[0] for line in out.splitlines() if line[:5].strip().isdigit()]
+    assert epochs == ["1", "2", "3", "4"]
+    accuracy_line = next(line for line in out.splitlines() if line.startswith("held-out"))
+    assert float(accuracy_line.split()[3].rstrip("%")) > 85.0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "digits_confusion.png", "digits_curves.png", "digits_mistakes.png"]
+
+
+def test_digits_without_scikit_learn_says_which_extra(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    assert main(["digits", "--quick", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinygrad-edu digits: error: load_digits reads the digits bundled "
+                          "with scikit-learn") and ".[data]" in err and "Traceback" not in err
+
+
 def test_progress_bars_follow_quiet_and_the_terminal(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[bool] = []
@@ -164,6 +199,6 @@ def test_console_script_and_python_dash_m_list_the_commands() -> None:
     result = subprocess.run([sys.executable, "-m", "tinygrad_edu", "--help"],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0
-    for name in ("demo", "graph", "perceptron", "boundaries", "activations"):
+    for name in ("demo", "graph", "perceptron", "boundaries", "activations", "digits"):
         assert name in result.stdout
     assert cli.PROG == "tinygrad-edu"

@@ -35,10 +35,10 @@ runner = _load_runner()
 NOTEBOOKS: list[Path] = runner.notebook_paths()
 PARTS = ["01_neuron_and_its_graph", "02_activations", "03_perceptron_and_logic_gates",
          "04_xor_with_an_mlp", "05_decision_boundaries", "06_property_testing_your_own_op",
-         "07_from_micrograd_to_tensors"]
+         "07_from_micrograd_to_tensors", "08_handwritten_digits"]
 PICTURES = {"01_neuron_and_its_graph": "image/svg+xml", "02_activations": "image/png",
             "03_perceptron_and_logic_gates": "image/png", "04_xor_with_an_mlp": "image/png",
-            "05_decision_boundaries": "image/png"}
+            "05_decision_boundaries": "image/png", "08_handwritten_digits": "image/png"}
 
 
 def read(path: Path) -> Any:

@@ -7,6 +7,8 @@ Subcommands (``tinygrad-edu COMMAND --help`` for the options of each):
 * ``perceptron``: Rosenblatt's rule on the logic gates, printed epoch by epoch.
 * ``boundaries``: the lecture's grid of decision boundaries (m hidden layers x n units).
 * ``activations``: every activation and its derivative, plotted and checked numerically.
+* ``digits``: an MLP on real handwritten digits (scikit-learn's, the `data` extra): accuracy
+  on test digits it never trained on, learning curves, confusion matrix, its mistakes.
 * ``graph``: draw the computation graph of an expression, with its gradients::
 
     tinygrad-edu graph "tanh(x1*w1 + x2*w2 + b)" --set x1=2 x2=0 w1=-3 w2=1 \\
@@ -208,6 +210,42 @@ def _run_activations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(text: str) -> float:
+    """An argparse type: a positive, finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r:.40}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number; got {text}")
+    return value
+
+
+def _configure_digits(parser: argparse.ArgumentParser) -> None:
+    lecture.add_output_options(parser)
+    parser.add_argument("--hidden", nargs="+", type=_count(1, 4096), default=None, metavar="N",
+                        help="sizes of the hidden layers (default: "
+                             f"{' '.join(map(str, lecture.DIGITS_HIDDEN))}; 64 with --quick)")
+    parser.add_argument("--epochs", type=_count(1, 10_000), default=None,
+                        help="passes over the training digits (default 30, 10 with --quick)")
+    parser.add_argument("--lr", type=_rate, default=1e-3, help="Adam's learning rate "
+                        "(default 0.001)")
+    parser.add_argument("--batch-size", type=_count(1, 100_000), default=32,
+                        help="digits per mini-batch (default 32)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the train/test split, the weights and the batches")
+
+
+def _run_digits(args: argparse.Namespace) -> int:
+    result = lecture.digits_mlp(
+        args.out, quick=args.quick, progress=lecture.progress_wanted(args), seed=args.seed,
+        hidden=args.hidden, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size)
+    lecture.print_result(result)
+    _say_skipped([result])
+    return 0
+
+
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
                         'one that starts with a minus goes after "--": graph -- "-x*y" ...')
@@ -335,6 +373,8 @@ COMMANDS = [
             _configure_boundaries, _run_boundaries),
     Command("activations", "plot every activation and its derivative; check them numerically",
             _configure_activations, _run_activations),
+    Command("digits", "an MLP on real handwritten digits: accuracy on digits it never saw",
+            _configure_digits, _run_digits),
 ]
 
 

@@ -1,10 +1,11 @@
-"""Plots with matplotlib: decision boundaries and activation functions (the `plot` extra).
+"""Plots with matplotlib (the `plot` extra): decision boundaries, activation functions, and
+for classifiers of real data their learning curves, confusion matrix and images.
 
 matplotlib is imported inside the functions, so importing this module (and `tinygrad_edu.viz`,
 which re-exports both functions) works without it; calling one without matplotlib raises
 `PlotDependencyError`, which says how to install the `plot` extra.
 
-Both functions draw into what they are given (an ``Axes``, a ``Figure``), or, given nothing,
+Every function draws into what it is given (an ``Axes``, a ``Figure``), or, given nothing,
 into a new pyplot figure, as matplotlib's own plotting functions do.
 
 >>> from tinygrad_edu.plots import grid_predictions
@@ -18,8 +19,9 @@ into a new pyplot figure, as matplotlib's own plotting functions do.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -33,7 +35,10 @@ __all__ = [
     "PlotDependencyError",
     "grid_predictions",
     "plot_activations",
+    "plot_confusion_matrix",
     "plot_decision_boundary",
+    "plot_images",
+    "plot_learning_curves",
     "require_matplotlib",
 ]
 
@@ -265,3 +270,131 @@ def plot_activations(
     fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.5 / height))
     return fig
 
+
+
+class Curves(Protocol):
+    """Per-epoch measurements, as `training.History` holds them."""
+
+    train_loss: list[float]
+    train_accuracy: list[float]
+    test_loss: list[float]
+    test_accuracy: list[float]
+
+
+def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None = None) -> Any:
+    """Two panels, against the epoch: the loss (log scale) and the accuracy, each on the
+    training data (solid) and the test data (dashed). A dotted line marks the epoch of the
+    lowest test loss: after it the test loss rises while the training loss still falls, the
+    mark of overfitting. `axes` is a pair of ``Axes`` (a new pyplot figure's when None);
+    returns it.
+    """
+    require_matplotlib()
+    if axes is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss, ax_accuracy = axes
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    if not len(epochs):
+        raise ValueError("plot_learning_curves: the history holds no epoch")
+    for ax, train, test, what in ((ax_loss, history.train_loss, history.test_loss, "loss"),
+                                  (ax_accuracy, history.train_accuracy, history.test_accuracy,
+                                   "accuracy")):
+        ax.plot(epochs, train, color=CLASS_COLORS[0], linewidth=2, label=f"training {what}")
+        if test:
+            ax.plot(epochs, test, color=CLASS_COLORS[1], linewidth=2, linestyle="--",
+                    label=f"test {what}")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if history.test_loss:
+        best = int(np.argmin(history.test_loss)) + 1
+        for ax in axes:
+            ax.axvline(best, color="#777777", linestyle=":", linewidth=1.2,
+                       label=f"lowest test loss (epoch {best})")
+    ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("cross-entropy (log scale)")
+    ax_loss.set_title("loss" if title is None else f"{title}: loss")
+    ax_accuracy.set_ylabel("accuracy")
+    low = min(min(history.train_accuracy), min(history.test_accuracy or [1.0]))
+    ax_accuracy.set_ylim(max(0.0, low - 0.02), 1.005)
+    ax_accuracy.set_title("accuracy" if title is None else f"{title}: accuracy")
+    ax_loss.legend(fontsize=8)
+    ax_accuracy.legend(fontsize=8, loc="lower right")
+    return axes
+
+
+def plot_confusion_matrix(matrix: Any, ax: Any = None, *, labels: Sequence[str] | None = None,
+                          title: str | None = None) -> Any:
+    """A confusion matrix (rows: true class, columns: predicted class) as a grid of counts,
+    darker for more; the diagonal holds the right answers. Returns the ``Axes``.
+    """
+    require_matplotlib()
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"plot_confusion_matrix: the matrix must be square; got shape "
+                         f"{counts.shape}")
+    classes = counts.shape[0]
+    names = [str(k) for k in range(classes)] if labels is None else [str(n) for n in labels]
+    if len(names) != classes:
+        raise ValueError(f"plot_confusion_matrix: {classes} classes but {len(names)} labels")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    shown = np.log1p(counts)  # a log scale, so that single mistakes stay visible
+    ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=max(float(shown.max()), 1e-9))
+    for i in range(classes):
+        for j in range(classes):
+            if counts[i, j]:
+                dark = shown[i, j] > 0.6 * shown.max()
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if dark else ("black" if i == j else "#d62728"))
+    ax.set_xticks(range(classes), names, rotation=0 if len(max(names, key=len)) < 3 else 45)
+    ax.set_yticks(range(classes), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_images(images: Any, fig: Any = None, *, titles: Sequence[str] | None = None,
+                shape: tuple[int, int] | None = None, columns: int = 10,
+                title: str | None = None) -> Any:
+    """Small grey-scale images in a grid, each with its title (say, "7 → 1": true and
+    predicted). `images` is an array of images, or of rows reshaped to `shape` (default: a
+    square). Returns the ``Figure`` (a new pyplot figure when `fig` is None).
+    """
+    require_matplotlib()
+    stack = np.asarray(images, dtype=np.float64)
+    if stack.ndim == 2 and len(stack):
+        side = math.isqrt(stack.shape[1])
+        rows, cols = shape or (side, stack.shape[1] // side if side else 0)
+        if rows * cols != stack.shape[1]:
+            raise ValueError(f"plot_images: rows of {stack.shape[1]} pixels are not "
+                             f"{rows}x{cols} images; give shape=(rows, columns)")
+        stack = stack.reshape(len(stack), rows, cols)
+    if stack.ndim != 3 and len(stack):
+        raise ValueError(f"plot_images: images must have shape (n, rows, columns) or "
+                         f"(n, pixels); got {stack.shape}")
+    if titles is not None and len(titles) != len(stack):
+        raise ValueError(f"plot_images: {len(stack)} images but {len(titles)} titles")
+    columns = max(1, min(columns, len(stack)))
+    grid_rows = max(1, -(-len(stack) // columns))
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(1.2 * columns, 1.35 * grid_rows + 0.5))
+    axes = fig.subplots(grid_rows, columns, squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_axis_off()
+        if k < len(stack):
+            ax.imshow(stack[k], cmap="gray_r", interpolation="nearest")
+            if titles is not None:
+                ax.set_title(titles[k], fontsize=9)
+    if not len(stack):
+        axes[0, 0].text(0.5, 0.5, "no image to show", ha="center", va="center",
+                        transform=axes[0, 0].transAxes)
+    if title is not None:
+        fig.suptitle(title)
+    return fig

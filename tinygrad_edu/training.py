@@ -1,7 +1,11 @@
-"""Training helpers the lecture's examples share: full-batch training, accuracy, progress bars.
+"""Training helpers the examples share: full-batch and mini-batch training, accuracy, the
+confusion matrix, progress bars.
 
-Training is batched: the whole data set goes through a model as one 2-D array, one matrix
-product per layer, and every step updates the parameters once.
+Training is batched: a batch goes through a model as one 2-D array, one matrix product per
+layer, and every step updates the parameters once. `train_binary` takes the whole data set at
+every step (the lecture's toy sets); `train_classifier` takes the mini-batches of a
+`datasets.DataLoader`, epoch after epoch, and records the loss and accuracy on the training
+and the test data after each epoch (a `History`): the curves that show generalisation.
 
 >>> from tinygrad_edu.datasets import logic_gate
 >>> from tinygrad_edu.nn import MLP
@@ -16,17 +20,36 @@ product per layer, and every step updates the parameters once.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from tinygrad_edu._common import positive_int
+from tinygrad_edu.datasets import DataLoader
 from tinygrad_edu.engine import Value, no_grad
-from tinygrad_edu.losses import binary_cross_entropy_with_logits
+from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import decision_threshold
 
-__all__ = ["NoProgressBar", "ProgressBar", "accuracy", "progress_bar", "train_binary"]
+__all__ = [
+    "History",
+    "NoProgressBar",
+    "ProgressBar",
+    "accuracy",
+    "confusion_matrix",
+    "evaluate",
+    "one_blas_thread",
+    "predict",
+    "progress_bar",
+    "train_binary",
+    "train_classifier",
+]
+
+Labels = np.ndarray[Any, np.dtype[np.int64]]
 
 
 class ProgressBar(Protocol):
@@ -65,10 +88,42 @@ def progress_bar(total: int, description: str, enabled: bool) -> ProgressBar:
     return bar
 
 
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Within it, numpy's matrix products use one thread (with threadpoolctl, which comes
+    with scikit-learn; without it, nothing changes). The matrices of small networks are too
+    small for more: the threads wait for each other, the more so on a busy machine (training
+    the digits took 3 times the CPU time with two threads, 20 times with two hidden layers).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def predict(model: Any, X: Any) -> Labels:
+    """The class `model` gives each row of `X`: the argmax of several outputs, or 1 where its
+    single output is above `plots.decision_threshold` (0 for a logit or a score, 0.5 for a
+    sigmoid output), else 0. No graph is recorded.
+
+    >>> from tinygrad_edu.nn import MLP
+    >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0], [5.0, -5.0]]).tolist()
+    [1, 0]
+    """
+    with no_grad():
+        out = model(np.asarray(X, dtype=np.float64))
+    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        classes: Labels = scores.argmax(axis=1)
+        return classes
+    return (scores.reshape(-1) > decision_threshold(model)).astype(np.int64)
+
+
 def accuracy(model: Any, X: Any, y: Any) -> float:
-    """The fraction of samples `model` classifies right: class 1 where its single output is
-    above `plots.decision_threshold` (0 for a logit or a score, 0.5 for a sigmoid output),
-    or the argmax of several outputs.
+    """The fraction of samples `model` classifies right (its classes as `predict` gives them).
 
     >>> from tinygrad_edu.nn import Neuron
     >>> n = Neuron(2)
@@ -77,14 +132,7 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     0.6666666666666666
     """
     labels = np.asarray(y).reshape(-1)
-    with no_grad():
-        out = model(np.asarray(X, dtype=np.float64))
-    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        predicted = scores.argmax(axis=1)
-    else:
-        predicted = (scores.reshape(-1) > decision_threshold(model)).astype(np.int64)
-    return float(np.mean(predicted == labels))
+    return float(np.mean(predict(model, X) == labels))
 
 
 def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
@@ -113,3 +161,121 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
         if bar is not None:
             bar.update(1)
     return losses
+
+
+def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
+    """The mean cross-entropy of `model`'s outputs (logits, one column per class) on `X` and
+    integer labels `y`, and its accuracy; no graph is recorded.
+
+    >>> from tinygrad_edu.nn import MLP
+    >>> loss, right = evaluate(MLP(2, [3], seed=0), [[0.0, 0.0], [5.0, -5.0]], [1, 2])
+    >>> round(loss, 4), right
+    (5.8001, 0.5)
+    """
+    with no_grad():
+        logits = model(np.asarray(X, dtype=np.float64))
+        loss = float(cross_entropy(logits, y).data)
+    predicted = np.asarray(logits.data).argmax(axis=-1)
+    return loss, float(np.mean(predicted == np.asarray(y)))
+
+
+@dataclass
+class History:
+    """What `train_classifier` measured after each epoch: the mean cross-entropy and the
+    accuracy on the whole training data and on the test data (empty lists without test data).
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        """The number of epochs recorded."""
+        return len(self.train_loss)
+
+    @property
+    def best_epoch(self) -> int:
+        """The epoch (counted from 1) with the lowest test loss: where the test curve turns
+        up, the model has begun to overfit."""
+        if not self.test_loss:
+            raise ValueError("History.best_epoch: no test loss was recorded (train_classifier "
+                             "was given no test data)")
+        return int(np.argmin(self.test_loss)) + 1
+
+
+def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *, epochs: int,
+                     test: tuple[Any, Any] | None = None,
+                     bar: ProgressBar | None = None) -> History:
+    """Train `model` (logits out, one per class) with cross-entropy on the mini-batches of
+    `loader` (``(X, y)`` batches), for `epochs` passes, as a PyTorch loop does::
+
+        for X_batch, y_batch in loader:
+            loss = cross_entropy(model(X_batch), y_batch)
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+    After each epoch, the loss and accuracy on all of the loader's data and on `test` (an
+    ``(X, y)`` pair, never trained on) go into the returned `History`. `bar` is advanced once
+    a batch.
+
+    >>> from tinygrad_edu.datasets import DataLoader, make_moons
+    >>> from tinygrad_edu.nn import MLP
+    >>> from tinygrad_edu.optim import Adam
+    >>> X, y = make_moons(200, seed=0)
+    >>> model = MLP(2, [16, 2], seed=0)
+    >>> history = train_classifier(model, DataLoader((X[:150], y[:150]), 16, shuffle=True,
+    ...                            seed=0), Adam(model.parameters(), lr=0.01), epochs=30,
+    ...                            test=(X[150:], y[150:]))
+    >>> history.epochs, history.train_accuracy[-1] > 0.95, history.test_accuracy[-1] > 0.95
+    (30, True, True)
+    """
+    epochs = positive_int(epochs, "train_classifier: epochs")
+    if not isinstance(loader, DataLoader) or loader.single or len(loader.arrays) != 2:
+        raise ValueError(f"train_classifier: loader must be a DataLoader of (X, y) batches; "
+                         f"got {loader!r}")
+    X_train, y_train = loader.arrays
+    history = History()
+    for _ in range(epochs):
+        for X_batch, y_batch in loader:
+            loss = cross_entropy(model(X_batch), y_batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if bar is not None:
+                bar.update(1)
+        loss_value, right = evaluate(model, X_train, y_train)
+        history.train_loss.append(loss_value)
+        history.train_accuracy.append(right)
+        if test is not None:
+            loss_value, right = evaluate(model, *test)
+            history.test_loss.append(loss_value)
+            history.test_accuracy.append(right)
+    return history
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> Labels:
+    """Counts of (true class, predicted class) pairs: entry [i, j] is the number of samples of
+    class i predicted as j (rows true, columns predicted, as scikit-learn's), so the diagonal
+    holds the right answers. `num_classes` defaults to the largest label + 1.
+
+    >>> confusion_matrix([0, 1, 2, 2], [0, 2, 2, 2]).tolist()
+    [[1, 0, 0], [0, 0, 1], [0, 0, 2]]
+    """
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if true.ndim != 1 or true.shape != pred.shape:
+        raise ValueError(f"confusion_matrix: y_true and y_pred must be 1-D arrays of the same "
+                         f"length; got shapes {true.shape} and {pred.shape}")
+    for name, labels in (("y_true", true), ("y_pred", pred)):
+        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0):
+            raise ValueError(f"confusion_matrix: {name} must hold class indices 0, 1, ...; "
+                             f"got {labels[:5].tolist()}{' ...' if labels.size > 5 else ''}")
+    largest = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
+    classes = largest if num_classes is None else positive_int(
+        num_classes, "confusion_matrix: num_classes")
+    if largest > classes:
+        raise ValueError(f"confusion_matrix: label {largest - 1} is outside the {classes} "
+                         f"classes 0..{classes - 1}")
+    counts = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(counts, (true, pred), 1)
+    return counts

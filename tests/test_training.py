@@ -1,0 +1,157 @@
+"""tinygrad_edu.training: mini-batch training with per-epoch history, evaluation, the
+confusion matrix (full-batch `train_binary` and `accuracy` are exercised by the examples)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_edu.datasets import DataLoader, make_spiral
+from tinygrad_edu.losses import cross_entropy
+from tinygrad_edu.nn import MLP
+from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.training import (
+    History,
+    accuracy,
+    confusion_matrix,
+    evaluate,
+    predict,
+    train_classifier,
+)
+
+
+def test_train_classifier_is_the_pytorch_loop_it_documents() -> None:
+    X, y = make_spiral(30, seed=0)
+    model, twin = MLP(2, [8, 2], seed=1), MLP(2, [8, 2], seed=1)
+    history = train_classifier(model, DataLoader((X, y), 16, shuffle=True, seed=2),
+                               SGD(model.parameters(), lr=0.1), epochs=3)
+    optimizer = SGD(twin.parameters(), lr=0.1)
+    loader = DataLoader((X, y), 16, shuffle=True, seed=2)
+    for _ in range(3):
+        for X_batch, y_batch in loader:
+            loss = cross_entropy(twin(X_batch), y_batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert history.epochs == 3 and history.test_loss == [] and history.test_accuracy == []
+    assert history.train_loss[-1] == pytest.approx(evaluate(model, X, y)[0], abs=0)
+
+
+def test_the_history_measures_both_parts_after_each_epoch() -> None:
+    X, y = make_spiral(60, noise=0.02, seed=0)
+    model = MLP(2, [32, 2], activation="tanh", seed=0)
+    losses: list[tuple[float, float]] = []
+    opt = Adam(model.parameters(), lr=0.02)
+    loader = DataLoader((X[:80], y[:80]), 20, shuffle=True, seed=0)
+    history = History()
+    for _ in range(4):
+        one = train_classifier(model, loader, opt, epochs=1, test=(X[80:], y[80:]))
+        losses.append((evaluate(model, X[:80], y[:80])[0], evaluate(model, X[80:], y[80:])[0]))
+        history.train_loss += one.train_loss
+        history.test_loss += one.test_loss
+        assert one.train_accuracy == [accuracy(model, X[:80], y[:80])]
+        assert one.test_accuracy == [accuracy(model, X[80:], y[80:])]
+    assert [a for a, _ in losses] == pytest.approx(history.train_loss, abs=0)
+    assert [b for _, b in losses] == pytest.approx(history.test_loss, abs=0)
+    assert opt.t == 4 * len(loader)  # one step per batch
+
+
+def test_the_progress_bar_moves_once_a_batch() -> None:
+    class Counter:
+        count = 0
+
+        def update(self, n: int = 1) -> None:
+            self.count += n
+
+        def close(self) -> None:
+            pass
+
+    X, y = make_spiral(10, seed=0)
+    bar = Counter()
+    model = MLP(2, [2], seed=0)
+    train_classifier(model, DataLoader((X, y), 3), Adam(model.parameters()), epochs=2, bar=bar)
+    assert bar.count == 2 * 7
+
+
+def test_best_epoch_is_where_the_test_loss_is_lowest() -> None:
+    history = History(train_loss=[3.0, 2.0, 1.0, 0.5], test_loss=[3.0, 1.5, 1.7, 2.0])
+    assert history.epochs == 4 and history.best_epoch == 2
+    with pytest.raises(ValueError, match="no test loss was recorded"):
+        History(train_loss=[1.0]).best_epoch  # noqa: B018
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"epochs": 0}, "train_classifier: epochs must be a positive integer; got 0"),
+    ({"epochs": 1, "loader": DataLoader(np.zeros((4, 2)), 2)},
+     "loader must be a DataLoader of \\(X, y\\) batches"),
+    ({"epochs": 1, "loader": [(np.zeros((4, 2)), np.zeros(4))]}, "got \\[\\("),
+])
+def test_train_classifier_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    model = MLP(2, [2], seed=0)
+    arguments: dict[str, Any] = {"loader": DataLoader((np.zeros((4, 2)), np.zeros(4, int)), 2),
+                                 **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_classifier(model, optimizer=Adam(model.parameters()), **arguments)
+
+
+def test_predict_and_evaluate() -> None:
+    model = MLP(2, [3], seed=0)
+    model.layers[0].W.data[:] = [[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
+    model.layers[0].b.data[:] = 0.0
+    X = np.array([[2.0, 0.0], [0.0, 2.0], [-2.0, 0.0]])
+    assert predict(model, X).tolist() == [0, 1, 2]
+    loss, right = evaluate(model, X, [0, 1, 1])
+    logits = X @ model.layers[0].W.data
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-np.mean(log_softmax[[0, 1, 2], [0, 1, 1]]), rel=1e-12)
+    assert right == pytest.approx(2 / 3)
+    binary = MLP(2, [1], seed=0)
+    binary.layers[0].W.data[:] = [[1.0], [0.0]]
+    binary.layers[0].b.data[:] = 0.0
+    assert predict(binary, X).tolist() == [1, 0, 0]
+
+
+@given(pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=40))
+@settings(max_examples=40)
+def test_the_confusion_matrix_counts_each_pair(pairs: list[tuple[int, int]]) -> None:
+    true = np.array([t for t, _ in pairs], dtype=np.int64)
+    pred = np.array([p for _, p in pairs], dtype=np.int64)
+    matrix = confusion_matrix(true, pred, num_classes=6)
+    assert matrix.shape == (6, 6) and matrix.sum() == len(pairs)
+    for i in range(6):
+        for j in range(6):
+            assert matrix[i, j] == sum(1 for t, p in pairs if (t, p) == (i, j))
+    assert np.trace(matrix) == int(np.sum(true == pred))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (([0, 1], [0]), "same length; got shapes \\(2,\\) and \\(1,\\)"),
+    (([0, -1], [0, 1]), "y_true must hold class indices"),
+    (([0, 1], [0.5, 1.0]), "y_pred must hold class indices"),
+    (([0, 3], [0, 1], 3), "label 3 is outside the 3 classes 0..2"),
+    (([0, 1], [0, 1], 0), "num_classes must be a positive integer"),
+])
+def test_the_confusion_matrix_refuses_bad_labels(args: tuple[Any, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        confusion_matrix(*args)
+
+
+def test_one_blas_thread_limits_numpy_and_works_without_threadpoolctl(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from tinygrad_edu.training import one_blas_thread
+
+    with one_blas_thread():
+        inside = [pool["num_threads"] for pool in threadpool_info()
+                  if pool["user_api"] == "blas"]
+    assert inside and set(inside) == {1}
+    monkeypatch.setitem(__import__("sys").modules, "threadpoolctl", None)
+    with one_blas_thread():
+        assert float(np.ones((3, 3)) @ np.ones(3) @ np.ones(3)) == 9.0
