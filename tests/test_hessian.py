@@ -56,7 +56,7 @@ UNARY: dict[str, Callable[[Value], Value]] = {
     "softmax": lambda x: x.softmax() * 2.0,
     "log_softmax": lambda x: x.log_softmax(0),
     "logsumexp": lambda x: x.logsumexp(-1, keepdims=True) if x.ndim else x.logsumexp(),
-    "var": lambda x: x.var(-1, ddof=1, keepdims=True) if x.ndim else x * 0.5,
+    "var": lambda x: x.var(-1, ddof=1, keepdims=True) if x.ndim and x.shape[-1] > 1 else x * 0.5,
     # (a ramp keeps the slices far from constant, where std's derivative jumps)
     "std": lambda x: (x + RAMP[: x.shape[-1]]).std(-1) * 1e-3 if x.ndim else x.std(),
     "sin": lambda x: x.sin(),
