@@ -1369,3 +1369,96 @@ def test_editing_one_gradient_in_place_changes_no_other() -> None:
                     np.testing.assert_array_equal(other.grad, was, err_msg=f"an edit of "
                                                   f"{describe(node)}.grad changed "
                                                   f"{describe(other)}.grad")
+
+
+# --------------------------------------------------------------------------------------------
+# The collector policy: raised while a recorded graph is alive, given back when it is freed
+# --------------------------------------------------------------------------------------------
+
+
+def collector_failure() -> str | None:
+    """What is wrong with the collector policy, or None: it raises the youngest generation's
+    threshold while a graph is alive, gives the program's thresholds back when the graph is
+    freed (or when switched off), keeps thresholds the program set meanwhile, and does
+    nothing when off."""
+    import gc
+
+    saved, watched = gc.get_threshold(), (fast._graph, fast._restore_to)
+    was_on = fast.collector_policy(False)  # (a graph of an earlier test may be alive: as if
+    fast._graph = fast._restore_to = None  # none were, for this test)
+    fast.collector_policy(True)
+    try:
+        gc.set_threshold(700, 11, 12)
+        x = Value(2.0)
+        y = x * 3.0 + x  # a graph of two nodes; its first is (x * 3.0)
+        if gc.get_threshold() != (fast.GC_THRESHOLD, 11, 12):
+            return f"not raised while a graph is alive: {gc.get_threshold()}"
+        t = Value(np.ones(3)).exp()  # another graph meanwhile: the same, no second raise
+        del t
+        if gc.get_threshold() != (fast.GC_THRESHOLD, 11, 12):
+            return f"a second graph changed the thresholds: {gc.get_threshold()}"
+        y.backward()
+        del y
+        if gc.get_threshold() != (700, 11, 12):
+            return f"not given back when the graph was freed: {gc.get_threshold()}"
+        y = x * 3.0
+        gc.set_threshold(500, 5, 5)  # the program's own, set while the graph is alive
+        del y
+        if gc.get_threshold() != (500, 5, 5):
+            return f"the program's own thresholds overwritten: {gc.get_threshold()}"
+        y = x * 3.0
+        fast.collector_policy(False)
+        if gc.get_threshold() != (500, 5, 5):
+            return f"not given back when switched off: {gc.get_threshold()}"
+        del y
+        z = x * 4.0 + 1.0
+        if gc.get_threshold() != (500, 5, 5):
+            return f"raised while switched off: {gc.get_threshold()}"
+        del z
+        return None
+    finally:
+        fast.collector_policy(was_on)
+        gc.set_threshold(*saved)
+        fast._graph, fast._restore_to = watched
+
+
+def test_the_collector_policy() -> None:
+    failure = collector_failure()
+    assert failure is None, failure
+
+
+def test_the_collector_policy_leaves_gradients_alone() -> None:
+    """The same gradients with the policy on and off (it changes when collections run only)."""
+    def run(on: bool) -> list[Any]:
+        was_on = fast.collector_policy(on)
+        try:
+            w = [Value(float(i) - 1.5) for i in range(4)]
+            loss = sum((wi * wi).relu() * (i + 1.0) for i, wi in enumerate(w))
+            assert isinstance(loss, Value)
+            loss.backward()
+            return [wi.grad for wi in w]
+        finally:
+            fast.collector_policy(was_on)
+
+    assert run(True) == run(False) == [-3.0, -2.0, 3.0, 12.0]
+
+
+COLLECTOR_MUTATIONS = {
+    "never raised": ("_watch", "if thresholds[0] < GC_THRESHOLD:", "if False:"),
+    "never given back": ("_graph_freed", "_restore()", "pass"),
+    "the program's thresholds overwritten": ("_restore", " and gc.get_threshold() == "
+                                             "(GC_THRESHOLD, *_restore_to[1:])", ""),
+    "raised when off": ("_watch", "if _policy_on and", "if"),
+    "kept when switched off": ("collector_policy", "_restore()", "pass"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COLLECTOR_MUTATIONS))
+def test_a_bug_in_the_collector_policy_is_caught(name: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    function, old, new = COLLECTOR_MUTATIONS[name]
+    monkeypatch.setattr(fast, function, mutant(getattr(fast, function), old, new))
+    try:
+        assert collector_failure() is not None, f"the policy's test misses the bug {name!r}"
+    finally:
+        fast._restore_to = None  # (a mutant may leave it set)
