@@ -377,6 +377,11 @@ def _where(cond: Any) -> Build:
     return lambda a, b: where(cond, a, b)
 
 
+def _cross_entropy(labels: list[int], reduction: str) -> Build:
+    return lambda z: engine.apply(ops.CROSS_ENTROPY, z, labels=np.array(labels, dtype=np.intp),
+                                  reduction=reduction)
+
+
 def _broadcast(shape: tuple[int, ...]) -> Build:
     return lambda x: engine.apply(ops.BROADCAST_TO, x, shape=shape)
 
@@ -419,6 +424,9 @@ FIXED_STRUCTURAL: dict[str, list[tuple[Build, tuple[Any, ...]]]] = {
     "log_softmax": [(lambda x: x.log_softmax(), (A(2, 3),)),
                     (lambda x: x.log_softmax(0), (A(2, 3),)),
                     (lambda x: x.log_softmax(), (A(3),)), (lambda x: x.log_softmax(), (0.5,))],
+    "cross_entropy": [(_cross_entropy([2, 0], "mean"), (A(2, 3),)),
+                      (_cross_entropy([1, 1, 0], "sum"), (A(3, 2),)),
+                      (_cross_entropy([0, 2], "none"), (A(2, 3),))],
     "where": [(_where(np.array([True, False, True])), (A(3), A(2, 3))),
               (_where(np.array([[True], [False]])), (A(3), 0.5)), (_where(True), (1.0, 2.0))],
 }
@@ -1069,6 +1077,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "a view kept": Mutation("_keep", "and g.base is None:", ":"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
+    "fit, a leading axis": Mutation(FIT, "return np.add.reduce(share, axis=0)",
+                                    "return np.add.reduce(share, axis=0) * 1.001"),
     "fit, broadcast": Mutation(FIT, "return sum_to_shape(share, np.shape(data))",
                                "return sum_to_shape(share, np.shape(data)) * 1.001"),
     "IEEE retry": Wrapped("_rule_in_ieee", _each_share(_scaled)),

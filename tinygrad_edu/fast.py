@@ -275,8 +275,11 @@ def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:
 def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
     """`sum_to_shape(share, node.shape)`, without the call when the shapes already match."""
     data = node._data
-    if type(share) is np.ndarray and type(data) is np.ndarray and share.shape == data.shape:
-        return share
+    if type(share) is np.ndarray and type(data) is np.ndarray:
+        if share.shape == data.shape:
+            return share
+        if share.shape[1:] == data.shape:  # one axis put in front (a bias added to a batch)
+            return np.add.reduce(share, axis=0)  # (what `share.sum(axis=(0,))` calls)
     return sum_to_shape(share, np.shape(data))
 
 
