@@ -1085,13 +1085,44 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "IEEE retry, clamped": Wrapped("_rule_in_ieee",
                                    _each_share(lambda s: float(np.nan_to_num(s)))),
     "seed": Mutation("backward", "root._mark = seed", "root._mark = seed * 1.001"),
+    "a mark left behind a step": Mutation(
+        "_run", "g = node._mark\n        node._mark = None\n        if g is pending:\n"
+        "            continue", "g = node._mark\n        if g is pending:\n            continue\n"
+        "        node._mark = None"),
     "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
     "three operands": Mutation("_collect", "for parent in node._all:",
                                "for parent in node._all[:-1]:"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(FAST_MUTATIONS))
+def mark_failure() -> str | None:
+    """A node no gradient reached in one pass (it lies behind a step) is a node like any
+    other in the next pass, of another graph: the first pass left no mark on it."""
+    x = Value(0.5)
+    h = x * 2.0
+    (h.step() + 1.0).backward()  # h and x: collected, reached by no gradient
+    (h * 3.0).backward()
+    if (x.grad, h.grad) != (6.0, 3.0):
+        return f"after a pass that gave them none, x.grad = {x.grad}, h.grad = {h.grad}"
+    return None
+
+
+def test_a_node_behind_a_step_gets_its_gradient_in_the_next_pass() -> None:
+    failure = mark_failure()
+    assert failure is None, failure
+
+
+# (the fixed corpus runs each graph's passes on fresh nodes: a mark left behind goes unseen)
+MARK_MUTATIONS = {"a mark left behind a step"}
+
+
+@pytest.mark.parametrize("name", sorted(MARK_MUTATIONS))
+def test_a_mark_left_behind_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    FAST_MUTATIONS[name].install(monkeypatch)
+    assert mark_failure() is not None, f"the check misses the bug {name!r}"
+
+
+@pytest.mark.parametrize("name", sorted(set(FAST_MUTATIONS) - MARK_MUTATIONS))
 def test_a_bug_in_the_fast_executor_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = whole_corpus()
     with monkeypatch.context() as patch:
@@ -1318,8 +1349,11 @@ PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
         test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),
     "scalars, relu": ("relu inlined", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.RELU, params={})),
-    "tensors": ("fit, broadcast", lambda: run_property_test(
+    "tensors": ("fit, a leading axis", lambda: run_property_test(
         test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.ADD, params={})),
+    # (add's 60 fixed draws broadcast along other axes only where the sums are 0 or nan)
+    "tensors, other broadcasting": ("fit, broadcast", lambda: run_property_test(
+        test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.DIV, params={})),
     "structural": ("needs mask", lambda: run_property_test(
         test_structural_backward_agrees, name="matmul")),
     "random graphs, order": ("order", lambda: run_state_machine_as_test(

@@ -74,10 +74,12 @@ def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
         check(nodes)
         root._mark = seed
         with np.errstate(all="ignore"):  # IEEE results (inf, nan), silently, as floats give
-            _run(nodes, sum_to_shape, registry)
-    finally:
+            _run(nodes, sum_to_shape, registry)  # (it leaves every mark None)
+    except BaseException:
         for node in nodes or [root]:
             node._mark = None
+        raise
+    finally:
         if collecting:
             gc.enable()
 
@@ -132,9 +134,9 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
 
     for node in nodes:
         g = node._mark
+        node._mark = None
         if g is pending:
             continue  # no gradient reached this node (it lies behind a step, say)
-        node._mark = None
         current = node._grad
         if current is None:  # a tensor's first gradient
             node._grad = _keep(g, owned, node)
