@@ -30,6 +30,10 @@ build the node the reference ``engine.apply.__wrapped__`` builds. What is proven
    decorated operator or `apply` returns) makes the checks of (1) or (3) fail on a fixed,
    deterministic corpus; the property-based tests and the machine catch a sample of them too.
 
+6. The collector policy (`fast.collector_policy`) raises the collector's threshold while a
+   recorded graph is alive and gives the program's thresholds back, and five bugs injected
+   into it are caught.
+
 At the end, the disagreements these tests found (since fixed) stay as regression tests.
 
 "Identical" is `np.testing.assert_array_equal` equality plus the same type (float, float64

@@ -27,7 +27,9 @@ refcounting frees them; but every collection while they are alive scans them, an
 them to older generations whose full scans cost more (most of a scalar training step's time
 went to them). The threshold is raised when the first node of a graph is recorded, and the
 previous thresholds come back when that node is freed (with its graph, as a rule), unless
-the program set others meanwhile; `collector_policy(False)` switches it off.
+the program set others meanwhile; `collector_policy(False)` switches it off. (A graph freed
+at once, a single node say, pays about 0.7 µs for the raise and the return; a node kept
+alive, a loss kept in a list say, keeps the threshold raised, and collections 140x rarer.)
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
 writes Value's slots. It imports nothing from the package at run time but `kernels`.
