@@ -1355,9 +1355,6 @@ PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
         test_elementwise_backward_agrees_on_scalars, prim=ops.RELU, params={})),
     "tensors": ("fit, a leading axis", lambda: run_property_test(
         test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.ADD, params={})),
-    # (add's 60 fixed draws broadcast along other axes only where the sums are 0 or nan)
-    "tensors, other broadcasting": ("fit, broadcast", lambda: run_property_test(
-        test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.DIV, params={})),
     "structural": ("needs mask", lambda: run_property_test(
         test_structural_backward_agrees, name="matmul")),
     "random graphs, order": ("order", lambda: run_state_machine_as_test(
