@@ -344,7 +344,19 @@ def softmax_case(draw: st.DrawFn, method: str) -> Case:
     return (lambda x: getattr(x, method)(axis)), [draw(arrays(shape))]
 
 
+@st.composite
+def cross_entropy_case(draw: st.DrawFn) -> Case:
+    """Logits (batch, classes), one integer label per row, each reduction."""
+    batch, classes = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    labels = np.array(draw(st.lists(st.integers(0, classes - 1), min_size=batch,
+                                    max_size=batch)), dtype=np.intp)
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return ((lambda z: apply(ops.CROSS_ENTROPY, z, labels=labels, reduction=reduction)),
+            [draw(arrays((batch, classes)))])
+
+
 STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
+    "cross_entropy": cross_entropy_case(),
     "logsumexp": logsumexp_case(),
     "softmax": softmax_case("softmax"),
     "log_softmax": softmax_case("log_softmax"),

@@ -245,6 +245,8 @@ def _class_loss(loss: str, scores: Any, labels: Any, reduction: Any, *,
         raise ValueError(f"{loss}: {what} must have shape (classes,) or (batch, classes); "
                          f"got shape {z.shape}")
     index = _labels(loss, what, z.shape, labels, reduction)
+    if log_softmax_first and z.ndim == 2:  # the three steps below, fused into one primitive
+        return z.apply("cross_entropy", labels=index, reduction=reduction)
     log_probs = z.log_softmax(-1) if log_softmax_first else z
     if z.ndim == 1:
         return -log_probs[int(index)]

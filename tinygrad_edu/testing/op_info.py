@@ -96,6 +96,7 @@ OP_INFO: dict[str, OpInfo] = {
     "logsumexp": _STRUCTURAL,
     "softmax": _STRUCTURAL,
     "log_softmax": _STRUCTURAL,
+    "cross_entropy": _STRUCTURAL,  # (logits of shape (batch, classes) and integer labels)
     # probabilities p, targets y; the full domain keeps p·(1 − p) above PyTorch's 1e-12 floor,
     # where the rule is the exact derivative (the ends are tested on their own)
     "binary_cross_entropy": OpInfo(elementwise=True, domain=((0.01, 0.99), (0.0, 1.0)),
