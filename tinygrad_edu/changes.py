@@ -85,8 +85,8 @@ def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
     """Stamp `value` if its array no longer holds `copy` (bit for bit: nan and -0.0 too)."""
     global _last_change
     data = value._data
-    if type(data) is np.ndarray and data.shape == copy.shape and \
-            data.tobytes() == copy.tobytes():
+    if type(data) is np.ndarray and data.shape == copy.shape and data.dtype == copy.dtype and \
+            np.array_equal(data.view(np.int64), copy.view(np.int64)):  # (the bits, no copies)
         return False
     value._changed = _last_change = tick()
     return True
