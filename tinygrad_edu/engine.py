@@ -711,6 +711,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 # --------------------------------------------------------------------------------------------
 
 _fast_routes = (apply, _operator)
+_fused_operators: dict[str, Callable[[Value, Any], Any]] = {}  # filled below
 
 
 def route_operations(through: Callable[..., Value] | None) -> None:
@@ -721,7 +722,19 @@ def route_operations(through: Callable[..., Value] | None) -> None:
         apply, _operator = _fast_routes
     else:
         apply, _operator = through, _fast_routes[1].__wrapped__  # type: ignore[attr-defined]
+    for name, fused in _fused_operators.items():  # Value's operators: the fused or the reference
+        setattr(Value, name, fused if through is None else fused.__wrapped__)  # type: ignore
 
 
 # The table is written in terms of Value, so it is imported last: the one late import.
 from tinygrad_edu import ops  # noqa: E402
+
+# Value's arithmetic operators, fused for two floats (fast.py); each method above stays as the
+# fused one's `__wrapped__`.
+for _name, _prim, _reflected in [
+        ("__add__", ops.ADD, False), ("__radd__", ops.ADD, True),
+        ("__sub__", ops.SUB, False), ("__rsub__", ops.SUB, True),
+        ("__mul__", ops.MUL, False), ("__rmul__", ops.MUL, True),
+        ("__truediv__", ops.DIV, False), ("__rtruediv__", ops.DIV, True)]:
+    _fused_operators[_name] = _unrolled.fused(_prim, _reflected, getattr(Value, _name))
+    setattr(Value, _name, _fused_operators[_name])

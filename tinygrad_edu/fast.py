@@ -18,7 +18,9 @@ in how:
 
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
 decorated with versions that build the common nodes without the general machinery (and
-multiply two matrices that align without matmul's general checks).
+multiply two matrices that align without matmul's general checks); and `Value`'s arithmetic
+operators (``__mul__``, ...) are replaced by fused copies that do a float operation and build
+its node in one Python call instead of two.
 
 The collector policy (`collector_policy`, on by default): while a graph recorded by those
 copies is alive, the garbage collector's youngest generation waits for `GC_THRESHOLD` new
@@ -56,6 +58,7 @@ _by_creation = attrgetter("_number")
 
 SumToShape = Callable[[Any, tuple[int, ...]], Any]
 Operator = Callable[["Primitive", Any, Any], "Value"]
+Method = Callable[["Value", Any], Any]
 Apply = Callable[..., "Value"]
 Check = Callable[[list["Value"]], None]
 Seal = Callable[..., None]
@@ -521,6 +524,69 @@ class Unrolled:
             out._all = None
             out.params = no_params
             out._grad = 0.0 if type(data) is float else None
+            out._number = number()
+            out._mark = None
+            return out
+
+        return operator
+
+    def fused(self, prim: Primitive, reflected: bool, method: Method) -> Method:
+        """`method`, an arithmetic operator of Value (``__mul__`` applies `prim` to self and
+        the other operand; a `reflected` one, ``__rmul__``, to the other and self), in one
+        call for two floats: the forward and the node inline. Anything else (a tensor, an
+        IEEE result, an error) goes to `method` itself, which stays as `__wrapped__`."""
+        cls, new, number, recording = (self.value_class, object.__new__, self.creation_number,
+                                       self.recording)
+        forward, no_params = prim.forward, self.no_params
+
+        @functools.wraps(method)
+        def operator(self: Value, other: Any) -> Any:
+            x = self._data
+            kind = type(other)
+            if kind is cls:
+                y = other._data
+            elif kind is float or kind is int:
+                y = other
+            else:
+                return method(self, other)
+            if type(x) is not float or (type(y) is not float and kind is not int):
+                return method(self, other)
+            try:
+                if kind is int:
+                    y = float(y)  # (what `constant` does to a number)
+                data = forward(y, x) if reflected else forward(x, y)
+            except FLOAT_ERRORS:
+                return method(self, other)  # (IEEE results, or an error that says why)
+            if kind is cls:
+                right: Value = other
+            else:  # engine.constant(y), inlined: `2 * w` comes here
+                right = new(cls)
+                right._data = y
+                right.label = ""
+                right.requires_grad = False
+                right.op = right._first = right._second = right._all = None
+                right.params = no_params
+                right._grad = 0.0
+                right._number = number()
+                right._mark = None
+            out: Value = new(cls)
+            out._data = data
+            out.label = ""
+            if (self.requires_grad or right.requires_grad) and recording():
+                out.requires_grad = True
+                out.op = prim
+                if reflected:
+                    out._first, out._second = right, self
+                else:
+                    out._first, out._second = self, right
+                if _graph is None:
+                    _watch(out)
+            else:
+                out.requires_grad = False
+                out.op = out._first = out._second = None
+            out._all = None
+            out.params = no_params
+            out._grad = 0.0
             out._number = number()
             out._mark = None
             return out
