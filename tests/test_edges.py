@@ -255,6 +255,17 @@ def test_detect_anomaly_names_the_op_and_its_operands() -> None:
     assert (Value(1.0) / 0.0).data == inf  # off again: silent IEEE
 
 
+def test_detect_anomaly_sees_a_float_operator_overflow() -> None:
+    """Python floats overflow to inf without raising: the fused operators (fast.py) must give
+    way to the checked reference inside detect_anomaly, and come back after it."""
+    fused = Value.__mul__
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"\* gave inf, from w"):
+        assert Value.__mul__ is fused.__wrapped__  # type: ignore[attr-defined]
+        Value(1e308, label="w") * 10.0
+    assert Value.__mul__ is fused
+    assert (Value(1e308) * 10.0).data == inf  # off again: silent IEEE
+
+
 def test_detect_anomaly_checks_a_recorded_backward_pass() -> None:
     x = Value(0.0, label="x")
     with detect_anomaly(), pytest.raises(FloatingPointError, match="gave"):

@@ -2,8 +2,9 @@
 
 `Value.backward()` runs `tinygrad_edu.fast.backward`, whose contract is to give exactly what
 the reference pass ``engine.backpropagate(root, seed, engine.accumulate)`` gives; `apply` and
-the arithmetic operators run `fast.Unrolled`'s copies of themselves, whose contract is to
-build the node the reference ``engine.apply.__wrapped__`` builds. What is proven here:
+the arithmetic operators run `fast.Unrolled`'s copies of themselves (Value's ``__mul__``,
+``__radd__``, ... its fused ones, `fast.Unrolled.fused`), whose contract is to build the
+node the reference ``engine.apply.__wrapped__`` builds. What is proven here:
 
 1. For every primitive of `ops.REGISTRY` (new ones included: the suite fails for one it
    cannot test), on scalars (with 0, ±0, ±inf, nan, 1e308, subnormals and the kinks, so the
@@ -26,9 +27,10 @@ build the node the reference ``engine.apply.__wrapped__`` builds. What is proven
 4. `gradcheck` catches a rule that is wrong in `backward()` alone.
 5. The proofs have teeth: a 0.1% error (or a plain bug) injected into any one place of the
    fast path (each primitive's rule as the fast executor sees it, and each branch and
-   helper of `fast._run`, `_collect`, `_sum_to_shape_of`, `_keep`, `_rule_in_ieee`, and the node the
-   decorated operator or `apply` returns) makes the checks of (1) or (3) fail on a fixed,
-   deterministic corpus; the property-based tests and the machine catch a sample of them too.
+   helper of `fast._run`, `_collect`, `_sum_to_shape_of`, `_keep`, `_rule_in_ieee`, the
+   node the decorated operator or `apply` returns, and the fused operators' own code) makes
+   the checks of (1) or (3) fail on a fixed, deterministic corpus; the property-based tests
+   and the machine catch a sample of them too.
 
 6. The collector policy (`fast.collector_policy`) raises the collector's threshold while a
    recorded graph is alive and gives the program's thresholds back, and five bugs injected
@@ -1310,6 +1312,44 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
     reference = engine._operator.__wrapped__  # type: ignore[attr-defined]
     monkeypatch.setattr(engine, "_operator", operator(engine._unrolled, reference))
     assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+# Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
+FUSED_MUTATIONS = {
+    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
+    "the parents, reflected": ("out._first, out._second = right, self",
+                               "out._first, out._second = self, right"),
+    "recording inside no_grad()": ("right.requires_grad) and recording():",
+                                   "right.requires_grad):"),
+    "an int operand": ("y = float(y)  #", "y = float(y) + 0.5  #"),
+    "a constant that needs a gradient": ("right.requires_grad = False",
+                                         "right.requires_grad = True"),
+    "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
+}
+
+
+def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
+    """Make Value's fused operators with `fused` (a copy of `fast.Unrolled.fused`)."""
+    for name, (prim, reflected) in engine.FUSED.items():
+        reference = getattr(Value, name).__wrapped__
+        monkeypatch.setattr(Value, name, fused(engine._unrolled, prim, reflected, reference))
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_MUTATIONS))
+def test_a_bug_in_the_fused_operators_is_caught(name: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = FUSED_MUTATIONS[name]
+    install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
+    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Value's operators are the fused copies, and an unchanged copy passes (the mutations
+    above fail for their bug, not for the installation)."""
+    for name in engine.FUSED:
+        assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
+    install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
+    assert forward_failure() is None
 
 
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -731,10 +731,11 @@ from tinygrad_edu import ops  # noqa: E402
 
 # Value's arithmetic operators, fused for two floats (fast.py); each method above stays as the
 # fused one's `__wrapped__`.
-for _name, _prim, _reflected in [
-        ("__add__", ops.ADD, False), ("__radd__", ops.ADD, True),
-        ("__sub__", ops.SUB, False), ("__rsub__", ops.SUB, True),
-        ("__mul__", ops.MUL, False), ("__rmul__", ops.MUL, True),
-        ("__truediv__", ops.DIV, False), ("__rtruediv__", ops.DIV, True)]:
+FUSED = {"__add__": (ops.ADD, False), "__radd__": (ops.ADD, True),
+         "__sub__": (ops.SUB, False), "__rsub__": (ops.SUB, True),
+         "__mul__": (ops.MUL, False), "__rmul__": (ops.MUL, True),
+         "__truediv__": (ops.DIV, False), "__rtruediv__": (ops.DIV, True)}
+"""The operators fused: name, primitive, reflected (``__rsub__(self, x)`` is ``x - self``)."""
+for _name, (_prim, _reflected) in FUSED.items():
     _fused_operators[_name] = _unrolled.fused(_prim, _reflected, getattr(Value, _name))
     setattr(Value, _name, _fused_operators[_name])
