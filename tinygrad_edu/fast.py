@@ -107,15 +107,15 @@ def _collect(root: Value) -> list[Value]:
                     push(parent)
                     add(parent)
             continue
-        if a._mark is None and a.requires_grad:
-            a._mark = pending
-            push(a)
-            add(a)
-        b = node._second
+        b = node._second  # (the newer operand, as a rule: listed first, walked last)
         if b is not None and b._mark is None and b.requires_grad:
             b._mark = pending
             push(b)
             add(b)
+        if a._mark is None and a.requires_grad:
+            a._mark = pending
+            push(a)
+            add(a)
     order.sort(key=_by_creation, reverse=True)
     return order
 
