@@ -1330,9 +1330,9 @@ FUSED_MUTATIONS = {
 
 def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
     """Make Value's fused operators with `fused` (a copy of `fast.Unrolled.fused`)."""
-    for name, (prim, reflected) in engine.FUSED.items():
-        reference = getattr(Value, name).__wrapped__
-        monkeypatch.setattr(Value, name, fused(engine._unrolled, prim, reflected, reference))
+    for method, (name, reflected) in engine.FUSED.items():
+        reference = getattr(Value, method).__wrapped__
+        monkeypatch.setattr(Value, method, fused(engine._unrolled, name, reflected, reference))
 
 
 @pytest.mark.parametrize("name", sorted(FUSED_MUTATIONS))

@@ -726,16 +726,18 @@ def route_operations(through: Callable[..., Value] | None) -> None:
         setattr(Value, name, fused if through is None else fused.__wrapped__)  # type: ignore
 
 
+
+# Value's arithmetic operators, fused for two floats (fast.py); each method of the class stays
+# as the fused one's `__wrapped__`.
+FUSED = {"__add__": ("add", False), "__radd__": ("add", True),
+         "__sub__": ("sub", False), "__rsub__": ("sub", True),
+         "__mul__": ("mul", False), "__rmul__": ("mul", True),
+         "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
+"""The operators fused: method, primitive, reflected (``__rsub__(self, x)`` is ``x - self``)."""
+for _method, (_name, _reflected) in FUSED.items():
+    _fused_operators[_method] = _unrolled.fused(_name, _reflected, getattr(Value, _method))
+    setattr(Value, _method, _fused_operators[_method])
+
+
 # The table is written in terms of Value, so it is imported last: the one late import.
 from tinygrad_edu import ops  # noqa: E402
-
-# Value's arithmetic operators, fused for two floats (fast.py); each method above stays as the
-# fused one's `__wrapped__`.
-FUSED = {"__add__": (ops.ADD, False), "__radd__": (ops.ADD, True),
-         "__sub__": (ops.SUB, False), "__rsub__": (ops.SUB, True),
-         "__mul__": (ops.MUL, False), "__rmul__": (ops.MUL, True),
-         "__truediv__": (ops.DIV, False), "__rtruediv__": (ops.DIV, True)}
-"""The operators fused: name, primitive, reflected (``__rsub__(self, x)`` is ``x - self``)."""
-for _name, (_prim, _reflected) in FUSED.items():
-    _fused_operators[_name] = _unrolled.fused(_prim, _reflected, getattr(Value, _name))
-    setattr(Value, _name, _fused_operators[_name])

@@ -530,17 +530,25 @@ class Unrolled:
 
         return operator
 
-    def fused(self, prim: Primitive, reflected: bool, method: Method) -> Method:
-        """`method`, an arithmetic operator of Value (``__mul__`` applies `prim` to self and
-        the other operand; a `reflected` one, ``__rmul__``, to the other and self), in one
-        call for two floats: the forward and the node inline. Anything else (a tensor, an
-        IEEE result, an error) goes to `method` itself, which stays as `__wrapped__`."""
+    def fused(self, name: str, reflected: bool, method: Method) -> Method:
+        """`method`, an arithmetic operator of Value (``__mul__`` applies the primitive `name`
+        to self and the other operand; a `reflected` one, ``__rmul__``, to the other and
+        self), in one call for two floats: the forward and the node inline. Anything else (a
+        tensor, an IEEE result, an error) goes to `method` itself, kept as `__wrapped__`."""
         cls, new, number, recording = (self.value_class, object.__new__, self.creation_number,
                                        self.recording)
-        forward, no_params = prim.forward, self.no_params
+        no_params, registry = self.no_params, self.registry
+        # the registry's primitive and its forward, found at the first call (the table is
+        # declared after Value's operators are installed)
+        prim: Primitive | None = None
+        forward: Callable[[Any, Any], Any] = method  # (a placeholder until then)
 
         @functools.wraps(method)
         def operator(self: Value, other: Any) -> Any:
+            nonlocal prim, forward
+            if prim is None:
+                prim = registry[name]
+                forward = prim.forward
             x = self._data
             kind = type(other)
             if kind is cls:
