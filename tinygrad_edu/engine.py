@@ -711,7 +711,6 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 # --------------------------------------------------------------------------------------------
 
 _fast_routes = (apply, _operator)
-_fused_operators: dict[str, Callable[[Value, Any], Any]] = {}  # filled below
 
 
 def route_operations(through: Callable[..., Value] | None) -> None:
@@ -726,7 +725,6 @@ def route_operations(through: Callable[..., Value] | None) -> None:
         setattr(Value, name, fused if through is None else fused.__wrapped__)  # type: ignore
 
 
-
 # Value's arithmetic operators, fused for two floats (fast.py); each method of the class stays
 # as the fused one's `__wrapped__`.
 FUSED = {"__add__": ("add", False), "__radd__": ("add", True),
@@ -734,9 +732,10 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True),
          "__mul__": ("mul", False), "__rmul__": ("mul", True),
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
 """The operators fused: method, primitive, reflected (``__rsub__(self, x)`` is ``x - self``)."""
-for _method, (_name, _reflected) in FUSED.items():
-    _fused_operators[_method] = _unrolled.fused(_name, _reflected, getattr(Value, _method))
-    setattr(Value, _method, _fused_operators[_method])
+_fused_operators: dict[str, Callable[[Value, Any], Any]] = {
+    method: _unrolled.fused(name, reflected, getattr(Value, method))
+    for method, (name, reflected) in FUSED.items()}
+route_operations(None)  # (installs them)
 
 
 # The table is written in terms of Value, so it is imported last: the one late import.
