@@ -246,8 +246,8 @@ EDITS = ["rebind", "item", "slice", "iadd attribute", "iadd array", "out="]
 def _edit(node: Value, how: str) -> None:
     if type(node.data) is float or how == "rebind":  # (a float changes only so)
         node.data = node.data + 1.0
-    elif how == "item":
-        node.data[0, 0] += 1.0
+    elif how == "item":  # (the first element, whatever the node's number of axes)
+        node.data[(0,) * node.data.ndim] += 1.0
     elif how == "slice":
         node.data[...] = node.data * 2.0 + 1.0
     elif how == "iadd attribute":
