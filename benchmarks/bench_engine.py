@@ -346,7 +346,7 @@ def torch_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], float] 
             for W, b in params:
                 W -= lr * W.grad
                 b -= lr * b.grad
-        return float(loss)
+        return float(loss.detach())
 
     return step
 
