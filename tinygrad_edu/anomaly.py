@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinygrad_edu import engine
+from tinygrad_edu.changes import describe_value
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Primitive, Value
 
@@ -73,9 +74,4 @@ def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
 
 
 def _operand_text(arg: Any) -> str:
-    if not isinstance(arg, Value):
-        return f"the constant {describe(arg)}"
-    name = arg.label or "an unlabelled Value"
-    shape = "a scalar" if arg.shape == () else f"shape {arg.shape}"
-    made = f", made by {arg.op.name}" if arg.op is not None else ""
-    return f"{name} ({shape}{made})"
+    return describe_value(arg) if isinstance(arg, Value) else f"the constant {describe(arg)}"

@@ -124,11 +124,17 @@ def check(nodes: Sequence[Value]) -> None:
                 raise RuntimeError(_message(value))
 
 
-def _message(value: Value) -> str:
+def describe_value(value: Value) -> str:
+    """A Value as an error message names it: its label, its shape and the op that made it,
+    e.g. ``x (shape (2,))`` or ``an unlabelled Value (a scalar, made by mul)``."""
     name = value.label or "an unlabelled Value"
     shape = "a scalar" if value.shape == () else f"shape {value.shape}"
     made = f", made by {value.op.name}" if value.op is not None else ""
-    return (f"backward(): the data of {name} ({shape}{made}) changed after the graph was "
+    return f"{name} ({shape}{made})"
+
+
+def _message(value: Value) -> str:
+    return (f"backward(): the data of {describe_value(value)} changed after the graph was "
             "recorded, and its gradients need the old data. Change data only between steps "
             "(after backward(), before the next forward pass), as optimizers do; or call "
             "zero_grad() and run the forward pass again to record a new graph.")
