@@ -353,16 +353,20 @@ def arrays(shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
     return hnp.arrays(np.float64, shape, elements=st.floats(-10.0, 10.0))
 
 
-@st.composite
-def array_and_axis(draw: st.DrawFn, min_dims: int = 0) -> tuple[Any, Any, bool]:
-    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, max_side=4))
-    x = draw(arrays(shape))
-    ndim = len(shape)
+def draw_axis(draw: st.DrawFn, ndim: int) -> Any:
+    """None, one axis (maybe negative) or a tuple of axes, of an array of `ndim` dimensions."""
     choices: list[Any] = [None]
     if ndim:
         choices += [draw(st.integers(-ndim, ndim - 1)),
                     tuple(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))]
-    return x, draw(st.sampled_from(choices)), draw(st.booleans())
+    return draw(st.sampled_from(choices))
+
+
+@st.composite
+def array_and_axis(draw: st.DrawFn, min_dims: int = 0) -> tuple[Any, Any, bool]:
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, max_side=4))
+    x = draw(arrays(shape))
+    return x, draw_axis(draw, len(shape)), draw(st.booleans())
 
 
 def same(actual: Any, expected: Any, rtol: float = 1e-13) -> None:
@@ -602,12 +606,7 @@ def reduced_count(shape: tuple[int, ...], axis: Any) -> int:
 def spread_case(draw: st.DrawFn) -> tuple[Any, Any, int, bool]:
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
     x = draw(arrays(shape))
-    ndim = len(shape)
-    choices: list[Any] = [None]
-    if ndim:
-        choices += [draw(st.integers(-ndim, ndim - 1)),
-                    tuple(draw(st.sets(st.integers(0, ndim - 1), min_size=1)))]
-    axis = draw(st.sampled_from(choices))
+    axis = draw_axis(draw, len(shape))
     ddof = draw(st.integers(0, max(reduced_count(shape, axis) - 1, 0)))
     return x, axis, ddof, draw(st.booleans())
 

@@ -326,6 +326,4 @@ def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
     ...     path.read_text(encoding="utf-8").count('<section class="frame"')
     3
     """
-    path = Path(path)
-    path.write_text(backprop_html(root, gradient, **options), encoding="utf-8")
-    return path
+    return BackpropStepper(root, gradient, **options).save(path)
