@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
@@ -73,15 +73,23 @@ class Optimizer:
     @staticmethod
     def _assign(p: Value, new: Array) -> None:
         """Write `new` into `p`: in place for a tensor, as a float for a scalar. The setter
-        is called either way, so a graph recorded before the step knows `p` changed."""
-        data = p.data
-        if isinstance(data, np.ndarray) and data.flags.writeable:
-            data[...] = new
-            p.data = data
-        elif isinstance(data, np.ndarray):
-            p.data = np.array(new)
-        else:
+        is called either way, so a graph recorded before the step knows `p` changed.
+
+        The array is read with `data_of`, not `p.data`: the getter would hand it out, copying
+        it for the in-place check (`tinygrad_edu.changes`), only for the setter to drop the copy.
+        """
+        data = data_of(p)
+        if not isinstance(data, np.ndarray):
             p.data = float(new)
+            return
+        try:
+            data.setflags(write=True)  # (the engine seals arrays a graph has used)
+        except ValueError:  # a view of a sealed array: a new array instead
+            p.data = np.array(new)
+            return
+        data[...] = new
+        data.setflags(write=False)  # sealed again, as the setter leaves a handed-out array
+        p.data = data
 
 
 class SGD(Optimizer):
