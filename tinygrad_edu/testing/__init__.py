@@ -173,7 +173,6 @@ def gradcheck(
     return True
 
 
-
 def gradgradcheck(
     f: Callable[..., Any],
     *inputs: Any,
