@@ -17,10 +17,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_edu"
 
 # lowest first; a module may import from the layers before its own
 LAYERS: list[set[str]] = [
-    {"kernels", "_common", "testing.op_info", "idx"},
+    {"kernels", "_common", "testing.op_info", "idx", "grad_mode"},
     {"data", "fast", "methods", "changes"},
+    {"storage"},
     {"engine"},
-    {"ops", "anomaly", "pickling"},
+    {"ops", "anomaly", "pickling", "functional"},
     {"arrays", "activations"},
     {"losses", "perceptron", "optim", "datasets", "tinygrad_edu", "micrograd", "micrograd.engine"},
     {"nn", "micrograd.nn"},

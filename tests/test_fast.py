@@ -1330,7 +1330,7 @@ FUSED_MUTATIONS = {
 
 def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
     """Make Value's fused operators with `fused` (a copy of `fast.Unrolled.fused`)."""
-    for method, (name, reflected) in engine.FUSED.items():
+    for method, (name, reflected) in fast.FUSED.items():
         reference = getattr(Value, method).__wrapped__
         monkeypatch.setattr(Value, method, fused(engine._unrolled, name, reflected, reference))
 
@@ -1346,7 +1346,7 @@ def test_a_bug_in_the_fused_operators_is_caught(name: str,
 def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Value's operators are the fused copies, and an unchanged copy passes (the mutations
     above fail for their bug, not for the installation)."""
-    for name in engine.FUSED:
+    for name in fast.FUSED:
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
     install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
     assert forward_failure() is None

@@ -26,14 +26,9 @@ from tinygrad_edu.activations import (
 )
 from tinygrad_edu.anomaly import detect_anomaly
 from tinygrad_edu.arrays import broadcast_to, concatenate, maximum, minimum, stack, where
-from tinygrad_edu.engine import (
-    Value,
-    enable_grad,
-    grad,
-    gradients,
-    is_grad_enabled,
-    no_grad,
-)
+from tinygrad_edu.engine import Value, gradients
+from tinygrad_edu.functional import grad
+from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 

@@ -12,18 +12,19 @@ do with gradients: its shape, `item()`, `len()`, iteration, truth and comparison
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
 
-from tinygrad_edu.kernels import shape_of
+from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Data: TypeAlias = "float | Array"
 """What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
 
-__all__ = ["Array", "ArrayLike", "Data", "as_data", "data_of", "describe", "shape_of"]
+__all__ = ["Array", "ArrayLike", "Data", "as_data", "data_of", "describe", "forward_data",
+           "shape_of"]
 
 
 class ArrayLike:
@@ -176,3 +177,32 @@ def _holds_a_value(data: list[Any] | tuple[Any, ...]) -> bool:
             if isinstance(item, list | tuple):
                 stack.append(item)
     return False
+
+
+def forward_data(name: str, forward: Callable[..., Any], datas: Sequence[Any],
+                 params: Mapping[str, Any]) -> Data:
+    """``forward(*datas, **params)`` as Value data, with IEEE results where floats raise.
+
+    Python floats raise where numpy returns inf or nan (``1e308 * 10``, ``1 / 0.0``); the
+    computation is then redone in numpy, so scalars give what tensors (and PyTorch) give.
+    A failure is explained with the operands' shapes.
+
+    >>> import operator
+    >>> forward_data("div", operator.truediv, [1.0, 0.0], {})
+    inf
+    """
+    try:
+        data = forward(*datas, **params)
+    except OpError:
+        raise
+    except (*FLOAT_ERRORS, TypeError) as error:
+        if not (all(type(d) is float for d in datas) and isinstance(error, FLOAT_ERRORS)):
+            shapes = " and ".join(str(shape_of(d)) for d in datas)
+            raise ValueError(f"{name}: cannot apply to operands of shapes {shapes}: {error}"
+                             ) from None
+        with np.errstate(all="ignore"):
+            data = float(forward(*map(np.float64, datas), **params))
+    if type(data) is float or (type(data) is np.ndarray and data.ndim
+                               and data.dtype == np.float64):
+        return data
+    return as_data(data, f"the result of {name}")

@@ -398,6 +398,7 @@ class Unrolled:
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
+        self.fused_operators: dict[str, Method] = {}  # made by `fuse_operators`
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -600,6 +601,22 @@ class Unrolled:
             return out
 
         return operator
+
+    def fuse_operators(self, fused: bool = True) -> None:
+        """Replace the value class's operators named in `FUSED` by their `fused` copies (made
+        once), or put the methods written in the class back (``fused=False``)."""
+        cls = self.value_class
+        if not self.fused_operators:
+            self.fused_operators = {method: self.fused(name, reflected, getattr(cls, method))
+                                    for method, (name, reflected) in FUSED.items()}
+        for method, copy in self.fused_operators.items():
+            setattr(cls, method, copy if fused else copy.__wrapped__)  # type: ignore[attr-defined]
+
+
+FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub", False),
+         "__rsub__": ("sub", True), "__mul__": ("mul", False), "__rmul__": ("mul", True),
+         "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
+"""The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
 
 
 def _is_tensor(x: Any) -> bool:

@@ -1,0 +1,130 @@
+"""How a Value keeps its data and its gradient, and how it shows itself.
+
+`Value` (engine.py) inherits `.data` and `.grad` from `Storage`: plain attributes to a reader
+(``x.data``, ``x.grad``, as in micrograd), with the checks a user needs behind them.
+
+* ``.data`` is the number or float64 array the Value holds. Setting it converts and checks
+  what was given; a change, by assignment or in place, is noted so that a graph recorded
+  before it refuses `backward()` (see `tinygrad_edu.changes`).
+* ``.grad`` is d(root)/d(self), summed over `backward()` calls: 0.0 for a scalar; for a
+  tensor an array of its shape, made when first needed.
+
+>>> from tinygrad_edu import Value
+>>> x = Value([1.0, 2.0], label="x")
+>>> x.grad
+array([0., 0.])
+>>> x.data = [3.0, 4.0]
+>>> x
+Value(shape=(2,), data=[3., 4.], grad=[0., 0.], label='x')
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygrad_edu import changes
+from tinygrad_edu.data import Data, as_data, shape_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tinygrad_edu.engine import Primitive, Value
+
+__all__ = ["Storage"]
+
+
+class Storage:
+    """`.data`, `.grad`, `zero_grad()` and the repr of a Value (a base class of `Value`)."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what these need from Value
+        _data: Data
+        _grad: Any
+        label: str
+        op: Primitive | None
+        params: Mapping[str, Any]
+        requires_grad: bool
+        shape: tuple[int, ...]
+        @property
+        def parents(self) -> tuple[Value, ...]: ...
+
+    @property
+    def data(self) -> Data:
+        """The number (a float) or the float64 array this Value holds.
+
+        It may be changed, by assignment or in place, between training steps; a graph
+        recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
+        """
+        data = self._data
+        if type(data) is np.ndarray:
+            changes.hand_out(self, data)  # type: ignore[arg-type]
+        return data
+
+    @data.setter
+    def data(self, value: object) -> None:
+        if value is not self._data:  # (`x.data += 1` gives back the same array, changed)
+            new = as_data(value, "Value.data")
+            if shape_of(new) != self.shape and (self.op is not None or self.requires_grad):
+                raise ValueError(
+                    f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
+                    f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
+            self._data = new  # type: ignore[misc]  # (a slot of Value)
+        changes.changed(self)  # type: ignore[arg-type]
+
+    @property
+    def grad(self) -> Any:
+        """d(root)/d(self), summed over every `backward()` call since the last `zero_grad()`.
+
+        A float for a scalar, an array of `self.shape` for a tensor; a Value after
+        `backward(create_graph=True)`.
+        """
+        if self._grad is None:
+            if type(self._data) is float:
+                return 0.0
+            self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self.zero_grad()
+            return
+        if isinstance(value, Storage):  # a Value: a recorded gradient
+            self._grad = value
+            return
+        grad = as_data(value, "grad")
+        if shape_of(grad) != self.shape:
+            raise ValueError(f"grad must have shape {self.shape}; got {shape_of(grad)}")
+        self._grad = grad
+
+    def zero_grad(self) -> None:
+        """Reset `.grad` to zero."""
+        self._grad = 0.0 if type(self._data) is float else None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for a Value made by the user, not computed by an operation."""
+        return self.op is None
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        if type(self._data) is float:
+            return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+        options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
+        data = np.array2string(np.asarray(self._data), separator=", ", **options)
+        grad = self._grad._data if isinstance(self._grad, Storage) else self.grad
+        grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
+        return (f"Value(shape={self.shape}, data={data.replace(chr(10), '')}, "
+                f"grad={grad_text.replace(chr(10), '')}{label})")
+
+    # micrograd's names for the graph structure, so its drawing code works unchanged
+    @property
+    def _op(self) -> str:
+        return "" if self.op is None else self.op.describe(self.params)
+
+    @property
+    def _prev(self) -> set[Value]:
+        return set(self.parents)
