@@ -93,6 +93,7 @@ from tinygrad_edu import (
     where,
 )
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.testing import GradcheckError, gradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
@@ -360,6 +361,28 @@ def test_backward_agrees_on_a_graph_mixing_scalars_and_tensors() -> None:
     for requires in [(True, True, True), (True, False, False), (False, True, False),
                      (False, False, True)]:
         check_case(Case("mixed", mixed_graph, MIXED_INPUTS, requires), 0.6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("special", [None, 0.0, -0.0, np.nan, np.inf])
+def test_backward_agrees_on_a_training_step(reduction: str, special: float | None) -> None:
+    """The step of a training loop (numpy batch @ W + b, relu, cross_entropy), whose tensor
+    rules the fast executor inlines, bit for bit; a special number in the batch puts kinks,
+    signed zeros, nan or inf into the hidden layer."""
+    rng = np.random.default_rng(3)
+    batch = rng.normal(size=(6, 3))
+    if special is not None:
+        batch[1, :] = special
+    labels = np.array([0, 1, 1, 0, 1, 0])
+
+    def build() -> list[tuple[Value, Any]]:
+        r = np.random.default_rng(4)
+        w1, b1 = Value(r.normal(size=(3, 4))), Value(np.zeros(4))
+        w2, b2 = Value(r.normal(size=(4, 2))), Value(r.normal(size=2))
+        h = (batch @ w1 + b1).relu()
+        return [(cross_entropy(h @ w2 + b2, labels, reduction=reduction), None)]
+
+    agree(build, f"a training step ({reduction}, {special} in the batch)", times=2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1073,6 +1096,28 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                       "if True:\n" + " " * 24 + "s = x.T @ g"),
     "matmul inlined, the matrices": Mutation("_run", "x.ndim == 2 and y.ndim == 2",
                                              "x.ndim >= 1 and y.ndim >= 1"),
+    # add, relu and cross_entropy on arrays, inlined
+    "add inlined on arrays, first operand's share": Mutation(
+        "_run", "s = _sum_to_shape_of(a, g, sum_to_shape)",
+        "s = _sum_to_shape_of(a, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, second operand's share": Mutation(
+        "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)",
+        "s = _sum_to_shape_of(b, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, a share added to another": Mutation(
+        "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
+        + "b._mark = s if q is pending else q + s",
+        "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
+        + "b._mark = s if q is pending else q + s * 1.001"),
+    "relu inlined on arrays": Mutation("_run", "s = where(0.0, g, cond=x <= 0.0)",
+                                       "s = where(0.0, g * 1.001, cond=x <= 0.0)"),
+    "relu inlined on arrays, at the kink": Mutation("_run", "cond=x <= 0.0", "cond=x < 0.0"),
+    "relu inlined on arrays, at nan": Mutation("_run", "where(0.0, g, cond=x <= 0.0)",
+                                               "where(g, 0.0, cond=x > 0.0)"),
+    "cross_entropy inlined": Mutation("_run", "s[np.arange(rows), labels] -= 1.0",
+                                      "s[np.arange(rows), labels] -= 1.001"),
+    "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
+    "cross_entropy inlined, the sum": Mutation("_run", 'if params["reduction"] == "mean":',
+                                               'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
     "accumulation": Mutation("_run", "node._grad = current + g",
                              "node._grad = current + g * 1.001"),

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import kernels
+from tinygrad_edu import fast, kernels
 from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import REGISTRY, Primitive, Value, primitive, sum_to_shape
 from tinygrad_edu.kernels import shape_of
@@ -324,6 +324,8 @@ MIN: Primitive = primitive("min", lambda x, *, axis, keepdims: np.min(x, axis, k
     caption=lambda p: _reduction_caption("min", p),
     text="∂out/∂a = 1 at the minimum (shared evenly among ties), 0 elsewhere")
 # fmt: on
+
+fast.read_table(REGISTRY)  # (the fast executor inlines a few of these rules: as declared here)
 
 
 # ---- helpers of the rules above
