@@ -165,14 +165,21 @@ def assert_owned(nodes: Sequence[Value], where: str) -> None:
                     f"{where}: the leaf {describe(node)} shares its .grad with {describe(other)}")
 
 
-def agree(build: Callable[[], list[tuple[Value, Any]]], where: str, *, times: int = 1) -> None:
+def agree(build: Callable[[], list[tuple[Value, Any]]], where: str, *, times: int = 1,
+          fast_last: bool = False) -> None:
     """`build()` makes a graph and names its roots, each with the gradient to pass to backward.
 
     One graph runs `.backward()`, an identical fresh one the reference; after every pass
-    every node's `.grad` (leaves, intermediates and constants) must be identical.
+    every node's `.grad` (leaves, intermediates and constants) must be identical. The graph
+    for `.backward()` is built first, or last if `fast_last` (the newest cross_entropy node
+    keeps its forward's log_softmax for the fast pass: each way is checked).
     """
-    fast_roots = [(r, g) for r, g in build() if r.requires_grad]
-    reference_roots = [(r, g) for r, g in build() if r.requires_grad]
+    if fast_last:
+        reference_roots = [(r, g) for r, g in build() if r.requires_grad]
+        fast_roots = [(r, g) for r, g in build() if r.requires_grad]
+    else:
+        fast_roots = [(r, g) for r, g in build() if r.requires_grad]
+        reference_roots = [(r, g) for r, g in build() if r.requires_grad]
     fast_nodes = nodes_of([r for r, _ in fast_roots])
     reference_nodes = nodes_of([r for r, _ in reference_roots])
     assert [n.op for n in fast_nodes] == [n.op for n in reference_nodes], "graphs differ"
@@ -221,7 +228,8 @@ def check_agreement(case: Case, upstream: Any, how: str, times: int = 2) -> None
             return [(contract(out, upstream), None)]
         return [(contract(out, upstream) + contract(out * out, upstream), None)]  # used twice
 
-    agree(build, f"{case.name} [{how}] at {case.inputs!r}", times=times)
+    agree(build, f"{case.name} [{how}] at {case.inputs!r}", times=times,
+          fast_last=how == "shared")
 
 
 def check_case(case: Case, upstream: Any) -> None:
@@ -382,7 +390,9 @@ def test_backward_agrees_on_a_training_step(reduction: str, special: float | Non
         h = (batch @ w1 + b1).relu()
         return [(cross_entropy(h @ w2 + b2, labels, reduction=reduction), None)]
 
-    agree(build, f"a training step ({reduction}, {special} in the batch)", times=2)
+    for fast_last in (False, True):
+        agree(build, f"a training step ({reduction}, {special} in the batch)", times=2,
+              fast_last=fast_last)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1116,6 +1126,11 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "cross_entropy inlined": Mutation("_run", "s[np.arange(rows), labels] -= 1.0",
                                       "s[np.arange(rows), labels] -= 1.001"),
     "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
+    "cross_entropy inlined, the forward's log_softmax": Mutation(
+        "_run", "s = np.exp(saved[1])", "s = np.exp(saved[1] * 1.001)"),
+    "cross_entropy inlined, the log_softmax recomputed": Mutation(
+        "_run", "s = np.exp(log_softmax(z, axis=(1,)))",
+        "s = np.exp(log_softmax(z, axis=(1,)) * 1.001)"),
     "cross_entropy inlined, the sum": Mutation("_run", 'if params["reduction"] == "mean":',
                                                'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
@@ -1395,6 +1410,28 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
     install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
     assert forward_failure() is None
+
+
+# Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept)
+APPLY_MUTATIONS = {
+    "cross_entropy's forward": ("data = nll(log_probs, **params)",
+                                "data = nll(log_probs * 1.001, **params)"),
+    "cross_entropy's log_softmax kept": (
+        "_saved_log_softmax = (weakref.ref(out), log_probs)",
+        "_saved_log_softmax = (weakref.ref(out), log_probs * 1.001)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(APPLY_MUTATIONS))
+def test_a_bug_in_the_unrolled_applys_code_is_caught(name: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = APPLY_MUTATIONS[name]
+    reference = engine.apply.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "apply", mutant(fast.Unrolled.apply, old, new)(
+        engine._unrolled, reference))
+    cases = corpus("cross_entropy")
+    caught = node_failure(cases) or first_failure(cases)
+    assert caught is not None, f"the checks of apply miss the bug {name!r}"
 
 
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,8 @@ in how:
   relu, tanh, exp, sigmoid, log, sqrt, pow_const) are inlined: the table's own operations,
   without a call, a tuple or a type check; so are, on plain arrays, the rules of matmul (two
   matrices), add, relu and cross_entropy (reduced to a number: the onehot is subtracted from
-  the softmax in place); the other binary operators are unrolled;
+  the softmax in place, and the softmax is the exp of the log_softmax `apply` kept from the
+  forward pass, when it did); the other binary operators are unrolled;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
   (a shared one is made read-only instead, so an edit raises rather than leaks);
@@ -49,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu.kernels import FLOAT_ERRORS, softmax, where
+from tinygrad_edu.kernels import FLOAT_ERRORS, cross_entropy, log_softmax, nll, where
 
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Primitive, Value
@@ -205,7 +206,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     rows = len(labels)
                     if params["reduction"] == "mean":
                         g = g * (1.0 / rows)
-                    s = softmax(z, axis=(1,))
+                    saved = _saved_log_softmax  # the forward's, if `apply` kept it
+                    if saved[0]() is node:
+                        s = np.exp(saved[1])
+                    else:
+                        s = np.exp(log_softmax(z, axis=(1,)))
                     s[np.arange(rows), labels] -= 1.0
                     s = np.multiply(g, s, out=s)
                     q = a._mark
@@ -310,6 +315,11 @@ _INLINE_RULES: dict[Primitive, int] = {}
 _TENSOR_RULES: dict[Callable[..., Any], int] = {}  # the same codes by rule, for array nodes
 _FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call (sigmoid, ...)
 _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
+
+# The log_softmax of the newest recorded cross_entropy node, computed by `Unrolled.apply` in
+# the forward pass, for its rule (a softmax, as exp(log_softmax)): (the node, its log_softmax).
+# Its operand cannot have changed by the backward pass, which refuses changed data first.
+_saved_log_softmax: tuple[weakref.ref[Any] | Callable[[], None], Any] = (lambda: None, None)
 
 
 def read_table(registry: Mapping[str, Primitive]) -> None:
@@ -486,6 +496,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
+        array = np.ndarray
 
         @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
         def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
@@ -494,10 +505,24 @@ class Unrolled:
             x = args[0]
             if handed_out:
                 seal(x)
+            z = x._data
+            log_probs = None
             try:
-                data = prim.forward(x._data, **params)
+                if (prim.forward is cross_entropy and type(z) is array and z.ndim == 2
+                        and z.dtype == np.float64 and params.get("reduction") != "none"):
+                    # its two halves, the log_softmax kept for the rule (see _run)
+                    log_probs = log_softmax(z, axis=(1,))
+                    data = nll(log_probs, **params)
+                else:
+                    data = prim.forward(z, **params)
             except (*FLOAT_ERRORS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
+            if log_probs is not None:
+                out = node(data, prim, x, None, params)
+                if out.op is not None:
+                    global _saved_log_softmax
+                    _saved_log_softmax = (weakref.ref(out), log_probs)
+                return out
             if type(data) is np.float64:  # a reduction to a number
                 data = float(data)
             elif type(data) is not float and not _is_tensor(data):

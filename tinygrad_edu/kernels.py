@@ -191,7 +191,13 @@ def cross_entropy(z: Any, *, labels: Any, reduction: str) -> Any:
     """−log_softmax(z)[label] for each row of the logits `z` (batch, classes), integer
     `labels` (batch,), reduced by "mean", "sum" or "none": the same operations, in the same
     order, as `log_softmax`, the pick of each label, then the sum and its scaling."""
-    picked = log_softmax(z, axis=(1,))[np.arange(len(labels)), labels]
+    return nll(log_softmax(z, axis=(1,)), labels=labels, reduction=reduction)
+
+
+def nll(log_probs: Any, *, labels: Any, reduction: str) -> Any:
+    """−log_probs[label] for each row of `log_probs` (batch, classes), reduced: the second
+    half of `cross_entropy`, once its log_softmax is known."""
+    picked = log_probs[np.arange(len(labels)), labels]
     if reduction == "none":
         return -picked
     total = float(np.add.reduce(picked))
