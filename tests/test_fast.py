@@ -55,6 +55,7 @@ import math
 import operator
 import os
 import textwrap
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -1417,8 +1418,8 @@ APPLY_MUTATIONS = {
     "cross_entropy's forward": ("data = nll(log_probs, **params)",
                                 "data = nll(log_probs * 1.001, **params)"),
     "cross_entropy's log_softmax kept": (
-        "_saved_log_softmax = (weakref.ref(out), log_probs)",
-        "_saved_log_softmax = (weakref.ref(out), log_probs * 1.001)"),
+        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)",
+        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs * 1.001)"),
 }
 
 
@@ -1432,6 +1433,15 @@ def test_a_bug_in_the_unrolled_applys_code_is_caught(name: str,
     cases = corpus("cross_entropy")
     caught = node_failure(cases) or first_failure(cases)
     assert caught is not None, f"the checks of apply miss the bug {name!r}"
+
+
+def test_the_log_softmax_kept_is_let_go_with_its_node() -> None:
+    logits = Value(np.zeros((3, 4)))
+    loss = logits.apply("cross_entropy", labels=np.array([0, 1, 3]), reduction="mean")
+    assert fast._saved_log_softmax[0]() is loss
+    kept = weakref.ref(fast._saved_log_softmax[1])
+    del loss
+    assert fast._saved_log_softmax[0]() is None and kept() is None
 
 
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

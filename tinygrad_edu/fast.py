@@ -317,9 +317,17 @@ _FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call
 _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
 
 # The log_softmax of the newest recorded cross_entropy node, computed by `Unrolled.apply` in
-# the forward pass, for its rule (a softmax, as exp(log_softmax)): (the node, its log_softmax).
-# Its operand cannot have changed by the backward pass, which refuses changed data first.
-_saved_log_softmax: tuple[weakref.ref[Any] | Callable[[], None], Any] = (lambda: None, None)
+# the forward pass, for its rule (a softmax, as exp(log_softmax)): (the node, its log_softmax),
+# let go when the node is freed. Its operand cannot have changed by the backward pass, which
+# refuses changed data first.
+_NOTHING_SAVED: tuple[Callable[[], Any], Any] = (lambda: None, None)
+_saved_log_softmax = _NOTHING_SAVED
+
+
+def _forget_log_softmax(node: weakref.ref[Any]) -> None:
+    global _saved_log_softmax
+    if _saved_log_softmax[0] is node:
+        _saved_log_softmax = _NOTHING_SAVED
 
 
 def read_table(registry: Mapping[str, Primitive]) -> None:
@@ -521,7 +529,7 @@ class Unrolled:
                 out = node(data, prim, x, None, params)
                 if out.op is not None:
                     global _saved_log_softmax
-                    _saved_log_softmax = (weakref.ref(out), log_probs)
+                    _saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)
                 return out
             if type(data) is np.float64:  # a reduction to a number
                 data = float(data)
