@@ -55,6 +55,7 @@ import math
 import operator
 import os
 import textwrap
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ from tinygrad_edu import (
     where,
 )
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.testing import GradcheckError, gradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
@@ -164,14 +166,21 @@ def assert_owned(nodes: Sequence[Value], where: str) -> None:
                     f"{where}: the leaf {describe(node)} shares its .grad with {describe(other)}")
 
 
-def agree(build: Callable[[], list[tuple[Value, Any]]], where: str, *, times: int = 1) -> None:
+def agree(build: Callable[[], list[tuple[Value, Any]]], where: str, *, times: int = 1,
+          fast_last: bool = False) -> None:
     """`build()` makes a graph and names its roots, each with the gradient to pass to backward.
 
     One graph runs `.backward()`, an identical fresh one the reference; after every pass
-    every node's `.grad` (leaves, intermediates and constants) must be identical.
+    every node's `.grad` (leaves, intermediates and constants) must be identical. The graph
+    for `.backward()` is built first, or last if `fast_last` (the newest cross_entropy node
+    keeps its forward's log_softmax for the fast pass: each way is checked).
     """
-    fast_roots = [(r, g) for r, g in build() if r.requires_grad]
-    reference_roots = [(r, g) for r, g in build() if r.requires_grad]
+    if fast_last:
+        reference_roots = [(r, g) for r, g in build() if r.requires_grad]
+        fast_roots = [(r, g) for r, g in build() if r.requires_grad]
+    else:
+        fast_roots = [(r, g) for r, g in build() if r.requires_grad]
+        reference_roots = [(r, g) for r, g in build() if r.requires_grad]
     fast_nodes = nodes_of([r for r, _ in fast_roots])
     reference_nodes = nodes_of([r for r, _ in reference_roots])
     assert [n.op for n in fast_nodes] == [n.op for n in reference_nodes], "graphs differ"
@@ -220,7 +229,8 @@ def check_agreement(case: Case, upstream: Any, how: str, times: int = 2) -> None
             return [(contract(out, upstream), None)]
         return [(contract(out, upstream) + contract(out * out, upstream), None)]  # used twice
 
-    agree(build, f"{case.name} [{how}] at {case.inputs!r}", times=times)
+    agree(build, f"{case.name} [{how}] at {case.inputs!r}", times=times,
+          fast_last=how == "shared")
 
 
 def check_case(case: Case, upstream: Any) -> None:
@@ -360,6 +370,30 @@ def test_backward_agrees_on_a_graph_mixing_scalars_and_tensors() -> None:
     for requires in [(True, True, True), (True, False, False), (False, True, False),
                      (False, False, True)]:
         check_case(Case("mixed", mixed_graph, MIXED_INPUTS, requires), 0.6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("special", [None, 0.0, -0.0, np.nan, np.inf])
+def test_backward_agrees_on_a_training_step(reduction: str, special: float | None) -> None:
+    """The step of a training loop (numpy batch @ W + b, relu, cross_entropy), whose tensor
+    rules the fast executor inlines, bit for bit; a special number in the batch puts kinks,
+    signed zeros, nan or inf into the hidden layer."""
+    rng = np.random.default_rng(3)
+    batch = rng.normal(size=(6, 3))
+    if special is not None:
+        batch[1, :] = special
+    labels = np.array([0, 1, 1, 0, 1, 0])
+
+    def build() -> list[tuple[Value, Any]]:
+        r = np.random.default_rng(4)
+        w1, b1 = Value(r.normal(size=(3, 4))), Value(np.zeros(4))
+        w2, b2 = Value(r.normal(size=(4, 2))), Value(r.normal(size=2))
+        h = (batch @ w1 + b1).relu()
+        return [(cross_entropy(h @ w2 + b2, labels, reduction=reduction), None)]
+
+    for fast_last in (False, True):
+        agree(build, f"a training step ({reduction}, {special} in the batch)", times=2,
+              fast_last=fast_last)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1073,6 +1107,33 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                       "if True:\n" + " " * 24 + "s = x.T @ g"),
     "matmul inlined, the matrices": Mutation("_run", "x.ndim == 2 and y.ndim == 2",
                                              "x.ndim >= 1 and y.ndim >= 1"),
+    # add, relu and cross_entropy on arrays, inlined
+    "add inlined on arrays, first operand's share": Mutation(
+        "_run", "s = _sum_to_shape_of(a, g, sum_to_shape)",
+        "s = _sum_to_shape_of(a, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, second operand's share": Mutation(
+        "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)",
+        "s = _sum_to_shape_of(b, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, a share added to another": Mutation(
+        "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
+        + "b._mark = s if q is pending else q + s",
+        "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
+        + "b._mark = s if q is pending else q + s * 1.001"),
+    "relu inlined on arrays": Mutation("_run", "s = where(0.0, g, cond=x <= 0.0)",
+                                       "s = where(0.0, g * 1.001, cond=x <= 0.0)"),
+    "relu inlined on arrays, at the kink": Mutation("_run", "cond=x <= 0.0", "cond=x < 0.0"),
+    "relu inlined on arrays, at nan": Mutation("_run", "where(0.0, g, cond=x <= 0.0)",
+                                               "where(g, 0.0, cond=x > 0.0)"),
+    "cross_entropy inlined": Mutation("_run", "s[np.arange(rows), labels] -= 1.0",
+                                      "s[np.arange(rows), labels] -= 1.001"),
+    "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
+    "cross_entropy inlined, the forward's log_softmax": Mutation(
+        "_run", "s = np.exp(saved[1])", "s = np.exp(saved[1] * 1.001)"),
+    "cross_entropy inlined, the log_softmax recomputed": Mutation(
+        "_run", "s = np.exp(log_softmax(z, axis=(1,)))",
+        "s = np.exp(log_softmax(z, axis=(1,)) * 1.001)"),
+    "cross_entropy inlined, the sum": Mutation("_run", 'if params["reduction"] == "mean":',
+                                               'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
     "accumulation": Mutation("_run", "node._grad = current + g",
                              "node._grad = current + g * 1.001"),
@@ -1350,6 +1411,37 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
     install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
     assert forward_failure() is None
+
+
+# Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept)
+APPLY_MUTATIONS = {
+    "cross_entropy's forward": ("data = nll(log_probs, **params)",
+                                "data = nll(log_probs * 1.001, **params)"),
+    "cross_entropy's log_softmax kept": (
+        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)",
+        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs * 1.001)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(APPLY_MUTATIONS))
+def test_a_bug_in_the_unrolled_applys_code_is_caught(name: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = APPLY_MUTATIONS[name]
+    reference = engine.apply.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(engine, "apply", mutant(fast.Unrolled.apply, old, new)(
+        engine._unrolled, reference))
+    cases = corpus("cross_entropy")
+    caught = node_failure(cases) or first_failure(cases)
+    assert caught is not None, f"the checks of apply miss the bug {name!r}"
+
+
+def test_the_log_softmax_kept_is_let_go_with_its_node() -> None:
+    logits = Value(np.zeros((3, 4)))
+    loss = logits.apply("cross_entropy", labels=np.array([0, 1, 3]), reduction="mean")
+    assert fast._saved_log_softmax[0]() is loss
+    kept = weakref.ref(fast._saved_log_softmax[1])
+    del loss
+    assert fast._saved_log_softmax[0]() is None and kept() is None
 
 
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -521,6 +521,21 @@ def test_softmax_family_matches_pytorch(name: str, data: st.DataObject) -> None:
     np.testing.assert_allclose(v.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=14),
+                   elements=st.one_of(st.floats(-50.0, 50.0), st.sampled_from(
+                       [0.0, -0.0, np.inf, -np.inf, np.nan]))))
+def test_the_softmax_family_over_rows_takes_the_rows_maximum(x: Any) -> None:
+    """Along the rows of a matrix (a batch of logits) the maximum is taken column by column
+    when the columns are few: the numbers of numpy's reduction, at any number of columns."""
+    m = np.maximum.reduce(x, axis=1, keepdims=True, initial=-np.inf)
+    with np.errstate(all="ignore"):
+        shifted = x - m
+        log_softmax = shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
+        softmax = np.exp(shifted) / np.add.reduce(np.exp(shifted), axis=1, keepdims=True)
+        np.testing.assert_array_equal(Value(x).log_softmax(1).data, log_softmax)
+        np.testing.assert_array_equal(Value(x).softmax(1).data, softmax)
+
+
 @given(data=st.data())
 def test_var_and_std_match_pytorch(data: st.DataObject) -> None:
     """Our ddof is PyTorch's correction (its default is 1, ours numpy's 0)."""

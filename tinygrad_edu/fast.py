@@ -9,8 +9,10 @@ in how:
   and that slot then holds the node's gradient for this pass instead of a dict entry;
 * on a scalar node, the float rules of the frequent primitives (add, mul, sub, div, neg,
   relu, tanh, exp, sigmoid, log, sqrt, pow_const) are inlined: the table's own operations,
-  without a call, a tuple or a type check; so is matmul's rule for two matrices; the other
-  binary operators are unrolled;
+  without a call, a tuple or a type check; so are, on plain arrays, the rules of matmul (two
+  matrices), add, relu and cross_entropy (reduced to a number: the onehot is subtracted from
+  the softmax in place, and the softmax is the exp of the log_softmax `apply` kept from the
+  forward pass, when it did); the other binary operators are unrolled;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
   (a shared one is made read-only instead, so an edit raises rather than leaks);
@@ -48,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu.kernels import FLOAT_ERRORS
+from tinygrad_edu.kernels import FLOAT_ERRORS, cross_entropy, log_softmax, nll, where
 
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Primitive, Value
@@ -125,6 +127,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
     pending = _PENDING
     owned: set[int] = set()  # ids of the arrays kept as some node's .grad in this pass
     inline = _INLINE_RULES or _inline_rules(registry)
+    tensor_rules = _TENSOR_RULES
     sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
     array = np.ndarray
 
@@ -155,7 +158,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         rule = inline.get(prim)
         if rule is None:
             pass
-        elif type(g) is not float:  # a tensor node: matmul of two matrices inlined
+        elif type(g) is not float or rule == _CROSS_ENTROPY:  # a tensor node's rule, inlined
+            # (the table's rule, the same array operations in the same order, for plain
+            # arrays; anything else goes the general way below, and so does a rule replaced
+            # since the table was read: a mutant's, say, runs as it is given)
+            rule = tensor_rules.get(prim.vjp)
             if rule == _MATMUL:
                 x, y = a._data, b._data
                 if type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2:
@@ -169,6 +176,46 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     if q is not None:
                         s = x.T @ g
                         b._mark = s if q is pending else q + s
+                    continue
+            elif rule == _ADD:
+                if type(g) is array:  # g to each operand, summed to its shape (a bias's)
+                    q = a._mark
+                    if q is not None:
+                        s = _sum_to_shape_of(a, g, sum_to_shape)
+                        a._mark = s if q is pending else q + s
+                    q = b._mark
+                    if q is not None:
+                        s = _sum_to_shape_of(b, g, sum_to_shape)
+                        b._mark = s if q is pending else q + s
+                    continue
+            elif rule == _RELU:
+                x = a._data
+                if type(x) is array and type(g) is array:  # g where a > 0 (and at nan)
+                    q = a._mark
+                    if q is not None:
+                        s = where(0.0, g, cond=x <= 0.0)
+                        a._mark = s if q is pending else q + s
+                    continue
+            elif type(g) is float:  # cross_entropy, reduced to a number
+                z = a._data
+                params = node.params
+                if type(z) is array and params["reduction"] != "none":
+                    # (softmax(z) − onehot(label)) · g, g/batch for the mean: the onehot
+                    # subtracted in place, at each row's label
+                    labels = params["labels"]
+                    rows = len(labels)
+                    if params["reduction"] == "mean":
+                        g = g * (1.0 / rows)
+                    saved = _saved_log_softmax  # the forward's, if `apply` kept it
+                    if saved[0]() is node:
+                        s = np.exp(saved[1])
+                    else:
+                        s = np.exp(log_softmax(z, axis=(1,)))
+                    s[np.arange(rows), labels] -= 1.0
+                    s = np.multiply(g, s, out=s)
+                    q = a._mark
+                    if q is not None:
+                        a._mark = s if q is pending else q + s
                     continue
         elif rule < _MATMUL:
             # A scalar node of a frequent primitive: its rule, inlined (the table's rule, the
@@ -260,20 +307,43 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
 # (a primitive of another name, or an unregistered one of the same name, is not inlined).
 # (the float rules, then matmul: its float case, a dot product, is not inlined)
 (_MUL, _ADD, _RELU, _TANH, _SUB, _NEG, _EXP, _SIGMOID, _POW_CONST, _DIV, _LOG, _SQRT,
- _MATMUL) = range(13)
+ _MATMUL, _CROSS_ENTROPY) = range(14)
 _INLINED = {"mul": _MUL, "add": _ADD, "relu": _RELU, "tanh": _TANH, "sub": _SUB, "neg": _NEG,
             "exp": _EXP, "sigmoid": _SIGMOID, "pow_const": _POW_CONST, "div": _DIV, "log": _LOG,
-            "sqrt": _SQRT, "matmul": _MATMUL}
+            "sqrt": _SQRT, "matmul": _MATMUL, "cross_entropy": _CROSS_ENTROPY}
 _INLINE_RULES: dict[Primitive, int] = {}
+_TENSOR_RULES: dict[Callable[..., Any], int] = {}  # the same codes by rule, for array nodes
 _FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call (sigmoid, ...)
 _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
 
+# The log_softmax of the newest recorded cross_entropy node, computed by `Unrolled.apply` in
+# the forward pass, for its rule (a softmax, as exp(log_softmax)): (the node, its log_softmax),
+# let go when the node is freed. Its operand cannot have changed by the backward pass, which
+# refuses changed data first.
+_NOTHING_SAVED: tuple[Callable[[], Any], Any] = (lambda: None, None)
+_saved_log_softmax = _NOTHING_SAVED
+
+
+def _forget_log_softmax(node: weakref.ref[Any]) -> None:
+    global _saved_log_softmax
+    if _saved_log_softmax[0] is node:
+        _saved_log_softmax = _NOTHING_SAVED
+
+
+def read_table(registry: Mapping[str, Primitive]) -> None:
+    """Note the rules `backward` inlines, as the table declares them (ops.py calls this at
+    the end of its table). A rule replaced later, a mutant's say, is then called, not
+    skipped: an array node's rule is inlined only while it is the one noted here."""
+    _inline_rules(registry)
+
 
 def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:
-    """Fill `_INLINE_RULES` and `_FORWARDS` from the engine's registry (at the first use: the
-    table is complete by then)."""
+    """Fill `_INLINE_RULES`, `_TENSOR_RULES` and `_FORWARDS` from the engine's registry (at
+    the first use: the table is complete by then)."""
     for name, code in _INLINED.items():
         _INLINE_RULES[registry[name]] = code
+    for name in ("matmul", "add", "relu", "cross_entropy"):
+        _TENSOR_RULES[registry[name].vjp] = _INLINED[name]
     for name in ("sigmoid", "pow_const"):
         _FORWARDS[name] = registry[name].forward
     return _INLINE_RULES
@@ -435,6 +505,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
+        array = np.ndarray
 
         @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
         def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
@@ -443,10 +514,24 @@ class Unrolled:
             x = args[0]
             if handed_out:
                 seal(x)
+            z = x._data
+            log_probs = None
             try:
-                data = prim.forward(x._data, **params)
+                if (prim.forward is cross_entropy and type(z) is array and z.ndim == 2
+                        and z.dtype == np.float64 and params.get("reduction") != "none"):
+                    # its two halves, the log_softmax kept for the rule (see _run)
+                    log_probs = log_softmax(z, axis=(1,))
+                    data = nll(log_probs, **params)
+                else:
+                    data = prim.forward(z, **params)
             except (*FLOAT_ERRORS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
+            if log_probs is not None:
+                out = node(data, prim, x, None, params)
+                if out.op is not None:
+                    global _saved_log_softmax
+                    _saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)
+                return out
             if type(data) is np.float64:  # a reduction to a number
                 data = float(data)
             elif type(data) is not float and not _is_tensor(data):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import kernels
+from tinygrad_edu import fast, kernels
 from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import REGISTRY, Primitive, Value, primitive, sum_to_shape
 from tinygrad_edu.kernels import shape_of
@@ -237,7 +237,8 @@ LOG_SOFTMAX: Primitive = primitive("log_softmax", kernels.log_softmax,
 
 def _cross_entropy_vjp(g: Any, out: Any, z: Any, *, labels: Any,
                        reduction: str) -> tuple[Any, ...]:
-    # softmax(z) − onehot(label) for each row, times the row's g (g/batch for the mean)
+    # softmax(z) − onehot(label) for each row, times the row's g (g/batch for the mean); the
+    # softmax as exp(log_softmax(z)), from the numbers of the forward (the fast pass keeps them)
     rows = len(labels)
     onehot = np.zeros(shape_of(z))
     onehot[np.arange(rows), labels] = 1.0
@@ -245,7 +246,7 @@ def _cross_entropy_vjp(g: Any, out: Any, z: Any, *, labels: Any,
         g = RESHAPE(g, shape=(rows, 1))
     elif reduction == "mean":
         g = g * (1.0 / rows)
-    return (g * (SOFTMAX(z, axis=(1,)) - onehot),)
+    return (g * (EXP(LOG_SOFTMAX(z, axis=(1,))) - onehot),)
 
 
 # log_softmax, the pick of each label and the reduction of `losses.cross_entropy`, fused: one
@@ -324,6 +325,8 @@ MIN: Primitive = primitive("min", lambda x, *, axis, keepdims: np.min(x, axis, k
     caption=lambda p: _reduction_caption("min", p),
     text="∂out/∂a = 1 at the minimum (shared evenly among ties), 0 elsewhere")
 # fmt: on
+
+fast.read_table(REGISTRY)  # (the fast executor inlines a few of these rules: as declared here)
 
 
 # ---- helpers of the rules above
