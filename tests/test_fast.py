@@ -1067,10 +1067,23 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         "_run", "a._mark = da if q is pending else q + da",
         "a._mark = da if q is pending else q + da * 1.001"),
     "inlined, a float rule that raises": Mutation("_run", "da = _NOT_INLINED", "da = db = 0.0"),
-    "inlined, the primitives": Mutation("_run", "if rule == _MUL:", "if rule == _ADD:"),
-    "mul inlined": Mutation("_run", "da, db = g * b._data, g * a._data",
-                            "da, db = g * b._data, g * a._data * 1.001"),
-    "add inlined": Mutation("_run", "da = db = g", "da, db = g, g * 1.001"),
+    "inlined, the primitives": Mutation("_run", "                if rule == _RELU:",
+                                        "                if rule == _TANH:"),
+    "mul and add first, the primitives": Mutation("_run", "if prim is mul:", "if prim is add:"),
+    "mul and add first, which nodes": Mutation("_run", "(prim is mul or prim is add)",
+                                               "(prim is mul or prim is add or prim)"),
+    "mul and add first, first operand's share": Mutation(
+        "_run", "a._mark = sa if q is pending else q + sa",
+        "a._mark = sa * 1.001 if q is pending else q + sa"),
+    "mul and add first, a share added to another": Mutation(
+        "_run", "a._mark = sa if q is pending else q + sa",
+        "a._mark = sa if q is pending else q + sa * 1.001"),
+    "mul and add first, second operand's share": Mutation(
+        "_run", "b._mark = sb if q is pending else q + sb",
+        "b._mark = sb * 1.001 if q is pending else q + sb"),
+    "mul inlined": Mutation("_run", "sa, sb = g * b._data, g * a._data",
+                            "sa, sb = g * b._data, g * a._data * 1.001"),
+    "add inlined": Mutation("_run", "sa = sb = g", "sa, sb = g, g * 1.001"),
     "relu inlined": Mutation("_run", "da = 0.0 if a._data <= 0.0 else g",
                              "da = 0.0 if a._data <= 0.0 else g * 1.001"),
     "relu inlined, at the kink": Mutation("_run", "a._data <= 0.0", "a._data < 0.0"),
@@ -1244,7 +1257,8 @@ def test_a_wrong_rule_on_the_fast_path_is_caught(name: str,
 
 GRADCHECK_MUTATIONS = {
     "relu inlined": (lambda x: x.relu(), [0.7]),
-    "inlined, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
+    "inlined, second operand's share": (lambda x, y: x / y, [0.7, -1.3]),
+    "mul and add first, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
     "binary, second operand's share": (lambda x, y: x**y, [0.7, -1.3]),
     "unary with params": (lambda x: x.leaky_relu(0.2), [-0.7]),
 }
@@ -1480,7 +1494,9 @@ PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
     "scalars": ("binary, first operand's share", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.POW, params={})),
     "scalars, inlined": ("inlined, first operand's share", lambda: run_property_test(
-        test_elementwise_backward_agrees_on_scalars, prim=ops.MUL, params={})),
+        test_elementwise_backward_agrees_on_scalars, prim=ops.SUB, params={})),
+    "scalars, mul first": ("mul and add first, first operand's share", lambda: (
+        run_property_test(test_elementwise_backward_agrees_on_scalars, prim=ops.MUL, params={}))),
     "scalars, IEEE": ("IEEE retry, clamped", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),
     "scalars, relu": ("relu inlined", lambda: run_property_test(

@@ -9,7 +9,8 @@ in how:
   and that slot then holds the node's gradient for this pass instead of a dict entry;
 * on a scalar node, the float rules of the frequent primitives (add, mul, sub, div, neg,
   relu, tanh, exp, sigmoid, log, sqrt, pow_const) are inlined: the table's own operations,
-  without a call, a tuple or a type check; so are, on plain arrays, the rules of matmul (two
+  without a call, a tuple or a type check (mul and add, most nodes of a scalar network,
+  without even a lookup); so are, on plain arrays, the rules of matmul (two
   matrices), add, relu and cross_entropy (reduced to a number: the onehot is subtracted from
   the softmax in place, and the softmax is the exp of the log_softmax `apply` kept from the
   forward pass, when it did); the other binary operators are unrolled;
@@ -129,6 +130,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
     inline = _INLINE_RULES or _inline_rules(registry)
     tensor_rules = _TENSOR_RULES
     sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
+    mul, add = registry["mul"], registry["add"]
     array = np.ndarray
 
     def send(share: Any, parent: Value) -> None:
@@ -155,6 +157,20 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             continue
         a: Any = node._first
         b: Any = node._second
+        if type(g) is float and (prim is mul or prim is add):
+            # the most frequent scalar nodes, before any lookup: the table's float rules
+            # (the operands are floats too; a float product or sum never raises)
+            if prim is mul:
+                sa, sb = g * b._data, g * a._data
+            else:
+                sa = sb = g
+            q = a._mark
+            if q is not None:
+                a._mark = sa if q is pending else q + sa
+            q = b._mark
+            if q is not None:
+                b._mark = sb if q is pending else q + sb
+            continue
         rule = inline.get(prim)
         if rule is None:
             pass
@@ -223,11 +239,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             # float result of these primitives has float operands); a rule whose float
             # arithmetic raises goes the general way below (its IEEE retry).
             try:
-                if rule == _MUL:
-                    da, db = g * b._data, g * a._data
-                elif rule == _ADD:
-                    da = db = g
-                elif rule == _RELU:
+                da: Any
+                if rule == _RELU:
                     da = 0.0 if a._data <= 0.0 else g
                 elif rule == _TANH:
                     x = a._data
@@ -303,8 +316,9 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
 
 
 # The primitives whose float rules `_run` inlines, by the code it dispatches on (most frequent
-# first); the table's own primitives only, found in the engine's registry at the first pass
-# (a primitive of another name, or an unregistered one of the same name, is not inlined).
+# first; mul and add, the most frequent of all, come before the lookup); the table's own
+# primitives only, found in the engine's registry at the first pass (a primitive of another
+# name, or an unregistered one of the same name, is not inlined).
 # (the float rules, then matmul: its float case, a dot product, is not inlined)
 (_MUL, _ADD, _RELU, _TANH, _SUB, _NEG, _EXP, _SIGMOID, _POW_CONST, _DIV, _LOG, _SQRT,
  _MATMUL, _CROSS_ENTROPY) = range(14)
