@@ -908,10 +908,21 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
                     yield symbol, left, right, recording
 
 
+def check_reflected_on_two_values() -> None:
+    """A reflected operator asked directly of two Values (``b.__rsub__(a)``, which Python
+    itself never calls: it calls ``a.__sub__(b)``) builds the node of ``a - b``."""
+    for method, (name, reflected) in fast.FUSED.items():
+        if reflected:
+            a, b = Value(1.5), Value(-2.25)
+            expected = reference_apply(ops.REGISTRY[name], a, b)
+            assert_same_node(getattr(b, method)(a), expected, (a, b), f"b.{method}(a)")
+
+
 def forward_failure() -> str | None:
-    for symbol, a, b, recording in forward_corpus():
+    checks = [functools.partial(check_forward, *case) for case in forward_corpus()]
+    for check in [*checks, check_reflected_on_two_values]:
         try:
-            check_forward(symbol, a, b, recording)
+            check()
         except Exception as error:
             return f"{type(error).__name__}: {error}"
     return None
@@ -1392,11 +1403,14 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
     "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
+    "the forward, reflected, a number": ("forward(c, x) if reflected",
+                                         "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
     "recording inside no_grad()": ("right.requires_grad) and recording():",
                                    "right.requires_grad):"),
-    "an int operand": ("y = float(y)  #", "y = float(y) + 0.5  #"),
+    "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
+    "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
     "a constant that needs a gradient": ("right.requires_grad = False",
                                          "right.requires_grad = True"),
     "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),

@@ -650,26 +650,28 @@ class Unrolled:
                 prim = registry[name]
                 forward = prim.forward
             x = self._data
-            kind = type(other)
-            if kind is cls:
+            right: Value
+            if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
+                right = other
                 y = other._data
-            elif kind is float or kind is int:
-                y = other
+                if type(x) is not float or type(y) is not float:
+                    return method(self, other)
+                try:
+                    data = forward(y, x) if reflected else forward(x, y)
+                except FLOAT_ERRORS:
+                    return method(self, other)  # (IEEE results, or an error that says why)
             else:
-                return method(self, other)
-            if type(x) is not float or (type(y) is not float and kind is not int):
-                return method(self, other)
-            try:
-                if kind is int:
-                    y = float(y)  # (what `constant` does to a number)
-                data = forward(y, x) if reflected else forward(x, y)
-            except FLOAT_ERRORS:
-                return method(self, other)  # (IEEE results, or an error that says why)
-            if kind is cls:
-                right: Value = other
-            else:  # engine.constant(y), inlined: `2 * w` comes here
+                kind = type(other)
+                if type(x) is not float or (kind is not float and kind is not int):
+                    return method(self, other)
+                try:
+                    c = other if kind is float else float(other)  # (what `constant` does)
+                    data = forward(c, x) if reflected else forward(x, c)
+                except FLOAT_ERRORS:
+                    return method(self, other)
+                # engine.constant(c), inlined: `2 * w` comes here
                 right = new(cls)
-                right._data = y
+                right._data = c
                 right.label = ""
                 right.requires_grad = False
                 right.op = right._first = right._second = right._all = None
