@@ -88,6 +88,7 @@ from tinygrad_edu import (
     enable_grad,
     engine,
     fast,
+    is_grad_enabled,
     no_grad,
     ops,
     stack,
@@ -1407,7 +1408,7 @@ FUSED_MUTATIONS = {
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
-    "recording inside no_grad()": ("right.requires_grad) and recording():",
+    "recording inside no_grad()": ("right.requires_grad) and grad_mode.enabled:",
                                    "right.requires_grad):"),
     "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
     "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
@@ -1627,6 +1628,29 @@ def collector_failure() -> str | None:
         fast.collector_policy(was_on)
         gc.set_threshold(*saved)
         fast._graph, fast._restore_to = watched
+
+
+def recorded_by_each_forward_copy() -> list[bool]:
+    """Whether each fast forward path records: a fused operator on two Values and on a
+    number, `apply` of one Value, the unrolled operator on tensors."""
+    a, t = Value(2.0), Value([1.0, 2.0])
+    return [y.requires_grad for y in (a * a, 2.0 - a, a.relu(), t * t)]
+
+
+def test_the_forward_copies_follow_the_recording_switch() -> None:
+    """The fast copies read `grad_mode.enabled` (not `is_grad_enabled()`): they follow
+    no_grad and enable_grad, nested, as a decorator, and back after an error."""
+    assert recorded_by_each_forward_copy() == [True] * 4
+    with no_grad():
+        assert recorded_by_each_forward_copy() == [False] * 4
+        with enable_grad():
+            assert recorded_by_each_forward_copy() == [True] * 4
+        assert recorded_by_each_forward_copy() == [False] * 4
+    assert no_grad()(recorded_by_each_forward_copy)() == [False] * 4
+    with pytest.raises(ZeroDivisionError), no_grad():
+        1 / 0  # noqa: B018
+    assert recorded_by_each_forward_copy() == [True] * 4
+    assert is_grad_enabled() is True
 
 
 def test_the_collector_policy() -> None:

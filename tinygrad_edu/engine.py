@@ -261,8 +261,8 @@ def constant(data: Any) -> Value:
 
 # ---- 3. Applying a primitive: the forward pass, recorded --------------------------------------
 
-_unrolled = fast.Unrolled(Value, changes.tick, is_grad_enabled, NO_PARAMS, REGISTRY,
-                          changes.HANDED_OUT, changes.seal)
+_unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
+                          changes.seal)
 
 
 @_unrolled.apply  # the same, made fast (fast.py)

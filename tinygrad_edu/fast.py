@@ -37,7 +37,8 @@ at once, a single node say, pays about 0.7 µs for the raise and the return; a n
 alive, a loss kept in a list say, keeps the threshold raised, and collections 140x rarer.)
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
-writes Value's slots. It imports nothing from the package at run time but `kernels`.
+writes Value's slots. It imports nothing from the package at run time but `kernels` and
+`grad_mode` (whose switch, `grad_mode.enabled`, the forward copies read without a call).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_edu import grad_mode
 from tinygrad_edu.kernels import FLOAT_ERRORS, cross_entropy, log_softmax, nll, where
 
 if TYPE_CHECKING:
@@ -472,12 +474,11 @@ class Unrolled:
     """
 
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
-                 recording: Callable[[], bool], no_params: Mapping[str, Any],
+                 no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
                  seal: Seal) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
-        self.recording = recording
         self.no_params = no_params
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
@@ -486,8 +487,7 @@ class Unrolled:
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
-        cls, new, number, recording = (self.value_class, object.__new__, self.creation_number,
-                                       self.recording)
+        cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params = self.no_params
 
         def node(data: Any, prim: Primitive | None, first: Any, second: Value | None,
@@ -495,7 +495,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if prim is not None and recording() and (
+            if prim is not None and grad_mode.enabled and (
                     first.requires_grad or (second is not None and second.requires_grad)):
                 out.requires_grad = True
                 out.op = prim
@@ -556,7 +556,7 @@ class Unrolled:
 
     def operator(self, reference: Operator) -> Operator:
         cls, node, new, array = self.value_class, self.node(), object.__new__, np.ndarray
-        number, recording, no_params = self.creation_number, self.recording, self.no_params
+        number, no_params = self.creation_number, self.no_params
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
 
         def constant(x: Any) -> Value | None:
@@ -611,7 +611,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (left.requires_grad or right.requires_grad) and recording():
+            if (left.requires_grad or right.requires_grad) and grad_mode.enabled:
                 out.requires_grad = True
                 out.op = prim
                 out._first = left
@@ -635,8 +635,7 @@ class Unrolled:
         to self and the other operand; a `reflected` one, ``__rmul__``, to the other and
         self), in one call for two floats: the forward and the node inline. Anything else (a
         tensor, an IEEE result, an error) goes to `method` itself, kept as `__wrapped__`."""
-        cls, new, number, recording = (self.value_class, object.__new__, self.creation_number,
-                                       self.recording)
+        cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry = self.no_params, self.registry
         # the registry's primitive and its forward, found at the first call (the table is
         # declared after Value's operators are installed)
@@ -682,7 +681,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (self.requires_grad or right.requires_grad) and recording():
+            if (self.requires_grad or right.requires_grad) and grad_mode.enabled:
                 out.requires_grad = True
                 out.op = prim
                 if reflected:

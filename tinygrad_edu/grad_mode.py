@@ -22,12 +22,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 
-_enabled = True
+enabled = True
+"""Whether operations are recorded now: read it (the fast copies do, without a call); switch
+it with `no_grad` and `enable_grad`."""
 
 
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()`."""
-    return _enabled
+    return enabled
 
 
 class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a statement)
@@ -44,13 +46,13 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
         return super().__new__(cls)
 
     def __enter__(self) -> None:
-        global _enabled
-        self._previous = _enabled
-        _enabled = self._switch_to
+        global enabled
+        self._previous = enabled
+        enabled = self._switch_to
 
     def __exit__(self, *exc: object) -> None:
-        global _enabled
-        _enabled = self._previous
+        global enabled
+        enabled = self._previous
 
     def __call__(self, func: F) -> F:
         @functools.wraps(func)
