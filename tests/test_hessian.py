@@ -50,7 +50,10 @@ UNARY: dict[str, Callable[[Value], Value]] = {
     "sum": lambda x: x.sum(),
     "sum_keepdims": lambda x: x.sum(-1, keepdims=True) * 0.5 if x.ndim else x,
     "mean_axis0": lambda x: x.mean(0) if x.ndim else x,
-    "max": lambda x: (x + RAMP[: x.shape[-1]]).max(-1, keepdims=True) if x.ndim else x,
+    # (the ramp taken off again: a node of size 2e3 would make sin(...) too curved for
+    # finite differences)
+    "max": lambda x: ((x + RAMP[: x.shape[-1]]).max(-1, keepdims=True) - RAMP[x.shape[-1] - 1]
+                      if x.ndim else x),
     "index": _index,
     "transpose_back": lambda x: x.T.reshape(x.shape[::-1]).T if x.ndim == 2 else x,
     "softmax": lambda x: x.softmax() * 2.0,
@@ -64,7 +67,8 @@ UNARY: dict[str, Callable[[Value], Value]] = {
     "log1p": lambda x: (x * x).log1p(),
     "expm1": lambda x: x.tanh().expm1(),
     "clip": lambda x: x.clip(-0.77, 0.91) + 0.1 * x,  # (bounds no node is likely to sit on)
-    "min": lambda x: (x - RAMP[: x.shape[-1]]).min(-1, keepdims=True) if x.ndim else x,
+    "min": lambda x: ((x - RAMP[: x.shape[-1]]).min(-1, keepdims=True) + RAMP[x.shape[-1] - 1]
+                      if x.ndim else x),
 }
 BINARY: dict[str, Callable[[Value, Value], Value]] = {
     "add": lambda a, b: a + b,
