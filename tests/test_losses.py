@@ -263,6 +263,45 @@ def test_cross_entropy_refuses_bad_labels(labels: Any, message: str) -> None:
         cross_entropy(Value(np.zeros((2, 3))), labels)
 
 
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ([0, 3], r"label 3 is outside the 3 classes 0\.\.2"),
+        ([-1, 0], r"label -1 is outside the 3 classes"),
+        ([0, -9223372036854775807], r"label -9223372036854775807 is outside the 3 classes"),
+        ([0, 1, 2], r"logits of shape \(2, 3\) need labels of shape \(2,\); got shape \(3,\)"),
+        ([[0, 1]], r"need labels of shape \(2,\); got shape \(1, 2\)"),
+    ],
+)
+def test_cross_entropy_refuses_bad_label_arrays(labels: list[Any], message: str) -> None:
+    # integer arrays take the lean path of `cross_entropy`, which must refuse the same labels
+    with pytest.raises(ValueError, match=message):
+        cross_entropy(Value(np.zeros((2, 3))), np.array(labels, dtype=np.intp))
+    with pytest.raises(ValueError, match="a mean over zero samples is undefined"):
+        cross_entropy(Value(np.zeros((0, 3))), np.zeros(0, dtype=np.intp))
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
+        cross_entropy(Value(np.zeros((2, 3))), np.array([0, 1]), reduction=np.array(["sum"]))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_of_a_label_array_is_the_checked_path(reduction: str) -> None:
+    # the lean path (an intp array) against the general one (the same labels as a list): the
+    # same node, the same numbers, and labels of its own (editing the caller's changes nothing)
+    z = np.array([[1.0, 2.0, -1.0], [0.5, 0.1, 3.0], [0.0, 0.0, 0.0]])
+    labels = np.array([2, 0, 1])
+    fast_z, slow_z = Value(z), Value(z)
+    fast = cross_entropy(fast_z, labels, reduction=reduction)
+    slow = cross_entropy(slow_z, labels.tolist(), reduction=reduction)
+    assert fast.op is slow.op and fast.params.keys() == slow.params.keys()
+    assert np.array_equal(fast.params.get("labels", 0), slow.params.get("labels", 0))
+    labels[:] = 0
+    seed = np.ones(3) if reduction == "none" else None
+    fast.backward(seed)
+    slow.backward(seed)
+    assert np.array_equal(fast.data, slow.data)
+    assert np.array_equal(fast_z.grad, slow_z.grad)
+
+
 def test_cross_entropy_refuses_logits_of_the_wrong_rank() -> None:
     with pytest.raises(ValueError, match=r"\(classes,\) or \(batch, classes\); got shape \(\)"):
         cross_entropy(Value(1.0), 0)

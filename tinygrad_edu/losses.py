@@ -233,6 +233,16 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value
     >>> round(cross_entropy(Value([[2.0, 0.0, 0.0]]), [0]).data, 6)
     0.239545
     """
+    if type(logits) is Value and type(labels) is np.ndarray and labels.dtype == np.intp:
+        # the usual call (a batch of logits, an integer label array), checked in fewer steps:
+        # labels of shape (batch,) all inside 0..classes − 1, read as unsigned so that a
+        # negative one is too large; anything else, errors included, goes the long way
+        z = logits._data
+        if (type(z) is np.ndarray and z.ndim == 2 and labels.shape == z.shape[:1]
+                and z.shape[0] > 0 and type(reduction) is str and reduction != "none"
+                and reduction in REDUCTIONS
+                and np.maximum.reduce(labels.view(np.uintp)) < z.shape[1]):
+            return logits.apply("cross_entropy", labels=labels.copy(), reduction=reduction)
     return _class_loss("cross_entropy", logits, labels, reduction, log_softmax_first=True)
 
 
