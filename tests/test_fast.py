@@ -802,7 +802,7 @@ def assert_same_node(built: Value, expected: Value, operands: Sequence[Any], whe
 
 def expected_node(symbol: str, a: Any, b: Any) -> Value:
     """What the operator is defined to be: `apply` of its primitive."""
-    if symbol == "**" and not isinstance(b, Value):  # a number exponent: pow_const
+    if symbol == "**" and not isinstance(b, Value | np.ndarray):  # a number exponent: pow_const
         return reference_apply(ops.POW_CONST, a, exponent=float(b))
     return reference_apply(OPERATORS[symbol][1], a, b)
 
@@ -904,6 +904,9 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
                     b = Value(fixed_array(*sb, seed=1) if sb else -2.25, requires_grad=rb)
                     for left, right in [(a, b), (a, a), (a, 2.5), (-0.75, b), (a, 3), (-3, b)]:
                         yield symbol, left, right, recording
+                    if sa and sb:  # an array operand (a batch `X @ W`): a constant Value
+                        yield symbol, a, fixed_array(*sb, seed=2), recording
+                        yield symbol, fixed_array(*sa, seed=3), b, recording
             for x, y in [(1.0, 0.0), (0.0, 0.0), (1e308, 10.0), (10.0, 400.0)]:
                 for left, right in [(Value(x), Value(y)), (Value(x), y), (x, Value(y))]:
                     yield symbol, left, right, recording
@@ -1388,6 +1391,9 @@ def test_a_bug_in_the_unrolled_operator_is_caught(name: str,
 UNROLLED_MUTATIONS = {
     "matmul of two matrices": ("data = x @ y", "data = x @ y * 1.001"),
     "matmul of two matrices, alignment": (" and x.shape[1] == y.shape[0]", ""),
+    "an array operand's gradient": ("out._grad = 0.0 if kind is not array else None",
+                                    "out._grad = 0.0"),
+    "an array operand's data": ("out._data = x\n", "out._data = x * 1.001\n"),
 }
 
 
@@ -1442,24 +1448,32 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
     assert forward_failure() is None
 
 
-# Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept)
+# Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept;
+# the node of one operand, built inline), and the primitives whose corpus shows them
 APPLY_MUTATIONS = {
     "cross_entropy's forward": ("data = nll(log_probs, **params)",
-                                "data = nll(log_probs * 1.001, **params)"),
+                                "data = nll(log_probs * 1.001, **params)", "cross_entropy"),
     "cross_entropy's log_softmax kept": (
-        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)",
-        "_saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs * 1.001)"),
+        "_saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs)",
+        "_saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs * 1.001)",
+        "cross_entropy"),
+    "recording inside no_grad()": ("if x.requires_grad and grad_mode.enabled:",
+                                   "if x.requires_grad:", "relu"),
+    "a node's params": ("out.params = params or no_params", "out.params = no_params", "sum"),
+    "a tensor node's gradient": ("out._grad = 0.0 if type(data) is float else None",
+                                 "out._grad = 0.0", "relu"),
+    "a node's operand": ("out._first = x\n", "out._first = None\n", "exp"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(APPLY_MUTATIONS))
 def test_a_bug_in_the_unrolled_applys_code_is_caught(name: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    old, new = APPLY_MUTATIONS[name]
+    old, new, primitive_name = APPLY_MUTATIONS[name]
     reference = engine.apply.__wrapped__  # type: ignore[attr-defined]
     monkeypatch.setattr(engine, "apply", mutant(fast.Unrolled.apply, old, new)(
         engine._unrolled, reference))
-    cases = corpus("cross_entropy")
+    cases = corpus(primitive_name)
     caught = node_failure(cases) or first_failure(cases)
     assert caught is not None, f"the checks of apply miss the bug {name!r}"
 

@@ -519,6 +519,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
+        new, number, no_params = object.__new__, self.creation_number, self.no_params
         array = np.ndarray
 
         @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
@@ -541,21 +542,43 @@ class Unrolled:
             except (*FLOAT_ERRORS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
             if log_probs is not None:
-                out = node(data, prim, x, None, params)
-                if out.op is not None:
+                kept = node(data, prim, x, None, params)
+                if kept.op is not None:
                     global _saved_log_softmax
-                    _saved_log_softmax = (weakref.ref(out, _forget_log_softmax), log_probs)
-                return out
-            if type(data) is np.float64:  # a reduction to a number
+                    _saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs)
+                return kept
+            if type(data) is array:  # (_is_tensor(data), inlined)
+                if data.dtype is not _FLOAT64 or not data.ndim:
+                    return reference(prim, *args, **params)
+            elif type(data) is np.float64:  # a reduction to a number
                 data = float(data)
-            elif type(data) is not float and not _is_tensor(data):
+            elif type(data) is not float:
                 return reference(prim, *args, **params)
-            return node(data, prim, x, None, params)
+            # node(data, prim, x, None, params), inlined: relu, sum, exp, ... come here
+            out: Value = new(cls)
+            out._data = data
+            out.label = ""
+            if x.requires_grad and grad_mode.enabled:
+                out.requires_grad = True
+                out.op = prim
+                out._first = x
+                out.params = params or no_params
+                if _graph is None:
+                    _watch(out)
+            else:
+                out.requires_grad = False
+                out.op = out._first = None
+                out.params = no_params
+            out._second = out._all = None
+            out._grad = 0.0 if type(data) is float else None
+            out._number = number()
+            out._mark = None
+            return out
 
         return apply
 
     def operator(self, reference: Operator) -> Operator:
-        cls, node, new, array = self.value_class, self.node(), object.__new__, np.ndarray
+        cls, new, array = self.value_class, object.__new__, np.ndarray
         number, no_params = self.creation_number, self.no_params
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
 
@@ -563,20 +586,20 @@ class Unrolled:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
             kind = type(x)
             if kind is float or kind is int:
-                # node(float(x), None, None, None, None), inlined: `2 * w` comes here
-                out: Value = new(cls)
-                out._data = float(x)
-                out.label = ""
-                out.requires_grad = False
-                out.op = out._first = out._second = out._all = None
-                out.params = no_params
-                out._grad = 0.0
-                out._number = number()
-                out._mark = None
-                return out
-            if not _is_tensor(x):
-                return None
-            return node(x, None, None, None, None)
+                x = float(x)  # `2 * w` comes here
+            elif kind is not array or x.dtype is not _FLOAT64 or not x.ndim:
+                return None  # (not _is_tensor(x): anything else goes the long way)
+            # node(x, None, None, None, None), inlined: a batch `X @ W` comes here
+            out: Value = new(cls)
+            out._data = x
+            out.label = ""
+            out.requires_grad = False
+            out.op = out._first = out._second = out._all = None
+            out.params = no_params
+            out._grad = 0.0 if kind is not array else None
+            out._number = number()
+            out._mark = None
+            return out
 
         @functools.wraps(reference)
         def operator(prim: Primitive, a: Any, b: Any) -> Value:
@@ -605,7 +628,10 @@ class Unrolled:
                     data = prim.forward(x, y)
                 except (*FLOAT_ERRORS, TypeError):
                     return reference(prim, a, b)  # (IEEE results, or an error that says why)
-                if type(data) is not float and not _is_tensor(data):
+                if type(data) is array:  # (_is_tensor(data), inlined)
+                    if data.dtype is not _FLOAT64 or not data.ndim:
+                        return reference(prim, a, b)
+                elif type(data) is not float:
                     return reference(prim, a, b)
             # node(data, prim, left, right, None), inlined: most nodes of a network come here
             out: Value = new(cls)
@@ -717,6 +743,9 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub"
          "__rsub__": ("sub", True), "__mul__": ("mul", False), "__rmul__": ("mul", True),
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
 """The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
+
+
+_FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
 
 
 def _is_tensor(x: Any) -> bool:
