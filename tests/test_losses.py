@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value, gradients
+from tinygrad_edu import Value, gradients, kernels
 from tinygrad_edu.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -560,12 +560,26 @@ def test_softmax_family_matches_pytorch(name: str, data: st.DataObject) -> None:
     np.testing.assert_allclose(v.grad, tx.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
+@given(e=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=10),
+                   elements=st.one_of(st.floats(0.0, 1e300), st.floats(0.0, 1e-300),
+                                      st.sampled_from([0.0, 1.0, 1e308, np.inf, np.nan]))))
+def test_the_sum_of_exps_over_rows_is_numpys_reduction_to_the_bit(e: Any) -> None:
+    """Along the rows of a matrix of a few columns the softmax family adds its exps column by
+    column: the bits of np.add.reduce, at any number of columns (a wrong order shows up as a
+    different rounding of terms of very different sizes)."""
+    with np.errstate(all="ignore"):
+        ours = kernels._sum_of_exps(e, (1,))
+        numpys = np.add.reduce(e, axis=(1,), keepdims=True)
+    assert ours.shape == numpys.shape and ours.tobytes() == numpys.tobytes()
+
+
 @given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=0, max_side=14),
                    elements=st.one_of(st.floats(-50.0, 50.0), st.sampled_from(
                        [0.0, -0.0, np.inf, -np.inf, np.nan]))))
 def test_the_softmax_family_over_rows_takes_the_rows_maximum(x: Any) -> None:
-    """Along the rows of a matrix (a batch of logits) the maximum is taken column by column
-    when the columns are few: the numbers of numpy's reduction, at any number of columns."""
+    """Along the rows of a matrix (a batch of logits) the maximum is taken, and the exps are
+    added, column by column when the columns are few: the numbers of numpy's reductions, at
+    any number of columns."""
     m = np.maximum.reduce(x, axis=1, keepdims=True, initial=-np.inf)
     with np.errstate(all="ignore"):
         shifted = x - m

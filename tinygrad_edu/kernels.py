@@ -186,17 +186,29 @@ def _maximum(x: Any, axis: tuple[int, ...] | None) -> Any:
     return np.maximum.reduce(x, axis=axis, keepdims=True, initial=_MINUS_INF)
 
 
+def _sum_of_exps(e: Any, axis: tuple[int, ...] | None) -> Any:
+    """The sum over `axis` of exps `e` (no element −0.0), kept: np.add.reduce, or, along the
+    rows of a matrix of 2 to 7 columns, its columns added in order: the same numbers (numpy
+    adds fewer than 8 terms in order, from 0), twice as soon on a small batch."""
+    if axis == (1,) and type(e) is np.ndarray and e.ndim == 2 and 1 < e.shape[1] < 8:
+        s = e[:, :1] + e[:, 1:2]
+        for j in range(2, e.shape[1]):
+            s += e[:, j:j + 1]
+        return s
+    return np.add.reduce(e, axis=axis, keepdims=True)
+
+
 def softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:
     """exp(x − m) / Σ exp(x − m) over `axis`, m the maximum (a row with an inf or all −inf
     is nan, as PyTorch's)."""
     e = np.exp(x - _maximum(x, axis))
-    return e / np.add.reduce(e, axis=axis, keepdims=True)
+    return e / _sum_of_exps(e, axis)
 
 
 def log_softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:
     """(x − m) − log Σ exp(x − m) over `axis`, m the maximum (as PyTorch computes it)."""
     shifted = x - _maximum(x, axis)
-    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(_sum_of_exps(np.exp(shifted), axis))
 
 
 def cross_entropy(z: Any, *, labels: Any, reduction: str) -> Any:
