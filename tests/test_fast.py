@@ -1137,8 +1137,13 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                              "x.ndim >= 1 and y.ndim >= 1"),
     # add, relu and cross_entropy on arrays, inlined
     "add inlined on arrays, first operand's share": Mutation(
-        "_run", "s = _sum_to_shape_of(a, g, sum_to_shape)",
-        "s = _sum_to_shape_of(a, g * 1.001, sum_to_shape)"),
+        "_run", "s = g if type(x) is array and x.shape == g.shape",
+        "s = g * 1.001 if type(x) is array and x.shape == g.shape"),
+    "add inlined on arrays, first operand's share, broadcast": Mutation(
+        "_run", "_sum_to_shape_of(a, g, sum_to_shape)",
+        "_sum_to_shape_of(a, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, first operand's shape": Mutation(
+        "_run", "type(x) is array and x.shape == g.shape else", "type(x) is array else"),
     "add inlined on arrays, second operand's share": Mutation(
         "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)",
         "s = _sum_to_shape_of(b, g * 1.001, sum_to_shape)"),
@@ -1152,8 +1157,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "relu inlined on arrays, at the kink": Mutation("_run", "cond=x <= 0.0", "cond=x < 0.0"),
     "relu inlined on arrays, at nan": Mutation("_run", "where(0.0, g, cond=x <= 0.0)",
                                                "where(g, 0.0, cond=x > 0.0)"),
-    "cross_entropy inlined": Mutation("_run", "s[np.arange(rows), labels] -= 1.0",
-                                      "s[np.arange(rows), labels] -= 1.001"),
+    "cross_entropy inlined": Mutation("_run", "(np.arange(rows), labels), 1.0)",
+                                      "(np.arange(rows), labels), 1.001)"),
     "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
     "cross_entropy inlined, the forward's log_softmax": Mutation(
         "_run", "s = np.exp(saved[1])", "s = np.exp(saved[1] * 1.001)"),
