@@ -1175,6 +1175,16 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                          "if True and"),
     "a kept gradient kept again": Mutation("_keep", "if id(g) not in owned:", "if True:"),
     "a view kept": Mutation("_keep", "and g.base is None:", ":"),
+    "first gradient kept, inlined": Mutation(
+        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
+        "owned.add(id(g))\n" + " " * 16 + "node._grad = g * 1.001\n"),
+    "a kept gradient kept again, inlined": Mutation(
+        "_run", "g.base is None and id(g) not in owned:", "g.base is None:"),
+    "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None and",
+                                     "if type(g) is array and"),
+    "a kept gradient not noted, inlined": Mutation(
+        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
+        "node._grad = g\n"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
     "fit, a leading axis": Mutation(FIT, "return np.add.reduce(share, axis=0)",

@@ -151,7 +151,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             continue  # no gradient reached this node (it lies behind a step, say)
         current = node._grad
         if current is None:  # a tensor's first gradient
-            node._grad = _keep(g, owned, node)
+            if type(g) is array and g.base is None and id(g) not in owned:
+                owned.add(id(g))
+                node._grad = g
+            else:
+                node._grad = _keep(g, owned, node)
         else:
             node._grad = current + g
         prim = node.op
