@@ -221,10 +221,11 @@ def axis_and_keepdims(draw: st.DrawFn, ndim: int) -> tuple[Any, bool]:
 
 
 @st.composite
-def sum_case(draw: st.DrawFn) -> Case:
+def reduction_case(draw: st.DrawFn, method: str) -> Case:
+    """`x.<method>(axis, keepdims)`: sum or logsumexp over random axes."""
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
     axis, keepdims = draw(axis_and_keepdims(len(shape)))
-    return (lambda x: x.sum(axis, keepdims)), [draw(arrays(shape))]
+    return (lambda x: getattr(x, method)(axis, keepdims)), [draw(arrays(shape))]
 
 
 @st.composite
@@ -330,13 +331,6 @@ def where_case(draw: st.DrawFn) -> Case:
 
 
 @st.composite
-def logsumexp_case(draw: st.DrawFn) -> Case:
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
-    axis, keepdims = draw(axis_and_keepdims(len(shape)))
-    return (lambda x: x.logsumexp(axis, keepdims)), [draw(arrays(shape))]
-
-
-@st.composite
 def softmax_case(draw: st.DrawFn, method: str) -> Case:
     """softmax or log_softmax along one axis (a scalar's only axis is -1)."""
     shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
@@ -357,11 +351,11 @@ def cross_entropy_case(draw: st.DrawFn) -> Case:
 
 STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
     "cross_entropy": cross_entropy_case(),
-    "logsumexp": logsumexp_case(),
+    "logsumexp": reduction_case("logsumexp"),
     "softmax": softmax_case("softmax"),
     "log_softmax": softmax_case("log_softmax"),
     "matmul": matmul_case(),
-    "sum": sum_case(),
+    "sum": reduction_case("sum"),
     "max": max_case(),
     "min": min_case(),
     "reshape": reshape_case(),
