@@ -1,5 +1,6 @@
 """Hypothesis profiles: `dev` (quick, the default) and `ci` (more examples, derandomised);
-and a headless Chromium for the tests that look at pages and pictures as a learner does.
+`hide_package`, for the tests of a missing optional extra; and a headless Chromium for the
+tests that look at pages and pictures as a learner does.
 
 CI sets CI=true, which selects `ci`; HYPOTHESIS_PROFILE overrides either.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,19 @@ settings.register_profile(
 )
 _default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+
+@pytest.fixture
+def hide_package(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """`hide_package("matplotlib")`: for this test, importing it or any of its submodules
+    raises ImportError, as when the extra is not installed."""
+
+    def hide(name: str) -> None:
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            monkeypatch.delitem(sys.modules, module)
+        monkeypatch.setitem(sys.modules, name, None)
+
+    return hide
 
 
 # ---- a real browser, for the tests that look at pages and pictures as a learner does --------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,9 +82,9 @@ def test_an_output_that_is_a_folder_is_refused(tmp_path: Path,
 
 
 def test_demo_without_matplotlib_runs_the_text_and_says_once_what_it_skipped(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, hide_package: Callable[[str], None],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    hide_package("matplotlib")  # `import matplotlib` fails
     only = ["perceptron_logic_gates", "xor_mlp", "activations"]
     assert main(["demo", "--quick", "--quiet", "--out", str(tmp_path), "--only", *only]) == 0
     out = capsys.readouterr().out
@@ -103,9 +103,9 @@ def test_demo_without_matplotlib_runs_the_text_and_says_once_what_it_skipped(
 
 
 def test_boundaries_without_matplotlib_print_the_grid_and_the_skip(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, hide_package: Callable[[str], None],
         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hide_package("matplotlib")
     argv = ["boundaries", "--quick", "--quiet", "--layers", "0", "1", "--units", "2",
             "--steps", "5", "--out", str(tmp_path)]
     assert main(argv) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,9 @@ def test_digits_command_trains_and_tests(tmp_path: Path,
 
 
 def test_digits_without_scikit_learn_says_which_extra(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, hide_package: Callable[[str], None],
         capsys: pytest.CaptureFixture[str]) -> None:
-    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "sklearn", None)
+    hide_package("sklearn")
     assert main(["digits", "--quick", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tinygrad-edu digits: error: load_digits reads the digits bundled "
@@ -180,12 +179,10 @@ def test_progress_bar_is_tqdm_when_enabled() -> None:
 
 
 def test_missing_matplotlib_skips_the_picture_in_one_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, hide_package: Callable[[str], None],
         capsys: pytest.CaptureFixture[str]) -> None:
     # without the plot extra the numerical checks still run; one line says what was skipped
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    hide_package("matplotlib")
     assert main(["activations", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "gradcheck" in captured.out and captured.err == ""

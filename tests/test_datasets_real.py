@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import math
 import struct
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +141,9 @@ def test_the_digits_are_the_bundled_ones_with_no_sample_in_both_parts() -> None:
     assert not np.array_equal(raw.X_test, other.X_test)
 
 
-def test_load_digits_without_scikit_learn_names_the_extra(monkeypatch: pytest.MonkeyPatch,
+def test_load_digits_without_scikit_learn_names_the_extra(hide_package: Callable[[str], None],
                                                           ) -> None:
-    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "sklearn", None)
+    hide_package("sklearn")
     with pytest.raises(ImportError, match=r"scikit-learn.*\.\[data\]") as caught:
         load_digits()
     assert DATA_INSTALL_HINT in str(caught.value)

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -300,10 +301,8 @@ def test_activation_plots_take_names_as_get_activation_does() -> None:
     assert values.tolist() == [-1.0, 2.0] and slopes.tolist() == [1.0, 1.0]
 
 
-def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+def test_missing_matplotlib_names_the_extra(hide_package: Callable[[str], None]) -> None:
+    hide_package("matplotlib")  # makes `import matplotlib` fail
     X, y = logic_gate("or")
     with pytest.raises(PlotDependencyError, match=r"pip install -e .\.\[plot\]."):
         viz.plot_decision_boundary(Perceptron(2, zeros=True), X, y)
