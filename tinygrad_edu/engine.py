@@ -32,7 +32,7 @@ import numpy as np
 from tinygrad_edu import changes, fast
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, forward_data
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
-from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of
+from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of, vjp_in_ieee
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.storage import Storage
 
@@ -374,9 +374,7 @@ def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     try:
         return prim.vjp(g, node._data, *datas, **node.params)
     except FLOAT_ERRORS:
-        shares = prim.vjp(np.float64(g), np.float64(node._data), *map(np.float64, datas),
-                          **node.params)
-        return tuple(None if share is None else float(share) for share in shares)
+        return vjp_in_ieee(prim.vjp, g, node._data, datas, node.params)
 
 
 def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:

@@ -53,7 +53,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_edu import grad_mode
-from tinygrad_edu.kernels import FLOAT_ERRORS, cross_entropy, log_softmax, nll, where
+from tinygrad_edu.kernels import (
+    FLOAT_ERRORS,
+    cross_entropy,
+    log_softmax,
+    nll,
+    vjp_in_ieee,
+    where,
+)
 
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Primitive, Value
@@ -384,9 +391,7 @@ def _sum_to_shape_of(node: Value, share: Any, sum_to_shape: SumToShape) -> Any:
 
 def _rule_in_ieee(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     """Rerun a rule whose Python-float arithmetic raised, in numpy floats (inf/nan)."""
-    datas = [np.float64(p._data) for p in node.parents]
-    shares = prim.vjp(np.float64(g), np.float64(node._data), *datas, **node.params)
-    return tuple(None if share is None else float(share) for share in shares)
+    return vjp_in_ieee(prim.vjp, g, node._data, [p._data for p in node.parents], node.params)
 
 
 def _keep(g: Any, owned: set[int], node: Value) -> Any:

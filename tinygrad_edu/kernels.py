@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,19 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu
 
 # Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
 FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+
+
+def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],
+                params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Rerun a float rule whose Python-float arithmetic raised, in numpy floats: its shares
+    with IEEE results (inf, nan), as floats.
+
+    >>> with np.errstate(divide="ignore"):
+    ...     vjp_in_ieee(lambda g, out, a: (g / a,), 1.0, 0.0, [0.0], {})
+    (inf,)
+    """
+    shares = vjp(np.float64(g), np.float64(out), *map(np.float64, datas), **params)
+    return tuple(None if share is None else float(share) for share in shares)
 
 
 class OpError(ValueError):
