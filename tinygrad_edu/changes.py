@@ -17,6 +17,16 @@ How each change is seen, at no cost to a training step:
   Value if they differ. `seal` then makes the array read-only, so an old reference to it
   cannot change it behind the engine's back; the getter makes it writeable again.
 
+* **Data no rule reads** is not watched: no gradient depends on it, so a graph may use it
+  and still backpropagate after it changed (as PyTorch, which saves for backward only what a
+  rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
+  that no recorded operation has used in a way that may read its data, such as `W` in
+  ``X @ W`` with a batch `X` that needs no gradient, or a bias that is only added; its array
+  is handed out without a copy, and neither its in-place edits nor its rebinding are
+  stamped. The first recorded operation whose rule may read it marks it (`is_read`), for
+  good, and `seal` has made its array read-only first. Everything else is watched: results,
+  constants, copies and every scalar (a scalar's changes are always stamped).
+
 `check` costs one comparison when nothing changed after the graph's oldest node was made.
 
 >>> from tinygrad_edu import Value
@@ -41,34 +51,47 @@ import numpy as np
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Value
 
+_ref = weakref.ref
 tick = itertools.count(1).__next__
 """The clock: it numbers new Values (an operand precedes its result) and stamps changes."""
 
 _last_change = 0  # the stamp of the latest change to any Value's data
 
-HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
+HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any] | None]] = {}
 """Arrays the `data` getter handed out, by id of their Value: (the Value, a copy of the array
-as it was then). Emptied as the Values are used again."""
+as it was then, or None for an array no rule reads). Emptied as the Values are used again."""
 
 
-def changed(value: Value) -> None:
-    """Stamp `value`: its data changed now (the setter of `Value.data` calls this)."""
+def changed(value: Value, old: Any = None) -> None:
+    """Stamp `value`: its data changed now, from `old` (the setter of `Value.data` calls this);
+    not for an array no recorded rule reads (see `is_read`): no gradient depends on it."""
     global _last_change
-    value._changed = _last_change = tick()
+    if type(old) is not np.ndarray or getattr(value, "_read", True):
+        value._changed = _last_change = tick()
     if HANDED_OUT.pop(id(value), None) is not None:
-        _make_read_only(value._data)
+        data = value._data
+        if type(data) is np.ndarray:
+            data.setflags(write=False)
+
+
+def is_read(value: Value) -> bool:
+    """Whether a recorded rule may read `value`'s data: True (the safe answer) but for a Value
+    the user made (``Value(...)``) that no operation has yet used in a way that reads it."""
+    return getattr(value, "_read", True)
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
-    """`value.data` is leaving the engine: keep a copy to compare with, and let it be written."""
-    entry = HANDED_OUT.get(id(value))
+    """`value.data` is leaving the engine: let it be written, and keep a copy to compare with,
+    unless no recorded rule reads it (then `seal` only makes it read-only at its next use)."""
+    key = id(value)
+    entry = HANDED_OUT.get(key)
     if entry is not None and entry[0]() is value:
         return
     try:
         array.setflags(write=True)  # sealed by `seal` (setflags: half the cost of .flags)
     except ValueError:
         return  # a view of a sealed array: it stays read-only, and cannot change
-    HANDED_OUT[id(value)] = (weakref.ref(value), array.copy())
+    HANDED_OUT[key] = (_ref(value), array.copy() if getattr(value, "_read", True) else None)
 
 
 def seal(*values: Value | None) -> None:
@@ -76,7 +99,8 @@ def seal(*values: Value | None) -> None:
     for value in values:
         entry = HANDED_OUT.pop(id(value), None)
         if entry is not None and value is not None and entry[0]() is value:
-            _compare(value, entry[1])
+            if entry[1] is not None:
+                _compare(value, entry[1])
             _make_read_only(value._data)
 
 
@@ -106,7 +130,7 @@ def check(nodes: Sequence[Value]) -> None:
         value = ref()
         if value is None:
             del HANDED_OUT[key]
-        elif _compare(value, copy):
+        elif copy is not None and _compare(value, copy):
             HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
     oldest = None
     for node in reversed(nodes):

@@ -130,7 +130,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     """
 
     __slots__ = ("__weakref__", "_all", "_changed", "_data", "_first", "_grad", "_mark",
-                 "_number", "_second", "label", "op", "params", "requires_grad")
+                 "_number", "_read", "_second", "label", "op", "params", "requires_grad")
     __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
 
     _data: Data  # `.data` (storage.py: checked when set, watched for in-place changes)
@@ -147,12 +147,14 @@ class Value(NamedOperations, Storage, ArrayLike):
     _number: int  # creation number: an operand is older than its result
     _mark: Any  # the fast executor's working slot (None between passes)
     _changed: int  # when `.data` last changed (tinygrad_edu.changes); unset until then
+    _read: bool  # a recorded rule may read `.data` (changes.py); unset (so True) but for a leaf
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
         init_slots(self, as_data(data), bool(requires_grad))
         self.label = label
+        self._read = False  # until a recorded rule may read it (apply)
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -282,6 +284,8 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
         changes.seal(*parents)
     data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
     if is_grad_enabled() and any(parent.requires_grad for parent in parents):
+        for parent in parents:  # its rule may read their data: watch it (see `changes`)
+            parent._read = True
         return init_slots(Value.__new__(Value), data, True, prim, parents, params)
     return init_slots(Value.__new__(Value), data, False)
 

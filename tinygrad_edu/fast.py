@@ -513,6 +513,9 @@ class Unrolled:
                 out._first = first
                 out._second = second
                 out.params = params or no_params
+                first._read = True  # (its rule may read their data: see `changes`)
+                if second is not None:
+                    second._read = True
                 if _graph is None:
                     _watch(out)
             else:
@@ -574,6 +577,7 @@ class Unrolled:
                 out.op = prim
                 out._first = x
                 out.params = params or no_params
+                x._read = True  # (its rule may read its data: see `changes`)
                 if _graph is None:
                     _watch(out)
             else:
@@ -653,6 +657,14 @@ class Unrolled:
                 out.op = prim
                 out._first = left
                 out._second = right
+                # its rule may read their data (see `changes`), but add's reads none, and
+                # matmul's reads one operand only for the other's gradient
+                rule = _TENSOR_RULES.get(prim.vjp)
+                if rule != _ADD:
+                    if rule != _MATMUL or right.requires_grad:
+                        left._read = True
+                    if rule != _MATMUL or left.requires_grad:
+                        right._read = True
                 if _graph is None:
                     _watch(out)
             else:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu import changes
+from tinygrad_edu.changes import changed, hand_out
 from tinygrad_edu.data import Data, as_data, shape_of
 
 if TYPE_CHECKING:
@@ -60,19 +60,20 @@ class Storage:
         """
         data = self._data
         if type(data) is np.ndarray:
-            changes.hand_out(self, data)  # type: ignore[arg-type]
+            hand_out(self, data)  # type: ignore[arg-type]
         return data
 
     @data.setter
     def data(self, value: object) -> None:
-        if value is not self._data:  # (`x.data += 1` gives back the same array, changed)
+        old = self._data
+        if value is not old:  # (`x.data += 1` gives back the same array, changed)
             new = as_data(value, "Value.data")
             if shape_of(new) != self.shape and (self.op is not None or self.requires_grad):
                 raise ValueError(
                     f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
                     f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
             self._data = new  # type: ignore[misc]  # (a slot of Value)
-        changes.changed(self)  # type: ignore[arg-type]
+        changed(self, old)  # type: ignore[arg-type]
 
     @property
     def grad(self) -> Any:
