@@ -658,12 +658,13 @@ class Unrolled:
                 out._first = left
                 out._second = right
                 # its rule may read their data (see `changes`), but add's reads none, and
-                # matmul's reads one operand only for the other's gradient
+                # matmul's reads one operand only for the other's gradient: none for plain
+                # data (a numpy batch: no Value whose requires_grad could be switched on)
                 rule = _TENSOR_RULES.get(prim.vjp)
                 if rule != _ADD:
-                    if rule != _MATMUL or right.requires_grad:
+                    if rule != _MATMUL or right is b:
                         left._read = True
-                    if rule != _MATMUL or left.requires_grad:
+                    if rule != _MATMUL or left is a:
                         right._read = True
                 if _graph is None:
                     _watch(out)
