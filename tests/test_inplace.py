@@ -3,16 +3,18 @@ was recorded, by rebinding or in place; changes between steps stay legal."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, engine, no_grad
-from tinygrad_edu.engine import backpropagate, gradients, topological_order
+from tinygrad_edu.engine import REGISTRY, backpropagate, gradients, topological_order
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.optim import SGD, Adam
 
@@ -214,10 +216,120 @@ def test_under_no_grad_nothing_is_recorded_and_nothing_refused() -> None:
     assert y.data.tolist() == [2.0, 4.0]
 
 
+# ---- data no rule reads: a user's array used only where the derivative ignores it -----------
+
+
+def _first_layer() -> tuple[np.ndarray, Value, Value]:
+    X = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])  # a batch: data, no Value
+    return X, Value([[0.1, -0.2], [0.3, 0.4]], label="x"), Value([0.5, -0.5], label="b")
+
+
+def _layer_loss(X: np.ndarray, W: Value, b: Value) -> Value:
+    z = X @ W + b  # matmul reads W only for X's gradient, which X does not need; add reads none
+    return (z * z).sum()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda x: x.data.__setitem__(0, 5.0),
+    lambda x: x.data.__iadd__(1.0),
+    lambda x: np.add(x.data, 1.0, out=x.data),
+    lambda x: setattr(x, "data", x.data * 2.0),
+    lambda x: setattr(x, "data", x.data - 0.1 * np.ones(x.shape)),  # W.data -= lr * W.grad
+], ids=["item", "iadd without the setter", "out=", "rebinding", "a step"])
+def test_data_no_rule_reads_may_change_before_backward(edit: Callable[[Value], Any]) -> None:
+    X, W, b = _first_layer()
+    old_W, old_b = Value(W.data.copy()), Value(b.data.copy())
+    _layer_loss(X, old_W, old_b).backward()  # the gradients of the graph as recorded
+    loss = _layer_loss(X, W, b)
+    edit(W)
+    edit(b)
+    assert W.data.tolist() != old_W.data.tolist() and b.data.tolist() != old_b.data.tolist()
+    assert [g.tolist() for g in engine.gradients(loss, [W, b])] == \
+        [old_W.grad.tolist(), old_b.grad.tolist()]  # the reference pass
+    loss.backward()  # the fast one
+    assert W.grad.tolist() == old_W.grad.tolist() and b.grad.tolist() == old_b.grad.tolist()
+
+
+READERS: dict[str, Callable[[Value], Value]] = {
+    "X needs a gradient": lambda W: Value([[1.0, 2.0]]) @ W,
+    "W * 2": lambda W: W * 2.0,
+    "relu": lambda W: W.relu(),
+    "the reference apply": lambda W: W * [[2.0, 1.0], [1.0, 2.0]],  # (a list: the long way)
+    "maximum (reference apply)": lambda W: W.maximum(Value(0.0)),
+    "W @ a Value": lambda W: W @ Value(np.eye(2)),
+}
+
+
+@pytest.mark.parametrize("reader", READERS.values(), ids=READERS.keys())
+def test_data_once_read_is_watched_again_in_every_graph(reader: Callable[[Value], Value]) -> None:
+    X, W, b = _first_layer()
+    unread = _layer_loss(X, W, b)
+    W.data[0, 0] = 7.0  # legal: no rule reads it yet
+    read = reader(W).sum()
+    W.data[0, 1] = 8.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        read.backward()
+    with pytest.raises(RuntimeError, match=CHANGED):  # watched for good: the older graph too
+        unread.backward()
+    b.data[0] = 1.0  # still read by no rule
+    fresh = _layer_loss(X, W, b)
+    fresh.backward()
+
+
+def test_an_array_held_before_its_data_is_read_cannot_change_it() -> None:
+    _, W, _ = _first_layer()
+    held = W.data  # handed out without a copy: no rule reads it...
+    loss = (W * 3.0).sum()  # ...until now: sealed first
+    with pytest.raises(ValueError, match="read-only"):
+        held[0, 0] = 100.0
+    loss.backward()
+    assert W.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+
+
+def test_a_scalar_rebound_to_an_array_is_watched() -> None:
+    w, c = Value(2.0), Value(3.0, requires_grad=False, label="x")
+    y = w * c  # two floats: the fused operator, which marks nothing (scalars are watched)
+    c.data = [5.0, 6.0]  # data in no graph of its own: it may change shape
+    c.data[0] = 4.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
+def test_a_switched_on_requires_grad_does_not_unwatch_a_product() -> None:
+    X, W, _ = _first_layer()
+    data = Value(X, requires_grad=False)  # a Value, not a numpy batch: W is watched
+    loss = (data @ W).sum()
+    W.data[0, 0] = 9.0
+    data.requires_grad = True  # its gradient would read the changed W
+    with pytest.raises(RuntimeError, match=CHANGED):
+        loss.backward()
+
+
+def test_a_copied_graph_watches_its_read_data() -> None:
+    W = Value([1.0, 2.0], label="x")
+    for copied in (copy.deepcopy((W * 2.0).sum()), pickle.loads(pickle.dumps((W * 2.0).sum()))):
+        leaf = copied.parents[0].parents[0]
+        leaf.data[0] = 5.0
+        with pytest.raises(RuntimeError, match=CHANGED):
+            copied.backward()
+
+
+def test_the_rules_left_unwatched_read_no_such_data() -> None:
+    rng = np.random.default_rng(0)
+    g, a, b, nan = rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), \
+        np.full((3, 3), np.nan)
+    add = REGISTRY["add"].vjp
+    assert [s.tolist() for s in add(g, a + b, a, b)] == [s.tolist() for s in add(g, nan, nan, nan)]
+    matmul = REGISTRY["matmul"].vjp  # a's share reads b only, b's reads a only
+    assert matmul(g, nan, nan, b)[0].tolist() == matmul(g, a @ b, a, b)[0].tolist()
+    assert matmul(g, nan, a, nan)[1].tolist() == matmul(g, a @ b, a, b)[1].tolist()
+
+
 # ---- random graphs, a random saved node changed in a random way ----------------------------
 
-UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "square", "sum0", "reshape", "T"]
-BINARY = ["add", "mul", "sub", "matmulT"]
+UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "square", "sum0", "reshape", "T", "X@", "@X",
+         "*list"]
+BINARY = ["add", "mul", "sub", "maximum", "matmulT"]
 
 
 def _unary(name: str, a: Value) -> Value:
@@ -231,13 +343,23 @@ def _unary(name: str, a: Value) -> Value:
         return a.reshape(-1).reshape(a.shape)
     if name == "T":
         return a.T.T
+    if name == "*list":  # (a list operand: the reference `apply`)
+        return a * np.full(a.shape, 0.5).tolist()
+    if name in ("X@", "@X"):  # a product with data (a numpy batch): not watched for it
+        n = a.shape[0] if name == "X@" else a.shape[1]
+        batch = np.linspace(-1.0, 1.0, n * n).reshape(n, n)
+        return batch @ a if name == "X@" else a @ batch
     return getattr(a, name)()  # type: ignore[no-any-return]
 
 
 def _binary(name: str, a: Value, b: Value) -> Value:
     if name == "matmulT":
         return a @ b.T @ b * 0.1
-    return {"add": a + b, "mul": a * b, "sub": a - b}[name]
+    if name == "maximum":  # (two Values and no operator: the reference `apply`)
+        return a.maximum(b)
+    if name == "add":  # (one operation: each marks its operands its own way)
+        return a + b
+    return a * b if name == "mul" else a - b
 
 
 EDITS = ["rebind", "item", "slice", "iadd attribute", "iadd array", "out="]
@@ -264,7 +386,8 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
     shape = draw(st.sampled_from([(), (2, 2), (3, 2)]))
     size = max(1, int(np.prod(shape)))
     leaves = [Value(np.linspace(0.1, 0.9, size).reshape(shape) * (i + 1)
-                    if shape else 0.3 * (i + 1), label=f"l{i}")
+                    if shape else 0.3 * (i + 1), label=f"l{i}",
+                    requires_grad=i == 0 or draw(st.booleans()))  # (data: X in X @ W)
               for i in range(draw(st.integers(1, 3)))]
     nodes = list(leaves)
     for _ in range(draw(st.integers(1, 6))):
@@ -272,10 +395,29 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
             name = draw(st.sampled_from(UNARY if shape else UNARY[:6]))
             nodes.append(_unary(name, draw(st.sampled_from(nodes))))
         else:
-            name = draw(st.sampled_from(BINARY if shape else BINARY[:3]))
+            name = draw(st.sampled_from(BINARY if shape else BINARY[:4]))
             nodes.append(_binary(name, draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))))
     root = nodes[-1].sum() if shape else nodes[-1] * 1.0
-    return root, topological_order(root)
+    assume(root.requires_grad)
+    return root, topological_order(root, constants=True)
+
+
+def _read_by_a_rule(node: Value, nodes: list[Value]) -> bool:
+    """Whether a gradient of the graph `nodes` depends on `node`'s data: a result (watched
+    always), or an operand of a rule that reads it (mul, maximum, relu, a power, and matmul's
+    for the other operand's gradient; add, sub, neg, reshape and transpose read none)."""
+    if node.op is not None:
+        return True
+    for user in nodes:
+        if user.op is None:
+            continue
+        name, parents = user.op.name, user.parents
+        if name in ("mul", "maximum", "relu", "pow_const") and any(p is node for p in parents):
+            return True
+        if name == "matmul" and any(p is node and q.requires_grad
+                                    for p, q in [parents, parents[::-1]]):
+            return True
+    return False
 
 
 @settings(deadline=None)
@@ -283,8 +425,10 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
 def test_any_change_to_any_saved_node_is_caught(graph: tuple[Value, list[Value]], data: Any,
                                                 how: str, backward_first: bool) -> None:
     root, nodes = graph
-    saved = [n for n in nodes if n is not root]  # the root's data: only its own rule reads it
-    node = data.draw(st.sampled_from(saved))
+    saved = [n for n in nodes if n is not root and _read_by_a_rule(n, nodes)]
+    assume(saved)  # (the root's data: only its own rule reads it)
+    leaves = [n for n in saved if n.op is None]  # (a result is always watched: a leaf, often)
+    node = data.draw(st.sampled_from(leaves if leaves and data.draw(st.booleans()) else saved))
     if backward_first:
         root.backward()  # a second backward() must still detect
     _edit(node, how)
@@ -303,7 +447,34 @@ def test_reading_any_node_and_rebuilding_never_raises(graph: tuple[Value, list[V
         _ = node.data  # handed out, not changed
     root.backward()
     root.backward()
-    leaf = data.draw(st.sampled_from([n for n in nodes if n.op is None]))
+    leaf = data.draw(st.sampled_from([n for n in nodes if n.op is None and n.requires_grad]))
     _edit(leaf, data.draw(st.sampled_from(EDITS)))  # a change between steps...
     fresh = (leaf * 2.0).sum() if leaf.shape else leaf * 2.0
     fresh.backward()  # ...and a graph recorded after it
+
+
+@settings(deadline=None)
+@given(graphs(), st.data(), st.sampled_from(EDITS))
+def test_no_edit_of_any_node_gives_a_wrong_gradient(graph: tuple[Value, list[Value]], data: Any,
+                                                    how: str) -> None:
+    """Edited data, read or not: backward() refuses, or gives the gradients of the graph as
+    it was recorded (both passes)."""
+    root, nodes = graph
+    leaves = [n for n in nodes if n.op is None and n.requires_grad]
+    expected = engine.gradients(root, leaves)
+    users = [n for n in nodes if n.op is None]  # (a result is always watched: a leaf, often)
+    _edit(data.draw(st.sampled_from(users if data.draw(st.booleans()) else nodes)), how)
+    try:
+        got = engine.gradients(root, leaves)
+    except RuntimeError as error:
+        assert "changed after the graph was recorded" in str(error)
+    else:
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+    try:
+        root.backward()
+    except RuntimeError as error:
+        assert "changed after the graph was recorded" in str(error)
+    else:
+        for leaf, e in zip(leaves, expected, strict=True):
+            np.testing.assert_array_equal(leaf.grad, e)
