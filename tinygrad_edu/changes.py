@@ -16,14 +16,13 @@ How each change is seen, at no cost to a training step:
   `backward()`) and `seal` (when the Value is used again) compare the two, and stamp the
   Value if they differ. `seal` then makes the array read-only, so an old reference to it
   cannot change it behind the engine's back; the getter makes it writeable again.
-
 * **Data no rule reads** is not watched: no gradient depends on it, so a graph may use it
   and still backpropagate after it changed (as PyTorch, which saves for backward only what a
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
   that no recorded operation has used in a way that may read its data, such as `W` in
-  ``X @ W`` with a batch `X` that needs no gradient, or a bias that is only added; its array
+  ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
   is handed out without a copy, and neither its in-place edits nor its rebinding are
-  stamped. The first recorded operation whose rule may read it marks it (`is_read`), for
+  stamped. The first recorded operation whose rule may read it marks it (`Value._read`), for
   good, and `seal` has made its array read-only first. Everything else is watched: results,
   constants, copies and every scalar (a scalar's changes are always stamped).
 
@@ -64,20 +63,15 @@ as it was then, or None for an array no rule reads). Emptied as the Values are u
 
 def changed(value: Value, old: Any = None) -> None:
     """Stamp `value`: its data changed now, from `old` (the setter of `Value.data` calls this);
-    not for an array no recorded rule reads (see `is_read`): no gradient depends on it."""
+    but not an array no recorded rule reads (`Value._read` is False): no gradient depends on it.
+    """
     global _last_change
-    if type(old) is not np.ndarray or getattr(value, "_read", True):
+    if getattr(value, "_read", True) or type(old) is not np.ndarray:
         value._changed = _last_change = tick()
     if HANDED_OUT.pop(id(value), None) is not None:
         data = value._data
         if type(data) is np.ndarray:
             data.setflags(write=False)
-
-
-def is_read(value: Value) -> bool:
-    """Whether a recorded rule may read `value`'s data: True (the safe answer) but for a Value
-    the user made (``Value(...)``) that no operation has yet used in a way that reads it."""
-    return getattr(value, "_read", True)
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
