@@ -314,6 +314,22 @@ def test_a_copied_graph_watches_its_read_data() -> None:
             copied.backward()
 
 
+@pytest.mark.parametrize("copier", [copy.deepcopy, lambda v: pickle.loads(pickle.dumps(v))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copy_keeps_whether_its_data_is_read(copier: Callable[[Any], Any]) -> None:
+    X, W, b = _first_layer()
+    read = Value([1.0, 2.0], label="x")
+    _ = read * 2.0
+    W, b, read = copier((W, b, read))  # (one table: as a model's parameters are copied)
+    loss = _layer_loss(X, W, b) + (read * 3.0).sum()
+    W.data[0, 0] = 5.0  # unread in the original: unread in the copy
+    b.data -= 1.0
+    loss.backward()
+    read.data[0] = 5.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        loss.backward()
+
+
 def test_the_rules_left_unwatched_read_no_such_data() -> None:
     rng = np.random.default_rng(0)
     g, a, b, nan = rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), rng.normal(size=(3, 3)), \

@@ -23,8 +23,9 @@ How each change is seen, at no cost to a training step:
   ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
   is handed out without a copy, and neither its in-place edits nor its rebinding are
   stamped. The first recorded operation whose rule may read it marks it (`Value._read`), for
-  good, and `seal` has made its array read-only first. Everything else is watched: results,
-  constants, copies and every scalar (a scalar's changes are always stamped).
+  good, and `seal` has made its array read-only first. A deep copy (pickling.py) keeps the
+  mark. Everything else is watched: results, constants, `detach()` and `copy.copy` (which
+  share the array), and every scalar (a scalar's changes are always stamped).
 
 `check` costs one comparison when nothing changed after the graph's oldest node was made.
 

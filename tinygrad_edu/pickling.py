@@ -50,7 +50,8 @@ class _GraphTable:
     def __reduce__(self) -> Any:
         index = self.index
         rows = [(node._data, node._grad, node.label, node.requires_grad, node.op,
-                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents))
+                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents),
+                 getattr(node, "_read", True))  # (whether a rule may read it: changes.py)
                 for node in self.nodes]
         return _rebuild_graph, (rows,)
 
@@ -70,11 +71,13 @@ def reduce_value(value: Value) -> tuple[Any, ...]:
 def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
     """The nodes of a pickled table, new, in the same order (so their creation numbers are)."""
     nodes: list[Value] = []
-    for data, grad_, label, requires_grad, op, params, parents in rows:
+    for data, grad_, label, requires_grad, op, params, parents, *read in rows:
         operands = tuple(nodes[p] if type(p) is int else p for p in parents)
         node = init_slots(Value.__new__(Value), data, requires_grad, op, operands,
                           params or NO_PARAMS)
         node.label, node._grad = label, grad_
+        if read == [False]:  # no rule read it: nor does one in the copy (a table of 7: read)
+            node._read = False
         nodes.append(node)
     return nodes
 
