@@ -73,7 +73,8 @@ class Optimizer:
     @staticmethod
     def _assign(p: Value, new: Array) -> None:
         """Write `new` into `p`: in place for a tensor, as a float for a scalar. The setter
-        is called either way, so a graph recorded before the step knows `p` changed.
+        is called either way, so a graph recorded before the step whose rules read `p` knows
+        it changed (`tinygrad_edu.changes`).
 
         The array is read with `data_of`, not `p.data`: the getter would hand it out, copying
         it for the in-place check (`tinygrad_edu.changes`), only for the setter to drop the copy.
