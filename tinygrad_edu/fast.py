@@ -47,7 +47,7 @@ import functools
 import gc
 import weakref
 from collections.abc import Callable, Mapping
-from operator import attrgetter
+from operator import add, attrgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -675,39 +675,65 @@ class Unrolled:
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry = self.no_params, self.registry
         # the registry's primitive and its forward, found at the first call (the table is
-        # declared after Value's operators are installed)
+        # declared after Value's operators are installed), and which float operation is that
+        # forward, if it is the builtin operator itself: then that operation, inline
         prim: Primitive | None = None
         forward: Callable[[Any, Any], Any] = method  # (a placeholder until then)
+        inline = _CALLED
 
         @functools.wraps(method)
         def operator(self: Value, other: Any) -> Any:
-            nonlocal prim, forward
+            nonlocal prim, forward, inline
             if prim is None:
                 prim = registry[name]
                 forward = prim.forward
+                inline = _INLINE_FORWARDS.get((forward, reflected), _CALLED)
             x = self._data
-            right: Value
+            right: Value | None
             if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
                 right = other
                 y = other._data
                 if type(x) is not float or type(y) is not float:
                     return method(self, other)
-                try:
-                    data = forward(y, x) if reflected else forward(x, y)
-                except FLOAT_ERRORS:
-                    return method(self, other)  # (IEEE results, or an error that says why)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
                     return method(self, other)
-                try:
-                    c = other if kind is float else float(other)  # (what `constant` does)
-                    data = forward(c, x) if reflected else forward(x, c)
-                except FLOAT_ERRORS:
-                    return method(self, other)
-                # engine.constant(c), inlined: `2 * w` comes here
+                right = None  # (a constant, made below)
+                if kind is float:
+                    y = other
+                else:
+                    try:
+                        y = float(other)  # (what `constant` does)
+                    except OverflowError:
+                        return method(self, other)  # (an error that says why)
+            try:
+                # the forward, reflected or not; a builtin operator's operation inline
+                # (the frequent ones first)
+                if inline == _X_TIMES_Y:
+                    data = x * y
+                elif inline == _X_PLUS_Y:
+                    data = x + y
+                elif inline == _Y_TIMES_X:
+                    data = y * x
+                elif inline == _Y_PLUS_X:
+                    data = y + x
+                elif inline == _X_MINUS_Y:
+                    data = x - y
+                elif inline == _Y_MINUS_X:
+                    data = y - x
+                elif inline == _X_OVER_Y:
+                    data = x / y
+                elif inline == _Y_OVER_X:
+                    data = y / x
+                else:
+                    data = forward(y, x) if reflected else forward(x, y)
+            except FLOAT_ERRORS:
+                return method(self, other)  # (IEEE results, or an error that says why)
+            if right is None:
+                # engine.constant(y), inlined: `2 * w` comes here
                 right = new(cls)
-                right._data = c
+                right._data = y
                 right.label = ""
                 right.requires_grad = False
                 right.op = right._first = right._second = right._all = None
@@ -755,6 +781,17 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub"
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
 """The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
 
+
+(_X_TIMES_Y, _X_PLUS_Y, _Y_TIMES_X, _Y_PLUS_X, _X_MINUS_Y, _Y_MINUS_X, _X_OVER_Y, _Y_OVER_X,
+ _CALLED) = range(9)
+_INLINE_FORWARDS = {
+    (mul, False): _X_TIMES_Y, (add, False): _X_PLUS_Y, (mul, True): _Y_TIMES_X,
+    (add, True): _Y_PLUS_X, (sub, False): _X_MINUS_Y, (sub, True): _Y_MINUS_X,
+    (truediv, False): _X_OVER_Y, (truediv, True): _Y_OVER_X,
+}
+"""The forwards `Unrolled.fused` does inline, (forward, reflected) -> the operation: the
+builtin operators alone (the table's own forwards; a forward replaced, a mutant's say, is
+called as it is given)."""
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
 
