@@ -51,6 +51,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import itertools
 import math
 import operator
 import os
@@ -96,6 +97,7 @@ from tinygrad_edu import (
 )
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.losses import cross_entropy
+from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.testing import GradcheckError, gradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
@@ -1515,6 +1517,103 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
     install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
     assert forward_failure() is None
+
+
+# The fused named operations (`x.relu()`, ...: `fast.Unrolled.fused_method`): the node `apply`
+# builds, for special floats, tensors, constants and inside no_grad(); and bugs in their code
+
+
+def method_failure() -> str | None:
+    """The first fused named operation that builds otherwise than `apply`, or raises otherwise."""
+    for name in fast.FUSED_METHODS:
+        prim = ops.REGISTRY[name]
+        for x in (*SPECIAL, 2.5, -0.5, fixed_array(2, 3)):
+            for requires, recording in itertools.product((True, False), repeat=2):
+                a = Value(x, requires_grad=requires)
+                where = f"Value({x!r}, requires_grad={requires}).{name}()" + (
+                    "" if recording else " inside no_grad()")
+                built: Any
+                expected: Any
+                with contextlib.nullcontext() if recording else no_grad():
+                    try:
+                        built = getattr(a, name)()
+                    except Exception as error:
+                        built = error
+                    try:
+                        expected = reference_apply(prim, a)
+                    except Exception as error:
+                        expected = error
+                try:
+                    if isinstance(expected, Exception) or isinstance(built, Exception):
+                        assert type(built) is type(expected) and str(built) == str(expected), (
+                            f"{where}: {built!r} vs {expected!r} by apply")
+                    else:
+                        assert_same_node(built, expected, (a,), where)
+                except AssertionError as error:
+                    return str(error)
+    return None
+
+
+def test_the_fused_methods_build_the_node_apply_builds() -> None:
+    for name in fast.FUSED_METHODS:
+        assert getattr(Value, name).__wrapped__ is getattr(NamedOperations, name)
+    failure = method_failure()
+    assert failure is None, failure
+
+
+def install_fused_methods(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
+    """Make Value's fused named operations with `fused` (a copy of `fast.Unrolled.fused_method`)."""
+    for name in fast.FUSED_METHODS:
+        reference = getattr(Value, name).__wrapped__
+        monkeypatch.setattr(Value, name, fused(engine._unrolled, name, reference))
+
+
+@contextlib.contextmanager
+def relu_forward(offset: float, kind: type = float) -> Iterator[None]:
+    """relu's forward, not `kernels.relu` but a call of it, plus `offset`, as a `kind`."""
+    prim = ops.REGISTRY["relu"]
+    real = prim.forward
+    object.__setattr__(prim, "forward",  # (a frozen dataclass)
+                       lambda x: real(x) + offset if type(x) is not float else
+                       kind(real(x) + offset))
+    try:
+        yield
+    finally:
+        object.__setattr__(prim, "forward", real)
+
+
+@pytest.mark.parametrize(("offset", "kind"), [(0.0, float), (0.5, float), (0.5, np.float64)])
+def test_the_fused_methods_call_a_forward_replaced(offset: float, kind: type,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced forward is called (and a result that is no float goes the long way)."""
+    with relu_forward(offset, kind):
+        install_fused_methods(monkeypatch, fast.Unrolled.fused_method)
+        assert method_failure() is None
+
+
+FUSED_METHOD_MUTATIONS = {
+    "relu inline, at the kink": ("data = 0.0 if x <= 0.0 else x", "data = 0.0 if x < 0.0 else x"),
+    "relu inline, at nan": ("data = 0.0 if x <= 0.0 else x", "data = x if x > 0.0 else 0.0"),
+    "relu inline, a replaced forward": ("inline = forward is relu", "inline = name == 'relu'"),
+    "the forward called": ("data = forward(x)", "data = forward(x) * 1.001"),
+    "a float's node only": ("if type(x) is not float:", "if False:"),
+    "a float result only": ("if type(data) is not float:", "if False:"),
+    "the operand": ("out._first = self", "out._first = None"),
+    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:",
+                                   "if self.requires_grad:"),
+    "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
+}
+
+
+REPLACED_RELU = {"relu inline, a replaced forward", "a float result only"}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_METHOD_MUTATIONS))
+def test_a_bug_in_the_fused_methods_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = FUSED_METHOD_MUTATIONS[name]
+    with relu_forward(0.5, np.float64) if name in REPLACED_RELU else contextlib.nullcontext():
+        install_fused_methods(monkeypatch, mutant(fast.Unrolled.fused_method, old, new))
+        assert method_failure() is not None, f"the checks miss the bug {name!r}"
 
 
 # Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept;

@@ -58,6 +58,7 @@ from tinygrad_edu.kernels import (
     cross_entropy,
     log_softmax,
     nll,
+    relu,
     vjp_in_ieee,
     where,
 )
@@ -494,7 +495,7 @@ class Unrolled:
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
-        self.fused_operators: dict[str, Method] = {}  # made by `fuse_operators`
+        self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -765,13 +766,67 @@ class Unrolled:
 
         return operator
 
+    def fused_method(self, name: str, method: Callable[[Value], Any]) -> Callable[[Value], Any]:
+        """`method`, a named operation of Value without params (``x.relu()`` applies the
+        primitive `name` to x), in one call for a float: the forward and the node inline,
+        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``. Anything
+        else goes to `method` itself, kept as `__wrapped__`."""
+        cls, new, number = self.value_class, object.__new__, self.creation_number
+        no_params, registry = self.no_params, self.registry
+        prim: Primitive | None = None  # (found at the first call, as in `fused`)
+        forward: Callable[[Any], Any] = method
+        inline = False  # whether the forward is `kernels.relu`, done inline
+
+        @functools.wraps(method)
+        def operation(self: Value) -> Any:
+            nonlocal prim, forward, inline
+            if prim is None:
+                prim = registry[name]
+                forward = prim.forward
+                inline = forward is relu
+            x = self._data
+            if type(x) is not float:
+                return method(self)
+            if inline:
+                data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
+            else:
+                try:
+                    data = forward(x)
+                except (*FLOAT_ERRORS, TypeError):
+                    return method(self)  # (IEEE results, or an error that says why)
+                if type(data) is not float:
+                    return method(self)
+            out: Value = new(cls)
+            out._data = data
+            out.label = ""
+            if self.requires_grad and grad_mode.enabled:
+                out.requires_grad = True
+                out.op = prim
+                out._first = self
+                if _graph is None:
+                    _watch(out)
+            else:
+                out.requires_grad = False
+                out.op = out._first = None
+            out._second = out._all = None
+            out.params = no_params
+            out._grad = 0.0
+            out._number = number()
+            out._mark = None
+            return out
+
+        return operation
+
     def fuse_operators(self, fused: bool = True) -> None:
-        """Replace the value class's operators named in `FUSED` by their `fused` copies (made
-        once), or put the methods written in the class back (``fused=False``)."""
+        """Replace the value class's operators named in `FUSED` and methods named in
+        `FUSED_METHODS` by their `fused` and `fused_method` copies (made once), or put the
+        methods written in the classes back (``fused=False``)."""
         cls = self.value_class
         if not self.fused_operators:
             self.fused_operators = {method: self.fused(name, reflected, getattr(cls, method))
                                     for method, (name, reflected) in FUSED.items()}
+            self.fused_operators.update({name: self.fused_method(name, getattr(cls, name))
+                                         for name in FUSED_METHODS})
         for method, copy in self.fused_operators.items():
             setattr(cls, method, copy if fused else copy.__wrapped__)  # type: ignore[attr-defined]
 
@@ -780,6 +835,9 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub"
          "__rsub__": ("sub", True), "__mul__": ("mul", False), "__rmul__": ("mul", True),
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
 """The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
+
+FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
+"""The named operations `Unrolled.fused_method` makes copies of (each the primitive of its name)."""
 
 
 (_X_TIMES_Y, _X_PLUS_Y, _Y_TIMES_X, _Y_PLUS_X, _X_MINUS_Y, _Y_MINUS_X, _X_OVER_Y, _Y_OVER_X,
