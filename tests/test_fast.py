@@ -1202,8 +1202,7 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         "            continue", "g = node._mark\n        if g is pending:\n            continue\n"
         "        node._mark = None"),
     "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
-    "three operands": Mutation("_collect", "for parent in node._all:",
-                               "for parent in node._all[:-1]:"),
+    "three operands": Mutation("_collect", "for parent in b:", "for parent in b[:-1]:"),
 }
 
 

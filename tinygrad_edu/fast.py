@@ -113,14 +113,14 @@ def _collect(root: Value) -> list[Value]:
         a = node._first
         if a is None:
             continue
-        if node._all is not None:
-            for parent in node._all:
+        b: Any = node._second  # (the newer operand, as a rule: listed first, walked last)
+        if type(b) is tuple:  # three operands or more, all of them
+            for parent in b:
                 if parent._mark is None and parent.requires_grad:
                     parent._mark = pending
                     push(parent)
                     add(parent)
             continue
-        b = node._second  # (the newer operand, as a rule: listed first, walked last)
         if b is not None and b._mark is None and b.requires_grad:
             b._mark = pending
             push(b)
@@ -294,7 +294,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                 continue
         params = node.params
         # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
-        if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
+        if (b is not None and type(params) is not dict and not prim.needs_mask
+                and type(b) is not tuple):  # a binary op
             try:
                 ga, gb = prim.vjp(g, node._data, a._data, b._data)
             except FLOAT_ERRORS:
@@ -310,7 +311,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     gb = _sum_to_shape_of(b, gb, sum_to_shape)
                 b._mark = gb if q is pending else q + gb
             continue
-        if b is None and node._all is None:  # one operand: a function, a reduction, ...
+        if b is None:  # one operand: a function, a reduction, ...
             try:
                 if type(params) is dict:
                     (ga,) = prim.vjp(g, node._data, a._data, **params)
@@ -521,7 +522,6 @@ class Unrolled:
                 out.op = None
                 out._first = out._second = None
                 out.params = no_params
-            out._all = None
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
             out._mark = None
@@ -581,7 +581,7 @@ class Unrolled:
                 out.requires_grad = False
                 out.op = out._first = None
                 out.params = no_params
-            out._second = out._all = None
+            out._second = None
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
             out._mark = None
@@ -606,7 +606,7 @@ class Unrolled:
             out._data = x
             out.label = ""
             out.requires_grad = False
-            out.op = out._first = out._second = out._all = None
+            out.op = out._first = out._second = None
             out.params = no_params
             out._grad = 0.0 if kind is not array else None
             out._number = number()
@@ -659,7 +659,6 @@ class Unrolled:
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
-            out._all = None
             out.params = no_params
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
@@ -737,7 +736,7 @@ class Unrolled:
                 right._data = y
                 right.label = ""
                 right.requires_grad = False
-                right.op = right._first = right._second = right._all = None
+                right.op = right._first = right._second = None
                 right.params = no_params
                 right._grad = 0.0
                 right._number = number()
@@ -757,7 +756,6 @@ class Unrolled:
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
-            out._all = None
             out.params = no_params
             out._grad = 0.0
             out._number = number()
@@ -808,7 +806,7 @@ class Unrolled:
             else:
                 out.requires_grad = False
                 out.op = out._first = None
-            out._second = out._all = None
+            out._second = None
             out.params = no_params
             out._grad = 0.0
             out._number = number()
