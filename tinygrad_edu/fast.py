@@ -22,8 +22,10 @@ in how:
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
 decorated with versions that build the common nodes without the general machinery (and
 multiply two matrices that align without matmul's general checks); and `Value`'s arithmetic
-operators (``__mul__``, ...) are replaced by fused copies that do a float operation and build
-its node in one Python call instead of two.
+operators (``__mul__``, ...) and the named operations relu, tanh, sigmoid, exp and log are
+replaced by fused copies that do a float operation and build its node in one Python call
+instead of two (the operation itself inline when the table's forward is the builtin operator,
+or `kernels.relu`: a forward replaced, a mutant's say, is called as given).
 
 The collector policy (`collector_policy`, on by default): while a graph recorded by those
 copies is alive, the garbage collector's youngest generation waits for `GC_THRESHOLD` new
