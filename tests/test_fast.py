@@ -51,6 +51,7 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import itertools
 import math
 import operator
 import os
@@ -96,6 +97,7 @@ from tinygrad_edu import (
 )
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.losses import cross_entropy
+from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.testing import GradcheckError, gradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
@@ -1200,8 +1202,7 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         "            continue", "g = node._mark\n        if g is pending:\n            continue\n"
         "        node._mark = None"),
     "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
-    "three operands": Mutation("_collect", "for parent in node._all:",
-                               "for parent in node._all[:-1]:"),
+    "three operands": Mutation("_collect", "for parent in b:", "for parent in b[:-1]:"),
 }
 
 
@@ -1424,19 +1425,51 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
-    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
-    "the forward, reflected, a number": ("forward(c, x) if reflected",
-                                         "forward(x, c) if reflected"),
+    "x * y inline": ("data = x * y", "data = x * y * 1.001"),
+    "x + y inline": ("data = x + y", "data = x + y * 1.001"),
+    "y * x inline": ("data = y * x", "data = y * x * 1.001"),
+    "y + x inline": ("data = y + x", "data = y + x * 1.001"),
+    "x - y inline": ("data = x - y", "data = y - x"),
+    "y - x inline": ("data = y - x", "data = x - y"),
+    "x / y inline": ("data = x / y", "data = y / x"),
+    "y / x inline": ("data = y / x", "data = x / y"),
+    "the operation chosen, reflected": ("_INLINE_FORWARDS.get((forward, reflected)",
+                                        "_INLINE_FORWARDS.get((forward, not reflected)"),
+    "a replaced forward inlined": (
+        "inline = _INLINE_FORWARDS.get((forward, reflected), _CALLED)",
+        "inline = _INLINE_FORWARDS.get((fast_inlined[name], reflected), _CALLED)"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
     "recording inside no_grad()": ("right.requires_grad) and grad_mode.enabled:",
                                    "right.requires_grad):"),
-    "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
-    "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
+    "an int operand": ("y = float(other)  #", "y = float(other) + 0.5  #"),
+    "a float operand": ("y = other\n", "y = other * 1.001\n"),
     "a constant that needs a gradient": ("right.requires_grad = False",
                                          "right.requires_grad = True"),
     "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
 }
+# ... and in the way it calls a forward that is not a builtin operator (a mutant's, or one
+# that wraps the builtin: `called_forwards`)
+CALLED_MUTATIONS = {
+    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
+    "the forward, not reflected": ("else forward(x, y)", "else forward(y, x)"),
+}
+BUILTIN_FORWARDS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+                    "div": operator.truediv}
+
+
+@contextlib.contextmanager
+def called_forwards(offset: float = 0.0) -> Iterator[None]:
+    """add, sub, mul and div with forwards that are not the builtin operators, but call them
+    (plus `offset`): fused operators made meanwhile call them, as given."""
+    for name, builtin in BUILTIN_FORWARDS.items():
+        object.__setattr__(ops.REGISTRY[name], "forward",  # (a frozen dataclass)
+                           lambda x, y, f=builtin: f(x, y) + offset)
+    try:
+        yield
+    finally:
+        for name, builtin in BUILTIN_FORWARDS.items():
+            object.__setattr__(ops.REGISTRY[name], "forward", builtin)
 
 
 def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
@@ -1450,8 +1483,30 @@ def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) ->
 def test_a_bug_in_the_fused_operators_is_caught(name: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = FUSED_MUTATIONS[name]
-    install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
-    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+    with called_forwards(offset=0.5) if name == "a replaced forward inlined" else \
+            contextlib.nullcontext():
+        monkeypatch.setattr(fast, "fast_inlined", BUILTIN_FORWARDS, raising=False)
+        install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
+        assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+@pytest.mark.parametrize("name", sorted(CALLED_MUTATIONS))
+def test_a_bug_in_the_fused_operators_calling_a_forward_is_caught(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = CALLED_MUTATIONS[name]
+    with called_forwards():
+        install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
+        assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.5])
+def test_the_fused_operators_call_a_forward_that_is_not_a_builtin(
+        offset: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operation inline is the builtin operator's: a forward replaced (a mutant's, say,
+    `offset` off) is called, as the reference calls it."""
+    with called_forwards(offset):
+        install_fused(monkeypatch, fast.Unrolled.fused)
+        assert forward_failure() is None
 
 
 def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1461,6 +1516,103 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
     install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
     assert forward_failure() is None
+
+
+# The fused named operations (`x.relu()`, ...: `fast.Unrolled.fused_method`): the node `apply`
+# builds, for special floats, tensors, constants and inside no_grad(); and bugs in their code
+
+
+def method_failure() -> str | None:
+    """The first fused named operation that builds otherwise than `apply`, or raises otherwise."""
+    for name in fast.FUSED_METHODS:
+        prim = ops.REGISTRY[name]
+        for x in (*SPECIAL, 2.5, -0.5, fixed_array(2, 3)):
+            for requires, recording in itertools.product((True, False), repeat=2):
+                a = Value(x, requires_grad=requires)
+                where = f"Value({x!r}, requires_grad={requires}).{name}()" + (
+                    "" if recording else " inside no_grad()")
+                built: Any
+                expected: Any
+                with contextlib.nullcontext() if recording else no_grad():
+                    try:
+                        built = getattr(a, name)()
+                    except Exception as error:
+                        built = error
+                    try:
+                        expected = reference_apply(prim, a)
+                    except Exception as error:
+                        expected = error
+                try:
+                    if isinstance(expected, Exception) or isinstance(built, Exception):
+                        assert type(built) is type(expected) and str(built) == str(expected), (
+                            f"{where}: {built!r} vs {expected!r} by apply")
+                    else:
+                        assert_same_node(built, expected, (a,), where)
+                except AssertionError as error:
+                    return str(error)
+    return None
+
+
+def test_the_fused_methods_build_the_node_apply_builds() -> None:
+    for name in fast.FUSED_METHODS:
+        assert getattr(Value, name).__wrapped__ is getattr(NamedOperations, name)
+    failure = method_failure()
+    assert failure is None, failure
+
+
+def install_fused_methods(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
+    """Make Value's fused named operations with `fused` (a copy of `fast.Unrolled.fused_method`)."""
+    for name in fast.FUSED_METHODS:
+        reference = getattr(Value, name).__wrapped__
+        monkeypatch.setattr(Value, name, fused(engine._unrolled, name, reference))
+
+
+@contextlib.contextmanager
+def relu_forward(offset: float, kind: type = float) -> Iterator[None]:
+    """relu's forward, not `kernels.relu` but a call of it, plus `offset`, as a `kind`."""
+    prim = ops.REGISTRY["relu"]
+    real = prim.forward
+    object.__setattr__(prim, "forward",  # (a frozen dataclass)
+                       lambda x: real(x) + offset if type(x) is not float else
+                       kind(real(x) + offset))
+    try:
+        yield
+    finally:
+        object.__setattr__(prim, "forward", real)
+
+
+@pytest.mark.parametrize(("offset", "kind"), [(0.0, float), (0.5, float), (0.5, np.float64)])
+def test_the_fused_methods_call_a_forward_replaced(offset: float, kind: type,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replaced forward is called (and a result that is no float goes the long way)."""
+    with relu_forward(offset, kind):
+        install_fused_methods(monkeypatch, fast.Unrolled.fused_method)
+        assert method_failure() is None
+
+
+FUSED_METHOD_MUTATIONS = {
+    "relu inline, at the kink": ("data = 0.0 if x <= 0.0 else x", "data = 0.0 if x < 0.0 else x"),
+    "relu inline, at nan": ("data = 0.0 if x <= 0.0 else x", "data = x if x > 0.0 else 0.0"),
+    "relu inline, a replaced forward": ("inline = forward is relu", "inline = name == 'relu'"),
+    "the forward called": ("data = forward(x)", "data = forward(x) * 1.001"),
+    "a float's node only": ("if type(x) is not float:", "if False:"),
+    "a float result only": ("if type(data) is not float:", "if False:"),
+    "the operand": ("out._first = self", "out._first = None"),
+    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:",
+                                   "if self.requires_grad:"),
+    "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
+}
+
+
+REPLACED_RELU = {"relu inline, a replaced forward", "a float result only"}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_METHOD_MUTATIONS))
+def test_a_bug_in_the_fused_methods_is_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = FUSED_METHOD_MUTATIONS[name]
+    with relu_forward(0.5, np.float64) if name in REPLACED_RELU else contextlib.nullcontext():
+        install_fused_methods(monkeypatch, mutant(fast.Unrolled.fused_method, old, new))
+        assert method_failure() is not None, f"the checks miss the bug {name!r}"
 
 
 # Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept;

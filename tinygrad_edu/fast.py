@@ -22,8 +22,10 @@ in how:
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
 decorated with versions that build the common nodes without the general machinery (and
 multiply two matrices that align without matmul's general checks); and `Value`'s arithmetic
-operators (``__mul__``, ...) are replaced by fused copies that do a float operation and build
-its node in one Python call instead of two.
+operators (``__mul__``, ...) and the named operations relu, tanh, sigmoid, exp and log are
+replaced by fused copies that do a float operation and build its node in one Python call
+instead of two (the operation itself inline when the table's forward is the builtin operator,
+or `kernels.relu`: a forward replaced, a mutant's say, is called as given).
 
 The collector policy (`collector_policy`, on by default): while a graph recorded by those
 copies is alive, the garbage collector's youngest generation waits for `GC_THRESHOLD` new
@@ -47,7 +49,7 @@ import functools
 import gc
 import weakref
 from collections.abc import Callable, Mapping
-from operator import attrgetter
+from operator import add, attrgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +60,7 @@ from tinygrad_edu.kernels import (
     cross_entropy,
     log_softmax,
     nll,
+    relu,
     vjp_in_ieee,
     where,
 )
@@ -112,14 +115,14 @@ def _collect(root: Value) -> list[Value]:
         a = node._first
         if a is None:
             continue
-        if node._all is not None:
-            for parent in node._all:
+        b: Any = node._second  # (the newer operand, as a rule: listed first, walked last)
+        if type(b) is tuple:  # three operands or more, all of them
+            for parent in b:
                 if parent._mark is None and parent.requires_grad:
                     parent._mark = pending
                     push(parent)
                     add(parent)
             continue
-        b = node._second  # (the newer operand, as a rule: listed first, walked last)
         if b is not None and b._mark is None and b.requires_grad:
             b._mark = pending
             push(b)
@@ -293,7 +296,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                 continue
         params = node.params
         # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
-        if b is not None and type(params) is not dict and not prim.needs_mask:  # a binary op
+        if (b is not None and type(params) is not dict and not prim.needs_mask
+                and type(b) is not tuple):  # a binary op
             try:
                 ga, gb = prim.vjp(g, node._data, a._data, b._data)
             except FLOAT_ERRORS:
@@ -309,7 +313,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     gb = _sum_to_shape_of(b, gb, sum_to_shape)
                 b._mark = gb if q is pending else q + gb
             continue
-        if b is None and node._all is None:  # one operand: a function, a reduction, ...
+        if b is None:  # one operand: a function, a reduction, ...
             try:
                 if type(params) is dict:
                     (ga,) = prim.vjp(g, node._data, a._data, **params)
@@ -494,7 +498,7 @@ class Unrolled:
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
-        self.fused_operators: dict[str, Method] = {}  # made by `fuse_operators`
+        self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
     def node(self) -> Callable[..., Value]:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
@@ -523,7 +527,6 @@ class Unrolled:
                 out.op = None
                 out._first = out._second = None
                 out.params = no_params
-            out._all = None
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
             out._mark = None
@@ -584,7 +587,7 @@ class Unrolled:
                 out.requires_grad = False
                 out.op = out._first = None
                 out.params = no_params
-            out._second = out._all = None
+            out._second = None
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
             out._mark = None
@@ -609,7 +612,7 @@ class Unrolled:
             out._data = x
             out.label = ""
             out.requires_grad = False
-            out.op = out._first = out._second = out._all = None
+            out.op = out._first = out._second = None
             out.params = no_params
             out._grad = 0.0 if kind is not array else None
             out._number = number()
@@ -671,7 +674,6 @@ class Unrolled:
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
-            out._all = None
             out.params = no_params
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
@@ -688,42 +690,68 @@ class Unrolled:
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry = self.no_params, self.registry
         # the registry's primitive and its forward, found at the first call (the table is
-        # declared after Value's operators are installed)
+        # declared after Value's operators are installed), and which float operation is that
+        # forward, if it is the builtin operator itself: then that operation, inline
         prim: Primitive | None = None
         forward: Callable[[Any, Any], Any] = method  # (a placeholder until then)
+        inline = _CALLED
 
         @functools.wraps(method)
         def operator(self: Value, other: Any) -> Any:
-            nonlocal prim, forward
+            nonlocal prim, forward, inline
             if prim is None:
                 prim = registry[name]
                 forward = prim.forward
+                inline = _INLINE_FORWARDS.get((forward, reflected), _CALLED)
             x = self._data
-            right: Value
+            right: Value | None
             if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
                 right = other
                 y = other._data
                 if type(x) is not float or type(y) is not float:
                     return method(self, other)
-                try:
-                    data = forward(y, x) if reflected else forward(x, y)
-                except FLOAT_ERRORS:
-                    return method(self, other)  # (IEEE results, or an error that says why)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
                     return method(self, other)
-                try:
-                    c = other if kind is float else float(other)  # (what `constant` does)
-                    data = forward(c, x) if reflected else forward(x, c)
-                except FLOAT_ERRORS:
-                    return method(self, other)
-                # engine.constant(c), inlined: `2 * w` comes here
+                right = None  # (a constant, made below)
+                if kind is float:
+                    y = other
+                else:
+                    try:
+                        y = float(other)  # (what `constant` does)
+                    except OverflowError:
+                        return method(self, other)  # (an error that says why)
+            try:
+                # the forward, reflected or not; a builtin operator's operation inline
+                # (the frequent ones first)
+                if inline == _X_TIMES_Y:
+                    data = x * y
+                elif inline == _X_PLUS_Y:
+                    data = x + y
+                elif inline == _Y_TIMES_X:
+                    data = y * x
+                elif inline == _Y_PLUS_X:
+                    data = y + x
+                elif inline == _X_MINUS_Y:
+                    data = x - y
+                elif inline == _Y_MINUS_X:
+                    data = y - x
+                elif inline == _X_OVER_Y:
+                    data = x / y
+                elif inline == _Y_OVER_X:
+                    data = y / x
+                else:
+                    data = forward(y, x) if reflected else forward(x, y)
+            except FLOAT_ERRORS:
+                return method(self, other)  # (IEEE results, or an error that says why)
+            if right is None:
+                # engine.constant(y), inlined: `2 * w` comes here
                 right = new(cls)
-                right._data = c
+                right._data = y
                 right.label = ""
                 right.requires_grad = False
-                right.op = right._first = right._second = right._all = None
+                right.op = right._first = right._second = None
                 right.params = no_params
                 right._grad = 0.0
                 right._number = number()
@@ -743,7 +771,6 @@ class Unrolled:
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
-            out._all = None
             out.params = no_params
             out._grad = 0.0
             out._number = number()
@@ -752,13 +779,67 @@ class Unrolled:
 
         return operator
 
+    def fused_method(self, name: str, method: Callable[[Value], Any]) -> Callable[[Value], Any]:
+        """`method`, a named operation of Value without params (``x.relu()`` applies the
+        primitive `name` to x), in one call for a float: the forward and the node inline,
+        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``. Anything
+        else goes to `method` itself, kept as `__wrapped__`."""
+        cls, new, number = self.value_class, object.__new__, self.creation_number
+        no_params, registry = self.no_params, self.registry
+        prim: Primitive | None = None  # (found at the first call, as in `fused`)
+        forward: Callable[[Any], Any] = method
+        inline = False  # whether the forward is `kernels.relu`, done inline
+
+        @functools.wraps(method)
+        def operation(self: Value) -> Any:
+            nonlocal prim, forward, inline
+            if prim is None:
+                prim = registry[name]
+                forward = prim.forward
+                inline = forward is relu
+            x = self._data
+            if type(x) is not float:
+                return method(self)
+            if inline:
+                data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
+            else:
+                try:
+                    data = forward(x)
+                except (*FLOAT_ERRORS, TypeError):
+                    return method(self)  # (IEEE results, or an error that says why)
+                if type(data) is not float:
+                    return method(self)
+            out: Value = new(cls)
+            out._data = data
+            out.label = ""
+            if self.requires_grad and grad_mode.enabled:
+                out.requires_grad = True
+                out.op = prim
+                out._first = self
+                if _graph is None:
+                    _watch(out)
+            else:
+                out.requires_grad = False
+                out.op = out._first = None
+            out._second = None
+            out.params = no_params
+            out._grad = 0.0
+            out._number = number()
+            out._mark = None
+            return out
+
+        return operation
+
     def fuse_operators(self, fused: bool = True) -> None:
-        """Replace the value class's operators named in `FUSED` by their `fused` copies (made
-        once), or put the methods written in the class back (``fused=False``)."""
+        """Replace the value class's operators named in `FUSED` and methods named in
+        `FUSED_METHODS` by their `fused` and `fused_method` copies (made once), or put the
+        methods written in the classes back (``fused=False``)."""
         cls = self.value_class
         if not self.fused_operators:
             self.fused_operators = {method: self.fused(name, reflected, getattr(cls, method))
                                     for method, (name, reflected) in FUSED.items()}
+            self.fused_operators.update({name: self.fused_method(name, getattr(cls, name))
+                                         for name in FUSED_METHODS})
         for method, copy in self.fused_operators.items():
             setattr(cls, method, copy if fused else copy.__wrapped__)  # type: ignore[attr-defined]
 
@@ -768,6 +849,20 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub"
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
 """The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
 
+FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
+"""The named operations `Unrolled.fused_method` makes copies of (each the primitive of its name)."""
+
+
+(_X_TIMES_Y, _X_PLUS_Y, _Y_TIMES_X, _Y_PLUS_X, _X_MINUS_Y, _Y_MINUS_X, _X_OVER_Y, _Y_OVER_X,
+ _CALLED) = range(9)
+_INLINE_FORWARDS = {
+    (mul, False): _X_TIMES_Y, (add, False): _X_PLUS_Y, (mul, True): _Y_TIMES_X,
+    (add, True): _Y_PLUS_X, (sub, False): _X_MINUS_Y, (sub, True): _Y_MINUS_X,
+    (truediv, False): _X_OVER_Y, (truediv, True): _Y_OVER_X,
+}
+"""The forwards `Unrolled.fused` does inline, (forward, reflected) -> the operation: the
+builtin operators alone (the table's own forwards; a forward replaced, a mutant's say, is
+called as it is given)."""
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
 
