@@ -89,6 +89,7 @@ from tinygrad_edu import (
     engine,
     fast,
     is_grad_enabled,
+    kernels,
     no_grad,
     ops,
     stack,
@@ -1152,11 +1153,10 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         + "b._mark = s if q is pending else q + s",
         "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
         + "b._mark = s if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run", "s = where(0.0, g, cond=x <= 0.0)",
-                                       "s = where(0.0, g * 1.001, cond=x <= 0.0)"),
-    "relu inlined on arrays, at the kink": Mutation("_run", "cond=x <= 0.0", "cond=x < 0.0"),
-    "relu inlined on arrays, at nan": Mutation("_run", "where(0.0, g, cond=x <= 0.0)",
-                                               "where(g, 0.0, cond=x > 0.0)"),
+    "relu inlined on arrays": Mutation("_run", "s = g * keep", "s = g * 1.001 * keep"),
+    "relu inlined on arrays, at the kink": Mutation("_run", "keep = out != 0.0",
+                                                    "keep = (out != 0.0) | (x == 0.0)"),
+    "relu inlined on arrays, at nan": Mutation("_run", "keep = out != 0.0", "keep = out > 0.0"),
     "cross_entropy inlined": Mutation("_run", "(np.arange(rows), labels), 1.0)",
                                       "(np.arange(rows), labels), 1.001)"),
     "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
@@ -1722,3 +1722,91 @@ def test_a_bug_in_the_collector_policy_is_caught(name: str,
         assert collector_failure() is not None, f"the policy's test misses the bug {name!r}"
     finally:
         fast._restore_to = None  # (a mutant may leave it set)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. relu's rule on arrays, inlined: the table's bits, signed zeros and nan payloads included
+# --------------------------------------------------------------------------------------------
+
+# (x, g): every kind of x against a finite g of both signs (the rule's 0 has g's sign where
+# g is finite: g·~(x <= 0)); an inf or nan in g (then a +0: np.where); a finite g whose
+# product overflows when summed (still g·~(x <= 0), -0.0 included)
+RELU_EXAMPLES = [
+    ([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324], [-1.5, 2.0, -3.0, 0.5, -0.5,
+                                                               -2.0, 4.0, -1.0, -7.0]),
+    ([-1.0, 1.0, -1.0], [inf, 3.0, -2.0]),
+    ([-1.0, 0.0, 1.0, nan], [-2.0, nan, 3.0, -1.0]),
+    ([1.0, 1.0, -1.0, 0.0], [1e308, 1e308, -2.0, -3.0]),
+    ([[2.0, -0.0], [nan, -4.0]], [[-inf, -1.0], [-inf, -1.0]]),
+]
+
+
+def relu_disagreement(x: Any, g: Any) -> str | None:
+    """x.relu().backward(g) against the table's rule on the same arrays, bit for bit."""
+    x, g = np.array(x, dtype=np.float64), np.array(g, dtype=np.float64)
+    leaf = Value(x)
+    leaf.relu().backward(g)
+    (expected,) = ops.RELU.vjp(g, kernels.relu(x), x)
+    if not np.array_equal(leaf.grad.view(np.int64), np.asarray(expected).view(np.int64)):
+        return f"relu at {x.tolist()} from {g.tolist()}: {leaf.grad.tolist()}, not {expected}"
+    return None
+
+
+def first_relu_disagreement() -> str | None:
+    return next(filter(None, (relu_disagreement(x, g) for x, g in RELU_EXAMPLES)), None)
+
+
+def test_relu_on_arrays_gives_the_tables_bits() -> None:
+    failure = first_relu_disagreement()
+    assert failure is None, failure
+
+
+@given(data=st.data())
+def test_relu_on_arrays_gives_the_tables_bits_on_random_arrays(data: st.DataObject) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=5), label="shape")
+    elements = st.one_of(st.sampled_from(SPECIAL), st.floats(), st.floats(-2.0, 2.0))
+    x = data.draw(hnp.arrays(np.float64, shape, elements=elements), label="x")
+    g = data.draw(hnp.arrays(np.float64, shape, elements=elements), label="g")
+    failure = relu_disagreement(x, g)
+    assert failure is None, failure
+
+
+def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
+    # (`out != 0` stands for `not x <= 0` only for the table's forward: a replaced one, a
+    # mutant's say, gets the rule's own where)
+    replaced = functools.partial(kernels.relu)
+    object.__setattr__(ops.RELU, "forward", replaced)
+    try:
+        for x, g in RELU_EXAMPLES:
+            failure = relu_disagreement(x, g)
+            assert failure is None, failure
+        assert relu_disagreement([1.0, -1.0], [2.0, 2.0]) is None
+    finally:
+        object.__setattr__(ops.RELU, "forward", kernels.relu)
+
+
+RELU_MUTATIONS = {
+    "the product": ("s = g * keep", "s = g * 1.001 * keep"),
+    "the mask at nan": ("keep = out != 0.0", "keep = out > 0.0"),
+    "the mask at the kink": ("keep = out != 0.0", "keep = (out != 0.0) | (x == 0.0)"),
+    "no exact check after an overflow": ("not np.isfinite(g).all()", "True"),
+    "no check of the product": ("if not isfinite(np.add.reduce(s, None)) and", "if False and"),
+    "the where for an inf or nan": ("s = np.where(keep, g, 0.0)",
+                                    "s = np.where(keep, g * 1.001, 0.0)"),
+    "another forward's rule": ("s = where(0.0, g, cond=x <= 0.0)",
+                               "s = where(0.0, g, cond=x < 0.0)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELU_MUTATIONS))
+def test_a_bug_in_relus_inlined_rule_is_caught(name: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = RELU_MUTATIONS[name]
+    monkeypatch.setattr(fast, "_run", mutant(fast._run, old, new))
+    if name == "another forward's rule":
+        object.__setattr__(ops.RELU, "forward", functools.partial(kernels.relu))
+    try:
+        caught = first_relu_disagreement() or relu_disagreement([0.0, -1.0], [2.0, 2.0])
+    finally:
+        object.__setattr__(ops.RELU, "forward", kernels.relu)
+    assert caught is not None, f"the relu checks miss the bug {name!r}"
