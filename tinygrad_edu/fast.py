@@ -218,7 +218,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                         a._mark = s if q is pending else q + s
                     q = b._mark
                     if q is not None:
-                        s = _sum_to_shape_of(b, g, sum_to_shape)
+                        y = b._data
+                        if type(y) is array and g.shape[1:] == y.shape:  # a bias's share:
+                            s = np.add.reduce(g, axis=0)  # (_sum_to_shape_of, inlined)
+                        else:
+                            s = _sum_to_shape_of(b, g, sum_to_shape)
                         b._mark = s if q is pending else q + s
                     continue
             elif rule == _RELU:
