@@ -155,13 +155,16 @@ def reference_backward(root: Value, gradient: Any) -> None:
 
 
 def assert_owned(nodes: Sequence[Value], where: str) -> None:
-    """Ownership: no gradient is (a view of) any node's data, and a leaf shares its gradient
-    with no other node."""
+    """Ownership: no gradient is (a view of) any node's data, a leaf shares its gradient
+    with no other node, and a gradient two nodes share is read-only (an edit raises)."""
     datas = [n.data for n in nodes if type(n.data) is np.ndarray]
     grads = [(n, n.grad) for n in nodes if type(n.grad) is np.ndarray]
     for node, g in grads:
         for data in datas:
             assert not np.shares_memory(g, data), f"{where}: {describe(node)}.grad is data"
+        shared = any(h is g for other, h in grads if other is not node)
+        assert not (shared and g.flags.writeable), (
+            f"{where}: {describe(node)}.grad is shared with another node, and writeable")
         if node.is_leaf:
             for other, h in grads:
                 assert other is node or not np.shares_memory(g, h), (
@@ -1181,15 +1184,18 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "a kept gradient kept again": Mutation("_keep", "if id(g) not in owned:", "if True:"),
     "a view kept": Mutation("_keep", "and g.base is None:", ":"),
     "first gradient kept, inlined": Mutation(
-        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
-        "owned.add(id(g))\n" + " " * 16 + "node._grad = g * 1.001\n"),
-    "a kept gradient kept again, inlined": Mutation(
-        "_run", "g.base is None and id(g) not in owned:", "g.base is None:"),
-    "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None and",
-                                     "if type(g) is array and"),
+        "_run", "    node._grad = g\n" + " " * 12 + "else:",
+        "    node._grad = g * 1.001\n" + " " * 12 + "else:"),
+    "a kept gradient kept again, inlined": Mutation("_run", "if id(g) not in owned:",
+                                                    "if True:"),
+    "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None:\n",
+                                     "if type(g) is array:\n"),
     "a kept gradient not noted, inlined": Mutation(
-        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
-        "node._grad = g\n"),
+        "_run", "owned.add(id(g))\n" + " " * 16 + "elif", "pass\n" + " " * 16 + "elif"),
+    "a shared gradient left writable, inlined": Mutation(
+        "_run", "g.setflags(write=False)  # (shared", "pass  # (shared"),
+    "a leaf's gradient shared, inlined": Mutation(
+        "_run", "elif prim is not None and g.dtype is _FLOAT64:", "elif g.dtype is _FLOAT64:"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
     "fit, a leading axis": Mutation(FIT, "return np.add.reduce(share, axis=0)",

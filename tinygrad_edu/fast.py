@@ -159,15 +159,20 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         if g is pending:
             continue  # no gradient reached this node (it lies behind a step, say)
         current = node._grad
+        prim = node.op
         if current is None:  # a tensor's first gradient
-            if type(g) is array and g.base is None and id(g) not in owned:
-                owned.add(id(g))
+            if type(g) is array and g.base is None:
+                if id(g) not in owned:
+                    owned.add(id(g))
+                elif prim is not None and g.dtype is _FLOAT64:
+                    g.setflags(write=False)  # (shared with an intermediate node: _keep)
+                else:
+                    g = _keep(g, owned, node)
                 node._grad = g
             else:
                 node._grad = _keep(g, owned, node)
         else:
             node._grad = current + g
-        prim = node.op
         if prim is None:
             continue
         a: Any = node._first
