@@ -1186,12 +1186,12 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "first gradient kept, inlined": Mutation(
         "_run", "    node._grad = g\n" + " " * 12 + "else:",
         "    node._grad = g * 1.001\n" + " " * 12 + "else:"),
-    "a kept gradient kept again, inlined": Mutation("_run", "if id(g) not in owned:",
-                                                    "if True:"),
+    "a kept gradient kept again, inlined": Mutation("_run", "if (i := id(g)) not in owned:",
+                                                    "if (i := id(g)) or True:"),
     "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None:\n",
                                      "if type(g) is array:\n"),
     "a kept gradient not noted, inlined": Mutation(
-        "_run", "owned.add(id(g))\n" + " " * 16 + "elif", "pass\n" + " " * 16 + "elif"),
+        "_run", "owned.add(i)\n" + " " * 16 + "elif", "pass\n" + " " * 16 + "elif"),
     "a shared gradient left writable, inlined": Mutation(
         "_run", "g.setflags(write=False)  # (shared", "pass  # (shared"),
     "a leaf's gradient shared, inlined": Mutation(

@@ -162,8 +162,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         prim = node.op
         if current is None:  # a tensor's first gradient
             if type(g) is array and g.base is None:
-                if id(g) not in owned:
-                    owned.add(id(g))
+                if (i := id(g)) not in owned:
+                    owned.add(i)
                 elif prim is not None and g.dtype is _FLOAT64:
                     g.setflags(write=False)  # (shared with an intermediate node: _keep)
                 else:
