@@ -90,6 +90,7 @@ from tinygrad_edu import (
     engine,
     fast,
     is_grad_enabled,
+    kernels,
     no_grad,
     ops,
     stack,
@@ -156,13 +157,16 @@ def reference_backward(root: Value, gradient: Any) -> None:
 
 
 def assert_owned(nodes: Sequence[Value], where: str) -> None:
-    """Ownership: no gradient is (a view of) any node's data, and a leaf shares its gradient
-    with no other node."""
+    """Ownership: no gradient is (a view of) any node's data, a leaf shares its gradient
+    with no other node, and a gradient two nodes share is read-only (an edit raises)."""
     datas = [n.data for n in nodes if type(n.data) is np.ndarray]
     grads = [(n, n.grad) for n in nodes if type(n.grad) is np.ndarray]
     for node, g in grads:
         for data in datas:
             assert not np.shares_memory(g, data), f"{where}: {describe(node)}.grad is data"
+        shared = any(h is g for other, h in grads if other is not node)
+        assert not (shared and g.flags.writeable), (
+            f"{where}: {describe(node)}.grad is shared with another node, and writeable")
         if node.is_leaf:
             for other, h in grads:
                 assert other is node or not np.shares_memory(g, h), (
@@ -1149,16 +1153,20 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "add inlined on arrays, second operand's share": Mutation(
         "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)",
         "s = _sum_to_shape_of(b, g * 1.001, sum_to_shape)"),
+    "add inlined on arrays, a bias's share": Mutation(
+        "_run", "s = np.add.reduce(g, axis=0)  # (_sum",
+        "s = np.add.reduce(g * 1.001, axis=0)  # (_sum"),
+    "add inlined on arrays, a bias's shape": Mutation(
+        "_run", "g.shape[1:] == y.shape:  # a bias", "g.shape[-1:] == y.shape[-1:]:  # a bias"),
     "add inlined on arrays, a share added to another": Mutation(
         "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
         + "b._mark = s if q is pending else q + s",
         "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
         + "b._mark = s if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run", "s = where(0.0, g, cond=x <= 0.0)",
-                                       "s = where(0.0, g * 1.001, cond=x <= 0.0)"),
-    "relu inlined on arrays, at the kink": Mutation("_run", "cond=x <= 0.0", "cond=x < 0.0"),
-    "relu inlined on arrays, at nan": Mutation("_run", "where(0.0, g, cond=x <= 0.0)",
-                                               "where(g, 0.0, cond=x > 0.0)"),
+    "relu inlined on arrays": Mutation("_run", "s = g * keep", "s = g * 1.001 * keep"),
+    "relu inlined on arrays, at the kink": Mutation("_run", "keep = out != 0.0",
+                                                    "keep = (out != 0.0) | (x == 0.0)"),
+    "relu inlined on arrays, at nan": Mutation("_run", "keep = out != 0.0", "keep = out > 0.0"),
     "cross_entropy inlined": Mutation("_run", "(np.arange(rows), labels), 1.0)",
                                       "(np.arange(rows), labels), 1.001)"),
     "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
@@ -1178,15 +1186,18 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "a kept gradient kept again": Mutation("_keep", "if id(g) not in owned:", "if True:"),
     "a view kept": Mutation("_keep", "and g.base is None:", ":"),
     "first gradient kept, inlined": Mutation(
-        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
-        "owned.add(id(g))\n" + " " * 16 + "node._grad = g * 1.001\n"),
-    "a kept gradient kept again, inlined": Mutation(
-        "_run", "g.base is None and id(g) not in owned:", "g.base is None:"),
-    "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None and",
-                                     "if type(g) is array and"),
+        "_run", "    node._grad = g\n" + " " * 12 + "else:",
+        "    node._grad = g * 1.001\n" + " " * 12 + "else:"),
+    "a kept gradient kept again, inlined": Mutation("_run", "if (i := id(g)) not in owned:",
+                                                    "if (i := id(g)) or True:"),
+    "a view kept, inlined": Mutation("_run", "if type(g) is array and g.base is None:\n",
+                                     "if type(g) is array:\n"),
     "a kept gradient not noted, inlined": Mutation(
-        "_run", "owned.add(id(g))\n" + " " * 16 + "node._grad = g\n",
-        "node._grad = g\n"),
+        "_run", "owned.add(i)\n" + " " * 16 + "elif", "pass\n" + " " * 16 + "elif"),
+    "a shared gradient left writable, inlined": Mutation(
+        "_run", "g.setflags(write=False)  # (shared", "pass  # (shared"),
+    "a leaf's gradient shared, inlined": Mutation(
+        "_run", "elif prim is not None and g.dtype is _FLOAT64:", "elif g.dtype is _FLOAT64:"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
     "fit, a leading axis": Mutation(FIT, "return np.add.reduce(share, axis=0)",
@@ -1697,7 +1708,7 @@ PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
         test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),
     "scalars, relu": ("relu inlined", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.RELU, params={})),
-    "tensors": ("fit, a leading axis", lambda: run_property_test(
+    "tensors": ("add inlined on arrays, a bias's share", lambda: run_property_test(
         test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.ADD, params={})),
     "structural": ("needs mask", lambda: run_property_test(
         test_structural_backward_agrees, name="matmul")),
@@ -1874,3 +1885,91 @@ def test_a_bug_in_the_collector_policy_is_caught(name: str,
         assert collector_failure() is not None, f"the policy's test misses the bug {name!r}"
     finally:
         fast._restore_to = None  # (a mutant may leave it set)
+
+
+# --------------------------------------------------------------------------------------------
+# 7. relu's rule on arrays, inlined: the table's bits, signed zeros and nan payloads included
+# --------------------------------------------------------------------------------------------
+
+# (x, g): every kind of x against a finite g of both signs (the rule's 0 has g's sign where
+# g is finite: g·~(x <= 0)); an inf or nan in g (then a +0: np.where); a finite g whose
+# product overflows when summed (still g·~(x <= 0), -0.0 included)
+RELU_EXAMPLES = [
+    ([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324], [-1.5, 2.0, -3.0, 0.5, -0.5,
+                                                               -2.0, 4.0, -1.0, -7.0]),
+    ([-1.0, 1.0, -1.0], [inf, 3.0, -2.0]),
+    ([-1.0, 0.0, 1.0, nan], [-2.0, nan, 3.0, -1.0]),
+    ([1.0, 1.0, -1.0, 0.0], [1e308, 1e308, -2.0, -3.0]),
+    ([[2.0, -0.0], [nan, -4.0]], [[-inf, -1.0], [-inf, -1.0]]),
+]
+
+
+def relu_disagreement(x: Any, g: Any) -> str | None:
+    """x.relu().backward(g) against the table's rule on the same arrays, bit for bit."""
+    x, g = np.array(x, dtype=np.float64), np.array(g, dtype=np.float64)
+    leaf = Value(x)
+    leaf.relu().backward(g)
+    (expected,) = ops.RELU.vjp(g, kernels.relu(x), x)
+    if not np.array_equal(leaf.grad.view(np.int64), np.asarray(expected).view(np.int64)):
+        return f"relu at {x.tolist()} from {g.tolist()}: {leaf.grad.tolist()}, not {expected}"
+    return None
+
+
+def first_relu_disagreement() -> str | None:
+    return next(filter(None, (relu_disagreement(x, g) for x, g in RELU_EXAMPLES)), None)
+
+
+def test_relu_on_arrays_gives_the_tables_bits() -> None:
+    failure = first_relu_disagreement()
+    assert failure is None, failure
+
+
+@given(data=st.data())
+def test_relu_on_arrays_gives_the_tables_bits_on_random_arrays(data: st.DataObject) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=5), label="shape")
+    elements = st.one_of(st.sampled_from(SPECIAL), st.floats(), st.floats(-2.0, 2.0))
+    x = data.draw(hnp.arrays(np.float64, shape, elements=elements), label="x")
+    g = data.draw(hnp.arrays(np.float64, shape, elements=elements), label="g")
+    failure = relu_disagreement(x, g)
+    assert failure is None, failure
+
+
+def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
+    # (`out != 0` stands for `not x <= 0` only for the table's forward: a replaced one, a
+    # mutant's say, gets the rule's own where)
+    replaced = functools.partial(kernels.relu)
+    object.__setattr__(ops.RELU, "forward", replaced)
+    try:
+        for x, g in RELU_EXAMPLES:
+            failure = relu_disagreement(x, g)
+            assert failure is None, failure
+        assert relu_disagreement([1.0, -1.0], [2.0, 2.0]) is None
+    finally:
+        object.__setattr__(ops.RELU, "forward", kernels.relu)
+
+
+RELU_MUTATIONS = {
+    "the product": ("s = g * keep", "s = g * 1.001 * keep"),
+    "the mask at nan": ("keep = out != 0.0", "keep = out > 0.0"),
+    "the mask at the kink": ("keep = out != 0.0", "keep = (out != 0.0) | (x == 0.0)"),
+    "no exact check after an overflow": ("not np.isfinite(g).all()", "True"),
+    "no check of the product": ("if not isfinite(np.add.reduce(s, None)) and", "if False and"),
+    "the where for an inf or nan": ("s = np.where(keep, g, 0.0)",
+                                    "s = np.where(keep, g * 1.001, 0.0)"),
+    "another forward's rule": ("s = where(0.0, g, cond=x <= 0.0)",
+                               "s = where(0.0, g, cond=x < 0.0)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELU_MUTATIONS))
+def test_a_bug_in_relus_inlined_rule_is_caught(name: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = RELU_MUTATIONS[name]
+    monkeypatch.setattr(fast, "_run", mutant(fast._run, old, new))
+    if name == "another forward's rule":
+        object.__setattr__(ops.RELU, "forward", functools.partial(kernels.relu))
+    try:
+        caught = first_relu_disagreement() or relu_disagreement([0.0, -1.0], [2.0, 2.0])
+    finally:
+        object.__setattr__(ops.RELU, "forward", kernels.relu)
+    assert caught is not None, f"the relu checks miss the bug {name!r}"

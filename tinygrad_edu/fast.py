@@ -49,6 +49,7 @@ import functools
 import gc
 import weakref
 from collections.abc import Callable, Mapping
+from math import isfinite
 from operator import add, attrgetter, mul, sub, truediv
 from typing import TYPE_CHECKING, Any
 
@@ -160,15 +161,20 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
         if g is pending:
             continue  # no gradient reached this node (it lies behind a step, say)
         current = node._grad
+        prim = node.op
         if current is None:  # a tensor's first gradient
-            if type(g) is array and g.base is None and id(g) not in owned:
-                owned.add(id(g))
+            if type(g) is array and g.base is None:
+                if (i := id(g)) not in owned:
+                    owned.add(i)
+                elif prim is not None and g.dtype is _FLOAT64:
+                    g.setflags(write=False)  # (shared with an intermediate node: _keep)
+                else:
+                    g = _keep(g, owned, node)
                 node._grad = g
             else:
                 node._grad = _keep(g, owned, node)
         else:
             node._grad = current + g
-        prim = node.op
         if prim is None:
             continue
         a: Any = node._first
@@ -219,7 +225,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                         a._mark = s if q is pending else q + s
                     q = b._mark
                     if q is not None:
-                        s = _sum_to_shape_of(b, g, sum_to_shape)
+                        y = b._data
+                        if type(y) is array and g.shape[1:] == y.shape:  # a bias's share:
+                            s = np.add.reduce(g, axis=0)  # (_sum_to_shape_of, inlined)
+                        else:
+                            s = _sum_to_shape_of(b, g, sum_to_shape)
                         b._mark = s if q is pending else q + s
                     continue
             elif rule == _RELU:
@@ -227,7 +237,19 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                 if type(x) is array and type(g) is array:  # g where a > 0 (and at nan)
                     q = a._mark
                     if q is not None:
-                        s = where(0.0, g, cond=x <= 0.0)
+                        out = node._data
+                        if prim.forward is relu and type(out) is array:
+                            # where(0.0, g, cond=x <= 0.0) in 3 calls instead of 5: not
+                            # x <= 0 is out != 0 (out = max(x, 0): x > 0, or x nan); g
+                            # times that mask is the rule's g·~cond when g is finite, and g
+                            # is when the product's sum is (else: an exact check)
+                            keep = out != 0.0
+                            s = g * keep
+                            if not isfinite(np.add.reduce(s, None)) and \
+                                    not np.isfinite(g).all():
+                                s = np.where(keep, g, 0.0)  # (inf or nan in g)
+                        else:
+                            s = where(0.0, g, cond=x <= 0.0)
                         a._mark = s if q is pending else q + s
                     continue
             elif type(g) is float:  # cross_entropy, reduced to a number
