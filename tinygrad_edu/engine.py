@@ -141,7 +141,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     params: Mapping[str, Any]  # the op's other arguments (an axis, an exponent, ...)
     # The operands (`parents`) are in slots, not a tuple: a tuple per node doubles the objects
     # the garbage collector tracks (micrograd's demo step took 3x as long); 3+ operands are
-    # all in `_second`, as a tuple (no slot of their own: one slot less, a node 16 bytes less).
+    # all in `_second`, as a tuple, with `_first` None (no slot of their own: one slot less).
     _first: Value | None
     _second: Value | tuple[Value, ...] | None
     _number: int  # creation number: an operand is older than its result
@@ -237,7 +237,7 @@ def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | No
     value.label = ""
     value.requires_grad = requires_grad
     value.op = op
-    value._first = parents[0] if parents else None
+    value._first = parents[0] if 0 < len(parents) < 3 else None
     value._second = parents[1] if len(parents) == 2 else parents if len(parents) > 2 else None
     value.params = params or NO_PARAMS  # (a dict per node would slow the collector down)
     value._grad = 0.0 if type(data) is float else None

@@ -114,15 +114,14 @@ def _collect(root: Value) -> list[Value]:
     while stack:  # depth first: the order comes out nearly sorted already
         node = pop()
         a = node._first
-        if a is None:
-            continue
         b: Any = node._second  # (the newer operand, as a rule: listed first, walked last)
-        if type(b) is tuple:  # three operands or more, all of them
-            for parent in b:
-                if parent._mark is None and parent.requires_grad:
-                    parent._mark = pending
-                    push(parent)
-                    add(parent)
+        if a is None:  # a leaf, or three operands or more, all of them in _second
+            if b is not None:
+                for parent in b:
+                    if parent._mark is None and parent.requires_grad:
+                        parent._mark = pending
+                        push(parent)
+                        add(parent)
             continue
         if b is not None and b._mark is None and b.requires_grad:
             b._mark = pending
