@@ -34,9 +34,6 @@ SPECIALS = (nan, inf, -inf, 0.0, -0.0, 1e308, -1e308, 1.0, -1.0, 0.5, -0.5, 2.0,
 ELEMENTWISE = [(name, params) for name, info in OP_INFO.items() if info.elementwise
                for params in info.examples]
 BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy", "maximum", "minimum"}
-# (pytest's warning capture starts before the package's filter exists: see the silence test)
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
 
 
 def run(prim: Primitive, xs: tuple[float, ...], params: dict[str, Any], *, tensor: bool,

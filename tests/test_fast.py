@@ -104,9 +104,6 @@ from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
 
 Build = Callable[..., Value]
-# IEEE results are what the specials are for; numpy's warnings about them are noise here
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
 inf, nan = math.inf, math.nan
 
 # Python floats raise where IEEE arithmetic gives inf or nan (1/0, 10.**400, log(0)), and a

@@ -19,10 +19,6 @@ from hypothesis import strategies as st
 from tinygrad_edu import Value, engine, ops
 from tinygrad_edu.nn import MLP, Layer, Neuron
 
-# (random graphs may divide by zero: IEEE results; pytest's capture hides the package's filter)
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:(overflow|invalid value|divide by zero) encountered:RuntimeWarning")
-
 # ---- pickle and deepcopy
 
 Roundtrip = Callable[[Any], Any]

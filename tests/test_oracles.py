@@ -576,7 +576,6 @@ EXTREMES: dict[str, list[tuple[list[float], list[float], Any, list[float]]]] = {
 
 @pytest.mark.parametrize("name", SOFTMAX_FAMILY)
 @pytest.mark.parametrize("path", ["backward", "gradients", "recorded"])
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (pytest's capture, not the package)
 def test_softmax_family_at_extremes_is_pytorchs(name: str, path: str) -> None:
     """±1e4 exactly (no overflow, no nan); −inf entries, nan and +inf as PyTorch gives them."""
     for data, upstream, result, gradient in EXTREMES[name]:
