@@ -910,7 +910,10 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
                     if sa and sb:  # an array operand (a batch `X @ W`): a constant Value
                         yield symbol, a, fixed_array(*sb, seed=2), recording
                         yield symbol, fixed_array(*sa, seed=3), b, recording
-            for x, y in [(1.0, 0.0), (0.0, 0.0), (1e308, 10.0), (10.0, 400.0)]:
+            # (two nans of opposite signs: which one comes out depends on how the float
+            # operation is compiled; the forward's own call decides, so the bits agree)
+            for x, y in [(1.0, 0.0), (0.0, 0.0), (1e308, 10.0), (10.0, 400.0), (nan, -nan),
+                         (-nan, nan)]:
                 for left, right in [(Value(x), Value(y)), (Value(x), y), (x, Value(y))]:
                     yield symbol, left, right, recording
 
@@ -1433,51 +1436,19 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
-    "x * y inline": ("data = x * y", "data = x * y * 1.001"),
-    "x + y inline": ("data = x + y", "data = x + y * 1.001"),
-    "y * x inline": ("data = y * x", "data = y * x * 1.001"),
-    "y + x inline": ("data = y + x", "data = y + x * 1.001"),
-    "x - y inline": ("data = x - y", "data = y - x"),
-    "y - x inline": ("data = y - x", "data = x - y"),
-    "x / y inline": ("data = x / y", "data = y / x"),
-    "y / x inline": ("data = y / x", "data = x / y"),
-    "the operation chosen, reflected": ("_INLINE_FORWARDS.get((forward, reflected)",
-                                        "_INLINE_FORWARDS.get((forward, not reflected)"),
-    "a replaced forward inlined": (
-        "inline = _INLINE_FORWARDS.get((forward, reflected), _CALLED)",
-        "inline = _INLINE_FORWARDS.get((fast_inlined[name], reflected), _CALLED)"),
+    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
+    "the forward, reflected, a number": ("forward(c, x) if reflected",
+                                         "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
     "recording inside no_grad()": ("right.requires_grad) and grad_mode.enabled:",
                                    "right.requires_grad):"),
-    "an int operand": ("y = float(other)  #", "y = float(other) + 0.5  #"),
-    "a float operand": ("y = other\n", "y = other * 1.001\n"),
+    "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
+    "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
     "a constant that needs a gradient": ("right.requires_grad = False",
                                          "right.requires_grad = True"),
     "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
 }
-# ... and in the way it calls a forward that is not a builtin operator (a mutant's, or one
-# that wraps the builtin: `called_forwards`)
-CALLED_MUTATIONS = {
-    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
-    "the forward, not reflected": ("else forward(x, y)", "else forward(y, x)"),
-}
-BUILTIN_FORWARDS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                    "div": operator.truediv}
-
-
-@contextlib.contextmanager
-def called_forwards(offset: float = 0.0) -> Iterator[None]:
-    """add, sub, mul and div with forwards that are not the builtin operators, but call them
-    (plus `offset`): fused operators made meanwhile call them, as given."""
-    for name, builtin in BUILTIN_FORWARDS.items():
-        object.__setattr__(ops.REGISTRY[name], "forward",  # (a frozen dataclass)
-                           lambda x, y, f=builtin: f(x, y) + offset)
-    try:
-        yield
-    finally:
-        for name, builtin in BUILTIN_FORWARDS.items():
-            object.__setattr__(ops.REGISTRY[name], "forward", builtin)
 
 
 def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) -> None:
@@ -1491,30 +1462,8 @@ def install_fused(monkeypatch: pytest.MonkeyPatch, fused: Callable[..., Any]) ->
 def test_a_bug_in_the_fused_operators_is_caught(name: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = FUSED_MUTATIONS[name]
-    with called_forwards(offset=0.5) if name == "a replaced forward inlined" else \
-            contextlib.nullcontext():
-        monkeypatch.setattr(fast, "fast_inlined", BUILTIN_FORWARDS, raising=False)
-        install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
-        assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
-
-
-@pytest.mark.parametrize("name", sorted(CALLED_MUTATIONS))
-def test_a_bug_in_the_fused_operators_calling_a_forward_is_caught(
-        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    old, new = CALLED_MUTATIONS[name]
-    with called_forwards():
-        install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
-        assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
-
-
-@pytest.mark.parametrize("offset", [0.0, 0.5])
-def test_the_fused_operators_call_a_forward_that_is_not_a_builtin(
-        offset: float, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The operation inline is the builtin operator's: a forward replaced (a mutant's, say,
-    `offset` off) is called, as the reference calls it."""
-    with called_forwards(offset):
-        install_fused(monkeypatch, fast.Unrolled.fused)
-        assert forward_failure() is None
+    install_fused(monkeypatch, mutant(fast.Unrolled.fused, old, new))
+    assert forward_failure() is not None, f"the checks of the operators miss the bug {name!r}"
 
 
 def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,8 +24,10 @@ decorated with versions that build the common nodes without the general machiner
 multiply two matrices that align without matmul's general checks); and `Value`'s arithmetic
 operators (``__mul__``, ...) and the named operations relu, tanh, sigmoid, exp and log are
 replaced by fused copies that do a float operation and build its node in one Python call
-instead of two (the operation itself inline when the table's forward is the builtin operator,
-or `kernels.relu`: a forward replaced, a mutant's say, is called as given).
+instead of two (relu's inline when the table's forward is `kernels.relu`: a forward replaced,
+a mutant's say, is called as given). The other forwards are called, not spelt out: a float
+operation in the bytecode may give another nan than the same operation called
+(``operator.mul(nan, -nan)`` is -nan, ``nan * -nan`` nan once specialised).
 
 The collector policy (`collector_policy`, on by default): while a graph recorded by those
 copies is alive, the garbage collector's youngest generation waits for `GC_THRESHOLD` new
@@ -50,7 +52,7 @@ import gc
 import weakref
 from collections.abc import Callable, Mapping
 from math import isfinite
-from operator import add, attrgetter, mul, sub, truediv
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -711,65 +713,39 @@ class Unrolled:
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry = self.no_params, self.registry
         # the registry's primitive and its forward, found at the first call (the table is
-        # declared after Value's operators are installed), and which float operation is that
-        # forward, if it is the builtin operator itself: then that operation, inline
+        # declared after Value's operators are installed)
         prim: Primitive | None = None
         forward: Callable[[Any, Any], Any] = method  # (a placeholder until then)
-        inline = _CALLED
 
         @functools.wraps(method)
         def operator(self: Value, other: Any) -> Any:
-            nonlocal prim, forward, inline
+            nonlocal prim, forward
             if prim is None:
                 prim = registry[name]
                 forward = prim.forward
-                inline = _INLINE_FORWARDS.get((forward, reflected), _CALLED)
             x = self._data
-            right: Value | None
+            right: Value
             if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
                 right = other
                 y = other._data
                 if type(x) is not float or type(y) is not float:
                     return method(self, other)
+                try:
+                    data = forward(y, x) if reflected else forward(x, y)
+                except FLOAT_ERRORS:
+                    return method(self, other)  # (IEEE results, or an error that says why)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
                     return method(self, other)
-                right = None  # (a constant, made below)
-                if kind is float:
-                    y = other
-                else:
-                    try:
-                        y = float(other)  # (what `constant` does)
-                    except OverflowError:
-                        return method(self, other)  # (an error that says why)
-            try:
-                # the forward, reflected or not; a builtin operator's operation inline
-                # (the frequent ones first)
-                if inline == _X_TIMES_Y:
-                    data = x * y
-                elif inline == _X_PLUS_Y:
-                    data = x + y
-                elif inline == _Y_TIMES_X:
-                    data = y * x
-                elif inline == _Y_PLUS_X:
-                    data = y + x
-                elif inline == _X_MINUS_Y:
-                    data = x - y
-                elif inline == _Y_MINUS_X:
-                    data = y - x
-                elif inline == _X_OVER_Y:
-                    data = x / y
-                elif inline == _Y_OVER_X:
-                    data = y / x
-                else:
-                    data = forward(y, x) if reflected else forward(x, y)
-            except FLOAT_ERRORS:
-                return method(self, other)  # (IEEE results, or an error that says why)
-            if right is None:
-                # engine.constant(y), inlined: `2 * w` comes here
+                try:
+                    c = other if kind is float else float(other)  # (what `constant` does)
+                    data = forward(c, x) if reflected else forward(x, c)
+                except FLOAT_ERRORS:
+                    return method(self, other)
+                # engine.constant(c), inlined: `2 * w` comes here
                 right = new(cls)
-                right._data = y
+                right._data = c
                 right.label = ""
                 right.requires_grad = False
                 right.op = right._first = right._second = None
@@ -873,17 +849,6 @@ FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub"
 FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
 """The named operations `Unrolled.fused_method` makes copies of (each the primitive of its name)."""
 
-
-(_X_TIMES_Y, _X_PLUS_Y, _Y_TIMES_X, _Y_PLUS_X, _X_MINUS_Y, _Y_MINUS_X, _X_OVER_Y, _Y_OVER_X,
- _CALLED) = range(9)
-_INLINE_FORWARDS = {
-    (mul, False): _X_TIMES_Y, (add, False): _X_PLUS_Y, (mul, True): _Y_TIMES_X,
-    (add, True): _Y_PLUS_X, (sub, False): _X_MINUS_Y, (sub, True): _Y_MINUS_X,
-    (truediv, False): _X_OVER_Y, (truediv, True): _Y_OVER_X,
-}
-"""The forwards `Unrolled.fused` does inline, (forward, reflected) -> the operation: the
-builtin operators alone (the table's own forwards; a forward replaced, a mutant's say, is
-called as it is given)."""
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
 
