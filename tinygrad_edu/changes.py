@@ -70,9 +70,7 @@ def changed(value: Value, old: Any = None) -> None:
     if getattr(value, "_read", True) or type(old) is not np.ndarray:
         value._changed = _last_change = tick()
     if HANDED_OUT.pop(id(value), None) is not None:
-        data = value._data
-        if type(data) is np.ndarray:
-            data.setflags(write=False)
+        _make_read_only(value._data)
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
