@@ -94,6 +94,20 @@ def test_an_old_reference_to_a_recorded_array_cannot_change_it() -> None:
     assert w.grad.tolist() == [1.0, 2.0]
 
 
+def test_an_array_held_across_an_update_cannot_change_it_later() -> None:
+    # the setter settles a handed-out array (no comparison is left to catch a later edit):
+    # an old reference can no longer write to the data a new graph records
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    (x * w).sum()  # read by a rule: watched
+    held = x.data
+    x.data += 1.0  # an update: the same array, handed out, then set
+    y = (x * w).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        held[0] = 100.0
+    y.backward()
+    assert w.grad.tolist() == [2.0, 3.0]
+
+
 def test_reading_data_changes_nothing() -> None:
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     y = (x * w).sum()
