@@ -21,9 +21,10 @@ How each change is seen, at no cost to a training step:
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
   that no recorded operation has used in a way that may read its data, such as `W` in
   ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
-  is handed out without a copy, and neither its in-place edits nor its rebinding are
-  stamped. The first recorded operation whose rule may read it marks it (`Value._read`), for
-  good, and `seal` has made its array read-only first. A deep copy (pickling.py) keeps the
+  stays writeable and is handed out as it is, untracked, and neither its in-place edits nor
+  its rebinding are stamped. The first recorded operation whose rule may read it marks it
+  (`first_read`: `Value._read`) for good, and makes its array read-only, so that a
+  reference handed out before cannot change it unseen. A deep copy (pickling.py) keeps the
   mark. Everything else is watched: results, constants, `detach()` and `copy.copy` (which
   share the array), and every scalar (a scalar's changes are always stamped).
 
@@ -57,9 +58,9 @@ tick = itertools.count(1).__next__
 
 _last_change = 0  # the stamp of the latest change to any Value's data
 
-HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any] | None]] = {}
+HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
 """Arrays the `data` getter handed out, by id of their Value: (the Value, a copy of the array
-as it was then, or None for an array no rule reads). Emptied as the Values are used again."""
+as it was then). Emptied as the Values are used again."""
 
 
 def changed(value: Value, old: Any = None) -> None:
@@ -67,24 +68,34 @@ def changed(value: Value, old: Any = None) -> None:
     but not an array no recorded rule reads (`Value._read` is False): no gradient depends on it.
     """
     global _last_change
-    if getattr(value, "_read", True) or type(old) is not np.ndarray:
-        value._changed = _last_change = tick()
+    if type(old) is np.ndarray and not getattr(value, "_read", True):
+        return  # (nor was its array handed out: `hand_out`)
+    value._changed = _last_change = tick()
     if HANDED_OUT.pop(id(value), None) is not None:
         _make_read_only(value._data)
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
-    """`value.data` is leaving the engine: let it be written, and keep a copy to compare with,
-    unless no recorded rule reads it (then `seal` only makes it read-only at its next use)."""
+    """`value.data` is leaving the engine: let it be written, and keep a copy to compare with
+    (the getter hands out an array no recorded rule reads as it is: it is writeable)."""
     key = id(value)
     entry = HANDED_OUT.get(key)
     if entry is not None and entry[0]() is value:
         return
     try:
         array.setflags(write=True)  # sealed by `seal` (setflags: half the cost of .flags)
-    except ValueError:
-        return  # a view of a sealed array: it stays read-only, and cannot change
-    HANDED_OUT[key] = (_ref(value), array.copy() if getattr(value, "_read", True) else None)
+    except ValueError:  # a view of a sealed array: it stays read-only, and cannot change,
+        if not array.flags.writeable:  # unless it was made before its base was sealed
+            return
+    HANDED_OUT[key] = (_ref(value), array.copy())
+
+
+def first_read(value: Value) -> None:
+    """A recorded rule may read `value`'s data from now on: mark it, and make its array
+    read-only (unless it was marked already: then it is watched)."""
+    if not getattr(value, "_read", True):
+        value._read = True
+        _make_read_only(value._data)
 
 
 def seal(*values: Value | None) -> None:
@@ -92,8 +103,7 @@ def seal(*values: Value | None) -> None:
     for value in values:
         entry = HANDED_OUT.pop(id(value), None)
         if entry is not None and value is not None and entry[0]() is value:
-            if entry[1] is not None:
-                _compare(value, entry[1])
+            _compare(value, entry[1])
             _make_read_only(value._data)
 
 
@@ -123,7 +133,7 @@ def check(nodes: Sequence[Value]) -> None:
         value = ref()
         if value is None:
             del HANDED_OUT[key]
-        elif copy is not None and _compare(value, copy):
+        elif _compare(value, copy):
             HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
     oldest = None
     for node in reversed(nodes):

@@ -264,7 +264,7 @@ def constant(data: Any) -> Value:
 # ---- 3. Applying a primitive: the forward pass, recorded --------------------------------------
 
 _unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
-                          changes.seal)
+                          changes.seal, changes.first_read)
 
 
 @_unrolled.apply  # the same, made fast (fast.py)
@@ -282,10 +282,12 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     parents = tuple(constant(arg) for arg in args)  # numbers and arrays become constants
     if changes.HANDED_OUT:  # arrays the user holds: compared, then sealed (see `changes`)
         changes.seal(*parents)
-    data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
-    if is_grad_enabled() and any(parent.requires_grad for parent in parents):
+    recorded = is_grad_enabled() and any(parent.requires_grad for parent in parents)
+    if recorded:
         for parent in parents:  # its rule may read their data: watch it (see `changes`)
-            parent._read = True
+            changes.first_read(parent)
+    data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
+    if recorded:
         return init_slots(Value.__new__(Value), data, True, prim, parents, params)
     return init_slots(Value.__new__(Value), data, False)
 

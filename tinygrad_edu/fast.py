@@ -514,17 +514,19 @@ class Unrolled:
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
                  no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
-                 seal: Seal) -> None:
+                 seal: Seal, first_read: Callable[[Value], None]) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
+        self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
         self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
     def node(self) -> Callable[..., Value]:
-        """`node(data, prim, first, second, params)`: a new Value, recorded or constant."""
+        """`node(data, prim, first, second, params)`: a new Value, recorded or constant (its
+        operands marked as read already: `first_read`)."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params = self.no_params
 
@@ -540,9 +542,6 @@ class Unrolled:
                 out._first = first
                 out._second = second
                 out.params = params or no_params
-                first._read = True  # (its rule may read their data: see `changes`)
-                if second is not None:
-                    second._read = True
                 if _graph is None:
                     _watch(out)
             else:
@@ -559,6 +558,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
+        first_read = self.first_read
         new, number, no_params = object.__new__, self.creation_number, self.no_params
         array = np.ndarray
 
@@ -569,6 +569,10 @@ class Unrolled:
             x = args[0]
             if handed_out:
                 seal(x)
+            if x.op is None and x.requires_grad and grad_mode.enabled and \
+                    not getattr(x, "_read", True):
+                first_read(x)  # (its rule may read its data: see `changes`; before the
+                # forward, so that a view of its array, a reshape's say, is read-only too)
             z = x._data
             log_probs = None
             try:
@@ -603,7 +607,6 @@ class Unrolled:
                 out.op = prim
                 out._first = x
                 out.params = params or no_params
-                x._read = True  # (its rule may read its data: see `changes`)
                 if _graph is None:
                     _watch(out)
             else:
@@ -622,6 +625,7 @@ class Unrolled:
         cls, new, array = self.value_class, object.__new__, np.ndarray
         number, no_params = self.creation_number, self.no_params
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
+        first_read = self.first_read
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
@@ -658,6 +662,20 @@ class Unrolled:
                 right = b
             if handed_out:
                 seal(left, right)
+            if (left.op is None or right.op is None) and grad_mode.enabled and (
+                    left.requires_grad or right.requires_grad):
+                # a leaf operand: its rule may read its data (see `changes`), but add's reads
+                # none, and matmul's reads one operand only for the other's gradient: none
+                # for plain data (a numpy batch: no Value whose requires_grad could be
+                # switched on); marked before the forward, as `apply` does
+                rule = _TENSOR_RULES.get(prim.vjp)
+                if rule != _ADD:
+                    if (rule != _MATMUL or right is b) and left.op is None and \
+                            not getattr(left, "_read", True):
+                        first_read(left)
+                    if (rule != _MATMUL or left is a) and right.op is None and \
+                            not getattr(right, "_read", True):
+                        first_read(right)
             x, y = left._data, right._data
             data: Any
             if (type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2
@@ -686,12 +704,6 @@ class Unrolled:
                 # its rule may read their data (see `changes`), but add's reads none, and
                 # matmul's reads one operand only for the other's gradient: none for plain
                 # data (a numpy batch: no Value whose requires_grad could be switched on)
-                rule = _TENSOR_RULES.get(prim.vjp)
-                if rule != _ADD:
-                    if rule != _MATMUL or right is b:
-                        left._read = True
-                    if rule != _MATMUL or left is a:
-                        right._read = True
                 if _graph is None:
                     _watch(out)
             else:

@@ -89,7 +89,8 @@ class Optimizer:
             p.data = np.array(new)
             return
         data[...] = new
-        data.setflags(write=False)  # sealed again, as the setter leaves a handed-out array
+        if getattr(p, "_read", True):  # sealed again, as the setter leaves a handed-out array
+            data.setflags(write=False)  # (one no recorded rule reads stays writeable: changes)
         p.data = data
 
 

@@ -59,7 +59,7 @@ class Storage:
         recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
         """
         data = self._data
-        if type(data) is np.ndarray:
+        if type(data) is np.ndarray and getattr(self, "_read", True):  # (see `first_read`)
             hand_out(self, data)  # type: ignore[arg-type]
         return data
 
