@@ -1163,7 +1163,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
         + "b._mark = s if q is pending else q + s",
         "s = _sum_to_shape_of(b, g, sum_to_shape)\n" + " " * 24
         + "b._mark = s if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run", "s = g * keep", "s = g * 1.001 * keep"),
+    "relu inlined on arrays": Mutation("_run", "np.where(keep, g, 0.0) if",
+                                       "np.where(keep, g * 1.001, 0.0) if"),
     "relu inlined on arrays, at the kink": Mutation("_run", "keep = out != 0.0",
                                                     "keep = (out != 0.0) | (x == 0.0)"),
     "relu inlined on arrays, at nan": Mutation("_run", "keep = out != 0.0", "keep = out > 0.0"),
@@ -1837,9 +1838,10 @@ def test_a_bug_in_the_collector_policy_is_caught(name: str,
 # 7. relu's rule on arrays, inlined: the table's bits, signed zeros and nan payloads included
 # --------------------------------------------------------------------------------------------
 
-# (x, g): every kind of x against a finite g of both signs (the rule's 0 has g's sign where
-# g is finite: g·~(x <= 0)); an inf or nan in g (then a +0: np.where); a finite g whose
-# product overflows when summed (still g·~(x <= 0), -0.0 included)
+# (x, g): every kind of x against a finite g of both signs (the rule's 0 is +0.0, as
+# np.where's, whatever g's sign); an inf or nan in g; a finite g whose sum overflows; and
+# arrays larger than kernels.WHERE_BY_BITS, which both the rule and the inlined rule select
+# by bits
 RELU_EXAMPLES = [
     ([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324], [-1.5, 2.0, -3.0, 0.5, -0.5,
                                                                -2.0, 4.0, -1.0, -7.0]),
@@ -1847,6 +1849,10 @@ RELU_EXAMPLES = [
     ([-1.0, 0.0, 1.0, nan], [-2.0, nan, 3.0, -1.0]),
     ([1.0, 1.0, -1.0, 0.0], [1e308, 1e308, -2.0, -3.0]),
     ([[2.0, -0.0], [nan, -4.0]], [[-inf, -1.0], [-inf, -1.0]]),
+    (np.resize([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324, -2.0, 3.0],
+               (kernels.WHERE_BY_BITS + 2,)),
+     np.resize([-1.5, 2.0, -3.0, 0.5, nan, -2.0, 4.0, -inf, -7.0, inf, -0.0, 1.0, -nan],
+               (kernels.WHERE_BY_BITS + 2,))),
 ]
 
 
@@ -1880,6 +1886,25 @@ def test_relu_on_arrays_gives_the_tables_bits_on_random_arrays(data: st.DataObje
     assert failure is None, failure
 
 
+@given(data=st.data())
+def test_a_large_selection_against_zero_is_np_wheres_bit_for_bit(data: st.DataObject) -> None:
+    # kernels.where selects a large array against +0.0 by bits (kept_or_zero): the same
+    # bits as np.where, inf, nan (with its payload) and -0.0 included; against -0.0 it
+    # leaves the work to np.where
+    size = kernels.WHERE_BY_BITS + data.draw(st.integers(1, 40), label="extra")
+    elements = st.one_of(st.sampled_from(SPECIAL), st.floats())
+    pattern = data.draw(hnp.arrays(np.float64, data.draw(st.integers(1, 12)),
+                                   elements=elements), label="pattern")
+    x = np.resize(pattern, (size,))
+    cond = np.resize(data.draw(hnp.arrays(np.bool_, data.draw(st.integers(1, 12))),
+                               label="cond pattern"), (size,))
+    zero = data.draw(st.sampled_from([0.0, -0.0]), label="zero")
+    for a, b in ((x, zero), (zero, x)):
+        got, expected = kernels.where(a, b, cond=cond), np.where(cond, a, b)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (a, b)
+
+
 def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
     # (`out != 0` stands for `not x <= 0` only for the table's forward: a replaced one, a
     # mutant's say, gets the rule's own where)
@@ -1895,13 +1920,12 @@ def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
 
 
 RELU_MUTATIONS = {
-    "the product": ("s = g * keep", "s = g * 1.001 * keep"),
+    "the where": ("np.where(keep, g, 0.0) if", "np.where(keep, g * 1.001, 0.0) if"),
+    "the where's zero": ("np.where(keep, g, 0.0) if", "np.where(keep, g, -0.0) if"),
+    "the selection by bits": ("kept_or_zero(g, keep)", "kept_or_zero(g * 1.001, keep)"),
     "the mask at nan": ("keep = out != 0.0", "keep = out > 0.0"),
     "the mask at the kink": ("keep = out != 0.0", "keep = (out != 0.0) | (x == 0.0)"),
-    "no exact check after an overflow": ("not np.isfinite(g).all()", "True"),
-    "no check of the product": ("if not isfinite(np.add.reduce(s, None)) and", "if False and"),
-    "the where for an inf or nan": ("s = np.where(keep, g, 0.0)",
-                                    "s = np.where(keep, g * 1.001, 0.0)"),
+    "the product of old": ("np.where(keep, g, 0.0) if", "g * keep if"),
     "another forward's rule": ("s = where(0.0, g, cond=x <= 0.0)",
                                "s = where(0.0, g, cond=x < 0.0)"),
 }

@@ -51,7 +51,6 @@ import functools
 import gc
 import weakref
 from collections.abc import Callable, Mapping
-from math import isfinite
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +59,9 @@ import numpy as np
 from tinygrad_edu import grad_mode
 from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
+    WHERE_BY_BITS,
     cross_entropy,
+    kept_or_zero,
     log_softmax,
     nll,
     relu,
@@ -239,16 +240,13 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     q = a._mark
                     if q is not None:
                         out = node._data
-                        if prim.forward is relu and type(out) is array:
-                            # where(0.0, g, cond=x <= 0.0) in 3 calls instead of 5: not
-                            # x <= 0 is out != 0 (out = max(x, 0): x > 0, or x nan); g
-                            # times that mask is the rule's g·~cond when g is finite, and g
-                            # is when the product's sum is (else: an exact check)
+                        if prim.forward is relu and type(out) is array and \
+                                g.dtype is _FLOAT64 and g.shape == out.shape:
+                            # where(0.0, g, cond=x <= 0.0), without the ~cond: not x <= 0
+                            # is out != 0 (out = max(x, 0): x > 0, or x nan)
                             keep = out != 0.0
-                            s = g * keep
-                            if not isfinite(np.add.reduce(s, None)) and \
-                                    not np.isfinite(g).all():
-                                s = np.where(keep, g, 0.0)  # (inf or nan in g)
+                            s = np.where(keep, g, 0.0) if keep.size <= WHERE_BY_BITS else \
+                                kept_or_zero(g, keep)
                         else:
                             s = where(0.0, g, cond=x <= 0.0)
                         a._mark = s if q is pending else q + s
