@@ -356,8 +356,11 @@ def kept_or_zero(x: Any, keep: Any) -> Any:
     """x where `keep`, else 0.0: np.where(keep, x, 0.0), bit for bit (inf, nan and -0.0 kept),
     computed as x's bits and a mask of all-ones or zeros. `x` a float64 array, `keep` a bool
     array of its shape."""
-    mask = np.negative(keep.view(np.int8), dtype=np.int64)  # True: -1, every bit set
-    return np.bitwise_and(x.view(np.int64), mask, out=mask).view(np.float64)
+    out = np.empty(x.shape)  # (an array of its own, not a view: a gradient kept as it is)
+    bits = out.view(np.int64)
+    np.negative(keep.view(np.int8), dtype=np.int64, out=bits)  # True: -1, every bit set
+    np.bitwise_and(x.view(np.int64), bits, out=bits)
+    return out
 
 
 def concatenate(*xs: Any, axis: int) -> Any:
