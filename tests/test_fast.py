@@ -1902,6 +1902,7 @@ def test_a_large_selection_against_zero_is_np_wheres_bit_for_bit(data: st.DataOb
     for a, b in ((x, zero), (zero, x)):
         got, expected = kernels.where(a, b, cond=cond), np.where(cond, a, b)
         assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.base is None  # (an array of its own: a gradient is kept without a copy)
         assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (a, b)
 
 
