@@ -16,7 +16,10 @@ in how:
   forward pass, when it did); the other binary operators are unrolled;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
-  (a shared one is made read-only instead, so an edit raises rather than leaks);
+  (a shared one is made read-only instead, so an edit raises rather than leaks), decided
+  when it is sent (`_own`), where the sender knows whether it passes on an array it keeps,
+  not by a set of every array kept (a node that sends its own gradient on and whose
+  receiver then gets another share too keeps it read-only, unshared: an edit raises);
 * the garbage collector is paused: the pass makes no reference cycles for it to find.
 
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
@@ -141,21 +144,21 @@ def _collect(root: Value) -> list[Value]:
 def _run(nodes: list[Value], sum_to_shape: SumToShape,
          registry: Mapping[str, Primitive]) -> None:
     pending = _PENDING
-    owned: set[int] = set()  # ids of the arrays kept as some node's .grad in this pass
     inline = _INLINE_RULES or _inline_rules(registry)
     tensor_rules = _TENSOR_RULES
     sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
     mul, add = registry["mul"], registry["add"]
     array = np.ndarray
 
-    def send(share: Any, parent: Value) -> None:
-        """Add a node's share to `parent`'s gradient for this pass."""
+    def send(share: Any, parent: Value, *held: Any) -> None:
+        """Add a node's share to `parent`'s gradient for this pass (`held`: arrays other
+        nodes keep, the sender's gradient first)."""
         q = parent._mark
         if q is None or share is None:
             return  # the parent needs no gradient, or the rule gives it none
         if type(share) is not float or type(parent._data) is not float:
             share = _sum_to_shape_of(parent, share, sum_to_shape)
-        parent._mark = share if q is pending else q + share
+        parent._mark = _own(share, parent, held) if q is pending else q + share
 
     for node in nodes:
         g = node._mark
@@ -164,17 +167,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             continue  # no gradient reached this node (it lies behind a step, say)
         current = node._grad
         prim = node.op
-        if current is None:  # a tensor's first gradient
-            if type(g) is array and g.base is None:
-                if (i := id(g)) not in owned:
-                    owned.add(i)
-                elif prim is not None and g.dtype is _FLOAT64:
-                    g.setflags(write=False)  # (shared with an intermediate node: _keep)
-                else:
-                    g = _keep(g, owned, node)
-                node._grad = g
-            else:
-                node._grad = _keep(g, owned, node)
+        if current is None:  # a tensor's first gradient: an array of its own, or one it
+            node._grad = g  # shares read-only (sent so: see _own)
         else:
             node._grad = current + g
         if prim is None:
@@ -222,17 +216,25 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     q = a._mark
                     if q is not None:
                         x = a._data
-                        s = g if type(x) is array and x.shape == g.shape else \
-                            _sum_to_shape_of(a, g, sum_to_shape)
-                        a._mark = s if q is pending else q + s
+                        if type(x) is array and x.shape == g.shape and q is pending:
+                            # g itself, which this node keeps: shared (_own, inlined)
+                            if a.op is None:
+                                a._mark = g.copy()  # (a leaf's gradient is its own)
+                            else:
+                                g.setflags(write=False)
+                                a._mark = g
+                        else:
+                            s = _sum_to_shape_of(a, g, sum_to_shape)
+                            a._mark = _own(s, a, (g,)) if q is pending else q + s
                     q = b._mark
                     if q is not None:
                         y = b._data
                         if type(y) is array and g.shape[1:] == y.shape:  # a bias's share:
                             s = np.add.reduce(g, axis=0)  # (_sum_to_shape_of, inlined)
+                            b._mark = s if q is pending else q + s
                         else:
                             s = _sum_to_shape_of(b, g, sum_to_shape)
-                        b._mark = s if q is pending else q + s
+                            b._mark = _own(s, b, (g, a._mark)) if q is pending else q + s
                     continue
             elif rule == _RELU:
                 x = a._data
@@ -327,12 +329,12 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             if q is not None and ga is not None:
                 if type(ga) is not float or type(a._data) is not float:
                     ga = _sum_to_shape_of(a, ga, sum_to_shape)
-                a._mark = ga if q is pending else q + ga
+                a._mark = _own(ga, a, (g, gb)) if q is pending else q + ga
             q = b._mark
             if q is not None and gb is not None:
                 if type(gb) is not float or type(b._data) is not float:
                     gb = _sum_to_shape_of(b, gb, sum_to_shape)
-                b._mark = gb if q is pending else q + gb
+                b._mark = _own(gb, b, (g, ga, a._mark)) if q is pending else q + gb
             continue
         if b is None:  # one operand: a function, a reduction, ...
             try:
@@ -342,7 +344,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     (ga,) = prim.vjp(g, node._data, a._data)
             except FLOAT_ERRORS:
                 (ga,) = _rule_in_ieee(prim, g, node)
-            send(ga, a)
+            send(ga, a, g)
             continue
         parents = node.parents
         if prim.needs_mask:
@@ -351,8 +353,8 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
             shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
         except FLOAT_ERRORS:
             shares = _rule_in_ieee(prim, g, node)
-        for parent, share in zip(parents, shares, strict=True):
-            send(share, parent)
+        for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
+            send(share, parent, g, *shares[:k])
 
 
 # The primitives whose float rules `_run` inlines, by the code it dispatches on (most frequent
@@ -419,25 +421,26 @@ def _rule_in_ieee(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
     return vjp_in_ieee(prim.vjp, g, node._data, [p._data for p in node.parents], node.params)
 
 
-def _keep(g: Any, owned: set[int], node: Value) -> Any:
-    """A tensor's first gradient as its `.grad`, owned by it alone (or read-only if shared).
+def _own(share: Any, parent: Value, held: tuple[Any, ...]) -> Any:
+    """`share`, the first gradient `parent` gets in this pass (its `.grad`, unless another
+    comes), as an array of its own, or one it shares read-only with another node.
 
-    A fresh array no other node of this pass has kept is kept as it is. An array another
-    node keeps is shared with an intermediate node, made read-only, so that an edit raises
-    instead of silently changing both (the large arrays of a batched network are not copied
-    for nothing); a leaf (a parameter, whose gradient an optimizer or a learner may edit)
-    gets a copy. So does a view (of another gradient, say), whose base could still change.
+    A fresh float64 array is kept as it is. An array another node keeps (in `held`: the
+    sending node's gradient, the rule's other shares) is shared with an intermediate node,
+    made read-only, so that an edit raises instead of silently changing both (the large
+    arrays of a batched network are not copied for nothing); a leaf (a parameter, whose
+    gradient an optimizer or a learner may edit) gets a copy. So does a view (of the sender's
+    gradient, say), whose base could still change, and an array of another dtype.
     """
-    if type(g) is np.ndarray and g.base is None:  # a fresh array owns its memory
-        if id(g) not in owned:
-            owned.add(id(g))
-            return g
-        if node.op is not None and g.dtype == np.float64:
-            g.setflags(write=False)  # (half the cost of .flags)
-            return g
-    g = np.array(g, dtype=np.float64)
-    owned.add(id(g))
-    return g
+    if type(share) is not np.ndarray or type(parent._data) is not np.ndarray:
+        return share  # (a scalar's gradient: a float, added to its .grad)
+    if share.base is not None or share.dtype is not _FLOAT64:
+        return np.array(share, dtype=np.float64)
+    if any(share is h for h in held):
+        if parent.op is None:
+            return share.copy()
+        share.setflags(write=False)  # (half the cost of .flags)
+    return share
 
 
 # --------------------------------------------------------------------------------------------
