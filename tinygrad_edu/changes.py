@@ -63,13 +63,11 @@ HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
 as it was then). Emptied as the Values are used again."""
 
 
-def changed(value: Value, old: Any = None) -> None:
-    """Stamp `value`: its data changed now, from `old` (the setter of `Value.data` calls this);
-    but not an array no recorded rule reads (`Value._read` is False): no gradient depends on it.
-    """
+def changed(value: Value) -> None:
+    """Stamp `value`: its data changed now (the setter of `Value.data` calls this, but not
+    for an array no recorded rule reads, `Value._read` False: no gradient depends on it, nor
+    was it handed out with a copy: `hand_out`)."""
     global _last_change
-    if type(old) is np.ndarray and not getattr(value, "_read", True):
-        return  # (nor was its array handed out: `hand_out`)
     value._changed = _last_change = tick()
     if HANDED_OUT.pop(id(value), None) is not None:
         _make_read_only(value._data)

@@ -194,12 +194,12 @@ class Value(NamedOperations, Storage, ArrayLike):
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
         differentiated again.
         """
-        seed = initial_gradient(self, gradient, create_graph)
         if create_graph:
-            backpropagate(self, seed, accumulate, create_graph=True)
-        else:  # the same pass, `backpropagate(self, seed, accumulate)`, made fast
-            with no_grad():
-                fast.backward(self, seed, sum_to_shape, REGISTRY, changes.check)
+            backpropagate(self, initial_gradient(self, gradient, True), accumulate,
+                          create_graph=True)
+        else:  # the same pass, `backpropagate(self, initial_gradient(...), accumulate)`, fast
+            fast.backward(self, gradient, initial_gradient, sum_to_shape, REGISTRY,
+                          changes.check)
 
     def apply(self, name: str, *others: Any, **params: Any) -> Value:
         """The table's primitive `name` applied to self (and `others`), recorded: what the

@@ -86,16 +86,24 @@ Check = Callable[[list["Value"]], None]
 Seal = Callable[..., None]
 
 
-def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
-             registry: Mapping[str, Primitive], check: Check) -> None:
-    """Backpropagate `seed` from `root`, adding each node's gradient to its `.grad`.
+def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any], Any],
+             sum_to_shape: SumToShape, registry: Mapping[str, Primitive],
+             check: Check) -> None:
+    """Backpropagate `gradient` (None: 1 for a scalar) from `root`, adding each node's
+    gradient to its `.grad`, with recording off, as `no_grad()` would.
 
-    `sum_to_shape` is the engine's own: how a broadcast gradient is summed back; `check`
-    raises if data the graph needs changed since it was recorded (`changes.check`).
+    `initial_gradient`, `sum_to_shape`: the engine's own (the gradient the pass starts from,
+    checked; how a broadcast gradient is summed back); `check` raises if data the graph needs
+    changed since it was recorded (`changes.check`).
     """
-    collecting = gc.isenabled()
+    if gradient is None and type(root._data) is float and root.requires_grad:
+        seed: Any = 1.0  # (what initial_gradient gives, without the call)
+    else:
+        seed = initial_gradient(root, gradient)
+    recording, collecting = grad_mode.enabled, gc.isenabled()
     nodes: list[Value] = []
     try:
+        grad_mode.enabled = False
         gc.disable()
         nodes = _collect(root)
         check(nodes)
@@ -107,6 +115,7 @@ def backward(root: Value, seed: Any, sum_to_shape: SumToShape,
             node._mark = None
         raise
     finally:
+        grad_mode.enabled = recording
         if collecting:
             gc.enable()
 

@@ -46,6 +46,7 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "hinge_loss", "huber_loss", "l1_loss", "mse_loss", "nll_loss"]
 
 REDUCTIONS = ("mean", "sum", "none")
+_INTP, _UINTP = np.dtype(np.intp), np.dtype(np.uintp)  # (labels of the usual dtype: below)
 """What a loss does with its per-element losses: their mean, their sum, or nothing."""
 
 
@@ -233,7 +234,7 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value
     >>> round(cross_entropy(Value([[2.0, 0.0, 0.0]]), [0]).data, 6)
     0.239545
     """
-    if type(logits) is Value and type(labels) is np.ndarray and labels.dtype == np.intp:
+    if type(logits) is Value and type(labels) is np.ndarray and labels.dtype is _INTP:
         # the usual call (a batch of logits, an integer label array), checked in fewer steps:
         # labels of shape (batch,) all inside 0..classes − 1, read as unsigned so that a
         # negative one is too large; anything else, errors included, goes the long way
@@ -241,8 +242,8 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value
         if (type(z) is np.ndarray and z.ndim == 2 and labels.shape == z.shape[:1]
                 and z.shape[0] > 0 and type(reduction) is str and reduction != "none"
                 and reduction in REDUCTIONS
-                and np.maximum.reduce(labels.view(np.uintp)) < z.shape[1]):
-            return logits.apply("cross_entropy", labels=labels.copy(), reduction=reduction)
+                and np.maximum.reduce(labels.view(_UINTP)) < z.shape[1]):
+            return apply(ops.CROSS_ENTROPY, logits, labels=labels.copy(), reduction=reduction)
     return _class_loss("cross_entropy", logits, labels, reduction, log_softmax_first=True)
 
 

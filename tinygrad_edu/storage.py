@@ -73,7 +73,8 @@ class Storage:
                     f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
                     f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
             self._data = new  # type: ignore[misc]  # (a slot of Value)
-        changed(self, old)  # type: ignore[arg-type]
+        if type(old) is not np.ndarray or getattr(self, "_read", True):  # (else no rule
+            changed(self)  # type: ignore[arg-type]  # reads it: nothing to watch, `changes`)
 
     @property
     def grad(self) -> Any:
