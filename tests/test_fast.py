@@ -932,9 +932,10 @@ def check_reflected_on_two_values() -> None:
     itself never calls: it calls ``a.__sub__(b)``) builds the node of ``a - b``."""
     for method, (name, reflected) in fast.FUSED.items():
         if reflected:
-            a, b = Value(1.5), Value(-2.25)
-            expected = reference_apply(ops.REGISTRY[name], a, b)
-            assert_same_node(getattr(b, method)(a), expected, (a, b), f"b.{method}(a)")
+            for a, b in [(Value(1.5), Value(-2.25)),
+                         (Value(fixed_array(2, 3)), Value(fixed_array(2, 3, seed=1)))]:
+                expected = reference_apply(ops.REGISTRY[name], a, b)
+                assert_same_node(getattr(b, method)(a), expected, (a, b), f"b.{method}(a)")
 
 
 def forward_failure() -> str | None:
@@ -1432,6 +1433,12 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
+    "a tensor and a Value, reflected": (
+        "float or type(y) is not float:\n" + " " * 16 + "return routes._operator(prim, other,",
+        "float or type(y) is not float:\n" + " " * 16 + "return routes._operator(prim, self,"),
+    "a tensor and data, reflected": (
+        "kind is not int):\n" + " " * 16 + "return routes._operator(prim, other, self)",
+        "kind is not int):\n" + " " * 16 + "return routes._operator(prim, self, other)"),
     "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
     "the forward, reflected, a number": ("forward(c, x) if reflected",
                                          "forward(x, c) if reflected"),
@@ -1757,6 +1764,12 @@ def collector_failure() -> str | None:
         if gc.get_threshold() != (500, 5, 5):
             return f"raised while switched off: {gc.get_threshold()}"
         del z
+        fast.collector_policy(True)
+        w = Value(np.ones(3))
+        t = (w * 2.0 + w).exp().sum(axis=0, keepdims=True) * (np.ones((2, 3)) @ w)  # tensors
+        if gc.get_threshold() != (500, 5, 5):
+            return f"raised for a graph of tensors: {gc.get_threshold()}"
+        del t
         return None
     finally:
         fast.collector_policy(was_on)

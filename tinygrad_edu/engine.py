@@ -22,6 +22,7 @@ tests prove they give exactly what this file gives).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -264,7 +265,7 @@ def constant(data: Any) -> Value:
 # ---- 3. Applying a primitive: the forward pass, recorded --------------------------------------
 
 _unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
-                          changes.seal, changes.first_read)
+                          changes.seal, changes.first_read, sys.modules[__name__])
 
 
 @_unrolled.apply  # the same, made fast (fast.py)

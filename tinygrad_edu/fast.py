@@ -32,16 +32,19 @@ a mutant's say, is called as given). The other forwards are called, not spelt ou
 operation in the bytecode may give another nan than the same operation called
 (``operator.mul(nan, -nan)`` is -nan, ``nan * -nan`` nan once specialised).
 
-The collector policy (`collector_policy`, on by default): while a graph recorded by those
-copies is alive, the garbage collector's youngest generation waits for `GC_THRESHOLD` new
-objects instead of its usual few hundred. A graph's nodes form no reference cycles, and
-refcounting frees them; but every collection while they are alive scans them, and promotes
-them to older generations whose full scans cost more (most of a scalar training step's time
-went to them). The threshold is raised when the first node of a graph is recorded, and the
-previous thresholds come back when that node is freed (with its graph, as a rule), unless
-the program set others meanwhile; `collector_policy(False)` switches it off. (A graph freed
-at once, a single node say, pays about 0.7 µs for the raise and the return; a node kept
-alive, a loss kept in a list say, keeps the threshold raised, and collections 140x rarer.)
+The collector policy (`collector_policy`, on by default): while a graph of scalars recorded
+by those copies is alive, the garbage collector's youngest generation waits for
+`GC_THRESHOLD` new objects instead of its usual few hundred. A graph's nodes form no
+reference cycles, and refcounting frees them; but every collection while they are alive
+scans them, and promotes them to older generations whose full scans cost more (most of a
+scalar training step's time went to them). The threshold is raised when the first scalar
+node of a graph is recorded, and the previous thresholds come back when that node is freed
+(with its graph, as a rule), unless the program set others meanwhile;
+`collector_policy(False)` switches it off. (A graph freed at once, a single node say, pays
+about 0.7 µs for the raise and the return; a node kept alive, a loss kept in a list say,
+keeps the threshold raised, and collections 140x rarer. A tensor node starts no watch: a
+network of tensors makes a few nodes a step, too few for collections to matter, and would
+pay the raise and the return at every step.)
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
 writes Value's slots. It imports nothing from the package at run time but `kernels` and
@@ -524,7 +527,7 @@ class Unrolled:
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
                  no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
-                 seal: Seal, first_read: Callable[[Value], None]) -> None:
+                 seal: Seal, first_read: Callable[[Value], None], routes: Any) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
@@ -532,6 +535,7 @@ class Unrolled:
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
         self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
+        self.routes = routes  # the engine module: its `apply` and `_operator` as they are now
         self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
     def node(self) -> Callable[..., Value]:
@@ -552,7 +556,7 @@ class Unrolled:
                 out._first = first
                 out._second = second
                 out.params = params or no_params
-                if _graph is None:
+                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
                     _watch(out)
             else:
                 out.requires_grad = False
@@ -617,7 +621,7 @@ class Unrolled:
                 out.op = prim
                 out._first = x
                 out.params = params or no_params
-                if _graph is None:
+                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
                     _watch(out)
             else:
                 out.requires_grad = False
@@ -711,10 +715,7 @@ class Unrolled:
                 out.op = prim
                 out._first = left
                 out._second = right
-                # its rule may read their data (see `changes`), but add's reads none, and
-                # matmul's reads one operand only for the other's gradient: none for plain
-                # data (a numpy batch: no Value whose requires_grad could be switched on)
-                if _graph is None:
+                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
                     _watch(out)
             else:
                 out.requires_grad = False
@@ -730,10 +731,12 @@ class Unrolled:
     def fused(self, name: str, reflected: bool, method: Method) -> Method:
         """`method`, an arithmetic operator of Value (``__mul__`` applies the primitive `name`
         to self and the other operand; a `reflected` one, ``__rmul__``, to the other and
-        self), in one call for two floats: the forward and the node inline. Anything else (a
-        tensor, an IEEE result, an error) goes to `method` itself, kept as `__wrapped__`."""
+        self), in one call for two floats: the forward and the node inline. A tensor goes to
+        the engine's `_operator`, as `method` (``_operator(prim, self, other)``) would send
+        it; anything else (an IEEE result, an error) to `method` itself, kept as
+        `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
-        no_params, registry = self.no_params, self.registry
+        no_params, registry, routes = self.no_params, self.registry, self.routes
         # the registry's primitive and its forward, found at the first call (the table is
         # declared after Value's operators are installed)
         prim: Primitive | None = None
@@ -751,7 +754,8 @@ class Unrolled:
                 right = other
                 y = other._data
                 if type(x) is not float or type(y) is not float:
-                    return method(self, other)
+                    return routes._operator(prim, other, self) if reflected else \
+                        routes._operator(prim, self, other)
                 try:
                     data = forward(y, x) if reflected else forward(x, y)
                 except FLOAT_ERRORS:
@@ -759,7 +763,8 @@ class Unrolled:
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
-                    return method(self, other)
+                    return routes._operator(prim, other, self) if reflected else \
+                        routes._operator(prim, self, other)
                 try:
                     c = other if kind is float else float(other)  # (what `constant` does)
                     data = forward(c, x) if reflected else forward(x, c)
@@ -801,10 +806,11 @@ class Unrolled:
     def fused_method(self, name: str, method: Callable[[Value], Any]) -> Callable[[Value], Any]:
         """`method`, a named operation of Value without params (``x.relu()`` applies the
         primitive `name` to x), in one call for a float: the forward and the node inline,
-        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``. Anything
-        else goes to `method` itself, kept as `__wrapped__`."""
+        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``. A tensor
+        goes to the engine's `apply`, as `method` (``self.apply(name)``) would send it;
+        anything else to `method` itself, kept as `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
-        no_params, registry = self.no_params, self.registry
+        no_params, registry, routes = self.no_params, self.registry, self.routes
         prim: Primitive | None = None  # (found at the first call, as in `fused`)
         forward: Callable[[Any], Any] = method
         inline = False  # whether the forward is `kernels.relu`, done inline
@@ -818,7 +824,7 @@ class Unrolled:
                 inline = forward is relu
             x = self._data
             if type(x) is not float:
-                return method(self)
+                return routes.apply(prim, self)
             if inline:
                 data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
             else:
@@ -866,10 +872,11 @@ class Unrolled:
 FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub", False),
          "__rsub__": ("sub", True), "__mul__": ("mul", False), "__rmul__": ("mul", True),
          "__truediv__": ("div", False), "__rtruediv__": ("div", True)}
-"""The operators `Unrolled.fused` makes copies of: method, (primitive, reflected)."""
+"""The operators `Unrolled.fused` makes copies of: method, (primitive, reflected); each is
+``_operator(primitive, self, other)``, or ``(..., other, self)`` reflected."""
 
 FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
-"""The named operations `Unrolled.fused_method` makes copies of (each the primitive of its name)."""
+"""The named operations `Unrolled.fused_method` makes copies of (each ``self.apply(name)``)."""
 
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
