@@ -1687,6 +1687,25 @@ def test_the_operator_property_test_catches_a_bug(monkeypatch: pytest.MonkeyPatc
 # --------------------------------------------------------------------------------------------
 
 
+def test_backward_is_silent_under_any_error_state_and_restores_it() -> None:
+    """The fast pass computes IEEE results silently whatever numpy's error state (inf from
+    a division by zero in a rule, here), and gives the program's state back after."""
+    def grads(state: str) -> list[Any]:
+        x, y = Value(np.array([1.0, -2.0, 3.0])), Value(np.array([0.0, 1e-300, 2.0]))
+        with np.errstate(all="ignore"):  # (the forward: the test is of backward)
+            loss = (x / y * 1e10).sum()
+        with np.errstate(all=state, under="ignore"):
+            before = np.geterr()
+            loss.backward()
+            assert np.geterr() == before, f"backward() left numpy's error state {np.geterr()}"
+        return [x.grad, y.grad]
+
+    expected = grads("ignore")
+    for state in ("raise", "warn"):
+        for got, want in zip(grads(state), expected, strict=True):
+            assert_same_bits(got, want, f"under np.errstate(all={state!r})")
+
+
 def test_backward_into_a_recorded_grad_records_nothing() -> None:
     """A first-order backward() adds to a .grad that is a Value (left by create_graph=True)
     without recording, as the reference pass does (it runs inside no_grad())."""
