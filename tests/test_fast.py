@@ -1166,8 +1166,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "add inlined on arrays, a share added to another": Mutation(
         "_run", "(g, a._mark)) if q is pending else q + s",
         "(g, a._mark)) if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run", "np.where(keep, g, 0.0) if",
-                                       "np.where(keep, g * 1.001, 0.0) if"),
+    "relu inlined on arrays": Mutation("_run", "_where(keep, g, 0.0) if",
+                                       "_where(keep, g * 1.001, 0.0) if"),
     "relu inlined on arrays, at the kink": Mutation("_run", "keep = out != 0.0",
                                                     "keep = (out != 0.0) | (x == 0.0)"),
     "relu inlined on arrays, at nan": Mutation("_run", "keep = out != 0.0", "keep = out > 0.0"),
@@ -1948,12 +1948,12 @@ def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
 
 
 RELU_MUTATIONS = {
-    "the where": ("np.where(keep, g, 0.0) if", "np.where(keep, g * 1.001, 0.0) if"),
-    "the where's zero": ("np.where(keep, g, 0.0) if", "np.where(keep, g, -0.0) if"),
+    "the where": ("_where(keep, g, 0.0) if", "_where(keep, g * 1.001, 0.0) if"),
+    "the where's zero": ("_where(keep, g, 0.0) if", "_where(keep, g, -0.0) if"),
     "the selection by bits": ("kept_or_zero(g, keep)", "kept_or_zero(g * 1.001, keep)"),
     "the mask at nan": ("keep = out != 0.0", "keep = out > 0.0"),
     "the mask at the kink": ("keep = out != 0.0", "keep = (out != 0.0) | (x == 0.0)"),
-    "the product of old": ("np.where(keep, g, 0.0) if", "g * keep if"),
+    "the product of old": ("_where(keep, g, 0.0) if", "g * keep if"),
     "another forward's rule": ("s = where(0.0, g, cond=x <= 0.0)",
                                "s = where(0.0, g, cond=x < 0.0)"),
 }

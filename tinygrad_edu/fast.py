@@ -280,7 +280,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                             # where(0.0, g, cond=x <= 0.0), without the ~cond: not x <= 0
                             # is out != 0 (out = max(x, 0): x > 0, or x nan)
                             keep = out != 0.0
-                            s = np.where(keep, g, 0.0) if keep.size <= WHERE_BY_BITS else \
+                            s = _where(keep, g, 0.0) if keep.size <= WHERE_BY_BITS else \
                                 kept_or_zero(g, keep)
                         else:
                             s = where(0.0, g, cond=x <= 0.0)
@@ -612,7 +612,7 @@ class Unrolled:
             log_probs = None
             try:
                 if (prim.forward is cross_entropy and type(z) is array and z.ndim == 2
-                        and z.dtype == np.float64 and params.get("reduction") != "none"):
+                        and z.dtype is _FLOAT64 and params.get("reduction") != "none"):
                     # its two halves, the log_softmax kept for the rule (see _run)
                     log_probs = log_softmax(z, axis=(1,))
                     data = nll(log_probs, **params)
@@ -901,6 +901,8 @@ FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
 
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
+_where = getattr(np.where, "_implementation", np.where)  # (np.where without its dispatcher:
+# no __array_function__ to look for among plain arrays)
 
 
 def _is_tensor(x: Any) -> bool:
