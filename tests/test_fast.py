@@ -1657,7 +1657,9 @@ PROPERTY_TESTS_UNDER_BUGS: dict[str, tuple[str, Callable[[], None]]] = {
         test_elementwise_backward_agrees_on_scalars, prim=ops.DIV, params={})),
     "scalars, relu": ("relu inlined", lambda: run_property_test(
         test_elementwise_backward_agrees_on_scalars, prim=ops.RELU, params={})),
-    "tensors": ("add inlined on arrays, a bias's share", lambda: run_property_test(
+    # (a bug its random examples meet whatever modules were imported first: a bias's share,
+    # which needs a drawn operand of one axis less, was met or missed with the import order)
+    "tensors": ("add inlined on arrays, second operand's share", lambda: run_property_test(
         test_elementwise_backward_agrees_on_broadcast_tensors, prim=ops.ADD, params={})),
     "structural": ("needs mask", lambda: run_property_test(
         test_structural_backward_agrees, name="matmul")),
