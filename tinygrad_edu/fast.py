@@ -65,7 +65,6 @@ import numpy as np
 from tinygrad_edu import grad_mode
 from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
-    WHERE_BY_BITS,
     cross_entropy,
     kept_or_zero,
     log_softmax,
@@ -280,8 +279,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                             # where(0.0, g, cond=x <= 0.0), without the ~cond: not x <= 0
                             # is out != 0 (out = max(x, 0): x > 0, or x nan)
                             keep = out != 0.0
-                            s = _where(keep, g, 0.0) if keep.size <= WHERE_BY_BITS else \
-                                kept_or_zero(g, keep)
+                            s = kept_or_zero(g, keep)
                         else:
                             s = where(0.0, g, cond=x <= 0.0)
                         a._mark = s if q is pending else q + s
@@ -901,8 +899,6 @@ FUSED_METHODS = ("relu", "tanh", "sigmoid", "exp", "log")
 
 
 _FLOAT64 = np.dtype(np.float64)  # (a float64 array of another byte order goes the long way)
-_where = getattr(np.where, "_implementation", np.where)  # (np.where without its dispatcher:
-# no __array_function__ to look for among plain arrays)
 
 
 def _is_tensor(x: Any) -> bool:

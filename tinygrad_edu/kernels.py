@@ -330,8 +330,7 @@ def where(a: Any, b: Any, *, cond: Any) -> Any:
     """`a` where `cond` holds, else `b`; a Python bool `cond` is a plain `if`."""
     if type(cond) is bool:
         return a if cond else b
-    if type(cond) is np.ndarray and cond.size > WHERE_BY_BITS and cond.dtype == np.bool_:
-        # a large selection against +0.0, by bits
+    if type(cond) is np.ndarray and cond.dtype == np.bool_:  # a selection against +0.0
         if _is_plus_zero(b) and _is_tensor_shaped(a, cond.shape):
             return kept_or_zero(a, cond)
         if _is_plus_zero(a) and _is_tensor_shaped(b, cond.shape):
@@ -348,14 +347,19 @@ def _is_tensor_shaped(x: Any, shape: tuple[int, ...]) -> bool:
 
 
 WHERE_BY_BITS = 4096
-"""From how many elements `where` selects against 0 by `kept_or_zero` (np.where is quicker
-below: up to numpy's buffer of 8192 elements; then it is 3-4x slower)."""
+"""From how many elements `kept_or_zero` selects by bits (np.where is quicker below: up to
+numpy's buffer of 8192 elements; then it is 3-4x slower)."""
+
+_where = getattr(np.where, "_implementation", np.where)  # (np.where without its dispatcher:
+# no __array_function__ to look for among plain arrays)
 
 
 def kept_or_zero(x: Any, keep: Any) -> Any:
-    """x where `keep`, else 0.0: np.where(keep, x, 0.0), bit for bit (inf, nan and -0.0 kept),
-    computed as x's bits and a mask of all-ones or zeros. `x` a float64 array, `keep` a bool
-    array of its shape."""
+    """x where `keep`, else 0.0: np.where(keep, x, 0.0), bit for bit (inf, nan and -0.0 kept);
+    above `WHERE_BY_BITS` elements computed as x's bits and a mask of all-ones or zeros. `x`
+    a float64 array, `keep` a bool array of its shape; the result an array of its own."""
+    if keep.size <= WHERE_BY_BITS:
+        return _where(keep, x, 0.0)
     out = np.empty(x.shape)  # (an array of its own, not a view: a gradient kept as it is)
     bits = out.view(np.int64)
     np.negative(keep.view(np.int8), dtype=np.int64, out=bits)  # True: -1, every bit set
