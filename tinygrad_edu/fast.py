@@ -120,12 +120,11 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
             node._mark = None
         raise
     finally:
-        if quiet is None:
-            pass
-        elif _ERROR_STATE:
-            _ERROR_STATE.reset(quiet)
-        else:
-            np.seterr(**quiet)
+        if quiet is not None:  # (numpy's error state, as it was)
+            if _ERROR_STATE:
+                _ERROR_STATE.reset(quiet)
+            else:
+                np.seterr(**quiet)
         grad_mode.enabled = recording
         if collecting:
             gc.enable()
