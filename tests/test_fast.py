@@ -1790,7 +1790,11 @@ def collector_failure() -> str | None:
         t = (w * 2.0 + w).exp().sum(axis=0, keepdims=True) * (np.ones((2, 3)) @ w)  # tensors
         if gc.get_threshold() != (500, 5, 5):
             return f"raised for a graph of tensors: {gc.get_threshold()}"
-        del t
+        losses = [w.sum(), w @ w,  # tensors reduced to numbers
+                  cross_entropy(Value(np.ones((2, 3))), np.array([0, 2]))]
+        if gc.get_threshold() != (500, 5, 5):
+            return f"raised for a tensor reduced to a number: {gc.get_threshold()}"
+        del t, losses
         return None
     finally:
         fast.collector_policy(was_on)

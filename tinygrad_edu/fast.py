@@ -574,8 +574,8 @@ class Unrolled:
                 out._first = first
                 out._second = second
                 out.params = params or no_params
-                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
-                    _watch(out)
+                if _graph is None and type(data) is float and type(first._data) is float:
+                    _watch(out)  # (a scalar graph: the policy; a tensor's loss starts none)
             else:
                 out.requires_grad = False
                 out.op = None
@@ -639,8 +639,8 @@ class Unrolled:
                 out.op = prim
                 out._first = x
                 out.params = params or no_params
-                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
-                    _watch(out)
+                if _graph is None and type(data) is float and type(z) is float:
+                    _watch(out)  # (a scalar graph: the policy; a tensor's loss starts none)
             else:
                 out.requires_grad = False
                 out.op = out._first = None
@@ -733,8 +733,8 @@ class Unrolled:
                 out.op = prim
                 out._first = left
                 out._second = right
-                if _graph is None and type(data) is float:  # (a scalar graph: the policy)
-                    _watch(out)
+                if _graph is None and type(data) is float and type(x) is float:
+                    _watch(out)  # (a scalar graph: the policy; not a vector's dot product)
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
