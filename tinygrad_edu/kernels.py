@@ -361,9 +361,8 @@ def kept_or_zero(x: Any, keep: Any) -> Any:
     if keep.size <= WHERE_BY_BITS:
         return _where(keep, x, 0.0)
     out = np.empty(x.shape)  # (an array of its own, not a view: a gradient kept as it is)
-    bits = out.view(np.int64)
-    np.negative(keep.view(np.int8), dtype=np.int64, out=bits)  # True: -1, every bit set
-    np.bitwise_and(x.view(np.int64), bits, out=bits)
+    mask = np.negative(keep.view(np.int8))  # True: -1, every bit set (widened in the and:
+    np.bitwise_and(x.view(np.int64), mask, out=out.view(np.int64))  # one pass fewer)
     return out
 
 
