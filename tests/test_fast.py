@@ -1186,14 +1186,14 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                              "node._grad = current + g * 1.001"),
     "first gradient kept": Wrapped("_own", _scaled),
     "a leaf's gradient shared": Mutation("_own", "if parent.op is None:", "if False:"),
-    "a shared gradient left writable": Mutation("_own", "share.setflags(False)", "pass"),
+    "a shared gradient left writable": Mutation("_own", "set_writeable(share, False)", "pass"),
     "a kept gradient kept again": Mutation("_own", "if any(share is h for h in held):",
                                            "if False:"),
     "a view kept": Mutation("_own", "if share.base is not None or", "if"),
     "first gradient kept, inlined": Mutation("_run", "node._grad = g  # shares",
                                              "node._grad = g * 1.001  # shares"),
     "a shared gradient left writable, inlined": Mutation(
-        "_run", "g.setflags(False)", "pass"),
+        "_run", "set_writeable(g, False)", "pass"),
     "a leaf's gradient shared, inlined": Mutation("_run", "a._mark = g.copy()", "a._mark = g"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),

@@ -49,6 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_edu.kernels import set_writeable
+
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Value
 
@@ -81,8 +83,7 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
     if entry is not None and entry[0]() is value:
         return
     try:
-        array.setflags(True)  # writeable: sealed by `seal` (setflags, positional: a third
-        # of the cost of setflags(write=True), a fifth of .flags.writeable = True)
+        set_writeable(array, True)  # (sealed by `seal`)
     except ValueError:  # a view of a sealed array: it stays read-only, and cannot change,
         if not array.flags.writeable:  # unless it was made before its base was sealed
             return
@@ -119,7 +120,7 @@ def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
 
 def _make_read_only(data: Any) -> None:
     if type(data) is np.ndarray:
-        data.setflags(False)  # (write=False, positional: see hand_out)
+        set_writeable(data, False)
 
 
 def check(nodes: Sequence[Value]) -> None:

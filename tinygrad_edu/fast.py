@@ -70,6 +70,7 @@ from tinygrad_edu.kernels import (
     log_softmax,
     nll,
     relu,
+    set_writeable,
     vjp_in_ieee,
     where,
 )
@@ -252,7 +253,7 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                             if a.op is None:
                                 a._mark = g.copy()  # (a leaf's gradient is its own)
                             else:
-                                g.setflags(False)  # (write=False: see _own)
+                                set_writeable(g, False)
                                 a._mark = g
                         else:
                             s = _sum_to_shape_of(a, g, sum_to_shape)
@@ -469,7 +470,7 @@ def _own(share: Any, parent: Value, held: tuple[Any, ...]) -> Any:
     if any(share is h for h in held):
         if parent.op is None:
             return share.copy()
-        share.setflags(False)  # (write=False, positional: changes.hand_out says why)
+        set_writeable(share, False)
     return share
 
 

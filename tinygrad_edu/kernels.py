@@ -346,6 +346,11 @@ def _is_tensor_shaped(x: Any, shape: tuple[int, ...]) -> bool:
     return type(x) is np.ndarray and x.dtype == np.float64 and x.shape == shape
 
 
+set_writeable: Callable[[np.ndarray[Any, Any], bool], None] = \
+    np.ndarray.setflags  # type: ignore[assignment]
+"""`set_writeable(array, flag)`: ``array.setflags(write=flag)`` in a third of the time (its
+keyword parsing is most of the call; numpy's stubs declare the argument keyword-only)."""
+
 WHERE_BY_BITS = 4096
 """From how many elements `kept_or_zero` selects by bits (np.where is quicker below: up to
 numpy's buffer of 8192 elements; then it is 3-4x slower)."""
