@@ -236,14 +236,19 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value
     """
     if type(logits) is Value and type(labels) is np.ndarray and labels.dtype is _INTP:
         # the usual call (a batch of logits, an integer label array), checked in fewer steps:
-        # labels of shape (batch,) all inside 0..classes − 1, read as unsigned so that a
-        # negative one is too large; anything else, errors included, goes the long way
+        # labels of shape (batch,), copied with each one outside 0..classes − 1 made
+        # `classes` (read as unsigned, a negative one is too large), which no row has: the
+        # pick of the labels then raises, and the long way says why, as it does for
+        # anything else
         z = logits._data
         if (type(z) is np.ndarray and z.ndim == 2 and labels.shape == z.shape[:1]
                 and z.shape[0] > 0 and type(reduction) is str and reduction != "none"
-                and reduction in REDUCTIONS
-                and np.maximum.reduce(labels.view(_UINTP)) < z.shape[1]):
-            return apply(ops.CROSS_ENTROPY, logits, labels=labels.copy(), reduction=reduction)
+                and reduction in REDUCTIONS):
+            inside = np.minimum(labels.view(_UINTP), z.shape[1]).view(_INTP)
+            try:
+                return apply(ops.CROSS_ENTROPY, logits, labels=inside, reduction=reduction)
+            except IndexError:
+                pass
     return _class_loss("cross_entropy", logits, labels, reduction, log_softmax_first=True)
 
 
