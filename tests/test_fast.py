@@ -1873,8 +1873,8 @@ def test_a_bug_in_the_collector_policy_is_caught(name: str,
 
 # (x, g): every kind of x against a finite g of both signs (the rule's 0 is +0.0, as
 # np.where's, whatever g's sign); an inf or nan in g; a finite g whose sum overflows; and
-# arrays larger than kernels.WHERE_BY_BITS, which both the rule and the inlined rule select
-# by bits
+# arrays larger than numpy's buffer (8192 elements)
+LARGE = 10_002  # (elements: more than numpy's buffer holds)
 RELU_EXAMPLES = [
     ([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324], [-1.5, 2.0, -3.0, 0.5, -0.5,
                                                                -2.0, 4.0, -1.0, -7.0]),
@@ -1883,9 +1883,9 @@ RELU_EXAMPLES = [
     ([1.0, 1.0, -1.0, 0.0], [1e308, 1e308, -2.0, -3.0]),
     ([[2.0, -0.0], [nan, -4.0]], [[-inf, -1.0], [-inf, -1.0]]),
     (np.resize([0.0, -0.0, nan, inf, -inf, -1.0, 1.0, 5e-324, -5e-324, -2.0, 3.0],
-               (kernels.WHERE_BY_BITS + 2,)),
+               (LARGE,)),
      np.resize([-1.5, 2.0, -3.0, 0.5, nan, -2.0, 4.0, -inf, -7.0, inf, -0.0, 1.0, -nan],
-               (kernels.WHERE_BY_BITS + 2,))),
+               (LARGE,))),
 ]
 
 
@@ -1921,10 +1921,11 @@ def test_relu_on_arrays_gives_the_tables_bits_on_random_arrays(data: st.DataObje
 
 @given(data=st.data())
 def test_a_selection_against_zero_is_np_wheres_bit_for_bit(data: st.DataObject) -> None:
-    # kernels.where selects against +0.0 by kept_or_zero (np.where's own implementation for
-    # a small array, bits for a large one): the same bits as np.where, inf, nan (with its
-    # payload) and -0.0 included; against -0.0 it leaves the work to np.where
-    size = data.draw(st.sampled_from([0, kernels.WHERE_BY_BITS]), label="base") + \
+    # kernels.where selects against +0.0 by kept_or_zero (an integer product of the bits):
+    # the same bits as np.where, inf, nan (with its payload) and -0.0 included, for a small
+    # array and for one larger than numpy's buffer; against -0.0 it leaves the work to
+    # np.where
+    size = data.draw(st.sampled_from([0, LARGE]), label="base") + \
         data.draw(st.integers(1, 40), label="extra")
     elements = st.one_of(st.sampled_from(SPECIAL), st.floats())
     pattern = data.draw(hnp.arrays(np.float64, data.draw(st.integers(1, 12)),

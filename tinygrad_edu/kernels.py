@@ -351,23 +351,20 @@ set_writeable: Callable[[np.ndarray[Any, Any], bool], None] = \
 """`set_writeable(array, flag)`: ``array.setflags(write=flag)`` in a third of the time (its
 keyword parsing is most of the call; numpy's stubs declare the argument keyword-only)."""
 
-WHERE_BY_BITS = 4096
-"""From how many elements `kept_or_zero` selects by bits (np.where is quicker below: up to
-numpy's buffer of 8192 elements; then it is 3-4x slower)."""
-
-_where = getattr(np.where, "_implementation", np.where)  # (np.where without its dispatcher:
-# no __array_function__ to look for among plain arrays)
-
 
 def kept_or_zero(x: Any, keep: Any) -> Any:
-    """x where `keep`, else 0.0: np.where(keep, x, 0.0), bit for bit (inf, nan and -0.0 kept);
-    above `WHERE_BY_BITS` elements computed as x's bits and a mask of all-ones or zeros. `x`
-    a float64 array, `keep` a bool array of its shape; the result an array of its own."""
-    if keep.size <= WHERE_BY_BITS:
-        return _where(keep, x, 0.0)
+    """x where `keep`, else +0.0: np.where(keep, x, 0.0) bit for bit (inf, nan and -0.0
+    kept), computed as the integer product of x's bits and `keep` (1 or 0: all of x's bits,
+    or none, which is +0.0). `x` a float64 array, `keep` a bool array of its shape; the
+    result an array of its own. One multiplication, as quick as x * keep (which gives -0.0
+    and nan where it should give +0.0); np.where is 6x slower on a large array, and on a
+    small one about 4 us slower in a training step, where its code is not in the cache.
+
+    >>> kept_or_zero(np.array([-2.0, -0.0, np.inf]), np.array([False, True, False]))
+    array([ 0., -0.,  0.])
+    """
     out = np.empty(x.shape)  # (an array of its own, not a view: a gradient kept as it is)
-    mask = np.negative(keep.view(np.int8))  # True: -1, every bit set (widened in the and:
-    np.bitwise_and(x.view(np.int64), mask, out=out.view(np.int64))  # one pass fewer)
+    np.multiply(x.view(np.int64), keep, out=out.view(np.int64))
     return out
 
 
