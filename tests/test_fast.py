@@ -27,7 +27,8 @@ node the reference ``engine.apply.__wrapped__`` builds. What is proven here:
 4. `gradcheck` catches a rule that is wrong in `backward()` alone.
 5. The proofs have teeth: a 0.1% error (or a plain bug) injected into any one place of the
    fast path (each primitive's rule as the fast executor sees it, and each branch and
-   helper of `fast._run`, `_collect`, `_sum_to_shape_of`, `_own`, `_rule_in_ieee`, the
+   helper of `fast._run`, `_run_arrays`, `_pass`, `_general`, `_send`, `_collect`,
+   `_sum_to_shape_of`, `_own`, `_rule_in_ieee`, the
    node the decorated operator or `apply` returns, and the fused operators' own code) makes
    the checks of (1) or (3) fail on a fixed, deterministic corpus; the property-based tests
    and the machine catch a sample of them too.
@@ -1069,20 +1070,21 @@ FIT = "_sum_to_shape_of"
 FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     # the unrolled binary branch
     "binary, first operand's share": Mutation(
-        "_run", "a._mark = _own(ga, a, (g, gb)) if", "a._mark = _own(ga * 1.001, a, (g, gb)) if"),
+        "_general", "a._mark = _own(ga, a, (g, gb)) if",
+        "a._mark = _own(ga * 1.001, a, (g, gb)) if"),
     "binary, second operand's share": Mutation(
-        "_run", "b._mark = _own(gb, b,", "b._mark = _own(gb * 1.001, b,"),
+        "_general", "b._mark = _own(gb, b,", "b._mark = _own(gb * 1.001, b,"),
     "binary, a share added to another": Mutation(
-        "_run", "if q is pending else q + ga", "if q is pending else q + ga * 1.001"),
+        "_general", "if q is _PENDING else q + ga", "if q is _PENDING else q + ga * 1.001"),
     "binary, IEEE retry": Mutation(
-        "_run", "ga, gb = _rule_in_ieee(prim, g, node)",
+        "_general", "ga, gb = _rule_in_ieee(prim, g, node)",
         "ga, gb = (s * 1.001 for s in _rule_in_ieee(prim, g, node))"),
     # the unary branch
-    "unary": Mutation("_run", "(ga,) = prim.vjp(g, node._data, a._data)",
+    "unary": Mutation("_general", "(ga,) = prim.vjp(g, node._data, a._data)",
                       "(ga,) = prim.vjp(g * 1.001, node._data, a._data)"),
-    "unary with params": Mutation("_run", "(ga,) = prim.vjp(g, node._data, a._data, **params)",
+    "unary with params": Mutation("_general", "(ga,) = prim.vjp(g, node._data, a._data, **params)",
                                   "(ga,) = prim.vjp(g * 1.001, node._data, a._data, **params)"),
-    "unary, IEEE retry": Mutation("_run", "(ga,) = _rule_in_ieee(prim, g, node)",
+    "unary, IEEE retry": Mutation("_general", "(ga,) = _rule_in_ieee(prim, g, node)",
                                   "(ga,) = (-s for s in _rule_in_ieee(prim, g, node))"),
     # the float rules inlined: each rule, the shares sent, the way out to the IEEE retry
     "inlined, first operand's share": Mutation(
@@ -1098,8 +1100,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "inlined, the primitives": Mutation("_run", "                if rule == _RELU:",
                                         "                if rule == _TANH:"),
     "mul and add first, the primitives": Mutation("_run", "if prim is mul:", "if prim is add:"),
-    "mul and add first, which nodes": Mutation("_run", "(prim is mul or prim is add)",
-                                               "(prim is mul or prim is add or prim)"),
+    "mul and add first, which nodes": Mutation("_run", "if prim is mul or prim is add:",
+                                               "if prim is mul or prim is add or prim:"),
     "mul and add first, first operand's share": Mutation(
         "_run", "a._mark = sa if q is pending else q + sa",
         "a._mark = sa * 1.001 if q is pending else q + sa"),
@@ -1129,72 +1131,87 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "sqrt inlined": Mutation("_run", "da = g / (2.0 * node._data)",
                              "da = g / (2.0001 * node._data)"),
     "send, first share": Mutation(
-        "_run", "parent._mark = _own(share, parent, held)",
+        "_send", "parent._mark = _own(share, parent, held)",
         "parent._mark = _own(share * 1.001, parent, held)"),
     "send, a share added to another": Mutation(
-        "_run", "if q is pending else q + share", "if q is pending else q + share * 1.001"),
+        "_send", "if q is _PENDING else q + share", "if q is _PENDING else q + share * 1.001"),
     # the general branch (three or more operands, params, needs_mask)
     "general": Mutation(
-        "_run", "shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)",
+        "_general", "shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)",
         "shares = prim.vjp(g * 1.001, node._data, *[p._data for p in parents], **params)"),
-    "needs mask": Mutation("_run", "p._mark is not None for p in parents",
+    "needs mask": Mutation("_general", "p._mark is not None for p in parents",
                            "p._mark is None for p in parents"),
     # matmul of two matrices, inlined
-    "matmul inlined, first operand's share": Mutation("_run", "s = g @ y.T", "s = g @ y.T * 1.001"),
-    "matmul inlined, second operand's share": Mutation("_run", "s = x.T @ g",
+    "matmul inlined, first operand's share": Mutation("_run_arrays", "s = g @ y.T",
+                                                      "s = g @ y.T * 1.001"),
+    "matmul inlined, second operand's share": Mutation("_run_arrays", "s = x.T @ g",
                                                        "s = x.T @ g * 1.001"),
-    "matmul inlined, needs": Mutation("_run", "if q is not None:\n" + " " * 24 + "s = x.T @ g",
-                                      "if True:\n" + " " * 24 + "s = x.T @ g"),
-    "matmul inlined, the matrices": Mutation("_run", "x.ndim == 2 and y.ndim == 2",
+    "matmul inlined, needs": Mutation("_run_arrays",
+                                      "if q is not None:\n" + " " * 20 + "s = x.T @ g",
+                                      "if True:\n" + " " * 20 + "s = x.T @ g"),
+    "matmul inlined, the matrices": Mutation("_run_arrays", "x.ndim == 2 and y.ndim == 2",
                                              "x.ndim >= 1 and y.ndim >= 1"),
     # add, relu and cross_entropy on arrays, inlined
     "add inlined on arrays, first operand's share": Mutation(
-        "_run", "                a._mark = g\n", "                a._mark = g * 1.001\n"),
+        "_run_arrays", "            a._mark = g\n", "            a._mark = g * 1.001\n"),
     "add inlined on arrays, first operand's share, broadcast": Mutation(
-        "_run", "_sum_to_shape_of(a, g, sum_to_shape)",
+        "_run_arrays", "_sum_to_shape_of(a, g, sum_to_shape)",
         "_sum_to_shape_of(a, g * 1.001, sum_to_shape)"),
     "add inlined on arrays, first operand's shape": Mutation(
-        "_run", "type(x) is array and x.shape == g.shape and q", "type(x) is array and q"),
+        "_run_arrays", "type(x) is array and x.shape == g.shape and q", "type(x) is array and q"),
     "add inlined on arrays, second operand's share": Mutation(
-        "_run", "s = _sum_to_shape_of(b, g, sum_to_shape)",
+        "_run_arrays", "s = _sum_to_shape_of(b, g, sum_to_shape)",
         "s = _sum_to_shape_of(b, g * 1.001, sum_to_shape)"),
     "add inlined on arrays, a bias's share": Mutation(
-        "_run", "s = np.add.reduce(g, axis=0)  # (_sum",
+        "_run_arrays", "s = np.add.reduce(g, axis=0)  # (_sum",
         "s = np.add.reduce(g * 1.001, axis=0)  # (_sum"),
     "add inlined on arrays, a bias's shape": Mutation(
-        "_run", "g.shape[1:] == y.shape:  # a bias", "g.shape[-1:] == y.shape[-1:]:  # a bias"),
+        "_run_arrays", "g.shape[1:] == y.shape:  # a bias",
+        "g.shape[-1:] == y.shape[-1:]:  # a bias"),
     "add inlined on arrays, a share added to another": Mutation(
-        "_run", "(g, a._mark)) if q is pending else q + s",
+        "_run_arrays", "(g, a._mark)) if q is pending else q + s",
         "(g, a._mark)) if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run", "kept_or_zero(g, keep)",
+    "relu inlined on arrays": Mutation("_run_arrays", "kept_or_zero(g, keep)",
                                        "kept_or_zero(g * 1.001, keep)"),
-    "relu inlined on arrays, at the kink": Mutation("_run", "keep = out != 0.0",
+    "relu inlined on arrays, at the kink": Mutation("_run_arrays", "keep = out != 0.0",
                                                     "keep = (out != 0.0) | (x == 0.0)"),
-    "relu inlined on arrays, at nan": Mutation("_run", "keep = out != 0.0", "keep = out > 0.0"),
-    "cross_entropy inlined": Mutation("_run", "(np.arange(rows), labels), 1.0)",
+    "relu inlined on arrays, at nan": Mutation("_run_arrays", "keep = out != 0.0",
+                                               "keep = out > 0.0"),
+    "cross_entropy inlined": Mutation("_run_arrays", "(np.arange(rows), labels), 1.0)",
                                       "(np.arange(rows), labels), 1.001)"),
-    "cross_entropy inlined, the mean": Mutation("_run", "g = g * (1.0 / rows)", "pass"),
+    "cross_entropy inlined, the mean": Mutation("_run_arrays", "g = g * (1.0 / rows)", "pass"),
     "cross_entropy inlined, the forward's log_softmax": Mutation(
-        "_run", "s = np.exp(saved[1])", "s = np.exp(saved[1] * 1.001)"),
+        "_run_arrays", "saved[1] if saved", "saved[1] * 1.001 if saved"),
     "cross_entropy inlined, the log_softmax recomputed": Mutation(
-        "_run", "s = np.exp(log_softmax(z, axis=(1,)))",
-        "s = np.exp(log_softmax(z, axis=(1,)) * 1.001)"),
-    "cross_entropy inlined, the sum": Mutation("_run", 'if params["reduction"] == "mean":',
+        "_run_arrays", "else log_softmax(z, axis=(1,))", "else log_softmax(z, axis=(1,)) * 1.001"),
+    "cross_entropy inlined, the sum": Mutation("_run_arrays", 'if params["reduction"] == "mean":',
                                                'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
-    "accumulation": Mutation("_run", "node._grad = current + g",
-                             "node._grad = current + g * 1.001"),
+    "accumulation": Mutation("_run", "node._grad = current + g  # (a float",
+                             "node._grad = current + g * 1.001  # (a float"),
+    "accumulation on arrays": Mutation("_run_arrays", "node._grad = current + g",
+                                       "node._grad = current + g * 1.001"),
     "first gradient kept": Wrapped("_own", _scaled),
     "a leaf's gradient shared": Mutation("_own", "if parent.op is None:", "if False:"),
     "a shared gradient left writable": Mutation("_own", "set_writeable(share, False)", "pass"),
     "a kept gradient kept again": Mutation("_own", "if any(share is h for h in held):",
                                            "if False:"),
     "a view kept": Mutation("_own", "if share.base is not None or", "if"),
-    "first gradient kept, inlined": Mutation("_run", "node._grad = g  # shares",
+    "first gradient kept, inlined": Mutation("_run_arrays", "node._grad = g  # shares",
                                              "node._grad = g * 1.001  # shares"),
     "a shared gradient left writable, inlined": Mutation(
-        "_run", "set_writeable(g, False)", "pass"),
-    "a leaf's gradient shared, inlined": Mutation("_run", "a._mark = g.copy()", "a._mark = g"),
+        "_run_arrays", "set_writeable(g, False)", "pass"),
+    "a leaf's gradient shared, inlined": Mutation("_run_arrays", "a._mark = g.copy()",
+                                                  "a._mark = g"),
+    # the hand-overs between the pass over scalars and the pass over arrays
+    "the other kind of node": Mutation("_pass", "rest, arrays = itertools.chain((handed,), base), "
+                                       "not arrays", "return"),
+    "an array handed over": Mutation("_run", "node._mark = g  # (an array)", "pass"),
+    "a loss of arrays handed over": Mutation(
+        "_run", "node._grad, node._mark = current, g  # (a loss", "node._mark = g  # (a loss"),
+    "a scalar handed back": Mutation(
+        "_run_arrays", "node._grad, node._mark = current, g  # (a scalar",
+        "node._mark = g  # (a scalar"),
     # the helpers, the seed and the walk
     "fit": Wrapped(FIT, _scaled),
     "fit, a leading axis": Mutation(FIT, "return np.add.reduce(share, axis=0)",
@@ -1206,7 +1223,10 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                    _each_share(lambda s: float(np.nan_to_num(s)))),
     "seed": Mutation("backward", "root._mark = seed", "root._mark = seed * 1.001"),
     "a mark left behind a step": Mutation(
-        "_run", "g = node._mark\n        node._mark = None\n        if g is pending:\n"
+        "_run", "if g is pending:\n                continue",
+        "if g is pending:\n                node._mark = g\n                continue"),
+    "a mark left behind a step, arrays": Mutation(
+        "_run_arrays", "g = node._mark\n        node._mark = None\n        if g is pending:\n"
         "            continue", "g = node._mark\n        if g is pending:\n            continue\n"
         "        node._mark = None"),
     "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
@@ -1216,13 +1236,15 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
 
 def mark_failure() -> str | None:
     """A node no gradient reached in one pass (it lies behind a step) is a node like any
-    other in the next pass, of another graph: the first pass left no mark on it."""
-    x = Value(0.5)
-    h = x * 2.0
-    (h.step() + 1.0).backward()  # h and x: collected, reached by no gradient
-    (h * 3.0).backward()
-    if (x.grad, h.grad) != (6.0, 3.0):
-        return f"after a pass that gave them none, x.grad = {x.grad}, h.grad = {h.grad}"
+    other in the next pass, of another graph: the first pass left no mark on it (in the
+    pass over scalars and in the pass over arrays)."""
+    for start in (0.5, np.array([0.5, -1.0])):
+        x = Value(start)
+        h = x * 2.0
+        (h.step() + 1.0).sum().backward()  # h and x: collected, reached by no gradient
+        (h * 3.0).sum().backward()
+        if not (np.all(x.grad == 6.0) and np.all(h.grad == 3.0)):
+            return f"after a pass that gave them none, x.grad = {x.grad}, h.grad = {h.grad}"
     return None
 
 
@@ -1232,7 +1254,7 @@ def test_a_node_behind_a_step_gets_its_gradient_in_the_next_pass() -> None:
 
 
 # (the fixed corpus runs each graph's passes on fresh nodes: a mark left behind goes unseen)
-MARK_MUTATIONS = {"a mark left behind a step"}
+MARK_MUTATIONS = {"a mark left behind a step", "a mark left behind a step, arrays"}
 
 
 @pytest.mark.parametrize("name", sorted(MARK_MUTATIONS))
@@ -1969,7 +1991,7 @@ RELU_MUTATIONS = {
 def test_a_bug_in_relus_inlined_rule_is_caught(name: str,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = RELU_MUTATIONS[name]
-    monkeypatch.setattr(fast, "_run", mutant(fast._run, old, new))
+    monkeypatch.setattr(fast, "_run_arrays", mutant(fast._run_arrays, old, new))
     if name == "another forward's rule":
         object.__setattr__(ops.RELU, "forward", functools.partial(kernels.relu))
     try:

@@ -14,6 +14,10 @@ in how:
   matrices), add, relu and cross_entropy (reduced to a number: the onehot is subtracted from
   the softmax in place, and the softmax is the exp of the log_softmax `apply` kept from the
   forward pass, when it did); the other binary operators are unrolled;
+* the pass is two loops, `_run` over the nodes of scalars and `_run_arrays` over those of
+  arrays, each handing the rest of the pass to the other at a node of the other kind (a
+  network's loss starts with the second): each loop small, which a training step of a
+  small network feels, its code out of the cache after the rest of the step;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
   (a shared one is made read-only instead, so an edit raises rather than leaks), decided
@@ -55,8 +59,9 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +120,7 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         # IEEE results (inf, nan), silently, as floats give: np.errstate(all="ignore")
         quiet = _ERROR_STATE.set(_make_extobj(all="ignore")) if _ERROR_STATE else \
             np.seterr(all="ignore")
-        _run(nodes, sum_to_shape, registry)  # (it leaves every mark None)
+        _pass(nodes, sum_to_shape, registry)  # (it leaves every mark None)
     except BaseException:
         for node in nodes or [root]:
             node._mark = None
@@ -173,41 +178,49 @@ def _collect(root: Value) -> list[Value]:
     return order
 
 
-def _run(nodes: list[Value], sum_to_shape: SumToShape,
-         registry: Mapping[str, Primitive]) -> None:
+def _pass(nodes: list[Value], sum_to_shape: SumToShape,
+          registry: Mapping[str, Primitive]) -> None:
+    """Each node of `nodes` (newest first) adds its gradient to its `.grad`, and its rule
+    sends each operand its share: `_run` takes the nodes of scalars, `_run_arrays` those of
+    arrays, each handing the rest of the pass to the other at a node of the other kind."""
+    root = nodes[0]
+    first = root._first  # (a loss of arrays begins with the pass over arrays)
+    arrays = type(root._data) is not float or (
+        first is not None and type(first._data) is not float)
+    base = iter(nodes)
+    rest: Iterable[Value] = base
+    while True:
+        handed = _run_arrays(rest, sum_to_shape) if arrays else \
+            _run(rest, sum_to_shape, registry)
+        if handed is None:
+            return
+        rest, arrays = itertools.chain((handed,), base), not arrays
+
+
+def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
+         registry: Mapping[str, Primitive]) -> Value | None:
+    """`_pass` over scalars; it returns the first node whose gradient is an array, or that
+    is a cross_entropy (a loss of arrays), as it found it, or None at the end."""
     pending = _PENDING
     inline = _INLINE_RULES or _inline_rules(registry)
-    tensor_rules = _TENSOR_RULES
     sigmoid, power_const = _FORWARDS["sigmoid"], _FORWARDS["pow_const"]
     mul, add = registry["mul"], registry["add"]
-    array = np.ndarray
-
-    def send(share: Any, parent: Value, *held: Any) -> None:
-        """Add a node's share to `parent`'s gradient for this pass (`held`: arrays other
-        nodes keep, the sender's gradient first)."""
-        q = parent._mark
-        if q is None or share is None:
-            return  # the parent needs no gradient, or the rule gives it none
-        if type(share) is not float or type(parent._data) is not float:
-            share = _sum_to_shape_of(parent, share, sum_to_shape)
-        parent._mark = _own(share, parent, held) if q is pending else q + share
-
     for node in nodes:
         g = node._mark
         node._mark = None
-        if g is pending:
-            continue  # no gradient reached this node (it lies behind a step, say)
+        if type(g) is not float:
+            if g is pending:
+                continue  # no gradient reached this node (it lies behind a step, say)
+            node._mark = g  # (an array)
+            return node
         current = node._grad
+        node._grad = current + g  # (a float's .grad: 0.0 after zero_grad)
         prim = node.op
-        if current is None:  # a tensor's first gradient: an array of its own, or one it
-            node._grad = g  # shares read-only (sent so: see _own)
-        else:
-            node._grad = current + g
         if prim is None:
             continue
         a: Any = node._first
         b: Any = node._second
-        if type(g) is float and (prim is mul or prim is add):
+        if prim is mul or prim is add:
             # the most frequent scalar nodes, before any lookup: the table's float rules
             # (the operands are floats too; a float product or sum never raises)
             if prim is mul:
@@ -222,94 +235,11 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                 b._mark = sb if q is pending else q + sb
             continue
         rule = inline.get(prim)
-        if rule is None:
-            pass
-        elif type(g) is not float or rule == _CROSS_ENTROPY:  # a tensor node's rule, inlined
-            # (the table's rule, the same array operations in the same order, for plain
-            # arrays; anything else goes the general way below, and so does a rule replaced
-            # since the table was read: a mutant's, say, runs as it is given)
-            rule = tensor_rules.get(prim.vjp)
-            if rule == _MATMUL:
-                x, y = a._data, b._data
-                if type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2:
-                    # the rule's common case, spelt out: a share only for an operand that
-                    # needs one, each of its operand's shape
-                    q = a._mark
-                    if q is not None:
-                        s = g @ y.T
-                        a._mark = s if q is pending else q + s
-                    q = b._mark
-                    if q is not None:
-                        s = x.T @ g
-                        b._mark = s if q is pending else q + s
-                    continue
-            elif rule == _ADD:
-                if type(g) is array:  # g to each operand, summed to its shape (a bias's)
-                    q = a._mark
-                    if q is not None:
-                        x = a._data
-                        if type(x) is array and x.shape == g.shape and q is pending:
-                            # g itself, which this node keeps: shared (_own, inlined)
-                            if a.op is None:
-                                a._mark = g.copy()  # (a leaf's gradient is its own)
-                            else:
-                                set_writeable(g, False)
-                                a._mark = g
-                        else:
-                            s = _sum_to_shape_of(a, g, sum_to_shape)
-                            a._mark = _own(s, a, (g,)) if q is pending else q + s
-                    q = b._mark
-                    if q is not None:
-                        y = b._data
-                        if type(y) is array and g.shape[1:] == y.shape:  # a bias's share:
-                            s = np.add.reduce(g, axis=0)  # (_sum_to_shape_of, inlined)
-                            b._mark = s if q is pending else q + s
-                        else:
-                            s = _sum_to_shape_of(b, g, sum_to_shape)
-                            b._mark = _own(s, b, (g, a._mark)) if q is pending else q + s
-                    continue
-            elif rule == _RELU:
-                x = a._data
-                if type(x) is array and type(g) is array:  # g where a > 0 (and at nan)
-                    q = a._mark
-                    if q is not None:
-                        out = node._data
-                        if prim.forward is relu and type(out) is array and \
-                                g.dtype is _FLOAT64 and g.shape == out.shape:
-                            # where(0.0, g, cond=x <= 0.0), without the ~cond: not x <= 0
-                            # is out != 0 (out = max(x, 0): x > 0, or x nan)
-                            keep = out != 0.0
-                            s = kept_or_zero(g, keep)
-                        else:
-                            s = where(0.0, g, cond=x <= 0.0)
-                        a._mark = s if q is pending else q + s
-                    continue
-            elif type(g) is float:  # cross_entropy, reduced to a number
-                z = a._data
-                params = node.params
-                if type(z) is array and params["reduction"] != "none":
-                    # (softmax(z) − onehot(label)) · g, g/batch for the mean: the onehot
-                    # subtracted in place, at each row's label
-                    labels = params["labels"]
-                    rows = len(labels)
-                    if params["reduction"] == "mean":
-                        g = g * (1.0 / rows)
-                    saved = _saved_log_softmax  # the forward's, if `apply` kept it
-                    if saved[0]() is node:
-                        s = np.exp(saved[1])
-                    else:
-                        s = np.exp(log_softmax(z, axis=(1,)))
-                    np.subtract.at(s, (np.arange(rows), labels), 1.0)  # (one label a row)
-                    s = np.multiply(g, s, out=s)
-                    q = a._mark
-                    if q is not None:
-                        a._mark = s if q is pending else q + s
-                    continue
-        elif rule < _MATMUL:
+        if rule is not None and rule < _MATMUL:
             # A scalar node of a frequent primitive: its rule, inlined (the table's rule, the
             # same float operations in the same order). Every operand is a float here (a
             # float result of these primitives has float operands); a rule whose float
-            # arithmetic raises goes the general way below (its IEEE retry).
+            # arithmetic raises goes the general way (its IEEE retry).
             try:
                 da: Any
                 if rule == _RELU:
@@ -348,50 +278,183 @@ def _run(nodes: list[Value], sum_to_shape: SumToShape,
                     if q is not None:
                         b._mark = db if q is pending else q + db
                 continue
-        params = node.params
-        # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
-        if (b is not None and type(params) is not dict and not prim.needs_mask
-                and type(b) is not tuple):  # a binary op
-            try:
-                ga, gb = prim.vjp(g, node._data, a._data, b._data)
-            except FLOAT_ERRORS:
-                ga, gb = _rule_in_ieee(prim, g, node)
-            q = a._mark
-            if q is not None and ga is not None:
-                if type(ga) is not float or type(a._data) is not float:
-                    ga = _sum_to_shape_of(a, ga, sum_to_shape)
-                a._mark = _own(ga, a, (g, gb)) if q is pending else q + ga
-            q = b._mark
-            if q is not None and gb is not None:
-                if type(gb) is not float or type(b._data) is not float:
-                    gb = _sum_to_shape_of(b, gb, sum_to_shape)
-                b._mark = _own(gb, b, (g, ga, a._mark)) if q is pending else q + gb
+        elif rule == _CROSS_ENTROPY and _TENSOR_RULES.get(prim.vjp) == rule:
+            node._grad, node._mark = current, g  # (a loss of arrays, as it was)
+            return node
+        _general(node, g, sum_to_shape)
+    return None
+
+
+def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | None:
+    """`_pass` over arrays; it returns the first node whose gradient is a float, but for a
+    cross_entropy, as it found it, or None at the end. The rules of matmul (two matrices),
+    add, relu and cross_entropy (reduced to a number) are inlined: the table's rule, the
+    same array operations in the same order, for plain arrays; anything else goes the
+    general way (`_general`), and so does a rule replaced since the table was read (a
+    mutant's, say), which runs as it is given."""
+    pending = _PENDING
+    tensor_rules = _TENSOR_RULES
+    array = np.ndarray
+    for node in nodes:
+        g = node._mark
+        node._mark = None
+        if g is pending:
+            continue  # no gradient reached this node (it lies behind a step, say)
+        current = node._grad
+        prim = node.op
+        if current is None:  # a tensor's first gradient: an array of its own, or one it
+            node._grad = g  # shares read-only (sent so: see _own)
+        else:
+            node._grad = current + g
+        if prim is None:
             continue
-        if b is None:  # one operand: a function, a reduction, ...
-            try:
-                if type(params) is dict:
-                    (ga,) = prim.vjp(g, node._data, a._data, **params)
-                else:
-                    (ga,) = prim.vjp(g, node._data, a._data)
-            except FLOAT_ERRORS:
-                (ga,) = _rule_in_ieee(prim, g, node)
-            send(ga, a, g)
-            continue
-        parents = node.parents
-        if prim.needs_mask:
-            params = {**params, "needs": tuple(p._mark is not None for p in parents)}
+        a: Any = node._first
+        b: Any = node._second
+        rule = tensor_rules.get(prim.vjp)
+        if rule == _MATMUL:
+            x, y = a._data, b._data
+            if type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2:
+                # the rule's common case, spelt out: a share only for an operand that needs
+                # one, each of its operand's shape
+                q = a._mark
+                if q is not None:
+                    s = g @ y.T
+                    a._mark = s if q is pending else q + s
+                q = b._mark
+                if q is not None:
+                    s = x.T @ g
+                    b._mark = s if q is pending else q + s
+                continue
+        elif rule == _ADD:
+            if type(g) is array:  # g to each operand, summed to its shape (a bias's)
+                q = a._mark
+                if q is not None:
+                    x = a._data
+                    if type(x) is array and x.shape == g.shape and q is pending:
+                        # g itself, which this node keeps: shared (_own, inlined)
+                        if a.op is None:
+                            a._mark = g.copy()  # (a leaf's gradient is its own)
+                        else:
+                            set_writeable(g, False)
+                            a._mark = g
+                    else:
+                        s = _sum_to_shape_of(a, g, sum_to_shape)
+                        a._mark = _own(s, a, (g,)) if q is pending else q + s
+                q = b._mark
+                if q is not None:
+                    y = b._data
+                    if type(y) is array and g.shape[1:] == y.shape:  # a bias's share:
+                        s = np.add.reduce(g, axis=0)  # (_sum_to_shape_of, inlined)
+                        b._mark = s if q is pending else q + s
+                    else:
+                        s = _sum_to_shape_of(b, g, sum_to_shape)
+                        b._mark = _own(s, b, (g, a._mark)) if q is pending else q + s
+                continue
+        elif rule == _RELU:
+            x = a._data
+            if type(x) is array and type(g) is array:  # g where a > 0 (and at nan)
+                q = a._mark
+                if q is not None:
+                    out = node._data
+                    if prim.forward is relu and type(out) is array and \
+                            g.dtype is _FLOAT64 and g.shape == out.shape:
+                        # where(0.0, g, cond=x <= 0.0), without the ~cond: not x <= 0 is
+                        # out != 0 (out = max(x, 0): x > 0, or x nan)
+                        keep = out != 0.0
+                        s = kept_or_zero(g, keep)
+                    else:
+                        s = where(0.0, g, cond=x <= 0.0)
+                    a._mark = s if q is pending else q + s
+                continue
+        elif rule == _CROSS_ENTROPY and type(g) is float:  # reduced to a number
+            z = a._data
+            params = node.params
+            if type(z) is array and params["reduction"] != "none":
+                # (softmax(z) − onehot(label)) · g, g/batch for the mean: the onehot
+                # subtracted in place, at each row's label
+                labels = params["labels"]
+                rows = len(labels)
+                if params["reduction"] == "mean":
+                    g = g * (1.0 / rows)
+                saved = _saved_log_softmax  # the forward's, if `apply` kept it
+                log_probs = saved[1] if saved[0]() is node else log_softmax(z, axis=(1,))
+                s = np.exp(log_probs)
+                np.subtract.at(s, (np.arange(rows), labels), 1.0)  # (one label a row)
+                s = np.multiply(g, s, out=s)
+                q = a._mark
+                if q is not None:
+                    a._mark = s if q is pending else q + s
+                continue
+        if type(g) is float and rule != _CROSS_ENTROPY:
+            node._grad, node._mark = current, g  # (a scalar, as it was)
+            return node
+        _general(node, g, sum_to_shape)
+    return None
+
+
+def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
+    """A node's rule the general way: the table's `vjp`, called (a binary operator's
+    unrolled), its float arithmetic retried in IEEE when it raises; each share sent."""
+    prim = node.op
+    assert prim is not None
+    a: Any = node._first
+    b: Any = node._second
+    params = node.params
+    # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
+    if (b is not None and type(params) is not dict and not prim.needs_mask
+            and type(b) is not tuple):  # a binary op
         try:
-            shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
+            ga, gb = prim.vjp(g, node._data, a._data, b._data)
         except FLOAT_ERRORS:
-            shares = _rule_in_ieee(prim, g, node)
-        for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
-            send(share, parent, g, *shares[:k])
+            ga, gb = _rule_in_ieee(prim, g, node)
+        q = a._mark
+        if q is not None and ga is not None:
+            if type(ga) is not float or type(a._data) is not float:
+                ga = _sum_to_shape_of(a, ga, sum_to_shape)
+            a._mark = _own(ga, a, (g, gb)) if q is _PENDING else q + ga
+        q = b._mark
+        if q is not None and gb is not None:
+            if type(gb) is not float or type(b._data) is not float:
+                gb = _sum_to_shape_of(b, gb, sum_to_shape)
+            b._mark = _own(gb, b, (g, ga, a._mark)) if q is _PENDING else q + gb
+        return
+    if b is None:  # one operand: a function, a reduction, ...
+        try:
+            if type(params) is dict:
+                (ga,) = prim.vjp(g, node._data, a._data, **params)
+            else:
+                (ga,) = prim.vjp(g, node._data, a._data)
+        except FLOAT_ERRORS:
+            (ga,) = _rule_in_ieee(prim, g, node)
+        _send(ga, a, (g,), sum_to_shape)
+        return
+    parents = node.parents
+    if prim.needs_mask:
+        params = {**params, "needs": tuple(p._mark is not None for p in parents)}
+    try:
+        shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
+    except FLOAT_ERRORS:
+        shares = _rule_in_ieee(prim, g, node)
+    for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
+        _send(share, parent, (g, *shares[:k]), sum_to_shape)
+
+
+def _send(share: Any, parent: Value, held: tuple[Any, ...], sum_to_shape: SumToShape) -> None:
+    """Add a node's share to `parent`'s gradient for this pass (`held`: arrays other nodes
+    keep, the sender's gradient first)."""
+    q = parent._mark
+    if q is None or share is None:
+        return  # the parent needs no gradient, or the rule gives it none
+    if type(share) is not float or type(parent._data) is not float:
+        share = _sum_to_shape_of(parent, share, sum_to_shape)
+    parent._mark = _own(share, parent, held) if q is _PENDING else q + share
 
 
 # The primitives whose float rules `_run` inlines, by the code it dispatches on (most frequent
 # first; mul and add, the most frequent of all, come before the lookup); the table's own
 # primitives only, found in the engine's registry at the first pass (a primitive of another
-# name, or an unregistered one of the same name, is not inlined).
+# name, or an unregistered one of the same name, is not inlined). Then those whose array
+# rules `_run_arrays` inlines, which it finds by their rule (`_TENSOR_RULES`).
 # (the float rules, then matmul: its float case, a dot product, is not inlined)
 (_MUL, _ADD, _RELU, _TANH, _SUB, _NEG, _EXP, _SIGMOID, _POW_CONST, _DIV, _LOG, _SQRT,
  _MATMUL, _CROSS_ENTROPY) = range(14)
@@ -611,7 +674,7 @@ class Unrolled:
             try:
                 if (prim.forward is cross_entropy and type(z) is array and z.ndim == 2
                         and z.dtype is _FLOAT64 and params.get("reduction") != "none"):
-                    # its two halves, the log_softmax kept for the rule (see _run)
+                    # its two halves, the log_softmax kept for the rule (_run_arrays)
                     log_probs = log_softmax(z, axis=(1,))
                     data = nll(log_probs, **params)
                 else:
