@@ -1181,9 +1181,10 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
                                       "(np.arange(rows), labels), 1.001)"),
     "cross_entropy inlined, the mean": Mutation("_run_arrays", "g = g * (1.0 / rows)", "pass"),
     "cross_entropy inlined, the forward's log_softmax": Mutation(
-        "_run_arrays", "saved[1] if saved", "saved[1] * 1.001 if saved"),
+        "_run_arrays", "log_probs = saved[1]", "log_probs = saved[1] * 1.001"),
     "cross_entropy inlined, the log_softmax recomputed": Mutation(
-        "_run_arrays", "else log_softmax(z, axis=(1,))", "else log_softmax(z, axis=(1,)) * 1.001"),
+        "_run_arrays", "log_probs = log_softmax(z, axis=(1,))",
+        "log_probs = log_softmax(z, axis=(1,)) * 1.001"),
     "cross_entropy inlined, the sum": Mutation("_run_arrays", 'if params["reduction"] == "mean":',
                                                'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
@@ -1603,8 +1604,8 @@ APPLY_MUTATIONS = {
     "cross_entropy's forward": ("data = nll(log_probs, **params)",
                                 "data = nll(log_probs * 1.001, **params)", "cross_entropy"),
     "cross_entropy's log_softmax kept": (
-        "_saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs)",
-        "_saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs * 1.001)",
+        "_saved_log_softmax = (weakref.ref(kept), log_probs)",
+        "_saved_log_softmax = (weakref.ref(kept), log_probs * 1.001)",
         "cross_entropy"),
     "recording inside no_grad()": ("if x.requires_grad and grad_mode.enabled:",
                                    "if x.requires_grad:", "relu"),
@@ -1627,13 +1628,41 @@ def test_a_bug_in_the_unrolled_applys_code_is_caught(name: str,
     assert caught is not None, f"the checks of apply miss the bug {name!r}"
 
 
-def test_the_log_softmax_kept_is_let_go_with_its_node() -> None:
+def log_softmax_kept_failure() -> str | None:
+    """What is wrong with the log_softmax the forward keeps for cross_entropy's rule, or
+    None: kept for the newest node, let go once the rule has used it, or when the next one
+    is kept (for a node freed unused)."""
     logits = Value(np.zeros((3, 4)))
-    loss = logits.apply("cross_entropy", labels=np.array([0, 1, 3]), reduction="mean")
-    assert fast._saved_log_softmax[0]() is loss
+
+    def loss() -> Value:
+        return logits.apply("cross_entropy", labels=np.array([0, 1, 3]), reduction="mean")
+
+    used = loss()
+    if fast._saved_log_softmax[0]() is not used:
+        return "not kept for the newest cross_entropy node"
     kept = weakref.ref(fast._saved_log_softmax[1])
-    del loss
-    assert fast._saved_log_softmax[0]() is None and kept() is None
+    used.backward()
+    if kept() is not None:
+        return "kept after the rule used it"
+    unused = loss()
+    kept = weakref.ref(fast._saved_log_softmax[1])
+    del unused
+    newer = loss()
+    if kept() is not None or fast._saved_log_softmax[0]() is not newer:
+        return "the log_softmax of a node freed unused kept after the next was"
+    return None
+
+
+def test_the_log_softmax_kept_is_let_go() -> None:
+    failure = log_softmax_kept_failure()
+    assert failure is None, failure
+
+
+def test_keeping_the_log_softmax_after_its_use_is_caught(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "_run_arrays", mutant(
+        fast._run_arrays, "_saved_log_softmax = _NOTHING_SAVED  # (used", "pass  # (used"))
+    assert log_softmax_kept_failure() is not None
 
 
 def test_a_bug_in_apply_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:

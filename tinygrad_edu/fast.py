@@ -292,6 +292,7 @@ def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | Non
     same array operations in the same order, for plain arrays; anything else goes the
     general way (`_general`), and so does a rule replaced since the table was read (a
     mutant's, say), which runs as it is given."""
+    global _saved_log_softmax
     pending = _PENDING
     tensor_rules = _TENSOR_RULES
     array = np.ndarray
@@ -377,7 +378,11 @@ def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | Non
                 if params["reduction"] == "mean":
                     g = g * (1.0 / rows)
                 saved = _saved_log_softmax  # the forward's, if `apply` kept it
-                log_probs = saved[1] if saved[0]() is node else log_softmax(z, axis=(1,))
+                if saved[0]() is node:
+                    log_probs = saved[1]
+                    _saved_log_softmax = _NOTHING_SAVED  # (used: let go)
+                else:
+                    log_probs = log_softmax(z, axis=(1,))
                 s = np.exp(log_probs)
                 np.subtract.at(s, (np.arange(rows), labels), 1.0)  # (one label a row)
                 s = np.multiply(g, s, out=s)
@@ -467,17 +472,14 @@ _FORWARDS: dict[str, Callable[..., Any]] = {}  # forwards the inlined rules call
 _NOT_INLINED = object()  # a share the inlined rule leaves to the general path
 
 # The log_softmax of the newest recorded cross_entropy node, computed by `Unrolled.apply` in
-# the forward pass, for its rule (a softmax, as exp(log_softmax)): (the node, its log_softmax),
-# let go when the node is freed. Its operand cannot have changed by the backward pass, which
-# refuses changed data first.
+# the forward pass, for its rule (a softmax, as exp(log_softmax)): (a weak reference to the
+# node, its log_softmax), let go when the rule has used it, or when the next one is kept
+# (a rule that finds no log_softmax kept for its node computes it again). Its operand cannot
+# have changed by the backward pass, which refuses changed data first. (Let go by a callback
+# of the weak reference, when the node is freed, it cost a training step 2%: a Python call
+# while the graph is freed.)
 _NOTHING_SAVED: tuple[Callable[[], Any], Any] = (lambda: None, None)
 _saved_log_softmax = _NOTHING_SAVED
-
-
-def _forget_log_softmax(node: weakref.ref[Any]) -> None:
-    global _saved_log_softmax
-    if _saved_log_softmax[0] is node:
-        _saved_log_softmax = _NOTHING_SAVED
 
 
 def read_table(registry: Mapping[str, Primitive]) -> None:
@@ -685,7 +687,7 @@ class Unrolled:
                 kept = node(data, prim, x, None, params)
                 if kept.op is not None:
                     global _saved_log_softmax
-                    _saved_log_softmax = (weakref.ref(kept, _forget_log_softmax), log_probs)
+                    _saved_log_softmax = (weakref.ref(kept), log_probs)
                 return kept
             if type(data) is array:  # (_is_tensor(data), inlined)
                 if data.dtype is not _FLOAT64 or not data.ndim:
