@@ -765,13 +765,15 @@ class Unrolled:
                 # a leaf operand: its rule may read its data (see `changes`), but add's reads
                 # none, and matmul's reads one operand only for the other's gradient: none
                 # for plain data (a numpy batch: no Value whose requires_grad could be
-                # switched on); marked before the forward, as `apply` does
+                # switched on); marked before the forward, as `apply` does (a constant made
+                # here is no leaf of the user's: read already, without the getattr, whose
+                # AttributeError, formatted and caught, cost a training step about 1%)
                 rule = _TENSOR_RULES.get(prim.vjp)
                 if rule != _ADD:
-                    if (rule != _MATMUL or right is b) and left.op is None and \
+                    if left is a and (rule != _MATMUL or right is b) and left.op is None and \
                             not getattr(left, "_read", True):
                         first_read(left)
-                    if (rule != _MATMUL or left is a) and right.op is None and \
+                    if right is b and (rule != _MATMUL or left is a) and right.op is None and \
                             not getattr(right, "_read", True):
                         first_read(right)
             x, y = left._data, right._data
