@@ -1188,8 +1188,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "cross_entropy inlined, the sum": Mutation("_run_arrays", 'if params["reduction"] == "mean":',
                                                'if params["reduction"] != "none":'),
     # accumulation into .grad, and the first gradient kept
-    "accumulation": Mutation("_run", "node._grad = current + g  # (a float",
-                             "node._grad = current + g * 1.001  # (a float"),
+    "accumulation": Mutation("_run", "node._grad = g if current is None else current + g",
+                             "node._grad = g if current is None else current + g * 1.001"),
     "accumulation on arrays": Mutation("_run_arrays", "node._grad = current + g",
                                        "node._grad = current + g * 1.001"),
     "first gradient kept": Wrapped("_own", _scaled),
@@ -1233,6 +1233,27 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "order": Mutation("_collect", "order.sort(key=_by_creation, reverse=True)", "pass"),
     "three operands": Mutation("_collect", "for parent in b:", "for parent in b[:-1]:"),
 }
+
+
+def unmade_gradient_failure() -> str | None:
+    """A scalar whose .grad was never made (a tensor's, before its data became a number and
+    it was switched to need a gradient) gets its first gradient as any other."""
+    x = Value(np.zeros(3), requires_grad=False)
+    x.data = 5.0
+    x.requires_grad = True
+    (x * 2.0).backward()
+    return None if x.grad == 2.0 else f"x.grad = {x.grad}, not 2.0"
+
+
+def test_a_scalar_with_an_unmade_gradient_gets_its_first() -> None:
+    failure = unmade_gradient_failure()
+    assert failure is None, failure
+
+
+def test_a_scalar_with_an_unmade_gradient_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast, "_run", mutant(fast._run, "node._grad = g if current is None",
+                                             "node._grad = g * 1.001 if current is None"))
+    assert unmade_gradient_failure() is not None
 
 
 def mark_failure() -> str | None:
