@@ -213,8 +213,8 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
                 continue  # no gradient reached this node (it lies behind a step, say)
             node._mark = g  # (an array)
             return node
-        current = node._grad  # (0.0 after zero_grad; None if it was a tensor's, still unmade)
-        node._grad = g if current is None else current + g
+        current = node._grad
+        node._grad = current + g  # (a float's .grad is a number: 0.0 after zero_grad)
         prim = node.op
         if prim is None:
             continue

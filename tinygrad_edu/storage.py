@@ -68,11 +68,14 @@ class Storage:
         old = self._data
         if value is not old:  # (`x.data += 1` gives back the same array, changed)
             new = as_data(value, "Value.data")
-            if shape_of(new) != self.shape and (self.op is not None or self.requires_grad):
+            reshaped = shape_of(new) != self.shape
+            if reshaped and (self.op is not None or self.requires_grad):
                 raise ValueError(
                     f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
                     f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
             self._data = new  # type: ignore[misc]  # (a slot of Value)
+            if reshaped:  # a gradient of the old shape means nothing now
+                self.zero_grad()
         if type(old) is not np.ndarray or getattr(self, "_read", True):  # (else no rule
             changed(self)  # type: ignore[arg-type]  # reads it: nothing to watch, `changes`)
 
