@@ -1171,8 +1171,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "add inlined on arrays, a share added to another": Mutation(
         "_run_arrays", "(g, a._mark)) if q is pending else q + s",
         "(g, a._mark)) if q is pending else q + s * 1.001"),
-    "relu inlined on arrays": Mutation("_run_arrays", "kept_or_zero(g, keep)",
-                                       "kept_or_zero(g * 1.001, keep)"),
+    "relu inlined on arrays": Mutation("_run_arrays", "s = (g.view(_INT64) * keep)",
+                                       "s = ((g * 1.001).view(_INT64) * keep)"),
     "relu inlined on arrays, at the kink": Mutation("_run_arrays", "keep = out != 0.0",
                                                     "keep = (out != 0.0) | (x == 0.0)"),
     "relu inlined on arrays, at nan": Mutation("_run_arrays", "keep = out != 0.0",
@@ -2023,10 +2023,10 @@ def test_relu_on_arrays_with_another_forward_uses_the_rule_itself() -> None:
 
 
 RELU_MUTATIONS = {
-    "the selection": ("kept_or_zero(g, keep)", "kept_or_zero(g * 1.001, keep)"),
+    "the selection": ("s = (g.view(_INT64) * keep)", "s = ((g * 1.001).view(_INT64) * keep)"),
     "the mask at nan": ("keep = out != 0.0", "keep = out > 0.0"),
     "the mask at the kink": ("keep = out != 0.0", "keep = (out != 0.0) | (x == 0.0)"),
-    "the product of old": ("kept_or_zero(g, keep)", "g * keep"),
+    "the product of old": ("s = (g.view(_INT64) * keep).view(_FLOAT64)", "s = g * keep"),
     "another forward's rule": ("s = where(0.0, g, cond=x <= 0.0)",
                                "s = where(0.0, g, cond=x < 0.0)"),
 }
