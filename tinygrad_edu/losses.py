@@ -46,8 +46,9 @@ __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "hinge_loss", "huber_loss", "l1_loss", "mse_loss", "nll_loss"]
 
 REDUCTIONS = ("mean", "sum", "none")
-_INTP, _UINTP = np.dtype(np.intp), np.dtype(np.uintp)  # (labels of the usual dtype: below)
 """What a loss does with its per-element losses: their mean, their sum, or nothing."""
+
+_INTP, _UINTP = np.dtype(np.intp), np.dtype(np.uintp)  # (labels of the usual dtype: below)
 
 
 def _value(x: Any, what: str) -> Value:
