@@ -25,10 +25,13 @@ run one BLAS thread (a second thread's CPU time would escape `thread_time`), and
 allocator thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's
 history): the script re-runs itself with those environment variables set when they are not.
 
-    python benchmarks/bench_engine.py [--quick] [--tiny]
+    python benchmarks/bench_engine.py [--quick] [--tiny] [--floors] [--only PART]
 
 ``--quick`` runs few rounds; ``--tiny`` shrinks every problem (for the test that keeps this
-script working; its figures mean nothing).
+script working; its figures mean nothing). ``--floors`` adds the lean references of
+`floors.py` to the same rounds (an engine that does what this one must do and nothing more,
+and hand-written numpy that keeps what it keeps), checks that they compute exactly the
+engine's loss and gradients, and prints a second table: how far each figure can go.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from floors import LeanScalar, LeanTensor, lean_step, numpy_kept_step  # noqa: E402
 
 import tinygrad_edu  # noqa: E402
 from tinygrad_edu import Value  # noqa: E402
@@ -227,7 +231,8 @@ class Row:
     cells: dict[str, str]
 
 
-def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int) -> list[Row]:
+def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
+                 floors: list[Row] | None = None) -> list[Row]:
     import micrograd.engine
 
     mg = micrograd.engine.Value
@@ -240,8 +245,18 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int) -> list[R
         Contender("micrograd", lambda: scalar_step(mg, theirs, X, y), steps=steps_on),
         Contender("micrograd, gc off", lambda: scalar_step(mg, theirs, X, y), gc_off=True),
     ]
+    if floors is not None:
+        lean = ScalarMLP(LeanScalar, 2, sizes)
+        check_same_gradients(scalar_loss(Value, ours, X, y), ours.parameters(),
+                             scalar_loss(LeanScalar, lean, X, y), lean.parameters())
+        steps.append(Contender("lean, gc off", lambda: scalar_step(LeanScalar, lean, X, y),
+                               gc_off=True))
     run_rounds(steps, rounds)
-    ours_on, ours_off, mg_on, mg_off = steps
+    ours_on, ours_off, mg_on, mg_off = steps[:4]
+    if floors is not None:
+        floors.append(Row("micrograd's demo step, both with the collector off: micrograd ÷ …",
+                          {"lean": f"{ratio(mg_off, steps[4]):.2f}×",
+                           "ours": f"{ratio(mg_off, ours_off):.2f}×"}))
 
     # backward alone, on one graph each (repeated passes accumulate into .grad: same work)
     our_root, their_root = scalar_loss(Value, ours, X, y), scalar_loss(mg, theirs, X, y)
@@ -263,6 +278,27 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int) -> list[R
         Row(f"backward per node (scalar; micrograd's graph has {their_nodes:,} nodes)",
             {"micrograd": f"{per_node[1]:.2f} µs", "ours": f"{per_node[0]:.2f} µs"}),
     ]
+
+
+def check_same_gradients(our_loss: Any, ours: list[Any], lean_loss: Any,
+                         lean: list[Any]) -> None:
+    """A floor measures the same work: the lean engine's loss and gradients are the engine's,
+    bit for bit (from parameters of the same values; `.grad` reset first)."""
+    for p in [*ours, *lean]:
+        p.grad = 0.0 if type(p.data) is float else None
+    our_loss.backward()
+    lean_loss.backward()
+    pairs = [(our_loss.data, lean_loss.data), *((a.grad, b.grad) for a, b in zip(ours, lean,
+                                                                                 strict=True))]
+    if not all(_same_bits(a, b) for a, b in pairs):
+        raise AssertionError("the lean engine does not compute what the engine computes")
+
+
+def _same_bits(x: Any, y: Any) -> bool:
+    """x and y hold the same float64 numbers, bit for bit (nan and -0.0 too)."""
+    x, y = np.asarray(x), np.asarray(y)
+    return (x.dtype == y.dtype == np.float64 and x.shape == y.shape
+            and np.array_equal(x.view(np.int64), y.view(np.int64)))
 
 
 # ---- tensor path: the step a user writes, against hand-written numpy and the others ----------
@@ -408,7 +444,8 @@ def autograd_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], floa
 OTHERS = {"PyTorch": torch_step, "MyGrad": mygrad_step, "autograd": autograd_step}
 
 
-def bench_tensor(sizes: list[int], batch: int, rounds: int) -> Row:
+def bench_tensor(sizes: list[int], batch: int, rounds: int,
+                 floors: list[Row] | None = None) -> Row:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(batch, sizes[0]))
     labels = rng.integers(0, sizes[-1], size=batch)
@@ -424,14 +461,36 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int) -> Row:
         other = make(raw)
         if other is not None:
             steps.append(Contender(name, functools.partial(other, X, labels, 1e-3)))
+    if floors is not None:
+        lean = [(LeanTensor(W.copy()), LeanTensor(b.copy())) for W, b in raw]
+        check_same_gradients(*_tensor_losses(values, X, labels, Value, cross_entropy),
+                             *_tensor_losses(lean, X, labels, LeanTensor, LeanTensor.cross_entropy))
+        kept = [(W.copy(), b.copy()) for W, b in raw]
+        if numpy_kept_step(kept, X, labels, 0.0) != ours:
+            raise AssertionError("numpy_kept_step's loss is not the engine's")
+        steps += [Contender("lean", lambda: lean_step(lean, X, labels, 1e-3)),
+                  Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
     run_rounds(steps, rounds)
     numpy = steps[0]
     cells = {c.name: f"{ratio(c, numpy):.2f}×" for c in steps[1:]}
-    faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in steps)
-    names = " / ".join(c.name for c in steps)
-    return Row(f"MLP {'-'.join(map(str, sizes))}, batch {batch}, step ÷ hand-written numpy "
-               f"({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per step, "
+    peers = steps[:len(steps) - 2] if floors is not None else steps
+    faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in peers)
+    names = " / ".join(c.name for c in peers)
+    work = f"MLP {'-'.join(map(str, sizes))}, batch {batch}, step ÷ hand-written numpy"
+    if floors is not None:
+        floors.append(Row(work, cells))
+    return Row(f"{work} ({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per step, "
                f"{names}: {faults})", cells)
+
+
+def _tensor_losses(params: list[tuple[Any, Any]], X: np.ndarray, labels: np.ndarray,
+                   tensor: Any, loss: Callable[[Any, Any], Any]) -> tuple[Any, list[Any]]:
+    """The step's loss (not yet backpropagated) and its parameters, for `check_same_gradients`."""
+    h = tensor(X, requires_grad=False)
+    for i, (W, b) in enumerate(params):
+        h = h @ W + b
+        h = h.relu() if i < len(params) - 1 else h
+    return loss(h, labels), [p for pair in params for p in pair]
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -439,13 +498,16 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int) -> Row:
 COLUMNS = ["micrograd", "PyTorch", "MyGrad", "autograd", "ours"]
 HEADERS = {"micrograd": "micrograd", "PyTorch": "PyTorch CPU, 1 thread", "MyGrad": "MyGrad",
            "autograd": "HIPS autograd", "ours": "tinygrad_edu"}
+FLOORS = {"lean": "lean engine, same semantics (floors.py)",
+          "numpy, kept": "numpy keeping what the engine keeps", "ours": "tinygrad_edu"}
 
 
-def print_table(rows: list[Row]) -> None:
-    print("| work | " + " | ".join(HEADERS[c] for c in COLUMNS) + " |")
-    print("|---|" + "---|" * len(COLUMNS))
+def print_table(rows: list[Row], headers: dict[str, str] | None = None) -> None:
+    headers = headers or {c: HEADERS[c] for c in COLUMNS}
+    print("| work | " + " | ".join(headers.values()) + " |")
+    print("|---|" + "---|" * len(headers))
     for row in rows:
-        cells = [row.cells.get(c, "—") for c in COLUMNS]
+        cells = [row.cells.get(c, "—") for c in headers]
         print(f"| {row.work} | " + " | ".join(cells) + " |")
 
 
@@ -455,6 +517,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny problems (a smoke test)")
     parser.add_argument("--only", choices=["scalar", "small", "medium"], action="append",
                         help="run only this part (may be repeated)")
+    parser.add_argument("--floors", action="store_true",
+                        help="also time the lean references of floors.py, in the same rounds")
     args = parser.parse_args(argv)
     parts = args.only or ["scalar", "small", "medium"]
     scalar_rounds, small_rounds, medium_rounds = (3, 10, 5) if args.quick else (21, 151, 41)
@@ -464,13 +528,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"tinygrad_edu {tinygrad_edu.__version__} ({os.path.dirname(tinygrad_edu.__file__)}), "
           f"numpy {np.__version__}, Python {sys.version.split()[0]}")
     rows: list[Row] = []
+    floors: list[Row] | None = [] if args.floors else None
     if "scalar" in parts:
-        rows += bench_scalar(scalar_rounds, points, hidden, 1 if args.quick else 4)
+        rows += bench_scalar(scalar_rounds, points, hidden, 1 if args.quick else 4, floors)
     if "small" in parts:
-        rows.append(bench_tensor(*small, small_rounds))
+        rows.append(bench_tensor(*small, small_rounds, floors))
     if "medium" in parts:
-        rows.append(bench_tensor(*medium, medium_rounds))
+        rows.append(bench_tensor(*medium, medium_rounds, floors))
     print_table(rows)
+    if floors:
+        print("\nFloors: the least an engine with the same semantics costs, in the same rounds")
+        print_table(floors, FLOORS)
 
 
 if __name__ == "__main__":

@@ -5,26 +5,51 @@ No figure is checked: timings on a shared machine prove nothing in a test.
 
 from __future__ import annotations
 
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_benchmark_runs_and_prints_the_table() -> None:
     script = ROOT / "benchmarks" / "bench_engine.py"
-    done = subprocess.run([sys.executable, str(script), "--quick", "--tiny"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run([sys.executable, str(script), "--quick", "--tiny", "--floors"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert str(ROOT / "tinygrad_edu") in lines[0]  # this checkout, not an installed copy
     table = [line for line in lines if line.startswith("| ")]
     assert table[0].startswith("| work | micrograd |")
-    rows = "\n".join(table)
+    floors = table.index(next(line for line in table if line.startswith("| work | lean")))
+    rows = "\n".join(table[:floors])
     for work in ["micrograd's demo step", "both with the collector off", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
+    # the floors (their lean engines checked against the engine before they are timed)
+    assert [line.split(" | ")[0] for line in table[floors + 1:]] == [
+        "| micrograd's demo step, both with the collector off: micrograd ÷ …",
+        "| MLP 2-4-2, batch 8, step ÷ hand-written numpy",
+        "| MLP 20-8-4, batch 16, step ÷ hand-written numpy"]
+    assert all(line.count("×") == (2 if k == 0 else 3)
+               for k, line in enumerate(table[floors + 1:]))
+
+
+@pytest.mark.parametrize("part", ["scalar", "tensor"])
+def test_a_floor_that_computes_something_else_is_refused(part: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # lean engines whose backward visits the root only: their gradients are not the engine's
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "bench_engine.py"))  # (not run as main)
+    monkeypatch.setattr(sys.modules["floors"], "_walk", lambda root: [root])
+    with pytest.raises(AssertionError, match="does not compute what the engine computes"):
+        if part == "scalar":
+            bench["bench_scalar"](1, 10, 4, 1, [])
+        else:
+            bench["bench_tensor"]([4, 3, 2], 5, 1, [])
 
 
 def test_the_digits_benchmark_runs_and_prints_its_table() -> None:

@@ -1,0 +1,261 @@
+"""Floors for the speed targets: the least an engine with tinygrad_edu's semantics can cost.
+
+`bench_engine.py --floors` times these beside the engine, in the same rounds:
+
+* `LeanScalar`: micrograd's demo with what the engine must do and nothing more. One node per
+  operation, each with its `.grad`; backward walks the graph, sorts it by creation number
+  (newest first) and sends every share on, zeros included (a dead relu sends its operand 0.0,
+  which reaches the parameters behind it: 0 · inf is nan there, as in the reference pass).
+  Left out: every check, change tracking, the collector policy, higher-order gradients.
+* `LeanTensor` and `lean_step`: the tensor step with the same four operations, kernels and
+  rules as the fast executor's (matmul, add, relu, cross_entropy with the log_softmax kept
+  from the forward pass), every node's data and gradient kept until the step ends.
+* `numpy_kept_step`: the hand-written numpy step that keeps what the engine keeps (each
+  matrix product apart from its sum with the bias, each gradient), and updates after the
+  backward pass: no engine at all.
+
+Each gives exactly the engine's loss and gradients (`bench_engine` checks it before timing).
+"""
+
+from __future__ import annotations
+
+import itertools
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.kernels import log_softmax, nll
+
+_PENDING = object()  # a node the walk found, before a gradient reaches it
+_by_number = attrgetter("number")
+_count = itertools.count().__next__  # creation numbers
+
+
+def _walk(root: Any) -> list[Any]:
+    """The nodes `root` depends on that need a gradient, newest first, each marked pending."""
+    root.mark = pending = _PENDING
+    order, stack = [root], [root]
+    pop, push, add = stack.pop, stack.append, order.append
+    while stack:
+        node = pop()
+        a, b = node.first, node.second
+        if b is not None and b.mark is None and b.requires_grad:
+            b.mark = pending
+            push(b)
+            add(b)
+        if a is not None and a.mark is None and a.requires_grad:
+            a.mark = pending
+            push(a)
+            add(a)
+    order.sort(key=_by_number, reverse=True)
+    return order
+
+
+# ---- scalars ---------------------------------------------------------------------------------
+
+_ADD, _MUL, _RELU, _MATMUL, _CROSS_ENTROPY = 1, 2, 3, 4, 5
+
+
+class LeanScalar:
+    """A scalar Value reduced to what micrograd's demo step needs (``+``, ``*``, relu)."""
+
+    __slots__ = ("data", "first", "grad", "mark", "number", "op", "requires_grad", "second")
+
+    def __init__(self, data: float, first: Any = None, second: Any = None, op: int = 0,
+                 requires_grad: bool = True) -> None:
+        self.data = data
+        self.grad = 0.0
+        self.first = first
+        self.second = second
+        self.op = op
+        self.number = _count()
+        self.mark = None
+        self.requires_grad = requires_grad
+
+    def __add__(self, other: Any) -> LeanScalar:
+        if type(other) is not LeanScalar:
+            other = LeanScalar(float(other), requires_grad=False)
+        return LeanScalar(self.data + other.data, self, other, _ADD)
+
+    def __radd__(self, other: Any) -> LeanScalar:
+        other = LeanScalar(float(other), requires_grad=False)
+        return LeanScalar(other.data + self.data, other, self, _ADD)
+
+    def __mul__(self, other: Any) -> LeanScalar:
+        if type(other) is not LeanScalar:
+            other = LeanScalar(float(other), requires_grad=False)
+        return LeanScalar(self.data * other.data, self, other, _MUL)
+
+    def __rmul__(self, other: Any) -> LeanScalar:
+        other = LeanScalar(float(other), requires_grad=False)
+        return LeanScalar(other.data * self.data, other, self, _MUL)
+
+    def relu(self) -> LeanScalar:
+        return LeanScalar(0.0 if self.data <= 0.0 else self.data, self, None, _RELU)
+
+    def backward(self) -> None:
+        """Each node's gradient into its `.grad`; its rule's shares into its operands' marks
+        (the engine's rules, in its order: the first operand's share, then the second's)."""
+        pending = _PENDING
+        order = _walk(self)
+        self.mark = 1.0
+        for node in order:
+            g = node.mark
+            node.mark = None
+            if g is pending:
+                continue
+            node.grad += g
+            op = node.op
+            if not op:
+                continue
+            a, b = node.first, node.second
+            if op == _MUL:
+                sa, sb = g * b.data, g * a.data
+            elif op == _ADD:
+                sa = sb = g
+            else:  # relu: 0 at and below the kink, sent on like any share
+                sa = 0.0 if a.data <= 0.0 else g
+                q = a.mark
+                if q is not None:
+                    a.mark = sa if q is pending else q + sa
+                continue
+            q = a.mark
+            if q is not None:
+                a.mark = sa if q is pending else q + sa
+            q = b.mark
+            if q is not None:
+                b.mark = sb if q is pending else q + sb
+
+
+# ---- tensors ---------------------------------------------------------------------------------
+
+
+class LeanTensor:
+    """A tensor Value reduced to what the MLP step needs (``@``, ``+``, relu, cross_entropy)."""
+
+    __slots__ = ("data", "first", "grad", "mark", "number", "op", "requires_grad", "saved",
+                 "second")
+    __array_ufunc__ = None  # (a numpy batch @ LeanTensor comes to __rmatmul__)
+
+    def __init__(self, data: Any, first: Any = None, second: Any = None, op: int = 0,
+                 requires_grad: bool = True) -> None:
+        self.data = data
+        self.grad = None
+        self.first = first
+        self.second = second
+        self.op = op
+        self.number = _count()
+        self.mark = None
+        self.requires_grad = requires_grad
+        self.saved = None
+
+    def __matmul__(self, other: Any) -> LeanTensor:
+        return LeanTensor(self.data @ other.data, self, other, _MATMUL)
+
+    def __rmatmul__(self, batch: Any) -> LeanTensor:
+        return LeanTensor.__matmul__(LeanTensor(batch, requires_grad=False), self)
+
+    def __add__(self, other: Any) -> LeanTensor:
+        return LeanTensor(self.data + other.data, self, other, _ADD)
+
+    def relu(self) -> LeanTensor:
+        return LeanTensor(np.maximum(self.data, 0.0), self, None, _RELU)
+
+    def cross_entropy(self, labels: Any) -> LeanTensor:
+        """The mean cross-entropy, its log_softmax kept for the rule."""
+        log_probs = log_softmax(self.data, axis=(1,))
+        out = LeanTensor(nll(log_probs, labels=labels, reduction="mean"), self, None,
+                         _CROSS_ENTROPY)
+        out.saved = (labels, log_probs)
+        return out
+
+    def backward(self) -> None:
+        """As `LeanScalar.backward`, with the fast executor's array rules."""
+        pending = _PENDING
+        order = _walk(self)
+        self.mark = 1.0
+        with np.errstate(all="ignore"):
+            for node in order:
+                g = node.mark
+                node.mark = None
+                if g is pending:
+                    continue
+                node.grad = g if node.grad is None else node.grad + g
+                op = node.op
+                if not op:
+                    continue
+                a, b = node.first, node.second
+                sa = sb = None
+                if op == _MATMUL:
+                    if a.mark is not None:
+                        sa = g @ b.data.T
+                    if b.mark is not None:
+                        sb = a.data.T @ g
+                elif op == _ADD:
+                    sa, sb = g, np.add.reduce(g, axis=0)  # (the bias's share)
+                elif op == _RELU:
+                    sa = (g.view(np.int64) * (node.data != 0.0)).view(np.float64)
+                else:
+                    labels, log_probs = node.saved
+                    rows = len(labels)
+                    sa = np.exp(log_probs)
+                    np.subtract.at(sa, (np.arange(rows), labels), 1.0)
+                    sa = np.multiply(g * (1.0 / rows), sa, out=sa)
+                q = a.mark
+                if q is not None:
+                    a.mark = sa if q is pending else q + sa
+                if b is not None:
+                    q = b.mark
+                    if q is not None:
+                        b.mark = sb if q is pending else q + sb
+
+
+def lean_step(params: list[tuple[LeanTensor, LeanTensor]], X: np.ndarray, labels: np.ndarray,
+              lr: float) -> float:
+    """`bench_engine.engine_step`, on LeanTensor."""
+    h: Any = X
+    for i, (W, b) in enumerate(params):
+        z = h @ W + b
+        h = z.relu() if i < len(params) - 1 else z
+    loss = h.cross_entropy(labels)
+    for W, b in params:
+        W.grad = b.grad = None
+    loss.backward()
+    for W, b in params:
+        W.data -= lr * W.grad
+        b.data -= lr * b.grad
+    return float(loss.data)
+
+
+def numpy_kept_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray,
+                    labels: np.ndarray, lr: float) -> float:
+    """`bench_engine.numpy_step`, keeping what the engine keeps until the step ends."""
+    kept: list[np.ndarray] = []
+    acts = [X]
+    h = X
+    for i, (W, b) in enumerate(params):
+        product = h @ W
+        z = product + b
+        h = np.maximum(z, 0.0) if i < len(params) - 1 else z
+        kept += [product, z]
+        acts.append(h)
+    log_probs = log_softmax(h, axis=(1,))
+    loss = nll(log_probs, labels=labels, reduction="mean")
+    n = len(labels)
+    grad = np.exp(log_probs)
+    np.subtract.at(grad, (np.arange(n), labels), 1.0)
+    grad = np.multiply(1.0 / n, grad, out=grad)
+    updates = []
+    for i in range(len(params) - 1, -1, -1):
+        W, b = params[i]
+        updates.append((W, b, acts[i].T @ grad, np.add.reduce(grad, axis=0)))
+        if i:
+            kept.append(grad)
+            grad = grad @ W.T
+            kept.append(grad)
+            grad = (grad.view(np.int64) * (acts[i] != 0.0)).view(np.float64)
+    for W, b, gW, gb in updates:
+        W -= lr * gW
+        b -= lr * gb
+    return loss
