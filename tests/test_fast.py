@@ -786,7 +786,9 @@ def assert_same_node(built: Value, expected: Value, operands: Sequence[Any], whe
     """`built` is the node `expected` is, in every public respect; a Value operand is its
     parent itself, a number operand a constant Value of the same data."""
     assert type(built) is Value, where
-    assert_same_bits(built.data, expected.data, f"{where}: .data")
+    # (`_data`, the same as `.data`: reading `.data` would hand an array out, and the fused
+    # copies send an operation the long way while one is out: they would go unchecked)
+    assert_same_bits(built._data, expected._data, f"{where}: .data")
     assert built.op is expected.op, f"{where}: .op"
     assert built.params.keys() == expected.params.keys() and all(
         built.params[k] is expected.params[k] or np.array_equal(built.params[k],
@@ -805,7 +807,7 @@ def assert_same_node(built: Value, expected: Value, operands: Sequence[Any], whe
         for node in (mine, theirs):  # a number operand becomes a constant
             assert node.op is None and node.parents == () and not node.requires_grad, where
             assert node.label == "", where
-        assert_same_bits(mine.data, theirs.data, f"{where}: parent {k}'s .data")
+        assert_same_bits(mine._data, theirs._data, f"{where}: parent {k}'s .data")
         assert_same(mine.grad, theirs.grad, f"{where}: parent {k}'s .grad")
     assert_same(built.grad, expected.grad, f"{where}: .grad")
     order = engine.topological_order(built, constants=True)
@@ -839,6 +841,7 @@ def check_forward(symbol: str, a: Any, b: Any, recording: bool) -> None:
             f"{where}: {built!r} by the operator, {expected!r} by apply")
         return
     assert_same_node(built, expected, (a, b), where)
+
 
 
 def check_nodes(roots: Sequence[Value], where: str) -> None:
@@ -910,7 +913,7 @@ def forward_corpus() -> Iterator[tuple[str, Any, Any, bool]]:
         for symbol in OPERATORS:
             shape_pairs = ([((2, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)), ((2, 3), (2, 3))]
                            if symbol == "@" else
-                           [((), ()), ((2, 3), (3,)), ((), (2, 3))])
+                           [((), ()), ((2, 3), (3,)), ((), (2, 3)), ((2, 3), (2,))])
             for sa, sb in shape_pairs:
                 for ra, rb in [(True, True), (True, False), (False, True), (False, False)]:
                     a = Value(fixed_array(*sa) if sa else 1.5, requires_grad=ra)
@@ -1473,12 +1476,23 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
     "a tensor and a Value, reflected": (
-        "float or type(y) is not float:\n" + " " * 16 + "return routes._operator(prim, other,",
-        "float or type(y) is not float:\n" + " " * 16 + "return routes._operator(prim, self,"),
+        "return made\n" + " " * 16 + "return routes._operator(prim, other, self) if reflected",
+        "return made\n" + " " * 16 + "return routes._operator(prim, self, other) if reflected"),
     "a tensor and data, reflected": (
         "kind is not int):\n" + " " * 16 + "return routes._operator(prim, other, self)",
         "kind is not int):\n" + " " * 16 + "return routes._operator(prim, self, other)"),
-    "the forward, reflected": ("forward(y, x) if reflected", "forward(x, y) if reflected"),
+    "the forward, reflected": ("try:\n" + " " * 16 + "data = forward(y, x) if reflected",
+                               "try:\n" + " " * 16 + "data = forward(x, y) if reflected"),
+    "two arrays added, the forward": (
+        " " * 24 + "data = forward(y, x) if reflected else forward(x, y)",
+        " " * 24 + "data = forward(y, x) * 1.001 if reflected else forward(x, y) * 1.001"),
+    "two arrays added, reflected": ("made._first, made._second = other, self",
+                                    "made._first, made._second = self, other"),
+    "two arrays added, inside no_grad()": (
+        "other.requires_grad) and \\\n" + " " * 32 + "grad_mode.enabled:",
+        "other.requires_grad):"),
+    "two arrays added, no result": (
+        "if type(data) is array and data.dtype is _FLOAT64 and data.ndim:", "if True:"),
     "the forward, reflected, a number": ("forward(c, x) if reflected",
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
@@ -1525,30 +1539,33 @@ def method_failure() -> str | None:
     """The first fused named operation that builds otherwise than `apply`, or raises otherwise."""
     for name in fast.FUSED_METHODS:
         prim = ops.REGISTRY[name]
-        for x in (*SPECIAL, 2.5, -0.5, fixed_array(2, 3)):
-            for requires, recording in itertools.product((True, False), repeat=2):
-                a = Value(x, requires_grad=requires)
-                where = f"Value({x!r}, requires_grad={requires}).{name}()" + (
-                    "" if recording else " inside no_grad()")
-                built: Any
-                expected: Any
-                with contextlib.nullcontext() if recording else no_grad():
-                    try:
-                        built = getattr(a, name)()
-                    except Exception as error:
-                        built = error
-                    try:
-                        expected = reference_apply(prim, a)
-                    except Exception as error:
-                        expected = error
+        cases = itertools.product((*SPECIAL, 2.5, -0.5, fixed_array(2, 3)), (True, False),
+                                  (True, False), ("a leaf", "computed"))
+        for x, requires, recording, made in cases:
+            a = Value(x, requires_grad=requires)
+            if made == "computed":  # (a result, a layer's say; recorded when it may be)
+                a = a * 1.0
+            where = f"({made}) Value({x!r}, requires_grad={requires}).{name}()" + (
+                "" if recording else " inside no_grad()")
+            built: Any
+            expected: Any
+            with contextlib.nullcontext() if recording else no_grad():
                 try:
-                    if isinstance(expected, Exception) or isinstance(built, Exception):
-                        assert type(built) is type(expected) and str(built) == str(expected), (
-                            f"{where}: {built!r} vs {expected!r} by apply")
-                    else:
-                        assert_same_node(built, expected, (a,), where)
-                except AssertionError as error:
-                    return str(error)
+                    built = getattr(a, name)()
+                except Exception as error:
+                    built = error
+                try:
+                    expected = reference_apply(prim, a)
+                except Exception as error:
+                    expected = error
+            try:
+                if isinstance(expected, Exception) or isinstance(built, Exception):
+                    assert type(built) is type(expected) and str(built) == str(expected), (
+                        f"{where}: {built!r} vs {expected!r} by apply")
+                else:
+                    assert_same_node(built, expected, (a,), where)
+            except AssertionError as error:
+                return str(error)
     return None
 
 
@@ -1597,13 +1614,22 @@ FUSED_METHOD_MUTATIONS = {
     "a float's node only": ("if type(x) is not float:", "if False:"),
     "a float result only": ("if type(data) is not float:", "if False:"),
     "the operand": ("out._first = self", "out._first = None"),
-    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:",
-                                   "if self.requires_grad:"),
+    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:\n"
+                                   + " " * 12 + "out.", "if self.requires_grad:\n"
+                                   + " " * 12 + "out."),
     "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
+    "an array, inline": ("made._data = np.maximum(x, 0.0)", "made._data = np.maximum(x, 0.1)"),
+    "an array, inline, a replaced forward": ("if inline and type(x) is array",
+                                             "if type(x) is array"),
+    "an array, inline, inside no_grad()": ("if self.requires_grad and grad_mode.enabled:\n"
+                                           + " " * 20 + "made.", "if self.requires_grad:\n"
+                                           + " " * 20 + "made."),
+    "an array, inline, the operand": ("made._first = self", "made._first = None"),
 }
 
 
-REPLACED_RELU = {"relu inline, a replaced forward", "a float result only"}
+REPLACED_RELU = {"relu inline, a replaced forward", "a float result only",
+                 "an array, inline, a replaced forward"}
 
 
 @pytest.mark.parametrize("name", sorted(FUSED_METHOD_MUTATIONS))
@@ -1613,6 +1639,83 @@ def test_a_bug_in_the_fused_methods_is_caught(name: str, monkeypatch: pytest.Mon
         install_fused_methods(monkeypatch, mutant(fast.Unrolled.fused_method, old, new))
         assert method_failure() is not None, f"the checks miss the bug {name!r}"
 
+
+
+# What the fused copies do besides the node: they mark an operand as data its rule may read
+# (`changes.first_read`: a leaf of a product, not of a sum) as the unrolled `operator` and
+# `apply` they stand in for mark it; and they settle an array handed out (`changes.seal`)
+# before they use it
+
+
+def read_mark_failure() -> str | None:
+    """The first fused operator or named operation that marks its operands otherwise than
+    the unrolled `engine._operator` or `engine.apply` marks the same operands."""
+    for method, (name, reflected) in fast.FUSED.items():
+        for x, y in [(fixed_array(2, 3), fixed_array(2, 3, seed=1))]:  # (a scalar's mark
+            for requires in itertools.product((True, False), repeat=2):  # changes nothing)
+                fused = [Value(v, requires_grad=r) for v, r in zip((x, y), requires, strict=True)]
+                unrolled = [Value(v, requires_grad=r)
+                            for v, r in zip((x, y), requires, strict=True)]
+                getattr(fused[0], method)(fused[1])
+                engine._operator(ops.REGISTRY[name], *(unrolled[::-1] if reflected else unrolled))
+                if read_marks(fused) != read_marks(unrolled):
+                    return f"{method} of {x!r} and {y!r}, requires_grad={requires}"
+    for name in fast.FUSED_METHODS:
+        for requires, made in itertools.product((True, False), ("a leaf", "computed")):
+            x = fixed_array(2, 3)
+            leaves = [Value(x, requires_grad=requires) for _ in range(2)]
+            fused, unrolled = (leaf * 1.0 if made == "computed" else leaf for leaf in leaves)
+            getattr(fused, name)()
+            engine.apply(ops.REGISTRY[name], unrolled)
+            if read_marks(leaves[:1]) != read_marks(leaves[1:]):
+                return f"{name} of {made} Value({x!r}, requires_grad={requires})"
+    return None
+
+
+def read_marks(values: Sequence[Value]) -> list[bool]:
+    return [getattr(v, "_read", True) for v in values]
+
+
+def handed_out_failure() -> str | None:
+    """The first fused copy that uses an array handed out (`.data`, of a result: watched)
+    without sealing it first: an old reference to it can then still change it."""
+    for name, use in [("+", lambda h: h + h), ("relu", lambda h: h.relu())]:
+        h = Value(fixed_array(2, 3)) * 1.0
+        held = h.data
+        use(h)
+        try:
+            held[0, 0] = 5.0
+        except ValueError:
+            continue  # (read-only: sealed)
+        return f"{name}: an array held from before could still change"
+    return None
+
+
+def test_the_fused_copies_mark_and_seal_as_the_unrolled_ones() -> None:
+    assert read_mark_failure() is None
+    assert handed_out_failure() is None
+
+
+MARK_AND_SEAL_MUTATIONS = {
+    "two arrays of any primitive": (
+        "fused", "_TENSOR_RULES.get(prim.vjp) == _ADD", "True", read_mark_failure),
+    "two arrays added, a handed-out one": (
+        "fused", "and not handed_out and", "and", handed_out_failure),
+    "an array of a leaf, inline": (
+        "fused_method", "and self.op is not None and", "and", read_mark_failure),
+    "an array handed out, inline": (
+        "fused_method", "self.op is not None and not handed_out:", "self.op is not None:",
+        handed_out_failure),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MARK_AND_SEAL_MUTATIONS))
+def test_a_bug_in_the_marks_or_seals_of_the_fused_copies_is_caught(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy, old, new, failure = MARK_AND_SEAL_MUTATIONS[name]
+    install = install_fused if copy == "fused" else install_fused_methods
+    install(monkeypatch, mutant(getattr(fast.Unrolled, copy), old, new))
+    assert failure() is not None, f"the checks miss the bug {name!r}"
 
 # Bugs in the unrolled apply's own code (cross_entropy in two halves, its log_softmax kept;
 # the node of one operand, built inline), and the primitives whose corpus shows them

@@ -34,7 +34,11 @@ replaced by fused copies that do a float operation and build its node in one Pyt
 instead of two (relu's inline when the table's forward is `kernels.relu`: a forward replaced,
 a mutant's say, is called as given). The other forwards are called, not spelt out: a float
 operation in the bytecode may give another nan than the same operation called
-(``operator.mul(nan, -nan)`` is -nan, ``nan * -nan`` nan once specialised).
+(``operator.mul(nan, -nan)`` is -nan, ``nan * -nan`` nan once specialised). Two arrays
+added and relu of a computed array take the same shortcut: in a network of large arrays a
+Python call costs more than it seems, as each large array operation leaves the next one's
+code and data out of the cache (a step of the bench's medium MLP paid about 8 us an
+operation more than a lean engine's).
 
 The collector policy (`collector_policy`, on by default): while a graph of scalars recorded
 by those copies is alive, the garbage collector's youngest generation waits for
@@ -818,12 +822,14 @@ class Unrolled:
     def fused(self, name: str, reflected: bool, method: Method) -> Method:
         """`method`, an arithmetic operator of Value (``__mul__`` applies the primitive `name`
         to self and the other operand; a `reflected` one, ``__rmul__``, to the other and
-        self), in one call for two floats: the forward and the node inline. A tensor goes to
-        the engine's `_operator`, as `method` (``_operator(prim, self, other)``) would send
-        it; anything else (an IEEE result, an error) to `method` itself, kept as
-        `__wrapped__`."""
+        self), in one call for two floats: the forward and the node inline; so for two
+        arrays added (add's rule reads neither: no operand to mark as read), while no array
+        is handed out. Another tensor goes to the engine's `_operator`, as `method`
+        (``_operator(prim, self, other)``) would send it; anything else (an IEEE result, an
+        error) to `method` itself, kept as `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry, routes = self.no_params, self.registry, self.routes
+        handed_out, array = self.handed_out, np.ndarray
         # the registry's primitive and its forward, found at the first call (the table is
         # declared after Value's operators are installed)
         prim: Primitive | None = None
@@ -841,6 +847,34 @@ class Unrolled:
                 right = other
                 y = other._data
                 if type(x) is not float or type(y) is not float:
+                    if type(x) is array and type(y) is array and not handed_out and \
+                            _TENSOR_RULES.get(prim.vjp) == _ADD:
+                        # two arrays added (a layer's bias, say): add's rule reads neither
+                        # operand, so none is marked as read (see `operator`)
+                        try:
+                            data = forward(y, x) if reflected else forward(x, y)
+                        except (*FLOAT_ERRORS, TypeError):
+                            data = None  # (shapes that do not broadcast: `operator` says so)
+                        if type(data) is array and data.dtype is _FLOAT64 and data.ndim:
+                            made: Value = new(cls)
+                            made._data = data
+                            made.label = ""
+                            if (self.requires_grad or other.requires_grad) and \
+                                    grad_mode.enabled:
+                                made.requires_grad = True
+                                made.op = prim
+                                if reflected:
+                                    made._first, made._second = other, self
+                                else:
+                                    made._first, made._second = self, other
+                            else:
+                                made.requires_grad = False
+                                made.op = made._first = made._second = None
+                            made.params = no_params
+                            made._grad = None
+                            made._number = number()
+                            made._mark = None
+                            return made
                     return routes._operator(prim, other, self) if reflected else \
                         routes._operator(prim, self, other)
                 try:
@@ -893,11 +927,13 @@ class Unrolled:
     def fused_method(self, name: str, method: Callable[[Value], Any]) -> Callable[[Value], Any]:
         """`method`, a named operation of Value without params (``x.relu()`` applies the
         primitive `name` to x), in one call for a float: the forward and the node inline,
-        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``. A tensor
-        goes to the engine's `apply`, as `method` (``self.apply(name)``) would send it;
-        anything else to `method` itself, kept as `__wrapped__`."""
+        instead of `Value.apply` and `apply` with their ``*args`` and ``**params``; so for
+        relu of a computed array (no leaf to mark as read), while no array is handed out.
+        Another tensor goes to the engine's `apply`, as `method` (``self.apply(name)``) would
+        send it; anything else to `method` itself, kept as `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry, routes = self.no_params, self.registry, self.routes
+        handed_out, array = self.handed_out, np.ndarray
         prim: Primitive | None = None  # (found at the first call, as in `fused`)
         forward: Callable[[Any], Any] = method
         inline = False  # whether the forward is `kernels.relu`, done inline
@@ -911,6 +947,25 @@ class Unrolled:
                 inline = forward is relu
             x = self._data
             if type(x) is not float:
+                if inline and type(x) is array and self.op is not None and not handed_out:
+                    # relu of a computed array (of a layer), inline as for a float: no leaf
+                    # to mark as read (see `fused`'s two arrays)
+                    made: Value = new(cls)
+                    made._data = np.maximum(x, 0.0)  # (kernels.relu of an array)
+                    made.label = ""
+                    if self.requires_grad and grad_mode.enabled:
+                        made.requires_grad = True
+                        made.op = prim
+                        made._first = self
+                    else:
+                        made.requires_grad = False
+                        made.op = made._first = None
+                    made._second = None
+                    made.params = no_params
+                    made._grad = None
+                    made._number = number()
+                    made._mark = None
+                    return made
                 return routes.apply(prim, self)
             if inline:
                 data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
