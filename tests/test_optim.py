@@ -63,7 +63,7 @@ def test_sgd_follows_the_formula_over_several_steps(
             buffer = d if buffer is None else momentum * buffer + d
             d = buffer
         expected = expected - lr * d
-    np.testing.assert_allclose(p.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(p.data, expected)  # (the same operations, in the same order)
 
 
 def test_adam_first_steps_by_hand() -> None:

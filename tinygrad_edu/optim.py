@@ -63,32 +63,29 @@ class Optimizer:
 
     @staticmethod
     def _grad(p: Value) -> Array:
+        """`p.grad` as a float64 array (0-d for a scalar), read only: not copied."""
         grad = p.grad
-        return np.array(grad.data if isinstance(grad, Value) else grad, dtype=np.float64)
+        return np.asarray(grad.data if isinstance(grad, Value) else grad, dtype=np.float64)
 
     @staticmethod
-    def _data(p: Value) -> Array:
-        return p.numpy()
-
-    @staticmethod
-    def _assign(p: Value, new: Array) -> None:
-        """Write `new` into `p`: in place for a tensor, as a float for a scalar. The setter
-        is called either way, so a graph recorded before the step whose rules read `p` knows
-        it changed (`tinygrad_edu.changes`).
+    def _subtract(p: Value, update: Array) -> None:
+        """p ← p − update: in place for a tensor, as a float for a scalar. The setter is
+        called either way, so a graph recorded before the step whose rules read `p` knows it
+        changed (`tinygrad_edu.changes`).
 
         The array is read with `data_of`, not `p.data`: the getter would hand it out, copying
         it for the in-place check (`tinygrad_edu.changes`), only for the setter to drop the copy.
         """
         data = data_of(p)
         if not isinstance(data, np.ndarray):
-            p.data = float(new)
+            p.data = float(data - update)
             return
         try:
             data.setflags(write=True)  # (the engine seals arrays a graph has used)
         except ValueError:  # a view of a sealed array: a new array instead
-            p.data = np.array(new)
+            p.data = data - update
             return
-        data[...] = new
+        data -= update
         if getattr(p, "_read", True):  # sealed again, as the setter leaves a handed-out array
             data.setflags(write=False)  # (one no recorded rule reads stays writeable: changes)
         p.data = data
@@ -122,16 +119,18 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for i, p in enumerate(self.params):
-            data = self._data(p)
             g = self._grad(p)
             if self.weight_decay:
-                g = g + self.weight_decay * data
+                g = g + self.weight_decay * data_of(p)
             if self.momentum:
                 buffer = self._buffers[i]
-                buffer = g.copy() if buffer is None else self.momentum * buffer + g
-                self._buffers[i] = buffer
+                if buffer is None:  # (an array, 0-d for a scalar: updated in place after)
+                    buffer = self._buffers[i] = np.array(g, dtype=np.float64)
+                else:  # momentum·b + g, in place
+                    buffer *= self.momentum
+                    buffer += g
                 g = buffer
-            self._assign(p, data - self.lr * g)
+            self._subtract(p, self.lr * g)
 
 
 class Adam(Optimizer):
@@ -172,11 +171,13 @@ class Adam(Optimizer):
         bias_correction2_sqrt = math.sqrt(1.0 - beta2**self.t)
         step_size = self.lr / bias_correction1
         for i, p in enumerate(self.params):
-            data = self._data(p)
             g = self._grad(p)
             if self.weight_decay:
-                g = g + self.weight_decay * data
-            self._m[i] = beta1 * self._m[i] + (1.0 - beta1) * g
-            self._v[i] = beta2 * self._v[i] + (1.0 - beta2) * g * g
-            denominator = np.sqrt(self._v[i]) / bias_correction2_sqrt + self.eps
-            self._assign(p, data - step_size * self._m[i] / denominator)
+                g = g + self.weight_decay * data_of(p)
+            m, v = self._m[i], self._v[i]  # (updated in place: the same operations)
+            m *= beta1
+            m += (1.0 - beta1) * g
+            v *= beta2
+            v += (1.0 - beta2) * g * g
+            denominator = np.sqrt(v) / bias_correction2_sqrt + self.eps
+            self._subtract(p, step_size * m / denominator)
