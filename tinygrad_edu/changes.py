@@ -22,10 +22,10 @@ How each change is seen, at no cost to a training step:
   that no recorded operation has used in a way that may read its data, such as `W` in
   ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
   stays writeable and is handed out as it is, untracked, and neither its in-place edits nor
-  its rebinding are stamped. The first recorded operation whose rule may read it marks it
-  (`first_read`: `Value._read`) for good, and makes its array read-only, so that a
-  reference handed out before cannot change it unseen. A deep copy (pickling.py) keeps the
-  mark. Everything else is watched: results, constants, `detach()` and `copy.copy` (which
+  its rebinding are stamped (its `Value._changed` is UNREAD). The first recorded operation
+  whose rule may read it marks it (`first_read`) for good, and makes its array read-only, so
+  that a reference handed out before cannot change it unseen. A deep copy (pickling.py)
+  keeps the mark. Everything else is watched: results, constants, `detach()` and `copy.copy` (which
   share the array), and every scalar (a scalar's changes are always stamped).
 
 `check` costs one comparison when nothing changed after the graph's oldest node was made.
@@ -65,9 +65,20 @@ HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
 as it was then). Emptied as the Values are used again."""
 
 
+UNREAD = -1
+"""`Value._changed` of a leaf whose data no recorded rule reads yet; a Value whose data a rule
+may read has no stamp (0) until its data changes, then the time of the change. (A scalar
+leaf is stamped at any change: from then on it counts as read, which only watches more.)"""
+
+
+def is_read(value: Value) -> bool:
+    """Whether a recorded rule may read `value`'s data (everything but an UNREAD leaf)."""
+    return getattr(value, "_changed", 0) != UNREAD
+
+
 def changed(value: Value) -> None:
     """Stamp `value`: its data changed now (the setter of `Value.data` calls this, but not
-    for an array no recorded rule reads, `Value._read` False: no gradient depends on it, nor
+    for an array no recorded rule reads, `is_read` False: no gradient depends on it, nor
     was it handed out with a copy: `hand_out`)."""
     global _last_change
     value._changed = _last_change = tick()
@@ -93,8 +104,8 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
 def first_read(value: Value) -> None:
     """A recorded rule may read `value`'s data from now on: mark it, and make its array
     read-only (unless it was marked already: then it is watched)."""
-    if not getattr(value, "_read", True):
-        value._read = True
+    if getattr(value, "_changed", 0) == UNREAD:
+        value._changed = 0  # (read from now on, not changed since)
         _make_read_only(value._data)
 
 

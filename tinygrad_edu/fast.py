@@ -616,7 +616,8 @@ class Unrolled:
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
                  no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
-                 seal: Seal, first_read: Callable[[Value], None], routes: Any) -> None:
+                 seal: Seal, first_read: Callable[[Value], None], unread: int,
+                 routes: Any) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
@@ -624,6 +625,7 @@ class Unrolled:
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
         self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
+        self.unread = unread  # `Value._changed` of a leaf not marked so yet (`changes.UNREAD`)
         self.routes = routes  # the engine module: its `apply` and `_operator` as they are now
         self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
@@ -661,7 +663,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
-        first_read = self.first_read
+        first_read, unread = self.first_read, self.unread
         new, number, no_params = object.__new__, self.creation_number, self.no_params
         array = np.ndarray
 
@@ -673,7 +675,7 @@ class Unrolled:
             if handed_out:
                 seal(x)
             if x.op is None and x.requires_grad and grad_mode.enabled and \
-                    not getattr(x, "_read", True):
+                    getattr(x, "_changed", 0) == unread:
                 first_read(x)  # (its rule may read its data: see `changes`; before the
                 # forward, so that a view of its array, a reshape's say, is read-only too)
             z = x._data
@@ -728,7 +730,7 @@ class Unrolled:
         cls, new, array = self.value_class, object.__new__, np.ndarray
         number, no_params = self.creation_number, self.no_params
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
-        first_read = self.first_read
+        first_read, unread = self.first_read, self.unread
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
@@ -776,10 +778,10 @@ class Unrolled:
                 rule = _TENSOR_RULES.get(prim.vjp)
                 if rule != _ADD:
                     if left is a and (rule != _MATMUL or right is b) and left.op is None and \
-                            not getattr(left, "_read", True):
+                            getattr(left, "_changed", 0) == unread:
                         first_read(left)
                     if right is b and (rule != _MATMUL or left is a) and right.op is None and \
-                            not getattr(right, "_read", True):
+                            getattr(right, "_changed", 0) == unread:
                         first_read(right)
             x, y = left._data, right._data
             data: Any

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.changes import is_read
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
 
@@ -86,7 +87,7 @@ class Optimizer:
             p.data = data - update
             return
         data -= update
-        if getattr(p, "_read", True):  # sealed again, as the setter leaves a handed-out array
+        if is_read(p):  # sealed again, as the setter leaves a handed-out array
             data.setflags(write=False)  # (one no recorded rule reads stays writeable: changes)
         p.data = data
 

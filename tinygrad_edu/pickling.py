@@ -26,6 +26,7 @@ import copyreg
 import weakref
 from typing import Any
 
+from tinygrad_edu.changes import UNREAD, is_read
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots, topological_order
 
 __all__ = ["reduce_value"]
@@ -51,7 +52,7 @@ class _GraphTable:
         index = self.index
         rows = [(node._data, node._grad, node.label, node.requires_grad, node.op,
                  dict(node.params), tuple(index.get(id(p), p) for p in node.parents),
-                 getattr(node, "_read", True))  # (whether a rule may read it: changes.py)
+                 is_read(node))  # (whether a rule may read it: changes.py)
                 for node in self.nodes]
         return _rebuild_graph, (rows,)
 
@@ -77,7 +78,7 @@ def _rebuild_graph(rows: list[tuple[Any, ...]]) -> list[Value]:
                           params or NO_PARAMS)
         node.label, node._grad = label, grad_
         if read == [False]:  # no rule read it: nor does one in the copy (a table of 7: read)
-            node._read = False
+            node._changed = UNREAD
         nodes.append(node)
     return nodes
 

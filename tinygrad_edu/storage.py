@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu.changes import changed, hand_out
+from tinygrad_edu.changes import UNREAD, changed, hand_out
 from tinygrad_edu.data import Data, as_data, shape_of
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Storage:
         recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
         """
         data = self._data
-        if type(data) is np.ndarray and getattr(self, "_read", True):  # (see `first_read`)
+        if type(data) is np.ndarray and getattr(self, "_changed", 0) != UNREAD:  # (is_read)
             hand_out(self, data)  # type: ignore[arg-type]
         return data
 
@@ -76,8 +76,8 @@ class Storage:
             self._data = new  # type: ignore[misc]  # (a slot of Value)
             if reshaped:  # a gradient of the old shape means nothing now
                 self.zero_grad()
-        if type(old) is not np.ndarray or getattr(self, "_read", True):  # (else no rule
-            changed(self)  # type: ignore[arg-type]  # reads it: nothing to watch, `changes`)
+        if type(old) is not np.ndarray or getattr(self, "_changed", 0) != UNREAD:  # (else no
+            changed(self)  # type: ignore[arg-type]  # rule reads it: nothing to watch)
 
     @property
     def grad(self) -> Any:
