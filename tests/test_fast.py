@@ -1495,23 +1495,20 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
     "a tensor and a Value, reflected": (
-        "return made\n" + " " * 16 + "return routes._operator(prim, other, self) if reflected",
-        "return made\n" + " " * 16 + "return routes._operator(prim, self, other) if reflected"),
+        "not data.ndim:\n" + " " * 20 + "return routes._operator(prim, other, self) if",
+        "not data.ndim:\n" + " " * 20 + "return routes._operator(prim, self, other) if"),
     "a tensor and data, reflected": (
         "kind is not int):\n" + " " * 16 + "return routes._operator(prim, other, self)",
         "kind is not int):\n" + " " * 16 + "return routes._operator(prim, self, other)"),
-    "the forward, reflected": ("try:\n" + " " * 16 + "data = forward(y, x) if reflected",
-                               "try:\n" + " " * 16 + "data = forward(x, y) if reflected"),
+    "the forward, reflected": ("try:\n" + " " * 20 + "data = forward(y, x) if reflected",
+                               "try:\n" + " " * 20 + "data = forward(x, y) if reflected"),
     "two arrays added, the forward": (
         " " * 24 + "data = forward(y, x) if reflected else forward(x, y)",
         " " * 24 + "data = forward(y, x) * 1.001 if reflected else forward(x, y) * 1.001"),
-    "two arrays added, reflected": ("made._first, made._second = other, self",
-                                    "made._first, made._second = self, other"),
-    "two arrays added, inside no_grad()": (
-        "other.requires_grad) and \\\n" + " " * 32 + "grad_mode.enabled:",
-        "other.requires_grad):"),
     "two arrays added, no result": (
-        "if type(data) is array and data.dtype is _FLOAT64 and data.ndim:", "if True:"),
+        "if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:",
+        "if False:"),
+    "a tensor result's gradient": ("data = grad = None", "data = None; grad = 0.0"),
     "the forward, reflected, a number": ("forward(c, x) if reflected",
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
@@ -1522,7 +1519,9 @@ FUSED_MUTATIONS = {
     "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
     "a constant that needs a gradient": ("right.requires_grad = False",
                                          "right.requires_grad = True"),
-    "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
+    "the result's gradient": ("grad = 0.0  # (the node's", "grad = 1.0  # (the node's"),
+    "the result's gradient, a number operand": ("grad = 0.0\n" + " " * 12 + "# engine",
+                                               "grad = 1.0\n" + " " * 12 + "# engine"),
 }
 
 
@@ -1546,7 +1545,7 @@ def test_the_fused_operators_are_the_ones_checked(monkeypatch: pytest.MonkeyPatc
     above fail for their bug, not for the installation)."""
     for name in fast.FUSED:
         assert getattr(Value, name).__wrapped__.__qualname__ == f"Value.{name}"
-    install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = 0.0", "out._grad = 0.0"))
+    install_fused(monkeypatch, mutant(fast.Unrolled.fused, "out._grad = grad", "out._grad = grad"))
     assert forward_failure() is None
 
 
@@ -1634,17 +1633,13 @@ FUSED_METHOD_MUTATIONS = {
     "a float's node only": ("if type(x) is not float:", "if False:"),
     "a float result only": ("if type(data) is not float:", "if False:"),
     "the operand": ("out._first = self", "out._first = None"),
-    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:\n"
-                                   + " " * 12 + "out.", "if self.requires_grad:\n"
-                                   + " " * 12 + "out."),
-    "the result's gradient": ("out._grad = 0.0", "out._grad = 1.0"),
-    "an array, inline": ("made._data = np.maximum(x, 0.0)", "made._data = np.maximum(x, 0.1)"),
-    "an array, inline, a replaced forward": ("if inline and type(x) is array",
-                                             "if type(x) is array"),
-    "an array, inline, inside no_grad()": ("if self.requires_grad and grad_mode.enabled:\n"
-                                           + " " * 20 + "made.", "if self.requires_grad:\n"
-                                           + " " * 20 + "made."),
-    "an array, inline, the operand": ("made._first = self", "made._first = None"),
+    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:",
+                                   "if self.requires_grad:"),
+    "the result's gradient": (" " * 12 + "grad = 0.0\n", " " * 12 + "grad = 1.0\n"),
+    "an array, inline": ("data: Any = np.maximum(x, 0.0)", "data: Any = np.maximum(x, 0.1)"),
+    "an array, inline, a replaced forward": ("(inline and type(x) is array",
+                                             "(type(x) is array"),
+    "a tensor result's gradient": ("grad = None  # (the node's", "grad = 0.0  # (the node's"),
 }
 
 
@@ -1726,7 +1721,7 @@ MARK_AND_SEAL_MUTATIONS = {
     "an array of a leaf, inline": (
         "fused_method", "and self.op is not None and", "and", read_mark_failure),
     "an array handed out, inline": (
-        "fused_method", "self.op is not None and not handed_out:", "self.op is not None:",
+        "fused_method", "and not handed_out):", "):",
         handed_out_failure),
 }
 
@@ -1938,6 +1933,7 @@ def test_editing_one_gradient_in_place_changes_no_other() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@nothing_handed_out
 def collector_failure() -> str | None:
     """What is wrong with the collector policy, or None: it raises the youngest generation's
     threshold while a graph is alive, gives the program's thresholds back when the graph is
@@ -1979,7 +1975,7 @@ def collector_failure() -> str | None:
         del z
         fast.collector_policy(True)
         w = Value(np.ones(3))
-        t = (w * 2.0 + w).exp().sum(axis=0, keepdims=True) * (np.ones((2, 3)) @ w)  # tensors
+        t = (w * 2.0 + w).relu().exp().sum(axis=0, keepdims=True) * (np.ones((2, 3)) @ w)
         if gc.get_threshold() != (500, 5, 5):
             return f"raised for a graph of tensors: {gc.get_threshold()}"
         losses = [w.sum(), w @ w,  # tensors reduced to numbers
@@ -2057,6 +2053,19 @@ def test_a_bug_in_the_collector_policy_is_caught(name: str,
         assert collector_failure() is not None, f"the policy's test misses the bug {name!r}"
     finally:
         fast._restore_to = None  # (a mutant may leave it set)
+
+
+# the fused copies watch a graph of scalars only (their shortcuts build tensor nodes too)
+@pytest.mark.parametrize("copy", ["fused", "fused_method"])
+def test_a_fused_copy_watching_a_tensor_graph_is_caught(copy: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    install = install_fused if copy == "fused" else install_fused_methods
+    install(monkeypatch, mutant(getattr(fast.Unrolled, copy),
+                                "if _graph is None and type(data) is float:", "if _graph is None:"))
+    try:
+        assert collector_failure() is not None, f"the policy's test misses {copy} watching"
+    finally:
+        fast._restore_to = None
 
 
 # --------------------------------------------------------------------------------------------

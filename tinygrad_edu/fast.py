@@ -848,7 +848,14 @@ class Unrolled:
             if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
                 right = other
                 y = other._data
-                if type(x) is not float or type(y) is not float:
+                if type(x) is float and type(y) is float:
+                    try:
+                        data = forward(y, x) if reflected else forward(x, y)
+                    except FLOAT_ERRORS:
+                        return method(self, other)  # (IEEE results, or an error that says why)
+                    grad = 0.0  # (the node's .grad to begin with: a scalar's)
+                else:
+                    data = grad = None  # (a tensor's .grad, until a gradient arrives)
                     if type(x) is array and type(y) is array and not handed_out and \
                             _TENSOR_RULES.get(prim.vjp) == _ADD:
                         # two arrays added (a layer's bias, say): add's rule reads neither
@@ -856,33 +863,10 @@ class Unrolled:
                         try:
                             data = forward(y, x) if reflected else forward(x, y)
                         except (*FLOAT_ERRORS, TypeError):
-                            data = None  # (shapes that do not broadcast: `operator` says so)
-                        if type(data) is array and data.dtype is _FLOAT64 and data.ndim:
-                            made: Value = new(cls)
-                            made._data = data
-                            made.label = ""
-                            if (self.requires_grad or other.requires_grad) and \
-                                    grad_mode.enabled:
-                                made.requires_grad = True
-                                made.op = prim
-                                if reflected:
-                                    made._first, made._second = other, self
-                                else:
-                                    made._first, made._second = self, other
-                            else:
-                                made.requires_grad = False
-                                made.op = made._first = made._second = None
-                            made.params = no_params
-                            made._grad = None
-                            made._number = number()
-                            made._mark = None
-                            return made
-                    return routes._operator(prim, other, self) if reflected else \
-                        routes._operator(prim, self, other)
-                try:
-                    data = forward(y, x) if reflected else forward(x, y)
-                except FLOAT_ERRORS:
-                    return method(self, other)  # (IEEE results, or an error that says why)
+                            pass  # (shapes that do not broadcast: `operator` says so)
+                    if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:
+                        return routes._operator(prim, other, self) if reflected else \
+                            routes._operator(prim, self, other)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
@@ -893,6 +877,7 @@ class Unrolled:
                     data = forward(c, x) if reflected else forward(x, c)
                 except FLOAT_ERRORS:
                     return method(self, other)
+                grad = 0.0
                 # engine.constant(c), inlined: `2 * w` comes here
                 right = new(cls)
                 right._data = c
@@ -913,13 +898,13 @@ class Unrolled:
                     out._first, out._second = right, self
                 else:
                     out._first, out._second = self, right
-                if _graph is None:
+                if _graph is None and type(data) is float:
                     _watch(out)
             else:
                 out.requires_grad = False
                 out.op = out._first = out._second = None
             out.params = no_params
-            out._grad = 0.0
+            out._grad = grad
             out._number = number()
             out._mark = None
             return out
@@ -949,35 +934,23 @@ class Unrolled:
                 inline = forward is relu
             x = self._data
             if type(x) is not float:
-                if inline and type(x) is array and self.op is not None and not handed_out:
-                    # relu of a computed array (of a layer), inline as for a float: no leaf
-                    # to mark as read (see `fused`'s two arrays)
-                    made: Value = new(cls)
-                    made._data = np.maximum(x, 0.0)  # (kernels.relu of an array)
-                    made.label = ""
-                    if self.requires_grad and grad_mode.enabled:
-                        made.requires_grad = True
-                        made.op = prim
-                        made._first = self
-                    else:
-                        made.requires_grad = False
-                        made.op = made._first = None
-                    made._second = None
-                    made.params = no_params
-                    made._grad = None
-                    made._number = number()
-                    made._mark = None
-                    return made
-                return routes.apply(prim, self)
-            if inline:
-                data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
+                if not (inline and type(x) is array and self.op is not None and not handed_out):
+                    return routes.apply(prim, self)
+                # relu of a computed array (of a layer), inline as for a float: no leaf to
+                # mark as read (see `fused`'s two arrays)
+                data: Any = np.maximum(x, 0.0)  # (kernels.relu of an array)
+                grad = None  # (the node's .grad to begin with: a tensor's)
             else:
-                try:
-                    data = forward(x)
-                except (*FLOAT_ERRORS, TypeError):
-                    return method(self)  # (IEEE results, or an error that says why)
-                if type(data) is not float:
-                    return method(self)
+                if inline:
+                    data = 0.0 if x <= 0.0 else x  # (kernels.relu of a float)
+                else:
+                    try:
+                        data = forward(x)
+                    except (*FLOAT_ERRORS, TypeError):
+                        return method(self)  # (IEEE results, or an error that says why)
+                    if type(data) is not float:
+                        return method(self)
+                grad = 0.0
             out: Value = new(cls)
             out._data = data
             out.label = ""
@@ -985,14 +958,14 @@ class Unrolled:
                 out.requires_grad = True
                 out.op = prim
                 out._first = self
-                if _graph is None:
+                if _graph is None and type(data) is float:
                     _watch(out)
             else:
                 out.requires_grad = False
                 out.op = out._first = None
             out._second = None
             out.params = no_params
-            out._grad = 0.0
+            out._grad = grad
             out._number = number()
             out._mark = None
             return out
