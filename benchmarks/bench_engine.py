@@ -65,7 +65,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from floors import LeanScalar, LeanTensor, lean_step, numpy_kept_step  # noqa: E402
+from floors import LeanScalar, LeanTensor, numpy_kept_step  # noqa: E402
 
 import tinygrad_edu  # noqa: E402
 from tinygrad_edu import Value  # noqa: E402
@@ -340,13 +340,14 @@ def numpy_step(params: Params, X: np.ndarray, labels: np.ndarray, lr: float) -> 
 
 
 def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.ndarray,
-                lr: float) -> float:
-    """The same step with Values, as a user writes it: the engine derives the backward pass."""
+                lr: float, loss_of: Callable[[Any, Any], Any] = cross_entropy) -> float:
+    """The same step with Values, as a user writes it: the engine derives the backward pass.
+    (`loss_of`: the package's `cross_entropy`, or the lean engine's of floors.py.)"""
     h: Any = X
     for i, (W, b) in enumerate(params):
         z = h @ W + b
         h = z.relu() if i < len(params) - 1 else z
-    loss = cross_entropy(h, labels)
+    loss = loss_of(h, labels)
     for W, b in params:
         W.zero_grad()
         b.zero_grad()
@@ -468,7 +469,8 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
         kept = [(W.copy(), b.copy()) for W, b in raw]
         if numpy_kept_step(kept, X, labels, 0.0) != ours:
             raise AssertionError("numpy_kept_step's loss is not the engine's")
-        steps += [Contender("lean", lambda: lean_step(lean, X, labels, 1e-3)),
+        steps += [Contender("lean", lambda: engine_step(lean, X, labels, 1e-3,
+                                                        LeanTensor.cross_entropy)),
                   Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
     run_rounds(steps, rounds)
     numpy = steps[0]

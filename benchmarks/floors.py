@@ -7,9 +7,10 @@
   (newest first) and sends every share on, zeros included (a dead relu sends its operand 0.0,
   which reaches the parameters behind it: 0 · inf is nan there, as in the reference pass).
   Left out: every check, change tracking, the collector policy, higher-order gradients.
-* `LeanTensor` and `lean_step`: the tensor step with the same four operations, kernels and
-  rules as the fast executor's (matmul, add, relu, cross_entropy with the log_softmax kept
-  from the forward pass), every node's data and gradient kept until the step ends.
+* `LeanTensor`: the tensor step (`bench_engine.engine_step`) with the same four operations,
+  kernels and rules as the fast executor's (matmul, add, relu, cross_entropy with the
+  log_softmax kept from the forward pass), every node's data and gradient kept until the step
+  ends.
 * `numpy_kept_step`: the hand-written numpy step that keeps what the engine keeps (each
   matrix product apart from its sum with the bias, each gradient), and updates after the
   backward pass: no engine at all.
@@ -162,6 +163,9 @@ class LeanTensor:
     def relu(self) -> LeanTensor:
         return LeanTensor(np.maximum(self.data, 0.0), self, None, _RELU)
 
+    def zero_grad(self) -> None:
+        self.grad = None
+
     def cross_entropy(self, labels: Any) -> LeanTensor:
         """The mean cross-entropy, its log_softmax kept for the rule."""
         log_probs = log_softmax(self.data, axis=(1,))
@@ -209,23 +213,6 @@ class LeanTensor:
                     q = b.mark
                     if q is not None:
                         b.mark = sb if q is pending else q + sb
-
-
-def lean_step(params: list[tuple[LeanTensor, LeanTensor]], X: np.ndarray, labels: np.ndarray,
-              lr: float) -> float:
-    """`bench_engine.engine_step`, on LeanTensor."""
-    h: Any = X
-    for i, (W, b) in enumerate(params):
-        z = h @ W + b
-        h = z.relu() if i < len(params) - 1 else z
-    loss = h.cross_entropy(labels)
-    for W, b in params:
-        W.grad = b.grad = None
-    loss.backward()
-    for W, b in params:
-        W.data -= lr * W.grad
-        b.data -= lr * b.grad
-    return float(loss.data)
 
 
 def numpy_kept_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray,
