@@ -149,7 +149,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     _mark: Any  # the fast executor's working slot (None between passes)
     # When `.data` last changed (tinygrad_edu.changes), unset until then; or UNREAD, for a
     # leaf whose data no recorded rule reads yet (one slot for both: a Value of 12 slots takes
-    # 128 bytes, one of 13 takes 144, and a scalar graph's step is 3% faster for it).
+    # 128 bytes, one of 13 takes 144: micrograd's demo step 5% faster, its backward 9%).
     _changed: int
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
