@@ -339,15 +339,20 @@ def numpy_step(params: Params, X: np.ndarray, labels: np.ndarray, lr: float) -> 
     return float(loss)
 
 
-def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.ndarray,
-                lr: float, loss_of: Callable[[Any, Any], Any] = cross_entropy) -> float:
-    """The same step with Values, as a user writes it: the engine derives the backward pass.
-    (`loss_of`: the package's `cross_entropy`, or the lean engine's of floors.py.)"""
+def engine_forward(params: list[tuple[Value, Value]], X: np.ndarray) -> Any:
+    """The network's logits for the numpy batch `X`: relu(X @ W + b) per layer, none last."""
     h: Any = X
     for i, (W, b) in enumerate(params):
         z = h @ W + b
         h = z.relu() if i < len(params) - 1 else z
-    loss = loss_of(h, labels)
+    return h
+
+
+def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.ndarray,
+                lr: float, loss_of: Callable[[Any, Any], Any] = cross_entropy) -> float:
+    """The same step with Values, as a user writes it: the engine derives the backward pass.
+    (`loss_of`: the package's `cross_entropy`, or the lean engine's of floors.py.)"""
+    loss = loss_of(engine_forward(params, X), labels)
     for W, b in params:
         W.zero_grad()
         b.zero_grad()
@@ -464,8 +469,10 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
             steps.append(Contender(name, functools.partial(other, X, labels, 1e-3)))
     if floors is not None:
         lean = [(LeanTensor(W.copy()), LeanTensor(b.copy())) for W, b in raw]
-        check_same_gradients(*_tensor_losses(values, X, labels, Value, cross_entropy),
-                             *_tensor_losses(lean, X, labels, LeanTensor, LeanTensor.cross_entropy))
+        check_same_gradients(cross_entropy(engine_forward(values, X), labels),
+                             [p for pair in values for p in pair],
+                             LeanTensor.cross_entropy(engine_forward(lean, X), labels),
+                             [p for pair in lean for p in pair])
         kept = [(W.copy(), b.copy()) for W, b in raw]
         if numpy_kept_step(kept, X, labels, 0.0) != ours:
             raise AssertionError("numpy_kept_step's loss is not the engine's")
@@ -483,16 +490,6 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
         floors.append(Row(work, cells))
     return Row(f"{work} ({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per step, "
                f"{names}: {faults})", cells)
-
-
-def _tensor_losses(params: list[tuple[Any, Any]], X: np.ndarray, labels: np.ndarray,
-                   tensor: Any, loss: Callable[[Any, Any], Any]) -> tuple[Any, list[Any]]:
-    """The step's loss (not yet backpropagated) and its parameters, for `check_same_gradients`."""
-    h = tensor(X, requires_grad=False)
-    for i, (W, b) in enumerate(params):
-        h = h @ W + b
-        h = h.relu() if i < len(params) - 1 else h
-    return loss(h, labels), [p for pair in params for p in pair]
 
 
 # ---- the table -------------------------------------------------------------------------------
