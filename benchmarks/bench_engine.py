@@ -71,6 +71,7 @@ import tinygrad_edu  # noqa: E402
 from tinygrad_edu import Value  # noqa: E402
 from tinygrad_edu.engine import topological_order  # noqa: E402
 from tinygrad_edu.losses import cross_entropy  # noqa: E402
+from tinygrad_edu.optim import SGD  # noqa: E402
 
 Step = Callable[[], Any]
 
@@ -363,6 +364,16 @@ def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.nda
     return float(loss.data)
 
 
+def engine_sgd_step(params: list[tuple[Value, Value]], optimizer: SGD, X: np.ndarray,
+                    labels: np.ndarray) -> float:
+    """`engine_step` with the package's optimizer: `zero_grad()` and `step()` of `SGD`."""
+    loss = cross_entropy(engine_forward(params, X), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return float(loss.data)
+
+
 def torch_step(raw: Params) -> Callable[[np.ndarray, np.ndarray, float], float] | None:
     try:
         torch = importlib.import_module("torch")
@@ -451,7 +462,7 @@ OTHERS = {"PyTorch": torch_step, "MyGrad": mygrad_step, "autograd": autograd_ste
 
 
 def bench_tensor(sizes: list[int], batch: int, rounds: int,
-                 floors: list[Row] | None = None) -> Row:
+                 floors: list[Row] | None = None) -> list[Row]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(batch, sizes[0]))
     labels = rng.integers(0, sizes[-1], size=batch)
@@ -461,8 +472,11 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
     ours = engine_step(values, X, labels, 0.0)
     if abs(reference - ours) > 1e-9 * max(1.0, abs(reference)):
         raise AssertionError(f"the engine's loss {ours} is not numpy's {reference}")
+    with_sgd = [(Value(W.copy()), Value(b.copy())) for W, b in raw]
+    sgd = SGD([p for pair in with_sgd for p in pair], lr=1e-3)
     steps = [Contender("numpy", lambda: numpy_step(raw, X, labels, 1e-3)),
-             Contender("ours", lambda: engine_step(values, X, labels, 1e-3))]
+             Contender("ours", lambda: engine_step(values, X, labels, 1e-3)),
+             Contender("ours, SGD", lambda: engine_sgd_step(with_sgd, sgd, X, labels))]
     for name, make in OTHERS.items():
         other = make(raw)
         if other is not None:
@@ -480,16 +494,19 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
                                                         LeanTensor.cross_entropy)),
                   Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
     run_rounds(steps, rounds)
-    numpy = steps[0]
+    numpy, _, ours_sgd = steps[:3]
     cells = {c.name: f"{ratio(c, numpy):.2f}×" for c in steps[1:]}
-    peers = steps[:len(steps) - 2] if floors is not None else steps
+    peers = [c for c in (steps[:len(steps) - 2] if floors is not None else steps)
+             if c is not ours_sgd]
     faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in peers)
     names = " / ".join(c.name for c in peers)
     work = f"MLP {'-'.join(map(str, sizes))}, batch {batch}, step ÷ hand-written numpy"
     if floors is not None:
         floors.append(Row(work, cells))
-    return Row(f"{work} ({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per step, "
-               f"{names}: {faults})", cells)
+    return [Row(f"{work} ({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per "
+                f"step, {names}: {faults})", cells),
+            Row("same, with `optim.SGD` (its `zero_grad()` and `step()`) for the manual update",
+                {"ours": cells["ours, SGD"]})]
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -531,9 +548,9 @@ def main(argv: list[str] | None = None) -> None:
     if "scalar" in parts:
         rows += bench_scalar(scalar_rounds, points, hidden, 1 if args.quick else 4, floors)
     if "small" in parts:
-        rows.append(bench_tensor(*small, small_rounds, floors))
+        rows += bench_tensor(*small, small_rounds, floors)
     if "medium" in parts:
-        rows.append(bench_tensor(*medium, medium_rounds, floors))
+        rows += bench_tensor(*medium, medium_rounds, floors)
     print_table(rows)
     if floors:
         print("\nFloors: the least an engine with the same semantics costs, in the same rounds")

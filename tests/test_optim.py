@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_fast import mutant  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import Value
+from tinygrad_edu.changes import HANDED_OUT, UNREAD
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 
@@ -64,6 +68,84 @@ def test_sgd_follows_the_formula_over_several_steps(
             d = buffer
         expected = expected - lr * d
     np.testing.assert_array_equal(p.data, expected)  # (the same operations, in the same order)
+
+
+STATES = ["unread", "read", "handed out", "sealed view"]
+
+
+def _parameter(start: Any, grad: Any, state: str) -> tuple[Value, Value | None]:
+    """A parameter in one of `STATES`, and a graph recorded before the step that reads it
+    (None for an unread one)."""
+    if state == "sealed view":  # a view of an array a graph has sealed: replaced, not written
+        owner = Value(start.copy())
+        (Value(np.ones(start.shape)) * owner).sum()
+        p = owner.reshape(start.shape).detach()
+    else:
+        p = Value(start.copy())
+    graph = None
+    if state != "unread":
+        graph = (Value(np.ones(start.shape)) * p).sum()  # (mul's rule reads p)
+    if state == "handed out":
+        _ = p.data  # (the getter hands the array out, keeping a copy to compare)
+    p.grad = grad.copy()
+    return p, graph
+
+
+@pytest.mark.parametrize("state", STATES)
+@given(data=st.data(), lr=rates)
+@settings(max_examples=20)
+def test_sgd_shortcut_is_the_general_step(state: str, data: st.DataObject, lr: float) -> None:
+    """SGD's usual step (arrays, no momentum, no weight decay) skips `_grad` and `_subtract`:
+    it gives their bits (nan, inf and -0.0 too), in place, leaves the same flags and stamps
+    the same changes, so that a graph recorded before refuses backward() in both."""
+    shape = data.draw(st.sampled_from([(3,), (2, 2)]))
+    numbers = st.floats(allow_nan=True, allow_infinity=True)
+    start = data.draw(hnp.arrays(np.float64, shape, elements=numbers))
+    grad = data.draw(hnp.arrays(np.float64, shape, elements=numbers))
+    fast, fast_graph = _parameter(start, grad, state)
+    general, general_graph = _parameter(start, grad, state)
+    arrays = [fast._data, general._data]
+    shortcut = state != "sealed view"  # (a view that cannot be written goes the general way)
+    with mock.patch.object(Optimizer, "_subtract", side_effect=AssertionError) if shortcut \
+            else contextlib.nullcontext():
+        SGD([fast], lr=lr).step()
+    Optimizer._subtract(general, lr * Optimizer._grad(general))
+    for p, array in zip((fast, general), arrays, strict=True):
+        assert (p._data is array) == shortcut
+    a, b = np.asarray(fast._data), np.asarray(general._data)
+    assert np.array_equal(a.view(np.int64), b.view(np.int64))
+    # (left writeable: an unread array, and a new one; sealed again: an array read)
+    assert a.flags.writeable == b.flags.writeable == (state in ("unread", "sealed view"))
+    unread = [getattr(p, "_changed", 0) == UNREAD for p in (fast, general)]
+    assert unread == [state == "unread"] * 2
+    assert id(fast) not in HANDED_OUT and id(general) not in HANDED_OUT
+    for graph in (fast_graph, general_graph):
+        if graph is not None:
+            with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+                graph.backward()
+
+
+SHORTCUT_MUTATIONS = {
+    "not in place": ("data -= lr * grad", "data = data - lr * grad"),
+    "a read array left writeable": ("set_writeable(data, False)\n", "pass\n"),
+    "no change stamped": ("changed(p)\n", "pass\n"),
+    "the test of a read array inverted": ('"_changed", 0) != UNREAD', '"_changed", 0) == UNREAD'),
+    "a sealed view skipped": ("replaces it)\n" + " " * 16 + "pass",
+                              "replaces it)\n" + " " * 16 + "continue"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHORTCUT_MUTATIONS))
+def test_sgd_shortcut_mutants_are_caught(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each bug injected into the shortcut fails `test_sgd_shortcut_is_the_general_step`."""
+    monkeypatch.setattr(SGD, "step", mutant(SGD.step, *SHORTCUT_MUTATIONS[name]))
+    failed = []
+    for state in STATES:
+        try:
+            test_sgd_shortcut_is_the_general_step(state=state)
+        except (AssertionError, pytest.fail.Exception, BaseExceptionGroup):
+            failed.append(state)
+    assert failed, f"the mutant {name!r} passed the test"
 
 
 def test_adam_first_steps_by_hand() -> None:

@@ -21,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import is_read
+from tinygrad_edu.changes import UNREAD, changed, is_read
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
+from tinygrad_edu.kernels import set_writeable
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -119,7 +120,23 @@ class SGD(Optimizer):
         self._buffers: list[Array | None] = [None] * len(self.params)
 
     def step(self) -> None:
+        lr, plain = self.lr, not (self.weight_decay or self.momentum)
         for i, p in enumerate(self.params):
+            data, grad = p._data, p._grad
+            if plain and type(data) is np.ndarray and type(grad) is np.ndarray:
+                # the usual step, p ← p − lr·grad on arrays, without the calls: the array
+                # operations of `_grad` and `_subtract`, and the setter's stamp of a read
+                # array (tests/test_optim.py proves it gives what they give, bit for bit)
+                try:
+                    set_writeable(data, True)  # (the engine seals arrays a graph has used)
+                except ValueError:  # (a view of a sealed array: `_subtract` replaces it)
+                    pass
+                else:
+                    data -= lr * grad
+                    if getattr(p, "_changed", 0) != UNREAD:  # (is_read)
+                        set_writeable(data, False)
+                        changed(p)
+                    continue
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
