@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed, is_read
+from tinygrad_edu.changes import UNREAD, changed
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import set_writeable
@@ -66,31 +66,34 @@ class Optimizer:
     @staticmethod
     def _grad(p: Value) -> Array:
         """`p.grad` as a float64 array (0-d for a scalar), read only: not copied."""
+        grad = p._grad
+        if type(grad) is np.ndarray:  # (a tensor's, the usual case: `p.grad` as it is)
+            return grad
         grad = p.grad
         return np.asarray(grad.data if isinstance(grad, Value) else grad, dtype=np.float64)
 
     @staticmethod
     def _subtract(p: Value, update: Array) -> None:
-        """p ← p − update: in place for a tensor, as a float for a scalar. The setter is
-        called either way, so a graph recorded before the step whose rules read `p` knows it
-        changed (`tinygrad_edu.changes`).
+        """p ← p − update: in place for a tensor, as a float for a scalar. Either way the
+        change is stamped as the setter of `.data` stamps it, so a graph recorded before the
+        step whose rules read `p` knows it changed (`tinygrad_edu.changes`).
 
-        The array is read with `data_of`, not `p.data`: the getter would hand it out, copying
-        it for the in-place check (`tinygrad_edu.changes`), only for the setter to drop the copy.
+        The array is not read with `p.data`: the getter would hand it out, copying it for the
+        in-place check (`tinygrad_edu.changes`), only for the setter to drop the copy.
         """
-        data = data_of(p)
-        if not isinstance(data, np.ndarray):
+        data = p._data
+        if type(data) is not np.ndarray:
             p.data = float(data - update)
             return
         try:
-            data.setflags(write=True)  # (the engine seals arrays a graph has used)
+            set_writeable(data, True)  # (the engine seals arrays a graph has used)
         except ValueError:  # a view of a sealed array: a new array instead
             p.data = data - update
             return
         data -= update
-        if is_read(p):  # sealed again, as the setter leaves a handed-out array
-            data.setflags(write=False)  # (one no recorded rule reads stays writeable: changes)
-        p.data = data
+        if getattr(p, "_changed", 0) != UNREAD:  # (is_read) sealed and stamped, as the setter
+            set_writeable(data, False)  # leaves a changed array; one that no recorded rule
+            changed(p)  # reads stays writeable, unwatched (`tinygrad_edu.changes`)
 
 
 class SGD(Optimizer):
@@ -120,23 +123,7 @@ class SGD(Optimizer):
         self._buffers: list[Array | None] = [None] * len(self.params)
 
     def step(self) -> None:
-        lr, plain = self.lr, not (self.weight_decay or self.momentum)
         for i, p in enumerate(self.params):
-            data, grad = p._data, p._grad
-            if plain and type(data) is np.ndarray and type(grad) is np.ndarray:
-                # the usual step, p ← p − lr·grad on arrays, without the calls: the array
-                # operations of `_grad` and `_subtract`, and the setter's stamp of a read
-                # array (tests/test_optim.py proves it gives what they give, bit for bit)
-                try:
-                    set_writeable(data, True)  # (the engine seals arrays a graph has used)
-                except ValueError:  # (a view of a sealed array: `_subtract` replaces it)
-                    pass
-                else:
-                    data -= lr * grad
-                    if getattr(p, "_changed", 0) != UNREAD:  # (is_read)
-                        set_writeable(data, False)
-                        changed(p)
-                    continue
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
