@@ -91,9 +91,11 @@ class Optimizer:
             p.data = data - update
             return
         data -= update
-        if getattr(p, "_changed", 0) != UNREAD:  # (is_read) sealed and stamped, as the setter
-            set_writeable(data, False)  # leaves a changed array; one that no recorded rule
-            changed(p)  # reads stays writeable, unwatched (`tinygrad_edu.changes`)
+        # what ``p.data = data`` would do now: an array a recorded rule may read (is_read) is
+        # sealed again and stamped; one that none reads stays writeable, unwatched
+        if getattr(p, "_changed", 0) != UNREAD:
+            set_writeable(data, False)
+            changed(p)
 
 
 class SGD(Optimizer):
