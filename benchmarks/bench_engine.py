@@ -8,9 +8,10 @@ measured within one round.
   and with micrograd itself (as shipped, and with the garbage collector off); and backward
   alone, per graph node.
 * Tensor path: the step a user writes (``X @ W + b`` with a numpy batch, relu, the package's
-  `cross_entropy`, `zero_grad`, `backward()`, a manual SGD update) against the same step
-  written by hand in numpy, on a small (2-16-16-2, batch 100) and a medium (784-256-128-10,
-  batch 512) MLP; with PyTorch (1 thread), MyGrad and HIPS autograd as further columns when
+  `cross_entropy`, `zero_grad`, `backward()`, a manual SGD update; and, a row below, the
+  same with `optim.SGD`) against the same step written by hand in numpy, on a small
+  (2-16-16-2, batch 100) and a medium (784-256-128-10, batch 512) MLP; with PyTorch
+  (1 thread), MyGrad and HIPS autograd as further columns when
   they can be imported (``pip install -e '.[bench]'`` brings the last two; PyTorch is large:
   ``pip install torch --index-url https://download.pytorch.org/whl/cpu``).
 
