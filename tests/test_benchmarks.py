@@ -29,6 +29,9 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
     for work in ["micrograd's demo step", "both with the collector off", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
+    # under each MLP, the same step with optim.SGD, our column only
+    with_sgd = [line for line in table[:floors] if "with `optim.SGD`" in line]
+    assert len(with_sgd) == 2 and all(line.count("×") == 1 for line in with_sgd)
     # the floors (their lean engines checked against the engine before they are timed)
     assert [line.split(" | ")[0] for line in table[floors + 1:]] == [
         "| micrograd's demo step, both with the collector off: micrograd ÷ …",
