@@ -128,7 +128,7 @@ SUBTRACT_MUTATIONS = {
     "not in place": ("data -= update", "data = data - update"),
     "a read array left writeable": ("set_writeable(data, False)", "pass"),
     "no change stamped": ("changed(p)", "pass"),
-    "the test of a read array inverted": ('"_changed", 0) != UNREAD', '"_changed", 0) == UNREAD'),
+    "the test of a read array inverted": ("if is_read(p):", "if not is_read(p):"),
     "a sealed view left as it was": ("p.data = data - update", "pass"),
 }
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed
+from tinygrad_edu.changes import changed, is_read
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import set_writeable
@@ -91,9 +91,9 @@ class Optimizer:
             p.data = data - update
             return
         data -= update
-        # what ``p.data = data`` would do now: an array a recorded rule may read (is_read) is
-        # sealed again and stamped; one that none reads stays writeable, unwatched
-        if getattr(p, "_changed", 0) != UNREAD:
+        # what ``p.data = data`` would do now: an array a recorded rule may read is sealed
+        # again and stamped; one that none reads stays writeable, unwatched
+        if is_read(p):
             set_writeable(data, False)
             changed(p)
 
