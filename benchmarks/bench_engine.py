@@ -257,8 +257,8 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
     ours_on, ours_off, mg_on, mg_off = steps[:4]
     if floors is not None:
         floors.append(Row("micrograd's demo step, both with the collector off: micrograd ÷ …",
-                          {"lean": f"{ratio(mg_off, steps[4]):.2f}×",
-                           "ours": f"{ratio(mg_off, ours_off):.2f}×"}))
+                          {"lean": f"{ratio(mg_off, steps[4]):.3f}×",
+                           "ours": f"{ratio(mg_off, ours_off):.3f}×"}))
 
     # backward alone, on one graph each (repeated passes accumulate into .grad: same work)
     our_root, their_root = scalar_loss(Value, ours, X, y), scalar_loss(mg, theirs, X, y)
@@ -272,13 +272,13 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
     return [
         Row(f"{work}: micrograd with gc off ÷ ours, as shipped ({rounds} rounds; "
             f"{steps_on} steps a turn with the collector on)",
-            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_on):.2f}×"}),
+            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_on):.3f}×"}),
         Row("same, both with the collector off",
-            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_off):.2f}×"}),
+            {"micrograd": "1.00", "ours": f"{ratio(mg_off, ours_off):.3f}×"}),
         Row("(micrograd as shipped ÷ ours, as shipped)",
-            {"micrograd": "1.00", "ours": f"{ratio(mg_on, ours_on):.2f}×"}),
+            {"micrograd": "1.00", "ours": f"{ratio(mg_on, ours_on):.3f}×"}),
         Row(f"backward per node (scalar; micrograd's graph has {their_nodes:,} nodes)",
-            {"micrograd": f"{per_node[1]:.2f} µs", "ours": f"{per_node[0]:.2f} µs"}),
+            {"micrograd": f"{per_node[1]:.3f} µs", "ours": f"{per_node[0]:.3f} µs"}),
     ]
 
 
@@ -496,7 +496,7 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
                   Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
     run_rounds(steps, rounds)
     numpy, _, ours_sgd = steps[:3]
-    cells = {c.name: f"{ratio(c, numpy):.2f}×" for c in steps[1:]}
+    cells = {c.name: f"{ratio(c, numpy):.3f}×" for c in steps[1:]}
     peers = [c for c in (steps[:len(steps) - 2] if floors is not None else steps)
              if c is not ours_sgd]
     faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in peers)
