@@ -62,7 +62,7 @@ def test_fit_goes_one_example_at_a_time_in_order() -> None:
     np.testing.assert_array_equal(p.weights, [1.0, 1.0])
 
 
-def reference_fit(w: np.ndarray, X: np.ndarray, y: np.ndarray, lr: float,
+def reference_fit(w: list[float], X: np.ndarray, y: np.ndarray, lr: float,
                   epochs: int) -> tuple[list[int], list[list[float]]]:
     """The lecture's rule written out plainly, to compare against."""
     errors, weights = [], []
@@ -174,6 +174,20 @@ def test_novikoff_bound_on_the_number_of_updates(
     assert history.converged
     assert history.updates <= bound
     np.testing.assert_array_equal(p.predict(X), y)
+
+
+def test_fit_and_predict_score_a_sample_alike() -> None:
+    """A tie: wᵀx of the middle rows is 0 summed left to right, 7e-17 as a fused multiply-add
+    gives it (found by the property above). fit's last epoch and predict must agree on it:
+    a sample's net input has the same bits alone as in a batch."""
+    a = -1.8146448542541984
+    X = np.array([[0, a, a, a], [a, a, a, a], [a, a, a, a], [a, a, a, a], [a, 0, a, a]])
+    y = np.array([1, 1, 1, 1, 0])
+    p = Perceptron(4, zeros=True)
+    assert p.fit(X, y).converged
+    np.testing.assert_array_equal(p.predict(X), y)
+    assert [p.net_input(x) for x in X] == p.net_input(X).tolist()
+    assert [p.predict(x) for x in X] == y.tolist()
 
 
 def test_decision_boundary_is_the_line_w_dot_x_equal_zero() -> None:

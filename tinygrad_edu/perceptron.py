@@ -75,6 +75,18 @@ class DecisionBoundary:
         return -(self.bias + self.normal[0] * np.asarray(x1, dtype=np.float64)) / self.normal[1]
 
 
+def _net_inputs(rows: Array, w: Array) -> Array:
+    """wᵀx of each row, summed left to right (w₀x₀ + w₁x₁ + …): a sample's bits are the same
+    alone (`fit`) as in a batch (`predict`). A matrix product may sum in another order, or
+    fuse a multiply and an add, and then the two could disagree at a tie: wᵀx = 0 exactly
+    one way, 7e-17 the other (tests/test_perceptron.py has such a sample)."""
+    products = rows * w
+    total = products[:, 0].copy()
+    for column in products.T[1:]:
+        total += column
+    return total
+
+
 class Perceptron:
     """Rosenblatt's perceptron (1958): ŷ = step(wᵀx) with x = (1, x₁, …, xₙ), so w₀ is the bias.
 
@@ -126,13 +138,13 @@ class Perceptron:
     def net_input(self, X: Any) -> Any:
         """wᵀx = w₀ + w₁x₁ + … + wₙxₙ for one sample (a float) or each row of a batch."""
         rows, single = self._augment(X, "net_input")
-        z = rows @ self._weights
+        z = _net_inputs(rows, self._weights)
         return float(z[0]) if single else z
 
     def predict(self, X: Any) -> Any:
         """step(wᵀx): 1 if wᵀx > 0 else 0, an int for one sample, an int array for a batch."""
         rows, single = self._augment(X, "predict")
-        out = (rows @ self._weights > 0.0).astype(np.int64)
+        out = (_net_inputs(rows, self._weights) > 0.0).astype(np.int64)
         return int(out[0]) if single else out
 
     def fit(self, X: Any, y: Any, *, lr: float = 1.0, max_epochs: int = 100) -> PerceptronHistory:
@@ -162,7 +174,7 @@ class Perceptron:
         for _ in range(max_epochs):
             errors = 0
             for x, target in zip(rows, labels, strict=True):
-                prediction = 1 if x @ w > 0.0 else 0
+                prediction = 1 if _net_inputs(x[np.newaxis], w)[0] > 0.0 else 0
                 if prediction == 0 and target == 1:
                     w += lr * x
                     errors += 1
