@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict tinygrad_edu
+	$(BIN)/mypy --strict tinygrad_edu tests benchmarks examples scripts
 
 unit: $(STAMP) graphviz chromium
 	$(BIN)/python -m pytest

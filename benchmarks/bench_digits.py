@@ -100,7 +100,8 @@ def torch_trainer(dtype_name: str) -> tuple[Train | None, str]:
                                     torch.nn.Linear(HIDDEN, 10)).to(dtype)
         with torch.no_grad():
             for linear, layer in zip((model[0], model[2]), start.layers, strict=True):
-                linear.weight.copy_(torch.from_numpy(layer.W.data.T.copy()))
+                # (W's data is an array; no cast() call here: `train` is timed whole)
+                linear.weight.copy_(torch.from_numpy(layer.W.data.T.copy()))  # type: ignore[union-attr]
                 linear.bias.copy_(torch.from_numpy(layer.b.data))
         optimizer = torch.optim.Adam(model.parameters(), lr=LR)
         X = split.X_train.astype(np.float64 if dtype_name == "float64" else np.float32)

@@ -307,6 +307,8 @@ def _same_bits(x: Any, y: Any) -> bool:
 
 
 Params = list[tuple[np.ndarray, np.ndarray]]
+ValueParams = list[tuple[Value, Value]] | list[tuple[LeanTensor, LeanTensor]]
+"""A network's (W, b) per layer as Values: the engine's, or the lean floor's (floors.py)."""
 
 
 def init_mlp(sizes: list[int], seed: int = 0) -> Params:
@@ -341,7 +343,7 @@ def numpy_step(params: Params, X: np.ndarray, labels: np.ndarray, lr: float) -> 
     return float(loss)
 
 
-def engine_forward(params: list[tuple[Value, Value]], X: np.ndarray) -> Any:
+def engine_forward(params: ValueParams, X: np.ndarray) -> Any:
     """The network's logits for the numpy batch `X`: relu(X @ W + b) per layer, none last."""
     h: Any = X
     for i, (W, b) in enumerate(params):
@@ -350,7 +352,7 @@ def engine_forward(params: list[tuple[Value, Value]], X: np.ndarray) -> Any:
     return h
 
 
-def engine_step(params: list[tuple[Value, Value]], X: np.ndarray, labels: np.ndarray,
+def engine_step(params: ValueParams, X: np.ndarray, labels: np.ndarray,
                 lr: float, loss_of: Callable[[Any, Any], Any] = cross_entropy) -> float:
     """The same step with Values, as a user writes it: the engine derives the backward pass.
     (`loss_of`: the package's `cross_entropy`, or the lean engine's of floors.py.)"""

@@ -71,7 +71,7 @@ class LeanScalar:
         self.second = second
         self.op = op
         self.number = _count()
-        self.mark = None
+        self.mark: Any = None  # None, _PENDING, or the gradient summed so far
         self.requires_grad = requires_grad
 
     def __add__(self, other: Any) -> LeanScalar:
@@ -142,14 +142,14 @@ class LeanTensor:
     def __init__(self, data: Any, first: Any = None, second: Any = None, op: int = 0,
                  requires_grad: bool = True) -> None:
         self.data = data
-        self.grad = None
+        self.grad: Any = None  # its gradient (an array) after backward
         self.first = first
         self.second = second
         self.op = op
         self.number = _count()
-        self.mark = None
+        self.mark: Any = None  # None, _PENDING, or the gradient summed so far
         self.requires_grad = requires_grad
-        self.saved = None
+        self.saved: tuple[Any, Any] | None = None  # cross_entropy's (labels, log_probs)
 
     def __matmul__(self, other: Any) -> LeanTensor:
         return LeanTensor(self.data @ other.data, self, other, _MATMUL)
@@ -228,7 +228,7 @@ def numpy_kept_step(params: list[tuple[np.ndarray, np.ndarray]], X: np.ndarray,
         kept += [product, z]
         acts.append(h)
     log_probs = log_softmax(h, axis=(1,))
-    loss = nll(log_probs, labels=labels, reduction="mean")
+    loss: float = nll(log_probs, labels=labels, reduction="mean")
     n = len(labels)
     grad = np.exp(log_probs)
     np.subtract.at(grad, (np.arange(n), labels), 1.0)

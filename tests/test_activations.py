@@ -16,7 +16,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -34,6 +34,7 @@ from tinygrad_edu.activations import (
     activation_names,
     get_activation,
 )
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import gradients
 from tinygrad_edu.testing import gradcheck
 from tinygrad_edu.testing.strategies import arrays_away_from, floats_away_from, shapes
@@ -350,7 +351,7 @@ def test_every_activation_has_known_values() -> None:
 def test_known_values(name: str, x: float, params: dict[str, float], expected: float) -> None:
     f = function(name, params)
     assert f(Value(x)).data == pytest.approx(expected, rel=1e-15, abs=0.0)
-    assert f(Value([x])).data[0] == pytest.approx(expected, rel=1e-15, abs=0.0)
+    assert cast(Array, f(Value([x])).data)[0] == pytest.approx(expected, rel=1e-15, abs=0.0)
 
 
 def test_selu_constants_are_the_published_ones() -> None:
@@ -447,7 +448,8 @@ def test_scalar_and_tensor_paths_agree(name: str, params: dict[str, float],
         scalar = Value(float(x[index]))
         result = f(scalar)
         assert type(result.data) is float
-        np.testing.assert_allclose(result.data, out.data[index], rtol=1e-13, atol=1e-305)
+        np.testing.assert_allclose(result.data, cast(Array, out.data)[index], rtol=1e-13,
+                                   atol=1e-305)
         (result * float(upstream[index])).backward()
         np.testing.assert_allclose(scalar.grad, tensor.grad[index], rtol=1e-13, atol=1e-305)
 
@@ -462,7 +464,7 @@ EXTREMES = sorted({s * m for m in (0.0, 1e-300, 1e-8, 0.5, 1.0, 2.0, 10.0, 20.0,
 @pytest.mark.parametrize(("name", "params"), CASES)
 def test_extreme_values_are_finite_and_accurate(name: str, params: dict[str, float]) -> None:
     f = function(name, params)
-    tensor_out = f(Value(np.array(EXTREMES))).data
+    tensor_out = cast(Array, f(Value(np.array(EXTREMES))).data)
     for i, x in enumerate(EXTREMES):
         (exact, scale), _, _ = reference(name, params, x)
         assert_accurate(f(Value(x)).data, exact, scale, f"{name}({x!r}) on a scalar")
@@ -527,7 +529,7 @@ def test_random_inputs_values_accurate(name: str, params: dict[str, float], x: f
     f = function(name, params)
     (exact, scale), _, _ = reference(name, params, x)
     assert_accurate(f(Value(x)).data, exact, scale, f"{name}({x!r})")
-    assert_accurate(f(Value([x, x])).data[1], exact, scale, f"{name}([{x!r}])")
+    assert_accurate(cast(Array, f(Value([x, x])).data)[1], exact, scale, f"{name}([{x!r}])")
 
 
 @pytest.mark.parametrize(("name", "params"), CASES)
@@ -585,11 +587,11 @@ def train_neuron(activation: Callable[[Value], Value], epochs: int = 5) -> tuple
     x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 0.0, 0.0, 1.0])
     w, b = Value([0.3, -0.2]), Value(0.1)
-    start = (w.data.copy(), b.data)
+    start = (cast(Array, w.data).copy(), b.data)
     for _ in range(epochs):
         w.zero_grad()
         b.zero_grad()
-        loss = ((activation(x @ w + b) - y) ** 2).sum()
+        loss = ((activation(cast(Value, x @ w) + b) - y) ** 2).sum()
         loss.backward()
         w.data = w.data - 0.5 * w.grad
         b.data = b.data - 0.5 * b.grad

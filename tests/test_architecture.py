@@ -59,7 +59,8 @@ def package_imports(tree: ast.Module) -> list[tuple[str, list[str], int]]:
     for node in ast.walk(tree):
         if id(node) in type_checking_only:
             continue
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinygrad_edu"):
+        if isinstance(node, ast.ImportFrom) and node.module is not None \
+                and node.module.startswith("tinygrad_edu"):
             base = node.module.removeprefix("tinygrad_edu").removeprefix(".") or "tinygrad_edu"
             names = [a.name for a in node.names]
             submodules = [n for n in names if (n if base == "tinygrad_edu" else f"{base}.{n}")

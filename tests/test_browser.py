@@ -92,7 +92,8 @@ def highlighted(frame: dict[str, Any]) -> set[str]:
 
 
 def grad_text(box: dict[str, Any]) -> str:
-    return next(t for t in box["texts"] if t.startswith("grad "))
+    texts: list[str] = box["texts"]
+    return next(t for t in texts if t.startswith("grad "))
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import logic_gate, make_circles, make_moons, make_spiral
 
 Maker = Callable[..., tuple[np.ndarray, np.ndarray]]
@@ -124,7 +125,8 @@ def test_noise_is_gaussian_with_the_given_std() -> None:
         (lambda: make_moons(0), r"make_moons: n must be a positive integer; got 0"),
         (lambda: make_moons(10, noise=-1.0), "noise must be a non-negative number; got -1.0"),
         (lambda: make_circles(10, factor=1.5), r"factor .* must be in \(0, 1\); got 1.5"),
-        (lambda: make_spiral(2.5), "n_per_class must be a positive integer; got 2.5"),
+        (lambda: make_spiral(2.5),  # type: ignore[arg-type]
+         "n_per_class must be a positive integer; got 2.5"),
         (lambda: make_spiral(10, turns=0), "turns must be a positive number"),
     ],
 )
@@ -141,7 +143,7 @@ def test_numpys_global_seed_makes_data_and_models_repeat() -> None:
         np.random.seed(1337)
         model = MLP(2, [4, 1])
         data = [make_moons(10)[0], make_circles(10)[0], make_spiral(5)[0]]
-        return data + [p.data for p in model.parameters()]
+        return data + [cast(Array, p.data) for p in model.parameters()]
 
     first, second = run(), run()
     for a, b in zip(first, second, strict=True):

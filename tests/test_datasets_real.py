@@ -248,7 +248,7 @@ def test_malformed_mnist_files_are_named(tmp_path: Path) -> None:
 
 def test_load_mnist_refuses_bad_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="load_mnist: scale"):
-        load_mnist(tmp_path, scale="max")
+        load_mnist(tmp_path, scale="max")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="load_mnist: flatten must be True or False"):
         load_mnist(tmp_path, flatten="yes")  # type: ignore[arg-type]
 

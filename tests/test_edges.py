@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import ACTIVATIONS, Value, detect_anomaly, engine, grad, ops
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.nn import (
     Perceptron,
@@ -85,10 +87,13 @@ def test_scalar_and_tensor_paths_give_the_same_ieee_result(name: str, params: di
 
 # ---- a nan input never gives a clean-looking gradient, unless it is PyTorch's value
 
+NanGradient = Callable[[dict[str, Any]], float]
+"""The gradient PyTorch gives at a nan input, from the op's params."""
+
 # PyTorch's gradient at a nan input where it is a number: what the formula gives when it does
 # not read the nan (neg: -1; sign: zeros_like; leaky_relu_backward: self > 0 ? g : g·slope;
 # pow at exponent 0: zeros; exponent 1: 1·nan**0 = 1); step has no gradient anywhere (ours).
-PYTORCH_AT_NAN = {
+PYTORCH_AT_NAN: dict[str, NanGradient] = {
     "neg": lambda p: -1.0,
     "sign": lambda p: 0.0,
     "step": lambda p: 0.0,
@@ -103,7 +108,8 @@ PYTORCH_AT_NAN = {
 @pytest.mark.parametrize("tensor", [False, True])
 def test_a_nan_input_gives_nan_or_pytorchs_gradient(name: str, params: dict[str, Any],
                                                     tensor: bool) -> None:
-    expected = PYTORCH_AT_NAN.get(name, lambda p: nan)(params)
+    rule: NanGradient = PYTORCH_AT_NAN.get(name, lambda p: nan)
+    expected = rule(params)
     for backward in (False, True):
         _, g = run(ops.REGISTRY[name], (nan,), params, tensor=tensor, backward=backward)
         assert same_ieee(g, expected, signed_zero=False), f"{name}{params}: {g}, not {expected}"
@@ -325,7 +331,7 @@ def test_detect_anomaly_sees_the_array_builders_and_is_off_after() -> None:
             stack([x, Value([inf, 0.0])])
         with pytest.raises(FloatingPointError, match="where"):
             where(np.array([True, False]), x, nan)
-    assert np.isnan(where(np.array([True, False]), x, nan).data[1])
+    assert np.isnan(cast(Array, where(np.array([True, False]), x, nan).data)[1])
 
 
 # PyTorch's gradient at nan where it is a number: identity passes g; leaky_relu's backward is

@@ -6,7 +6,7 @@ import gc
 import math
 import sys
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu
 from tinygrad_edu import Value, concatenate, grad, gradients, no_grad, stack, where
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import backpropagate, topological_order
 from tinygrad_edu.testing import gradcheck
 
@@ -41,7 +42,7 @@ def test_construction_copies_the_array() -> None:
     source = np.ones(3)
     v = Value(source)
     source[0] = 5.0
-    assert v.data[0] == 1.0
+    assert cast(Array, v.data)[0] == 1.0
 
 
 @pytest.mark.parametrize(
@@ -405,12 +406,12 @@ def test_matmul_shapes_follow_numpy() -> None:
 def test_reductions_and_shapes() -> None:
     x = Value(np.arange(6.0).reshape(2, 3))
     assert x.sum().data == 15.0 and x.mean().data == 2.5 and x.max().data == 5.0
-    assert x.sum(axis=0).data.tolist() == [3.0, 5.0, 7.0]
+    assert cast(Array, x.sum(axis=0).data).tolist() == [3.0, 5.0, 7.0]
     assert x.mean(axis=1, keepdims=True).shape == (2, 1)
-    assert x.max(axis=-1).data.tolist() == [2.0, 5.0]
+    assert cast(Array, x.max(axis=-1).data).tolist() == [2.0, 5.0]
     assert x.reshape(3, 2).shape == (3, 2) and x.reshape((-1,)).shape == (6,)
     assert x.T.shape == (3, 2) and x.transpose(1, 0).shape == (3, 2)
-    assert x[1].data.tolist() == [3.0, 4.0, 5.0] and x[:, 1:].shape == (2, 2)
+    assert cast(Array, x[1].data).tolist() == [3.0, 4.0, 5.0] and x[:, 1:].shape == (2, 2)
     assert x[[0, 0]].shape == (2, 3)
 
 
@@ -435,7 +436,7 @@ def test_concatenate_stack_where() -> None:
     x = Value([-1.0, 2.0])
     y = where(x > 0, x * 10, x * 0.5)
     y.sum().backward()
-    assert y.data.tolist() == [-0.5, 20.0] and x.grad.tolist() == [0.5, 10.0]
+    assert cast(Array, y.data).tolist() == [-0.5, 20.0] and x.grad.tolist() == [0.5, 10.0]
 
 
 # ---- no_grad, grad, create_graph ------------------------------------------------------------
@@ -551,7 +552,7 @@ def test_an_interrupted_backward_leaves_the_engine_usable() -> None:
     with pytest.raises(KeyboardInterrupt):
         backpropagate(y, 1.0, interrupt)
     real_run = tinygrad_edu.fast._run
-    tinygrad_edu.fast._run = lambda *args: interrupt(y, None)  # type: ignore[assignment]
+    tinygrad_edu.fast._run = lambda *args: interrupt(y, None)
     try:
         with pytest.raises(KeyboardInterrupt):
             y.backward()

@@ -13,12 +13,14 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 import numpy as np
 import pytest
 
 from tinygrad_edu import lecture, plots, viz
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import logic_gate, make_moons
 from tinygrad_edu.lecture import EXAMPLES, MORE_EXAMPLES, ExampleResult
 from tinygrad_edu.nn import MLP, Perceptron
@@ -99,11 +101,11 @@ def test_perceptron_gates(results: dict[str, ExampleResult]) -> None:
 
 
 def test_sigmoid_neuron_gif_is_animated(results: dict[str, ExampleResult]) -> None:
-    from PIL import Image
+    from PIL import GifImagePlugin, Image
 
     gif = results["perceptron_logic_gates"].files[2]
     assert gif.read_bytes()[:6] == b"GIF89a"
-    with Image.open(gif) as image:
+    with cast(GifImagePlugin.GifImageFile, Image.open(gif)) as image:
         assert image.n_frames >= 4 and image.info.get("loop") == 0
         first = np.asarray(image.convert("RGB"))
         image.seek(image.n_frames - 1)
@@ -337,8 +339,9 @@ def test_a_sigmoid_output_is_thresholded_at_one_half() -> None:
     X = np.array([[0.0, 0.0], [1.0, 1.0]])
     y = np.array([0, 1])
     model = MLP(2, [1], activation="identity", output_activation="sigmoid", seed=0)
-    model.layers[0].W.data[:] = [[4.0], [4.0]]
-    model.layers[0].b.data[:] = [-4.0]  # outputs σ(-4) ≈ 0.02 and σ(4) ≈ 0.98: both positive
+    # outputs σ(-4) ≈ 0.02 and σ(4) ≈ 0.98: both positive
+    cast(Array, model.layers[0].W.data)[:] = [[4.0], [4.0]]
+    cast(Array, model.layers[0].b.data)[:] = [-4.0]
     assert accuracy(model, X, y) == 1.0
     _, _, classes, probability = grid_predictions(model, X, resolution=3)
     assert set(np.unique(classes)) == {0, 1} and probability is not None

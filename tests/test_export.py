@@ -9,15 +9,17 @@ from __future__ import annotations
 import random
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_ops import Tolerances  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import export
 from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import make_moons
 from tinygrad_edu.export import (
     ONNX_OPSET,
@@ -37,8 +39,10 @@ onnx: Any = pytest.importorskip("onnx")
 onnxruntime: Any = pytest.importorskip("onnxruntime")
 
 TORCH_ACTIVATIONS = [name for name in ACTIVATIONS if name != "step"]
-FLOAT64 = {"rtol": 1e-12, "atol": 1e-12}
-FLOAT32 = {"rtol": 1e-5, "atol": 1e-5}
+
+
+FLOAT64: Tolerances = {"rtol": 1e-12, "atol": 1e-12}
+FLOAT32: Tolerances = {"rtol": 1e-5, "atol": 1e-5}
 # pre-activations across every region: tails, the kinks, tiny values, softplus's threshold
 POINTS = np.array([-800.0, -50.0, -30.0, -5.0, -1.0, -1e-3, -1e-10, -0.0, 0.0, 1e-10, 1e-3,
                    1.0, 5.0, 25.0, 39.0, 45.0, 800.0])
@@ -108,7 +112,8 @@ def test_to_torch_builds_linear_and_activation_modules_with_our_weights() -> Non
     net = to_torch(model)
     kinds = [type(m).__name__ for m in net]
     assert kinds == ["Linear", "ELU", "Linear", "ELU", "Linear", "Sigmoid"]
-    np.testing.assert_array_equal(net[0].weight.detach().numpy(), model.layers[0].W.data.T)
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(),
+                                  cast(Array, model.layers[0].W.data).T)
     np.testing.assert_array_equal(net[4].bias.detach().numpy(), model.layers[2].b.data)
 
 

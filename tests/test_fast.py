@@ -61,7 +61,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import pytest
@@ -98,7 +98,8 @@ from tinygrad_edu import (
     stack,
     where,
 )
-from tinygrad_edu.engine import Primitive
+from tinygrad_edu.data import Array
+from tinygrad_edu.engine import Operand, Primitive
 from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.testing import GradcheckError, gradcheck
@@ -219,7 +220,7 @@ class Case:
             return self.f(*(Value(x) for x in self.inputs)).shape
 
 
-def contract(out: Value, upstream: Any) -> Value:
+def contract(out: Value, upstream: Operand) -> Value:
     """sum(out · upstream): a scalar whose gradient sends `upstream` into `out`."""
     return out * upstream if out.shape == () else (out * upstream).sum()
 
@@ -394,7 +395,7 @@ def test_backward_agrees_on_a_training_step(reduction: str, special: float | Non
         r = np.random.default_rng(4)
         w1, b1 = Value(r.normal(size=(3, 4))), Value(np.zeros(4))
         w2, b2 = Value(r.normal(size=(4, 2))), Value(r.normal(size=2))
-        h = (batch @ w1 + b1).relu()
+        h = (cast(Value, batch @ w1) + b1).relu()  # (numpy defers to Value's __rmatmul__)
         return [(cross_entropy(h @ w2 + b2, labels, reduction=reduction), None)]
 
     for fast_last in (False, True):
@@ -481,7 +482,7 @@ FIXED_STRUCTURAL: dict[str, list[tuple[Build, tuple[Any, ...]]]] = {
 def with_specials(inputs: tuple[Any, ...]) -> tuple[Any, ...]:
     """The inputs with every other element replaced by a special value, in turn."""
     specials = iter(SPECIAL * 4)
-    result = []
+    result: list[float | np.ndarray[Any, np.dtype[Any]]] = []
     for x in inputs:
         if type(x) is float:
             result.append(next(specials))
@@ -867,7 +868,7 @@ def test_an_operator_builds_the_node_apply_builds(data: st.DataObject) -> None:
     elements = st.one_of(st.floats(-3.0, 3.0), st.sampled_from(SPECIAL), st.floats())
     if symbol == "@" and data.draw(st.booleans(), label="aligned"):
         _, (left, right) = data.draw(STRUCTURAL["matmul"], label="operands")
-        shapes = (left.shape, right.shape)
+        shapes: tuple[tuple[int, ...], ...] = (left.shape, right.shape)
     else:
         shapes = data.draw(broadcastable_shapes(2), label="shapes")
 
@@ -962,7 +963,8 @@ def nothing_handed_out(check: Callable[[], str | None]) -> Callable[[], str | No
 
 @nothing_handed_out
 def forward_failure() -> str | None:
-    checks = [functools.partial(check_forward, *case) for case in forward_corpus()]
+    checks: list[Callable[[], None]] = [functools.partial(check_forward, *case)
+                                         for case in forward_corpus()]
     for check in [*checks, check_reflected_on_two_values]:
         try:
             check()
@@ -1355,7 +1357,7 @@ def test_a_wrong_rule_on_the_fast_path_is_caught(name: str,
     assert first_failure(cases) is None  # and the true rule is back
 
 
-GRADCHECK_MUTATIONS = {
+GRADCHECK_MUTATIONS: dict[str, tuple[Callable[..., Value], list[float]]] = {
     "relu inlined": (lambda x: x.relu(), [0.7]),
     "inlined, second operand's share": (lambda x, y: x / y, [0.7, -1.3]),
     "mul and add first, second operand's share": (lambda x, y: x * y, [0.7, -1.3]),
@@ -1677,14 +1679,15 @@ def read_mark_failure() -> str | None:
                 if read_marks(fused) != read_marks(unrolled):
                     return f"{method} of {x!r} and {y!r}, requires_grad={requires}"
     for name in fast.FUSED_METHODS:
-        for requires, made in itertools.product((True, False), ("a leaf", "computed")):
+        for required, made in itertools.product((True, False), ("a leaf", "computed")):
             x = fixed_array(2, 3)
-            leaves = [Value(x, requires_grad=requires) for _ in range(2)]
-            fused, unrolled = (leaf * 1.0 if made == "computed" else leaf for leaf in leaves)
-            getattr(fused, name)()
-            engine.apply(ops.REGISTRY[name], unrolled)
+            leaves = [Value(x, requires_grad=required) for _ in range(2)]
+            one_fused, one_unrolled = (leaf * 1.0 if made == "computed" else leaf
+                                       for leaf in leaves)
+            getattr(one_fused, name)()
+            engine.apply(ops.REGISTRY[name], one_unrolled)
             if read_marks(leaves[:1]) != read_marks(leaves[1:]):
-                return f"{name} of {made} Value({x!r}, requires_grad={requires})"
+                return f"{name} of {made} Value({x!r}, requires_grad={required})"
     return None
 
 
@@ -1696,9 +1699,11 @@ def read_marks(values: Sequence[Value]) -> list[bool]:
 def handed_out_failure() -> str | None:
     """The first fused copy that uses an array handed out (`.data`, of a result: watched)
     without sealing it first: an old reference to it can then still change it."""
-    for name, use in [("+", lambda h: h + h), ("relu", lambda h: h.relu())]:
+    uses: list[tuple[str, Callable[[Value], Value]]] = [("+", lambda h: h + h),
+                                                         ("relu", lambda h: h.relu())]
+    for name, use in uses:
         h = Value(fixed_array(2, 3)) * 1.0
-        held = h.data
+        held = cast(Array, h.data)
         use(h)
         try:
             held[0, 0] = 5.0
@@ -1824,7 +1829,7 @@ QUICK = settings(max_examples=60, phases=[Phase.generate], derandomize=True, dat
 
 def run_property_test(test: Callable[..., None], **arguments: Any) -> None:
     """Run the property-based `test` afresh: generation only (no shrinking), derandomised."""
-    inner = test.hypothesis.inner_test  # type: ignore[attr-defined]  (the undecorated test)
+    inner = test.hypothesis.inner_test  # type: ignore[attr-defined]  # (the undecorated test)
 
     def fresh(*args: Any, **kwargs: Any) -> None:
         inner(*args, **kwargs)
@@ -1879,7 +1884,7 @@ def test_the_operator_property_test_catches_a_bug(monkeypatch: pytest.MonkeyPatc
 def test_backward_is_silent_under_any_error_state_and_restores_it() -> None:
     """The fast pass computes IEEE results silently whatever numpy's error state (inf from
     a division by zero in a rule, here), and gives the program's state back after."""
-    def grads(state: str) -> list[Any]:
+    def grads(state: Literal["ignore", "raise", "warn"]) -> list[Any]:
         x, y = Value(np.array([1.0, -2.0, 3.0])), Value(np.array([0.0, 1e-300, 2.0]))
         with np.errstate(all="ignore"):  # (the forward: the test is of backward)
             loss = (x / y * 1e10).sum()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, engine, no_grad
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import REGISTRY, backpropagate, gradients, topological_order
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.optim import SGD, Adam
@@ -24,7 +25,7 @@ CHANGED = r"the data of x \(.*\) changed after the graph was recorded"
 def test_an_element_edited_in_place_is_caught_at_backward() -> None:
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0], label="w")
     y = (x * w).sum()
-    x.data[0] = 100.0  # before: w.grad came out [100, 2] while y.data stayed 11
+    cast(Array, x.data)[0] = 100.0  # before: w.grad came out [100, 2] while y.data stayed 11
     with pytest.raises(RuntimeError, match=CHANGED + r".*shape \(2,\)|shape \(2,\)"):
         y.backward()
     assert w.grad.tolist() == [0.0, 0.0]  # nothing was accumulated
@@ -75,7 +76,7 @@ def test_augmented_assignment_through_the_attribute_is_caught() -> None:
 def test_the_reference_pass_and_gradients_check_too() -> None:
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     y = (x * w).sum()
-    x.data[1] = 0.0
+    cast(Array, x.data)[1] = 0.0
     with pytest.raises(RuntimeError, match=CHANGED):
         backpropagate(y, 1.0, lambda node, g: None)
     with pytest.raises(RuntimeError, match=CHANGED):
@@ -86,7 +87,7 @@ def test_the_reference_pass_and_gradients_check_too() -> None:
 
 def test_an_old_reference_to_a_recorded_array_cannot_change_it() -> None:
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
-    held = x.data
+    held = cast(Array, x.data)
     y = (x * w).sum()  # using x seals the array held
     with pytest.raises(ValueError, match="read-only"):
         held[0] = 100.0
@@ -99,7 +100,7 @@ def test_an_array_held_across_an_update_cannot_change_it_later() -> None:
     # an old reference can no longer write to the data a new graph records
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     (x * w).sum()  # read by a rule: watched
-    held = x.data
+    held = cast(Array, x.data)
     x.data += 1.0  # an update: the same array, handed out, then set
     y = (x * w).sum()
     with pytest.raises(ValueError, match="read-only"):
@@ -124,7 +125,7 @@ def test_a_second_backward_works_and_still_detects() -> None:
     y.backward()
     y.backward()
     assert w.grad.tolist() == [2.0, 4.0]
-    x.data[0] = 7.0
+    cast(Array, x.data)[0] = 7.0
     with pytest.raises(RuntimeError, match=CHANGED):
         y.backward()
 
@@ -136,7 +137,7 @@ def test_changes_between_steps_are_legal_and_a_stale_graph_refuses() -> None:
         w.zero_grad()
         loss.backward()
         w.data -= 0.1 * w.grad  # the manual update of the README and notebooks
-        w.data[0] += 0.0
+        cast(Array, w.data)[0] += 0.0
     np.testing.assert_allclose(w.data, np.array([1.0, -2.0]) * 0.8**3)
     with pytest.raises(RuntimeError, match="the data of w"):
         loss.backward()  # recorded before the last update
@@ -179,7 +180,7 @@ def test_a_change_unrelated_to_the_graph_is_no_alarm() -> None:
 def test_changing_the_data_of_a_node_never_used_is_no_alarm() -> None:
     x, w = Value([1.0, 2.0]), Value([3.0, 4.0], requires_grad=False)
     y = (x * 2.0).sum()
-    w.data[0] = 9.0
+    cast(Array, w.data)[0] = 9.0
     y.backward()
     assert x.grad.tolist() == [2.0, 2.0]
 
@@ -187,7 +188,7 @@ def test_changing_the_data_of_a_node_never_used_is_no_alarm() -> None:
 def test_a_constant_operand_is_covered() -> None:
     x, c = Value([1.0, 2.0]), Value([3.0, 4.0], requires_grad=False, label="x")
     y = (x * c).sum()
-    c.data[0] = 0.0
+    cast(Array, c.data)[0] = 0.0
     with pytest.raises(RuntimeError, match=CHANGED):
         y.backward()
 
@@ -195,10 +196,10 @@ def test_a_constant_operand_is_covered() -> None:
 def test_data_that_is_no_number_is_refused_at_once() -> None:
     x = Value([1.0, 2.0])
     with pytest.raises(TypeError, match=r"Value.data must be a number.*'abc'"):
-        x.data = "abc"  # type: ignore[assignment]
+        x.data = "abc"
     with pytest.raises(TypeError, match=r"Value\.data"):
-        x.data = None  # type: ignore[assignment]
-    assert x.data.tolist() == [1.0, 2.0]
+        x.data = None
+    assert cast(Array, x.data).tolist() == [1.0, 2.0]
 
 
 def test_another_shape_is_refused_at_once_in_a_graph() -> None:
@@ -216,7 +217,7 @@ def test_another_shape_is_refused_at_once_in_a_graph() -> None:
 def test_the_same_shape_and_ints_are_accepted() -> None:
     x = Value([1.0, 2.0])
     x.data = [3, 4]
-    assert x.data.dtype == np.float64 and x.data.tolist() == [3.0, 4.0]
+    assert cast(Array, x.data).dtype == np.float64 and cast(Array, x.data).tolist() == [3.0, 4.0]
     s = Value(1.0)
     s.data = 2
     assert type(s.data) is float
@@ -226,20 +227,21 @@ def test_under_no_grad_nothing_is_recorded_and_nothing_refused() -> None:
     w = Value([1.0, 2.0])
     with no_grad():
         y = w * 2.0
-    w.data[0] = 5.0
-    assert y.data.tolist() == [2.0, 4.0]
+    cast(Array, w.data)[0] = 5.0
+    assert cast(Array, y.data).tolist() == [2.0, 4.0]
 
 
 # ---- data no rule reads: a user's array used only where the derivative ignores it -----------
 
 
-def _first_layer() -> tuple[np.ndarray, Value, Value]:
+def _first_layer() -> tuple[Array, Value, Value]:
     X = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])  # a batch: data, no Value
     return X, Value([[0.1, -0.2], [0.3, 0.4]], label="x"), Value([0.5, -0.5], label="b")
 
 
-def _layer_loss(X: np.ndarray, W: Value, b: Value) -> Value:
-    z = X @ W + b  # matmul reads W only for X's gradient, which X does not need; add reads none
+def _layer_loss(X: Array, W: Value, b: Value) -> Value:
+    # matmul reads W only for X's gradient, which X does not need; add reads none
+    z = cast(Value, X @ W) + b  # (a Value: numpy defers to Value's __rmatmul__)
     return (z * z).sum()
 
 
@@ -252,12 +254,13 @@ def _layer_loss(X: np.ndarray, W: Value, b: Value) -> Value:
 ], ids=["item", "iadd without the setter", "out=", "rebinding", "a step"])
 def test_data_no_rule_reads_may_change_before_backward(edit: Callable[[Value], Any]) -> None:
     X, W, b = _first_layer()
-    old_W, old_b = Value(W.data.copy()), Value(b.data.copy())
+    old_W, old_b = Value(cast(Array, W.data).copy()), Value(cast(Array, b.data).copy())
     _layer_loss(X, old_W, old_b).backward()  # the gradients of the graph as recorded
     loss = _layer_loss(X, W, b)
     edit(W)
     edit(b)
-    assert W.data.tolist() != old_W.data.tolist() and b.data.tolist() != old_b.data.tolist()
+    assert cast(Array, W.data).tolist() != cast(Array, old_W.data).tolist() and \
+        cast(Array, b.data).tolist() != cast(Array, old_b.data).tolist()
     assert [g.tolist() for g in engine.gradients(loss, [W, b])] == \
         [old_W.grad.tolist(), old_b.grad.tolist()]  # the reference pass
     loss.backward()  # the fast one
@@ -278,21 +281,21 @@ READERS: dict[str, Callable[[Value], Value]] = {
 def test_data_once_read_is_watched_again_in_every_graph(reader: Callable[[Value], Value]) -> None:
     X, W, b = _first_layer()
     unread = _layer_loss(X, W, b)
-    W.data[0, 0] = 7.0  # legal: no rule reads it yet
+    cast(Array, W.data)[0, 0] = 7.0  # legal: no rule reads it yet
     read = reader(W).sum()
-    W.data[0, 1] = 8.0
+    cast(Array, W.data)[0, 1] = 8.0
     with pytest.raises(RuntimeError, match=CHANGED):
         read.backward()
     with pytest.raises(RuntimeError, match=CHANGED):  # watched for good: the older graph too
         unread.backward()
-    b.data[0] = 1.0  # still read by no rule
+    cast(Array, b.data)[0] = 1.0  # still read by no rule
     fresh = _layer_loss(X, W, b)
     fresh.backward()
 
 
 def test_an_array_held_before_its_data_is_read_cannot_change_it() -> None:
     _, W, _ = _first_layer()
-    held = W.data  # handed out without a copy: no rule reads it...
+    held = cast(Array, W.data)  # handed out without a copy: no rule reads it...
     loss = (W * 3.0).sum()  # ...until now: sealed first
     with pytest.raises(ValueError, match="read-only"):
         held[0, 0] = 100.0
@@ -304,8 +307,8 @@ def test_a_view_of_a_leaf_is_read_only_once_a_rule_reads_the_leaf() -> None:
     _, W, _ = _first_layer()
     flat = W.reshape(-1)  # its rule reads no data, but it is marked so: sealed, then viewed
     with pytest.raises(ValueError, match="read-only"):
-        flat.data[0] = 100.0
-    held = W.data  # the leaf's own array may change (watched: a copy kept)...
+        cast(Array, flat.data)[0] = 100.0
+    held = cast(Array, W.data)  # the leaf's own array may change (watched: a copy kept)...
     held[0, 0] = 100.0
     with pytest.raises(RuntimeError, match=CHANGED):  # ...and the graph knows it
         flat.sum().backward()
@@ -318,7 +321,7 @@ def test_a_view_made_before_its_base_was_sealed_is_still_watched() -> None:
     flat.label = "x"  # (the name the error gives)
     loss = (flat * Value(np.ones(flat.shape))).sum()  # this factor's gradient reads flat's data
     (W * W).sum()  # W's array is sealed now, not the view made before
-    flat.data[0] = 100.0
+    cast(Array, flat.data)[0] = 100.0
     with pytest.raises(RuntimeError, match=CHANGED):
         loss.backward()
 
@@ -327,7 +330,7 @@ def test_a_scalar_rebound_to_an_array_is_watched() -> None:
     w, c = Value(2.0), Value(3.0, requires_grad=False, label="x")
     y = w * c  # two floats: the fused operator, which marks nothing (scalars are watched)
     c.data = [5.0, 6.0]  # data in no graph of its own: it may change shape
-    c.data[0] = 4.0
+    cast(Array, c.data)[0] = 4.0
     with pytest.raises(RuntimeError, match=CHANGED):
         y.backward()
 
@@ -336,7 +339,7 @@ def test_a_switched_on_requires_grad_does_not_unwatch_a_product() -> None:
     X, W, _ = _first_layer()
     data = Value(X, requires_grad=False)  # a Value, not a numpy batch: W is watched
     loss = (data @ W).sum()
-    W.data[0, 0] = 9.0
+    cast(Array, W.data)[0, 0] = 9.0
     data.requires_grad = True  # its gradient would read the changed W
     with pytest.raises(RuntimeError, match=CHANGED):
         loss.backward()
@@ -346,7 +349,7 @@ def test_a_copied_graph_watches_its_read_data() -> None:
     W = Value([1.0, 2.0], label="x")
     for copied in (copy.deepcopy((W * 2.0).sum()), pickle.loads(pickle.dumps((W * 2.0).sum()))):
         leaf = copied.parents[0].parents[0]
-        leaf.data[0] = 5.0
+        cast(Array, leaf.data)[0] = 5.0
         with pytest.raises(RuntimeError, match=CHANGED):
             copied.backward()
 
@@ -359,10 +362,10 @@ def test_a_copy_keeps_whether_its_data_is_read(copier: Callable[[Any], Any]) -> 
     _ = read * 2.0
     W, b, read = copier((W, b, read))  # (one table: as a model's parameters are copied)
     loss = _layer_loss(X, W, b) + (read * 3.0).sum()
-    W.data[0, 0] = 5.0  # unread in the original: unread in the copy
+    cast(Array, W.data)[0, 0] = 5.0  # unread in the original: unread in the copy
     b.data -= 1.0
     loss.backward()
-    read.data[0] = 5.0
+    cast(Array, read.data)[0] = 5.0
     with pytest.raises(RuntimeError, match=CHANGED):
         loss.backward()
 
@@ -397,11 +400,12 @@ def _unary(name: str, a: Value) -> Value:
     if name == "T":
         return a.T.T
     if name == "*list":  # (a list operand: the reference `apply`)
-        return a * np.full(a.shape, 0.5).tolist()
+        halves: list[list[float]] = np.full(a.shape, 0.5).tolist()
+        return a * halves
     if name in ("X@", "@X"):  # a product with data (a numpy batch): not watched for it
         n = a.shape[0] if name == "X@" else a.shape[1]
         batch = np.linspace(-1.0, 1.0, n * n).reshape(n, n)
-        return batch @ a if name == "X@" else a @ batch
+        return cast(Value, batch @ a) if name == "X@" else a @ batch
     return getattr(a, name)()  # type: ignore[no-any-return]
 
 
@@ -422,16 +426,16 @@ def _edit(node: Value, how: str) -> None:
     if type(node.data) is float or how == "rebind":  # (a float changes only so)
         node.data = node.data + 1.0
     elif how == "item":  # (the first element, whatever the node's number of axes)
-        node.data[(0,) * node.data.ndim] += 1.0
+        cast(Array, node.data)[(0,) * cast(Array, node.data).ndim] += 1.0
     elif how == "slice":
-        node.data[...] = node.data * 2.0 + 1.0
+        cast(Array, node.data)[...] = node.data * 2.0 + 1.0
     elif how == "iadd attribute":
         node.data += 1.0
     elif how == "iadd array":
         array = node.data
         array += 1.0
     else:
-        np.add(node.data, 1.0, out=node.data)
+        np.add(cast(Array, node.data), 1.0, out=cast(Array, node.data))
 
 
 @st.composite

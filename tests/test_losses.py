@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu import Value, gradients, kernels
+from tinygrad_edu.data import Array
 from tinygrad_edu.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -280,7 +281,8 @@ def test_cross_entropy_refuses_bad_label_arrays(labels: list[Any], message: str)
     with pytest.raises(ValueError, match="a mean over zero samples is undefined"):
         cross_entropy(Value(np.zeros((0, 3))), np.zeros(0, dtype=np.intp))
     with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
-        cross_entropy(Value(np.zeros((2, 3))), np.array([0, 1]), reduction=np.array(["sum"]))
+        cross_entropy(Value(np.zeros((2, 3))), np.array([0, 1]),
+                      reduction=np.array(["sum"]))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -324,7 +326,7 @@ def test_losses_are_means_over_the_batch(loss: Callable[[Any, Any], Value],
                                          target: list[float]) -> None:
     scores = np.array([0.3, -0.2, 1.5, 0.1])
     whole = loss(Value(scores), target).data
-    halves = [loss(Value(scores[i:i + 2]), target[i:i + 2]).data for i in (0, 2)]
+    halves = [cast(float, loss(Value(scores[i:i + 2]), target[i:i + 2]).data) for i in (0, 2)]
     assert whole == pytest.approx(np.mean(halves))
     doubled = loss(Value(np.tile(scores, 2)), target * 2).data
     assert doubled == pytest.approx(whole)
@@ -354,9 +356,11 @@ def test_reduction_none_sum_mean(name: str) -> None:
     target = target_of(np.array([0.5, -1.0, 0.25, 1.0]))
     each = loss(Value(pred), target, reduction="none")
     assert each.shape == (4,)
-    assert loss(Value(pred), target, reduction="sum").data == pytest.approx(each.data.sum())
-    assert loss(Value(pred), target).data == pytest.approx(each.data.mean())
-    assert loss(Value(pred), target, reduction="mean").data == pytest.approx(each.data.mean())
+    assert loss(Value(pred), target, reduction="sum").data == pytest.approx(
+        cast(Array, each.data).sum())
+    assert loss(Value(pred), target).data == pytest.approx(cast(Array, each.data).mean())
+    assert loss(Value(pred), target, reduction="mean").data == pytest.approx(
+        cast(Array, each.data).mean())
     assert loss(Value(pred.reshape(4, 1)), target, reduction="none").shape == (4,)
 
 
@@ -392,7 +396,7 @@ def test_binary_cross_entropy_refuses_values_outside_0_1(probs: Any, target: Any
 def test_binary_cross_entropy_clamps_its_log_at_minus_100_as_pytorch() -> None:
     p = Value([0.0, 1.0, 0.0, 1.0])
     loss = binary_cross_entropy(p, [1.0, 0.0, 0.0, 1.0], reduction="none")
-    assert loss.data.tolist() == [100.0, 100.0, 0.0, 0.0]
+    assert cast(Array, loss.data).tolist() == [100.0, 100.0, 0.0, 0.0]
     loss.backward(np.ones(4))
     # (p − y)/max(p(1 − p), 1e-12), the floor a float32 1e-12, as PyTorch's
     assert p.grad.tolist() == [-1000000003995.8029, 1000000003995.8029, 0.0, 0.0]
@@ -450,8 +454,9 @@ def test_cross_entropy_is_log_softmax_then_nll() -> None:
     z = Value([[1.0, -2.0, 0.5], [0.0, 0.0, 3.0]])
     a = cross_entropy(z, [2, 0], reduction="none")
     b = nll_loss(z.log_softmax(-1), [2, 0], reduction="none")
-    assert a.data.tolist() == b.data.tolist()
-    assert cross_entropy(z, [2, 0], reduction="sum").data == pytest.approx(a.data.sum())
+    assert cast(Array, a.data).tolist() == cast(Array, b.data).tolist()
+    assert cross_entropy(z, [2, 0], reduction="sum").data == pytest.approx(
+        cast(Array, a.data).sum())
 
 
 # ---- against PyTorch (float64): values and gradients, every reduction, extremes included

@@ -10,21 +10,25 @@ with a message naming what was given, and the graphs name each node well.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_ops import TIGHT  # tests/ is on sys.path (pytest)
 
 import tinygrad_edu
 from tinygrad_edu import Value, broadcast_to, maximum, minimum
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import gradients
 from tinygrad_edu.testing import gradcheck
 
 inf, nan = math.inf, math.nan
-TIGHT = {"atol": 1e-7, "rtol": 1e-5}
+
+
 # the special values PyTorch and we must agree on. Not subnormals: PyTorch's vectorised log1p
 # flushes log1p(5e-324) to 0, where math and numpy give 5e-324. Not a < -5 for expm1:
 # PyTorch's slope is expm1(a) + 1, which loses digits there (all of them below -37), ours eᵃ
@@ -45,7 +49,7 @@ def matching(x: Any, expected: Any, what: str) -> None:
 
 # ---- against PyTorch float64 ----------------------------------------------------------------
 
-UNARY = {
+UNARY: dict[str, tuple[Callable[[Value], Value], Callable[[Any], Any]]] = {
     "sin": (lambda v: v.sin(), lambda t: t.sin()),
     "cos": (lambda v: v.cos(), lambda t: t.cos()),
     "log1p": (lambda v: v.log1p(), lambda t: t.log1p()),
@@ -170,7 +174,7 @@ def test_argmax_carries_no_gradient_and_names_bad_axes() -> None:
     v = Value([[1.0, 5.0], [7.0, 2.0]])
     assert v.argmax() == 2 and v.argmin() == 0 and not isinstance(v.argmax(0), Value)
     with pytest.raises(TypeError, match=r"argmax: axis must be an int or None; got \(0, 1\)"):
-        v.argmax(axis=(0, 1))
+        v.argmax(axis=(0, 1))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"argmin: axis 2 is out of range .* 2 dimensions"):
         v.argmin(2)
     with pytest.raises(ValueError, match=r"argmax\(\) of an empty Value \(shape \(0,\)\)"):
@@ -268,8 +272,9 @@ def test_clip_is_also_clamp_and_keeps_nan() -> None:
 
 def test_maximum_and_minimum_take_numbers_and_values_on_either_side() -> None:
     x = Value([1.0, 4.0])
-    assert maximum(2.0, x).data.tolist() == [2.0, 4.0] == maximum(x, 2).data.tolist()
-    assert minimum([3.0, 3.0], x).data.tolist() == [1.0, 3.0]
+    assert cast(Array, maximum(2.0, x).data).tolist() == [2.0, 4.0] == \
+        cast(Array, maximum(x, 2).data).tolist()
+    assert cast(Array, minimum([3.0, 3.0], x).data).tolist() == [1.0, 3.0]
     y = maximum(x, x * 0.5)
     y.sum().backward()
     assert x.grad.tolist() == [1.0, 1.0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, no_grad
-from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.activations import ACTIVATIONS, Activation
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import logic_gate, make_moons, make_spiral
 from tinygrad_edu.nn import (
     MLP,
@@ -46,7 +47,7 @@ def numerical_grads(f: Callable[[], float], params: list[Value], h: float = 1e-6
             continue
         g = np.zeros(p.shape)
         for idx in np.ndindex(p.shape):
-            original = p.data[idx]
+            original = cast(float, p.data[idx])  # (a numpy float64)
             p.data[idx] = original + h
             up = f()
             p.data[idx] = original - h
@@ -58,7 +59,7 @@ def numerical_grads(f: Callable[[], float], params: list[Value], h: float = 1e-6
 
 
 def accuracy(scores: Value, y: np.ndarray, threshold: float = 0.0) -> float:
-    return float(np.mean((scores.data.reshape(-1) > threshold) == (y > threshold)))
+    return float(np.mean((cast(Array, scores.data).reshape(-1) > threshold) == (y > threshold)))
 
 
 sizes = st.integers(1, 5)
@@ -140,7 +141,7 @@ def test_state_dict_is_a_copy() -> None:
     model = Layer(2, 2, seed=0)
     state = model.state_dict()
     state["W"][0, 0] = 123.0
-    assert model.W.data[0, 0] != 123.0
+    assert cast(Array, model.W.data)[0, 0] != 123.0
 
 
 def test_neuron_state_dict_round_trips_a_scalar_bias(tmp_path: Path) -> None:
@@ -203,22 +204,25 @@ def test_same_seed_same_weights_other_seed_other_weights(seed: int) -> None:
     for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters(), strict=True):
         assert np.array_equal(pa.data, pb.data)
         assert not np.array_equal(pa.data, pc.data)
-    assert Neuron(3, seed=seed).weights.data.tolist() == Neuron(3, seed=seed).weights.data.tolist()
+    assert cast(Array, Neuron(3, seed=seed).weights.data).tolist() == \
+        cast(Array, Neuron(3, seed=seed).weights.data).tolist()
 
 
 def test_initialisation_is_uniform_within_one_over_sqrt_nin() -> None:
     layer = Layer(100, 50, seed=0)
     bound = 1 / np.sqrt(100)
     assert np.all(np.abs(layer.W.data) <= bound) and np.all(np.abs(layer.b.data) <= bound)
-    assert layer.W.data.std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    assert cast(Array, layer.W.data).std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
 
 
 def test_mlp_defaults_are_micrograds_relu_hidden_and_linear_output() -> None:
     model = MLP(2, [3, 3, 1])
     assert repr(model) == "MLP(2 → 3 relu → 3 relu → 1 identity)"
-    assert [layer.activation.name for layer in model.layers] == ["relu", "relu", "identity"]
+    assert [cast(Activation, layer.activation).name for layer in model.layers] == \
+        ["relu", "relu", "identity"]
     with_output = MLP(2, [3, 1], activation="tanh", output_activation="sigmoid")
-    assert [layer.activation.name for layer in with_output.layers] == ["tanh", "sigmoid"]
+    assert [cast(Activation, layer.activation).name for layer in with_output.layers] == \
+        ["tanh", "sigmoid"]
 
 
 def test_activation_by_callable() -> None:
@@ -227,7 +231,7 @@ def test_activation_by_callable() -> None:
 
     layer = Layer(1, 1, activation=cube, seed=0)
     x = [2.0]
-    z = 2.0 * layer.W.data[0, 0] + layer.b.data[0]
+    z = 2.0 * cast(Array, layer.W.data)[0, 0] + cast(Array, layer.b.data)[0]
     assert layer(x).data == pytest.approx(z**3)
     assert "cube" in repr(layer)
 
@@ -379,9 +383,10 @@ def test_neuron_view_shows_column_of_w_element_of_b_and_their_grads() -> None:
     layer(np.ones((2, 3))).sum().backward()
     assert len(layer.neurons) == 4
     for i, neuron in enumerate(layer.neurons):
-        assert np.array_equal(neuron.weights.data, layer.W.data[:, i])
+        assert np.array_equal(neuron.weights.data, cast(Array, layer.W.data)[:, i])
         assert np.array_equal(neuron.weights.grad, layer.W.grad[:, i])
-        assert neuron.bias.data == layer.b.data[i] and isinstance(neuron.bias.data, float)
+        assert neuron.bias.data == cast(Array, layer.b.data)[i] and \
+            isinstance(neuron.bias.data, float)
         assert neuron.bias.grad == layer.b.grad[i] and isinstance(neuron.bias.grad, float)
     assert layer[-1].index == 3
     with pytest.raises(IndexError, match="neuron index 4 is out of range for a layer of 4"):
@@ -396,9 +401,10 @@ def test_neuron_view_stays_live_and_writes_through() -> None:
     assert neuron.weights.grad.tolist() == [1.0, 2.0]
     neuron.weights.data = [0.5, -0.5]
     neuron.bias.data = 3.0
-    assert layer.W.data[:, 1].tolist() == [0.5, -0.5] and layer.b.data[1] == 3.0
+    assert cast(Array, layer.W.data)[:, 1].tolist() == [0.5, -0.5] and \
+        cast(Array, layer.b.data)[1] == 3.0
     assert neuron([2.0, 4.0]).data == pytest.approx(0.5 * 2 - 0.5 * 4 + 3.0)
-    assert layer([2.0, 4.0]).data[1] == pytest.approx(neuron([2.0, 4.0]).data)
+    assert cast(Array, layer([2.0, 4.0]).data)[1] == pytest.approx(neuron([2.0, 4.0]).data)
     assert "grad" in repr(neuron.weights) and "neuron 1" in repr(neuron)
 
 
@@ -430,7 +436,7 @@ def train_binary(model: MLP, X: np.ndarray, y: np.ndarray, steps: int) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return float(np.mean((model(X).data.reshape(-1) > 0) == (y == 1)))
+    return float(np.mean((cast(Array, model(X).data).reshape(-1) > 0) == (y == 1)))
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
@@ -503,8 +509,8 @@ def test_mse_regression_fits_a_line() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert model.layers[0].W.data[0, 0] == pytest.approx(3.0, abs=1e-6)
-    assert model.layers[0].b.data[0] == pytest.approx(-0.5, abs=1e-6)
+    assert cast(Array, model.layers[0].W.data)[0, 0] == pytest.approx(3.0, abs=1e-6)
+    assert cast(Array, model.layers[0].b.data)[0] == pytest.approx(-0.5, abs=1e-6)
 
 
 def test_every_registered_activation_can_be_used_by_name() -> None:

@@ -9,7 +9,7 @@ import pickle
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, engine, ops
+from tinygrad_edu.data import Array
 from tinygrad_edu.nn import MLP, Layer, Neuron
 
 # ---- pickle and deepcopy
@@ -155,7 +156,7 @@ def test_np_array_of_a_value_is_a_float64_array() -> None:
     array = np.array(v)
     assert array.dtype == np.float64 and array.tolist() == [1.0, 2.0]
     array[0] = 5.0
-    assert v.data.tolist() == [1.0, 2.0]  # a copy
+    assert cast(Array, v.data).tolist() == [1.0, 2.0]  # a copy
     assert np.asarray(Value(2.5)).dtype == np.float64 and np.asarray(Value(2.5)).shape == ()
     assert np.array(Value([[1.0]]), dtype=np.float32).dtype == np.float32
     assert np.array([Value(1.0), Value(2.0)]).dtype == np.float64

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pytest
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu import Value, concatenate, kernels, ops, stack, where
+from tinygrad_edu.data import Array
 from tinygrad_edu.engine import Primitive, apply, gradients
 from tinygrad_edu.testing import gradcheck, gradgradcheck
 from tinygrad_edu.testing.op_info import OP_INFO
@@ -27,10 +28,18 @@ from tinygrad_edu.testing.strategies import arrays_away_from, broadcastable_shap
 
 Case = tuple[Callable[..., Value], list[Any]]
 
+
+class Tolerances(TypedDict):
+    """Tolerances passed as keywords (``**TIGHT``) to gradcheck or `assert_allclose`."""
+
+    atol: float
+    rtol: float
+
+
 # Central differences in float64 are good to ~1e-9 here: tight enough to catch a rule that is
 # off by 0.1%, which gradcheck's default (learner-friendly) tolerances would let through.
-TIGHT = {"atol": 1e-7, "rtol": 1e-5}
-TIGHT_2ND = {"atol": 1e-6, "rtol": 1e-5}
+TIGHT: Tolerances = {"atol": 1e-7, "rtol": 1e-5}
+TIGHT_2ND: Tolerances = {"atol": 1e-6, "rtol": 1e-5}
 
 
 def arity(prim: Primitive) -> int:
@@ -162,7 +171,7 @@ def test_scalar_and_tensor_paths_agree(prim: Primitive, params: dict[str, Any],
 
 
 # The derivative each primitive uses exactly at its kink (PRODUCT.md's conventions).
-AT_KINK = {
+AT_KINK: dict[str, Callable[[dict[str, Any]], float]] = {
     "relu": lambda p: 0.0,
     "leaky_relu": lambda p: p["negative_slope"],
     "elu": lambda p: p["alpha"],
@@ -462,7 +471,8 @@ def test_std_of_a_constant_slice_is_exactly_0_with_gradient_0(data: Any, ddof: i
 def test_std_elsewhere_is_the_square_root_of_var_and_nan_stays_nan() -> None:
     x = Value([[1.0, 3.0], [2.0, 2.0], [float("nan"), 1.0]])
     std = x.std(1)
-    assert std.data[0] == 1.0 and std.data[1] == 0.0 and np.isnan(std.data[2])
+    assert cast(Array, std.data)[0] == 1.0 and cast(Array, std.data)[1] == 0.0 and \
+        np.isnan(cast(Array, std.data)[2])
     std.backward(np.ones(3))
     assert x.grad[0].tolist() == [-0.5, 0.5] and x.grad[1].tolist() == [0.0, 0.0]
     assert np.isnan(x.grad[2]).all()
@@ -487,7 +497,8 @@ def test_softmax_family_and_var_refuse_bad_arguments(call: Callable[[Value], Any
 
 def test_softmax_of_a_scalar_and_logsumexp_of_an_empty_axis_as_pytorch() -> None:
     assert Value(2.0).softmax().data == 1.0 and Value(2.0).log_softmax().data == 0.0
-    assert Value(np.zeros((2, 0))).logsumexp(1).data.tolist() == [-math.inf, -math.inf]
+    assert cast(Array, Value(np.zeros((2, 0))).logsumexp(1).data).tolist() == \
+        [-math.inf, -math.inf]
 
 
 def test_maximum_and_minimum_split_ties_evenly() -> None:

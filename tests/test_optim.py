@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -14,6 +14,7 @@ from test_fast import mutant  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import Value
 from tinygrad_edu.changes import HANDED_OUT, UNREAD
+from tinygrad_edu.data import Array
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 
@@ -157,7 +158,7 @@ def test_adam_first_steps_by_hand() -> None:
     np.testing.assert_allclose(p.data, [0.99, 2.01], rtol=1e-9)
     np.testing.assert_allclose(p.data, [1 - 0.01 * 0.5 / (0.5 + 1e-8), 2 + 0.01 * 4 / (4 + 1e-8)],
                                rtol=1e-15)
-    after_first = p.data.copy()
+    after_first = cast(Array, p.data).copy()
     p.grad = [1.0, 0.0]
     opt.step()
     m = 0.9 * (0.1 * np.array([0.5, -4.0])) + 0.1 * np.array([1.0, 0.0])
@@ -248,7 +249,7 @@ def test_sgd_and_adam_train_a_small_model() -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        assert loss.data < 1e-4 * first
+        assert loss.data < 1e-4 * cast(float, first)  # (the first step's loss: a scalar)
 
 
 @pytest.mark.parametrize(
@@ -256,7 +257,8 @@ def test_sgd_and_adam_train_a_small_model() -> None:
     [
         (lambda: SGD([], lr=0.1), ValueError, "at least one parameter"),
         (lambda: SGD(Value(1.0), lr=0.1), TypeError, "not a single Value"),
-        (lambda: SGD([1.0], lr=0.1), TypeError, "parameter 0 is not a Value; got float"),
+        (lambda: SGD([1.0], lr=0.1),  # type: ignore[list-item]
+         TypeError, "parameter 0 is not a Value; got float"),
         (lambda: SGD([Value(1.0)], lr=-1.0), ValueError, "SGD: lr must be a finite number"),
         (lambda: SGD([Value(1.0)], lr=math.inf), ValueError, "SGD: lr must be a finite"),
         (lambda: SGD([Value(1.0)], lr=0.1, momentum=-0.5), ValueError, "momentum"),

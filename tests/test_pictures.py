@@ -45,7 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     sizes: list[float] = []
     smallest: dict[str, float] = {}
-    original = RendererAgg.draw_text
+    original: Callable[..., Any] = RendererAgg.draw_text  # (untyped in matplotlib)
 
     def draw_text(self: Any, gc: Any, x: float, y: float, s: str, prop: Any, *args: Any,
                   **kwargs: Any) -> Any:
@@ -92,7 +92,7 @@ def colours(pixels: np.ndarray) -> np.ndarray:
 def ink(pixels: np.ndarray) -> float:
     """The fraction of pixels that differ from the most common colour (the background)."""
     counts = colours(pixels)
-    return 1.0 - counts.max() / counts.sum()
+    return float(1.0 - counts.max() / counts.sum())
 
 
 def check_pixels(name: str, pixels: np.ndarray) -> None:
@@ -220,7 +220,7 @@ def check_frames(visit: Visitor, path: Path) -> int:
 
     opened = visit(path.as_uri(), width=1280, height=800)
     page = opened.page
-    count = page.locator(".frame").count()
+    count: int = page.locator(".frame").count()
     for k in range(count):
         svg = page.locator(".frame:visible svg")
         assert svg.count() == 1

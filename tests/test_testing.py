@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -19,7 +19,7 @@ from hypothesis.errors import NoSuchExample
 
 from tinygrad_edu import Value, grad
 from tinygrad_edu.activations import ACTIVATIONS, Activation
-from tinygrad_edu.data import data_of
+from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Primitive
 from tinygrad_edu.testing import GradcheckError, gradcheck, gradgradcheck, numerical_grad
 from tinygrad_edu.testing.strategies import (
@@ -106,7 +106,7 @@ def test_numerical_grad_accepts_values_and_leaves_them_alone() -> None:
     v = Value([1.0, 2.0])
     (g,) = numerical_grad(lambda a: (a * a * a).sum(), v)
     np.testing.assert_allclose(g, [3.0, 12.0], atol=1e-6)
-    assert v.data.tolist() == [1.0, 2.0]
+    assert cast(Array, v.data).tolist() == [1.0, 2.0]
 
 
 def test_numerical_grad_needs_a_scalar_f() -> None:
@@ -190,7 +190,7 @@ def test_an_f_that_changes_its_input_in_place_is_caught() -> None:
 
     def zeroing_after_use(x: Value) -> Value:
         out = (x * x).sum()
-        x.data[...] = 0.0
+        cast(Array, x.data)[...] = 0.0
         return out
 
     data = np.array([1.0, 2.0])
@@ -203,7 +203,7 @@ def test_an_f_that_changes_its_input_in_place_is_caught() -> None:
 def test_gradcheck_leaves_value_inputs_unchanged() -> None:
     v = Value([0.5, -0.5])
     assert gradcheck(lambda x: x.tanh(), v, **TIGHT)
-    assert v.data.tolist() == [0.5, -0.5]
+    assert cast(Array, v.data).tolist() == [0.5, -0.5]
     assert v.grad.tolist() == [0.0, 0.0]
 
 
@@ -251,7 +251,11 @@ def test_floats_away_from_cover_every_side_of_every_kink(kinks: tuple[float, ...
     strategy = floats_away_from(kinks, margin=1e-2)
     edges = [-3.0, *sorted(kinks), 3.0]
     for lo, hi in itertools.pairwise(edges):
-        x = find(strategy, lambda v, lo=lo, hi=hi: lo < v < hi)
+
+        def between(v: float, lo: float = lo, hi: float = hi) -> bool:
+            return lo < v < hi
+
+        x = find(strategy, between)
         assert lo + 1e-2 <= x or lo == -3.0
         assert x <= hi - 1e-2 or hi == 3.0
 
@@ -294,7 +298,11 @@ def test_activations_strategy_draws_registered_ones(activation: Activation) -> N
 
 def test_activations_strategy_reaches_every_activation() -> None:
     for name in ACTIVATIONS:
-        assert find(activations(), lambda a, name=name: a.name == name).name == name
+
+        def named(a: Activation, name: str = name) -> bool:
+            return a.name == name
+
+        assert find(activations(), named).name == name
 
 
 @pytest.mark.parametrize(("kinks", "low", "high"),

@@ -3,13 +3,14 @@ confusion matrix (full-batch `train_binary` and `accuracy` are exercised by the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import DataLoader, make_spiral
 from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.nn import MLP
@@ -102,8 +103,8 @@ def test_train_classifier_refuses_bad_arguments(kwargs: dict[str, Any], message:
 
 def test_predict_and_evaluate() -> None:
     model = MLP(2, [3], seed=0)
-    model.layers[0].W.data[:] = [[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
-    model.layers[0].b.data[:] = 0.0
+    cast(Array, model.layers[0].W.data)[:] = [[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
+    cast(Array, model.layers[0].b.data)[:] = 0.0
     X = np.array([[2.0, 0.0], [0.0, 2.0], [-2.0, 0.0]])
     assert predict(model, X).tolist() == [0, 1, 2]
     loss, right = evaluate(model, X, [0, 1, 1])
@@ -112,8 +113,8 @@ def test_predict_and_evaluate() -> None:
     assert loss == pytest.approx(-np.mean(log_softmax[[0, 1, 2], [0, 1, 1]]), rel=1e-12)
     assert right == pytest.approx(2 / 3)
     binary = MLP(2, [1], seed=0)
-    binary.layers[0].W.data[:] = [[1.0], [0.0]]
-    binary.layers[0].b.data[:] = 0.0
+    cast(Array, binary.layers[0].W.data)[:] = [[1.0], [0.0]]
+    cast(Array, binary.layers[0].b.data)[:] = 0.0
     assert predict(binary, X).tolist() == [1, 0, 0]
 
 

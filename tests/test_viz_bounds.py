@@ -24,8 +24,8 @@ from tinygrad_edu import Value
 from tinygrad_edu.datasets import make_moons
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.viz import RenderTimeoutError, draw_graph, save_graph
-from tinygrad_edu.viz.dot import SHARED_USES, GraphPicture
-from tinygrad_edu.viz.graph import SCREEN, build_graph, estimated_size
+from tinygrad_edu.viz.dot import GraphPicture
+from tinygrad_edu.viz.graph import SCREEN, SHARED_USES, build_graph, estimated_size
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 

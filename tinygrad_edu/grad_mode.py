@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,6 +39,11 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
     """
 
     _switch_to = False  # what recording is switched to inside
+
+    @overload
+    def __new__(cls, func: None = None) -> Self: ...
+    @overload  # (used bare, it returns the function decorated, not an instance)
+    def __new__(cls, func: F) -> F: ...  # type: ignore[misc]
 
     def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
         if func is not None:  # used bare, as @no_grad
