@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -162,13 +162,17 @@ def separable_data(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, float, floa
 
 
 @given(data=separable_data(), lr=st.sampled_from([1.0, 0.25, 3.0]))
+@example(data=(np.array([[1.0, 1.0]]), np.array([1]), 1.7320508075688772, 1.7320508075688776),
+         lr=1.0)  # (R < γ, rounded: see the bound)
 def test_novikoff_bound_on_the_number_of_updates(
     data: tuple[np.ndarray, np.ndarray, float, float], lr: float
 ) -> None:
     """From zero weights, on data separable with margin γ within radius R (bias coordinate
     included), the perceptron makes at most (R/γ)² updates, then stops with no error."""
     X, y, R, gamma = data
-    bound = (R / gamma) ** 2
+    # (R/γ)² ≥ 1 exactly, but R and γ are rounded: one sample (1, 1) gives R = √3 rounded
+    # down and γ = √3 rounded up, a bound of 1 − 4e-16 for the 1 update it takes
+    bound = (R / gamma) ** 2 * (1.0 + 1e-9)
     p = Perceptron(X.shape[1], zeros=True)
     history = p.fit(X, y, lr=lr, max_epochs=math.floor(bound) + 2)
     assert history.converged
