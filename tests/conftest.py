@@ -1,4 +1,5 @@
-"""Hypothesis profiles: `dev` (quick, the default) and `ci` (more examples, derandomised);
+"""Hypothesis profiles: `dev` (quick, the default), `ci` (more examples, derandomised) and
+`thorough` (many random examples: a search for bugs, run by hand);
 `hide_package`, for the tests of a missing optional extra; and a headless Chromium for the
 tests that look at pages and pictures as a learner does.
 
@@ -25,6 +26,13 @@ settings.register_profile(
     max_examples=80,
     deadline=None,
     derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1500,
+    deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
