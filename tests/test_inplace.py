@@ -314,6 +314,21 @@ def test_a_view_of_a_leaf_is_read_only_once_a_rule_reads_the_leaf() -> None:
         flat.sum().backward()
 
 
+def test_a_constant_view_of_a_sealed_array_is_read_only() -> None:
+    """`b.T` of a `b` that needs no gradient is a constant, not a result; made after a rule
+    sealed b's array, it is a read-only view of it, and an edit through it is refused."""
+    array = np.array([[0.2, 0.7], [1.3, 1.8]])
+    a, b = Value(np.ones((2, 2))), Value(array, requires_grad=False)
+    z = a * b  # mul's rule reads b: its array is sealed
+    bt = b.T
+    assert bt.op is None and not bt.requires_grad
+    y = (z @ bt).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        cast(Array, bt.data)[0, 0] += 1.0
+    y.backward()  # (nothing changed)
+    np.testing.assert_allclose(a.grad, (np.ones((2, 2)) @ array) * array)
+
+
 def test_a_view_made_before_its_base_was_sealed_is_still_watched() -> None:
     _, W, _ = _first_layer()
     with no_grad():
@@ -490,9 +505,10 @@ def test_any_change_to_any_saved_node_is_caught(graph: tuple[Value, list[Value]]
         root.backward()  # a second backward() must still detect
     try:
         _edit(node, how)
-    except ValueError as error:  # or refuses it: a view of a sealed array (a reshape's result,
-        # say, made after a rule marked its operand as read) is read-only, as its base
-        assert node.op is not None and node._data.base is not None and "read-only" in str(error)
+    except ValueError as error:  # or refuses it: a view of a sealed array is read-only, as
+        # its base (a reshape's result made after a rule marked its operand as read, say, or
+        # the constant `b.T` of a `b` that needs no gradient)
+        assert node._data.base is not None and "read-only" in str(error)
         root.backward()  # (nothing changed)
         return
     with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
