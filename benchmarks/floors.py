@@ -3,9 +3,10 @@
 `bench_engine.py --floors` times these beside the engine, in the same rounds:
 
 * `LeanScalar`: micrograd's demo with what the engine must do and nothing more. One node per
-  operation, each with its `.grad`; backward walks the graph, sorts it by creation number
-  (newest first) and sends every share on, zeros included (a dead relu sends its operand 0.0,
-  which reaches the parameters behind it: 0 · inf is nan there, as in the reference pass).
+  operation, each with its `.grad`, built inline (no constructor call), as the engine's
+  operators build theirs; backward walks the graph, sorts it by creation number (newest
+  first) and sends every share on, zeros included (a dead relu sends its operand 0.0, which
+  reaches the parameters behind it: 0 · inf is nan there, as in the reference pass).
   Left out: every check, change tracking, the collector policy, higher-order gradients.
 * `LeanTensor`: the tensor step (`bench_engine.engine_step`) with the same four operations,
   kernels and rules as the fast executor's (matmul, add, relu, cross_entropy with the
@@ -21,7 +22,9 @@ Each gives exactly the engine's loss and gradients (`bench_engine` checks it bef
 from __future__ import annotations
 
 import itertools
+from operator import add as _add
 from operator import attrgetter
+from operator import mul as _mul
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,7 @@ from tinygrad_edu.kernels import log_softmax, nll
 _PENDING = object()  # a node the walk found, before a gradient reaches it
 _by_number = attrgetter("number")
 _count = itertools.count().__next__  # creation numbers
+_new = object.__new__  # a node without its constructor (its slots filled by the caller)
 
 
 def _walk(root: Any) -> list[Any]:
@@ -74,26 +78,55 @@ class LeanScalar:
         self.mark: Any = None  # None, _PENDING, or the gradient summed so far
         self.requires_grad = requires_grad
 
+    # The operators build their result's node inline, as the engine's fused operators do
+    # (`fast.Unrolled.fused`): a constructor call would cost each node more than the engine
+    # pays. The forward is called, as the engine calls its table's (`operator.add`, ...).
     def __add__(self, other: Any) -> LeanScalar:
         if type(other) is not LeanScalar:
             other = LeanScalar(float(other), requires_grad=False)
-        return LeanScalar(self.data + other.data, self, other, _ADD)
-
-    def __radd__(self, other: Any) -> LeanScalar:
-        other = LeanScalar(float(other), requires_grad=False)
-        return LeanScalar(other.data + self.data, other, self, _ADD)
+        out = _new(LeanScalar)
+        out.data = _add(self.data, other.data)
+        out.grad = 0.0
+        out.first = self
+        out.second = other
+        out.op = _ADD
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        return out
 
     def __mul__(self, other: Any) -> LeanScalar:
         if type(other) is not LeanScalar:
             other = LeanScalar(float(other), requires_grad=False)
-        return LeanScalar(self.data * other.data, self, other, _MUL)
+        out = _new(LeanScalar)
+        out.data = _mul(self.data, other.data)
+        out.grad = 0.0
+        out.first = self
+        out.second = other
+        out.op = _MUL
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        return out
+
+    def __radd__(self, other: Any) -> LeanScalar:  # (`1 + x`: a few nodes a step)
+        return LeanScalar(float(other), requires_grad=False) + self
 
     def __rmul__(self, other: Any) -> LeanScalar:
-        other = LeanScalar(float(other), requires_grad=False)
-        return LeanScalar(other.data * self.data, other, self, _MUL)
+        return LeanScalar(float(other), requires_grad=False) * self
 
     def relu(self) -> LeanScalar:
-        return LeanScalar(0.0 if self.data <= 0.0 else self.data, self, None, _RELU)
+        x = self.data
+        out = _new(LeanScalar)
+        out.data = 0.0 if x <= 0.0 else x
+        out.grad = 0.0
+        out.first = self
+        out.second = None
+        out.op = _RELU
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        return out
 
     def backward(self) -> None:
         """Each node's gradient into its `.grad`; its rule's shares into its operands' marks
