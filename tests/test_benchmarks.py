@@ -26,7 +26,8 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
     assert table[0].startswith("| work | micrograd |")
     floors = table.index(next(line for line in table if line.startswith("| work | lean")))
     rows = "\n".join(table[:floors])
-    for work in ["micrograd's demo step", "both with the collector off", "backward per node",
+    for work in ["micrograd's demo step", "both with the collector off",
+                 "with the `gc.collect()` after each step added", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
     # under each MLP, the same step with optim.SGD, our column only
@@ -53,6 +54,19 @@ def test_a_floor_that_computes_something_else_is_refused(part: str,
             bench["bench_scalar"](1, 10, 4, 1, [])
         else:
             bench["bench_tensor"]([4, 3, 2], 5, 1, [])
+
+
+def test_a_ratio_with_collections_adds_each_collection_to_its_own_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "bench_engine.py"))  # (not run as main)
+    theirs = bench["Contender"]("theirs", lambda: None, times=[1.0, 3.0, 2.0],
+                                collections=[3.0, 0.0, 4.0])
+    ours = bench["Contender"]("ours", lambda: None, times=[1.0, 1.0, 1.0],
+                              collections=[0.0, 1.0, 1.0])
+    assert bench["ratio"](theirs, ours) == 2.0  # (ratios 1, 3, 2)
+    assert bench["ratio_with_collections"](theirs, ours) == 3.0  # (ratios 4, 1.5, 3)
+    assert bench["ratio_with_collections"](ours, theirs) == 2 / 6  # (ratios 1/4, 2/3, 2/6)
 
 
 def test_the_digits_benchmark_runs_and_prints_its_table() -> None:
