@@ -86,11 +86,10 @@ Step = Callable[[], Any]
 class Contender:
     """One step to time; `gc_off` runs it with the garbage collector switched off.
 
-    `collections`: for a step with the collector off, the CPU time of the untimed
-    `gc.collect()` after each turn (what its garbage cost later, reported apart).
     A contender takes `steps` steps in a row at its turn (the time of one is their mean): with
     the collector on, a full collection falls on about one step in two, so one step a turn
-    would make the median depend on where the collections fell.
+    would make the median depend on where the collections fell. `collections`: for a step
+    with the collector off, the CPU time of the `gc.collect()` after each turn, kept apart.
     """
 
     name: str
@@ -138,7 +137,7 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
                     if collecting:
                         gc.enable()
                     start = time.thread_time()
-                    gc.collect()  # what the collector would have done, untimed
+                    gc.collect()  # what the collector would have done, not in the step's time
                     c.collections.append((time.thread_time() - start) / c.steps)
                 c.times.append(elapsed)
                 c.faults.append(faults)
