@@ -22,6 +22,7 @@ Each gives exactly the engine's loss and gradients (`bench_engine` checks it bef
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from operator import add as _add
 from operator import attrgetter
 from operator import mul as _mul
@@ -62,6 +63,30 @@ def _walk(root: Any) -> list[Any]:
 _ADD, _MUL, _RELU, _MATMUL, _CROSS_ENTROPY = 1, 2, 3, 4, 5
 
 
+def _binary(forward: Callable[[float, float], float],
+            op: int) -> Callable[[LeanScalar, Any], LeanScalar]:
+    """A `LeanScalar` operator: `forward` on the operands' data (called, as the engine calls its
+    table's: `operator.add`, ...), and the result's node built inline, as the engine's fused
+    operators build theirs (`fast.Unrolled.fused`): a constructor call would cost each node
+    more than the engine pays."""
+
+    def operator(self: LeanScalar, other: Any) -> LeanScalar:
+        if type(other) is not LeanScalar:
+            other = LeanScalar(float(other), requires_grad=False)
+        out = _new(LeanScalar)
+        out.data = forward(self.data, other.data)
+        out.grad = 0.0
+        out.first = self
+        out.second = other
+        out.op = op
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        return out
+
+    return operator
+
+
 class LeanScalar:
     """A scalar Value reduced to what micrograd's demo step needs (``+``, ``*``, relu)."""
 
@@ -78,36 +103,8 @@ class LeanScalar:
         self.mark: Any = None  # None, _PENDING, or the gradient summed so far
         self.requires_grad = requires_grad
 
-    # The operators build their result's node inline, as the engine's fused operators do
-    # (`fast.Unrolled.fused`): a constructor call would cost each node more than the engine
-    # pays. The forward is called, as the engine calls its table's (`operator.add`, ...).
-    def __add__(self, other: Any) -> LeanScalar:
-        if type(other) is not LeanScalar:
-            other = LeanScalar(float(other), requires_grad=False)
-        out = _new(LeanScalar)
-        out.data = _add(self.data, other.data)
-        out.grad = 0.0
-        out.first = self
-        out.second = other
-        out.op = _ADD
-        out.number = _count()
-        out.mark = None
-        out.requires_grad = True
-        return out
-
-    def __mul__(self, other: Any) -> LeanScalar:
-        if type(other) is not LeanScalar:
-            other = LeanScalar(float(other), requires_grad=False)
-        out = _new(LeanScalar)
-        out.data = _mul(self.data, other.data)
-        out.grad = 0.0
-        out.first = self
-        out.second = other
-        out.op = _MUL
-        out.number = _count()
-        out.mark = None
-        out.requires_grad = True
-        return out
+    __add__ = _binary(_add, _ADD)
+    __mul__ = _binary(_mul, _MUL)
 
     def __radd__(self, other: Any) -> LeanScalar:  # (`1 + x`: a few nodes a step)
         return LeanScalar(float(other), requires_grad=False) + self
