@@ -146,18 +146,17 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
             gc.enable()
 
 
-def ratio(numerator: Contender, denominator: Contender) -> float:
-    """The median over rounds of numerator's time ÷ denominator's time in the same round."""
-    return statistics.median(a / b for a, b in zip(numerator.times, denominator.times,
+def ratio(numerator: Contender, denominator: Contender, *,
+          with_collections: bool = False) -> float:
+    """The median over rounds of numerator's time ÷ denominator's time in the same round;
+    `with_collections`: each time with the collection after it added (collector-off steps)."""
+    def times(c: Contender) -> list[float]:
+        if not with_collections:
+            return c.times
+        return [t + collection for t, collection in zip(c.times, c.collections, strict=True)]
+
+    return statistics.median(a / b for a, b in zip(times(numerator), times(denominator),
                                                    strict=True))
-
-
-def ratio_with_collections(numerator: Contender, denominator: Contender) -> float:
-    """`ratio`, each step's time with the collection after it added (collector-off steps)."""
-    return statistics.median(
-        (a + ca) / (b + cb) for a, ca, b, cb in zip(numerator.times, numerator.collections,
-                                                    denominator.times, denominator.collections,
-                                                    strict=True))
 
 
 def median(c: Contender) -> float:
@@ -292,7 +291,8 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
         Row("(same, with the `gc.collect()` after each step added to its time: micrograd's "
             "graph is made of reference cycles, freed only there; ours is freed within the "
             "step)",
-            {"micrograd": "1.00", "ours": f"{ratio_with_collections(mg_off, ours_off):.3f}×"}),
+            {"micrograd": "1.00",
+             "ours": f"{ratio(mg_off, ours_off, with_collections=True):.3f}×"}),
         Row("(micrograd as shipped ÷ ours, as shipped)",
             {"micrograd": "1.00", "ours": f"{ratio(mg_on, ours_on):.3f}×"}),
         Row(f"backward per node (scalar; micrograd's graph has {their_nodes:,} nodes)",

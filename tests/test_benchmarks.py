@@ -65,8 +65,8 @@ def test_a_ratio_with_collections_adds_each_collection_to_its_own_step(
     ours = bench["Contender"]("ours", lambda: None, times=[1.0, 1.0, 1.0],
                               collections=[0.0, 1.0, 1.0])
     assert bench["ratio"](theirs, ours) == 2.0  # (ratios 1, 3, 2)
-    assert bench["ratio_with_collections"](theirs, ours) == 3.0  # (ratios 4, 1.5, 3)
-    assert bench["ratio_with_collections"](ours, theirs) == 2 / 6  # (ratios 1/4, 2/3, 2/6)
+    assert bench["ratio"](theirs, ours, with_collections=True) == 3.0  # (ratios 4, 1.5, 3)
+    assert bench["ratio"](ours, theirs, with_collections=True) == 2 / 6  # (1/4, 2/3, 2/6)
 
 
 def test_the_digits_benchmark_runs_and_prints_its_table() -> None:
