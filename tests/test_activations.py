@@ -637,6 +637,26 @@ def test_get_activation_unknown_name_lists_the_known_ones() -> None:
         get_activation(3)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda x: x.leaky_relu("x"), r"leaky_relu: negative_slope must be a number; got 'x' "
+                                  r"\(type str\)"),
+    (lambda x: act.leaky_relu(x, Value(0.5)),  # type: ignore[arg-type]
+     r"leaky_relu: negative_slope must be a number; got Value\(data=0.5, grad=0.0\) "
+     r"\(type Value\)"),
+    (lambda x: x.elu(alpha=None), r"elu: alpha must be a number; got None \(type NoneType\)"),
+    (lambda x: act.elu(x, True), r"elu: alpha must be a number; got True \(type bool\)"),
+])
+def test_a_parameter_that_is_not_a_number_is_refused(call: Callable[[Value], Value],
+                                                      message: str) -> None:
+    """(A Value parameter would get no gradient: refused, not silently made a number.)"""
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        call(Value(-2.0))
+    slope: Any = np.float32(0.5)  # numbers of any kind are taken
+    alpha: Any = np.int64(1)
+    assert Value(-2.0).leaky_relu(slope).data == -1.0
+    assert Value(-2.0).elu(alpha).data == math.expm1(-2.0)
+
+
 def test_activation_names_resolves_case_and_aliases_and_defaults_to_all_but_identity() -> None:
     assert activation_names(["TANH", "linear", *ALIASES]) == [
         "tanh", "identity", *ALIASES.values()]

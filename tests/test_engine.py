@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import sys
 import weakref
+from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
@@ -76,6 +78,17 @@ def test_labels_and_requires_grad() -> None:
     assert not Value(1.0, requires_grad=False).requires_grad
     with pytest.raises(TypeError, match="label"):
         Value(1.0, label=3)  # type: ignore[arg-type]
+    numpy_false: Any = np.bool_(False)  # (a numpy bool is taken)
+    assert not Value(1.0, requires_grad=numpy_false).requires_grad
+
+
+@pytest.mark.parametrize("flag", ["no", "False", 0, 1, None, [True]])
+def test_requires_grad_must_be_a_bool(flag: Any) -> None:
+    """A string such as "no" is truthy: taken as a flag it would record the graph it
+    refuses (PyTorch refuses anything but a bool too)."""
+    with pytest.raises(TypeError, match=rf"requires_grad must be True or False; got "
+                                        rf"{re.escape(repr(flag))} \(type "):
+        Value(1.0, requires_grad=flag)
 
 
 def test_item_numpy_float_len_iter() -> None:
@@ -90,6 +103,18 @@ def test_item_numpy_float_len_iter() -> None:
         len(s)
     with pytest.raises(ValueError, match=r"one element.*\(2, 2\)"):
         t.item()
+
+
+@pytest.mark.parametrize(("convert", "name", "of_one"), [
+    (Value.item, "item()", -2.5), (float, "float()", -2.5), (int, "int()", -2),
+    (round, "round()", -2), (math.floor, "math.floor()", -3), (math.ceil, "math.ceil()", -2),
+    (math.trunc, "math.trunc()", -2), (math.exp, "float()", math.exp(-2.5))])
+def test_a_conversion_of_many_numbers_names_itself(convert: Callable[[Value], Any], name: str,
+                                                   of_one: float) -> None:
+    assert convert(Value([-2.5])) == of_one  # (one number: as the number converts)
+    with pytest.raises(ValueError, match=rf"^{re.escape(name)} needs a Value with one "
+                                         r"element; this one has shape \(2,\)$"):
+        convert(Value([1.0, 2.0]))
 
 
 def test_repr() -> None:

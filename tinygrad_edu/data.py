@@ -53,8 +53,13 @@ class ArrayLike:
 
     def item(self) -> float:
         """The single number held, as a Python float."""
+        return self._only_number("item()")
+
+    def _only_number(self, what: str) -> float:
+        """The single number held, for `what` (``item()``, ``float()``, ...), which names the
+        conversion in the error for a Value of more numbers."""
         if self.size != 1:
-            raise ValueError(f"item() needs a Value with one element; this one has shape "
+            raise ValueError(f"{what} needs a Value with one element; this one has shape "
                              f"{self.shape}")
         return float(np.reshape(self._data, ()))
 
@@ -63,23 +68,23 @@ class ArrayLike:
         return np.array(self._data, dtype=np.float64)
 
     def __float__(self) -> float:
-        return self.item()
+        return self._only_number("float()")
 
     # a one-element Value converts as its number does (as a one-element torch tensor)
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._only_number("int()"))
 
     def __round__(self, ndigits: int | None = None) -> Any:
-        return round(self.item(), ndigits)
+        return round(self._only_number("round()"), ndigits)
 
     def __floor__(self) -> int:
-        return math.floor(self.item())
+        return math.floor(self._only_number("math.floor()"))
 
     def __ceil__(self) -> int:
-        return math.ceil(self.item())
+        return math.ceil(self._only_number("math.ceil()"))
 
     def __trunc__(self) -> int:
-        return math.trunc(self.item())
+        return math.trunc(self._only_number("math.trunc()"))
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         """`np.array(value)`: the data as a float64 array (0-d for a scalar), not an object

@@ -155,6 +155,8 @@ class Value(NamedOperations, Storage, ArrayLike):
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
+        if type(requires_grad) is not bool and not isinstance(requires_grad, np.bool_):
+            raise TypeError(f"requires_grad must be True or False; got {describe(requires_grad)}")
         init_slots(self, as_data(data), bool(requires_grad))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)

@@ -427,13 +427,30 @@ def single_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     return normalize_axis(axis, ndim, op)
 
 
+def is_number(x: Any) -> bool:
+    """Whether `x` is a real number: an int or a float, Python's or numpy's, but not a bool
+    (nor a Value, which would get no gradient where a plain number is asked for)."""
+    return isinstance(x, int | float | np.integer | np.floating) and not isinstance(x, bool)
+
+
+def checked_number(x: Any, name: str, op: str) -> float:
+    """`x`, the parameter `name` of `op` (leaky_relu's slope, elu's alpha), as a float.
+
+    >>> checked_number(1, "alpha", "elu")
+    1.0
+    """
+    if not is_number(x):
+        raise TypeError(f"{op}: {name} must be a number; got {x!r} (type {type(x).__name__})")
+    return float(x)
+
+
 def checked_ddof(ddof: Any, count: int, op: str) -> float:
     """`ddof` as a float, once it is known to leave a positive divisor ``count − ddof``.
 
     >>> checked_ddof(1, 3, "var")
     1.0
     """
-    if not isinstance(ddof, int | float | np.integer | np.floating) or isinstance(ddof, bool):
+    if not is_number(ddof):
         raise TypeError(f"{op}: ddof must be a number (0 for the population variance, 1 for "
                         f"the sample variance); got {ddof!r}")
     if not ddof >= 0:
@@ -489,8 +506,7 @@ def clip_bounds(low: Any, high: Any) -> tuple[float | None, float | None]:
     """
     bounds = []
     for name, bound in (("min", low), ("max", high)):
-        if bound is not None and (isinstance(bound, bool) or
-                                  not isinstance(bound, int | float | np.integer | np.floating)):
+        if bound is not None and not is_number(bound):
             raise TypeError(f"clip: {name} must be a number or None; got {bound!r} "
                             f"(type {type(bound).__name__})")
         if bound is not None and math.isnan(bound):

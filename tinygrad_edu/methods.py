@@ -78,11 +78,12 @@ class NamedOperations:
 
     def leaky_relu(self, negative_slope: float = 0.01) -> Value:
         """x if x > 0 else negative_slope·x."""
-        return self.apply("leaky_relu", negative_slope=float(negative_slope))
+        return self.apply("leaky_relu", negative_slope=kernels.checked_number(
+            negative_slope, "negative_slope", "leaky_relu"))
 
     def elu(self, alpha: float = 1.0) -> Value:
         """x if x > 0 else α(eˣ − 1)."""
-        return self.apply("elu", alpha=float(alpha))
+        return self.apply("elu", alpha=kernels.checked_number(alpha, "alpha", "elu"))
 
     def selu(self) -> Value:
         """λ·elu(x, α), self-normalising (λ ≈ 1.0507, α ≈ 1.6733)."""
