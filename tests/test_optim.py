@@ -259,6 +259,8 @@ def test_sgd_and_adam_train_a_small_model() -> None:
         (lambda: SGD(Value(1.0), lr=0.1), TypeError, "not a single Value"),
         (lambda: SGD([1.0], lr=0.1),  # type: ignore[list-item]
          TypeError, "parameter 0 is not a Value; got float"),
+        (lambda: Adam([Value(1.0), Value([1.0, 2.0]) * 0.1]), ValueError,
+         r"^parameter 1, an unlabelled Value \(shape \(2,\), made by mul\), is not a leaf"),
         (lambda: SGD([Value(1.0)], lr=-1.0), ValueError, "SGD: lr must be a finite number"),
         (lambda: SGD([Value(1.0)], lr=math.inf), ValueError, "SGD: lr must be a finite"),
         (lambda: SGD([Value(1.0)], lr=0.1, momentum=-0.5), ValueError, "momentum"),

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import changed, is_read
+from tinygrad_edu.changes import changed, describe_value, is_read
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import set_writeable
@@ -48,6 +48,12 @@ class Optimizer:
         for i, p in enumerate(params):
             if not isinstance(p, Value):
                 raise TypeError(f"parameter {i} is not a Value; got {type(p).__name__}")
+            if p.op is not None:  # (PyTorch: "can't optimize a non-leaf Tensor")
+                raise ValueError(
+                    f"parameter {i}, {describe_value(p)}, is not a leaf: an optimizer updates "
+                    "Values you made, which a graph starts from. Make the parameter itself, "
+                    "e.g. Value(np.random.randn(2, 3) * 0.1), not Value(np.random.randn(2, 3)) "
+                    "* 0.1")
             if id(p) not in seen:
                 seen.add(id(p))
                 self.params.append(p)
