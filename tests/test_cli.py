@@ -162,6 +162,16 @@ def test_unset_names_are_reported_by_name(capsys: pytest.CaptureFixture[str]) ->
     assert "unset names: x2, b" in err and "--set x2=... b=..." in err
 
 
+def test_set_and_inputs_given_again_add_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """(``--set x=2 --set y=3`` kept only y=3 and said x was unset.)"""
+    assert main(["graph", "x*y", "--set", "x=2", "--set", "y=3", "--inputs", "x",
+                 "--inputs", "y", "--no-legend"]) == 0
+    out = capsys.readouterr().out
+    assert "data 6.0000" in out and out.count("#c6dbef") == 2, out  # both in the input colour
+    assert main(["graph", "x", "--set", "x=1", "--set", "x=2"]) == 2
+    assert "'x' is given twice" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("assignment, message", [
     (["x"], "NAME=NUMBER"),
     (["x=abc"], "must be a number"),

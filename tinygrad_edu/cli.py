@@ -249,14 +249,15 @@ def _run_digits(args: argparse.Namespace) -> int:
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
                         'one that starts with a minus goes after "--": graph -- "-x*y" ...')
-    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=NUMBER", dest="assign",
-                        help="the value of every name in the expression")
+    # (repeated, as --set x=2 --set y=3, they add up: "extend")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
+                        dest="assign", help="the value of every name in the expression")
     parser.add_argument("-o", "--output", default=None,
                         help="picture to write: .svg, .png, .pdf or .dot "
                              "(default: print the DOT text)")
     parser.add_argument("--html", default=None,
                         help="also write backpropagation step by step to this HTML file")
-    parser.add_argument("--inputs", nargs="+", default=[], metavar="NAME",
+    parser.add_argument("--inputs", nargs="+", action="extend", default=[], metavar="NAME",
                         help="names to draw as inputs (the others are drawn as parameters)")
     parser.add_argument("--rankdir", choices=["LR", "TB", "RL", "BT"], default="LR",
                         help="direction of the graph (default LR: left to right)")
