@@ -183,6 +183,24 @@ def test_gradcheck_refuses_other_orders(order: int) -> None:
         gradcheck(lambda x: x.exp(), 0.5, order=order)
 
 
+@pytest.mark.parametrize(("steps", "message"), [
+    ({"eps": 0.0}, "eps must be a finite number > 0; got 0.0"),  # (it divided by zero)
+    ({"eps": -1e-6}, "eps must be a finite number > 0; got -1e-06"),
+    ({"eps": math.nan}, "eps must be a finite number > 0; got nan"),
+    ({"eps": "1e-6"}, "eps must be a finite number > 0; got '1e-6'"),
+    ({"atol": -1.0}, "atol must be a finite number ≥ 0; got -1.0"),
+    ({"rtol": math.nan}, "rtol must be a finite number ≥ 0; got nan"),  # (failed every check)
+])
+def test_a_bad_step_or_tolerance_is_refused_by_its_checker(steps: dict[str, Any],
+                                                           message: str) -> None:
+    checkers: list[tuple[str, Any]] = [("gradcheck", gradcheck), ("gradgradcheck", gradgradcheck)]
+    if list(steps) == ["eps"]:
+        checkers.append(("numerical_grad", numerical_grad))
+    for name, checker in checkers:
+        with pytest.raises(ValueError, match=f"^{name}: {re.escape(message)}$"):
+            checker(lambda x: x * x, 0.5, **steps)
+
+
 def test_an_f_that_changes_its_input_in_place_is_caught() -> None:
     def doubling(x: Value) -> Value:
         x.data *= 2.0  # in place: the graph and the finite differences disagree

@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from tinygrad_edu.data import as_data
 from tinygrad_edu.engine import Value, enable_grad, gradients, no_grad
+from tinygrad_edu.kernels import is_number
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "numerical_grad"]
 
@@ -47,6 +49,14 @@ def _contract(out: Any, upstream: Any) -> Any:
     return float(np.sum(np.asarray(out, dtype=np.float64) * upstream))
 
 
+def _check_steps(who: str, eps: Any, atol: Any = 0.0, rtol: Any = 0.0) -> None:
+    """Refuse a step `eps` that is not a positive finite number, or a tolerance that is not a
+    finite number ≥ 0 (a nan one would fail every check, a step of 0 divide by zero)."""
+    for name, x, least in (("eps", eps, "> 0"), ("atol", atol, "≥ 0"), ("rtol", rtol, "≥ 0")):
+        if not is_number(x) or not math.isfinite(x) or x < 0 or (x == 0 and name == "eps"):
+            raise ValueError(f"{who}: {name} must be a finite number {least}; got {x!r}")
+
+
 def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6) -> list[Any]:
     """Central-difference estimate of the gradient of a scalar `f` for each input.
 
@@ -56,6 +66,7 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6) -> li
     >>> [round(g, 6) for g in numerical_grad(lambda x: x ** 3, 2.0)]  # d x³ = 3x² = 12
     [12.0]
     """
+    _check_steps("numerical_grad", eps)
     datas = [_leaf_data(x) for x in inputs]
 
     def evaluate(values: list[Any]) -> float:
@@ -109,6 +120,7 @@ def gradcheck(
     """
     if order not in (1, 2):
         raise ValueError(f"gradcheck: order must be 1 or 2; got {order}")
+    _check_steps("gradcheck", eps, atol, rtol)
     datas = [_leaf_data(x) for x in inputs]
     originals = [np.array(d, copy=True) for d in datas]
     rng = np.random.default_rng(seed)
@@ -196,6 +208,7 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x, y: (x * y).sum(), [0.5, 1.5], [2.0, -1.0])
     True
     """
+    _check_steps("gradgradcheck", eps, atol, rtol)
     datas = [_leaf_data(x) for x in inputs]
     rng = np.random.default_rng(seed)
     with no_grad():
