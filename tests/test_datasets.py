@@ -81,6 +81,22 @@ def test_a_generator_may_be_passed_as_seed(make: Maker, per_n: int) -> None:
     assert np.array_equal(a[0], b[0])
 
 
+@pytest.mark.parametrize(("seed", "error"), [("a", TypeError), (1.5, TypeError),
+                                            (-1, ValueError)])
+def test_a_bad_seed_is_refused_in_our_words(seed: Any, error: type[Exception]) -> None:
+    """(numpy's own message for "a" ends "...for entropy not a".)"""
+    from tinygrad_edu.datasets import DataLoader
+    from tinygrad_edu.nn import MLP, Perceptron
+
+    makers: list[Callable[[], Any]] = [
+        lambda: make_moons(4, seed=seed), lambda: MLP(2, [3], seed=seed),
+        lambda: Perceptron(2, seed=seed), lambda: DataLoader(np.ones(3), shuffle=True, seed=seed)]
+    for make in makers:
+        with pytest.raises(error, match=rf"^seed must be an integer ≥ 0, a numpy Generator or "
+                                        rf"None; got {seed!r} \(type {type(seed).__name__}\)$"):
+            make()
+
+
 def test_moons_without_noise_lie_on_their_half_circles() -> None:
     X, y = make_moons(50, noise=0.0, seed=0)
     upper, lower = X[y == 0], X[y == 1]

@@ -36,7 +36,11 @@ def random_generator(seed: Seed) -> np.random.Generator:
     """
     if seed is None:
         seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
-    return np.random.default_rng(seed)
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:  # (numpy's own words: "...for entropy not a")
+        raise type(error)(f"seed must be an integer ≥ 0, a numpy Generator or None; got "
+                          f"{seed!r} (type {type(seed).__name__})") from None
 
 
 def positive_int(n: Any, what: str) -> int:
