@@ -116,6 +116,17 @@ def test_predict_and_evaluate() -> None:
     cast(Array, binary.layers[0].W.data)[:] = [[1.0], [0.0]]
     cast(Array, binary.layers[0].b.data)[:] = 0.0
     assert predict(binary, X).tolist() == [1, 0, 0]
+    assert accuracy(binary, X, [1, 1, 0]) == pytest.approx(2 / 3)
+    assert accuracy(binary, X, [[1], [1], [0]]) == pytest.approx(2 / 3)  # (a column: its labels)
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ([0], "3 samples in X but 1 label in y"),  # (compared with every sample, it gave 2/3)
+    ([0, 1], "3 samples in X but 2 labels in y"),  # (numpy's broadcast error, before)
+])
+def test_accuracy_wants_one_label_per_sample(labels: list[int], message: str) -> None:
+    with pytest.raises(ValueError, match=f"^accuracy: {message}; give one label per sample$"):
+        accuracy(MLP(2, [1], seed=0), np.zeros((3, 2)), labels)
 
 
 @given(pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=40))

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinygrad_edu._common import positive_int
+from tinygrad_edu._common import plural, positive_int
 from tinygrad_edu.datasets import DataLoader
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
@@ -131,8 +131,11 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     >>> accuracy(n, [[1.0, 5.0], [-1.0, 5.0], [2.0, 0.0]], [1, 0, 0])
     0.6666666666666666
     """
-    labels = np.asarray(y).reshape(-1)
-    return float(np.mean(predict(model, X) == labels))
+    labels, predicted = np.asarray(y).reshape(-1), predict(model, X)
+    if labels.shape != predicted.shape:  # (one label would be compared with every sample)
+        raise ValueError(f"accuracy: {plural(len(predicted), 'sample')} in X but "
+                         f"{plural(len(labels), 'label')} in y; give one label per sample")
+    return float(np.mean(predicted == labels))
 
 
 def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
