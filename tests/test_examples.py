@@ -363,6 +363,10 @@ def test_plot_learning_curves_draws_both_parts_and_the_best_epoch() -> None:
     assert list(accuracy_lines["training accuracy"].get_ydata()) == [0.6, 0.8, 0.9]
     with pytest.raises(ValueError, match="no epoch"):
         plots.plot_learning_curves(History(), Figure().subplots(1, 2))
+    with pytest.raises(TypeError, match=r"history must be a training.History .*; got a dict "
+                                        r"without train_loss, train_accuracy, test_loss, "
+                                        r"test_accuracy$"):
+        plots.plot_learning_curves({"loss": [1.0]}, Figure().subplots(1, 2))  # type: ignore[arg-type]
 
 
 def test_plot_confusion_matrix_writes_the_counts() -> None:

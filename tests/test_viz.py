@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import graphviz
 import numpy as np
@@ -205,6 +207,13 @@ def test_bad_arguments_are_refused() -> None:
         draw_graph(3.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_nodes"):
         draw_graph(Value(1.0), max_nodes=0)
+    steppers: list[Callable[[Any], Any]] = [
+        backprop_steps, step_through, backprop_html,
+        lambda root: write_backprop_html(root, "never-written.html")]
+    for stepping in steppers:
+        with pytest.raises(TypeError, match=r"^backpropagation step by step starts from a "
+                                            r"Value \(a loss, say\); got float$"):
+            stepping(3.0)  # (an AttributeError about requires_grad, before)
 
 
 def test_returns_a_digraph() -> None:

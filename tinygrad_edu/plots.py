@@ -288,6 +288,11 @@ def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None
     mark of overfitting. `axes` is a pair of ``Axes`` (a new pyplot figure's when None);
     returns it.
     """
+    missing = [name for name in Curves.__annotations__ if not hasattr(history, name)]
+    if missing:
+        raise TypeError(f"plot_learning_curves: history must be a training.History (as "
+                        f"train_classifier returns it) or hold its lists; got a "
+                        f"{type(history).__name__} without {', '.join(missing)}")
     require_matplotlib()
     if axes is None:
         import matplotlib.pyplot as plt

@@ -78,6 +78,9 @@ class BackpropStep:
 def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any]]:
     """Each node the engine's backward pass from `root` visits, in its order, with a copy of
     the gradient it gets; no `.grad` is changed. `gradient` is checked as `backward()` does."""
+    if not isinstance(root, Value):
+        raise TypeError(f"backpropagation step by step starts from a Value (a loss, say); got "
+                        f"{type(root).__name__}")
     visits: list[tuple[Value, Any]] = []
 
     def visit(node: Value, grad: Any) -> None:
