@@ -310,7 +310,10 @@ def test_batches_are_copies() -> None:
 
 @pytest.mark.parametrize(("args", "kwargs", "message"), [
     (((),), {}, "got an empty tuple"),
-    ((np.float64(3.0),), {}, r"got shapes \[\(\)\]"),
+    ((np.array(3.0),), {}, r"got shapes \[\(\)\]"),
+    ((np.float64(3.0),), {}, r"e.g. \(X, y\); got a float64$"),
+    (("abc",), {}, r"e.g. \(X, y\); got a str$"),  # (these said "got shapes [()]")
+    (({"X": np.zeros(3)},), {}, r"e.g. \(X, y\); got a dict$"),
     (((np.zeros(3), np.zeros(4)),), {}, r"as many rows each; got shapes \[\(3,\), \(4,\)\]"),
     ((np.zeros(3),), {"batch_size": 0}, "batch_size must be a positive integer; got 0"),
     ((np.zeros(3),), {"batch_size": 2.0}, "got 2.0"),

@@ -412,6 +412,8 @@ class DataLoader:
             raise ValueError("DataLoader: dataset must be an array or a tuple of arrays with "
                              "one row per sample, e.g. (X, y); got "
                              + ("an empty tuple" if not arrays else
+                                f"a {type(dataset).__name__}" if self.single and
+                                not isinstance(dataset, np.ndarray) else
                                 f"shapes {[a.shape for a in arrays]}"))
         lengths = {len(a) for a in arrays}
         if len(lengths) != 1:
