@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tinygrad_edu import Value
-from tinygrad_edu.cli import COMMANDS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, main
+from tinygrad_edu.cli import COMMANDS, MAX_DEPTH, MAX_EXPRESSION_LENGTH, main, make_parser
 
 NEURON = ["graph", "tanh(x1*w1 + x2*w2 + b)", "--set", "x1=2", "x2=0", "w1=-3", "w2=1",
           "b=6.8813735870195432"]
@@ -160,6 +161,21 @@ def test_unset_names_are_reported_by_name(capsys: pytest.CaptureFixture[str]) ->
     assert main(["graph", "tanh(x1*w1 + x2*w2 + b)", "--set", "x1=2", "w1=3", "w2=1"]) == 2
     err = capsys.readouterr().err
     assert "unset names: x2, b" in err and "--set x2=... b=..." in err
+
+
+def test_every_option_of_several_values_adds_up_when_given_again() -> None:
+    parser = make_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    several = [(name, action) for name, sub in commands.choices.items()
+               for action in sub._actions if action.nargs == "+"]
+    assert len(several) == 8, several
+    for name, action in several:
+        assert isinstance(action, argparse._ExtendAction), (name, action.option_strings)
+        assert action.default in (None, []), (name, action.option_strings)  # (extend adds to it)
+    args = parser.parse_args(["perceptron", "--gate", "and", "--gate", "xor"])
+    assert args.gate == ["and", "xor"]
+    args = parser.parse_args(["boundaries", "--layers", "1", "--layers", "2", "--units", "4"])
+    assert (args.layers, args.units) == ([1, 2], [4])
 
 
 def test_set_and_inputs_given_again_add_up(capsys: pytest.CaptureFixture[str]) -> None:

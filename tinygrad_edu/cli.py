@@ -21,7 +21,8 @@ with status 2; a failure (Graphviz missing, a file that cannot be written) exits
 Ctrl-C exits with status 130. Without matplotlib, the commands still print their text and say
 which pictures they skipped. ``tinygrad-edu --version`` prints the version.
 Progress bars (tqdm) appear on stderr for training that takes more than a second, unless
-``--quiet`` is given or stderr is not a terminal.
+``--quiet`` is given or stderr is not a terminal. An option that takes several values
+(``--set``, ``--gate``, ``--layers``, ...) may be given again: its values add up.
 
 Adding a subcommand: write ``_configure_x(parser)`` and ``_run_x(args) -> int``, and add a
 `Command` to `COMMANDS`.
@@ -105,7 +106,8 @@ def _count(low: int, high: int) -> Callable[[str], int]:
 
 def _configure_demo(parser: argparse.ArgumentParser) -> None:
     lecture.add_output_options(parser)
-    parser.add_argument("--only", nargs="+", choices=list(lecture.EXAMPLES), metavar="EXAMPLE",
+    parser.add_argument("--only", nargs="+", action="extend", choices=list(lecture.EXAMPLES),
+                        metavar="EXAMPLE",
                         help=f"run only these examples ({', '.join(lecture.EXAMPLES)})")
 
 
@@ -130,8 +132,8 @@ def _say_skipped(results: Sequence[lecture.ExampleResult]) -> None:
 
 
 def _configure_perceptron(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gate", nargs="+", choices=list(lecture.GATE_NAMES),
-                        default=list(lecture.GATE_NAMES), help="the gates (default: all four)")
+    parser.add_argument("--gate", nargs="+", action="extend", choices=list(lecture.GATE_NAMES),
+                        help="the gates (default: all four)")
     parser.add_argument("--lr", type=float, default=1.0, help="learning rate (default 1)")
     parser.add_argument("--max-epochs", type=_count(1, 100_000), default=100,
                         help="stop after this many epochs (default 100)")
@@ -152,7 +154,7 @@ def _run_perceptron(args: argparse.Namespace) -> int:
         raise UsageError(f"--lr must be a positive number; got {args.lr}")
     print("Rosenblatt's rule: on a mistake, w += lr·x if the answer was 0 but should be 1, "
           "w -= lr·x if it was 1 but should be 0 (x = (1, x1, x2)).")
-    for gate in args.gate:
+    for gate in args.gate or lecture.GATE_NAMES:
         X, y = logic_gate(gate)
         p = Perceptron(2, seed=args.seed, zeros=args.zeros)
         start = p.weights.copy()
@@ -177,9 +179,9 @@ def _run_perceptron(args: argparse.Namespace) -> int:
 
 def _configure_boundaries(parser: argparse.ArgumentParser) -> None:
     lecture.add_output_options(parser)
-    parser.add_argument("--layers", nargs="+", type=_count(0, 8), default=None, metavar="M",
+    parser.add_argument("--layers", nargs="+", action="extend", type=_count(0, 8), metavar="M",
                         help="numbers of hidden layers, one row each (default 0 1 2 3)")
-    parser.add_argument("--units", nargs="+", type=_count(1, 256), default=None, metavar="N",
+    parser.add_argument("--units", nargs="+", action="extend", type=_count(1, 256), metavar="N",
                         help="units per hidden layer, one column each (default 2 4 8 16)")
     parser.add_argument("--steps", type=_count(1, 100_000), default=None,
                         help="Adam steps per network (default 2000, 400 with --quick)")
@@ -199,7 +201,7 @@ def _run_boundaries(args: argparse.Namespace) -> int:
 def _configure_activations(parser: argparse.ArgumentParser) -> None:
     lecture.add_output_options(parser, quick=False)
     names = activation_names()
-    parser.add_argument("--names", nargs="+", choices=list(ACTIVATIONS), default=names,
+    parser.add_argument("--names", nargs="+", action="extend", choices=list(ACTIVATIONS),
                         metavar="NAME", help=f"the activations (default: {' '.join(names)})")
 
 
@@ -223,7 +225,8 @@ def _rate(text: str) -> float:
 
 def _configure_digits(parser: argparse.ArgumentParser) -> None:
     lecture.add_output_options(parser)
-    parser.add_argument("--hidden", nargs="+", type=_count(1, 4096), default=None, metavar="N",
+    parser.add_argument("--hidden", nargs="+", action="extend", type=_count(1, 4096),
+                        metavar="N",
                         help="sizes of the hidden layers (default: "
                              f"{' '.join(map(str, lecture.DIGITS_HIDDEN))}; 64 with --quick)")
     parser.add_argument("--epochs", type=_count(1, 10_000), default=None,
@@ -249,7 +252,6 @@ def _run_digits(args: argparse.Namespace) -> int:
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
                         'one that starts with a minus goes after "--": graph -- "-x*y" ...')
-    # (repeated, as --set x=2 --set y=3, they add up: "extend")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
                         dest="assign", help="the value of every name in the expression")
     parser.add_argument("-o", "--output", default=None,
