@@ -134,6 +134,16 @@ def _make_read_only(data: Any) -> None:
         set_writeable(data, False)
 
 
+def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, Any]) -> None:
+    """Settle the hand-out `HANDED_OUT[key]`: stamp its Value if its array was edited in place
+    since (then keep a copy of the array as it is now); forget it if the Value is gone."""
+    value = ref()
+    if value is None:
+        del HANDED_OUT[key]
+    elif _compare(value, copy):
+        HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
+
+
 def check(nodes: Sequence[Value]) -> None:
     """Raise if the data of a node, or of an operand of one, changed after that node was made.
 
@@ -141,11 +151,7 @@ def check(nodes: Sequence[Value]) -> None:
     passes before any gradient is computed.
     """
     for key, (ref, copy) in list(HANDED_OUT.items()):  # in-place edits since the hand-out
-        value = ref()
-        if value is None:
-            del HANDED_OUT[key]
-        elif _compare(value, copy):
-            HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
+        _stamp_if_edited(key, ref, copy)
     oldest = None
     for node in reversed(nodes):
         if node.op is not None:
@@ -160,6 +166,20 @@ def check(nodes: Sequence[Value]) -> None:
         for value in (node, *node.parents):
             if getattr(value, "_changed", 0) > made:
                 raise RuntimeError(_message(value))
+
+
+def stale_reads(nodes: Sequence[Value]) -> list[tuple[Value, Value]]:
+    """The (value, reader) pairs of `nodes` (a graph, or part of one) that `check` refuses:
+    the value's data changed after the reader (a node of `nodes`, or the value itself) was
+    made. In-place edits since a hand-out are compared first, as `check` does."""
+    reads = [(value, node) for node in nodes if node.op is not None
+             for value in (node, *node.parents)]
+    for value in {id(value): value for value, _ in reads}.values():
+        entry = HANDED_OUT.get(id(value))
+        if entry is not None and entry[0]() is value:
+            _stamp_if_edited(id(value), *entry)
+    return [(value, node) for value, node in reads
+            if getattr(value, "_changed", 0) > node._number]
 
 
 def describe_value(value: Value) -> str:
