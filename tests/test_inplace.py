@@ -341,6 +341,33 @@ def test_a_view_made_before_its_base_was_sealed_is_still_watched() -> None:
         loss.backward()
 
 
+SHARERS: dict[str, Callable[[Value], Value]] = {"detach()": Value.detach, "copy.copy": copy.copy}
+
+
+@pytest.mark.parametrize("share", SHARERS.values(), ids=SHARERS.keys())
+def test_an_edit_through_a_value_sharing_the_array_is_seen_by_both(
+        share: Callable[[Value], Value]) -> None:
+    """`detach()` and `copy.copy` share the array: an edit through one changes the other's
+    data. (Before, d.data[0] = 100 with d = x.detach() went unseen by the graph that read
+    x: w.grad came out with the 100 in it.)"""
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    d = share(x)
+    cast(Array, d.data)[0] = 100.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+    x2 = Value([1.0, 2.0], label="x")
+    d2 = share(x2)
+    y2 = (d2 * w).sum()  # the other way: a graph reads the sharer, the original changes
+    x2.data += 1.0
+    with pytest.raises(RuntimeError, match=r"the data of .* changed after the graph"):
+        y2.backward()
+    x2.data = np.array([5.0, 6.0])  # rebinding gives x2 a new array: d2's stays as it was
+    y3 = (d2 * w).sum()
+    y3.backward()
+    assert cast(Array, d2.data).tolist() == [2.0, 3.0] and w.grad.tolist() == [2.0, 3.0]
+
+
 def test_a_scalar_rebound_to_an_array_is_watched() -> None:
     w, c = Value(2.0), Value(3.0, requires_grad=False, label="x")
     y = w * c  # two floats: the fused operator, which marks nothing (scalars are watched)
@@ -530,6 +557,46 @@ def test_reading_any_node_and_rebuilding_never_raises(graph: tuple[Value, list[V
     _edit(leaf, data.draw(st.sampled_from(EDITS)))  # a change between steps...
     fresh = (leaf * 2.0).sum() if leaf.shape else leaf * 2.0
     fresh.backward()  # ...and a graph recorded after it
+
+
+@pytest.mark.parametrize("share", SHARERS.values(), ids=SHARERS.keys())
+def test_an_edit_through_a_sharer_refuses_no_graph_made_after_it(
+        share: Callable[[Value], Value]) -> None:
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    d = share(x)
+    cast(Array, d.data)[0] = 10.0  # handed out through d; settled when x is used again...
+    y = (x * w).sum()  # ...here, before this graph: so it may backpropagate
+    y.backward()
+    assert w.grad.tolist() == [10.0, 2.0]
+    x.data = np.array([5.0, 6.0])  # x's own array now: an edit of d's is no change of x's
+    y = (x * w).sum()
+    cast(Array, d.data)[1] = 20.0
+    w.zero_grad()
+    y.backward()
+    assert w.grad.tolist() == [5.0, 6.0]
+
+
+@settings(deadline=None)
+@given(graphs(), st.data(), st.sampled_from(EDITS), st.sampled_from(list(SHARERS)))
+def test_no_edit_through_a_value_sharing_a_nodes_array_gives_a_wrong_gradient(
+        graph: tuple[Value, list[Value]], data: Any, how: str, share: str) -> None:
+    """As below, the edit made through `detach()` or `copy.copy` of a node, which share its
+    array (a rebinding gives the sharer an array of its own: the node does not change)."""
+    root, nodes = graph
+    leaves = [n for n in nodes if n.op is None and n.requires_grad]
+    expected = engine.gradients(root, leaves)
+    target = SHARERS[share](data.draw(st.sampled_from(nodes)))
+    try:
+        _edit(target, how)
+    except ValueError as error:  # (a view of a sealed array, as below)
+        assert cast(Array, target._data).base is not None and "read-only" in str(error)
+    try:
+        got = engine.gradients(root, leaves)
+    except RuntimeError as error:
+        assert "changed after the graph was recorded" in str(error)
+    else:
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g, e)
 
 
 @settings(deadline=None)

@@ -16,6 +16,8 @@ How each change is seen, at no cost to a training step:
   `backward()`) and `seal` (when the Value is used again) compare the two, and stamp the
   Value if they differ. `seal` then makes the array read-only, so an old reference to it
   cannot change it behind the engine's back; the getter makes it writeable again.
+* **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
+  them, so that a change stamped on one is stamped on every Value holding that array.
 * **Data no rule reads** is not watched: no gradient depends on it, so a graph may use it
   and still backpropagate after it changed (as PyTorch, which saves for backward only what a
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
@@ -25,8 +27,9 @@ How each change is seen, at no cost to a training step:
   its rebinding are stamped (its `Value._changed` is UNREAD). The first recorded operation
   whose rule may read it marks it (`first_read`) for good, and makes its array read-only, so
   that a reference handed out before cannot change it unseen. A deep copy (pickling.py)
-  keeps the mark. Everything else is watched: results, constants, `detach()` and `copy.copy` (which
-  share the array), and every scalar (a scalar's changes are always stamped).
+  keeps the mark, and so does sharing the array. Everything else is watched: results,
+  constants, `detach()` and `copy.copy`, and every scalar (a scalar's changes are always
+  stamped).
 
 `check` costs one comparison when nothing changed after the graph's oldest node was made.
 
@@ -71,6 +74,47 @@ may read has no stamp (0) until its data changes, then the time of the change. (
 leaf is stamped at any change: from then on it counts as read, which only watches more.)"""
 
 
+_SHARED: dict[int, list[weakref.ref[Value]]] = {}
+"""Values that hold one array (`detach()` and `copy.copy` share it), by id of the array: a
+change of it in place is stamped on each of them. Pruned as it grows."""
+_prune_shared_at = 64
+
+
+def share(value: Value, other: Value) -> None:
+    """`other` holds `value`'s array now (a detached or copied Value): watch them together,
+    so that an edit through either is seen by a graph that read the other."""
+    global _prune_shared_at
+    if type(value._data) is not np.ndarray:
+        return  # (a float cannot change in place)
+    first_read(value)  # (a rule may read the array through `other` now)
+    array = value._data
+    refs = _SHARED.setdefault(id(array), [])
+    refs[:] = [ref for ref in refs if getattr(ref(), "_data", None) is array]
+    held = {id(ref()) for ref in refs}
+    refs.extend(_ref(v) for v in (value, other) if id(v) not in held)
+    if len(_SHARED) > _prune_shared_at:  # (arrays gone, or no longer held)
+        for key, holders in list(_SHARED.items()):
+            if sum(ref() is not None for ref in holders) < 2:
+                del _SHARED[key]
+        _prune_shared_at = max(64, 2 * len(_SHARED))
+
+
+def _sharers(value: Value) -> list[Value]:
+    """The other Values that hold `value`'s array (see `share`)."""
+    array = value._data
+    return [other for ref in _SHARED.get(id(array), ())
+            if (other := ref()) is not None and other is not value and other._data is array]
+
+
+def _stamp(value: Value) -> None:
+    """Stamp `value`, and the Values that share its array: its data changed now."""
+    global _last_change
+    value._changed = _last_change = tick()
+    if _SHARED:
+        for other in _sharers(value):
+            other._changed = _last_change
+
+
 def is_read(value: Value) -> bool:
     """Whether a recorded rule may read `value`'s data (everything but an UNREAD leaf)."""
     return getattr(value, "_changed", 0) != UNREAD
@@ -80,8 +124,7 @@ def changed(value: Value) -> None:
     """Stamp `value`: its data changed now (the setter of `Value.data` calls this, but not
     for an array no recorded rule reads, `is_read` False: no gradient depends on it, nor
     was it handed out with a copy: `hand_out`)."""
-    global _last_change
-    value._changed = _last_change = tick()
+    _stamp(value)
     if HANDED_OUT.pop(id(value), None) is not None:
         _make_read_only(value._data)
 
@@ -112,20 +155,22 @@ def first_read(value: Value) -> None:
 def seal(*values: Value | None) -> None:
     """Before `values` are used in a recorded operation: settle their handed-out arrays."""
     for value in values:
-        entry = HANDED_OUT.pop(id(value), None)
-        if entry is not None and value is not None and entry[0]() is value:
-            _compare(value, entry[1])
-            _make_read_only(value._data)
+        if value is None:
+            continue
+        for holder in (value, *_sharers(value)) if _SHARED else (value,):
+            entry = HANDED_OUT.pop(id(holder), None)  # (an edit through a Value that shares
+            if entry is not None and entry[0]() is holder:  # the array is stamped on both)
+                _compare(holder, entry[1])
+                _make_read_only(holder._data)
 
 
 def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
     """Stamp `value` if its array no longer holds `copy` (bit for bit: nan and -0.0 too)."""
-    global _last_change
     data = value._data
     if type(data) is np.ndarray and data.shape == copy.shape and data.dtype == copy.dtype and \
             np.array_equal(data.view(np.int64), copy.view(np.int64)):  # (the bits, no copies)
         return False
-    value._changed = _last_change = tick()
+    _stamp(value)
     return True
 
 

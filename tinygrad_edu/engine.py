@@ -224,7 +224,9 @@ class Value(NamedOperations, Storage, ArrayLike):
         >>> y.data, w.grad
         (27.0, 9.0)
         """
-        return init_slots(Value.__new__(Value), self._data, False)
+        detached = init_slots(Value.__new__(Value), self._data, False)
+        changes.share(self, detached)
+        return detached
 
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands (pickle and
@@ -232,6 +234,7 @@ class Value(NamedOperations, Storage, ArrayLike):
         copy = init_slots(Value.__new__(Value), self._data, self.requires_grad, self.op,
                           self.parents, self.params)
         copy.label, copy._grad = self.label, self._grad
+        changes.share(self, copy)
         return copy
 
 
