@@ -14,10 +14,9 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Value, constant, enable_grad, gradients
+from tinygrad_edu.kernels import is_number
 
 __all__ = ["grad"]
 
@@ -46,7 +45,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
                 values[i] = Value(data_of(values[i]))
         with enable_grad():
             out = f(*values)
-        if isinstance(out, int | float | np.integer | np.floating) and not isinstance(out, bool):
+        if is_number(out):
             out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
             shape = out.shape if isinstance(out, Value) else type(out).__name__
