@@ -1497,11 +1497,11 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
     "a tensor and a Value, reflected": (
-        "not data.ndim:\n" + " " * 20 + "return routes._operator(prim, other, self) if",
-        "not data.ndim:\n" + " " * 20 + "return routes._operator(prim, self, other) if"),
+        "counts holders)\n" + " " * 20 + "return routes._operator(prim, other, self) if",
+        "counts holders)\n" + " " * 20 + "return routes._operator(prim, self, other) if"),
     "a tensor and data, reflected": (
-        "kind is not int):\n" + " " * 16 + "return routes._operator(prim, other, self)",
-        "kind is not int):\n" + " " * 16 + "return routes._operator(prim, self, other)"),
+        "(as above)\n" + " " * 16 + "return routes._operator(prim, other, self)",
+        "(as above)\n" + " " * 16 + "return routes._operator(prim, self, other)"),
     "the forward, reflected": ("try:\n" + " " * 20 + "data = forward(y, x) if reflected",
                                "try:\n" + " " * 20 + "data = forward(x, y) if reflected"),
     "two arrays added, the forward": (

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, engine, no_grad
+from tinygrad_edu import Value, changes, engine, no_grad
 from tinygrad_edu.data import Array
 from tinygrad_edu.engine import REGISTRY, backpropagate, gradients, topological_order
 from tinygrad_edu.nn import MLP, mse_loss
@@ -480,14 +480,16 @@ def _edit(node: Value, how: str) -> None:
         np.add(cast(Array, node.data), 1.0, out=cast(Array, node.data))
 
 
-@st.composite
-def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
-    shape = draw(st.sampled_from([(), (2, 2), (3, 2)]))
+def _leaves(draw: st.DrawFn, shape: tuple[int, ...]) -> list[Value]:
     size = max(1, int(np.prod(shape)))
-    leaves = [Value(np.linspace(0.1, 0.9, size).reshape(shape) * (i + 1)
-                    if shape else 0.3 * (i + 1), label=f"l{i}",
-                    requires_grad=i == 0 or draw(st.booleans()))  # (data: X in X @ W)
-              for i in range(draw(st.integers(1, 3)))]
+    return [Value(np.linspace(0.1, 0.9, size).reshape(shape) * (i + 1) if shape else 0.3 * (i + 1),
+                  label=f"l{i}", requires_grad=i == 0 or draw(st.booleans()))  # (X in X @ W)
+            for i in range(draw(st.integers(1, 3)))]
+
+
+def _grown(draw: st.DrawFn, leaves: list[Value]) -> tuple[Value, list[Value]]:
+    """A random graph on `leaves` (of one shape): its root and its nodes, newest first."""
+    shape = leaves[0].shape
     nodes = list(leaves)
     for _ in range(draw(st.integers(1, 6))):
         if draw(st.booleans()):
@@ -499,6 +501,11 @@ def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
     root = nodes[-1].sum() if shape else nodes[-1] * 1.0
     assume(root.requires_grad)
     return root, topological_order(root, constants=True)
+
+
+@st.composite
+def graphs(draw: st.DrawFn) -> tuple[Value, list[Value]]:
+    return _grown(draw, _leaves(draw, draw(st.sampled_from([(), (2, 2), (3, 2)]))))
 
 
 def _read_by_a_rule(node: Value, nodes: list[Value]) -> bool:
@@ -609,3 +616,99 @@ def test_no_edit_of_any_node_gives_a_wrong_gradient(graph: tuple[Value, list[Val
     else:
         for leaf, e in zip(leaves, expected, strict=True):
             np.testing.assert_array_equal(leaf.grad, e)
+
+
+@settings(deadline=None)
+@given(st.data(), st.booleans(), st.sampled_from(["item", "slice", "iadd", "out="]))
+def test_a_view_taken_while_the_array_was_writeable_gives_no_wrong_gradient(
+        data: Any, read_before: bool, how: str) -> None:
+    """A view of a leaf's array taken while the array could be written (handed out before
+    any rule read it, or between steps) stays writeable when a graph seals the array (numpy
+    does not reach a view made before): an edit through it after the graph was recorded is
+    refused at backward(), or the gradients are those of the graph as recorded."""
+    leaves = _leaves(data.draw, data.draw(st.sampled_from([(2, 2), (3, 2)])))
+    if read_before:  # a step before: each leaf read by a rule, then handed out with a copy
+        cast(Value, sum((leaf * leaf).sum() for leaf in leaves) * 1.0).backward()
+    held = data.draw(st.sampled_from(leaves))
+    view = cast(Array, held.data)[data.draw(st.sampled_from([0, slice(None, None, -1)]))]
+    root, _ = _grown(data.draw, leaves)
+    needing = [leaf for leaf in leaves if leaf.requires_grad]
+    expected = engine.gradients(root, needing)
+    if how == "item":
+        view[(0,) * view.ndim] += 1.0
+    elif how == "slice":
+        view[...] = view * 2.0 + 1.0
+    elif how == "iadd":
+        view += 1.0
+    else:
+        np.add(view, 1.0, out=view)
+    def by_backward() -> list[Any]:
+        root.backward()
+        return [leaf.grad for leaf in needing]
+
+    def by_gradients() -> list[Any]:
+        return engine.gradients(root, needing)
+
+    for pass_ in (by_gradients, by_backward):
+        for leaf in needing:
+            leaf.zero_grad()
+        try:
+            got = pass_()
+        except RuntimeError as error:
+            assert "changed after the graph was recorded" in str(error)
+        else:
+            for g, e in zip(got, expected, strict=True):
+                np.testing.assert_array_equal(g, e)
+
+
+def _viewed(values: list[Value]) -> list[Value]:
+    """The Values of `values` whose arrays `changes` compares at each use (`viewed`)."""
+    return [value for value in values
+            if (entry := changes.HANDED_OUT.get(id(value))) is not None and
+            entry[0]() is value and entry[2]]
+
+
+@pytest.mark.parametrize("handed_out", [False, True], ids=["fresh", "handed out"])
+@pytest.mark.parametrize("name", UNARY + BINARY)
+def test_nothing_but_a_view_makes_an_array_viewed(name: str, handed_out: bool) -> None:
+    """Comparing an array at each use costs a copy's worth of time: only an array something
+    outside the engine holds is compared so (a view, a reference), never one that only the
+    engine's own frames held when it was sealed."""
+    a = Value(np.linspace(0.1, 0.9, 6).reshape(3, 2), label="a")
+    b = Value(np.linspace(1.1, 1.9, 6).reshape(3, 2), label="b")
+    if handed_out:
+        (a * b).sum().backward()
+        _ = a.data, b.data  # handed out with a copy, settled at the next use...
+        del _  # ...and no longer held
+    root = (_unary(name, a) if name in UNARY else _binary(name, a, b)).sum()
+    root.backward()
+    sharers = [a.detach(), copy.copy(b)]  # (Values that share an array hold it, too)
+    assert _viewed([a, b, *sharers]) == []
+    held = cast(Array, a.data if handed_out else b.data)  # (the array, or a view of it, held)
+    view = held[0]
+    root = (_binary("mul", a, b) * 2.0).sum()
+    assert _viewed([a, b]) == [a if handed_out else b]
+    del held, view
+    root = (_binary("mul", a, b) * 2.0).sum()  # compared once more, and let go
+    assert _viewed([a, b]) == []
+    root.backward()
+
+
+def test_a_viewed_array_may_change_between_steps() -> None:
+    """A view kept across steps (to watch a weight, say) may be used to change it between
+    steps, as may `.data`; the next graph backpropagates with the new data."""
+    W = Value(np.array([[1.0, 2.0], [3.0, 4.0]]), label="x")
+    row = cast(Array, W.data)[0]  # (W unread yet: its own array, writeable)
+    for step in range(3):
+        loss = (W * W).sum()
+        if step == 1:
+            row[0] = 10.0  # after recording: refused...
+            with pytest.raises(RuntimeError, match=CHANGED):
+                loss.backward()
+            loss = (W * W).sum()  # ...so the step records its graph again
+        W.zero_grad()
+        loss.backward()
+        np.testing.assert_array_equal(W.grad, 2.0 * W.data)
+        cast(Array, W.data)[1, 1] += 1.0  # between steps: legal
+        row[1] += 1.0
+    assert row.tolist() == cast(Array, W.data)[0].tolist() == [10.0, 5.0]

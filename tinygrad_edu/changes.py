@@ -18,6 +18,11 @@ How each change is seen, at no cost to a training step:
   cannot change it behind the engine's back; the getter makes it writeable again.
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
   them, so that a change stamped on one is stamped on every Value holding that array.
+* **Views made while the array was writeable** (``row = x.data[0]``, before x was used, or
+  between steps): numpy's read-only flag does not reach a view made before it was set, so
+  `row` could write the array behind a sealed graph. When the engine seals an array that
+  something else still holds (`viewed`: its reference count says so), it keeps the array's
+  hand-out, and compares it at each use and at `backward()` until nothing else holds it.
 * **Data no rule reads** is not watched: no gradient depends on it, so a graph may use it
   and still backpropagate after it changed (as PyTorch, which saves for backward only what a
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
@@ -46,6 +51,7 @@ RuntimeError: backward(): the data of x (shape (2,)) changed after the graph was
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,9 +69,10 @@ tick = itertools.count(1).__next__
 
 _last_change = 0  # the stamp of the latest change to any Value's data
 
-HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any]]] = {}
+HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any], bool]] = {}
 """Arrays the `data` getter handed out, by id of their Value: (the Value, a copy of the array
-as it was then). Emptied as the Values are used again."""
+as it was then, whether it is `viewed`). Emptied as the Values are used again, but for
+viewed arrays."""
 
 
 UNREAD = -1
@@ -86,12 +93,13 @@ def share(value: Value, other: Value) -> None:
     global _prune_shared_at
     if type(value._data) is not np.ndarray:
         return  # (a float cannot change in place)
-    first_read(value)  # (a rule may read the array through `other` now)
     array = value._data
     refs = _SHARED.setdefault(id(array), [])
     refs[:] = [ref for ref in refs if getattr(ref(), "_data", None) is array]
     held = {id(ref()) for ref in refs}
     refs.extend(_ref(v) for v in (value, other) if id(v) not in held)
+    del array  # (this frame's reference: see `viewed`)
+    first_read(value)  # (a rule may read the array through `other` now)
     if len(_SHARED) > _prune_shared_at:  # (arrays gone, or no longer held)
         for key, holders in list(_SHARED.items()):
             if sum(ref() is not None for ref in holders) < 2:
@@ -125,8 +133,12 @@ def changed(value: Value) -> None:
     for an array no recorded rule reads, `is_read` False: no gradient depends on it, nor
     was it handed out with a copy: `hand_out`)."""
     _stamp(value)
-    if HANDED_OUT.pop(id(value), None) is not None:
+    entry = HANDED_OUT.pop(id(value), None)
+    if entry is not None:
         _make_read_only(value._data)
+        if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
+            HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`?
+            # the next use tells)
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
@@ -134,22 +146,27 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
     (the getter hands out an array no recorded rule reads as it is: it is writeable)."""
     key = id(value)
     entry = HANDED_OUT.get(key)
-    if entry is not None and entry[0]() is value:
+    held = entry is not None and entry[0]() is value  # (a copy kept already)
+    if held and array.flags.writeable:
         return
     try:
         set_writeable(array, True)  # (sealed by `seal`)
     except ValueError:  # a view of a sealed array: it stays read-only, and cannot change,
         if not array.flags.writeable:  # unless it was made before its base was sealed
             return
-    HANDED_OUT[key] = (_ref(value), array.copy())
+    if not held:
+        HANDED_OUT[key] = (_ref(value), array.copy(), False)
 
 
 def first_read(value: Value) -> None:
     """A recorded rule may read `value`'s data from now on: mark it, and make its array
-    read-only (unless it was marked already: then it is watched)."""
+    read-only (unless it was marked already: then it is watched). An array handed out
+    before, and held still (a view of it, say), is `viewed` from now on."""
     if getattr(value, "_changed", 0) == UNREAD:
         value._changed = 0  # (read from now on, not changed since)
         _make_read_only(value._data)
+        if viewed(value):
+            HANDED_OUT[id(value)] = (_ref(value), value._data.copy(), True)  # type: ignore[union-attr]
 
 
 def seal(*values: Value | None) -> None:
@@ -160,8 +177,44 @@ def seal(*values: Value | None) -> None:
         for holder in (value, *_sharers(value)) if _SHARED else (value,):
             entry = HANDED_OUT.pop(id(holder), None)  # (an edit through a Value that shares
             if entry is not None and entry[0]() is holder:  # the array is stamped on both)
-                _compare(holder, entry[1])
+                edited = _compare(holder, entry[1])
                 _make_read_only(holder._data)
+                if viewed(holder):  # compared again at its next use, and at backward()
+                    HANDED_OUT[id(holder)] = (entry[0], holder._data.copy() if edited  # type: ignore[union-attr]
+                                              else entry[1], True)
+
+
+class _Holder:
+    __slots__ = ("_data",)
+    _data: np.ndarray[Any, Any]
+
+
+def _references(holder: Any) -> int:
+    return sys.getrefcount(holder._data)
+
+
+def _references_of_a_held_array() -> int:
+    holder = _Holder()
+    holder._data = np.empty(1)
+    return _references(holder)
+
+
+_HELD_BY_ITS_VALUE = _references_of_a_held_array()
+"""`_references` of an array only its Value holds (2 in CPython 3.11: the slot, the call's
+argument)."""
+
+
+def viewed(value: Value) -> bool:
+    """Whether anything besides `value` (and the Values that share its array) holds its
+    array: a view of it, most likely, made while it was writeable, which making the array
+    read-only does not reach (numpy sets the flag of one array, not of its views). Such an
+    array is compared with its copy at each use and at `backward()`, until nothing else
+    holds it. (A view's own views hold its base, not the view: not seen here.)"""
+    data = value._data
+    if type(data) is not np.ndarray or data.base is not None:
+        return False
+    del data  # (a reference of this frame's own)
+    return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value))
 
 
 def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
@@ -179,14 +232,15 @@ def _make_read_only(data: Any) -> None:
         set_writeable(data, False)
 
 
-def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, Any]) -> None:
+def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, Any],
+                     is_viewed: bool) -> None:
     """Settle the hand-out `HANDED_OUT[key]`: stamp its Value if its array was edited in place
     since (then keep a copy of the array as it is now); forget it if the Value is gone."""
     value = ref()
     if value is None:
         del HANDED_OUT[key]
     elif _compare(value, copy):
-        HANDED_OUT[key] = (ref, value._data.copy())  # type: ignore[union-attr]
+        HANDED_OUT[key] = (ref, value._data.copy(), is_viewed)  # type: ignore[union-attr]
 
 
 def check(nodes: Sequence[Value]) -> None:
@@ -195,8 +249,8 @@ def check(nodes: Sequence[Value]) -> None:
     `nodes`: a graph, newest first (as `topological_order` gives it). Called by both backward
     passes before any gradient is computed.
     """
-    for key, (ref, copy) in list(HANDED_OUT.items()):  # in-place edits since the hand-out
-        _stamp_if_edited(key, ref, copy)
+    for key, entry in list(HANDED_OUT.items()):  # in-place edits since the hand-out
+        _stamp_if_edited(key, *entry)
     oldest = None
     for node in reversed(nodes):
         if node.op is not None:

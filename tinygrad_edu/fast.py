@@ -843,7 +843,8 @@ class Unrolled:
             if prim is None:
                 prim = registry[name]
                 forward = prim.forward
-            x = self._data
+            x: Any = self._data
+            y: Any
             right: Value
             if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
                 right = other
@@ -865,11 +866,13 @@ class Unrolled:
                         except (*FLOAT_ERRORS, TypeError):
                             pass  # (shapes that do not broadcast: `operator` says so)
                     if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:
+                        x = y = None  # (the arrays let go: `changes.viewed` counts holders)
                         return routes._operator(prim, other, self) if reflected else \
                             routes._operator(prim, self, other)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
+                    x = None  # (as above)
                     return routes._operator(prim, other, self) if reflected else \
                         routes._operator(prim, self, other)
                 try:
@@ -932,9 +935,10 @@ class Unrolled:
                 prim = registry[name]
                 forward = prim.forward
                 inline = forward is relu
-            x = self._data
+            x: Any = self._data
             if type(x) is not float:
                 if not (inline and type(x) is array and self.op is not None and not handed_out):
+                    x = None  # (the array let go: `changes.viewed` counts its holders)
                     return routes.apply(prim, self)
                 # relu of a computed array (of a layer), inline as for a float: no leaf to
                 # mark as read (see `fused`'s two arrays)
