@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tinygrad_edu"
 
 # lowest first; a module may import from the layers before its own
 LAYERS: list[set[str]] = [
-    {"kernels", "_common", "testing.op_info", "idx", "grad_mode"},
+    {"kernels", "_common", "testing.op_info", "testing.pytest_plugin", "idx", "grad_mode"},
     {"data", "fast", "methods", "changes"},
     {"storage"},
     {"engine"},

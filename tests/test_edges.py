@@ -11,6 +11,7 @@ import math
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -243,6 +244,32 @@ def test_the_tensor_forward_is_silent_ieee() -> None:
     user = subprocess.run([sys.executable, "-c", "import numpy as np, tinygrad_edu\n"
                            "np.log(np.array([-1.0]))"], capture_output=True, text=True, check=False)
     assert "RuntimeWarning" in user.stderr  # a learner's own numpy code still warns
+
+
+LEARNERS_TEST = """
+import numpy as np
+from tinygrad_edu import Value
+
+def test_special_values():
+    for x in (Value(0.0), Value([0.0, -1.0, 1.0])):
+        y = x.log() + x / 0.0 + x.sqrt() + (x * 1e308).exp()
+        (y if y.shape == () else y.sum()).backward()
+        assert np.isnan(np.sum(y.data))
+"""
+
+
+def test_a_learners_own_tests_see_no_warnings(tmp_path: Path) -> None:
+    """pytest restores its warning filters after collecting a test file, dropping the one the
+    package installs when imported; its plugin (tinygrad_edu.testing.pytest_plugin) gives
+    pytest the same filter. A learner's test file, in a project of its own whose settings
+    make every warning an error (a common strict setting)."""
+    (tmp_path / "test_mine.py").write_text(LEARNERS_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nfilterwarnings = error\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "test_mine.py"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+    assert "warning" not in done.stdout.lower(), done.stdout
 
 
 def test_detect_anomaly_names_the_op_and_its_operands() -> None:
