@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pytest
 
 from tinygrad_edu.cli import make_parser
-from tinygrad_edu.lecture import EXAMPLES
+from tinygrad_edu.lecture import EXAMPLES, decision_boundaries
 
 matplotlib.use("Agg")
 
@@ -127,11 +128,13 @@ def test_shell_command_exists(line: str) -> None:
         pytest.fail(f"the README names a command the tests do not know: {line}")
 
 
-def test_the_grid_shown_is_what_the_example_reached() -> None:
-    # the numbers in the README table come from a full-size run of decision_boundaries (which
-    # is deterministic for its seed); check they are consistent with what it must show
+def test_the_grid_shown_is_what_the_example_reached(tmp_path: Path) -> None:
+    """The README's table is a full-size run of decision_boundaries (deterministic for its
+    seed, about 10 s): run it, and compare (within a point, for another machine's rounding
+    over 2,000 steps)."""
     table = README[README.index("| m \\ n |"):]
     rows = [line for line in table.splitlines()[2:6]]
-    values = [[int(cell.strip().rstrip("%")) for cell in row.split("|")[2:6]] for row in rows]
-    assert len(set(values[0])) == 1 and values[0][0] < 65  # a linear neuron: near chance
-    assert values[3][3] == 100 and values[1][0] < values[1][3]
+    shown = [[int(cell.strip().rstrip("%")) for cell in row.split("|")[2:6]] for row in rows]
+    reached = np.round(100 * decision_boundaries(tmp_path).details["grid"])
+    assert np.abs(reached - np.array(shown)).max() <= 1, f"the README shows {shown}: " \
+        f"the example reaches {reached.astype(int).tolist()}"
