@@ -3,6 +3,8 @@ confusion matrix (full-batch `train_binary` and `accuracy` are exercised by the 
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any, cast
 
 import numpy as np
@@ -10,11 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tinygrad_edu
+from tinygrad_edu import Value, activations
+from tinygrad_edu.activations import ACTIVATIONS
 from tinygrad_edu.data import Array
-from tinygrad_edu.datasets import DataLoader, make_spiral
+from tinygrad_edu.datasets import DataLoader, logic_gate, make_spiral
 from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.perceptron import Perceptron
 from tinygrad_edu.training import (
     History,
     accuracy,
@@ -167,3 +173,109 @@ def test_one_blas_thread_limits_numpy_and_works_without_threadpoolctl(
     monkeypatch.setitem(__import__("sys").modules, "threadpoolctl", None)
     with one_blas_thread():
         assert float(np.ones((3, 3)) @ np.ones(3) @ np.ones(3)) == 9.0
+
+
+# ---- predict and accuracy: every output activation, one sample, a Perceptron ----------------
+
+
+def _forms_of_each_activation() -> list[tuple[str, Any]]:
+    """Every way `nn` accepts one of the library's activations: its name, its `Activation`,
+    its function, `Value`'s method, plus aliases and parametrised partials."""
+    forms: list[tuple[str, Any]] = []
+    for name, activation in ACTIVATIONS.items():
+        forms += [(name, name), (name, activation), (name, activation.function)]
+        if hasattr(Value, name):
+            forms.append((name, getattr(Value, name)))
+    forms += [
+        ("sigmoid", tinygrad_edu.sigmoid), ("sigmoid", "Sigmoid"), ("silu", "swish"),
+        ("step", "heaviside"), ("identity", "linear"), ("identity", None),
+        ("leaky_relu", functools.partial(activations.leaky_relu, negative_slope=0.2)),
+        ("elu", functools.partial(activations.elu, alpha=0.5)),
+    ]
+    return forms
+
+
+FORMS = _forms_of_each_activation()
+
+
+def _one_output_model(activation: Any, w: list[float], b: float) -> MLP:
+    model = MLP(2, [1], output_activation=activation, seed=0)
+    cast(Array, model.layers[0].W.data)[:] = [[w[0]], [w[1]]]
+    cast(Array, model.layers[0].b.data)[:] = [b]
+    return model
+
+
+@pytest.mark.parametrize(("name", "activation"), FORMS, ids=[f"{n}-{type(a).__name__}"
+                                                             for n, a in FORMS])
+def test_an_activation_given_by_a_callable_is_classified_as_by_its_name(
+        name: str, activation: Any) -> None:
+    X, y = logic_gate("and")  # the logit x1 + x2 - 1.5 separates it
+    model = _one_output_model(activation, [1.0, 1.0], -1.5)
+    assert predict(model, X).tolist() == y.tolist()  # (0.25 for a callable sigmoid, before)
+    assert accuracy(model, X, y) == 1.0
+
+
+@given(w=st.lists(st.floats(-3.0, 3.0), min_size=2, max_size=2), b=st.floats(-3.0, 3.0),
+       points=st.lists(st.tuples(st.floats(-3.0, 3.0), st.floats(-3.0, 3.0)), min_size=1,
+                       max_size=8))
+@settings(max_examples=15, deadline=None)
+def test_class_1_is_a_positive_logit_whatever_the_output_activation(
+        w: list[float], b: float, points: list[tuple[float, float]]) -> None:
+    X = np.array(points)
+    logits = X @ np.array(w) + b
+    keep = np.abs(logits) > 1e-6  # (away from the tie, where rounding decides)
+    expected = (logits[keep] > 0).astype(int).tolist()
+    for name, activation in FORMS:
+        got = predict(_one_output_model(activation, w, b), X)[keep].tolist()
+        assert got == expected, (name, activation)
+
+
+def test_an_activation_of_the_users_own_needs_a_threshold() -> None:
+    X, y = logic_gate("and")
+    model = _one_output_model(lambda v: v.sigmoid(), [1.0, 1.0], -1.5)
+    for call in (lambda: predict(model, X), lambda: accuracy(model, X, y)):
+        with pytest.raises(ValueError, match=r"^predict: the output activation of MLP is "
+                                             r"<function .*lambda.*pass threshold="):
+            call()
+    assert predict(model, X, threshold=0.5).tolist() == y.tolist()
+    assert accuracy(model, X, y, threshold=0.5) == 1.0
+    assert accuracy(model, X, y, threshold=0.0) == 0.25  # what it was silently, before
+    logit = _one_output_model("identity", [1.0, 1.0], -1.5)
+    assert predict(logit, X, threshold=-1.0).tolist() == [0, 1, 1, 1]  # logit > -1
+
+
+@pytest.mark.parametrize(("model", "threshold", "message"), [
+    (MLP(2, [3], seed=0), 0.5, r"^predict: threshold= is for a model with one output score; "
+                               r"this one has 3 outputs"),
+    (Perceptron(2, zeros=True), 0.5, "a Perceptron gives its classes itself"),
+    (MLP(2, [1], seed=0), math.nan, "threshold must be a number .*; got nan"),
+    (MLP(2, [1], seed=0), "0.5", "threshold must be a number .*; got '0.5'"),
+])
+def test_a_threshold_that_cannot_apply_is_refused(model: Any, threshold: Any,
+                                                  message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        predict(model, np.zeros((2, 2)), threshold=threshold)
+
+
+@given(x=st.lists(st.floats(-5.0, 5.0), min_size=2, max_size=2), nout=st.sampled_from([1, 3]))
+@settings(max_examples=25, deadline=None)
+def test_a_1d_x_is_one_sample_and_gives_its_class(x: list[float], nout: int) -> None:
+    model = MLP(2, [4, nout], seed=0)
+    one = predict(model, np.array(x))
+    assert one.shape == () and one.dtype == np.int64
+    assert one == predict(model, np.array([x]))[0] == predict(model, x)
+    if nout > 1:  # (it read the 3 outputs as 3 binary scores, before)
+        assert int(one) == int(np.asarray(model(np.array(x)).data).argmax())
+    assert accuracy(model, x, [int(one)]) == 1.0 and accuracy(model, x, int(one)) == 1.0
+    with pytest.raises(ValueError, match=r"^accuracy: 1 sample in X but 2 labels in y"):
+        accuracy(model, x, [0, 1])
+
+
+def test_a_perceptron_is_accepted_as_grid_predictions_accepts_it() -> None:
+    X, y = logic_gate("and")
+    p = Perceptron(2, zeros=True)
+    p.fit(X, y)
+    assert predict(p, X).tolist() == p.predict(X).tolist() == y.tolist()
+    assert accuracy(p, X, y) == 1.0  # ("'Perceptron' object is not callable", before)
+    assert predict(p, X[3]).shape == () and int(predict(p, X[3])) == 1
+    assert accuracy(p, X[3], [1]) == 1.0

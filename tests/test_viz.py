@@ -559,3 +559,64 @@ def test_stepper_frames_fold_to_fit_a_screen_and_highlight_the_fold() -> None:
     assert "further values" in texts["hidden"]
     assert re.search(rf'<title>hidden</title>\s*<polygon[^>]*stroke="{HIGHLIGHT}"', frames[-1])
     assert "collapsed" not in draw_graph(y).source  # draw_graph itself: max_nodes only
+
+
+# ---- plots: where a one-output model switches class -----------------------------------------
+
+
+def _sigmoid_and_gate(activation: Any) -> Any:
+    from tinygrad_edu.nn import MLP
+
+    model = MLP(2, [1], output_activation=activation, seed=0)
+    np.asarray(model.layers[0].W.data)[:] = [[1.0], [1.0]]
+    np.asarray(model.layers[0].b.data)[:] = [-1.5]
+    return model
+
+
+def test_grid_predictions_knows_the_librarys_sigmoid_given_as_a_callable() -> None:
+    from tinygrad_edu import activations
+    from tinygrad_edu.activations import ACTIVATIONS
+    from tinygrad_edu.plots import decision_threshold, grid_predictions
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    _, _, named, p_named = grid_predictions(_sigmoid_and_gate("sigmoid"), X, resolution=5)
+    assert named.min() == 0 and named.max() == 1
+    for form in (activations.sigmoid, Value.sigmoid, ACTIVATIONS["sigmoid"]):
+        model = _sigmoid_and_gate(form)
+        assert decision_threshold(model) == 0.5  # (0.0, before: every point was class 1)
+        _, _, classes, probability = grid_predictions(model, X, resolution=5)
+        np.testing.assert_array_equal(classes, named)
+        assert probability is not None and p_named is not None
+        np.testing.assert_array_equal(probability, p_named)
+
+
+def test_grid_predictions_of_an_activation_of_the_users_own_needs_a_threshold() -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from tinygrad_edu.plots import grid_predictions, plot_decision_boundary
+
+    matplotlib.use("Agg")
+    X, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
+    model = _sigmoid_and_gate(lambda v: v.sigmoid())
+    with pytest.raises(ValueError, match=r"^grid_predictions: the output activation of MLP is "
+                                         r"<function .*lambda.*pass threshold="):
+        grid_predictions(model, X, resolution=3)
+    _, _, classes, probability = grid_predictions(model, X, resolution=5, threshold=0.5)
+    _, _, named, _ = grid_predictions(_sigmoid_and_gate("sigmoid"), X, resolution=5)
+    np.testing.assert_array_equal(classes, named)
+    assert probability is None  # (its scale is the user's: no probability is made up)
+    ax = plot_decision_boundary(model, X, y, threshold=0.5, resolution=5)
+    plt.close(ax.figure)
+
+
+def test_a_softplus_output_switches_class_at_a_logit_of_0() -> None:
+    from tinygrad_edu.plots import decision_threshold, grid_predictions
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    model = _sigmoid_and_gate("softplus")
+    assert decision_threshold(model) == pytest.approx(math.log(2.0))  # softplus(0)
+    _, _, classes, probability = grid_predictions(model, X, resolution=5)
+    _, _, named, _ = grid_predictions(_sigmoid_and_gate("identity"), X, resolution=5)
+    np.testing.assert_array_equal(classes, named)  # (all class 1, before)
+    assert probability is not None and probability.min() >= 0.5

@@ -19,15 +19,17 @@ into a new pyplot figure, as matplotlib's own plotting functions do.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from tinygrad_edu.activations import ACTIVATIONS, activation_names
+from tinygrad_edu.activations import ACTIVATIONS, Activation, activation_names
 from tinygrad_edu.data import Array
 from tinygrad_edu.engine import Value, no_grad
+from tinygrad_edu.kernels import is_number
 
 __all__ = [
     "CLASS_COLORS",
@@ -77,20 +79,106 @@ def _scores(model: Any, points: Array) -> Array:
     return np.asarray(data, dtype=np.float64)
 
 
+PROBABILITY_OUTPUTS = ("sigmoid", "step")
+"""Output activations whose value is already the probability of class 1 (or a 0/1 class)."""
+_THRESHOLDS = {"sigmoid": 0.5, "step": 0.5, "softplus": math.log(2.0)}
+"""Where an output activation's value switches class, when it is not 0: its value at logit 0."""
+
+
+def _known_activations() -> dict[Any, str]:
+    """Every callable that is one of the library's activations, with that activation's name:
+    the `Activation` objects, the functions of `activations` and the methods of `Value`."""
+    known: dict[Any, str] = {}
+    for name, activation in ACTIVATIONS.items():
+        known[activation] = known[activation.function] = name
+        if callable(getattr(Value, name, None)):
+            known[getattr(Value, name)] = name
+    return known
+
+
+def activation_name(activation: Any) -> str | None:
+    """The name in `ACTIVATIONS` of an activation given as `nn` accepts it (a name, an alias,
+    one of the library's own callables, a `functools.partial` of one with non-negative
+    parameters, None for the identity), or None for a callable the library does not know.
+
+    >>> from tinygrad_edu import Value, activations
+    >>> activation_name(activations.sigmoid), activation_name(Value.tanh), activation_name("Linear")
+    ('sigmoid', 'tanh', 'identity')
+    >>> activation_name(lambda v: v.sigmoid()) is None
+    True
+    """
+    if activation is None:
+        return "identity"
+    if isinstance(activation, str):
+        return activation_names([activation])[0]
+    if isinstance(activation, functools.partial) and not activation.args and all(
+            is_number(v) and v >= 0 for v in activation.keywords.values()):
+        activation = activation.func  # leaky_relu(negative_slope=0.2), elu(alpha=0.5), ...
+    try:
+        known = _known_activations().get(activation)
+    except TypeError:  # an unhashable callable: not one of ours
+        return None
+    if known is None and isinstance(activation, Activation):
+        return activation_name(activation.function)
+    return known
+
+
+def output_activation(model: Any) -> tuple[bool, Any]:
+    """Whether `model` has an output activation (the ``activation`` of its last layer, or its
+    own for a `Neuron` or a `Layer`), and that activation; a model without one (a plain
+    callable, a micrograd MLP) gives scores that are logits."""
+    last = model.layers[-1] if hasattr(model, "layers") and model.layers else model
+    return hasattr(last, "activation"), getattr(last, "activation", None)
+
+
 def decision_threshold(model: Any) -> float:
-    """Where a one-output model's output switches class: 0.5 for a sigmoid (or step) output,
-    which is already a probability, and 0 for a logit or a score.
+    """Where a one-output model's output switches class: the output of its activation at
+    logit 0, so that class 1 is a positive logit whatever the activation: 0.5 for a sigmoid
+    (or step) output, which is already a probability, log 2 for softplus, and 0 for a logit,
+    a score or any other of the library's activations.
+
+    An output activation that is a callable of the user's own (a lambda, say) has no known
+    threshold: a `ValueError` says to pass ``threshold=`` to `predict`, `accuracy` or
+    `grid_predictions` (or to give the activation by name).
 
     >>> from tinygrad_edu.nn import MLP
     >>> decision_threshold(MLP(2, [3, 1])), decision_threshold(MLP(2, [1], "relu", "sigmoid"))
     (0.0, 0.5)
     """
-    last = model.layers[-1] if hasattr(model, "layers") and model.layers else model
-    name = getattr(getattr(last, "activation", None), "name", None)
-    return 0.5 if name in ("sigmoid", "step") else 0.0
+    has_one, activation = output_activation(model)
+    name = activation_name(activation) if has_one else "identity"
+    if name is None:
+        raise ValueError(
+            f"the output activation of {type(model).__name__} is {activation!r}, a callable "
+            f"that is not one of the library's activations, so where its output switches "
+            f"class is unknown; pass threshold= (the output above which the class is 1, e.g. "
+            f"0.5 for a probability, 0 for a logit), or give the activation by name "
+            f"(e.g. output_activation=\"sigmoid\")")
+    return _THRESHOLDS.get(name, 0.0)
+
+
+def predicts_classes(model: Any) -> bool:
+    """Whether `model` gives classes itself through ``predict`` (a `Perceptron`) rather than
+    scores when called (an `nn` model or a plain callable)."""
+    return hasattr(model, "predict") and not callable(getattr(model, "forward", None))
+
+
+_NO_THRESHOLD = ("{who}: threshold= is for a model with one output score; a {model} gives its "
+                 "classes itself")
+
+
+def checked_threshold(threshold: Any, who: str) -> float | None:
+    """`threshold` as a float (None stays None), or a ValueError naming `who`."""
+    if threshold is None:
+        return None
+    if not is_number(threshold) or math.isnan(threshold):
+        raise ValueError(f"{who}: threshold must be a number (the output above which the class "
+                         f"is 1) or None; got {threshold!r}")
+    return float(threshold)
 
 
 def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float = 0.25,
+                     threshold: float | None = None,
                      ) -> tuple[Array, Array, IntArray, Array | None]:
     """A grid over the bounding box of `X` (widened by `margin` of its size) and, at each grid
     point, the predicted class and (when the model gives scores) the probability of class 1.
@@ -98,8 +186,13 @@ def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float
     The model is an object with ``predict`` (a `Perceptron`: classes, no probability) or a
     callable giving one score per point (a logit: class 1 where it is > 0, with probability
     σ(score)) or one score per class (class = argmax, probability from the softmax).
+    A one-output model's class is 1 where its output is above `decision_threshold` (0.5 for a
+    sigmoid output, which is then the probability itself), or above `threshold` when it is
+    given (needed for an output activation of the user's own: then no probability is given,
+    its scale being unknown).
     Returns ``(xx, yy, classes, probability)``, each of shape (resolution, resolution).
     """
+    threshold = checked_threshold(threshold, "grid_predictions")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision boundaries are drawn for 2 input features; got X of shape "
@@ -113,21 +206,37 @@ def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float
     xx, yy = np.meshgrid(xs, ys)
     points = np.column_stack([xx.ravel(), yy.ravel()])
     probability: Array | None = None
-    if hasattr(model, "predict") and not callable(getattr(model, "forward", None)):
+    if predicts_classes(model):
+        if threshold is not None:
+            raise ValueError(_NO_THRESHOLD.format(who="grid_predictions",
+                                                  model=type(model).__name__))
         classes = np.asarray(model.predict(points)).astype(np.int64)
     else:
         scores = _scores(model, points)
         if scores.ndim == 2 and scores.shape[1] > 1:
+            if threshold is not None:
+                raise ValueError(_NO_THRESHOLD.format(who="grid_predictions",
+                                                      model=f"model with {scores.shape[1]} "
+                                                            f"outputs (its class is the argmax)"))
             shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
             classes = scores.argmax(axis=1)
             probability = (shifted.max(axis=1) / shifted.sum(axis=1)).reshape(xx.shape)
         else:
-            logits = scores.reshape(-1)
-            threshold = decision_threshold(model)
-            classes = (logits > threshold).astype(np.int64)
-            # σ(logit) without overflow, or the output itself when it is a probability
-            p1 = np.clip(logits, 0.0, 1.0) if threshold else 0.5 * (1.0 + np.tanh(0.5 * logits))
-            probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
+            outputs = scores.reshape(-1)
+            if threshold is not None:
+                classes = (outputs > threshold).astype(np.int64)
+            else:
+                try:
+                    natural = decision_threshold(model)
+                except ValueError as error:  # an output activation of the user's own
+                    raise ValueError(f"grid_predictions: {error}") from None
+                classes = (outputs > natural).astype(np.int64)
+                _, activation = output_activation(model)
+                if activation_name(activation) in PROBABILITY_OUTPUTS:
+                    p1 = np.clip(outputs, 0.0, 1.0)  # the output is the probability itself
+                else:  # σ(output − threshold) without overflow: σ(logit) for a logit
+                    p1 = 0.5 * (1.0 + np.tanh(0.5 * (outputs - natural)))
+                probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
     return xx, yy, classes.reshape(xx.shape).astype(np.int64), probability
 
 
@@ -143,6 +252,7 @@ def plot_decision_boundary(
     shade: str = "probability",
     point_size: float = 18.0,
     labels: Sequence[str] | None = None,
+    threshold: float | None = None,
 ) -> Any:
     """Draw a 2-input classifier's decision regions, its boundary, and the data points.
 
@@ -151,7 +261,9 @@ def plot_decision_boundary(
     scores. The background is shaded by the probability the model gives the class it predicts
     (``shade="probability"``, when it gives scores) or flat per class (``shade="class"``); the
     boundary is a black line; the points are coloured and shaped by their label `y`. Returns
-    the matplotlib ``Axes`` (a new pyplot figure's when `ax` is None).
+    the matplotlib ``Axes`` (a new pyplot figure's when `ax` is None). `threshold` is passed
+    to `grid_predictions` (a one-output model whose output activation is a callable of the
+    user's own needs it).
     """
     require_matplotlib()
     from matplotlib.colors import LinearSegmentedColormap, ListedColormap
@@ -167,7 +279,7 @@ def plot_decision_boundary(
 
         _, ax = plt.subplots(figsize=(5, 4.5))
     xx, yy, classes, probability = grid_predictions(model, X, resolution=resolution,
-                                                    margin=margin)
+                                                    margin=margin, threshold=threshold)
     n_classes = int(max(classes.max(), y.max() if y.size else 0)) + 1
     cmap: Any
     if probability is not None and shade == "probability" and n_classes <= 2:

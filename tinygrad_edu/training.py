@@ -33,7 +33,7 @@ from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
-from tinygrad_edu.plots import decision_threshold
+from tinygrad_edu.plots import checked_threshold, decision_threshold, predicts_classes
 
 __all__ = [
     "History",
@@ -104,26 +104,52 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
-def predict(model: Any, X: Any) -> Labels:
+def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     """The class `model` gives each row of `X`: the argmax of several outputs, or 1 where its
-    single output is above `plots.decision_threshold` (0 for a logit or a score, 0.5 for a
-    sigmoid output), else 0. No graph is recorded.
+    single output is above `threshold`, else 0. No graph is recorded.
+
+    `threshold` defaults to `plots.decision_threshold` (0 for a logit or a score, 0.5 for a
+    sigmoid output); an output activation that is a callable of your own (not one of the
+    library's) needs it given. A `Perceptron` (or any model with ``predict`` and no
+    ``forward``) gives its classes itself. A 1-D `X` is one sample, as for the model itself:
+    its class comes as a 0-d array (``int(predict(model, x))``), without the batch axis.
 
     >>> from tinygrad_edu.nn import MLP
     >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0], [5.0, -5.0]]).tolist()
     [1, 0]
+    >>> int(predict(MLP(2, [3], seed=0), [5.0, -5.0]))
+    0
     """
+    threshold = checked_threshold(threshold, "predict")
+    array = np.asarray(X, dtype=np.float64)
+    if predicts_classes(model):
+        if threshold is not None:
+            raise ValueError(f"predict: threshold= is for a model with one output score; a "
+                             f"{type(model).__name__} gives its classes itself")
+        given: Labels = np.asarray(model.predict(array), dtype=np.int64)
+        return given
     with no_grad():
-        out = model(np.asarray(X, dtype=np.float64))
+        out = model(array)
     scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
+    if array.ndim == 1:  # one sample: its outputs, or its one output
+        scores = scores.reshape(1, -1)
     if scores.ndim == 2 and scores.shape[1] > 1:
+        if threshold is not None:
+            raise ValueError(f"predict: threshold= is for a model with one output score; this "
+                             f"one has {scores.shape[1]} outputs (its class is the argmax)")
         classes: Labels = scores.argmax(axis=1)
-        return classes
-    return (scores.reshape(-1) > decision_threshold(model)).astype(np.int64)
+    else:
+        try:
+            cut = decision_threshold(model) if threshold is None else threshold
+        except ValueError as error:  # an output activation of the user's own
+            raise ValueError(f"predict: {error}") from None
+        classes = (scores.reshape(-1) > cut).astype(np.int64)
+    return classes.reshape(()) if array.ndim == 1 else classes
 
 
-def accuracy(model: Any, X: Any, y: Any) -> float:
-    """The fraction of samples `model` classifies right (its classes as `predict` gives them).
+def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> float:
+    """The fraction of samples `model` classifies right (its classes as `predict` gives them,
+    with `threshold`); a 1-D `X` is one sample, with one label.
 
     >>> from tinygrad_edu.nn import Neuron
     >>> n = Neuron(2)
@@ -131,7 +157,8 @@ def accuracy(model: Any, X: Any, y: Any) -> float:
     >>> accuracy(n, [[1.0, 5.0], [-1.0, 5.0], [2.0, 0.0]], [1, 0, 0])
     0.6666666666666666
     """
-    labels, predicted = np.asarray(y).reshape(-1), predict(model, X)
+    predicted = predict(model, X, threshold=threshold).reshape(-1)
+    labels = np.asarray(y).reshape(-1)
     if labels.shape != predicted.shape:  # (one label would be compared with every sample)
         raise ValueError(f"accuracy: {plural(len(predicted), 'sample')} in X but "
                          f"{plural(len(labels), 'label')} in y; give one label per sample")
