@@ -167,3 +167,57 @@ def test_numpys_global_seed_makes_data_and_models_repeat() -> None:
     np.random.seed(7)
     assert not np.array_equal(make_moons(10)[0], first[0])
     np.testing.assert_array_equal(make_moons(10, seed=3)[0], make_moons(10, seed=3)[0])
+
+
+# ---- DataLoader: a list is a list of samples; only a tuple is a group of arrays --------------
+
+
+@given(rows=st.lists(st.lists(st.floats(-9.0, 9.0), min_size=2, max_size=2), min_size=1,
+                     max_size=12), batch_size=st.integers(1, 5))
+@settings(max_examples=30, deadline=None)
+def test_a_list_of_samples_is_batched_as_the_array_of_them(rows: list[list[float]],
+                                                            batch_size: int) -> None:
+    from tinygrad_edu.datasets import DataLoader
+
+    as_list = DataLoader(rows, batch_size=batch_size)
+    as_array = DataLoader(np.array(rows), batch_size=batch_size)
+    assert repr(as_list) == repr(as_array)  # (one sample per row, not a group of rows)
+    batches = list(as_list)
+    assert all(isinstance(b, np.ndarray) for b in batches)
+    for got, expected in zip(batches, as_array, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_list_of_sample_tuples_is_collated_as_pytorch_does() -> None:
+    from tinygrad_edu.datasets import DataLoader
+
+    X, y = np.arange(10.0).reshape(5, 2), np.array([0, 1, 0, 1, 1])
+    pairs = list(DataLoader(list(zip(X, y, strict=True)), batch_size=2))
+    grouped = list(DataLoader((X, y), batch_size=2))
+    assert [len(p) for p in pairs] == [2, 2, 2]
+    for (xb, yb), (xg, yg) in zip(pairs, grouped, strict=True):
+        np.testing.assert_array_equal(xb, xg)
+        np.testing.assert_array_equal(yb, yg)
+
+
+def test_the_repro_a_list_of_three_rows_is_three_samples() -> None:
+    from tinygrad_edu.datasets import DataLoader
+
+    loader = DataLoader([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], batch_size=2)
+    assert loader.samples == 3 and len(loader) == 2  # (2 samples of a group of 3, before)
+    assert [b.tolist() for b in loader] == [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0]]]
+
+
+@pytest.mark.parametrize(("dataset", "message"), [
+    ([np.zeros((3, 2)), np.zeros(3)], r"a list is a list of samples, stacked into one array "
+     r"\(as PyTorch's DataLoader does\), but the samples do not stack: they have shapes "
+     r"\(3, 2\), \(3,\); for arrays with one row per sample, give a tuple: DataLoader\(\(X, y\)\)"),
+    ([[1.0, 2.0], [3.0]], r"they have shapes \(2,\), \(1,\)"),
+    ([(1.0, 0), (2.0,)], "tuples of one length; got lengths \\[1, 2\\]"),
+    ([([1.0, 2.0], 0), ([3.0], 1)], "position 0 of the samples do not stack"),
+])
+def test_a_list_that_does_not_stack_is_refused_clearly(dataset: list[Any], message: str) -> None:
+    from tinygrad_edu.datasets import DataLoader
+
+    with pytest.raises(ValueError, match=message):
+        DataLoader(dataset)

@@ -303,7 +303,7 @@ def test_a_single_array_three_arrays_and_the_repr() -> None:
 
 def test_batches_are_copies() -> None:
     X = np.zeros((4, 2))
-    xb, = next(iter(DataLoader([X], batch_size=2)))
+    xb, = next(iter(DataLoader((X,), batch_size=2)))
     xb[:] = 1.0
     assert X.sum() == 0.0
 

@@ -394,7 +394,9 @@ class DataLoader:
     batch is smaller unless `drop_last`. With `shuffle`, each pass takes a new order, drawn
     from a generator made once from `seed` (so a run repeats, epoch after epoch).
     ``len(loader)`` is the number of batches a pass gives. A single array (not a tuple) gives
-    batches of that array alone.
+    batches of that array alone. Only a tuple is a group of arrays; a list is a list of samples,
+    as for PyTorch: rows stacked into one array (``[[1, 2], [3, 4]]`` is two samples), or, when
+    each sample is a tuple such as ``(x, y)``, one array per position (PyTorch's collate).
 
     >>> X, y = np.arange(10.0).reshape(5, 2), np.array([0, 1, 0, 1, 1])
     >>> [yb.tolist() for _, yb in DataLoader((X, y), batch_size=2)]
@@ -406,7 +408,9 @@ class DataLoader:
 
     def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, *, seed: Seed = None) -> None:
-        self.single = not isinstance(dataset, tuple | list)
+        if isinstance(dataset, list):
+            dataset = _stack_samples(dataset)
+        self.single = not isinstance(dataset, tuple)
         arrays = [np.asarray(a) for a in ([dataset] if self.single else dataset)]
         if not arrays or any(a.ndim == 0 for a in arrays):
             raise ValueError("DataLoader: dataset must be an array or a tuple of arrays with "
@@ -448,3 +452,36 @@ class DataLoader:
         return (f"DataLoader({plural(self.samples, 'sample')}, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}: "
                 f"{len(self)} {'batch' if len(self) == 1 else 'batches'})")
+
+
+def _stack_samples(samples: list[Any]) -> Any:
+    """A list of samples as `DataLoader` takes it: one array of them, or a tuple of arrays
+    (one per position) when every sample is a tuple, such as ``(x, y)``."""
+    if samples and all(isinstance(s, tuple) for s in samples):
+        sizes = {len(s) for s in samples}
+        if len(sizes) != 1:
+            raise ValueError(f"DataLoader: a list of samples that are tuples needs tuples of one "
+                             f"length; got lengths {sorted(sizes)}")
+        return tuple(_stack([s[k] for s in samples], f"position {k} of the samples")
+                     for k in range(sizes.pop()))
+    return _stack(samples, "the samples")
+
+
+def _stack(rows: list[Any], what: str) -> Any:
+    """`rows` as one array, or a ValueError that says a list is taken as samples."""
+    try:
+        return np.asarray(rows)
+    except ValueError:
+        shapes = list(dict.fromkeys(_shape_of(r) for r in rows))
+        raise ValueError(f"DataLoader: a list is a list of samples, stacked into one array "
+                         f"(as PyTorch's DataLoader does), but {what} do not stack: they have "
+                         f"shapes {', '.join(shapes[:4])}{' ...' if len(shapes) > 4 else ''}; "
+                         f"for arrays with one row per sample, give a tuple: "
+                         f"DataLoader((X, y))") from None
+
+
+def _shape_of(row: Any) -> str:
+    try:
+        return str(np.shape(row))
+    except ValueError:
+        return "ragged"
