@@ -253,3 +253,36 @@ def test_all_sixteen_two_input_gates_learnable_except_xor_and_xnor() -> None:
             assert history.cycled
     assert len(learned) == 14
     assert (0, 1, 1, 0) not in learned and (1, 0, 0, 1) not in learned
+
+
+@given(gate=st.sampled_from(["and", "or", "nand", "xor"]),
+       lr=st.floats(1e-15, 1e8, allow_nan=False, allow_infinity=False))
+@example(gate="and", lr=1e-10)  # (its epochs moved the weights by less than the tolerance)
+@settings(max_examples=60, deadline=None)
+def test_the_cycle_test_does_not_depend_on_the_scale_of_lr(gate: str, lr: float) -> None:
+    X, y = logic_gate(gate)
+    history = Perceptron(2, zeros=True).fit(X, y, lr=lr)
+    if gate == "xor":
+        assert history.cycled and not history.converged
+    else:  # separable: never declared a cycle, whatever lr (from zero, lr only scales w)
+        assert history.converged and not history.cycled
+
+
+@given(gate=st.sampled_from(["and", "or", "nand", "xor"]), power=st.integers(-60, 60))
+@settings(max_examples=40, deadline=None)
+def test_from_zero_a_power_of_two_lr_only_scales_the_weights(gate: str, power: int) -> None:
+    X, y = logic_gate(gate)
+    unit = Perceptron(2, zeros=True).fit(X, y, lr=1.0)
+    scaled = Perceptron(2, zeros=True).fit(X, y, lr=2.0 ** power)
+    assert (scaled.errors, scaled.converged, scaled.cycled) == (
+        unit.errors, unit.converged, unit.cycled)
+    np.testing.assert_array_equal(np.array(scaled.weights), 2.0 ** power * np.array(unit.weights))
+
+
+def test_a_tiny_lr_next_to_large_weights_claims_no_cycle() -> None:
+    # w + lr·x rounds back to w here: the weights stay put, which is no proof of a cycle
+    X, y = logic_gate("and")
+    p = Perceptron(2, zeros=True)
+    p.weights = [1.0, 1.0, 1.0]
+    history = p.fit(X, y, lr=1e-20, max_epochs=5)
+    assert (history.epochs, history.converged, history.cycled) == (5, False, False)

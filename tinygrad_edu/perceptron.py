@@ -170,27 +170,36 @@ class Perceptron:
         max_epochs = positive_int(max_epochs, "Perceptron.fit: max_epochs")
         w = self._weights.copy()
         history = PerceptronHistory(initial_weights=w.copy())
-        earlier = [w.copy()]
+        # The cycle test watches moved = (w − w_start)/lr, the signed sum of the samples added
+        # so far: w comes back to an earlier state exactly when `moved` does, and `moved` does
+        # not depend on the scale of lr (w itself may change by less than any tolerance in an
+        # epoch when lr is tiny, or lose its small changes to rounding next to a large w_start).
+        moved = np.zeros_like(w)
+        earlier = [moved.copy()]
+        feature_scale = np.abs(rows).max(axis=0)  # one update's size, per weight
         for _ in range(max_epochs):
             errors = 0
             for x, target in zip(rows, labels, strict=True):
                 prediction = 1 if _net_inputs(x[np.newaxis], w)[0] > 0.0 else 0
                 if prediction == 0 and target == 1:
                     w += lr * x
+                    moved += x
                     errors += 1
                 elif prediction == 1 and target == 0:
                     w -= lr * x
+                    moved -= x
                     errors += 1
             history.errors.append(errors)
             history.weights.append(w.copy())
             if errors == 0:
                 history.converged = True
                 break
-            tolerance = 1e-9 * max(1.0, float(np.abs(w).max()))
-            if any(np.allclose(w, state, rtol=0.0, atol=tolerance) for state in earlier):
+            # rounding only: relative to one update and to the sum (exact for integer inputs)
+            tolerance = 1e-9 * np.maximum(feature_scale, np.abs(moved))
+            if any(np.all(np.abs(moved - state) <= tolerance) for state in earlier):
                 history.cycled = True
                 break
-            earlier.append(w.copy())
+            earlier.append(moved.copy())
         self._weights = w
         return history
 
