@@ -21,6 +21,7 @@ from tinygrad_edu import export
 from tinygrad_edu.activations import ACTIVATIONS
 from tinygrad_edu.data import Array
 from tinygrad_edu.datasets import make_moons
+from tinygrad_edu.engine import Value
 from tinygrad_edu.export import (
     ONNX_OPSET,
     ExportDependencyError,
@@ -229,10 +230,85 @@ def test_from_torch_names_what_does_not_fit(source: Any, model: Any, message: st
     (lambda nn: [nn.Linear(2, 3), nn.Linear(2, 1)], r"Linear layer 1 takes 2 inputs but layer 0 "
      r"gives 3 outputs"),
     (lambda nn: [], r"has no Linear layer"),
+    # Softplus is x itself above its threshold: below 20 that is another function, and above
+    # log(max float) PyTorch's log1p(exp(x)) below the threshold overflows to inf
+    (lambda nn: [nn.Linear(2, 2), nn.Softplus(threshold=0.0)],
+     r"module 1 .* Softplus\(beta=1.0, threshold=0.0\): PyTorch's Softplus gives x itself above "
+     r"its threshold .* a threshold from 20 \(PyTorch's default, off by at most 2.1e-9\) to "
+     r"88.7228 is accepted; got 0.0"),
+    (lambda nn: [nn.Linear(2, 2), nn.Softplus(threshold=19.9)], r"got 19.9"),
+    (lambda nn: [nn.Linear(2, 2), nn.Softplus(threshold=100.0)],
+     r"overflows to inf above 88.7228 in torch.float32"),
+    (lambda nn: [nn.Linear(2, 2).double(), nn.Softplus(threshold=float("inf"))],
+     r"overflows to inf above 709.783 in torch.float64; .* got inf"),
+    (lambda nn: [nn.Linear(2, 2), nn.Softplus(beta=2.0)], r"'softplus' has beta=1.0"),
+    # a subclass that computes its own output, or hooks, are not the module they extend
+    (lambda nn: [Doubled(2, 2)], r"module 0 .* is Doubled, a subclass of torch.nn.Linear that "
+     r"redefines forward: its outputs need not be Linear's, so it is refused"),
+    (lambda nn: [nn.Linear(2, 2), Clipped()], r"module 1 .* is Clipped, a subclass of "
+     r"torch.nn.ReLU that redefines forward"),
+    (lambda nn: [hooked(nn.Linear(2, 2))], r"module 0 .* is Linear, a torch.nn.Linear with "
+     r"forward hooks"),
 ])
 def test_from_torch_refuses_a_sequential_it_cannot_hold(modules: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         from_torch(torch.nn.Sequential(*modules(torch.nn)))
+
+
+class Doubled(torch.nn.Linear):  # type: ignore[misc]
+    def forward(self, x: Any) -> Any:
+        return 2 * super().forward(x)
+
+
+class Clipped(torch.nn.ReLU):  # type: ignore[misc]
+    def forward(self, x: Any) -> Any:
+        return super().forward(x).clamp(max=1.0)
+
+
+class Named(torch.nn.Linear):  # type: ignore[misc]
+    """A subclass that leaves the computation alone."""
+
+
+class NamedReLU(torch.nn.ReLU):  # type: ignore[misc]
+    """A subclass that leaves the computation alone."""
+
+
+def hooked(module: Any) -> Any:
+    module.register_forward_hook(lambda module, inputs, output: output + 1)
+    return module
+
+
+def test_from_torch_accepts_subclasses_that_keep_the_computation() -> None:
+    net = torch.nn.Sequential(Named(2, 3), NamedReLU(), torch.nn.Linear(3, 1)).double()
+    model = from_torch(net)
+    assert repr(model) == "MLP(2 → 3 relu → 1 identity)"
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_allclose(ours(model, X), torch_out(net, X), **FLOAT64)
+
+
+def test_from_torch_refuses_a_sequential_that_computes_otherwise() -> None:
+    class Residual(torch.nn.Sequential):  # type: ignore[misc]
+        def forward(self, x: Any) -> Any:
+            return x + super().forward(x)
+
+    with pytest.raises(ValueError, match=r"the Sequential given is Residual, a subclass of "
+                                         r"torch.nn.Sequential that redefines forward"):
+        from_torch(Residual(torch.nn.Linear(2, 2)))
+
+
+def test_from_torch_softplus_thresholds_that_keep_softplus() -> None:
+    # PyTorch's default 20 gives x above 20, off by at most log1p(e^-20) = 2.06e-9, as the
+    # docstring says; 100 in float64 (below log(max float64)) and to_torch's 40 are exact
+    X = np.array([[-30.0], [0.0], [19.9], [20.0 + 1e-9], [25.0], [39.0], [45.0], [150.0]])
+    for threshold, tolerance in ((20.0, 2.1e-9), (40.0, 0.0), (100.0, 0.0)):
+        net = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.Softplus(threshold=threshold))
+        net = net.double()
+        with torch.no_grad():
+            net[0].weight.fill_(1.0)
+            net[0].bias.fill_(0.0)
+        model = from_torch(net)
+        np.testing.assert_allclose(ours(model, X), torch_out(net, X), rtol=1e-15, atol=tolerance)
+    assert float(np.log1p(np.exp(-20.0))) < 2.1e-9
 
 
 def test_from_torch_refuses_other_sources() -> None:
@@ -250,7 +326,8 @@ def test_to_onnx_gives_our_outputs_in_onnx_runtime(name: str, dtype: str,
     model = MLP(3, [6, 5, 2], activation=name, output_activation=name, seed=4)
     path = tmp_path / "model.onnx"
     if name == "gelu" and dtype == "float64":
-        with pytest.raises(ValueError, match=r"gelu needs ONNX's Erf, .* dtype='float32'"):
+        with pytest.raises(ValueError, match=r"gelu needs erf or erfc to float64's precision, .* "
+                           r"dtype='float32'"):
             to_onnx(model, path, dtype=dtype)
         return
     to_onnx(model, path, dtype=dtype)
@@ -268,6 +345,27 @@ def test_each_float64_onnx_activation_is_accurate_everywhere(name: str, tmp_path
     X = POINTS[:, None]
     np.testing.assert_allclose(onnx_out(tmp_path / "unit.onnx", X, "float64"), ours(layer, X),
                                rtol=1e-14, atol=1e-300)
+
+
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32, 1.2e-38
+# float32 inputs from ±1e-37 to ±1e4 (the contract's range), 0 and the tails included
+FLOAT32_GRID = np.concatenate([-np.logspace(-37, 4, 600), [0.0], np.logspace(-37, 4, 600)]
+                              ).astype(np.float32).astype(np.float64)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_each_float32_onnx_activation_is_within_2e_7_relative(name: str,
+                                                               tmp_path: Path) -> None:
+    # as to_onnx's docstring says: within 2e-7 relative of the exact value at the float32
+    # input wherever that value is a normal float32 (float32's Sigmoid was 17% off at -15,
+    # Elu gave 0 at -1e-8, 1 + Erf lost gelu below -5), and float32's rounding below
+    layer = unit_layer(name)
+    to_onnx(layer, tmp_path / "unit.onnx", dtype="float32")
+    X = FLOAT32_GRID[:, None]
+    got, exact = onnx_out(tmp_path / "unit.onnx", X, "float32"), ours(layer, X)
+    normal = np.abs(exact) >= FLOAT32_TINY
+    np.testing.assert_allclose(got[normal], exact[normal], rtol=2e-7, atol=0.0)
+    np.testing.assert_allclose(got[~normal], exact[~normal], rtol=0.0, atol=FLOAT32_TINY)
 
 
 def test_the_onnx_file_states_its_opset_and_shapes(tmp_path: Path) -> None:
@@ -317,6 +415,82 @@ def test_a_trained_model_round_trips_with_equal_outputs(tmp_path: Path) -> None:
     np.testing.assert_allclose(onnx_out(tmp_path / "m32.onnx", X, "float32"), expected, **FLOAT32)
     predictions = (expected[:, 0] > 0).astype(int)
     assert ((onnx_out(tmp_path / "m32.onnx", X, "float32")[:, 0] > 0) == predictions).all()
+
+
+def test_a_micrograd_layer_whose_neurons_differ_is_refused(tmp_path: Path) -> None:
+    random.seed(0)
+    layer = micrograd_nn.Layer(2, 2)
+    layer.neurons[1].nonlin = False
+    message = (r"micrograd layer 0 \(Layer of \[ReLUNeuron\(2\), LinearNeuron\(2\)\]\) mixes "
+               r"activations: neuron 0 is ReLU \(nonlin=True\), neuron 1 is linear "
+               r"\(nonlin=False\); export writes one activation per layer")
+    with pytest.raises(ValueError, match=message):
+        to_torch(layer)
+    model = micrograd_nn.MLP(2, [3, 1])
+    model.layers[1].neurons[0].nonlin = True  # one neuron: still one activation
+    model.layers[0].neurons[2].nonlin = False
+    with pytest.raises(ValueError, match=r"micrograd layer 0 .* neuron 2 is linear"):
+        to_onnx(model, tmp_path / "m.onnx")
+    layer.neurons[0].nonlin = False  # all linear now: exported as such
+    assert [d.activation for d in dense_layers(layer)] == ["identity"]
+
+
+class Scaled(MLP):
+    def forward(self, x: Any) -> Any:
+        return super().forward(x) * 2.0
+
+
+class Renamed(MLP):
+    """A subclass that leaves the computation alone."""
+
+
+class Shifted(Layer):
+    def transform(self, x: Any) -> Any:
+        return super().transform(x) + 1.0
+
+
+class TanhNeuron(micrograd_nn.Neuron):
+    def __call__(self, x: Any) -> Any:
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+        return act.tanh()
+
+
+def test_our_subclasses_that_compute_otherwise_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"the model is Scaled, a subclass of "
+                                        r"tinygrad_edu.nn.MLP that redefines forward: its "
+                                        r"outputs need not be those of the MLP export writes"):
+        to_torch(Scaled(2, [3, 1], seed=0))
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[0] = Shifted(2, 3, activation="relu", seed=0)
+    with pytest.raises(TypeError, match=r"layer 0 is Shifted, a subclass of "
+                                        r"tinygrad_edu.nn.Layer that redefines transform"):
+        to_onnx(model, tmp_path / "m.onnx")
+    with pytest.raises(TypeError, match=r"the model is Scaled"):
+        from_torch(to_torch(MLP(2, [3, 1], seed=0)), Scaled(2, [3, 1], seed=0))
+    random.seed(0)
+    micro = micrograd_nn.Layer(2, 2)
+    micro.neurons[1] = TanhNeuron(2)
+    with pytest.raises(TypeError, match=r"neuron 1 of micrograd layer 0 is TanhNeuron, a "
+                                        r"subclass of tinygrad_edu.micrograd.nn.Neuron that "
+                                        r"redefines __call__"):
+        dense_layers(micro)
+
+
+def test_our_subclasses_that_keep_the_computation_export() -> None:
+    model = Renamed(2, [3, 1], activation="tanh", seed=0)
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    np.testing.assert_allclose(torch_out(to_torch(model), X), ours(model, X), **FLOAT64)
+
+
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if hasattr(Value, n)])
+def test_value_methods_count_as_their_activation(name: str) -> None:
+    # MLP(..., activation=Value.tanh) shows activation='tanh' and exports as tanh
+    model = MLP(2, [3, 1], activation=getattr(Value, name), seed=0)
+    assert f"3 {name}" in repr(model)
+    assert dense_layers(model)[0].activation == name
+    if name in TORCH_ACTIVATIONS:
+        X = np.random.default_rng(0).normal(scale=3.0, size=(6, 2))
+        np.testing.assert_allclose(torch_out(to_torch(model), X), ours(model, X), **FLOAT64)
 
 
 # ---- without the extra ------------------------------------------------------------------------
