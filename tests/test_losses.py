@@ -422,9 +422,12 @@ def test_l1_at_zero_and_huber_at_delta_use_pytorchs_conventions() -> None:
 
 
 def test_huber_refuses_a_bad_delta() -> None:
-    for bad in (0.0, -1.0, "1", float("nan")):
+    for bad in (0.0, -1.0, "1", float("nan"), True, np.float32(-0.5)):
         with pytest.raises(ValueError, match="huber_loss: delta must be a positive number"):
             huber_loss(Value([1.0]), [0.0], delta=bad)  # type: ignore[arg-type]
+    for good in (np.float32(0.5), np.int64(2)):  # (numpy numbers are numbers)
+        assert huber_loss(Value([1.0]), [0.0], delta=good).data == huber_loss(  # type: ignore[arg-type]
+            Value([1.0]), [0.0], delta=float(good)).data
 
 
 def test_nll_loss_picks_minus_the_log_probability_of_each_label() -> None:

@@ -266,11 +266,29 @@ def test_sgd_and_adam_train_a_small_model() -> None:
         (lambda: SGD([Value(1.0)], lr=0.1, momentum=-0.5), ValueError, "momentum"),
         (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, r"betas must be two numbers"),
         (lambda: Adam([Value(1.0)], eps=-1.0), ValueError, "Adam: eps"),
+        (lambda: Adam([Value(1.0)], betas=0.9),  # type: ignore[arg-type]
+         ValueError, r"^Adam: betas must be two numbers in \[0, 1\); got 0.9$"),
+        (lambda: setattr(SGD([Value(1.0)], lr=0.1), "lr", "0.1"), ValueError,
+         r"^SGD: lr must be a finite number ≥ 0; got '0.1'$"),  # (at the assignment)
+        (lambda: setattr(Adam([Value(1.0)]), "lr", -1), ValueError, r"^Adam: lr must be"),
     ],
 )
 def test_bad_arguments_are_refused(make: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         make()
+
+
+def test_numpy_numbers_are_numbers_for_every_setting() -> None:
+    """np.float32(0.9) is as good a beta as 0.9 (it was refused, though an lr of that type
+    was taken)."""
+    w, numbers = Value([1.0, 2.0]), cast(Any, np)  # (typed float, as PyTorch's)
+    adam = Adam([w], lr=numbers.float32(0.5), betas=(numbers.float32(0.5), np.float64(0.25)),
+                eps=numbers.int64(0))
+    assert adam.betas == (0.5, 0.25) and type(adam.lr) is float
+    sgd = SGD([w], lr=np.float64(0.1), momentum=numbers.float32(0.5),
+              weight_decay=numbers.int32(0))
+    sgd.lr = numbers.float32(0.25)
+    assert sgd.lr == 0.25 and type(sgd.lr) is float
 
 
 def test_model_parameters_generator_is_accepted() -> None:

@@ -41,6 +41,7 @@ from tinygrad_edu import ops
 from tinygrad_edu.arrays import where
 from tinygrad_edu.data import as_data, data_of
 from tinygrad_edu.engine import Value, apply, constant
+from tinygrad_edu.kernels import is_number
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "hinge_loss", "huber_loss", "l1_loss", "mse_loss", "nll_loss"]
@@ -136,7 +137,7 @@ def huber_loss(pred: Any, target: Any, reduction: str = "mean", delta: float = 1
     >>> huber_loss(Value([0.5, 3.0]), [0.0, 0.0], reduction="none").data.tolist()
     [0.125, 2.5]
     """
-    if isinstance(delta, bool) or not isinstance(delta, int | float) or not delta > 0:
+    if not is_number(delta) or not delta > 0:
         raise ValueError(f"huber_loss: delta must be a positive number; got {delta!r}")
     p, t, reduction = _pair(pred, target, "huber_loss", reduction)
     d = p - t

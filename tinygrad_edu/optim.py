@@ -24,14 +24,13 @@ import numpy as np
 from tinygrad_edu.changes import changed, describe_value, is_read
 from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import Value
-from tinygrad_edu.kernels import set_writeable
+from tinygrad_edu.kernels import is_number, set_writeable
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
 
 def _check_rate(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating) \
-            or not value >= 0.0 or math.isinf(value):
+    if not is_number(value) or not value >= 0.0 or math.isinf(value):
         raise ValueError(f"{name} must be a finite number ≥ 0; got {value!r}")
     return float(value)
 
@@ -59,6 +58,16 @@ class Optimizer:
                 self.params.append(p)
         if not self.params:
             raise ValueError("an optimizer needs at least one parameter; got an empty list")
+
+    @property
+    def lr(self) -> float:
+        """The learning rate, a finite number ≥ 0; checked when set, in the constructor or
+        later (a schedule's ``opt.lr = 0.01``), not at the next step."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        self._lr = _check_rate(value, f"{type(self).__name__}: lr")
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to zero."""
@@ -125,7 +134,7 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params)
-        self.lr = _check_rate(lr, "SGD: lr")
+        self.lr = lr
         self.momentum = _check_rate(momentum, "SGD: momentum")
         self.weight_decay = _check_rate(weight_decay, "SGD: weight_decay")
         self._buffers: list[Array | None] = [None] * len(self.params)
@@ -166,9 +175,9 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params)
-        self.lr = _check_rate(lr, "Adam: lr")
-        if len(betas) != 2 or not all(isinstance(b, int | float) and 0.0 <= b < 1.0
-                                      for b in betas):
+        self.lr = lr
+        if not isinstance(betas, tuple | list) or len(betas) != 2 or \
+                not all(is_number(b) and 0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _check_rate(eps, "Adam: eps")
