@@ -257,6 +257,11 @@ def test_cross_entropy_accepts_integral_floats_and_value_labels() -> None:
         ([0.5, 1], "labels must be integer class indices"),
         ([0, 1, 2], r"logits of shape \(2, 3\) need labels of shape \(2,\); got shape \(3,\)"),
         (["a", "b"], "labels must be integer class indices"),
+        ([0.0, float("nan")], "labels must be integer class indices"),
+        # the label as given (it named the integer a cast made of it: -9223372036854775808)
+        ([0.0, float("inf")], r"^cross_entropy: label inf is outside the 3 classes 0\.\.2$"),
+        ([0.0, -float("inf")], r"^cross_entropy: label -inf is outside the 3 classes"),
+        ([1e20, 0.0], r"^cross_entropy: label 100000000000000000000 is outside the 3 classes"),
     ],
 )
 def test_cross_entropy_refuses_bad_labels(labels: Any, message: str) -> None:

@@ -281,17 +281,17 @@ def _labels(loss: str, what: str, shape: tuple[int, ...], labels: Any, reduction
     raw = data_of(labels)
     array = np.asarray(raw)
     if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
-                                        not np.all(array == np.round(array))):
+                                        not np.all(array == np.round(array))):  # (nan too)
         raise ValueError(f"{loss}: labels must be integer class indices; got {raw!r}")
-    index = array.astype(np.intp)
     if classes == 0 or (reduction == "mean" and math.prod(shape) == 0):
         raise ValueError(f"{loss}: no samples or no classes ({what} of shape {shape}); "
                          "a mean over zero samples is undefined")
-    if index.shape != shape[:-1]:
+    if array.shape != shape[:-1]:
         raise ValueError(f"{loss}: {what} of shape {shape} need labels of shape "
-                         f"{shape[:-1]}; got shape {index.shape}")
-    outside = index[(index < 0) | (index >= classes)].reshape(-1)
+                         f"{shape[:-1]}; got shape {array.shape}")
+    outside = array[(array < 0) | (array >= classes)].reshape(-1)  # (as given: inf, 1e20...)
     if outside.size:
-        raise ValueError(f"{loss}: label {int(outside[0])} is outside the {classes} "
-                         f"classes 0..{classes - 1}")
-    return index
+        label = outside[0].item()
+        raise ValueError(f"{loss}: label {int(label) if math.isfinite(label) else label} is "
+                         f"outside the {classes} classes 0..{classes - 1}")
+    return array.astype(np.intp)
