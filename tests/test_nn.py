@@ -408,6 +408,22 @@ def test_neuron_view_stays_live_and_writes_through() -> None:
     assert "grad" in repr(neuron.weights) and "neuron 1" in repr(neuron)
 
 
+def test_neuron_view_refuses_data_of_another_shape_by_name() -> None:
+    layer = Layer(3, 2, seed=0)
+    before = cast(Array, layer.W.data).copy()
+    with pytest.raises(ValueError, match=r"^W\[:, 0\]\.data: W\[:, 0\] has shape \(3,\), and "
+                                         r"takes data of that shape \(or a number\); got shape "
+                                         r"\(2,\)$"):  # (numpy's 'could not broadcast', before)
+        layer[0].weights.data = [1.0, 2.0]
+    with pytest.raises(ValueError, match=r"^b\[1\]\.data: b\[1\] has shape \(\)"):
+        layer[1].bias.data = [1.0, 2.0]
+    with pytest.raises(TypeError, match=r"^W\[:, 1\]\.data must be a number"):
+        layer[1].weights.data = "ab"
+    assert np.array_equal(cast(Array, layer.W.data), before)
+    layer[0].weights.data = 0.5  # (a number fills the part, as numpy's assignment does)
+    assert cast(Array, layer.W.data)[:, 0].tolist() == [0.5, 0.5, 0.5]
+
+
 def test_standalone_neuron_follows_the_lecture_formula() -> None:
     neuron = Neuron(2, activation="sigmoid", seed=0)
     x = np.array([0.3, -0.7])

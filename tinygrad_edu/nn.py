@@ -328,8 +328,21 @@ class ParameterSlice:
     @data.setter
     def data(self, new: Any) -> None:
         data = self.parameter.data
-        np.asarray(data)[self.index] = new
+        value = as_data(new, f"{self.name}.data")
+        shape = np.shape(np.asarray(data)[self.index])
+        try:
+            np.broadcast_to(value, shape)
+        except ValueError:
+            raise ValueError(f"{self.name}.data: {self.name} has shape {shape}, and takes data "
+                             f"of that shape (or a number); got shape {np.shape(value)}") from None
+        np.asarray(data)[self.index] = value
         self.parameter.data = data  # (a graph recorded before knows it changed)
+
+    @property
+    def name(self) -> str:
+        """The part as indexing writes it, e.g. ``W[:, 1]``."""
+        parts = [":" if part == slice(None) else str(part) for part in self.index]
+        return f"{self.parameter.label or 'parameter'}[{', '.join(parts)}]"
 
     @property
     def grad(self) -> Any:
