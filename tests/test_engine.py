@@ -560,9 +560,17 @@ def test_grad_of_a_value_that_needs_no_gradient() -> None:
     assert grad(lambda x: x**2)(Value(3.0, requires_grad=False)) == 6.0
 
 
-def test_a_number_too_large_for_a_float_is_refused() -> None:
+@pytest.mark.parametrize("make", [
+    lambda: Value(10**400),
+    lambda: Value(2.0) * 10**400,  # (operands: int's OverflowError, from inside, before)
+    lambda: 10**400 + Value(2.0),
+    lambda: Value([1.0, 2.0]) - 10**400,
+    lambda: Value(2.0) ** 10**400,
+    lambda: (10**400) ** Value(2.0),
+])
+def test_a_number_too_large_for_a_float_is_refused(make: Callable[[], Any]) -> None:
     with pytest.raises(ValueError, match="too large for a float"):
-        Value(10**400)
+        make()
 
 
 def test_an_interrupted_backward_leaves_the_engine_usable() -> None:

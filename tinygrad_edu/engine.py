@@ -189,6 +189,8 @@ class Value(NamedOperations, Storage, ArrayLike):
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, bool | int | float | np.integer | np.floating):
+            if type(exponent) is int and not -_LARGEST_INT <= exponent <= _LARGEST_INT:
+                exponent = as_data(exponent, "the exponent of **")  # (raises: too large)
             return apply(ops.POW_CONST, self, exponent=float(exponent))
         return _operator(ops.POW, self, exponent)
 
@@ -254,6 +256,9 @@ def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | No
     return value
 
 
+_LARGEST_INT = int(sys.float_info.max)  # (a larger int: `Value` says it is too large)
+
+
 def constant(data: Any) -> Value:
     """`data` as a Value that needs no gradient (a Value passes through as it is).
 
@@ -262,7 +267,7 @@ def constant(data: Any) -> Value:
     """
     if type(data) is Value:
         return data
-    if type(data) is float or type(data) is int:
+    if type(data) is float or (type(data) is int and -_LARGEST_INT <= data <= _LARGEST_INT):
         return init_slots(Value.__new__(Value), float(data), False)
     if type(data) is np.ndarray and data.dtype == np.float64 and data.ndim:
         return init_slots(Value.__new__(Value), data, False)

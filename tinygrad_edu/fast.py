@@ -736,7 +736,10 @@ class Unrolled:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
             kind = type(x)
             if kind is float or kind is int:
-                x = float(x)  # `2 * w` comes here
+                try:
+                    x = float(x)  # `2 * w` comes here
+                except OverflowError:  # (an int too large for a float: the long way says so)
+                    return None
             elif kind is not array or x.dtype is not _FLOAT64 or not x.ndim:
                 return None  # (not _is_tensor(x): anything else goes the long way)
             # node(x, None, None, None, None), inlined: a batch `X @ W` comes here
