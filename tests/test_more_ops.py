@@ -22,7 +22,7 @@ from test_ops import TIGHT  # tests/ is on sys.path (pytest)
 
 import tinygrad_edu
 from tinygrad_edu import Value, broadcast_to, maximum, minimum
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, data_of
 from tinygrad_edu.engine import gradients
 from tinygrad_edu.testing import gradcheck
 
@@ -182,6 +182,23 @@ def test_argmax_carries_no_gradient_and_names_bad_axes() -> None:
     with pytest.raises(ValueError, match=r"argmin\(\) of an empty Value \(shape \(2, 0\)\) "
                                          "along axis 1"):
         Value(np.zeros((2, 0))).argmin(1)
+
+
+@pytest.mark.parametrize("op", ["max", "min", "argmax", "argmin"])
+def test_an_extremum_over_full_axes_of_an_empty_value_is_empty_as_in_numpy(op: str) -> None:
+    """max over axis 1 of a (0, 3) Value: three maxima for each of no rows, an empty result
+    (numpy's and PyTorch's), where it was refused; over the empty axis there is none."""
+    data = np.zeros((0, 3))
+    got = getattr(Value(data), op)(axis=1)
+    expected = getattr(np, op if op.startswith("arg") else f"a{op}")(data, axis=1)
+    assert np.shape(data_of(got)) == expected.shape == (0,)
+    if not op.startswith("arg"):
+        x = Value(data)
+        getattr(x, op)(axis=-1, keepdims=True).sum().backward()
+        assert x.grad.shape == (0, 3)
+    with pytest.raises(ValueError, match=rf"^{op}\(\) of an empty Value \(shape \(0, 3\)\) along "
+                                         "axis 0: there is no"):
+        getattr(Value(data), op)(axis=0)
 
 
 # ---- squeeze, unsqueeze, flatten, broadcast_to: numpy's and PyTorch's shapes, reshape's graph

@@ -520,6 +520,24 @@ def clip_bounds(low: Any, high: Any) -> tuple[float | None, float | None]:
     return low, high
 
 
+def check_extremum_axes(shape: tuple[int, ...], axes: tuple[int, ...] | None, op: str) -> None:
+    """Refuse `op` (max, min, argmax, argmin) over `axes` (all when None) of a Value of
+    `shape` when one of them is empty: there is no largest of nothing. Empty other axes give
+    an empty result, as in numpy and PyTorch.
+
+    >>> check_extremum_axes((0, 3), (1,), "max")  # three maxima of nothing: none
+    >>> check_extremum_axes((0, 3), (0,), "max")
+    Traceback (most recent call last):
+    ...
+    ValueError: max() of an empty Value (shape (0, 3)) along axis 0: there is no largest element
+    """
+    empty = [a for a in (range(len(shape)) if axes is None else axes) if shape[a] == 0]
+    if empty or (axes is None and math.prod(shape) == 0):
+        where = "" if axes is None else f" along axis {empty[0]}"
+        raise ValueError(f"{op}() of an empty Value (shape {shape}){where}: there is no "
+                         f"{'smallest' if op.endswith('min') else 'largest'} element")
+
+
 def arg_extremum(data: Any, axis: Any, keepdims: bool, op: str) -> Any:
     """numpy's `argmax`/`argmin` (`op`) of `data`: an int, or an integer array along `axis`.
 
@@ -531,10 +549,7 @@ def arg_extremum(data: Any, axis: Any, keepdims: bool, op: str) -> Any:
         if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
             raise TypeError(f"{op}: axis must be an int or None; got {axis!r}")
         (axis,) = normalize_axis(axis, len(shape), op) or (0,)
-    if math.prod(shape) == 0 or (axis is not None and shape[axis] == 0):
-        where = "" if axis is None else f" along axis {axis}"
-        raise ValueError(f"{op}() of an empty Value (shape {shape}){where}: there is no "
-                         f"{'largest' if op == 'argmax' else 'smallest'} element")
+    check_extremum_axes(shape, None if axis is None else (axis,), op)
     find = np.argmax if op == "argmax" else np.argmin
     result = find(data, axis=axis, keepdims=bool(keepdims))
     return int(result) if np.ndim(result) == 0 else result

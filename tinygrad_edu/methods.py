@@ -116,10 +116,9 @@ class NamedOperations:
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Largest element over `axis`; tied maxima share the gradient evenly."""
-        if self.size == 0:
-            raise ValueError("max() of an empty Value: there is no maximum")
-        return self.apply("max", axis=kernels.normalize_axis(axis, self.ndim, "max"),
-                                     keepdims=bool(keepdims))
+        axes = kernels.normalize_axis(axis, self.ndim, "max")
+        kernels.check_extremum_axes(self.shape, axes, "max")
+        return self.apply("max", axis=axes, keepdims=bool(keepdims))
 
     # ---- the softmax family and the spread: var, std -----------------------------------------
 
@@ -296,10 +295,9 @@ class NamedOperations:
         >>> x.grad
         array([0. , 0.5, 0.5])
         """
-        if self.size == 0:
-            raise ValueError("min() of an empty Value: there is no minimum")
-        return self.apply("min", axis=kernels.normalize_axis(axis, self.ndim, "min"),
-                          keepdims=bool(keepdims))
+        axes = kernels.normalize_axis(axis, self.ndim, "min")
+        kernels.check_extremum_axes(self.shape, axes, "min")
+        return self.apply("min", axis=axes, keepdims=bool(keepdims))
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Index of the largest element, as `numpy.argmax`: of the flattened data (an int)
