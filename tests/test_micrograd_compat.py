@@ -108,3 +108,26 @@ def test_a_value_made_by_hand_is_a_leaf() -> None:
     assert v._prev == set() and v._op == "" and v.grad == 0.0
     with pytest.raises(TypeError, match="leaf"):
         ours_engine.Value(2.0, (v,), "+")
+
+
+def coerced(library: str) -> tuple[float, float, bool]:
+    """micrograd's idiom for an operand, ``x if isinstance(x, Value) else Value(x)``, on a
+    computed Value and on a number: the result's data, a gradient, and whether the computed
+    one counts as a Value."""
+    Value = LIBRARIES[library][0].Value
+
+    def as_value(x: Any) -> Any:
+        return x if isinstance(x, Value) else Value(x)
+
+    a = Value(3.0)
+    product = a * Value(2.0)
+    out = as_value(product) - as_value(2.0)
+    out.backward()
+    return out.data, a.grad, isinstance(product, Value)
+
+
+def test_a_computed_value_is_a_value_as_in_micrograd() -> None:
+    """(It was not: `Value(computed)` then raised, in a program micrograd runs.)"""
+    assert coerced("ours") == coerced("micrograd") == (4.0, 2.0, True)
+    assert isinstance(ours_engine.Value(1.0).relu(), ours_engine.Value)
+    assert not isinstance(1.0, ours_engine.Value)

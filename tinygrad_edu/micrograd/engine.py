@@ -2,7 +2,8 @@
 
 micrograd's constructor takes ``Value(data, _children=(), _op='')``; the last two are what
 its own operators pass, so a Value a user makes is a leaf either way. Results of operations
-are tinygrad_edu Values, with the same `data`, `grad`, `_prev`, `_op`, `backward()`.
+are tinygrad_edu Values, with the same `data`, `grad`, `_prev`, `_op`, `backward()`, and
+instances of this `Value` as micrograd's results are of its own.
 
 >>> a, b = Value(2.0), Value(-3.0)
 >>> c = a * b + a.relu()
@@ -20,7 +21,16 @@ from tinygrad_edu.engine import Value as EngineValue
 __all__ = ["Value"]
 
 
-class Value(EngineValue):
+class _AnyValue(type):
+    """Every tinygrad_edu Value is an instance of micrograd's `Value`, computed ones too, as
+    every micrograd Value is: its idiom ``x if isinstance(x, Value) else Value(x)`` must not
+    wrap a result."""
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, EngineValue)
+
+
+class Value(EngineValue, metaclass=_AnyValue):
     """A scalar Value made as micrograd makes one: ``Value(data, _children=(), _op='')``."""
 
     __slots__ = ()
