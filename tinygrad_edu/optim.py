@@ -1,7 +1,10 @@
 """Optimizers: update parameters from their gradients, with PyTorch's formulas.
 
 `step()` reads each parameter's `.grad` and changes its `.data`; `zero_grad()` resets the
-gradients before the next `backward()`. Tensor parameters are updated in place.
+gradients before the next `backward()`. Tensor parameters are updated in place. A gradient is
+never None here (it starts at zero), so every parameter is stepped: one that got no gradient
+is still moved by weight decay, momentum or Adam's moments, as PyTorch's optimizers move it
+after ``zero_grad(set_to_none=False)`` (by default PyTorch skips it).
 
 >>> from tinygrad_edu import Value
 >>> from tinygrad_edu.optim import SGD
