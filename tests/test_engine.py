@@ -499,6 +499,24 @@ def test_grad_composes() -> None:
     assert tanh3 == pytest.approx(-2 * (1 - t * t) * (1 - 3 * t * t), rel=1e-12)
 
 
+def test_grad_takes_each_position_as_a_variable_of_its_own() -> None:
+    """As jax.grad and torch.func.grad: a Value that reaches f another way too (closed over by
+    f, or given at another position) is not differentiated there. (The inner grad
+    differentiated the Value itself, so the closure's use was added in: 2.0 for 1.0.)"""
+    assert grad(lambda x: grad(lambda y: x * y)(x))(3.0) == 1.0  # (torch.func: 1.0)
+    x = Value(2.0)
+    assert [g.data for g in grad(lambda a, b: a * b * b, argnums=(0, 1))(x, x)] == [4.0, 8.0]
+
+    def h(x: Any) -> Any:  # 2x·x: the second factor's derivative, then d/dx of it, 4x
+        return grad(lambda a, b: a * b * b, argnums=1)(x, x)
+
+    assert h(1.5) == cast(Value, h(Value(1.5))).data == 4.5  # (6.75 for the Value, before)
+    assert grad(h)(1.5) == 6.0
+    g = Value(np.array([1.0, -2.0]))
+    (same,) = grad(lambda a: (a * g).sum(), argnums=(0,))(g)  # (2g, before)
+    assert cast(Array, cast(Value, same).data).tolist() == [1.0, -2.0]
+
+
 def test_grad_with_several_arguments_and_arrays() -> None:
     f = grad(lambda x, y: (x * y).sum(), argnums=(0, 1))
     gx, gy = f(np.array([1.0, 2.0]), np.array([3.0, 4.0]))

@@ -38,9 +38,13 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
             raise TypeError(f"grad: argnums={argnums} but the function got {len(args)} arguments")
         values = list(args)
         nested = False
-        for i in positions:
+        for i in positions:  # each position a variable of its own, as in jax.grad
             if isinstance(values[i], Value) and values[i].requires_grad:
-                nested = True  # differentiating a gradient: keep the graph back to the input
+                # differentiating a gradient: the graph goes back to the input, through a
+                # node of this position's own (the input itself may be used elsewhere too:
+                # closed over by f, or given at another position)
+                nested = True
+                values[i] = values[i] * 1.0
             else:
                 values[i] = Value(data_of(values[i]))
         with enable_grad():
