@@ -204,24 +204,29 @@ def local_rule(prim: Primitive, params: Mapping[str, Any] | None = None) -> str:
 
 
 def operand_letter(position: int) -> str:
-    """The name of an op's operand in local rules and on edges: a, b, c, ... (26 letters).
+    """The name of an op's operand in local rules and on edges: a, b, c, ..., z, aa, ab, ...
 
-    >>> [operand_letter(i) for i in (0, 1, 2, 26)]
-    ['a', 'b', 'c', 'a']
+    >>> [operand_letter(i) for i in (0, 1, 2, 25, 26, 27, 52)]
+    ['a', 'b', 'c', 'z', 'aa', 'ab', 'ba']
     """
-    return "abcdefghijklmnopqrstuvwxyz"[position % 26]
+    letter = "abcdefghijklmnopqrstuvwxyz"[position % 26]
+    return letter if position < 26 else operand_letter(position // 26 - 1) + letter
 
 
 # --------------------------------------------------------------------------------------------
 # Drawing
 # --------------------------------------------------------------------------------------------
 
-_ORDERED_OPERANDS = {"sub", "div", "power", "matmul", "where", "concatenate", "stack"}
-"""Ops whose operand order matters: their incoming edges are labelled a, b, ..."""
+COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
+"""Ops whose operands may swap without changing the result; the edges into any other op with
+several operands (sub, div, pow, matmul, where, ...) are labelled a, b, ... in order."""
 
 
 def _escape(text: str) -> str:
-    return html.escape(text, quote=False).replace('"', "&quot;")
+    """`text` inside an HTML-like label of Graphviz, after a tag: escaped as HTML, and a `]`
+    first too (``>]`` ends the node's attributes for dot's parser: a label "]" failed)."""
+    escaped = html.escape(text, quote=False).replace('"', "&quot;")
+    return "&#93;" + escaped[1:] if escaped.startswith("]") else escaped
 
 
 def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_grad: bool) -> str:
@@ -346,7 +351,7 @@ def render_graph(
             if key == focus:
                 op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
             dot.node(f"{name}_op", label=op.describe(node.params), **op_attrs)
-        labelled = unit is None and op.name in _ORDERED_OPERANDS
+        labelled = unit is None and len(node.parents) > 1 and op.name not in COMMUTATIVE
         wires = []
         for position, parent in enumerate(node.parents):
             parent_unit = graph.units.get(id(parent))
