@@ -7,7 +7,7 @@ import math
 import re
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, cast
 
 import numpy as np
@@ -485,6 +485,47 @@ def test_no_grad_records_nothing() -> None:
 
     assert not predict(w).requires_grad and not predict_bare(w).requires_grad
     assert (w * w).requires_grad
+
+
+def test_a_decorated_generator_runs_its_body_inside() -> None:
+    """As PyTorch's decorators: each stretch of a generator's body between yields runs
+    inside the context (it ran outside: the context was left when the generator was made),
+    and the caller's code between `next` calls outside; send, throw and return pass through."""
+    w = Value(2.0)
+
+    @no_grad()
+    def squares() -> Generator[Value, Any, str]:
+        got = yield w * w
+        assert got == "sent" and not tinygrad_edu.is_grad_enabled()
+        try:
+            yield w * 3.0
+        except KeyError:
+            yield w * 4.0
+        return "done"
+
+    steps = squares()
+    first = next(steps)
+    assert not first.requires_grad and tinygrad_edu.is_grad_enabled()
+    assert (w * w).requires_grad  # (the caller, between two steps: recorded)
+    assert not steps.send("sent").requires_grad
+    assert steps.throw(KeyError("k")).data == 8.0
+    with pytest.raises(StopIteration) as stop:
+        next(steps)
+    assert stop.value.value == "done" and tinygrad_edu.is_grad_enabled()
+
+    @tinygrad_edu.enable_grad()
+    def recorded() -> Generator[Value, None, None]:
+        yield w * w
+
+    with no_grad():
+        assert next(recorded()).requires_grad
+
+    @tinygrad_edu.detect_anomaly()
+    def anomalous() -> Generator[Value, None, None]:
+        yield Value(-1.0).log()
+
+    with pytest.raises(FloatingPointError, match="log gave nan"):
+        next(anomalous())
 
 
 def test_grad_composes() -> None:

@@ -11,7 +11,6 @@ FloatingPointError: detect_anomaly: log gave nan, from x (a scalar)
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from tinygrad_edu import engine
 from tinygrad_edu.changes import describe_value
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Primitive, Value
+from tinygrad_edu.grad_mode import run_inside
 
 __all__ = ["detect_anomaly"]
 
@@ -51,13 +51,9 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
             engine.route_operations(None)
 
     def __call__(self, func: F) -> F:
-        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly)."""
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly); a
+        generator function's body too (`grad_mode.run_inside`)."""
+        return run_inside(func, detect_anomaly)
 
 
 def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:

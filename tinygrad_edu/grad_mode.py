@@ -15,7 +15,8 @@ inside `enable_grad()` to record itself for higher derivatives (`create_graph=Tr
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any, Self, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +26,51 @@ __all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 enabled = True
 """Whether operations are recorded now: read it (the fast copies do, without a call); switch
 it with `no_grad` and `enable_grad`."""
+
+
+def run_inside(func: F, context: Callable[[], Any]) -> F:
+    """`func` run inside a fresh ``context()`` at each call (a decorator's work). For a
+    generator function, each time its body runs, between two of its yields, as PyTorch's
+    decorators do: not only while the generator is made, nor while the caller runs between
+    two `next` calls.
+
+    >>> from tinygrad_edu import Value
+    >>> @no_grad()
+    ... def squares(xs):
+    ...     for x in xs:
+    ...         yield x * x
+    >>> [y.requires_grad for y in squares([Value(2.0)])], is_grad_enabled()
+    ([False], True)
+    """
+    if inspect.isgeneratorfunction(func):
+        @functools.wraps(func)
+        def generator(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            inner = func(*args, **kwargs)
+            resume: Callable[[Any], Any] = inner.send
+            sent: Any = None
+            while True:
+                try:
+                    with context():
+                        value = resume(sent)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    sent, resume = (yield value), inner.send
+                except GeneratorExit:
+                    with context():
+                        inner.close()
+                    raise
+                except BaseException as error:  # thrown in: into the body, inside too
+                    sent, resume = error, inner.throw
+
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with context():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def is_grad_enabled() -> bool:
@@ -60,12 +106,7 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
         enabled = self._previous
 
     def __call__(self, func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+        return run_inside(func, type(self))
 
 
 class enable_grad(no_grad):  # noqa: N801
