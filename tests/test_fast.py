@@ -57,6 +57,7 @@ import math
 import operator
 import os
 import textwrap
+import threading
 import weakref
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -91,6 +92,7 @@ from tinygrad_edu import (
     enable_grad,
     engine,
     fast,
+    grad_mode,
     is_grad_enabled,
     kernels,
     no_grad,
@@ -1515,7 +1517,8 @@ FUSED_MUTATIONS = {
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
-    "recording inside no_grad()": ("right.requires_grad) and grad_mode.enabled:",
+    "recording inside no_grad()": ("right.requires_grad) and (\n" + " " * 16 +
+                                   "grad_mode.enabled or _recording()):",
                                    "right.requires_grad):"),
     "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
     "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
@@ -1635,8 +1638,8 @@ FUSED_METHOD_MUTATIONS = {
     "a float's node only": ("if type(x) is not float:", "if False:"),
     "a float result only": ("if type(data) is not float:", "if False:"),
     "the operand": ("out._first = self", "out._first = None"),
-    "recording inside no_grad()": ("if self.requires_grad and grad_mode.enabled:",
-                                   "if self.requires_grad:"),
+    "recording inside no_grad()": ("if self.requires_grad and (grad_mode.enabled or "
+                                   "_recording()):", "if self.requires_grad:"),
     "the result's gradient": (" " * 12 + "grad = 0.0\n", " " * 12 + "grad = 1.0\n"),
     "an array, inline": ("data: Any = np.maximum(x, 0.0)", "data: Any = np.maximum(x, 0.1)"),
     "an array, inline, a replaced forward": ("(inline and type(x) is array",
@@ -1748,8 +1751,8 @@ APPLY_MUTATIONS = {
         "_saved_log_softmax = (weakref.ref(kept), log_probs)",
         "_saved_log_softmax = (weakref.ref(kept), log_probs * 1.001)",
         "cross_entropy"),
-    "recording inside no_grad()": ("if x.requires_grad and grad_mode.enabled:",
-                                   "if x.requires_grad:", "relu"),
+    "recording inside no_grad()": ("if x.requires_grad and (grad_mode.enabled or "
+                                   "_recording()):", "if x.requires_grad:", "relu"),
     "a node's params": ("out.params = params or no_params", "out.params = no_params", "sum"),
     "a tensor node's gradient": ("out._grad = 0.0 if type(data) is float else None",
                                  "out._grad = 0.0", "relu"),
@@ -2003,8 +2006,9 @@ def recorded_by_each_forward_copy() -> list[bool]:
 
 
 def test_the_forward_copies_follow_the_recording_switch() -> None:
-    """The fast copies read `grad_mode.enabled` (not `is_grad_enabled()`): they follow
-    no_grad and enable_grad, nested, as a decorator, and back after an error."""
+    """The fast copies read `grad_mode.enabled` (`is_grad_enabled()` only when some thread's
+    switch is off): they follow no_grad and enable_grad, nested, as a decorator, and back
+    after an error."""
     assert recorded_by_each_forward_copy() == [True] * 4
     with no_grad():
         assert recorded_by_each_forward_copy() == [False] * 4
@@ -2016,6 +2020,39 @@ def test_the_forward_copies_follow_the_recording_switch() -> None:
         1 / 0  # noqa: B018
     assert recorded_by_each_forward_copy() == [True] * 4
     assert is_grad_enabled() is True
+
+
+def test_the_recording_switch_is_per_thread() -> None:
+    """As PyTorch's grad mode: no_grad, or a backward pass, in one thread leaves another
+    thread's operations recorded (the fast copies find `grad_mode.enabled` False then, and ask
+    for their thread's switch), and that thread's own no_grad works in it alone."""
+    step = [threading.Event() for _ in range(4)]
+    seen: dict[str, Any] = {}
+
+    def other() -> None:
+        step[0].wait(10)  # the main thread is inside no_grad now
+        seen["recorded"] = recorded_by_each_forward_copy()
+        with no_grad():
+            step[1].set()
+            step[2].wait(10)  # the main thread records now
+            seen["off"] = recorded_by_each_forward_copy()
+        step[3].set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with no_grad():
+        step[0].set()
+        step[1].wait(10)
+        assert recorded_by_each_forward_copy() == [False] * 4
+    assert not grad_mode.enabled and is_grad_enabled()  # (the other thread's no_grad)
+    assert recorded_by_each_forward_copy() == [True] * 4
+    y = Value(3.0) * Value(2.0)
+    y.backward()  # (a backward pass here, the other thread inside no_grad: both switched back)
+    step[2].set()
+    step[3].wait(10)
+    thread.join(10)
+    assert seen == {"recorded": [True] * 4, "off": [False] * 4}
+    assert grad_mode.enabled and is_grad_enabled()
 
 
 def test_the_collector_policy() -> None:

@@ -56,7 +56,8 @@ pay the raise and the return at every step.)
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
 writes Value's slots. It imports nothing from the package at run time but `kernels` and
-`grad_mode` (whose switch, `grad_mode.enabled`, the forward copies read without a call).
+`grad_mode` (whose `grad_mode.enabled`, True while no thread is inside `no_grad`, the forward
+copies read without a call; only when it is False do they ask for this thread's switch).
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ from tinygrad_edu.kernels import (
     vjp_in_ieee,
     where,
 )
+
+_recording = grad_mode.is_grad_enabled  # (this thread's switch, when some thread's is off)
 
 if TYPE_CHECKING:
     from tinygrad_edu.engine import Primitive, Value
@@ -111,11 +114,10 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
     else:
         seed = initial_gradient(root, gradient)
-    recording, collecting = grad_mode.enabled, gc.isenabled()
+    recording, collecting = grad_mode.switch(False), gc.isenabled()
     nodes: list[Value] = []
     quiet = None
     try:
-        grad_mode.enabled = False
         gc.disable()
         nodes = _collect(root)
         check(nodes)
@@ -134,7 +136,7 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
                 _ERROR_STATE.reset(quiet)
             else:
                 np.seterr(**quiet)
-        grad_mode.enabled = recording
+        grad_mode.switch(recording)
         if collecting:
             gc.enable()
 
@@ -640,7 +642,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if prim is not None and grad_mode.enabled and (
+            if prim is not None and (grad_mode.enabled or _recording()) and (
                     first.requires_grad or (second is not None and second.requires_grad)):
                 out.requires_grad = True
                 out.op = prim
@@ -674,7 +676,7 @@ class Unrolled:
             x = args[0]
             if handed_out:
                 seal(x)
-            if x.op is None and x.requires_grad and grad_mode.enabled and \
+            if x.op is None and x.requires_grad and (grad_mode.enabled or _recording()) and \
                     getattr(x, "_changed", 0) == unread:
                 first_read(x)  # (its rule may read its data: see `changes`; before the
                 # forward, so that a view of its array, a reshape's say, is read-only too)
@@ -707,7 +709,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if x.requires_grad and grad_mode.enabled:
+            if x.requires_grad and (grad_mode.enabled or _recording()):
                 out.requires_grad = True
                 out.op = prim
                 out._first = x
@@ -770,7 +772,8 @@ class Unrolled:
                 right = b
             if handed_out:
                 seal(left, right)
-            if (left.op is None or right.op is None) and grad_mode.enabled and (
+            if (left.op is None or right.op is None) and (
+                    grad_mode.enabled or _recording()) and (
                     left.requires_grad or right.requires_grad):
                 # a leaf operand: its rule may read its data (see `changes`), but add's reads
                 # none, and matmul's reads one operand only for the other's gradient: none
@@ -806,7 +809,8 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (left.requires_grad or right.requires_grad) and grad_mode.enabled:
+            if (left.requires_grad or right.requires_grad) and (
+                    grad_mode.enabled or _recording()):
                 out.requires_grad = True
                 out.op = prim
                 out._first = left
@@ -897,7 +901,8 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (self.requires_grad or right.requires_grad) and grad_mode.enabled:
+            if (self.requires_grad or right.requires_grad) and (
+                    grad_mode.enabled or _recording()):
                 out.requires_grad = True
                 out.op = prim
                 if reflected:
@@ -961,7 +966,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if self.requires_grad and grad_mode.enabled:
+            if self.requires_grad and (grad_mode.enabled or _recording()):
                 out.requires_grad = True
                 out.op = prim
                 out._first = self

@@ -2,7 +2,8 @@
 
 `apply` (engine.py) records a result's operands only while `is_grad_enabled()`; inside
 `no_grad()` results are constants. The backward pass runs its rules inside `no_grad()`, or
-inside `enable_grad()` to record itself for higher derivatives (`create_graph=True`).
+inside `enable_grad()` to record itself for higher derivatives (`create_graph=True`). As
+PyTorch's, the switch is per thread: `no_grad()` in one thread leaves the others recording.
 
 >>> from tinygrad_edu import Value
 >>> w = Value(3.0)
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Generator
 from typing import Any, Self, TypeVar, overload
 
@@ -24,8 +26,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 __all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
 
 enabled = True
-"""Whether operations are recorded now: read it (the fast copies do, without a call); switch
-it with `no_grad` and `enable_grad`."""
+"""True while every thread records (none is inside `no_grad`): the fast copies read it without
+a call, and ask `is_grad_enabled()` only when it is False. Set by `switch`."""
+
+_thread = threading.local()  # its `recording`: this thread's switch (True until switched)
+_threads_off = 0  # how many threads have their switch off now
+_lock = threading.Lock()
+
+
+def switch(on: bool) -> bool:
+    """Switch recording on or off in this thread (as PyTorch's grad mode, the switch is per
+    thread: a `no_grad` block in one thread leaves another's training recorded); return
+    what it was."""
+    global enabled, _threads_off
+    was: bool = getattr(_thread, "recording", True)
+    if was != on:
+        _thread.recording = on
+        with _lock:
+            _threads_off += -1 if on else 1
+            enabled = _threads_off == 0
+    return was
 
 
 def run_inside(func: F, context: Callable[[], Any]) -> F:
@@ -74,8 +94,8 @@ def run_inside(func: F, context: Callable[[], Any]) -> F:
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
-    return enabled
+    """True unless inside `no_grad()` (in this thread)."""
+    return enabled or getattr(_thread, "recording", True)
 
 
 class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a statement)
@@ -97,13 +117,10 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
         return super().__new__(cls)
 
     def __enter__(self) -> None:
-        global enabled
-        self._previous = enabled
-        enabled = self._switch_to
+        self._previous = switch(self._switch_to)
 
     def __exit__(self, *exc: object) -> None:
-        global enabled
-        enabled = self._previous
+        switch(self._previous)
 
     def __call__(self, func: F) -> F:
         return run_inside(func, type(self))
