@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu import ACTIVATIONS, Value, detect_anomaly, engine, grad, ops
 from tinygrad_edu.data import Array
-from tinygrad_edu.engine import Primitive
+from tinygrad_edu.engine import Primitive, gradients
 from tinygrad_edu.nn import (
     Perceptron,
     binary_cross_entropy_with_logits,
@@ -381,6 +381,25 @@ def test_every_activation_gives_one_ieee_result_on_both_paths(name: str) -> None
         assert same_ieee(slope, tensor_slope, signed_zero=False), (name, x, results)
         if math.isnan(x) and name != "relu":
             assert same_ieee(slope, ACTIVATION_AT_NAN.get(name, nan), signed_zero=False), name
+
+
+def test_detect_anomaly_checks_a_plain_backward_pass_for_nan() -> None:
+    """As PyTorch's anomaly mode ("Function 'SqrtBackward0' returned nan values"): the rule
+    that first sends a nan is named; an infinite gradient is a true one. (Only a recorded
+    pass was checked: this one gave x.grad nan without a word.)"""
+    x = Value(0.0, label="x")
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=(
+            r"^detect_anomaly: the gradient rule of sqrt gave nan for its operand 0, x \(a "
+            r"scalar\), from the gradient 0.0")):
+        (x.sqrt() * 0.0).backward()
+    t = Value([0.0, 4.0], label="t")
+    with detect_anomaly():
+        t.sqrt().sum().backward()  # (inf at 0: a true gradient)
+        with pytest.raises(FloatingPointError, match="gradient rule of sqrt gave nan"):
+            gradients((t.sqrt() * 0.0).sum(), [t])
+    assert t.grad.tolist() == [math.inf, 0.25]
+    (x.sqrt() * 0.0).backward()  # outside: silent IEEE, as before
+    assert math.isnan(x.grad)
 
 
 def test_detect_anomaly_as_a_decorator() -> None:

@@ -34,15 +34,17 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
     """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
 
     Inside, every operation runs through the reference `apply`, which checks its result and
-    names the op and its operands (forward passes and recorded backward passes alike). A
-    context manager and a decorator (``@detect_anomaly()``).
+    names the op and its operands (forward passes and recorded backward passes alike), and
+    `backward()` runs the reference pass, which checks each rule's gradients for nan (as
+    PyTorch's anomaly mode) and names the rule and the operand. A context manager and a
+    decorator (``@detect_anomaly()``).
     """
 
     _depth = 0
 
     def __enter__(self) -> None:
         if detect_anomaly._depth == 0:
-            engine.route_operations(_checked_apply)
+            engine.route_operations(_checked_apply, _checked_shares)
         detect_anomaly._depth += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -67,6 +69,20 @@ def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
         raise FloatingPointError(f"detect_anomaly: {prim.describe(params)} gave {kind}, from "
                                  f"{operands}")
     return out
+
+
+def _checked_shares(node: Value, g: Any, shares: tuple[Any, ...]) -> None:
+    """Raise when `node`'s rule sends an operand a gradient holding nan (as PyTorch's anomaly
+    mode, which checks the backward pass for nan only: an infinite gradient is a true one, at
+    sqrt(0) say)."""
+    assert node.op is not None
+    for position, (parent, share) in enumerate(zip(node.parents, shares, strict=True)):
+        if share is None or not parent.requires_grad or not np.isnan(data_of(share)).any():
+            continue
+        raise FloatingPointError(
+            f"detect_anomaly: the gradient rule of {node.op.describe(node.params)} gave nan for "
+            f"its operand {position}, {describe_value(parent)}, from the "
+            f"gradient {describe(data_of(g))} of {describe_value(node)}")
 
 
 def _operand_text(arg: Any) -> str:

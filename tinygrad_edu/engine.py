@@ -201,9 +201,10 @@ class Value(NamedOperations, Storage, ArrayLike):
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
         differentiated again.
         """
-        if create_graph:
-            backpropagate(self, initial_gradient(self, gradient, True), accumulate,
-                          create_graph=True)
+        if create_graph or _check_shares is not None:  # (the reference pass: recorded, or
+            # checked by detect_anomaly)
+            backpropagate(self, initial_gradient(self, gradient, create_graph), accumulate,
+                          create_graph=create_graph)
         else:  # the same pass, `backpropagate(self, initial_gradient(...), accumulate)`, fast
             fast.backward(self, gradient, initial_gradient, sum_to_shape, REGISTRY,
                           changes.check)
@@ -381,6 +382,8 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
                 shares = node.op.vjp(g, node, *node.parents, **node.params)
             else:
                 shares = rule_on_data(node.op, g, node)
+            if _check_shares is not None:
+                _check_shares(node, g, shares)
             for parent, share in zip(node.parents, shares, strict=True):
                 if share is None or not parent.requires_grad:
                     continue
@@ -465,10 +468,19 @@ _fast_routes = (apply, _operator)
 _unrolled.fuse_operators()  # Value's + - * / on two floats, in one call each (fast.py)
 
 
-def route_operations(through: Callable[..., Value] | None) -> None:
+_check_shares: Callable[[Value, Any, tuple[Any, ...]], None] | None = None
+"""`detect_anomaly`'s check of each rule's shares, called as (node, its gradient, shares) by
+`backpropagate`; while it is set, `backward()` runs that reference pass, not the fast one."""
+
+
+def route_operations(through: Callable[..., Value] | None,
+                     check_shares: Callable[[Value, Any, tuple[Any, ...]], None] | None = None,
+                     ) -> None:
     """Send every operation through `through` (a wrapper of `apply.__wrapped__`, the
-    reference), or back through the fast copies when None."""
-    global apply, _operator
+    reference), and every backward pass through the reference one with `check_shares`; or
+    back through the fast copies when None."""
+    global apply, _operator, _check_shares
+    _check_shares = check_shares
     if through is None:
         apply, _operator = _fast_routes
     else:
