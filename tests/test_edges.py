@@ -231,6 +231,10 @@ results = [x.exp(), x.log(), x.sqrt(), x * 10.0, 1.0 / x, x**0.5, x - x * np.inf
            x.sigmoid(), x.softplus(), x.gelu(), x.elu(), x**Value(-0.5), x.mean(axis=0)]
 assert results[0].data[0] == np.inf and np.isnan(results[1].data[1])
 assert results[4].data[2] == np.inf and results[3].data[3] == np.inf
+big = Value([1e308, 1e308])  # sums that overflow: the forward's, and a bias's gradient's
+assert big.sum().data == np.inf and big.mean().data == np.inf
+(big + Value(np.full((3, 2), 1e308))).backward(np.full((3, 2), 1e308))
+assert big.grad.tolist() == [np.inf, np.inf]
 print("ok")
 """
 

@@ -400,6 +400,14 @@ def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
         return vjp_in_ieee(prim.vjp, g, node._data, datas, node.params)
 
 
+def _summed(grad: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
+    """`grad` (a Value or an array) summed over `axis`: for an array, np.add.reduce, which
+    np.sum calls (the warning of an overflow is then this package's, and silent)."""
+    if isinstance(grad, Value):
+        return grad.sum(axis=axis, keepdims=keepdims)
+    return np.add.reduce(grad, axis=axis, keepdims=keepdims)  # type: ignore[call-overload]
+
+
 def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum a broadcast gradient (a float, an array or a Value) back down to `shape`.
 
@@ -415,10 +423,10 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
             return np.full(shape, grad)
         lead = len(from_shape) - len(shape)
         if lead:  # the axes broadcasting put in front
-            grad = grad.sum(axis=tuple(range(lead)))
+            grad = _summed(grad, tuple(range(lead)))
         ones = tuple(i for i, n in enumerate(shape) if n == 1 and from_shape[lead + i] != 1)
         if ones:  # the axes of length 1 it stretched
-            grad = grad.sum(axis=ones, keepdims=True)
+            grad = _summed(grad, ones, keepdims=True)
     if not shape and type(grad) is not float and not isinstance(grad, Value):
         grad = float(grad)  # a scalar's gradient is a Python float
     return grad

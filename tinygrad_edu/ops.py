@@ -136,7 +136,10 @@ NORMAL_CDF: Primitive = primitive("normal_cdf", kernels.normal_cdf,  # Φ, for g
     label="Φ", text="∂out/∂a = φ(a) = exp(−a²/2)/√(2π)")
 
 # ---- reductions, shapes and indexing: each is linear, and its rule is its adjoint
-SUM: Primitive = primitive("sum", lambda x, *, axis, keepdims: np.sum(x, axis, keepdims=keepdims),
+# (np.add.reduce is what np.sum calls; called here, an overflow's warning is this package's,
+# which it silences: from inside np.sum it would be numpy's, and reach the user)
+SUM: Primitive = primitive("sum", lambda x, *, axis, keepdims: np.add.reduce(x, axis,
+                                                                             keepdims=keepdims),
     lambda g, out, a, *, axis, keepdims: (_spread(g, shape_of(a), axis),),
     caption=lambda p: _reduction_caption("sum", p),
     text="∂out/∂a = 1 for every summed element: g is copied back over the axes")
