@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -255,3 +257,16 @@ def test_the_expression_parser_is_importable_from_cli_as_before() -> None:
 
     for name in expression.__all__:
         assert name in cli.__all__ and getattr(cli, name) is getattr(expression, name)
+
+
+def test_the_help_for_an_expression_with_a_minus_works_as_written(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The help's own example (it showed `graph -- "-x*y" ...` before the options, which
+    argparse refuses: after "--" every word is the expression's)."""
+    with contextlib.suppress(SystemExit):
+        main(["graph", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    start = help_text.index("graph --set")
+    example = help_text[start:help_text.index('"-x*y"', start) + len('"-x*y"')]
+    assert main(shlex.split(example)) == 0
+    assert "digraph" in capsys.readouterr().out

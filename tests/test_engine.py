@@ -553,6 +553,7 @@ def test_grad_takes_each_position_as_a_variable_of_its_own() -> None:
 
     assert h(1.5) == cast(Value, h(Value(1.5))).data == 4.5  # (6.75 for the Value, before)
     assert grad(h)(1.5) == 6.0
+    assert grad(lambda x, y: x * y)(2.0, y=3.0) == 3.0  # (keywords passed on, as jax.grad)
     g = Value(np.array([1.0, -2.0]))
     (same,) = grad(lambda a: (a * g).sum(), argnums=(0,))(g)  # (2g, before)
     assert cast(Array, cast(Value, same).data).tolist() == [1.0, -2.0]

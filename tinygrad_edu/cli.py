@@ -251,7 +251,8 @@ def _run_digits(args: argparse.Namespace) -> int:
 
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
-                        'one that starts with a minus goes after "--": graph -- "-x*y" ...')
+                        'one that starts with a minus goes last, after "--" (every option '
+                        'before it): graph --set x=2 y=3 -- "-x*y"')
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
                         dest="assign", help="the value of every name in the expression")
     parser.add_argument("-o", "--output", default=None,

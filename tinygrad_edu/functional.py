@@ -26,6 +26,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
     Given numbers or arrays it returns numbers or arrays; given Values (as happens when it is
     itself differentiated) it returns Values, so `grad(grad(f))` is the second derivative.
+    Keyword arguments are passed on to `f`, not differentiated (as in jax.grad).
 
     >>> f = lambda x: x ** 3
     >>> grad(f)(2.0), grad(grad(f))(2.0)
@@ -33,7 +34,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
     """
     positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
-    def gradient_of_f(*args: Any) -> Any:
+    def gradient_of_f(*args: Any, **kwargs: Any) -> Any:
         if max(positions, default=-1) >= len(args):
             raise TypeError(f"grad: argnums={argnums} but the function got {len(args)} arguments")
         values = list(args)
@@ -48,7 +49,7 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
             else:
                 values[i] = Value(data_of(values[i]))
         with enable_grad():
-            out = f(*values)
+            out = f(*values, **kwargs)  # (keywords are passed on, not differentiated)
         if is_number(out):
             out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
