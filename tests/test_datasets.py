@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu.data import Array
-from tinygrad_edu.datasets import logic_gate, make_circles, make_moons, make_spiral
+from tinygrad_edu.datasets import DataLoader, logic_gate, make_circles, make_moons, make_spiral
 
 Maker = Callable[..., tuple[np.ndarray, np.ndarray]]
 
@@ -85,7 +85,6 @@ def test_a_generator_may_be_passed_as_seed(make: Maker, per_n: int) -> None:
                                             (-1, ValueError)])
 def test_a_bad_seed_is_refused_in_our_words(seed: Any, error: type[Exception]) -> None:
     """(numpy's own message for "a" ends "...for entropy not a".)"""
-    from tinygrad_edu.datasets import DataLoader
     from tinygrad_edu.nn import MLP, Perceptron
 
     makers: list[Callable[[], Any]] = [
@@ -177,8 +176,6 @@ def test_numpys_global_seed_makes_data_and_models_repeat() -> None:
 @settings(max_examples=30, deadline=None)
 def test_a_list_of_samples_is_batched_as_the_array_of_them(rows: list[list[float]],
                                                             batch_size: int) -> None:
-    from tinygrad_edu.datasets import DataLoader
-
     as_list = DataLoader(rows, batch_size=batch_size)
     as_array = DataLoader(np.array(rows), batch_size=batch_size)
     assert repr(as_list) == repr(as_array)  # (one sample per row, not a group of rows)
@@ -189,8 +186,6 @@ def test_a_list_of_samples_is_batched_as_the_array_of_them(rows: list[list[float
 
 
 def test_a_list_of_sample_tuples_is_collated_as_pytorch_does() -> None:
-    from tinygrad_edu.datasets import DataLoader
-
     X, y = np.arange(10.0).reshape(5, 2), np.array([0, 1, 0, 1, 1])
     pairs = list(DataLoader(list(zip(X, y, strict=True)), batch_size=2))
     grouped = list(DataLoader((X, y), batch_size=2))
@@ -201,8 +196,6 @@ def test_a_list_of_sample_tuples_is_collated_as_pytorch_does() -> None:
 
 
 def test_the_repro_a_list_of_three_rows_is_three_samples() -> None:
-    from tinygrad_edu.datasets import DataLoader
-
     loader = DataLoader([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], batch_size=2)
     assert loader.samples == 3 and len(loader) == 2  # (2 samples of a group of 3, before)
     assert [b.tolist() for b in loader] == [[[1.0, 2.0], [3.0, 4.0]], [[5.0, 6.0]]]
@@ -217,7 +210,5 @@ def test_the_repro_a_list_of_three_rows_is_three_samples() -> None:
     ([([1.0, 2.0], 0), ([3.0], 1)], "position 0 of the samples do not stack"),
 ])
 def test_a_list_that_does_not_stack_is_refused_clearly(dataset: list[Any], message: str) -> None:
-    from tinygrad_edu.datasets import DataLoader
-
     with pytest.raises(ValueError, match=message):
         DataLoader(dataset)
