@@ -532,7 +532,7 @@ def check_extremum_axes(shape: tuple[int, ...], axes: tuple[int, ...] | None, op
     ValueError: max() of an empty Value (shape (0, 3)) along axis 0: there is no largest element
     """
     empty = [a for a in (range(len(shape)) if axes is None else axes) if shape[a] == 0]
-    if empty or (axes is None and math.prod(shape) == 0):
+    if empty:
         where = "" if axes is None else f" along axis {empty[0]}"
         raise ValueError(f"{op}() of an empty Value (shape {shape}){where}: there is no "
                          f"{'smallest' if op.endswith('min') else 'largest'} element")
