@@ -654,6 +654,20 @@ def test_grid_predictions_of_an_activation_of_the_users_own_needs_a_threshold() 
     plt.close(ax.figure)
 
 
+def test_grid_predictions_refuses_a_threshold_no_single_score_takes() -> None:
+    from tinygrad_edu.nn import MLP
+    from tinygrad_edu.perceptron import Perceptron
+    from tinygrad_edu.plots import grid_predictions
+
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    for model, why in [(MLP(2, [3], seed=0), r"this one has 3 outputs \(its class is the "
+                                             r"argmax\)$"),
+                       (Perceptron(2, zeros=True), r"a Perceptron gives its classes itself$")]:
+        with pytest.raises(ValueError, match=r"^grid_predictions: threshold= is for a model "
+                                             r"with one output score; " + why):
+            grid_predictions(model, X, resolution=3, threshold=0.5)
+
+
 def test_a_softplus_output_switches_class_at_a_logit_of_0() -> None:
     from tinygrad_edu.plots import decision_threshold, grid_predictions
 

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tinygrad_edu import ops
 from tinygrad_edu.engine import Operand, Value, constant
 from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
 __all__ = ["ACTIVATIONS", "SELU_ALPHA", "SELU_LAMBDA", "Activation", "elu", "gelu",
-           "get_activation", "identity", "leaky_relu", "log_softmax", "logsumexp", "relu",
-           "selu", "sigmoid", "silu", "softmax", "softplus", "step", "tanh"]
+           "get_activation", "identity", "leaky_relu", "log_softmax", "logsumexp", "name_of",
+           "relu", "selu", "sigmoid", "silu", "softmax", "softplus", "step", "tanh"]
 
 
 def sigmoid(x: Operand) -> Value:
@@ -196,6 +197,24 @@ ACTIVATIONS: dict[str, Activation] = {
 """Every activation by name, as `nn` looks them up (``activation="tanh"``)."""
 
 ALIASES = {"linear": "identity", "none": "identity", "swish": "silu", "heaviside": "step"}
+
+
+def name_of(function: Any) -> str | None:
+    """The name in `ACTIVATIONS` of `function` when it is one of the library's activations, in
+    any form `nn` takes: the `Activation`, its function, or `Value`'s method (``Value.tanh``);
+    None for a callable of the user's own.
+
+    >>> name_of(ACTIVATIONS["tanh"]), name_of(sigmoid), name_of(Value.relu), name_of(abs)
+    ('tanh', 'sigmoid', 'relu', None)
+    """
+    if isinstance(function, Activation):
+        if ACTIVATIONS.get(function.name) == function:
+            return function.name
+        function = function.function
+    for name, known in ACTIVATIONS.items():
+        if function is known.function or function is getattr(Value, name, None):
+            return name
+    return None
 
 
 def get_activation(activation: str | Callable[[Value], Value] | None) -> Callable[[Value], Value]:

@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu._common import PathLike
-from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, Activation
+from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, name_of
 from tinygrad_edu.data import Array
-from tinygrad_edu.engine import Value
 from tinygrad_edu.micrograd import nn as micrograd_nn
 from tinygrad_edu.nn import MLP, Layer
 
@@ -116,12 +115,9 @@ def _activation_name(function: Callable[..., Any], where: str) -> str:
     An `Activation`, a function of `tinygrad_edu.activations` and a method of `Value` (as in
     ``activation=Value.tanh``) count as the activation of their name.
     """
-    if isinstance(function, Activation) and ACTIVATIONS.get(function.name) == function:
-        return function.name
-    inner = function.function if isinstance(function, Activation) else function
-    for name, known in ACTIVATIONS.items():
-        if inner is known.function or inner is getattr(Value, name, None):
-            return name
+    name = name_of(function)
+    if name is not None:
+        return name
     raise ValueError(
         f"{where} uses the activation {function!r}, a function of your own: it can be exported "
         f"only by name ({', '.join(ACTIVATIONS)}), e.g. MLP(..., activation='tanh')")

@@ -22,11 +22,11 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
-from tinygrad_edu.activations import ACTIVATIONS, Activation, activation_names
+from tinygrad_edu.activations import ACTIVATIONS, activation_names, name_of
 from tinygrad_edu.data import Array
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.kernels import is_number
@@ -85,17 +85,6 @@ _THRESHOLDS = {"sigmoid": 0.5, "step": 0.5, "softplus": math.log(2.0)}
 """Where an output activation's value switches class, when it is not 0: its value at logit 0."""
 
 
-def _known_activations() -> dict[Any, str]:
-    """Every callable that is one of the library's activations, with that activation's name:
-    the `Activation` objects, the functions of `activations` and the methods of `Value`."""
-    known: dict[Any, str] = {}
-    for name, activation in ACTIVATIONS.items():
-        known[activation] = known[activation.function] = name
-        if callable(getattr(Value, name, None)):
-            known[getattr(Value, name)] = name
-    return known
-
-
 def activation_name(activation: Any) -> str | None:
     """The name in `ACTIVATIONS` of an activation given as `nn` accepts it (a name, an alias,
     one of the library's own callables, a `functools.partial` of one with non-negative
@@ -114,13 +103,7 @@ def activation_name(activation: Any) -> str | None:
     if isinstance(activation, functools.partial) and not activation.args and all(
             is_number(v) and v >= 0 for v in activation.keywords.values()):
         activation = activation.func  # leaky_relu(negative_slope=0.2), elu(alpha=0.5), ...
-    try:
-        known = _known_activations().get(activation)
-    except TypeError:  # an unhashable callable: not one of ours
-        return None
-    if known is None and isinstance(activation, Activation):
-        return activation_name(activation.function)
-    return known
+    return name_of(activation)
 
 
 def output_activation(model: Any) -> tuple[bool, Any]:
@@ -163,8 +146,12 @@ def predicts_classes(model: Any) -> bool:
     return hasattr(model, "predict") and not callable(getattr(model, "forward", None))
 
 
-_NO_THRESHOLD = ("{who}: threshold= is for a model with one output score; a {model} gives its "
-                 "classes itself")
+def refuse_threshold(who: str, model: Any, outputs: int = 1) -> NoReturn:
+    """The ValueError of `who` for ``threshold=`` given where no single score is cut: a model
+    that gives its classes itself (`predicts_classes`), or one with several `outputs`."""
+    why = (f"this one has {outputs} outputs (its class is the argmax)" if outputs > 1
+           else f"a {type(model).__name__} gives its classes itself")
+    raise ValueError(f"{who}: threshold= is for a model with one output score; {why}")
 
 
 def checked_threshold(threshold: Any, who: str) -> float | None:
@@ -208,16 +195,13 @@ def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float
     probability: Array | None = None
     if predicts_classes(model):
         if threshold is not None:
-            raise ValueError(_NO_THRESHOLD.format(who="grid_predictions",
-                                                  model=type(model).__name__))
+            refuse_threshold("grid_predictions", model)
         classes = np.asarray(model.predict(points)).astype(np.int64)
     else:
         scores = _scores(model, points)
         if scores.ndim == 2 and scores.shape[1] > 1:
             if threshold is not None:
-                raise ValueError(_NO_THRESHOLD.format(who="grid_predictions",
-                                                      model=f"model with {scores.shape[1]} "
-                                                            f"outputs (its class is the argmax)"))
+                refuse_threshold("grid_predictions", model, scores.shape[1])
             shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
             classes = scores.argmax(axis=1)
             probability = (shifted.max(axis=1) / shifted.sum(axis=1)).reshape(xx.shape)

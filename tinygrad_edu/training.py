@@ -33,7 +33,12 @@ from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
-from tinygrad_edu.plots import checked_threshold, decision_threshold, predicts_classes
+from tinygrad_edu.plots import (
+    checked_threshold,
+    decision_threshold,
+    predicts_classes,
+    refuse_threshold,
+)
 
 __all__ = [
     "History",
@@ -124,8 +129,7 @@ def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     array = np.asarray(X, dtype=np.float64)
     if predicts_classes(model):
         if threshold is not None:
-            raise ValueError(f"predict: threshold= is for a model with one output score; a "
-                             f"{type(model).__name__} gives its classes itself")
+            refuse_threshold("predict", model)
         given: Labels = np.asarray(model.predict(array), dtype=np.int64)
         return given
     with no_grad():
@@ -135,8 +139,7 @@ def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
         scores = scores.reshape(1, -1)
     if scores.ndim == 2 and scores.shape[1] > 1:
         if threshold is not None:
-            raise ValueError(f"predict: threshold= is for a model with one output score; this "
-                             f"one has {scores.shape[1]} outputs (its class is the argmax)")
+            refuse_threshold("predict", model, scores.shape[1])
         classes: Labels = scores.argmax(axis=1)
     else:
         try:
