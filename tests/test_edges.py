@@ -8,6 +8,7 @@ The reference is PyTorch float64 (not installed here: its semantics are stated a
 from __future__ import annotations
 
 import math
+import pickle
 import subprocess
 import sys
 from collections.abc import Callable
@@ -415,3 +416,58 @@ def test_detect_anomaly_as_a_decorator() -> None:
     with pytest.raises(FloatingPointError, match="log gave"):
         forward(Value(1.0))
     assert Value(0.0).log().data == -inf  # off again
+
+
+# ---- arguments that do not fit: refused with the shapes, never a silently wrong result
+
+
+@pytest.mark.parametrize("axes", [(1, 2), (3, 0), (-3, 0), (1.7, 0), (True, 0), (0, 0)])
+def test_transpose_refuses_axes_that_are_not_a_permutation(axes: tuple[Any, ...]) -> None:
+    """Out-of-range axes wrapped around and float axes were truncated: `transpose(1, 2)` of a
+    (2, 3) Value gave its (3, 2) transpose, where numpy and PyTorch refuse."""
+    with pytest.raises((ValueError, TypeError), match=r"transpose: ax"):
+        Value(np.ones((2, 3))).transpose(*axes)
+
+
+def test_a_numpy_integer_index_is_an_int_in_the_graph() -> None:
+    """A numpy integer was taken for a Value (it has a `.data` buffer) and kept as a
+    memoryview: the graph did not pickle and its picture read '[<memory at 0x…>]'."""
+    x = Value([[1.0, 2.0], [3.0, 4.0]])
+    y = x[np.int64(1)]
+    assert y.params["index"] == 1 and type(y.params["index"]) is int
+    z = pickle.loads(pickle.dumps(y.sum()))
+    z.backward()
+    with pytest.raises(TypeError, match="indices must be integers"):
+        x[np.float64(1.0)]
+
+
+def test_a_step_of_zero_is_refused_with_the_shape() -> None:
+    with pytest.raises(IndexError, match=r"shape \(3,\).*step cannot be zero"):
+        Value([1.0, 2.0, 3.0])[::0]
+
+
+def test_a_rule_giving_a_gradient_of_the_wrong_shape_is_named() -> None:
+    """A rule that forgets to broadcast its share back (a row sum's `g` for a (3, 4) x) left
+    x.grad of shape (3, 1), against the contract; PyTorch refuses such a backward. Both passes
+    refuse it, naming the primitive."""
+    rowsum = Primitive("rowsum", lambda x: x.sum(axis=1, keepdims=True),
+                       lambda g, out, x: (g,))
+    wide = Primitive("wide", lambda x: x.sum(axis=1, keepdims=True),
+                     lambda g, out, x: (np.ones((3, 5)),))
+    for prim in (rowsum, wide):
+        x = Value(np.ones((3, 4)))
+        message = rf"{prim.name}: a rule gave an operand of shape \(3, 4\) a gradient of shape"
+        with pytest.raises(ValueError, match=message):
+            prim(x).sum().backward()
+        with pytest.raises(ValueError, match=message):
+            gradients(prim(x).sum(), [x])
+        np.testing.assert_array_equal(x.grad, np.zeros((3, 4)))
+
+
+def test_a_rule_of_numpy_ufuncs_is_named_when_it_meets_values() -> None:
+    """A rule written with np.exp works on data, then fails a second derivative with numpy's
+    bare 'does not support ufuncs'; the error now names the primitive and the way out."""
+    my_exp = Primitive("my_exp", np.exp, lambda g, out, x: (g * np.exp(x),))
+    assert grad(lambda v: my_exp(v))(0.5) == pytest.approx(math.exp(0.5))
+    with pytest.raises(TypeError, match=r"my_exp: with create_graph=True .* not np\.exp\(x\)"):
+        grad(grad(lambda v: my_exp(v)))(0.5)

@@ -3,11 +3,14 @@ conversions, construction-time checks of models, and `Module.load` on files that
 
 from __future__ import annotations
 
+import array
 import copy
 import math
 import pickle
 import zipfile
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import tinygrad_edu
 from tinygrad_edu import Value, engine, ops
 from tinygrad_edu.data import Array
 from tinygrad_edu.nn import MLP, Layer, Neuron
@@ -243,6 +247,142 @@ def test_number_conversions_of_many_elements_say_why_not() -> None:
         int(Value([1.0, 2.0]))
     with pytest.raises(ValueError, match="one element"):
         math.floor(Value([1.0, 2.0]))
+
+
+# ---- numpy's functions given a Value, `in`, format specs, numbers numpy keeps as objects
+
+M = np.array([[1.0, -2.0, 3.0], [4.0, 0.5, -6.0]])
+NumpyCall = Callable[[Any], Any]
+# numpy's call on a Value, and the same computed by the Value's own operations
+WITH_EQUIVALENTS: dict[str, tuple[NumpyCall, NumpyCall]] = {
+    "sum": (lambda v: np.sum(v, axis=0, keepdims=True), lambda v: v.sum(axis=0, keepdims=True)),
+    "mean": (lambda v: np.mean(v, 1), lambda v: v.mean(1)),
+    "max": (np.max, lambda v: v.max()),
+    "amin": (lambda v: np.amin(v, axis=0), lambda v: v.min(axis=0)),
+    "var": (lambda v: np.var(v, ddof=1), lambda v: v.var(ddof=1)),
+    "std": (lambda v: np.std(v, axis=1), lambda v: v.std(axis=1)),
+    "clip": (lambda v: np.clip(v, -1.0, 2.0), lambda v: v.clip(-1.0, 2.0)),
+    "clip, keywords": (lambda v: np.clip(v, max=2.0), lambda v: v.clip(max=2.0)),
+    "reshape": (lambda v: np.reshape(v, (3, 2)), lambda v: v.reshape(3, 2)),
+    "reshape, -1": (lambda v: np.reshape(v, -1), lambda v: v.reshape(-1)),
+    "ravel": (np.ravel, lambda v: v.reshape(-1)),
+    "transpose": (np.transpose, lambda v: v.T),
+    "squeeze": (lambda v: np.squeeze(v[:1]), lambda v: v[0]),
+    "expand_dims": (lambda v: np.expand_dims(v, 1), lambda v: v.unsqueeze(1)),
+    "broadcast_to": (lambda v: np.broadcast_to(v[0], (2, 2, 3)),
+                     lambda v: v[0].broadcast_to((2, 2, 3))),
+    "concatenate": (lambda v: np.concatenate([v, M], axis=1),
+                    lambda v: tinygrad_edu.concatenate([v, M], axis=1)),
+    "stack": (lambda v: np.stack([v, v * 2.0]), lambda v: tinygrad_edu.stack([v, v * 2.0])),
+    "where": (lambda v: np.where(M > 0, v, 0.0), lambda v: tinygrad_edu.where(M > 0, v, 0.0)),
+    "dot, matrices": (lambda v: np.dot(v, M.T), lambda v: v @ M.T),
+    "dot, vectors": (lambda v: np.dot(v[0], v[1]), lambda v: (v[0] * v[1]).sum()),
+    "dot, a number": (lambda v: np.dot(2.0, v), lambda v: 2.0 * v),
+}
+
+
+@pytest.mark.parametrize("name", WITH_EQUIVALENTS)
+def test_numpy_functions_with_an_equivalent_give_a_value_and_its_gradient(name: str) -> None:
+    """`np.clip(v, ...)` and the like gave a plain array, and the gradient through it was
+    silently lost (v.grad stayed 0); they now run the Value's own operation."""
+    by_numpy, own = WITH_EQUIVALENTS[name]
+    x, y = Value(M.copy()), Value(M.copy())
+    out, expected = by_numpy(x), own(y)
+    assert isinstance(out, Value) and out.shape == expected.shape
+    np.testing.assert_array_equal(out.data, expected.data)
+    upstream = np.random.default_rng(0).normal(size=out.shape)
+    (out * upstream).sum().backward()
+    (expected * upstream).sum().backward()
+    np.testing.assert_array_equal(x.grad, y.grad)
+    assert np.any(x.grad != 0.0)
+
+
+def test_numpy_functions_refuse_what_the_value_has_not() -> None:
+    v = Value([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match=r"np\.sum on a Value takes only a, axis, keepdims; "
+                                        r"got out="):
+        np.sum(v, out=None)
+    with pytest.raises(TypeError, match="dtype="):
+        np.mean(v, dtype=np.float32)
+
+
+@pytest.mark.parametrize("call", [np.linalg.norm, np.round, np.copy, np.cumsum,
+                                  lambda v: np.histogram(v, bins=2)])
+def test_a_numpy_function_without_an_equivalent_refuses_to_drop_the_gradient(
+        call: NumpyCall) -> None:
+    """Its numbers would carry no gradient; PyTorch refuses too. With no gradient to lose
+    (no_grad, a constant) or a result of integers or booleans, numpy's result comes back."""
+    v = Value([3.0, -4.0, 0.5])
+    with pytest.raises(TypeError, match=r"np\.\S+ has no Value equivalent.*v\.data"):
+        call(v)
+    expected = call(v.data)
+    with tinygrad_edu.no_grad():
+        got = call(v)
+    constant = call(Value([3.0, -4.0, 0.5], requires_grad=False))
+    for result in (got, constant):
+        for a, b in zip(_parts(result), _parts(expected), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def _parts(result: Any) -> tuple[Any, ...]:
+    """A numpy result as a tuple (np.histogram gives two arrays)."""
+    return result if isinstance(result, tuple) else (result,)
+
+
+def test_numpy_functions_of_integer_or_boolean_results_run_on_the_data() -> None:
+    v = Value([3.0, -4.0, 0.5])
+    assert np.allclose(v, [3.0, -4.0, 0.5]) and np.array_equal(v, v)
+    assert np.argsort(v).tolist() == [1, 2, 0] and np.argmax(v) == 0
+    assert np.shape(Value(M)) == (2, 3) and np.ndim(v) == 1
+    assert np.where(v)[0].tolist() == [0, 1, 2]  # (one argument: the indices)
+    np.testing.assert_allclose(v, [3.0, -4.0, 0.5])
+
+
+def test_in_compares_the_data_as_for_a_tensor() -> None:
+    """`2.0 in Value([1, 2, 3])` was False (Python's fallback compares with ==, which is
+    identity for Values)."""
+    v = Value([[1.0, 2.0], [3.0, 4.0]])
+    assert 2.0 in v and 4 in v and 5.0 not in v and Value(3.0) in v
+    assert 2.0 in Value(2.0) and 1.0 not in Value(2.0)
+    with pytest.raises(TypeError, match="looks for a number"):
+        assert "a" in v
+
+
+def test_a_format_spec_formats_the_number_held() -> None:
+    """f"{loss:.4f}", as for a one-element tensor; it raised 'unsupported format string'."""
+    assert f"{Value(2.0):.3f}" == "2.000" and f"{Value([[0.25]]):>7.1%}" == "  25.0%"
+    assert f"{Value(2.0)}" == str(Value(2.0))
+    with pytest.raises(ValueError, match=r"one element; this one has shape \(2,\)"):
+        f"{Value([1.0, 2.0]):.2f}"
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (Fraction(1, 4), 0.25), (Decimal("2.5"), 2.5), ([Fraction(1, 2), 2], [0.5, 2.0]),
+    (range(3), [0.0, 1.0, 2.0]), (array.array("d", [1.5, 2.0]), [1.5, 2.0]),
+    ([2**64], [2.0**64]), ([1, -(2**63) - 1], [1.0, -(2.0**63)]),
+])
+def test_numbers_numpy_keeps_as_objects_are_data(data: Any, expected: Any) -> None:
+    """torch.tensor takes each of these; they were refused ("an array of dtype object")."""
+    got = Value(data).data
+    assert np.asarray(got).tolist() == expected
+
+
+@pytest.mark.parametrize("data", [[None, 1], [2**64, None], [Fraction(1, 2), "a"]])
+def test_objects_that_are_not_numbers_are_still_refused(data: Any) -> None:
+    with pytest.raises(TypeError, match="numbers only"):
+        Value(data)
+
+
+def test_an_int_too_large_for_a_float_in_a_list_says_so() -> None:
+    with pytest.raises(ValueError, match="too large for a float"):
+        Value([1, 10**400])
+
+
+def test_comparing_with_what_is_no_number_is_unsupported() -> None:
+    with pytest.raises(TypeError, match="'<' not supported between instances of 'Value'"):
+        assert Value([1.0, 2.0]) < "a"
+    with pytest.raises(TypeError, match="a scalar Value cannot be iterated"):
+        list(Value(2.0))
 
 
 # ---- models check every argument at construction

@@ -2,7 +2,9 @@
 `minimum`; and `broadcast_to`, as numpy has it.
 
 Each checks its arguments, with messages that name the shapes, then applies one primitive
-of the derivative table.
+of the derivative table. `numpy_function` is what numpy's own functions do when given a
+Value (``np.sum(v)``, ``np.concatenate([v, w])``): the Value's operation where there is one,
+else numpy's result where it cannot carry a gradient, else a clear refusal.
 
 >>> from tinygrad_edu import Value
 >>> concatenate([Value([1.0, 2.0]), Value([3.0])]).data
@@ -11,6 +13,8 @@ array([1., 2., 3.])
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,9 +22,11 @@ import numpy as np
 from tinygrad_edu import engine, ops
 from tinygrad_edu.data import data_of
 from tinygrad_edu.engine import Value, constant
+from tinygrad_edu.grad_mode import is_grad_enabled
 from tinygrad_edu.kernels import normalize_axis
 
-__all__ = ["broadcast_to", "concatenate", "maximum", "minimum", "stack", "where"]
+__all__ = ["broadcast_to", "concatenate", "maximum", "minimum", "numpy_function", "stack",
+           "where"]
 
 
 def _values(xs: Any, op: str) -> list[Value]:
@@ -113,3 +119,104 @@ def broadcast_to(value: Any, shape: int | tuple[int, ...]) -> Value:
            [1., 2.]])
     """
     return constant(value).broadcast_to(shape)
+
+
+def _dot(a: Any, b: Any) -> Value:
+    """`numpy.dot` for what it shares with `@` and `*`: vectors and matrices, or a scalar."""
+    x, y = constant(a), constant(b)
+    if not x.shape or not y.shape:
+        return x * y
+    if x.ndim > 2 or y.ndim > 2:
+        raise ValueError(f"np.dot of shapes {x.shape} and {y.shape}: on a Value, np.dot takes "
+                         "vectors and matrices (use @, which batches as np.matmul does)")
+    return x @ y
+
+
+# numpy's functions that have a Value equivalent: the equivalent, and which of numpy's
+# parameters it takes (numpy's name: ours; "self" is the Value the method is called on)
+_REDUCTION = {"a": "self", "axis": "axis", "keepdims": "keepdims"}
+_EQUIVALENTS: dict[Callable[..., Any], tuple[Callable[..., Any], dict[str, str]]] = {
+    np.sum: (Value.sum, _REDUCTION),
+    np.mean: (Value.mean, _REDUCTION),
+    np.max: (Value.max, _REDUCTION),
+    np.amax: (Value.max, _REDUCTION),
+    np.min: (Value.min, _REDUCTION),
+    np.amin: (Value.min, _REDUCTION),
+    np.var: (Value.var, {**_REDUCTION, "ddof": "ddof"}),
+    np.std: (Value.std, {**_REDUCTION, "ddof": "ddof"}),
+    np.argmax: (Value.argmax, _REDUCTION),
+    np.argmin: (Value.argmin, _REDUCTION),
+    np.clip: (Value.clip, {"a": "self", "a_min": "min", "a_max": "max", "min": "min",
+                           "max": "max"}),
+    np.reshape: (Value.reshape, {"a": "self", "shape": "shape", "newshape": "shape"}),
+    np.ravel: (Value.flatten, {"a": "self"}),
+    np.transpose: (Value.transpose, {"a": "self", "axes": "axes"}),
+    np.squeeze: (Value.squeeze, {"a": "self", "axis": "axis"}),
+    np.expand_dims: (Value.unsqueeze, {"a": "self", "axis": "axis"}),
+    np.broadcast_to: (broadcast_to, {"array": "value", "shape": "shape"}),
+    np.concatenate: (concatenate, {"arrays": "values", "axis": "axis"}),
+    np.stack: (stack, {"arrays": "values", "axis": "axis"}),
+    np.where: (where, {"condition": "condition", "x": "if_true", "y": "if_false"}),
+    np.dot: (_dot, {"a": "a", "b": "b"}),
+}
+
+
+def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+    """``func(*args, **kwargs)``, a numpy function given a Value (`Value.__array_function__`).
+
+    * A function with a Value equivalent runs it: ``np.sum(v, axis=0)`` is
+      ``v.sum(axis=0)``, a Value, with its gradient.
+    * Any other runs on the data when its result cannot carry a gradient: integers or
+      booleans (``np.argsort``, ``np.allclose``, ``np.shape``), or no Value that needs a
+      gradient was given (or recording is off).
+    * Else it is refused: numpy's numbers would silently lose the gradient (PyTorch refuses
+      too). ``np.linalg.norm(v.data)`` asks for numbers without a gradient.
+
+    >>> import numpy as np
+    >>> x = Value([3.0, -4.0])
+    >>> np.sum(x * x).data, np.argmax(x)
+    (25.0, 0)
+    """
+    module = getattr(func, "__module__", None) or "numpy"
+    name = f"{module.replace('numpy', 'np', 1)}.{getattr(func, '__name__', func)}"
+    equivalent = _EQUIVALENTS.get(func)
+    if equivalent is not None:
+        ours, names = equivalent
+        given = inspect.signature(func).bind(*args, **kwargs).arguments
+        if func is not np.where or len(given) == 3:  # (np.where(condition): its indices)
+            unknown = [p for p in given if p not in names]
+            if unknown:
+                raise TypeError(f"{name} on a Value takes only {', '.join(names)}; got "
+                                f"{', '.join(f'{p}=' for p in unknown)}")
+            mapped = {names[p]: x for p, x in given.items()}
+            if "self" in mapped:
+                self = constant(mapped.pop("self"))
+                shape = mapped.pop("shape", None)  # (reshape's shape is positional)
+                return ours(self, *(() if shape is None else (shape,)), **mapped)
+            return ours(**mapped)
+    needs_grad = False
+
+    def plain(x: Any) -> Any:  # `x` with its Values' data in their place
+        nonlocal needs_grad
+        if isinstance(x, Value):
+            needs_grad = needs_grad or x.requires_grad
+            return np.array(x)
+        if isinstance(x, list | tuple):
+            return type(x)(plain(item) for item in x)
+        return x
+
+    result = func(*plain(args), **{key: plain(x) for key, x in kwargs.items()})
+    if needs_grad and is_grad_enabled() and _holds_floats(result):
+        raise TypeError(f"{name} has no Value equivalent: its numbers would carry no gradient "
+                        f"back to the Value given. Use the Value's own operations, or give "
+                        f"it the data ({name}(v.data)) for numbers without a gradient")
+    return result
+
+
+def _holds_floats(result: Any) -> bool:
+    """Whether `result` (numpy's) holds real or complex numbers, anywhere in it."""
+    if isinstance(result, list | tuple):
+        return any(_holds_floats(x) for x in result)
+    return isinstance(result, float | complex | np.inexact) or (
+        isinstance(result, np.ndarray) and result.dtype.kind in "fc")

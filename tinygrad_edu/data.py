@@ -11,7 +11,9 @@ do with gradients: its shape, `item()`, `len()`, iteration, truth and comparison
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -96,6 +98,21 @@ class ArrayLike:
             raise ValueError("a scalar Value's data is a Python float: an array of it is a copy")
         return np.asarray(self.data, dtype=dtype)  # the Value's own array, handed out
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"``: a format spec formats the number held (as a one-element torch
+        tensor's does); without one, the Value shows itself as `str` does."""
+        if not spec:
+            return str(self)
+        return format(self._only_number("a format spec"), spec)
+
+    def __contains__(self, item: Any) -> bool:
+        """``2.0 in v``: whether some element of `v` equals `item` (a number or a Value), as
+        for a torch tensor (``==`` between Values is identity, not this)."""
+        data = data_of(item)
+        if not isinstance(data, int | float | np.number | np.ndarray):
+            raise TypeError(f"'in' looks for a number in a Value's data; got {describe(item)}")
+        return bool(np.any(self._data == data))
+
     def __bool__(self) -> bool:
         if self.size != 1:
             raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
@@ -108,20 +125,37 @@ class ArrayLike:
         return self.shape[0]
 
     def __iter__(self) -> Iterator[Any]:
-        for i in range(len(self)):
-            yield self[i]  # type: ignore[index]
+        if not self.shape:
+            raise TypeError("a scalar Value cannot be iterated: it has no first axis")
+        return (self[i] for i in range(len(self)))  # type: ignore[index]
 
+    # comparisons with numbers, arrays or Values (anything else: Python's "not supported")
     def __lt__(self, other: Any) -> Any:
-        return self._data < data_of(other)
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data < other
 
     def __le__(self, other: Any) -> Any:
-        return self._data <= data_of(other)
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data <= other
 
     def __gt__(self, other: Any) -> Any:
-        return self._data > data_of(other)
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data > other
 
     def __ge__(self, other: Any) -> Any:
-        return self._data >= data_of(other)
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data >= other
+
+
+def _comparable(other: Any) -> Any:
+    """What a Value's data is compared with: a Value's data, a number or an array of numbers
+    (a list too); NotImplemented for anything else."""
+    other = data_of(other)
+    if isinstance(other, int | float | np.number) or (
+            isinstance(other, np.ndarray | list | tuple)
+            and np.asarray(other).dtype.kind in "biuf"):
+        return other
+    return NotImplemented
 
 
 def data_of(x: Any) -> Any:
@@ -146,7 +180,7 @@ def as_data(data: object, what: str = "Value data") -> Data:
     if isinstance(data, ArrayLike):
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array, not a "
                         "Value; use value.data to copy its data, or use the Value itself")
-    if isinstance(data, bool | int | float | np.integer | np.floating | np.bool_):
+    if isinstance(data, numbers.Real | decimal.Decimal | np.bool_):  # (Fraction, np.float32...)
         try:
             return float(data)
         except OverflowError:
@@ -154,7 +188,7 @@ def as_data(data: object, what: str = "Value data") -> Data:
     if isinstance(data, str | bytes) or data is None:
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array of "
                         f"numbers; got {describe(data)}")
-    if not isinstance(data, np.ndarray | list | tuple):
+    if not isinstance(data, np.ndarray | Sequence):
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
                         f"got {describe(data)}")
     if isinstance(data, list | tuple) and _holds_a_value(data):
@@ -165,6 +199,14 @@ def as_data(data: object, what: str = "Value data") -> Data:
     except ValueError as error:
         raise ValueError(f"{what} must be a rectangular (nested) list of numbers; got a ragged "
                          f"one: {describe(data)}") from error
+    if array.dtype == object and not isinstance(data, np.ndarray) and all(
+            isinstance(x, numbers.Real | decimal.Decimal) for x in array.flat):
+        # numbers numpy keeps as objects: ints beyond int64, Fractions, Decimals
+        try:
+            array = np.array(data, dtype=np.float64)
+        except OverflowError:
+            raise ValueError(f"{what}: {describe(data)} holds a number too large for a float"
+                             ) from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers only; got an array of dtype {array.dtype} "
                         f"from {describe(data)}")

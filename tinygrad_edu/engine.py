@@ -134,6 +134,12 @@ class Value(NamedOperations, Storage, ArrayLike):
                  "_second", "label", "op", "params", "requires_grad")
     __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
 
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """``np.sum(v)``, ``np.concatenate([v, w])``: numpy's functions given a Value, run
+        as `arrays.numpy_function` says (the Value's own operation, where it has one)."""
+        from tinygrad_edu.arrays import numpy_function
+        return numpy_function(func, args, kwargs)
+
     _data: Data  # `.data` (storage.py: checked when set, watched for in-place changes)
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
     label: str
@@ -379,7 +385,15 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
             if node.op is None:
                 continue  # a leaf
             if create_graph:
-                shares = node.op.vjp(g, node, *node.parents, **node.params)
+                try:
+                    shares = node.op.vjp(g, node, *node.parents, **node.params)
+                except TypeError as error:  # (numpy's ufuncs refuse Values: __array_ufunc__)
+                    if "ufunc" not in str(error):
+                        raise
+                    raise TypeError(f"{node.op.name}: with create_graph=True a rule gets "
+                                    "Values, which numpy's ufuncs refuse; write the rule with "
+                                    f"the Values' own operations (x.exp(), not np.exp(x)): "
+                                    f"{error}") from None
             else:
                 shares = rule_on_data(node.op, g, node)
             if _check_shares is not None:
@@ -387,7 +401,10 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
             for parent, share in zip(node.parents, shares, strict=True):
                 if share is None or not parent.requires_grad:
                     continue
-                share = sum_to_shape(share, parent.shape)
+                try:
+                    share = sum_to_shape(share, parent.shape)
+                except ValueError as error:
+                    raise ValueError(f"{node.op.name}: {error}") from None
                 grads[parent] = grads[parent] + share if parent in grads else share
 
 
@@ -422,6 +439,10 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
         if type(grad) is float:  # one number, for every element
             return np.full(shape, grad)
         lead = len(from_shape) - len(shape)
+        if lead < 0 or any(m != n != 1 for n, m in zip(shape, from_shape[lead:], strict=True)):
+            raise ValueError(f"a rule gave an operand of shape {shape} a gradient of shape "
+                             f"{from_shape}, which is neither its shape nor one broadcasting "
+                             "could have made of it")
         if lead:  # the axes broadcasting put in front
             grad = _summed(grad, tuple(range(lead)))
         ones = tuple(i for i, n in enumerate(shape) if n == 1 and from_shape[lead + i] != 1)

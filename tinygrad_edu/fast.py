@@ -286,7 +286,10 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
         elif rule == _CROSS_ENTROPY and _TENSOR_RULES.get(prim.vjp) == rule:
             node._grad, node._mark = current, g  # (a loss of arrays, as it was)
             return node
-        _general(node, g, sum_to_shape)
+        try:
+            _general(node, g, sum_to_shape)
+        except ValueError as error:  # (a rule's share of a shape that fits no operand, say)
+            raise ValueError(f"{prim.name}: {error}") from None
     return None
 
 
@@ -400,7 +403,10 @@ def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | Non
         if type(g) is float and rule != _CROSS_ENTROPY:
             node._grad, node._mark = current, g  # (a scalar, as it was)
             return node
-        _general(node, g, sum_to_shape)
+        try:
+            _general(node, g, sum_to_shape)
+        except ValueError as error:  # (a rule's share of a shape that fits no operand, say)
+            raise ValueError(f"{prim.name}: {error}") from None
     return None
 
 

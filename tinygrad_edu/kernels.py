@@ -486,11 +486,18 @@ def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...
     ndim = len(shape)
     if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
         axes = () if axes[0] is None else tuple(axes[0])
-    perm = tuple(range(ndim))[::-1] if not axes else tuple(int(a) for a in axes)
-    if sorted(a % ndim if ndim else a for a in perm) != list(range(ndim)):
-        raise ValueError(f"transpose: axes {perm} are not a permutation of the {ndim} "
-                         f"axes of a Value of shape {shape}")
-    return tuple(a % ndim for a in perm)
+    if not axes:
+        return tuple(range(ndim))[::-1]
+    for a in axes:
+        if not isinstance(a, int | np.integer) or isinstance(a, bool):
+            raise TypeError(f"transpose: axes must be ints; got {axes!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(f"transpose: axis {a} is out of range for a Value of shape {shape}")
+    perm = tuple(int(a) % ndim for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {tuple(int(a) for a in axes)} are not a permutation "
+                         f"of the {ndim} axes of a Value of shape {shape}")
+    return perm
 
 
 
@@ -639,7 +646,7 @@ def checked_index(data: Any, index: Any) -> Any:
     index = normalize_index(index)
     try:
         data[index]
-    except IndexError as error:
+    except (IndexError, ValueError) as error:  # (out of range; a step of 0, a ragged list)
         raise IndexError(f"cannot index a Value of shape {data.shape} with {index!r}: "
                          f"{error}") from None
     return index
@@ -659,7 +666,7 @@ def normalize_index(index: Any) -> Any:
 
 
 def _index_part(part: Any) -> Any:
-    if hasattr(part, "data") and not isinstance(part, np.ndarray):  # a Value
+    if hasattr(part, "data") and not isinstance(part, np.ndarray | np.generic):  # a Value
         part = part.data
     if isinstance(part, bool | np.bool_):
         raise TypeError("a Value cannot be indexed with a single bool")
