@@ -62,6 +62,8 @@ def test_a_split_is_shuffled_and_different_seeds_differ() -> None:
     assert not np.all(np.diff(a.X_train) > 0)  # not left in the original order
     assert not np.array_equal(a.y_train[:10], np.sort(a.y_train[:10])) or \
         not np.array_equal(a.y_train[-10:], np.sort(a.y_train[-10:]))
+    # the test part too: its rows, drawn class by class, are not left class 0 then class 1
+    assert not np.all(np.diff(a.y_test) >= 0)
 
 
 def test_an_unstratified_split_and_a_count() -> None:

@@ -6,6 +6,7 @@ import gc
 import math
 import re
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Generator
 from typing import Any, cast
@@ -57,6 +58,7 @@ def test_construction_copies_the_array() -> None:
         (np.array([1, "a"], dtype=object), TypeError, "object"),
         (["a", "b"], TypeError, "<U1"),
         (1 + 2j, TypeError, "complex"),
+        (np.array([1 + 2j]), TypeError, "dtype complex128"),  # (not its real part, silently)
         ({1: 2}, TypeError, "dict"),
     ],
 )
@@ -378,6 +380,12 @@ def test_comparisons_read_the_data_and_equality_is_identity() -> None:
     a, b = Value(1.0), Value(2.0)
     assert a < b and b > 1 and a <= 1.0 and b >= a
     assert (Value([1.0, 3.0]) > 2).tolist() == [False, True]
+    # at a tie only <= and >= hold
+    ties = Value([1.0, 2.0, 3.0])
+    assert (ties > 2).tolist() == [False, False, True] and not Value(2.0) > 2
+    assert (ties >= 2).tolist() == [False, True, True] and Value(2.0) >= 2
+    assert (ties < 2).tolist() == [True, False, False] and not Value(2.0) < 2
+    assert (ties <= 2).tolist() == [True, True, False] and Value(2.0) <= 2
     assert a != Value(1.0) and a == a
     assert len({a, b, a}) == 2
 
@@ -415,6 +423,19 @@ def test_shape_mismatch_names_both_shapes() -> None:
         stack([Value(np.ones(2)), Value(np.ones(3))])
     with pytest.raises(ValueError, match="agree except along axis 0"):
         concatenate([Value(np.ones((2, 2))), Value(np.ones((2, 3)))])
+
+
+def test_concatenate_and_where_check_shapes_before_numpy_does() -> None:
+    """In their own words, naming every shape, not numpy's message from inside a primitive."""
+    with pytest.raises(ValueError, match=r"^concatenate: shapes \[\(2, 3\), \(3, 3\)\] must agree "
+                                         r"except along axis 1$"):  # (an axis before it differs)
+        concatenate([Value(np.ones((2, 3))), Value(np.ones((3, 3)))], axis=1)
+    with pytest.raises(ValueError, match=r"^concatenate: scalars have no axis to join along; "
+                                         r"shapes \[\(\), \(\)\]$"):
+        concatenate([Value(1.0), Value(2.0)])
+    with pytest.raises(ValueError, match=r"^where: shapes \(3,\) \(condition\), \(2,\) and \(2,\) "
+                                         r"do not broadcast together$"):
+        where([True, False, True], Value([1.0, 2.0]), Value([3.0, 4.0]))
 
 
 def test_matmul_shapes_follow_numpy() -> None:
@@ -526,6 +547,69 @@ def test_a_decorated_generator_runs_its_body_inside() -> None:
 
     with pytest.raises(FloatingPointError, match="log gave nan"):
         next(anomalous())
+
+
+def test_a_decorated_generator_closed_early_finishes_inside() -> None:
+    """Closed before its end, a @no_grad generator runs its finally block inside the context
+    too, as the rest of its body: what it computes there is not recorded."""
+    w = Value(2.0)
+    finished: list[Value] = []
+
+    @no_grad()
+    def squares() -> Generator[Value, None, None]:
+        try:
+            yield w * w
+        finally:
+            finished.append(w * 3.0)
+
+    steps = squares()
+    next(steps)
+    steps.close()
+    assert len(finished) == 1 and not finished[0].requires_grad
+    assert tinygrad_edu.is_grad_enabled()
+
+
+def test_no_grad_is_per_thread() -> None:
+    """As PyTorch's grad mode: while another thread is inside no_grad this one records, and a
+    third thread's no_grad block, begun and ended meanwhile, does not switch recording back
+    on in the other."""
+    inside, leave = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def in_no_grad() -> None:
+        with no_grad():
+            inside.set()
+            leave.wait(5)
+            seen["recording"] = tinygrad_edu.is_grad_enabled()
+            seen["recorded"] = (Value(2.0) * Value(3.0)).requires_grad
+
+    def briefly_in_no_grad() -> None:
+        with no_grad():
+            pass
+
+    other = threading.Thread(target=in_no_grad)
+    other.start()
+    try:
+        assert inside.wait(5)
+        x = Value(2.0)
+        recorded_here = tinygrad_edu.is_grad_enabled() and (x * x).requires_grad
+        third = threading.Thread(target=briefly_in_no_grad)
+        third.start()
+        third.join()
+    finally:
+        leave.set()
+        other.join()
+    assert recorded_here and seen == {"recording": False, "recorded": False}
+    assert tinygrad_edu.is_grad_enabled() and (x * x).requires_grad
+
+
+def test_nested_detect_anomaly_checks_until_the_outer_block_ends() -> None:
+    with tinygrad_edu.detect_anomaly():
+        with tinygrad_edu.detect_anomaly():
+            pass
+        with pytest.raises(FloatingPointError, match="log gave nan"):
+            Value(-1.0).log()  # (still inside the outer block)
+    assert math.isnan(cast(float, Value(-1.0).log().data))  # outside: IEEE's nan, silently
 
 
 def test_grad_composes() -> None:

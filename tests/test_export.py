@@ -207,6 +207,9 @@ def test_from_torch_loads_into_micrograds_mlp() -> None:
      MLP(2, [3], seed=0), r"the state_dict entry '1.running_mean' is neither a weight nor"),
     ({"0.weight": np.ones(3), "0.bias": np.ones(3)}, MLP(2, [3], seed=0),
      r"0.weight has shape \(3,\) and 0.bias \(3,\); a Linear layer has \(nout, nin\)"),
+    ({"0.weight": np.ones((3, 2)), "0.bias": np.ones(2)}, MLP(2, [3], seed=0),
+     r"0.weight has shape \(3, 2\) and 0.bias \(2,\); a Linear layer has \(nout, nin\) and "
+     r"\(nout,\)$"),
 ])
 def test_from_torch_names_what_does_not_fit(source: Any, model: Any, message: str) -> None:
     net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))

@@ -73,6 +73,32 @@ def test_augmented_assignment_through_the_attribute_is_caught() -> None:
         y.backward()
 
 
+def test_a_change_between_two_operations_of_a_graph_is_caught() -> None:
+    """x changes after y = x·w is recorded but before the rest of the graph: the shortcut
+    (no change since the graph was begun) must look at its oldest operation, not its newest."""
+    x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
+    y = x * w
+    x.data = [10.0, 20.0]
+    with pytest.raises(RuntimeError, match=CHANGED):
+        (y * 2.0).sum().backward()
+
+
+def test_a_handed_out_array_is_compared_bit_for_bit() -> None:
+    """An array handed out by the getter is compared with its copy at backward(), by its bits:
+    a nan left as it was is no change (though nan != nan), and 0.0 written over -0.0 is one
+    (though 0.0 == -0.0)."""
+    x, w = Value([np.nan, 1.0], label="x"), Value([3.0, 4.0])
+    y = (x * w).sum()
+    _ = x.data
+    y.backward()
+    assert w.grad.tolist()[1] == 1.0
+    x, w = Value([-0.0, 1.0], label="x"), Value([3.0, 4.0])
+    y = (w / x).sum()
+    cast(Array, x.data)[0] = 0.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+
+
 def test_the_reference_pass_and_gradients_check_too() -> None:
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     y = (x * w).sum()

@@ -370,6 +370,24 @@ def test_reduction_none_sum_mean(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", [*sorted(ELEMENTWISE_LOSSES), "nll_loss", "cross_entropy"])
+def test_a_sum_over_zero_samples_is_0_and_none_gives_no_losses(name: str) -> None:
+    """Only a mean over zero samples is undefined (refused: tests/test_edges.py); as in
+    PyTorch, their sum is 0 and reduction="none" gives an empty array of losses."""
+    if name in ELEMENTWISE_LOSSES:
+        loss, empty, labels = ELEMENTWISE_LOSSES[name][0], np.zeros(0), np.zeros(0)
+    else:
+        loss = {"nll_loss": nll_loss, "cross_entropy": cross_entropy}[name]
+        empty, labels = np.zeros((0, 3)), np.zeros(0, dtype=np.intp)
+    for targets in (labels, labels.tolist()):  # (an array and a list take two paths)
+        scores = Value(empty)
+        total = loss(scores, targets, reduction="sum")
+        assert total.shape == () and total.data == 0.0
+        total.backward()
+        assert scores.grad.shape == empty.shape
+        assert loss(Value(empty), targets, reduction="none").shape == (0,)
+
+
+@pytest.mark.parametrize("name", [*sorted(ELEMENTWISE_LOSSES), "nll_loss", "cross_entropy"])
 @pytest.mark.parametrize("bad", ["avg", "Mean", None, 1])
 def test_a_bad_reduction_is_refused_by_name(name: str, bad: Any) -> None:
     loss = ELEMENTWISE_LOSSES[name][0] if name in ELEMENTWISE_LOSSES else {

@@ -178,18 +178,31 @@ def test_neurons_are_numbered_by_integers() -> None:
 
 def test_loading_another_architecture_names_the_mismatched_parameter(tmp_path: Path) -> None:
     MLP(2, [4, 1], seed=0).save(tmp_path / "small.npz")
-    wider = MLP(2, [5, 1], seed=0)
-    before = wider.state_dict()
     with pytest.raises(ValueError, match=r"'layers\.0\.W' has shape \(2, 5\).*\(2, 4\)"):
+        MLP(2, [5, 1], seed=0).load(tmp_path / "small.npz")
+    # a mismatch in a later layer: nothing was changed by the failed load, not even the
+    # first layer, which fits (and whose weights, of another seed, differ)
+    wider = MLP(2, [4, 3], seed=1)
+    before = wider.state_dict()
+    with pytest.raises(ValueError, match=r"'layers\.1\.W' has shape \(4, 3\).*\(4, 1\)"):
         wider.load(tmp_path / "small.npz")
-    # nothing was changed by the failed load
     for name, value in wider.state_dict().items():
-        assert np.array_equal(value, before[name])
+        assert np.array_equal(value, before[name]), name
     deeper = MLP(2, [4, 4, 1], seed=0)
     with pytest.raises(ValueError, match=r"missing parameters \['layers\.2\.W', 'layers\.2\.b'\]"):
         deeper.load(tmp_path / "small.npz")
     with pytest.raises(ValueError, match=r"unexpected parameters \['layers\.1\.W'"):
         MLP(2, [4], seed=0).load(tmp_path / "small.npz")
+
+
+def test_a_weight_of_the_same_size_in_another_shape_is_refused() -> None:
+    """A (3, 2) array for a (2, 3) weight (a transposed one, as PyTorch stores it) holds as
+    many numbers; the shapes are compared, not the sizes."""
+    model = MLP(2, [3, 1], seed=0)
+    state = model.state_dict()
+    state["layers.0.W"] = state["layers.0.W"].T
+    with pytest.raises(ValueError, match=r"'layers\.0\.W' has shape \(2, 3\) here but \(3, 2\)"):
+        model.load_state_dict(state)
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,6 +226,11 @@ def test_initialisation_is_uniform_within_one_over_sqrt_nin() -> None:
     bound = 1 / np.sqrt(100)
     assert np.all(np.abs(layer.W.data) <= bound) and np.all(np.abs(layer.b.data) <= bound)
     assert cast(Array, layer.W.data).std() == pytest.approx(bound / np.sqrt(3), rel=0.05)
+    # a Neuron's too, its scalar bias included (over 50 seeds: one bias is one number)
+    neurons = [Neuron(100, seed=seed) for seed in range(50)]
+    assert all(np.all(np.abs(n.weights.data) <= bound) for n in neurons)
+    biases = np.array([n.bias.data for n in neurons])
+    assert np.all(np.abs(biases) <= bound) and np.abs(biases).max() > 0.8 * bound
 
 
 def test_mlp_defaults_are_micrograds_relu_hidden_and_linear_output() -> None:

@@ -46,6 +46,19 @@ def test_sgd_momentum_and_weight_decay_by_hand() -> None:
     assert p.data == pytest.approx(0.717301, abs=1e-12)
 
 
+def test_sgd_momentum_leaves_the_gradient_alone() -> None:
+    """The momentum buffer starts as a copy of the first gradient: updated in place at the
+    next step, it must not be `p.grad` itself, which the learner may still read."""
+    p = Value([1.0, 2.0])
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    (p * p).sum().backward()
+    g = cast(Array, p.grad).copy()
+    opt.step()
+    opt.step()  # b = g, then b = 0.9·g + g
+    np.testing.assert_array_equal(p.grad, g)
+    np.testing.assert_allclose(p.data, np.array([1.0, 2.0]) - 0.1 * g - 0.1 * 1.9 * g)
+
+
 @given(data=st.data(), lr=rates, momentum=fractions, weight_decay=st.floats(0.0, 0.1),
        steps=st.integers(1, 5))
 @settings(max_examples=20)
@@ -195,6 +208,37 @@ def test_adam_follows_the_formula_over_several_steps(
     assert opt.t == steps
 
 
+TORCH_SETTINGS: dict[str, dict[str, Any]] = {
+    "SGD": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01},
+    "Adam": {"lr": 0.1, "betas": (0.8, 0.99), "weight_decay": 0.01},
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_SETTINGS))
+def test_several_parameters_are_stepped_as_torch_optim_steps_them(name: str) -> None:
+    """The tests above step one parameter. With three, of three shapes, each keeps its own
+    momentum buffer or moments, and Adam's step count t advances once a step, not once a
+    parameter: torch.optim's numbers (float64) over four steps."""
+    torch: Any = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    starts = [rng.normal(size=shape) for shape in [(), (3,), (2, 2)]]
+    ours = [Value(float(s) if s.ndim == 0 else s.copy()) for s in starts]
+    theirs = [torch.tensor(s, requires_grad=True) for s in starts]
+    optimizer = {"SGD": SGD, "Adam": Adam}[name](ours, **TORCH_SETTINGS[name])
+    torch_optimizer = getattr(torch.optim, name)(theirs, **TORCH_SETTINGS[name])
+    for _ in range(4):
+        for p, t in zip(ours, theirs, strict=True):
+            g = rng.normal(size=p.shape)
+            p.grad = g if p.shape else float(g)
+            t.grad = torch.tensor(g)
+        optimizer.step()
+        torch_optimizer.step()
+    for p, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-15)
+    if isinstance(optimizer, Adam):
+        assert optimizer.t == 4
+
+
 def test_tensor_parameters_are_updated_in_place() -> None:
     model = MLP(2, [3, 1], seed=0)
     arrays = [p.data for p in model.parameters()]
@@ -263,6 +307,13 @@ def test_sgd_and_adam_train_a_small_model() -> None:
          r"^parameter 1, an unlabelled Value \(shape \(2,\), made by mul\), is not a leaf"),
         (lambda: SGD([Value(1.0)], lr=-1.0), ValueError, "SGD: lr must be a finite number"),
         (lambda: SGD([Value(1.0)], lr=math.inf), ValueError, "SGD: lr must be a finite"),
+        # nan is no number ≥ 0 (nan < 0 is False too: the test must be `not value >= 0`)
+        (lambda: SGD([Value(1.0)], lr=math.nan), ValueError,
+         r"^SGD: lr must be a finite number ≥ 0; got nan$"),
+        (lambda: SGD([Value(1.0)], lr=0.1, momentum=math.nan), ValueError, "SGD: momentum"),
+        (lambda: SGD([Value(1.0)], lr=0.1, weight_decay=math.nan), ValueError,
+         "SGD: weight_decay"),
+        (lambda: Adam([Value(1.0)], eps=math.nan), ValueError, "Adam: eps"),
         (lambda: SGD([Value(1.0)], lr=0.1, momentum=-0.5), ValueError, "momentum"),
         (lambda: Adam([Value(1.0)], betas=(0.9, 1.0)), ValueError, r"betas must be two numbers"),
         (lambda: Adam([Value(1.0)], eps=-1.0), ValueError, "Adam: eps"),

@@ -212,6 +212,15 @@ def test_decision_boundary_is_the_line_w_dot_x_equal_zero() -> None:
         Perceptron(3, zeros=True).decision_boundary().x2(0.0)
 
 
+def test_a_decision_boundary_does_not_follow_later_edits_of_the_weights() -> None:
+    """A DecisionBoundary is frozen: its normal is a copy, not a view of the weights."""
+    p = Perceptron(2, zeros=True)
+    p.weights = [-1.5, 1.0, 1.0]
+    boundary = p.decision_boundary()
+    p.weights[1:] = 5.0  # (the array `weights` hands out, edited in place)
+    assert boundary.normal.tolist() == [1.0, 1.0]
+
+
 def test_trained_boundary_separates_and() -> None:
     X, y = logic_gate("and")
     p = Perceptron(2, seed=0)
@@ -277,6 +286,34 @@ def test_from_zero_a_power_of_two_lr_only_scales_the_weights(gate: str, power: i
     assert (scaled.errors, scaled.converged, scaled.cycled) == (
         unit.errors, unit.converged, unit.cycled)
     np.testing.assert_array_equal(np.array(scaled.weights), 2.0 ** power * np.array(unit.weights))
+
+
+def test_fit_does_not_edit_the_weights_array_handed_out_before() -> None:
+    """fit() works on a copy and puts it in place at the end: an array a learner took from
+    `weights` before (to compare, or to plot the start) keeps the old weights."""
+    p = Perceptron(2, zeros=True)
+    before = p.weights
+    p.fit(*logic_gate("and"))
+    assert before.tolist() == [0.0, 0.0, 0.0] and p.weights.tolist() != [0.0, 0.0, 0.0]
+
+
+def test_an_input_that_is_always_0_hides_no_cycle() -> None:
+    """XOR with a third input, 0 in every sample: its weight never moves, so its tolerance is
+    0, and an end-of-epoch state must count as the same there when it is equal (≤, not <).
+    The input changes nothing: the epochs of plain XOR."""
+    X, y = logic_gate("xor")
+    history = Perceptron(3, zeros=True).fit(np.hstack([X, np.zeros((4, 1))]), y)
+    assert history.cycled and not history.converged
+    assert history.errors == Perceptron(2, zeros=True).fit(X, y).errors
+
+
+def test_the_cycle_test_measures_each_input_at_its_own_scale() -> None:
+    """One sample at x = 1e-12 labelled 1, one at 0 labelled 0: after the first epoch only the
+    weight of x has moved, by 1e-12, which is no cycle; its tolerance comes from its own
+    scale (one from the largest input, the bias's 1, would call it one). The second epoch
+    makes no error."""
+    history = Perceptron(1, zeros=True).fit([[1e-12], [0.0]], [1, 0])
+    assert history.converged and not history.cycled and history.errors == [2, 0]
 
 
 def test_a_tiny_lr_next_to_large_weights_claims_no_cycle() -> None:

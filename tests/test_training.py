@@ -1,5 +1,5 @@
-"""tinygrad_edu.training: mini-batch training with per-epoch history, evaluation, the
-confusion matrix (full-batch `train_binary` and `accuracy` are exercised by the examples)."""
+"""tinygrad_edu.training: mini-batch training with per-epoch history, full-batch
+`train_binary`, evaluation, the confusion matrix (`accuracy` is exercised by the examples too)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import tinygrad_edu
 from tinygrad_edu import Value, activations
 from tinygrad_edu.activations import ACTIVATIONS
 from tinygrad_edu.data import Array
-from tinygrad_edu.datasets import DataLoader, logic_gate, make_spiral
-from tinygrad_edu.losses import cross_entropy
+from tinygrad_edu.datasets import DataLoader, logic_gate, make_moons, make_spiral
+from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
 from tinygrad_edu.nn import MLP
-from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.perceptron import Perceptron
 from tinygrad_edu.training import (
     History,
@@ -27,6 +27,7 @@ from tinygrad_edu.training import (
     confusion_matrix,
     evaluate,
     predict,
+    train_binary,
     train_classifier,
 )
 
@@ -48,6 +49,26 @@ def test_train_classifier_is_the_pytorch_loop_it_documents() -> None:
         np.testing.assert_array_equal(p.data, q.data)
     assert history.epochs == 3 and history.test_loss == [] and history.test_accuracy == []
     assert history.train_loss[-1] == pytest.approx(evaluate(model, X, y)[0], abs=0)
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_train_binary_is_the_full_batch_loop_it_documents(name: str) -> None:
+    """optimizer="adam" is Adam(lr) and "sgd" plain SGD(lr), without momentum: the same bits
+    as the loop written out, and the loss before each step."""
+    X, y = make_moons(20, seed=0)
+    model, twin = MLP(2, [4, 1], seed=1), MLP(2, [4, 1], seed=1)
+    losses = train_binary(model, X, y, steps=5, lr=0.1, optimizer=name)
+    optimizer: Optimizer = (Adam if name == "adam" else SGD)(twin.parameters(), lr=0.1)
+    twin_losses = []
+    for _ in range(5):
+        loss = binary_cross_entropy_with_logits(twin(X), y.astype(np.float64))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        twin_losses.append(loss.item())
+    for p, q in zip(model.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    assert losses == twin_losses
 
 
 def test_the_history_measures_both_parts_after_each_epoch() -> None:
