@@ -61,7 +61,7 @@ def wrong_at(flat: int) -> Primitive:
 
 
 MESSAGE = re.compile(
-    r"(?P<what>gradient|second derivative) mismatch at (?P<where>.+?): "
+    r"(?P<what>gradient|second derivative) mismatch at (?P<where>.+?), where x = (?P<x>\S+): "
     r"analytical (?P<analytical>\S+) \(by (?P<how>gradients|backward)\(\)\), "
     r"numerical (?P<numerical>\S+) "
     r"\(tolerance atol=(?P<atol>\S+), rtol=(?P<rtol>[^,]+), eps=\S+\)"
@@ -144,7 +144,8 @@ def test_the_message_names_the_input_and_the_element() -> None:
     with pytest.raises(GradcheckError) as error:
         gradcheck(lambda a, b: a * 2.0 + bad(b), 0.3, y, **TIGHT)
     parts = parse(error)
-    assert parts["where"] == "element (1, 1) of input 1"
+    assert parts["where"] == "element (1, 1) of input 1 (shape (2, 3))"
+    assert float(parts["x"]) == y[1, 1]
     assert float(parts["analytical"]) / float(parts["numerical"]) == pytest.approx(1.001, abs=1e-7)
     assert "atol=1e-07" in str(error.value) and "rtol=1e-05" in str(error.value)
 
@@ -381,3 +382,270 @@ def test_a_scalar_functions_mismatch_shows_its_own_derivative() -> None:
     assert "upstream" not in str(error.value)
     with pytest.raises(GradcheckError, match=r"sum\(f\(\.\.\.\) · u\), u a random upstream"):
         gradcheck(lambda x: square(x), [0.5, 1.0])
+
+
+# ---- what an audit found gradcheck let through (each test fails on the toolkit before) -------
+
+RECIPROCAL_WRONG_SIGN = Primitive("recip_wrong_sign", lambda x: 1.0 / x,
+                                  lambda g, out, x: (g / (x * x),))  # d(1/x) is −1/x²
+LOG_TIMES_1000 = Primitive("log_x1000", lambda x: np.log(x), lambda g, out, x: (g * 1000.0 / x,))
+EXP_NO_GRADIENT = Primitive("exp_no_gradient", lambda x: np.exp(x), lambda g, out, x: (g * 0.0,))
+# right whenever its upstream gradient is positive (a scalar f's, always, before the fix)
+ABS_UPSTREAM = Primitive("cube_abs_g", lambda x: x**3, lambda g, out, x: (abs(g) * 3 * x**2,))
+NOT_FINITE = r"not checkable at .*: f is not finite at x ± eps"
+
+
+@pytest.mark.parametrize(("f", "x"), [
+    (lambda v: RECIPROCAL_WRONG_SIGN(v), 1e-6),  # x − eps is the pole
+    (lambda v: LOG_TIMES_1000(v), 1e-6),  # x − eps is the edge of the domain
+    (lambda v: v.log(), 5e-7),  # a right rule, but x − eps leaves the domain: not checkable
+    (lambda v: EXP_NO_GRADIENT(v), math.log(np.finfo(float).max) - 5e-7),  # x + eps overflows
+])
+def test_where_f_is_not_finite_at_x_plus_or_minus_eps_the_check_fails(f: Any, x: float) -> None:
+    """There the central difference is ±inf or nan, and ``|a − n| ≤ atol + rtol·|n|`` holds
+    for any a (the tolerance is infinite): gradcheck passed any rule."""
+    with pytest.raises(GradcheckError, match=rf"{NOT_FINITE}") as error:
+        gradcheck(f, x)
+    assert f"input 0 (a scalar), where x = {x!r}" in str(error.value)
+    assert "a pole, an overflow or left f's domain" in str(error.value)
+    with pytest.raises(GradcheckError, match=r"element \(0,\) of input 0 \(shape \(2,\)\), "
+                       rf"where x = {re.escape(repr(x))}: f is not finite"):
+        gradcheck(f, [x, 1.0])
+
+
+def test_a_non_finite_numerical_value_passes_only_against_the_same_value() -> None:
+    assert gradcheck(lambda v: v * math.nan, [1.0, 2.0])  # nan against nan
+    with pytest.raises(GradcheckError, match=NOT_FINITE):  # nan against inf
+        gradcheck(lambda v: v * math.inf, 1.0)
+
+
+def record_upstream(seen: list[Any]) -> Primitive:
+    """x², whose rule notes the upstream gradient it is given."""
+
+    def vjp(g: Any, out: Any, x: Any) -> tuple[Any]:
+        seen.append(np.array(data_of(g), dtype=np.float64))
+        return (g * 2.0 * x,)
+
+    return Primitive("square_noting_g", lambda x: x * x, vjp)
+
+
+def test_the_upstream_gradients_have_both_signs_and_sizes_near_one() -> None:
+    seen: list[Any] = []
+    noting = record_upstream(seen)
+    for seed in range(20):
+        seen.clear()
+        assert gradcheck(lambda v: noting(v), np.full(5, 0.5), seed=seed)
+        for u in seen:
+            assert np.all((np.abs(u) >= 0.5) & (np.abs(u) <= 1.5)), u
+            assert np.any(u > 0) and np.any(u < 0), u
+        seen.clear()  # two elements: still both signs
+        assert gradcheck(lambda v: noting(v), [0.5, 1.0], seed=seed)
+        assert all(np.any(u > 0) and np.any(u < 0) for u in seen)
+        for one_element in (0.5, [0.5], [[0.5]]):  # checked with two of opposite signs
+            seen.clear()
+            assert gradcheck(lambda v: noting(v), one_element, seed=seed)
+            sizes = sorted({float(u.flat[0]) for u in seen})
+            assert len(sizes) == 2 and sizes[0] < 0 < sizes[1] and -sizes[0] != sizes[1]
+            assert all(0.5 <= abs(u) <= 1.5 for u in sizes)
+
+
+@pytest.mark.parametrize("x", [-1.3, [0.7], [0.5, -2.0, 1.5]])
+def test_a_rule_right_only_for_a_positive_upstream_gradient_is_caught(x: Any) -> None:
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda v: ABS_UPSTREAM(v), x)
+    with pytest.raises(GradcheckError):  # f(x).sum(): a scalar f, its own derivative
+        gradcheck(lambda v: ABS_UPSTREAM(v).sum(), x)
+    with pytest.raises(GradcheckError, match="second derivative mismatch"):
+        gradcheck(lambda v: ABS_UPSTREAM(v).sum(), x, order=2)
+
+
+def test_a_scalar_f_failing_for_a_negative_upstream_gradient_says_so() -> None:
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda v: ABS_UPSTREAM(v), -1.3)
+    parts = parse(error)  # f′ itself: 3x² = 5.07, and the rule's −5.07 (|u|·f′ / u, u < 0)
+    assert float(parts["numerical"]) == pytest.approx(5.07, rel=1e-8)
+    assert float(parts["analytical"]) == pytest.approx(-5.07, rel=1e-12)
+    assert re.search(r"for the upstream gradient u = -[\d.]+, divided by u \(for u = [\d.]+ it "
+                     r"agreed\): a rule must be linear in its upstream gradient", str(error.value))
+
+
+def test_the_tolerances_apply_to_the_derivative_itself() -> None:
+    """atol applied to u·f′: with the one scalar u = 0.126 of seed 0 it was 8 times looser."""
+    twice = Primitive("small_cube_twice", lambda x: 1e-5 * x**3,
+                      lambda g, out, x: (g * 6e-5 * x**2,))
+    with pytest.raises(GradcheckError) as error:  # off by 3e-5 > atol + rtol·3e-5
+        gradcheck(lambda v: twice(v), 1.0)
+    assert float(parse(error)["analytical"]) == pytest.approx(6e-5, rel=1e-12)
+    tiny = Primitive("tiny_cube_twice", lambda x: 1e-7 * x**3,
+                     lambda g, out, x: (g * 6e-7 * x**2,))
+    with pytest.raises(GradcheckError):  # off by 3e-7 > 1e-7 + 1e-5·3e-7
+        gradcheck(lambda v: tiny(v), 1.0, **TIGHT)
+    # a tensor f: |u| ≥ 0.5, so atol is at most twice as loose on any element's gradient
+    for seed in range(5):
+        for flat in (0, 17, 49):
+            def vjp(g: Any, out: Any, x: Any, flat: int = flat) -> tuple[Any]:
+                wrong = np.ones(50)
+                wrong[flat] = 2.0  # 7.5e-5 off at one element
+                return (g * 3e-4 * x**2 * wrong,)
+
+            one_wrong = Primitive("one_element_wrong", lambda x: 1e-4 * x**3, vjp)
+            with pytest.raises(GradcheckError, match=rf"element \({flat},\) of input 0"):
+                gradcheck(lambda v, p=one_wrong: p(v), np.full(50, 0.5), seed=seed)
+
+
+def test_a_gradient_of_another_shape_than_its_input_fails() -> None:
+    """numpy broadcasting compared a (3, 1) gradient with a (3, 4) input's as if it fit."""
+    forgets_to_broadcast = Primitive("rowsum", lambda x: x.sum(axis=1, keepdims=True),
+                                     lambda g, out, x: (g,))
+    x = np.arange(12.0).reshape(3, 4) / 10
+    for order in (1, 2):  # (the engine may refuse the rule first, at backward())
+        with pytest.raises((GradcheckError, ValueError), match=r"\(3, 1\)") as error:
+            gradcheck(lambda v: forgets_to_broadcast(v), x, order=order)
+        assert "(3, 4)" in str(error.value)
+
+
+def test_gradcheck_compares_shapes_not_broadcasts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine whose gradients() gave a (3, 1) gradient for a (3, 4) input, of the right
+    values broadcast (the gradient of a row sum is constant along a row), fails by shape."""
+    from tinygrad_edu.engine import gradients
+
+    def one_column(root: Any, leaves: Any, **options: Any) -> list[Any]:
+        return [g[:, :1] for g in gradients(root, leaves, **options)]
+
+    monkeypatch.setattr("tinygrad_edu.testing.gradients", one_column)
+    with pytest.raises(GradcheckError, match=r"shape \(3, 1\), but input 0 has shape \(3, 4\)"):
+        gradcheck(lambda v: v.sum(axis=1, keepdims=True), np.ones((3, 4)))
+
+
+def test_gradcheck_leaves_the_grad_of_values_f_closes_over_alone() -> None:
+    """As PyTorch's gradcheck: a model's parameters keep the `.grad` they had, exactly."""
+    w, b, c = Value(2.0), Value([0.5, -0.5]), Value([1.0, 3.0])
+    w.grad = 0.25
+    c.grad = [0.1, 0.2]
+    held = c.grad
+
+    def f(x: Value) -> Value:
+        return (x * w + b).tanh() * c
+
+    assert gradcheck(f, [0.3, 0.7]) and gradcheck(f, [0.3, 0.7], order=2)
+    assert gradgradcheck(f, [0.3, 0.7])
+    assert w.grad == 0.25 and c.grad is held and held.tolist() == [0.1, 0.2]
+    assert b._grad is None  # (a tensor's gradient not made yet stays so)
+
+
+def test_the_message_shows_the_input_value_its_shape_and_the_upstream_there() -> None:
+    square = Primitive("square", lambda x: x * x, lambda g, out, x: (g * 4.0 * x,))
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda v: square(v), [[0.5, 1.0], [-2.0, 1.5]])
+    parts = parse(error)
+    assert parts["where"] == "element (0, 0) of input 0 (shape (2, 2))" and parts["x"] == "0.5"
+    shown = re.search(r"here u = (\S+)", str(error.value))
+    assert shown, error.value  # the numerical value is u · 2x there
+    assert float(parts["numerical"]) == pytest.approx(float(shown.group(1)) * 2 * 0.5, rel=1e-6)
+
+
+def test_a_kink_between_x_minus_and_plus_eps_is_named() -> None:
+    with pytest.raises(GradcheckError, match=r"kink between x − eps and x \+ eps") as error:
+        gradcheck(lambda v: v.relu(), [1.0, 0.0])
+    assert "slope 0 on the left" in str(error.value) and "the left one" in str(error.value)
+    with pytest.raises(GradcheckError, match="the analytical value is the right one"):
+        gradcheck(lambda v: v.relu(), 5e-7)  # a right rule, 5e-7 from the kink
+
+
+CHECKERS: list[Any] = [gradcheck, gradgradcheck, numerical_grad]
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+@pytest.mark.parametrize("returned", [None, "1.0", [Value(1.0)]])
+def test_an_f_that_returns_no_number_is_named(checker: Any, returned: Any) -> None:
+    with pytest.raises(TypeError, match=rf"^{checker.__name__}: f must return a Value or a "
+                       rf"number; it returned {re.escape(repr(returned)[:20])}"):
+        checker(lambda v: returned, 1.0)
+
+
+@pytest.mark.parametrize("checker", [gradcheck, gradgradcheck])
+@pytest.mark.parametrize(("seed", "error"), [(-1, ValueError), (1.5, TypeError),
+                                             (True, TypeError), ("0", TypeError)])
+def test_a_bad_seed_is_refused_clearly(checker: Any, seed: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match=rf"^{checker.__name__}: seed must be an int ≥ 0; got "):
+        checker(lambda v: v * v, 1.0, seed=seed)
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+def test_a_non_finite_input_is_refused_by_name(checker: Any) -> None:
+    with pytest.raises(ValueError, match=rf"^{checker.__name__}: element \(1,\) of input 1 "
+                       r"\(shape \(2,\)\) is nan: finite differences need finite inputs"):
+        checker(lambda a, b: (a * b).sum(), [1.0, 2.0], [1.0, math.nan])
+    with pytest.raises(ValueError, match=r"input 0 \(a scalar\) is -inf"):
+        checker(lambda a: a * a, Value(-math.inf))
+
+
+def test_the_difference_is_divided_by_the_step_really_taken() -> None:
+    """At 1e10, x ± 1e-6 round to floats 3.8e-6 apart: dividing by 2·eps gave d(2x)/dx = 3.8."""
+    assert numerical_grad(lambda v: v * 1.0, 1e10) == [1.0]
+    assert gradcheck(lambda v: v * 2.0, 1e10, **TIGHT)
+    assert gradcheck(lambda v: v + 1.0, 1e10, **TIGHT) and gradcheck(lambda v: v - 1.0, -4e9)
+    with pytest.raises(GradcheckError, match=r"x ± eps are 3\.815e-06 apart, not 2·eps = 2e-06"):
+        gradcheck(lambda v: v * 3.0, 1e10)  # f's values round too: a larger eps is the cure
+
+
+def test_a_disagreement_within_rounding_is_said_to_be_so() -> None:
+    """x³ at 1e4 is about 1e12: its last bits alone move the difference quotient by ~500."""
+    with pytest.raises(GradcheckError, match="rounding alone can move the central difference"):
+        gradcheck(lambda v: v**3, 1e4, atol=1e-5, rtol=0.0)
+
+
+@pytest.mark.parametrize("checker", CHECKERS)
+def test_a_step_below_the_float_spacing_is_refused(checker: Any) -> None:
+    with pytest.raises(ValueError, match=rf"^{checker.__name__}: eps=1e-17 is below the float "
+                       r"spacing at element \(1,\) of input 0 \(shape \(2,\)\), where x = 2\.0: "
+                       r"x \+ eps and x − eps are the same float.*use a larger eps"):
+        checker(lambda v: (v * v).sum(), [1e-3, 2.0], eps=1e-17)
+
+
+def test_gradcheck_works_inside_no_grad() -> None:
+    from tinygrad_edu import no_grad
+
+    with no_grad():
+        assert gradcheck(lambda v: v.exp(), [0.5, 1.0], **TIGHT)
+        assert gradcheck(lambda v: v.exp(), 0.5, order=2, atol=1e-6, rtol=1e-5)
+
+
+def test_the_documented_examples_check_tensor_valued_f() -> None:
+    """f ending in .sum() gives every op inside the same upstream gradient, ones: a rule that
+    transposes or averages g passes. The examples do not teach it, and the docs say why."""
+    from pathlib import Path
+
+    for checker in (gradcheck, gradgradcheck):
+        doc = checker.__doc__ or ""
+        examples = [line for line in doc.splitlines() if line.lstrip().startswith(">>>")]
+        assert examples and not any(".sum()" in line for line in examples), examples
+        assert "``f(x).sum()``" in doc
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How the gradients are checked")[1].split("\n## ")[0]
+    assert "not `cube(v).sum()`" in section and "a `g` of ones" in section
+    assert not re.search(r"gradcheck\(lambda[^\n]*\.sum\(\)", section)
+
+
+# ---- strategies: shapes as numpy takes them, margins that mean something ---------------------
+
+
+@given(data=st.data())
+def test_an_int_shape_is_a_shape_of_one_axis(data: st.DataObject) -> None:
+    assert data.draw(arrays_away_from(shape=3)).shape == (3,)  # (as numpy's np.zeros(3))
+    assert data.draw(values(shape=2)).shape == (2,)
+
+
+@pytest.mark.parametrize("margin", [-0.5, math.nan, math.inf])
+def test_a_margin_that_is_not_a_distance_is_refused(margin: float) -> None:
+    with pytest.raises(ValueError, match="margin must be a finite number ≥ 0"):
+        floats_away_from((0.0,), margin=margin)
+    with pytest.raises(ValueError, match="margin must be a finite number ≥ 0"):
+        arrays_away_from((0.0,), shape=(2,), margin=margin)
+
+
+def test_the_strategies_say_a_margin_must_exceed_gradchecks_eps() -> None:
+    import tinygrad_edu.testing.strategies as strategies
+
+    for doc in (strategies.__doc__, floats_away_from.__doc__):
+        assert doc and "eps" in doc and "margin" in doc

@@ -1,6 +1,8 @@
 """Hypothesis strategies for property-testing gradients (needs the `hypothesis` package).
 
 Points are built away from kinks rather than filtered (no `assume`), so every example counts.
+A `margin` must exceed gradcheck's step `eps` (1e-6 by default): a point closer to a kink than
+eps has the central difference straddle it, and Hypothesis does draw the ends of a range.
 
 >>> from hypothesis import given
 >>> from tinygrad_edu.testing import gradcheck
@@ -13,6 +15,7 @@ Points are built away from kinks rather than filtered (no `assume`), so every ex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,10 +53,14 @@ def broadcastable_shapes(num_shapes: int = 2, *, max_dims: int = 3,
 
 def floats_away_from(kinks: Sequence[float] = (), *, low: float = -3.0, high: float = 3.0,
                      margin: float = 1e-2) -> st.SearchStrategy[float]:
-    """Floats in [low, high] at least `margin` away from every kink.
+    """Floats in [low, high] at least `margin` (≥ 0) away from every kink.
 
-    Built from the gaps between the kinks, so no example is thrown away.
+    Built from the gaps between the kinks, so no example is thrown away. Keep `margin` above
+    gradcheck's `eps`: x ± eps must stay on one side of the kink (or pole).
     """
+    if isinstance(margin, bool) or not isinstance(margin, int | float | np.integer | np.floating) \
+            or not 0 <= margin < math.inf:
+        raise ValueError(f"floats_away_from: margin must be a finite number ≥ 0; got {margin!r}")
     pieces = []
     start = low
     for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
@@ -69,11 +76,25 @@ def floats_away_from(kinks: Sequence[float] = (), *, low: float = -3.0, high: fl
     return st.one_of(*pieces)
 
 
+def _as_shape(shape: Any) -> tuple[int, ...]:
+    """`shape` as a tuple of ints: an int n is (n,), as numpy takes it."""
+    try:
+        sides = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    except TypeError:
+        raise TypeError(f"arrays_away_from: shape must be an int or a tuple of ints; got "
+                        f"{shape!r}") from None
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 0
+               for n in sides):
+        raise ValueError(f"arrays_away_from: shape must hold ints ≥ 0; got {shape!r}")
+    return tuple(int(n) for n in sides)
+
+
 def arrays_away_from(kinks: Sequence[float] = (), *, shape: Any = (), low: float = -3.0,
                      high: float = 3.0, margin: float = 1e-2) -> st.SearchStrategy[Any]:
-    """A float (shape ()) or a float64 array of `shape` (a shape or a strategy of shapes)."""
+    """A float (shape ()) or a float64 array of `shape`: a shape (an int n is (n,), as in
+    numpy) or a strategy of shapes. Elements as `floats_away_from` draws them."""
     elements = floats_away_from(kinks, low=low, high=high, margin=margin)
-    shape_strategy = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+    shape_strategy = shape if isinstance(shape, st.SearchStrategy) else st.just(_as_shape(shape))
 
     def build(s: tuple[int, ...]) -> st.SearchStrategy[Any]:
         if s == ():
@@ -85,7 +106,8 @@ def arrays_away_from(kinks: Sequence[float] = (), *, shape: Any = (), low: float
 
 def values(*, shape: Any = (), low: float = -3.0, high: float = 3.0,
            kinks: Sequence[float] = (), margin: float = 1e-2) -> st.SearchStrategy[Value]:
-    """Leaf Values: scalars for shape (), tensors otherwise, away from `kinks`."""
+    """Leaf Values: scalars for shape (), tensors otherwise (`shape` as `arrays_away_from`
+    takes it), at least `margin` away from `kinks`."""
     return arrays_away_from(kinks, shape=shape, low=low, high=high, margin=margin).map(Value)
 
 
