@@ -468,8 +468,8 @@ def xor_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = Fals
                                    title=f"{name}: {_percent(result.accuracies[name])} right")
         axes[0].legend(loc="center", fontsize=8, framealpha=0.9)
         with no_grad():
-            flat = np.asarray(models["linear MLP"](X).data).reshape(-1)
-        axes[1].text(0.5, 0.5, f"σ(output) = {0.5 + 0.25 * float(np.mean(flat)):.2f} everywhere:\n"
+            probability = models["linear MLP"](X).sigmoid().mean().item()
+        axes[1].text(0.5, 0.5, f"σ(output) = {probability:.2f} everywhere:\n"
                      "no line separates XOR", transform=axes[1].transAxes, ha="center",
                      va="center", fontsize=10, bbox={"facecolor": "white", "alpha": 0.9})
         for name, curve in losses.items():
