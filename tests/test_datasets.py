@@ -138,9 +138,10 @@ def test_circles_have_no_point_twice() -> None:
 
 
 @pytest.mark.parametrize("make", [make_moons, make_circles], ids=["moons", "circles"])
-def test_an_odd_n_gives_class_0_the_extra_point(make: Maker) -> None:
+def test_an_odd_n_gives_class_1_the_extra_point(make: Maker) -> None:
+    """As scikit-learn's make_moons and make_circles split an odd number of samples."""
     _, y = make(7, seed=0)
-    assert np.bincount(y).tolist() == [4, 3]
+    assert np.bincount(y).tolist() == [3, 4]
 
 
 def test_noise_is_gaussian_with_the_given_std() -> None:

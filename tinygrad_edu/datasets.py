@@ -99,7 +99,7 @@ def make_moons(n: int, noise: float = 0.1, seed: Seed = None) -> tuple[Array, La
     """
     n = _check(n, noise, "make_moons: n")
     rng = random_generator(seed)
-    n_outer = (n + 1) // 2
+    n_outer = n // 2  # (an odd n: the extra point is class 1's, as in scikit-learn)
     n_inner = n - n_outer
     t_outer = np.linspace(0.0, math.pi, n_outer)
     t_inner = np.linspace(0.0, math.pi, n_inner)
@@ -124,7 +124,7 @@ def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
         raise ValueError(f"make_circles: factor (the inner radius) must be in (0, 1); "
                          f"got {factor!r}")
     rng = random_generator(seed)
-    n_outer = (n + 1) // 2
+    n_outer = n // 2  # (an odd n: the extra point is class 1's, as in scikit-learn)
     n_inner = n - n_outer
     t_outer = np.linspace(0.0, 2.0 * math.pi, n_outer, endpoint=False)
     t_inner = np.linspace(0.0, 2.0 * math.pi, n_inner, endpoint=False)
