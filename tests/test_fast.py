@@ -100,7 +100,7 @@ from tinygrad_edu import (
     stack,
     where,
 )
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, as_data
 from tinygrad_edu.engine import Operand, Primitive
 from tinygrad_edu.losses import cross_entropy
 from tinygrad_edu.methods import NamedOperations
@@ -822,7 +822,8 @@ def assert_same_node(built: Value, expected: Value, operands: Sequence[Any], whe
 def expected_node(symbol: str, a: Any, b: Any) -> Value:
     """What the operator is defined to be: `apply` of its primitive."""
     if symbol == "**" and not isinstance(b, Value | np.ndarray):  # a number exponent: pow_const
-        return reference_apply(ops.POW_CONST, a, exponent=float(b))
+        # (as data: an int too large for a float is refused as Value(10**400) refuses it)
+        return reference_apply(ops.POW_CONST, a, exponent=as_data(b, "the exponent of **"))
     return reference_apply(OPERATORS[symbol][1], a, b)
 
 
