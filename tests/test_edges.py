@@ -464,6 +464,19 @@ def test_a_rule_giving_a_gradient_of_the_wrong_shape_is_named() -> None:
         np.testing.assert_array_equal(x.grad, np.zeros((3, 4)))
 
 
+def test_a_rules_own_error_comes_out_of_both_passes_alike() -> None:
+    """Only the shape refusal is renamed; an error the rule raises itself is passed on as it
+    is, by `backward()` as by `gradients()`."""
+    def refuse(g: Any, out: Any, x: Any) -> tuple[Any]:
+        raise ValueError("the rule's own words")
+
+    odd = Primitive("odd", lambda x: x * 2.0, refuse)
+    for backpropagate in (lambda y, x: y.backward(), lambda y, x: gradients(y, [x])):
+        x = Value(np.ones(3))
+        with pytest.raises(ValueError, match=r"^the rule's own words$"):
+            backpropagate(odd(x).sum(), x)
+
+
 def test_a_rule_of_numpy_ufuncs_is_named_when_it_meets_values() -> None:
     """A rule written with np.exp works on data, then fails a second derivative with numpy's
     bare 'does not support ufuncs'; the error now names the primitive and the way out."""

@@ -13,6 +13,7 @@ array([1., 2., 3.])
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -161,6 +162,9 @@ _EQUIVALENTS: dict[Callable[..., Any], tuple[Callable[..., Any], dict[str, str]]
 }
 
 
+_signature = functools.cache(inspect.signature)  # (numpy's, read once per function)
+
+
 def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:
     """``func(*args, **kwargs)``, a numpy function given a Value (`Value.__array_function__`).
@@ -183,7 +187,7 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
     equivalent = _EQUIVALENTS.get(func)
     if equivalent is not None:
         ours, names = equivalent
-        given = inspect.signature(func).bind(*args, **kwargs).arguments
+        given = _signature(func).bind(*args, **kwargs).arguments
         if func is not np.where or len(given) == 3:  # (np.where(condition): its indices)
             unknown = [p for p in given if p not in names]
             if unknown:
@@ -191,9 +195,9 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
                                 f"{', '.join(f'{p}=' for p in unknown)}")
             mapped = {names[p]: x for p, x in given.items()}
             if "self" in mapped:
-                self = constant(mapped.pop("self"))
+                value = constant(mapped.pop("self"))
                 shape = mapped.pop("shape", None)  # (reshape's shape is positional)
-                return ours(self, *(() if shape is None else (shape,)), **mapped)
+                return ours(value, *(() if shape is None else (shape,)), **mapped)
             return ours(**mapped)
     needs_grad = False
 

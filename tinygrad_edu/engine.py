@@ -33,7 +33,13 @@ import numpy as np
 from tinygrad_edu import changes, fast
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, forward_data
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
-from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of, vjp_in_ieee
+from tinygrad_edu.kernels import (
+    FLOAT_ERRORS,
+    GradientShapeError,
+    OpError,
+    shape_of,
+    vjp_in_ieee,
+)
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.storage import Storage
 
@@ -403,8 +409,8 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
                     continue
                 try:
                     share = sum_to_shape(share, parent.shape)
-                except ValueError as error:
-                    raise ValueError(f"{node.op.name}: {error}") from None
+                except GradientShapeError as error:
+                    raise GradientShapeError(f"{node.op.name}: {error}") from None
                 grads[parent] = grads[parent] + share if parent in grads else share
 
 
@@ -440,9 +446,9 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
             return np.full(shape, grad)
         lead = len(from_shape) - len(shape)
         if lead < 0 or any(m != n != 1 for n, m in zip(shape, from_shape[lead:], strict=True)):
-            raise ValueError(f"a rule gave an operand of shape {shape} a gradient of shape "
-                             f"{from_shape}, which is neither its shape nor one broadcasting "
-                             "could have made of it")
+            raise GradientShapeError(f"a rule gave an operand of shape {shape} a gradient of "
+                                     f"shape {from_shape}, which is neither its shape nor one "
+                                     "broadcasting could have made of it")
         if lead:  # the axes broadcasting put in front
             grad = _summed(grad, tuple(range(lead)))
         ones = tuple(i for i, n in enumerate(shape) if n == 1 and from_shape[lead + i] != 1)

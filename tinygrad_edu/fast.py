@@ -75,6 +75,7 @@ import numpy as np
 from tinygrad_edu import grad_mode
 from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
+    GradientShapeError,
     cross_entropy,
     log_softmax,
     nll,
@@ -288,8 +289,8 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
             return node
         try:
             _general(node, g, sum_to_shape)
-        except ValueError as error:  # (a rule's share of a shape that fits no operand, say)
-            raise ValueError(f"{prim.name}: {error}") from None
+        except GradientShapeError as error:  # (a rule's share of a shape that fits no operand)
+            raise GradientShapeError(f"{prim.name}: {error}") from None
     return None
 
 
@@ -405,8 +406,8 @@ def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | Non
             return node
         try:
             _general(node, g, sum_to_shape)
-        except ValueError as error:  # (a rule's share of a shape that fits no operand, say)
-            raise ValueError(f"{prim.name}: {error}") from None
+        except GradientShapeError as error:  # (a rule's share of a shape that fits no operand)
+            raise GradientShapeError(f"{prim.name}: {error}") from None
     return None
 
 

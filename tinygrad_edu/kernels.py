@@ -55,6 +55,11 @@ class OpError(ValueError):
     """An operation was given operands it cannot work with (the message says which and why)."""
 
 
+class GradientShapeError(ValueError):
+    """A rule gave an operand a gradient of a shape that is not the operand's, nor one
+    broadcasting could have made of it (both backward passes add the rule's name)."""
+
+
 def shape_of(x: Any) -> tuple[int, ...]:
     """The shape of an array, a Value or a number (``()``)."""
     shape: tuple[int, ...] = getattr(x, "shape", ())
