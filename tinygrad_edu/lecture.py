@@ -588,7 +588,7 @@ def micrograd_demo(out: PathLike = "out", *, quick: bool = False, progress: bool
     X, y = make_moons(100, noise=0.1, seed=seed)
     model = MLP(2, [16, 16, 1], seed=seed)
     opt = SGD(model.parameters(), lr=1.0)
-    steps = 200
+    steps = 100  # (micrograd's demo: 100 steps, its rate decaying from 1.0 to 0.1)
     signs = 2.0 * y - 1.0  # the hinge loss wants labels ±1
     losses, accuracies = [], []
     bar = progress_bar(steps, "moons", progress)
