@@ -130,11 +130,15 @@ def test_shell_command_exists(line: str) -> None:
 
 def test_the_grid_shown_is_what_the_example_reached(tmp_path: Path) -> None:
     """The README's table is a full-size run of decision_boundaries (deterministic for its
-    seed, about 10 s): run it, and compare (within a point, for another machine's rounding
-    over 2,000 steps)."""
+    seed on one machine, about 10 s): run it, and compare, within a point of the figure or
+    of the range ("86–91%") the README gives for a cell that another processor's rounding
+    moves over 2,000 steps."""
     table = README[README.index("| m \\ n |"):]
     rows = [line for line in table.splitlines()[2:6]]
-    shown = [[int(cell.strip().rstrip("%")) for cell in row.split("|")[2:6]] for row in rows]
+    shown = [[[int(end) for end in cell.strip().rstrip("%").split("–")]
+              for cell in row.split("|")[2:6]] for row in rows]
+    low = np.array([[cell[0] for cell in row] for row in shown])
+    high = np.array([[cell[-1] for cell in row] for row in shown])
     reached = np.round(100 * decision_boundaries(tmp_path).details["grid"])
-    assert np.abs(reached - np.array(shown)).max() <= 1, f"the README shows {shown}: " \
-        f"the example reaches {reached.astype(int).tolist()}"
+    assert np.all((low - 1 <= reached) & (reached <= high + 1)), \
+        f"the README shows {shown}: the example reaches {reached.astype(int).tolist()}"
