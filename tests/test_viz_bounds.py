@@ -27,8 +27,6 @@ from tinygrad_edu.viz import RenderTimeoutError, draw_graph, save_graph
 from tinygrad_edu.viz.dot import GraphPicture
 from tinygrad_edu.viz.graph import SCREEN, SHARED_USES, build_graph, estimated_size
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
-
 BOUND = 10.0
 """Seconds one render may take here (they take well under one on an idle machine)."""
 
@@ -142,7 +140,6 @@ def test_many_parallel_edges_are_one_edge_with_a_count() -> None:
     assert source.count("n0 -> n1_op") == 1 and "headlabel=\"×5 (a,b,c,d,e)\"" in source
 
 
-@needs_dot
 @pytest.mark.parametrize("build, n, max_nodes", [
     (reused_sum, 100, 150),  # tinygrad-edu graph "x+x+...+x": over 100 s before
     (reused_sum, 499, 150),  # over 10 minutes before
@@ -156,7 +153,6 @@ def test_the_issue_graphs_render_in_seconds(build: Callable[[int], Value], n: in
     assert timed_svg(draw_graph(root, max_nodes=max_nodes, legend=True)) < BOUND
 
 
-@needs_dot
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shape=st.sampled_from(sorted(SHAPES)), n=st.integers(1, 250),
        max_nodes=st.sampled_from([20, 150, 10_000]), legend=st.booleans())
@@ -209,7 +205,6 @@ def scalar_moons_loss(samples: int) -> tuple[Value, MLP]:
     return loss, model
 
 
-@needs_dot
 def test_the_collapsed_demo_loss_graph_fits_a_screen() -> None:
     loss, model = scalar_moons_loss(40)
     for params in (None, model):
@@ -233,7 +228,6 @@ def test_without_dot_the_fit_uses_the_estimate(monkeypatch: pytest.MonkeyPatch) 
     assert estimated_size(graph)[0] > SCREEN[0]  # the unfitted picture is estimated too wide
 
 
-@needs_dot
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shape=st.sampled_from(sorted(SHAPES)), n=st.integers(40, 200),
        max_nodes=st.sampled_from([30, 150]), rankdir=st.sampled_from(["LR", "TB"]))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import subprocess
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from tinygrad_edu.changes import stale_reads
 from tinygrad_edu.engine import Primitive, Value
 from tinygrad_edu.viz.graph import (
     SCREEN,
@@ -61,6 +63,7 @@ __all__ = [
     "fits_screen",
     "local_rule",
     "operand_letter",
+    "printable",
     "render_graph",
     "save_graph",
 ]
@@ -222,14 +225,53 @@ COMMUTATIVE = {"add", "mul", "maximum", "minimum"}
 several operands (sub, div, pow, matmul, where, ...) are labelled a, b, ... in order."""
 
 
+def printable(text: str) -> str:
+    """`text` with what no picture can hold written out: a control character, a lone
+    surrogate or U+FFFE/U+FFFF (SVG's XML refuses them; dot fails on NUL) as Python writes it
+    (``\\x01``, ``\\ud800``), a tab as a space, and ``\\r\\n`` or ``\\r`` as a newline.
+
+    >>> printable("a\\tb\\x00c\\r\\nd")
+    'a b\\\\x00c\\nd'
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return "".join(repr(char)[1:-1] if char != "\n" and (
+        unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff") else char
+        for char in text)
+
+
 def _escape(text: str) -> str:
-    """`text` inside an HTML-like label of Graphviz, after a tag: escaped as HTML, and a `]`
-    first too (``>]`` ends the node's attributes for dot's parser: a label "]" failed)."""
-    escaped = html.escape(text, quote=False).replace('"', "&quot;")
+    """`text` inside an HTML-like label of Graphviz, after a tag: escaped as HTML, a `]` first
+    too (``>]`` ends the node's attributes for dot's parser: a label "]" failed), a
+    backslash doubled (dot reads ``\\N`` in an HTML label too, as the node's id, and ``\\\\``
+    as one backslash, even written ``&#92;``), a newline as a line break.
+
+    >>> _escape('a<b> & "c"'), _escape("]x"), _escape("a\\\\N"), _escape("a\\nb")
+    ('a&lt;b&gt; &amp; &quot;c&quot;', '&#93;x', 'a\\\\\\\\N', 'a<BR/>b')
+    """
+    escaped = html.escape(printable(text), quote=False).replace('"', "&quot;")
+    escaped = escaped.replace("\\", "\\\\").replace("\n", "<BR/>")
     return "&#93;" + escaped[1:] if escaped.startswith("]") else escaped
 
 
-def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_grad: bool) -> str:
+def _plain(text: str) -> str:
+    """`text` as a plain (quoted) DOT label that shows as written: backslashes doubled
+    (``\\N`` would show the node's id, a final one ended the string), never read as an HTML
+    label (``<x>``), newlines kept as line breaks.
+
+    >>> from graphviz.quoting import quote
+    >>> quote(_plain("a\\\\N")), quote(_plain("<x>"))
+    ('"a\\\\\\\\N"', '"<x>"')
+    """
+    return graphviz.escape(printable(text))  # type: ignore[no-any-return]
+
+
+STALE_NOTE = "changed after use (!)"
+"""Beside the data of a value changed after an op of the graph used it (an optimizer step
+after `backward()`, say): the results drawn were computed from its old data."""
+
+
+def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_grad: bool,
+                 stale: bool = False) -> str:
     key = id(node)
     rows = []
     title = graph.titles[key]
@@ -241,7 +283,8 @@ def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_gra
     if head:
         rows.append(head)
     if show_data:
-        rows.append(f"data {_escape(summarize(node.data))}")
+        note = f'  <FONT COLOR="{ALARM}"><B>{STALE_NOTE}</B></FONT>' if stale else ""
+        rows.append(f"data {_escape(summarize(node.data))}{note}")
     if show_grad and node.requires_grad:
         text = f"grad {_escape(summarize(grad))}"
         if has_nan_or_inf(grad):
@@ -291,8 +334,10 @@ def render_graph(
         notes.append(f"collapsed: {graph.hidden} of {len(graph.nodes)} values hidden in "
                      f"{boxes} box{'es' if boxes != 1 else ''} ({why})")
     if notes:
-        dot.attr("graph", label="\n".join(notes), labelloc="t", labeljust="l", fontsize="12")
+        dot.attr("graph", label=_plain("\n".join(notes)), labelloc="t", labeljust="l",
+                 fontsize="12")
     focus = id(highlight) if highlight is not None else None
+    stale = {id(value) for value, _ in stale_reads(graph.nodes)} if show_data else set()
 
     def grad_of(node: Value) -> Any:
         if grads is None:
@@ -310,7 +355,7 @@ def render_graph(
             label = f"{unit.title}\n{unit.members} {what} hidden"
             focused = {"color": HIGHLIGHT, "penwidth": "3"} if (
                 focus is not None and graph.units.get(focus) is unit) else {}
-            dot.node(unit.key, label=label + (f"\n({kinds})" if kinds else ""),
+            dot.node(unit.key, label=_plain(label + (f"\n({kinds})" if kinds else "")),
                      shape="box3d", style="filled", fillcolor=GROUP_COLOR, **focused)
 
     uses: dict[str, int] = {}  # how many ops each value (or box) feeds so far
@@ -338,7 +383,7 @@ def render_graph(
                 attrs.update(color=ALARM, penwidth="2.5")
             if key == focus:
                 attrs.update(color=HIGHLIGHT, penwidth="3")
-            label = _value_label(graph, node, grad, show_data, show_grad)
+            label = _value_label(graph, node, grad, show_data, show_grad, key in stale)
             dot.node(name, label=label, **attrs)
         if node.is_leaf:
             continue
@@ -350,7 +395,7 @@ def render_graph(
                         "margin": "0.02,0.02", "height": "0.3"}
             if key == focus:
                 op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
-            dot.node(f"{name}_op", label=op.describe(node.params), **op_attrs)
+            dot.node(f"{name}_op", label=_plain(op.describe(node.params)), **op_attrs)
         labelled = unit is None and len(node.parents) > 1 and op.name not in COMMUTATIVE
         wires = []
         for position, parent in enumerate(node.parents):
@@ -391,7 +436,7 @@ def _copy_label(graph: Graph, value: Value) -> str:
     if unit is not None:
         return f"from: {unit.title}"
     title = graph.titles[id(value)]
-    return title if title else f"value {summarize(value.data)}"
+    return title if title else graph.names[id(value)]  # the name its box shows, in grey
 
 
 def _draw_wires(dot: GraphPicture, graph: Graph, wires: list[_Wire], uses: dict[str, int],
@@ -414,7 +459,7 @@ def _draw_wires(dot: GraphPicture, graph: Graph, wires: list[_Wire], uses: dict[
         start = source
         if uses[source] > SHARED_USES:  # a copy of the value beside this use
             start = f"{source}_use{uses[source]}"
-            dot.node(start, label=_copy_label(graph, group[0].value), shape="box",
+            dot.node(start, label=_plain(_copy_label(graph, group[0].value)), shape="box",
                      style="rounded,dashed", fontsize="9", height="0.2", margin="0.04,0.02",
                      fontcolor="#555555", color="#888888", tooltip=f"the same value as {source}")
         if len(group) >= MERGED_EDGES or (collapsed and len(group) > 1):
@@ -462,7 +507,7 @@ def draw_graph(
     show_grad: bool = True,
     max_nodes: int = 150,
     params: Any = None,
-    inputs: Iterable[Value | str] | None = None,
+    inputs: Iterable[Value | str] | Value | str | None = None,
     legend: bool = False,
     fit_screen: bool = True,
 ) -> GraphPicture:
@@ -478,13 +523,15 @@ def draw_graph(
     ============  ==================================================================
     output        green, double border: `root`
     parameter     orange: a leaf that requires grad (a weight, a bias, a variable)
-    input         blue: a leaf named in `inputs`, or any leaf not in `params` when
-                  `params` is given (the data fed to a model)
+    input         blue: a leaf named in `inputs` (Values or labels, or one of them), or
+                  any leaf not in `params` when `params` is given (the data fed to a model)
     constant      grey, dashed: a leaf without gradient (numbers wrapped by operators)
     intermediate  white: a value computed by an op
     op            light grey ellipse
     nan / inf     red border, the grad in red with (!)
     zero grad     grey text and border: after backward, a gradient exactly 0 (dead ReLU)
+    changed       "changed after use (!)" beside data changed after an op used it (an
+                  optimizer step): the results drawn were computed from the old data
     ============  ==================================================================
 
     Node ids are ``n0, n1, ...`` in the order the values were created (a constant made by
@@ -499,7 +546,9 @@ def draw_graph(
     ``fit_screen=False``: max_nodes only), so it is readable at its natural size. The boxes say
     how many values of each role they hide, and the title how many in all. A value used by
     more than `SHARED_USES` ops is drawn again, small and dashed, beside its later uses (long
-    edges to far uses are what makes `dot` slow). The walk is iterative.
+    edges to far uses are what makes `dot` slow); the copy shows the value's label, or the
+    name its box shows. Labels show as written (quotes, ``<``, ``&``, backslashes, newlines;
+    a control character as ``\\x01``). The walk is iterative.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(3.0, label="x")
@@ -568,6 +617,11 @@ def save_graph(graph: graphviz.Digraph, path: str | Path, format: str | None = N
     ...     path.name, path.read_text(encoding="utf-8").startswith("digraph")
     ('tanh.dot', True)
     """
+    if not isinstance(graph, graphviz.Digraph):
+        hint = " (draw it first: save_graph(draw_graph(value), path))" if isinstance(
+            graph, Value) else ""
+        raise TypeError(f"save_graph: graph must be a picture from draw_graph (a "
+                        f"graphviz.Digraph); got {type(graph).__name__}{hint}")
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:

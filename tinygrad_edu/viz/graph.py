@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.data import data_of
+from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value, topological_order
 
 __all__ = [
@@ -53,13 +53,16 @@ def format_number(x: float) -> str:
 
     >>> format_number(0.5), format_number(123456.0), format_number(float("nan"))
     ('0.5000', '1.235e+05', 'nan')
+    >>> format_number(-0.0), format_number(99999.99999)
+    ('-0.0000', '1.000e+05')
     """
     if math.isnan(x) or math.isinf(x):
         return str(x)
-    if x == 0.0:
-        return "0.0000"
-    if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.4f}"
+    if x == 0.0:  # -0.0 keeps its sign, as numpy and PyTorch print it (1/-0.0 is -inf)
+        return "-0.0000" if math.copysign(1.0, x) < 0 else "0.0000"
+    fixed = f"{x:.4f}"
+    if abs(x) >= 1e-3 and abs(float(fixed)) < 1e5:  # (99999.99999 rounds up to 1e5)
+        return fixed
     return f"{x:.3e}"
 
 
@@ -79,15 +82,26 @@ def summarize(x: Any) -> str:
     finite = x[np.isfinite(x)]
     parts = []
     if finite.size:
-        parts.append(f"mean {format_number(float(finite.mean()))}")
+        parts.append(f"mean {format_number(_mean(finite))}")
         parts.append(f"min {format_number(float(finite.min()))}")
         parts.append(f"max {format_number(float(finite.max()))}")
-    n_nan, n_inf = int(np.isnan(x).sum()), int(np.isinf(x).sum())
-    if n_nan:
-        parts.append(f"{n_nan} nan")
-    if n_inf:
-        parts.append(f"{n_inf} inf")
+    counts = (int(np.isnan(x).sum()), int(np.isneginf(x).sum()), int(np.isposinf(x).sum()))
+    parts += [f"{count} {what}" for count, what in zip(counts, ("nan", "-inf", "inf"),
+                                                        strict=True) if count]
     return ", ".join(parts)
+
+
+def _mean(finite: np.ndarray[Any, Any]) -> float:
+    """The mean of finite numbers, finite too: scaled by the largest magnitude first, so a
+    sum past the float range (seven values of 1e308) neither overflows nor warns.
+
+    >>> _mean(np.full(7, 1e308)), _mean(np.array([1.0, 2.0]))
+    (1e+308, 1.5)
+    """
+    scale = float(np.max(np.abs(finite)))
+    if scale == 0.0:
+        return float(np.mean(finite))
+    return float(np.mean(finite / scale)) * scale
 
 
 def has_nan_or_inf(grad: Any) -> bool:
@@ -188,23 +202,47 @@ def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
         return {}
     if hasattr(params, "named_parameters"):
         params = params.named_parameters()
+    if isinstance(params, Value):  # one parameter
+        params = [params]
     items = params.items() if isinstance(params, Mapping) else params
     found: dict[int, tuple[str, Value]] = {}
     for item in items:
         if isinstance(item, Value):
             found[id(item)] = (item.label, item)
-        else:
-            name, value = item
-            if not isinstance(value, Value):
-                raise TypeError(f"draw_graph: params must hold Values; got {type(value).__name__}")
-            found[id(value)] = (str(name), value)
+            continue
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise TypeError("draw_graph: params must be a model, a name -> Value mapping, "
+                            f"(name, Value) pairs or Values; it held {describe(item)}")
+        name, value = item
+        if not isinstance(value, Value):
+            raise TypeError(f"draw_graph: params must hold Values; got {type(value).__name__}")
+        found[id(value)] = (str(name), value)
     return found
+
+
+def _input_items(inputs: Iterable[Value | str] | Value | str | None) -> list[Value | str]:
+    """`inputs` as a list: one Value or label stands for itself (``inputs="x1"`` is the value
+    labelled x1, not the labels "x" and "1"); anything but Values and labels is refused."""
+    if inputs is None:
+        return []
+    if isinstance(inputs, Value | str):
+        return [inputs]
+    try:
+        items = list(inputs)
+    except TypeError:
+        raise TypeError("draw_graph: inputs must be Values or their labels (a list of them, "
+                        f"or one); got {describe(inputs)}") from None
+    for item in items:
+        if not isinstance(item, Value | str):
+            raise TypeError("draw_graph: inputs must be Values or their labels; it held "
+                            f"{describe(item)}")
+    return items
 
 
 def build_graph(
     root: Value,
     params: Any = None,
-    inputs: Iterable[Value | str] | None = None,
+    inputs: Iterable[Value | str] | Value | str | None = None,
     max_nodes: int | None = None,
     fits: Callable[[Graph], bool] | None = None,
     *,
@@ -227,17 +265,22 @@ def build_graph(
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
+    if max_nodes is not None and (isinstance(max_nodes, bool)
+                                  or not isinstance(max_nodes, int | np.integer)):
+        raise TypeError(f"draw_graph: max_nodes must be a whole number (or None: never "
+                        f"collapse); got {describe(max_nodes)}")
     if max_nodes is not None and max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
+    items = _input_items(inputs)
     nodes = topological_order(root, constants=True)[::-1]
     named = _named_values(params)
     input_ids = set()
     input_labels = set()
-    for item in inputs or ():
+    for item in items:
         if isinstance(item, Value):
             input_ids.add(id(item))
         else:
-            input_labels.add(str(item))
+            input_labels.add(item)
     names: dict[int, str] = {}
     titles: dict[int, str] = {}
     roles: dict[int, str] = {}

@@ -39,6 +39,7 @@ from tinygrad_edu.viz.dot import (
     fits_screen,
     local_rule,
     operand_letter,
+    printable,
     render_graph,
 )
 from tinygrad_edu.viz.graph import Graph, build_graph, summarize
@@ -123,9 +124,7 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
         if node.op is None:
             text = f"{who(node)} is a leaf: its gradient {summarize(g)} is final (added to .grad)"
         else:
-            operands = f" {node.op.describe(node.params)} ".join(who(p) for p in node.parents)
-            if len(node.parents) == 1:
-                operands = f"{node.op.describe(node.params)}({who(node.parents[0])})"
+            operands = _expression(node.op.describe(node.params), [who(p) for p in node.parents])
             # the rule's own letters (out, a, b) stand for the boxes, named in quotes
             letters = ", ".join(f"{operand_letter(i)} is “{who(p)}”"
                                 for i, p in enumerate(node.parents))
@@ -134,6 +133,23 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
                     f"{local_rule(node.op, node.params)}")
         steps.append(BackpropStep(len(steps), node, g, text, dict(known)))
     return steps
+
+
+def _expression(op: str, operands: list[str]) -> str:
+    """An op (as the picture labels it) applied to its operands' names, as one writes it.
+
+    >>> _expression("*", ["a", "b"]), _expression("tanh", ["n"]), _expression("**2", ["x"])
+    ('a * b', 'tanh(n)', 'x**2')
+    >>> _expression("[0:2]", ["x"]), _expression("stack(axis=1)", ["a", "b"])
+    ('x[0:2]', 'stack(axis=1)(a, b)')
+    """
+    if op[:1].isalpha() or op[:1] == "_" or not operands:  # a name: tanh(n), where(a, b)
+        return f"{op}({', '.join(operands)})"
+    if len(operands) > 1:  # an operator: a * b, a @ b
+        return f" {op} ".join(operands)
+    if op.startswith(("**", "[")):  # x**2, x[0:2]
+        return operands[0] + op
+    return f"{op}({operands[0]})"  # -(x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,7 +222,7 @@ class BackpropStepper:
         max_nodes: int = 150,
         max_steps: int = 300,
         params: Any = None,
-        inputs: Iterable[Value | str] | None = None,
+        inputs: Iterable[Value | str] | Value | str | None = None,
     ) -> None:
         self.title = title
         self.steps = backprop_steps(root, gradient)
@@ -255,9 +271,10 @@ class BackpropStepper:
                 f'<section class="frame" id="{uid}-frame-{frame.number}" '
                 f'data-step="{frame.number}" data-node="{frame.node}" '
                 f'aria-label="step {frame.number} of {last}"{hidden}>\n'
-                f'<p class="text">{html.escape(frame.caption)}</p>\n{svg}\n</section>')
+                f'<p class="text">{html.escape(printable(frame.caption))}</p>\n{svg}\n'
+                '</section>')
         return _template("stepper.html").substitute(
-            id=uid, title=html.escape(self.title), last=last,
+            id=uid, title=html.escape(printable(self.title)), last=last,
             keys="page" if page_keys else "focus", frames="\n".join(frames))
 
     def _repr_html_(self) -> str:
@@ -266,7 +283,7 @@ class BackpropStepper:
 
     def page(self) -> str:
         """A whole HTML page (UTF-8) holding the stepper, for a browser."""
-        return _template("backprop.html").substitute(title=html.escape(self.title),
+        return _template("backprop.html").substitute(title=html.escape(printable(self.title)),
                                                      stepper=self.html(page_keys=True))
 
     def save(self, path: str | Path) -> Path:
@@ -298,7 +315,7 @@ def backprop_html(
     max_nodes: int = 150,
     max_steps: int = 300,
     params: Any = None,
-    inputs: Iterable[Value | str] | None = None,
+    inputs: Iterable[Value | str] | Value | str | None = None,
 ) -> str:
     """One self-contained HTML page (inline SVGs and script) stepping through backprop.
 
