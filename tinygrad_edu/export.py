@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +155,11 @@ def _micrograd_layer(layer: Any, where: str) -> DenseLayer:
         _check_class(neuron, micrograd_nn.Neuron, ("__call__",), f"neuron {k} of {where}")
     if not neurons:
         raise ValueError(f"{where} ({layer!r}) has no neurons")
+    sizes = [len(neuron.w) for neuron in neurons]
+    if any(size != sizes[0] for size in sizes):
+        k = next(k for k, size in enumerate(sizes) if size != sizes[0])
+        raise ValueError(f"{where} ({layer!r}): neuron 0 has {sizes[0]} weights, neuron {k} "
+                         f"{sizes[k]}; the neurons of a layer read the same inputs")
     kinds = [bool(n.nonlin) for n in neurons]
     if not all(kind == kinds[0] for kind in kinds):
         k = kinds.index(not kinds[0])
@@ -189,34 +195,90 @@ def dense_layers(model: Model) -> list[DenseLayer]:
     _check_class(model, kind, OURS.get(kind, ("__call__",)), "the model")
     layers: list[Any] = (list(model.layers) if isinstance(model, MLP | micrograd_nn.MLP)
                          else [model])
-    found = []
+    if not layers:
+        raise ValueError(f"the model {model!r} has no layers")
+    found: list[DenseLayer] = []
     for i, layer in enumerate(layers):
         where = f"layer {i}"
         if kind in (MLP, Layer):
             _check_class(layer, Layer, OURS[Layer], where)
-            found.append(DenseLayer(np.array(layer.W.data, dtype=np.float64),
-                                    np.array(layer.b.data, dtype=np.float64),
-                                    _activation_name(layer.activation, f"{where} ({layer!r})")))
+            dense = DenseLayer(np.array(layer.W.data, dtype=np.float64),
+                               np.array(layer.b.data, dtype=np.float64),
+                               _activation_name(layer.activation, f"{where} ({layer!r})"))
         else:  # micrograd: one scalar Value per weight, neuron by neuron
-            found.append(_micrograd_layer(layer, f"micrograd {where}"))
+            where = f"micrograd {where}"
+            dense = _micrograd_layer(layer, where)
+        _check_shapes(dense, found[-1] if found else None, where)
+        found.append(dense)
     return found
 
 
-def _write(model: Model, layers: list[DenseLayer]) -> None:
-    """Copy the weights of `layers` into `model`, whose layers have the same shapes."""
+def _check_shapes(layer: DenseLayer, previous: DenseLayer | None, where: str) -> None:
+    """A ValueError unless `layer` has a weight (nin, nout) and a bias (nout,), and takes as
+    many inputs as `previous` gives outputs (a model whose layers were replaced by hand)."""
+    weight, bias = layer.weight.shape, layer.bias.shape
+    if len(weight) != 2 or bias != weight[1:]:
+        raise ValueError(f"{where} has a weight of shape {weight} and a bias of shape {bias}; "
+                         "a dense layer has (nin, nout) and (nout,)")
+    if previous is not None and previous.weight.shape[1] != weight[0]:
+        raise ValueError(f"{where} takes {weight[0]} inputs, but the layer before it gives "
+                         f"{previous.weight.shape[1]} outputs")
+
+
+def _parameter_keys(model: Model) -> list[tuple[Hashable, Hashable]]:
+    """Per layer, what identifies its weight and its bias: layers with equal keys share them
+    (the same `Value`s; ``model.layers[1].W = model.layers[0].W`` ties two layers)."""
     if isinstance(model, MLP | Layer):
-        prefixes = [f"layers.{i}." for i in range(len(layers))] if isinstance(model, MLP) else [""]
-        state = {}
-        for prefix, layer in zip(prefixes, layers, strict=True):
-            state[prefix + "W"], state[prefix + "b"] = layer.weight, layer.bias
-        model.load_state_dict(state)
+        layers: list[Any] = list(model.layers) if isinstance(model, MLP) else [model]
+        return [(("W", id(layer.W)), ("b", id(layer.b))) for layer in layers]
+    micro: list[Any] = list(model.layers) if isinstance(model, micrograd_nn.MLP) else [model]
+    return [(("W", tuple(id(w) for n in layer.neurons for w in n.w)),
+             ("b", tuple(id(n.b) for n in layer.neurons))) for layer in micro]
+
+
+def _frozen(model: Model, i: int) -> tuple[bool, bool]:
+    """Whether the weight and the bias of layer `i` of `model` are frozen (requires_grad=False;
+    for micrograd's, every neuron's)."""
+    if isinstance(model, MLP | Layer):
+        layer = model.layers[i] if isinstance(model, MLP) else model
+        return not layer.W.requires_grad, not layer.b.requires_grad
+    micro = model.layers[i] if isinstance(model, micrograd_nn.MLP) else model
+    return (all(not w.requires_grad for n in micro.neurons for w in n.w),
+            all(not n.b.requires_grad for n in micro.neurons))
+
+
+def _write(model: Model, layers: list[DenseLayer]) -> None:
+    """Copy the weights of `layers` into `model`, whose layers have the same shapes; a
+    parameter that several of its layers share must be given the same weights by each."""
+    assignments: list[tuple[Any, Any, str]] = []  # (our Value, its new data, where)
+    if isinstance(model, MLP | Layer):
+        ours: list[Any] = list(model.layers) if isinstance(model, MLP) else [model]
+        for i, (target, layer) in enumerate(zip(ours, layers, strict=True)):
+            assignments += [(target.W, layer.weight, f"layer {i}'s W"),
+                            (target.b, layer.bias, f"layer {i}'s b")]
+    else:
+        micro: list[Any] = (list(model.layers) if isinstance(model, micrograd_nn.MLP)
+                            else [model])
+        for i, (target, layer) in enumerate(zip(micro, layers, strict=True)):
+            for k, neuron in enumerate(target.neurons):
+                where = f"neuron {k} of layer {i}"
+                assignments += [(w, float(layer.weight[j, k]), f"weight {j} of {where}")
+                                for j, w in enumerate(neuron.w)]
+                assignments.append((neuron.b, float(layer.bias[k]), f"the bias of {where}"))
+    first: dict[int, tuple[Any, str]] = {}
+    for value, data, where in assignments:
+        earlier, earlier_where = first.setdefault(id(value), (data, where))
+        if not np.array_equal(earlier, data, equal_nan=True):
+            raise ValueError(
+                f"from_torch: {earlier_where} and {where} of {model!r} are the same parameter "
+                "(one Value), but the weights given for them differ; tie them in PyTorch too, "
+                "or untie them here")
+    if isinstance(model, MLP | Layer):
+        names = {id(value): name for name, value in model.named_parameters()}
+        model.load_state_dict({names[key]: data for key, (data, _) in first.items()})
         return
-    targets = list(model.layers) if isinstance(model, micrograd_nn.MLP) else [model]
-    for target, layer in zip(targets, layers, strict=True):
-        for k, neuron in enumerate(target.neurons):
-            for j, w in enumerate(neuron.w):
-                w.data = float(layer.weight[j, k])
-            neuron.b.data = float(layer.bias[k])
+    for value, data, _ in assignments:
+        value.data = data
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,7 +308,10 @@ def to_torch(model: Model, *, dtype: str = "float64") -> Any:
     Linear(nin, nout) holds weight = W.T and bias = b, so Linear(x) = x @ W + b; each
     activation becomes its ``torch.nn`` module (``"identity"`` none). ``"step"`` has no PyTorch
     module (and no gradient to train with): it is refused, as is an activation of your own.
-    With dtype="float64" (the default) its outputs equal ours to ~1e-12 for float64 inputs.
+    A parameter several layers share (``model.layers[1].W = model.layers[0].W``) becomes one
+    ``Parameter`` they share, so training there keeps it tied; a frozen one
+    (``requires_grad=False``) is frozen there too. With dtype="float64" (the default) its
+    outputs equal ours to ~1e-12 for float64 inputs.
 
     >>> import torch
     >>> from tinygrad_edu.nn import MLP
@@ -268,7 +333,8 @@ def to_torch(model: Model, *, dtype: str = "float64") -> Any:
     torch = _require("torch", "to_torch")
     makers = _torch_activations(torch.nn)
     modules = []
-    for i, layer in enumerate(layers):
+    shared: dict[Hashable, Any] = {}  # our parameter → its torch.nn.Parameter
+    for i, (layer, keys) in enumerate(zip(layers, _parameter_keys(model), strict=True)):
         name = layer.activation or "identity"
         if name not in makers:
             raise ValueError(
@@ -280,6 +346,11 @@ def to_torch(model: Model, *, dtype: str = "float64") -> Any:
         with torch.no_grad():
             linear.weight.copy_(torch.from_numpy(layer.weight.T))
             linear.bias.copy_(torch.from_numpy(layer.bias))
+        # a parameter that several of our layers share is one Parameter of theirs
+        linear.weight = shared.setdefault(keys[0], linear.weight)
+        linear.bias = shared.setdefault(keys[1], linear.bias)
+        for parameter, frozen in zip((linear.weight, linear.bias), _frozen(model, i), strict=True):
+            parameter.requires_grad_(not frozen)
         modules.append(linear)
         maker = makers[name]
         if maker is not None:
@@ -353,35 +424,58 @@ def _torch_activation_name(torch: Any, module: Any, where: str,
         "LeakyReLU, ELU, SELU, Softplus, SiLU or GELU, is understood")
 
 
-def _read_sequential(torch: Any, net: Any) -> list[DenseLayer]:
+def _modules_of(torch: Any, net: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every module of the Sequential `net` in order, with its name, a nested Sequential's
+    modules in its place (``1.0``): each entry, even one module listed twice (which
+    ``named_children`` would give once, though the Sequential runs it twice)."""
+    found: list[tuple[str, Any]] = []
+    for name, module in net._modules.items():
+        if isinstance(module, torch.nn.Sequential):
+            _check_torch_module(module, torch.nn.Sequential, f"module {prefix}{name}")
+            found += _modules_of(torch, module, f"{prefix}{name}.")
+        elif module is not None:
+            found.append((prefix + name, module))
+    return found
+
+
+Sources = list[tuple[Any, Any]]
+"""Per layer read, the torch Parameters of its weight and bias (the same one: shared)."""
+
+
+def _read_sequential(torch: Any, net: Any) -> tuple[list[DenseLayer], Sources]:
     _check_torch_module(net, torch.nn.Sequential, "the Sequential given")
     layers: list[DenseLayer] = []
-    weight: Array | None = None
-    bias: Array | None = None
-    weight_dtype: Any = None
-    for index, module in net.named_children():
+    sources: Sources = []
+    linear: Any = None  # the Linear layer read last, until its activation is
+    for index, module in _modules_of(torch, net):
         where = f"module {index} of the Sequential"
+        if isinstance(module, torch.nn.Identity):
+            _check_torch_module(module, torch.nn.Identity, where)
+            continue  # computes nothing, wherever it stands
         if isinstance(module, torch.nn.Linear):
             _check_torch_module(module, torch.nn.Linear, where)
-            if weight is not None and bias is not None:
-                layers.append(DenseLayer(weight, bias, "identity"))
             if module.bias is None:
                 raise ValueError(f"from_torch: {where} is {module!r}, without a bias; "
                                  "tinygrad_edu's layers always have one")
-            weight, bias = _numpy(module.weight).T, _numpy(module.bias)
-            weight_dtype = module.weight.dtype
+            if linear is not None:
+                layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias),
+                                         "identity"))
+                sources.append((linear.weight, linear.bias))
+            linear = module
             continue
-        name = _torch_activation_name(torch, module, where, weight_dtype)
-        if weight is None or bias is None:
+        if linear is None:
             raise ValueError(f"from_torch: {where} is {module!r}, which does not follow a Linear "
                              "layer (a Sequential of Linear layers and activations is understood)")
-        layers.append(DenseLayer(weight, bias, name))
-        weight = bias = None
-    if weight is not None and bias is not None:
-        layers.append(DenseLayer(weight, bias, "identity"))
+        name = _torch_activation_name(torch, module, where, linear.weight.dtype)
+        layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias), name))
+        sources.append((linear.weight, linear.bias))
+        linear = None
+    if linear is not None:
+        layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias), "identity"))
+        sources.append((linear.weight, linear.bias))
     if not layers:
         raise ValueError("from_torch: the Sequential has no Linear layer")
-    return layers
+    return layers, sources
 
 
 def _numpy(tensor: Any) -> Array:
@@ -389,6 +483,25 @@ def _numpy(tensor: Any) -> Array:
     if hasattr(tensor, "detach"):
         tensor = tensor.detach().cpu().double().numpy()
     return np.array(tensor, dtype=np.float64)
+
+
+def _check_numbered_order(prefixes: list[str]) -> None:
+    """A ValueError if layers numbered alike (``2`` and ``10``, ``layers.2`` and ``layers.10``)
+    come out of numeric order: a state_dict sorted as text, whose layers would load shuffled
+    (PyTorch lists them in the order they run)."""
+    def parts(prefix: str) -> list[int | str]:
+        return [int(part) if part.isdigit() else part for part in prefix.split(".")]
+
+    for before, after in itertools.pairwise(prefixes):
+        a, b = parts(before), parts(after)
+        alike = len(a) == len(b) and all(
+            (isinstance(x, int) and isinstance(y, int)) or x == y
+            for x, y in zip(a, b, strict=True))
+        if alike and b < a:  # int with int, equal str with str
+            raise ValueError(
+                f"from_torch: the state_dict lists {before}.weight before {after}.weight, out "
+                "of the order the layers run in (was it sorted as text?); pass it as "
+                "module.state_dict() gives it")
 
 
 def _read_state_dict(state: Mapping[str, Any]) -> list[DenseLayer]:
@@ -401,6 +514,7 @@ def _read_state_dict(state: Mapping[str, Any]) -> list[DenseLayer]:
             raise ValueError(f"from_torch: the state_dict entry {key!r} is neither a weight nor "
                              "a bias of a Linear layer")
         prefixes.setdefault(prefix, {})[kind] = value
+    _check_numbered_order(list(prefixes))
     layers = []
     for prefix, entries in prefixes.items():
         if set(entries) != {"weight", "bias"}:
@@ -436,6 +550,17 @@ def _check_fits(model: Model, layers: list[DenseLayer]) -> None:
                              f"the Sequential's uses {theirs.activation!r}")
 
 
+def _mirror(model: MLP, sources: Sources) -> None:
+    """Make the layers of `model` share a W or b where the torch layers share a Parameter, and
+    freeze those that are frozen there (``requires_grad=False``)."""
+    first: dict[int, Any] = {}
+    for layer, (weight, bias) in zip(model.layers, sources, strict=True):
+        layer.W = first.setdefault(id(weight), layer.W)
+        layer.b = first.setdefault(id(bias), layer.b)
+        layer.W.requires_grad = bool(weight.requires_grad)
+        layer.b.requires_grad = bool(bias.requires_grad)
+
+
 def from_torch(source: Any, model: Model | None = None) -> Any:
     """Load PyTorch weights into an MLP: `source` is a ``torch.nn.Sequential`` of ``Linear``
     and activation modules, or a state_dict (``<prefix>.weight`` (nout, nin) and
@@ -444,10 +569,16 @@ def from_torch(source: Any, model: Model | None = None) -> Any:
     Without `model`, a Sequential becomes a new `MLP` with its sizes and activations (a
     state_dict holds no activations: pass `model`). With `model` (ours or micrograd's, of the
     same sizes; activations must match a Sequential's), its weights are replaced and it is
-    returned. W = weight.T, b = bias; float32 weights are widened exactly. A Softplus needs
+    returned. W = weight.T, b = bias; float32 weights are widened exactly. The Sequential runs
+    each module it lists, in order (one listed twice, twice); a nested Sequential counts as its
+    modules, an ``Identity`` as nothing. In a new MLP, a Parameter that several Linear layers
+    share is one W or b, and a frozen one (``requires_grad=False``) is frozen; a parameter that
+    several layers of `model` share must get the same weights from each. A Softplus needs
     beta=1 and a threshold from 20 (PyTorch's default: above it, x is off from softplus(x) by
     at most 2.1e-9) to 88.72 (709.78 after a float64 Linear), where its exp cannot overflow. A
-    subclass that redefines forward, or a module with forward hooks, is refused.
+    subclass that redefines forward, or a module with forward hooks, is refused. A state_dict
+    whose numbered layers are out of numeric order (``10`` before ``2``: sorted as text) is
+    refused rather than loaded shuffled.
 
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
@@ -458,8 +589,9 @@ def from_torch(source: Any, model: Model | None = None) -> Any:
     MLP(2 → 8 relu → 1 identity)
     """
     torch = _require("torch", "from_torch")
+    sources: Sources = []
     if isinstance(source, torch.nn.Sequential):
-        layers = _read_sequential(torch, source)
+        layers, sources = _read_sequential(torch, source)
     elif isinstance(source, Mapping):
         layers = _read_state_dict(source)
     else:
@@ -481,6 +613,7 @@ def from_torch(source: Any, model: Model | None = None) -> Any:
                     activation=names[0], output_activation=names[-1], seed=0)
         for layer, name in zip(model.layers, names, strict=True):
             layer.activation = ACTIVATIONS[name]
+        _mirror(model, sources)
     _check_fits(model, layers)
     _write(model, layers)
     return model
@@ -665,9 +798,12 @@ def to_onnx(model: Model, path: PathLike, *, dtype: str = "float32") -> Any:
     onnx = _require("onnx", "to_onnx")
     graph = _OnnxGraph(onnx, dtype)
     x = "input"
-    for i, layer in enumerate(layers):
-        weight = graph.constant(layer.weight, f"layers.{i}.W")
-        bias = graph.constant(layer.bias, f"layers.{i}.b")
+    names: dict[Hashable, str] = {}  # a parameter shared by several layers is stored once
+    for i, (layer, keys) in enumerate(zip(layers, _parameter_keys(model), strict=True)):
+        weight = names.get(keys[0]) or graph.constant(layer.weight, f"layers.{i}.W")
+        bias = names.get(keys[1]) or graph.constant(layer.bias, f"layers.{i}.b")
+        names.setdefault(keys[0], weight)
+        names.setdefault(keys[1], bias)
         x = graph.node("Gemm", x, weight, bias)
         x = graph.activation(layer.activation or "identity", x)
     graph.nodes.append(onnx.helper.make_node("Identity", [x], ["output"], name="output"))

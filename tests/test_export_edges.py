@@ -1,0 +1,258 @@
+"""tinygrad_edu.export at its edges: modules listed twice, shared parameters, layers that do
+not fit, and the gradients of what to_torch builds."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tinygrad_edu.activations import ACTIVATIONS
+from tinygrad_edu.engine import Value
+from tinygrad_edu.export import from_torch, to_onnx, to_torch
+from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.nn import MLP, Layer
+
+torch: Any = pytest.importorskip("torch")
+onnxruntime: Any = pytest.importorskip("onnxruntime")
+
+
+def torch_out(net: Any, X: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return np.asarray(net(torch.tensor(X, dtype=torch.float64)).numpy())
+
+
+def tied_mlp() -> MLP:
+    """MLP(3 → 3 tanh → 3 tanh → 3 tanh → 1): layer 1 is layer 0, layer 2 shares only W."""
+    model = MLP(3, [3, 3, 3, 1], activation="tanh", seed=0)
+    model.layers[1] = model.layers[0]
+    model.layers[2].W = model.layers[0].W
+    return model
+
+
+# ---- from_torch reads every module the Sequential runs ------------------------------------
+
+
+def test_a_module_listed_twice_is_read_twice() -> None:
+    # named_children() gives a module once: a reused activation lost its second use (the
+    # last layers became linear) and a reused Linear its second layer, silently
+    nn = torch.nn
+    torch.manual_seed(0)
+    act = nn.Tanh()
+    net = nn.Sequential(nn.Linear(2, 4), act, nn.Linear(4, 4), act, nn.Linear(4, 1), act)
+    model = from_torch(net.double())
+    assert repr(model) == "MLP(2 → 4 tanh → 4 tanh → 1 tanh)"
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    np.testing.assert_allclose(model(X).data, torch_out(net, X), rtol=1e-12, atol=1e-12)
+    linear = nn.Linear(3, 3)
+    net = nn.Sequential(linear, nn.ReLU(), linear).double()
+    model = from_torch(net)
+    assert repr(model) == "MLP(3 → 3 relu → 3 identity)"
+    assert model.layers[1].W is model.layers[0].W and model.layers[1].b is model.layers[0].b
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    np.testing.assert_allclose(model(X).data, torch_out(net, X), rtol=1e-12, atol=1e-12)
+
+
+def test_nested_sequentials_and_identities_are_read_as_pytorch_runs_them() -> None:
+    nn = torch.nn
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Identity(), nn.Sequential(nn.Linear(2, 3), nn.Identity(), nn.ELU()),
+                        nn.Sequential(nn.Linear(3, 1)), nn.Identity()).double()
+    model = from_torch(net)
+    assert repr(model) == "MLP(2 → 3 elu → 1 identity)"
+    X = np.random.default_rng(2).normal(size=(4, 2))
+    np.testing.assert_allclose(model(X).data, torch_out(net, X), rtol=1e-12, atol=1e-12)
+
+    class Residual(torch.nn.Sequential):  # type: ignore[misc]
+        def forward(self, x: Any) -> Any:
+            return x + super().forward(x)
+
+    with pytest.raises(ValueError, match=r"from_torch: module 1 is Residual, a subclass of "
+                                         r"torch.nn.Sequential that redefines forward"):
+        from_torch(nn.Sequential(nn.Linear(2, 2), Residual(nn.Linear(2, 2))))
+
+
+def test_an_activation_before_any_linear_is_named_as_such() -> None:
+    # (the Softplus check ran first and spoke of overflow "in None")
+    nn = torch.nn
+    with pytest.raises(ValueError, match=r"module 0 of the Sequential is Softplus\(beta=1.0, "
+                                         r"threshold=100.0\), which does not follow a Linear"):
+        from_torch(nn.Sequential(nn.Softplus(threshold=100.0), nn.Linear(2, 2)))
+
+
+# ---- shared parameters stay shared ---------------------------------------------------------
+
+
+def test_to_torch_keeps_shared_parameters_shared_and_trains_as_we_do(tmp_path: Path) -> None:
+    model = tied_mlp()
+    net = to_torch(model)
+    assert len(list(net.parameters())) == len(model.parameters()) == 5
+    assert net[2].weight is net[0].weight and net[2].bias is net[0].bias
+    assert net[4].weight is net[0].weight and net[4].bias is not net[0].bias
+    # one SGD step on both: the tied weights move by the sum of their gradients, in both
+    X = np.random.default_rng(3).normal(size=(6, 3))
+    loss = (model(X) ** 2).mean()
+    loss.backward()
+    for p in model.parameters():
+        p.data = p.data - 0.1 * p.grad
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    (net(torch.tensor(X)) ** 2).mean().backward()
+    opt.step()
+    np.testing.assert_allclose(torch_out(net, X), model(X).data, rtol=1e-12, atol=1e-12)
+    # and back: the same ties in a new MLP, and into the tied model itself
+    back = from_torch(net)
+    assert back.layers[1].W is back.layers[0].W and back.layers[2].W is back.layers[0].W
+    assert back.layers[2].b is not back.layers[0].b
+    assert len(back.parameters()) == 5
+    assert from_torch(net, tied_mlp()) is not None
+    # an ONNX file stores a shared parameter once
+    proto = to_onnx(model, tmp_path / "tied.onnx", dtype="float64")
+    assert len(proto.graph.initializer) == 5
+    session = onnxruntime.InferenceSession(str(tmp_path / "tied.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": X})[0], model(X).data,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_from_torch_refuses_different_weights_for_one_shared_parameter() -> None:
+    model = tied_mlp()
+    before = [np.array(p.data) for p in model.parameters()]
+    net = to_torch(MLP(3, [3, 3, 3, 1], activation="tanh", seed=1))  # nothing tied
+    with pytest.raises(ValueError, match=r"from_torch: layer 0's W and layer 1's W of MLP\(.*\) "
+                                         r"are the same parameter \(one Value\), but the weights "
+                                         r"given for them differ"):
+        from_torch(net, model)
+    for p, old in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, old)
+
+
+def test_from_torch_refuses_different_weights_for_one_shared_micrograd_parameter() -> None:
+    # each scalar was written once per use, so the last layer's weights won, silently
+    random.seed(0)
+    micro = micrograd_nn.MLP(2, [2, 2, 1])
+    micro.layers[1] = micro.layers[0]
+    data = [p.data for p in micro.parameters()]
+    torch.manual_seed(0)
+    seq = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 2),
+                              torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    with pytest.raises(ValueError, match=r"weight 0 of neuron 0 of layer 0 and weight 0 of "
+                                         r"neuron 0 of layer 1 of .* are the same parameter"):
+        from_torch(seq, micro)
+    assert [p.data for p in micro.parameters()] == data
+    seq[2] = seq[0]  # tied in PyTorch too: loads
+    from_torch(seq, micro)
+    assert micro.layers[0].neurons[1].w[0].data == float(seq[0].weight.detach()[1, 0])
+
+
+# ---- a model whose layers were replaced by hand ---------------------------------------------
+
+
+def replaced_layer() -> MLP:
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[1] = Layer(5, 1, seed=0)
+    return model
+
+
+def wide_weight() -> Layer:
+    layer = Layer(2, 3, seed=0)
+    layer.W = Value(np.ones((2, 4)))
+    return layer
+
+
+def ragged_micrograd_layer() -> micrograd_nn.Layer:
+    random.seed(0)
+    layer = micrograd_nn.Layer(2, 2)
+    layer.neurons[1] = micrograd_nn.Neuron(3)
+    return layer
+
+
+def no_layers() -> MLP:
+    model = MLP(2, [1], seed=0)
+    model.layers = []
+    return model
+
+
+@pytest.mark.parametrize("make, message", [
+    (replaced_layer, r"^layer 1 takes 5 inputs, but the layer before it gives 3 outputs$"),
+    (wide_weight, r"^layer 0 has a weight of shape \(2, 4\) and a bias of shape \(3,\); a dense "
+     r"layer has \(nin, nout\) and \(nout,\)$"),
+    (ragged_micrograd_layer, r"^micrograd layer 0 \(.*\): neuron 0 has 2 weights, neuron 1 3; "
+     r"the neurons of a layer read the same inputs$"),
+    (no_layers, r"^the model MLP\(2\) has no layers$"),
+])
+@pytest.mark.parametrize("export", ["to_torch", "to_onnx"])
+def test_layers_that_do_not_fit_are_named(make: Any, message: str, export: str,
+                                          tmp_path: Path) -> None:
+    # to_torch built a Sequential that failed only when run (or an empty one), to_onnx failed
+    # in ONNX's shape inference (or with an IndexError), micrograd's ragged neurons gave
+    # numpy's "inhomogeneous shape"
+    path = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match=message):
+        to_torch(make()) if export == "to_torch" else to_onnx(make(), path)
+    assert not path.exists()
+
+
+# ---- gradients: what PyTorch trains is what we train -----------------------------------------
+
+
+@pytest.mark.parametrize("name", [n for n in ACTIVATIONS if n != "step"])
+def test_to_torch_gives_our_gradients_at_the_kinks_too(name: str) -> None:
+    # a random upstream gradient, and a sample whose pre-activations are exactly 0 (the kinks)
+    model = MLP(3, [4, 2], activation=name, output_activation=name, seed=1)
+    model.layers[0].b.data = np.zeros(4)
+    rng = np.random.default_rng(5)
+    X, G = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    X[0] = 0.0
+    x = Value(X)
+    model(x).backward(G)
+    net = to_torch(model)
+    xt = torch.tensor(X, requires_grad=True)
+    net(xt).backward(torch.tensor(G))
+    assert xt.grad is not None
+    np.testing.assert_allclose(xt.grad.numpy(), x.grad, rtol=1e-12, atol=1e-15)
+    for (label, ours), theirs in zip(model.named_parameters(), net.parameters(), strict=True):
+        grad = theirs.grad.numpy()
+        np.testing.assert_allclose(grad.T if grad.ndim == 2 else grad, ours.grad, rtol=1e-12,
+                                   atol=1e-15, err_msg=label)
+
+
+def test_a_state_dict_sorted_as_text_is_refused_not_shuffled() -> None:
+    # 6 Linear layers of one width: sorted as text, "10" comes before "2" and the layers of
+    # equal shape loaded in that order, silently
+    nn = torch.nn
+    torch.manual_seed(3)
+    modules: list[Any] = []
+    for _ in range(5):
+        modules += [nn.Linear(4, 4), nn.Tanh()]
+    net = nn.Sequential(*modules, nn.Linear(4, 4)).double()
+    state = net.state_dict()
+    model = MLP(4, [4] * 6, activation="tanh", seed=0)
+    from_torch(state, model)  # in PyTorch's order: loads
+    X = np.random.default_rng(3).normal(size=(3, 4))
+    np.testing.assert_allclose(model(X).data, torch_out(net, X), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"the state_dict lists 10.weight before 2.weight, out "
+                                         r"of the order the layers run in \(was it sorted as "
+                                         r"text\?\)"):
+        from_torch(dict(sorted(state.items())), model)
+    # names not numbered alike keep the order given (encoder runs first, decoder second)
+    coder = {"encoder.weight": np.ones((3, 2)), "encoder.bias": np.zeros(3),
+             "decoder.weight": np.ones((1, 3)), "decoder.bias": np.zeros(1)}
+    assert from_torch(coder, MLP(2, [3, 1], seed=0))([1.0, 1.0]).data == 6.0
+
+
+def test_frozen_parameters_stay_frozen_both_ways() -> None:
+    # to_torch made every Parameter trainable, and from_torch every Value
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[0].W.requires_grad = False
+    net = to_torch(model)
+    assert [p.requires_grad for p in net.parameters()] == [False, True, True, True]
+    back = from_torch(net)
+    assert [p.requires_grad for p in back.parameters()] == [False, True, True, True]
+    random.seed(0)
+    micro = micrograd_nn.MLP(2, [2, 1])
+    for neuron in micro.layers[1].neurons:
+        neuron.b.requires_grad = False
+    assert [p.requires_grad for p in to_torch(micro).parameters()] == [True, True, True, False]
