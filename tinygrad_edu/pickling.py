@@ -3,10 +3,14 @@
 Pickling each node with its operands would recurse once per step of the graph; instead the
 nodes behind a Value are written as a flat list of rows, oldest first, each naming its
 operands by their place in the list, so a graph of any depth works. Primitives pickle by
-their registry name (their rules are code). Registered with `copyreg` for `Value`, so
-`pickle` and `copy.deepcopy` use it. A graph whose data changed after it was recorded
-(`tinygrad_edu.changes`) comes back changed in the same place: the copy refuses `backward()`
-where the original does.
+their registry name (their rules are code). A gradient that is a Value (after
+``backward(create_graph=True)``) is a node of the same table, so its graph, which leads back
+to the node it is the gradient of, pickles too. Registered with `copyreg` for `Value` (a
+subclass registers `reduce_value` itself, as `tinygrad_edu.micrograd` does; its instances come
+back of their class), so `pickle` and `copy.deepcopy` use it. A graph whose data changed after
+it was recorded (`tinygrad_edu.changes`) comes back changed in the same place: the copy
+refuses `backward()` where the original does; copies of Values that hold one array (a
+`detach()`, a `copy.copy`) hold one array again, and an edit through one is seen by both.
 
 >>> import copy, pickle
 >>> from tinygrad_edu import Value
@@ -30,8 +34,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from tinygrad_edu.changes import UNREAD, changed, is_read, stale_reads
-from tinygrad_edu.engine import NO_PARAMS, Value, init_slots, topological_order
+import numpy as np
+
+from tinygrad_edu.changes import UNREAD, changed, is_read, share, stale_reads
+from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
 
 __all__ = ["reduce_value"]
 
@@ -43,21 +49,33 @@ class _GraphTable:
     named as that Value, so sharing survives.
     """
 
-    __slots__ = ("__weakref__", "index", "nodes")
+    __slots__ = ("__weakref__", "arrays", "index", "nodes")
 
     def __init__(self, value: Value) -> None:
-        self.nodes = [node for node in reversed(topological_order(value, constants=True))
+        self.nodes = [node for node in _reachable(value)
                       if node is value or id(node) not in _tables_in_use]
         self.index = {id(node): i for i, node in enumerate(self.nodes)}
+        self.arrays: dict[int, Value] = {}  # the first node here to hold each array, by its id
         for node in self.nodes:
             _tables_in_use[id(node)] = self
+            if type(node._data) is np.ndarray:
+                self.arrays.setdefault(id(node._data), node)
+        first = [key for key, node in self.arrays.items() if _holder_in_use(node._data) is None]
+        me = weakref.ref(self, lambda gone: _forget(gone, first))  # (held by _arrays_in_use)
+        _arrays_in_use.update(dict.fromkeys(first, me))
 
     def __reduce__(self) -> Any:
         index = self.index
-        rows = [(node._data, node._grad, node.label, node.requires_grad, node.op,
-                 dict(node.params), tuple(index.get(id(p), p) for p in node.parents),
-                 is_read(node))  # (whether a rule may read it: changes.py)
-                for node in self.nodes]
+        # a gradient that is a node here is named by its place (it may lead back to its node)
+        grads = [(i, index[id(node._grad)]) for i, node in enumerate(self.nodes)
+                 if isinstance(node._grad, Value) and id(node._grad) in index]
+        linked = {i for i, _ in grads}
+        rows = [(node._data, None if i in linked else node._grad, node.label,
+                 node.requires_grad, node.op, dict(node.params),
+                 tuple(index.get(id(p), p) for p in node.parents),
+                 is_read(node),  # (whether a rule may read it: changes.py)
+                 *(() if type(node) is Value else (type(node),)))  # (a subclass's leaf)
+                for i, node in enumerate(self.nodes)]
         # data changed after a node here that reads it was made: the copy is stamped so that
         # it refuses backward() as the original does (changes.py). A node of this table is
         # stamped where its change falls among the nodes, an operand from another table (its
@@ -66,11 +84,63 @@ class _GraphTable:
         changes = {(index[id(value)], bisect.bisect_left(numbers, value._changed))
                    if id(value) in index else (index[id(reader)], len(numbers))
                    for value, reader in stale_reads(self.nodes)}
-        return _rebuild_graph, (rows, sorted(changes))
+        return _rebuild_graph, (rows, sorted(changes), grads, self._shared_arrays())
+
+    def _shared_arrays(self) -> list[tuple[int, int | Value]]:
+        """(a node's place, the node it shares its array with: a place here, or a node of
+        another table) for each node holding an array an older holder holds (a `detach()`, a
+        `copy.copy`, a numpy constant used twice): the copies are watched together, as the
+        originals are (`changes.share`), so an edit through one stamps both."""
+        shared: list[tuple[int, int | Value]] = []
+        for place, node in enumerate(self.nodes):
+            data = node._data
+            if type(data) is not np.ndarray:
+                continue
+            holder = _holder_in_use(data)
+            if holder is not None and _tables_in_use.get(id(holder)) is not self:
+                shared.append((place, holder))  # (pickled earlier, with another Value)
+                continue
+            first = self.arrays[id(data)]
+            if first is not node:
+                shared.append((place, self.index[id(first)]))
+        return shared
+
+
+def _reachable(value: Value) -> list[Value]:
+    """Every node `value` depends on, constants too, and the nodes of their gradients that
+    are Values; oldest first (an operand is older than its result), walked without recursion."""
+    found = {id(value): value}
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        grad = node._grad
+        for other in (*node.parents, grad) if isinstance(grad, Value) else node.parents:
+            if id(other) not in found:
+                found[id(other)] = other
+                stack.append(other)
+    return sorted(found.values(), key=lambda node: node._number)
 
 
 # a table lives as long as the pickler (or deepcopy) using it holds it
 _tables_in_use: weakref.WeakValueDictionary[int, _GraphTable] = weakref.WeakValueDictionary()
+# the table in use whose node first held each array, by the array's id (a plain dict of
+# weak references: a WeakValueDictionary costs a training graph's pickling 10% more)
+_arrays_in_use: dict[int, weakref.ref[_GraphTable]] = {}
+
+
+def _forget(table: weakref.ref[_GraphTable], keys: list[int]) -> None:
+    """A table is gone: so are its entries in `_arrays_in_use`."""
+    for key in keys:
+        if _arrays_in_use.get(key) is table:
+            del _arrays_in_use[key]
+
+
+def _holder_in_use(data: Any) -> Value | None:
+    """The node of a table in use that first held the array `data`, if any."""
+    ref = _arrays_in_use.get(id(data))
+    table = None if ref is None else ref()
+    holder = None if table is None else table.arrays.get(id(data))
+    return holder if holder is not None and holder._data is data else None
 
 
 def reduce_value(value: Value) -> tuple[Any, ...]:
@@ -81,10 +151,13 @@ def reduce_value(value: Value) -> tuple[Any, ...]:
     return _node_of, (table, table.index[id(value)])
 
 
-def _rebuild_graph(rows: list[tuple[Any, ...]],
-                   changes: Sequence[tuple[int, int]] = ()) -> list[Value]:
+def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int]] = (),
+                   grads: Sequence[tuple[int, int]] = (),
+                   shared: Sequence[tuple[int, int | Value]] = ()) -> list[Value]:
     """The nodes of a pickled table, new, in the same order (so their creation numbers are);
-    each of `changes`, (a node's place, a place among the nodes), is stamped changed there."""
+    each of `changes`, (a node's place, a place among the nodes), is stamped changed there;
+    each of `grads`, (a node's place, its gradient's place), links a gradient that is a Value;
+    each of `shared`, (a node's place, a holder of its array), is watched with its holder."""
     nodes: list[Value] = []
     stamps: dict[int, list[int]] = {}
     for node_place, place in changes:
@@ -94,16 +167,21 @@ def _rebuild_graph(rows: list[tuple[Any, ...]],
         for node_place in stamps.pop(place, []):
             changed(nodes[node_place])
 
-    for data, grad_, label, requires_grad, op, params, parents, *read in rows:
+    for data, grad_, label, requires_grad, op, params, parents, *rest in rows:
         stamp_at(len(nodes))
         operands = tuple(nodes[p] if type(p) is int else p for p in parents)
-        node = init_slots(Value.__new__(Value), data, requires_grad, op, operands,
+        kind: type[Value] = rest[1] if len(rest) > 1 else Value
+        node = init_slots(kind.__new__(kind), data, requires_grad, op, operands,
                           params or NO_PARAMS)
         node.label, node._grad = label, grad_
-        if read == [False]:  # no rule read it: nor does one in the copy (a table of 7: read)
+        if rest[:1] == [False]:  # no rule read it: nor does one in the copy (a row of 7: read)
             node._changed = UNREAD
         nodes.append(node)
     stamp_at(len(nodes))
+    for node_place, grad_place in grads:
+        nodes[node_place]._grad = nodes[grad_place]
+    for node_place, holder in shared:
+        share(nodes[holder] if isinstance(holder, int) else holder, nodes[node_place])
     return nodes
 
 

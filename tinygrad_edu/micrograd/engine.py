@@ -14,9 +14,11 @@ instances of this `Value` as micrograd's results are of its own.
 
 from __future__ import annotations
 
+import copyreg
 from typing import Any
 
 from tinygrad_edu.engine import Value as EngineValue
+from tinygrad_edu.pickling import reduce_value
 
 __all__ = ["Value"]
 
@@ -38,6 +40,13 @@ class Value(EngineValue, metaclass=_AnyValue):
     def __init__(self, data: Any, _children: tuple[Any, ...] = (), _op: str = "",
                  label: str = "") -> None:
         if _children:
-            raise TypeError("Value(data, _children, _op): a Value made by hand is a leaf; the "
-                            "engine records the operands of computed Values itself")
+            raise TypeError(
+                f"Value(data, _children, _op={_op!r}): a Value made by hand is a leaf; the "
+                "engine records the operands of computed Values itself, so an operation is "
+                "not added micrograd's way, with a `_backward` of its own. tanh, exp, log, "
+                "sigmoid and more are methods already; declare a new one as "
+                "tinygrad_edu.engine.Primitive(name, forward, vjp) and call it on Values")
         super().__init__(data, label=label)
+
+
+copyreg.pickle(Value, reduce_value)  # a leaf pickles and deep-copies as every Value does

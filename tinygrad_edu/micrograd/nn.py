@@ -14,7 +14,7 @@ The weights are drawn with Python's `random` as micrograd draws them, one
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tinygrad_edu.micrograd.engine import Value
@@ -41,8 +41,12 @@ class Neuron(Module):
         self.b = Value(0.0)
         self.nonlin = nonlin
 
-    def __call__(self, x: Sequence[Any]) -> Any:
-        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
+    def __call__(self, x: Iterable[Any]) -> Any:
+        inputs = list(x)
+        if len(inputs) != len(self.w):  # (micrograd's zip would drop the extra weights or inputs)
+            raise ValueError(f"{self!r} takes {len(self.w)} inputs, one per weight; "
+                             f"got {len(inputs)}")
+        act = sum((wi * xi for wi, xi in zip(self.w, inputs, strict=True)), self.b)
         return act.relu() if self.nonlin else act
 
     def parameters(self) -> list[Value]:

@@ -1,0 +1,147 @@
+"""`tinygrad_edu.micrograd` at the edges: micrograd's own test programs through the switcher
+(against micrograd and PyTorch), random expressions bit for bit, and inputs of a wrong size."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import micrograd.engine
+import micrograd.nn
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu.engine import Primitive
+from tinygrad_edu.micrograd import engine as ours_engine
+from tinygrad_edu.micrograd import nn as ours_nn
+
+LIBRARIES: dict[str, Any] = {"micrograd": micrograd.engine.Value, "ours": ours_engine.Value}
+
+
+def torch_value(x: float) -> Any:
+    """A float64 leaf tensor, as micrograd's test_engine.py makes its reference."""
+    return torch.tensor([x], dtype=torch.float64, requires_grad=True)
+
+
+def sanity_check(make: Callable[[float], Any]) -> tuple[float, float]:
+    """micrograd's test_engine.py, `test_sanity_check`: (y, dy/dx)."""
+    x = make(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    return float(y.data.item() if hasattr(y.data, "item") else y.data), float(x.grad)
+
+
+def more_ops(make: Callable[[float], Any]) -> tuple[float, float, float]:
+    """micrograd's test_engine.py, `test_more_ops` (its in-place `+=` as PyTorch needs it)."""
+    a, b = make(-4.0), make(2.0)
+    c = a + b
+    d = a * b + b**3
+    c = c + c + 1
+    c = c + 1 + c + (-a)
+    d = d + d * 2 + (b + a).relu()
+    d = d + 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g = g + 10.0 / f
+    g.backward()
+    return float(g.data.item() if hasattr(g.data, "item") else g.data), float(a.grad), \
+        float(b.grad)
+
+
+def test_micrograds_test_programs_run_unchanged_through_the_switcher() -> None:
+    """Our numbers are PyTorch's float64 ones exactly; micrograd's up to the last digit (it
+    divides as a * b**-1, and its `_prev` is a set, so the order in which it sums a
+    gradient follows object ids: its own a.grad and b.grad change in the last digit from
+    run to run)."""
+    ours, theirs, reference = (sanity_check(make) for make in
+                               (ours_engine.Value, micrograd.engine.Value, torch_value))
+    assert ours == theirs == reference == (-20.0, 46.0)
+    ours3, theirs3, reference3 = (more_ops(make) for make in
+                                  (ours_engine.Value, micrograd.engine.Value, torch_value))
+    assert ours3 == reference3
+    assert ours3 == pytest.approx(theirs3, rel=1e-14)
+
+
+# ---- random expressions, each leaf used once: micrograd's arithmetic, so the same bits
+Tree = Any  # a leaf's index, or (operation, subtrees...)
+UNARY = ["relu", "neg", "square", "cube", "inverse", "sqrt_of_square_plus_one"]
+BINARY = ["add", "sub", "mul", "radd", "rsub", "rmul"]
+
+
+def trees() -> st.SearchStrategy[Tree]:
+    leaf = st.integers(0, 5)
+    return st.recursive(
+        leaf, lambda sub: st.one_of(
+            st.tuples(st.sampled_from(UNARY), sub),
+            st.tuples(st.sampled_from(BINARY), sub, sub)), max_leaves=8)
+
+
+def evaluate(tree: Tree, leaf: Callable[[int], Any]) -> Any:
+    """The expression, with micrograd's operators only (`**` with a number exponent); each
+    occurrence of a leaf is a new Value, so no gradient is a sum whose order could differ."""
+    if isinstance(tree, int):
+        return leaf(tree)
+    name, *subtrees = tree
+    a, *rest = [evaluate(sub, leaf) for sub in subtrees]
+    operations: dict[str, Callable[[], Any]] = {
+        "relu": lambda: a.relu(), "neg": lambda: -a, "square": lambda: a**2,
+        "cube": lambda: a**3, "inverse": lambda: (a * a + 1) ** -1,
+        "sqrt_of_square_plus_one": lambda: (a * a + 0.5) ** 0.5,
+        "add": lambda: a + rest[0], "sub": lambda: a - rest[0], "mul": lambda: a * rest[0],
+        "radd": lambda: 2.5 + a, "rsub": lambda: 0.75 - a, "rmul": lambda: -1.25 * a}
+    return operations[name]()
+
+
+@given(tree=trees(), data=st.lists(st.floats(-3.0, 3.0), min_size=6, max_size=6))
+def test_random_expressions_give_micrograds_values_and_gradients_bit_for_bit(
+        tree: Tree, data: list[float]) -> None:
+    results = {}
+    for library, make in LIBRARIES.items():
+        leaves: list[Any] = []
+
+        def leaf(i: int, make: Any = make, leaves: list[Any] = leaves) -> Any:
+            leaves.append(make(data[i]))
+            return leaves[-1]
+
+        out = evaluate(tree, leaf)
+        out.backward()
+        results[library] = [out.data] + [x.grad for x in leaves]
+    assert [float(x) for x in results["ours"]] == [float(x) for x in results["micrograd"]]
+
+
+# ---- wrong sizes
+
+
+def test_a_neuron_given_the_wrong_number_of_inputs_says_how_many() -> None:
+    """(It raised zip's "zip() argument 2 is shorter than argument 1", naming nothing.)"""
+    random.seed(0)
+    neuron = ours_nn.Neuron(3)
+    for inputs in ([1.0, 2.0], [1.0, 2.0, 3.0, 4.0]):
+        with pytest.raises(ValueError, match=rf"ReLUNeuron\(3\) takes 3 inputs.*got {len(inputs)}"):
+            neuron(inputs)
+    with pytest.raises(ValueError, match=r"LinearNeuron\(3\) takes 3 inputs.*got 2"):
+        ours_nn.MLP(3, [1])([1.0, 2.0])
+    random.seed(0)
+    theirs = micrograd.nn.Neuron(3)
+    assert neuron(iter([1.0, 2.0, 3.0])).data == theirs(iter([1.0, 2.0, 3.0])).data
+
+
+def test_micrograds_way_of_adding_an_op_is_refused_with_the_way_that_works() -> None:
+    """micrograd's lecture adds tanh as ``Value(t, (self,), 'tanh')`` with a `_backward`;
+    the refusal says what to do instead (it said only that a hand-made Value is a leaf), and
+    doing it works."""
+    x = ours_engine.Value(0.5)
+    with pytest.raises(TypeError, match=r"_op='tanh'.*methods already.*Primitive\(name, "):
+        ours_engine.Value(0.25, (x,), "tanh")
+    cube = Primitive("cube", lambda a: a**3, lambda g, out, a: (g * 3 * a**2,))
+    y = cube(x)
+    y.backward()
+    assert (y.data, x.grad, y._op, y._prev) == (0.125, 0.75, "cube", {x})
+    assert x.tanh()._op == "tanh" and x.exp()._op == "exp"
