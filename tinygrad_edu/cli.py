@@ -15,8 +15,10 @@ Subcommands (``tinygrad-edu COMMAND --help`` for the options of each):
         b=6.8813735870195432 -o neuron.svg --html backprop.html
 
 The expression is parsed with `ast` and checked against a whitelist (numbers, names,
-``+ - * / **``, unary minus, calls of the activations and of ``exp log sqrt abs``); it is never
-given to `eval` (see `tinygrad_edu.expression`). Bad usage prints one line on stderr and exits
+``+ - * / **``, unary minus, calls of the activations and of ``exp log sqrt abs sin cos log1p
+expm1``); it is never given to `eval` (see `tinygrad_edu.expression`). Its numbers, and those of
+``--set``, are read as Python reads them (but a ``--set`` value past float64, 1e400, is
+refused rather than read as inf). Bad usage prints one line on stderr and exits
 with status 2; a failure (Graphviz missing, a file that cannot be written) exits with status 1;
 Ctrl-C exits with status 130. Without matplotlib, the commands still print their text and say
 which pictures they skipped. ``tinygrad-edu --version`` prints the version.
@@ -254,7 +256,8 @@ def _configure_graph(parser: argparse.ArgumentParser) -> None:
                         'one that starts with a minus goes last, after "--" (every option '
                         'before it): graph --set x=2 y=3 -- "-x*y"')
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="NAME=NUMBER",
-                        dest="assign", help="the value of every name in the expression")
+                        dest="assign", help="the value of every name in the expression, a "
+                        "number as Python writes one (2, -0.5, 1e-3, 0x10, inf, nan)")
     parser.add_argument("-o", "--output", default=None,
                         help="picture to write: .svg, .png, .pdf or .dot "
                              "(default: print the DOT text)")
@@ -297,7 +300,10 @@ def _run_graph(args: argparse.Namespace) -> int:
     root = build_expression(tree, variables)
     if not isinstance(root, Value) or not root.requires_grad:
         raise UsageError("the expression uses no variable: there is nothing to differentiate")
-    root.label = root.label or "out"
+    if not root.label:  # "out", unless a variable has that name (then "out_", ...)
+        root.label = "out"
+        while root.label in used:
+            root.label += "_"
     root.backward()
     picture = viz.draw_graph(root, rankdir=args.rankdir, inputs=args.inputs,
                              legend=not args.no_legend)
@@ -310,7 +316,7 @@ def _run_graph(args: argparse.Namespace) -> int:
         viz.write_backprop_html(root, args.html, rankdir=args.rankdir, inputs=args.inputs)
     print(f"{args.expression} = {_show(root.data)}")
     for name in used:
-        print(f"  d out / d {name} = {_show(variables[name].grad)}")
+        print(f"  d {root.label} / d {name} = {_show(variables[name].grad)}")
     for path in (args.output, args.html):
         if path is not None:
             print(f"wrote {path}")

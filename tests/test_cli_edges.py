@@ -1,0 +1,104 @@
+"""Edge cases of `tinygrad-edu graph`: what it prints and writes for unusual names, numbers and
+paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tinygrad_edu import Value
+from tinygrad_edu.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`main(argv)`, with what it printed on stdout and stderr."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_fullwidth_name_is_set_as_python_reads_it(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """(Python reads the expression's ｘ as x; --set ｘ=3 was refused: 'unset name: x'.)"""
+    code, out, err = run(capsys, "graph", "ｘ*2", "--set", "ｘ=3", "-o", str(tmp_path / "g.dot"))
+    assert (code, err) == (0, "")
+    assert "ｘ*2 = 6" in out and "d out / d x = 2" in out
+
+
+@pytest.mark.parametrize("expression, printed", [
+    ("x*-0", "0"),  # (printed -0: Python's -0 is the integer 0)
+    ("x + (9007199254740993 - 9007199254740992)", "4"),  # (printed 3)
+    ("x * (10**400 - 10**400 + 1)", "3"),  # (printed nan)
+])
+def test_constants_are_computed_as_python_computes_them(
+        expression: str, printed: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "graph", expression, "--set", "x=3", "-o",
+                         str(tmp_path / "g.dot"))
+    assert code == 0, err
+    assert out.startswith(f"{expression} = {printed}\n"), out
+
+
+def test_a_variable_named_out_keeps_its_name_apart_from_the_result(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(The result was labelled out too: two boxes 'out', and 'd out / d out = 2'.)"""
+    dot = tmp_path / "g.dot"
+    code, out, _ = run(capsys, "graph", "out*2 + out_", "--set", "out=3", "out_=1", "-o",
+                       str(dot))
+    assert code == 0
+    assert "d out__ / d out = 2" in out and "d out__ / d out_ = 1" in out
+    source = dot.read_text(encoding="utf-8")
+    assert [source.count(f"<B>{name}</B>") for name in ("out", "out_", "out__")] == [1, 1, 1]
+
+
+def test_the_gradient_of_a_bare_variable_is_named_after_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(It printed 'd out / d x', though the picture has no out: the result is x itself.)"""
+    code, out, _ = run(capsys, "graph", "x", "--set", "x=3", "-o", str(tmp_path / "g.dot"))
+    assert code == 0 and "d x / d x = 1" in out
+
+
+@pytest.mark.parametrize("value, message", [
+    ("1e400", "--set x=1e400: too large for a float64"),  # (was read as inf)
+    ("1e-400", "--set x=1e-400: too small for a float64"),  # (was read as 0)
+])
+def test_a_set_value_past_float64_is_refused(value: str, message: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "graph", "log(x)", "--set", f"x={value}")
+    assert (code, out) == (2, "")
+    assert err.startswith("tinygrad-edu graph: error: ") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_set_takes_python_number_literals(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """(--set x=0x10 was 'must be a number', though the expression takes 0x10.)"""
+    code, out, err = run(capsys, "graph", "x*w", "--set", "x=0x10", "w=-0.0", "-o",
+                         str(tmp_path / "g.dot"))
+    assert code == 0, err
+    x, w = Value(16.0), Value(-0.0)
+    (x * w).backward()
+    assert "x*w = -0\n" in out
+    assert f"d out / d x = {x.grad:.6g}\n" in out and f"d out / d w = {w.grad:.6g}\n" in out
+
+
+def test_files_go_exactly_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Relative paths from the current folder, the suffix's case kept, nothing beside them."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    code, out, err = run(capsys, "graph", "tanh(x)", "--set", "x=1", "-o", "sub/G.SVG",
+                         "--html", "sub/steps.HTM")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["G.SVG", "steps.HTM"]
+    assert [p.name for p in tmp_path.iterdir()] == ["sub"]
+    assert (tmp_path / "sub" / "G.SVG").read_text(encoding="utf-8").startswith("<?xml")
+    assert "wrote sub/G.SVG\nwrote sub/steps.HTM\n" in out
+
+
+def test_a_product_without_its_star_says_how_to_write_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "graph", "--set", "x=1", "--", "2(x + 1)")
+    assert (code, out) == (2, "")
+    assert "to multiply, write 2*(...)" in err and "Traceback" not in err
