@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import re
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,16 +60,44 @@ def test_the_stored_notebook_is_valid_with_its_pictures_and_no_error(path: Path)
     assert any(c.cell_type == "markdown" for c in nb.cells[1:])
 
 
+def warnings_printed(nb: Any) -> list[str]:
+    """The text a notebook's cells wrote to stderr (where Python's warnings go)."""
+    return [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "stream" and o.name == "stderr"]
+
+
+PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
+def percentages_not_printed(nb: Any) -> list[str]:
+    """The percentages the notebook's prose quotes that none of its outputs shows (as numbers:
+    a "100%" in the prose is the "100.0%" an output prints)."""
+    texts = [o.get("text", "") + o.get("data", {}).get("text/plain", "")
+             for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    printed = {float(x) for text in texts for x in PERCENT.findall(text)}
+    quoted = [x for c in nb.cells if c.cell_type == "markdown" for x in PERCENT.findall(c.source)]
+    return [f"{x}%" for x in quoted if float(x) not in printed]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_stored_notebook_prints_no_warning(path: Path) -> None:
+    assert warnings_printed(read(path)) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_percentage_the_prose_quotes_is_one_the_notebook_printed(path: Path) -> None:
+    assert percentages_not_printed(read(path)) == []
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_notebook_runs_and_its_stored_outputs_are_current(path: Path,
                                                               tmp_path: Path) -> None:
-    start = time.perf_counter()
+    # no time limit here: speed targets live in benchmarks, never in timed tests (PRODUCT.md);
+    # `python scripts/notebooks.py` prints each notebook's time
     executed = runner.execute(path, tmp_path)  # raises if a cell raises
-    seconds = time.perf_counter() - start
     problems = runner.stale_outputs(read(path), executed)
     assert not problems, ("stale outputs; run `make notebooks` and commit them:\n"
                           + "\n".join(problems))
-    assert seconds < 60, f"{path.name} took {seconds:.0f} s; a notebook must take under a minute"
 
 
 # ---- the staleness rule itself, on a stored notebook changed by hand (no kernel needed) -------
@@ -120,6 +147,22 @@ def test_object_addresses_and_stream_pieces_do_not_count() -> None:
     rest = nbformat.v4.new_output("stream", name="stdout", text=text[5:])  # type: ignore[no-untyped-call]
     cell.outputs.insert(1, rest)
     assert runner.stale_outputs(stored, fresh) == []
+
+
+def test_a_warning_in_an_output_is_found() -> None:
+    stored, _ = stored_and_copy()
+    warning = nbformat.v4.new_output("stream", name="stderr",  # type: ignore[no-untyped-call]
+                                     text="RuntimeWarning: overflow encountered in exp\n")
+    code_cells(stored)[0].outputs.append(warning)
+    assert warnings_printed(stored) == ["RuntimeWarning: overflow encountered in exp\n"]
+
+
+def test_a_percentage_the_outputs_do_not_show_is_found() -> None:
+    stored = read(ROOT / "notebooks" / "05_decision_boundaries.ipynb")
+    assert percentages_not_printed(stored) == []
+    cell = next(c for c in stored.cells if c.cell_type == "markdown" and "%" in c.source)
+    cell.source += " Depth brings the narrowest network to 71%."
+    assert percentages_not_printed(stored) == ["71%"]
 
 
 def test_cells_run_out_of_order_are_stale() -> None:
