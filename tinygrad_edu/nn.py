@@ -94,9 +94,11 @@ class Module:
     """Base class of everything with parameters (PyTorch's names, micrograd's simplicity).
 
     Parameters are found by looking at the attributes, in the order they were set: a `Value`
-    attribute is a parameter, a `Module` attribute (or a list of them) contributes its own
-    parameters under a dotted prefix (``layers.0.W``). Attributes starting with ``_`` are
-    private and skipped.
+    attribute that is a leaf (made by you, not by an operation) is a parameter, a `Module`
+    attribute contributes its own parameters under a dotted prefix (``layers.0.W``), and so do
+    those in lists, tuples and dicts (``heads.left.W``), nested too. A Value an operation made
+    (an output kept to look at later) is not a parameter, as in PyTorch. Attributes starting
+    with ``_`` are private and skipped.
     """
 
     def forward(self, x: Any) -> Value:
@@ -112,23 +114,16 @@ class Module:
         """Every parameter with its dotted name, in definition order (a shared one once)."""
         found: list[tuple[str, Value]] = []
         seen: set[int] = set()
-        for name, value in self._walk(""):
+        for name, value in self._walk("", {id(self)}):
             if id(value) not in seen:
                 seen.add(id(value))
                 found.append((name, value))
         return found
 
-    def _walk(self, prefix: str) -> Iterator[tuple[str, Value]]:
+    def _walk(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, Value]]:
         for name, attr in vars(self).items():
-            if name.startswith("_"):
-                continue
-            items = list(enumerate(attr)) if isinstance(attr, list | tuple) else [(None, attr)]
-            for i, item in items:
-                full = prefix + name + ("" if i is None else f".{i}")
-                if isinstance(item, Value):
-                    yield full, item
-                elif isinstance(item, Module):
-                    yield from item._walk(full + ".")
+            if not name.startswith("_"):
+                yield from _walk_item(prefix + name, attr, seen)
 
     def parameters(self) -> list[Value]:
         """Every parameter (a `Value`), in the order of `named_parameters()`."""
@@ -155,6 +150,9 @@ class Module:
         Every parameter must be present with its own shape, and nothing else: otherwise a
         `ValueError` names the parameter that does not fit, and no parameter is changed.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict takes a dict of arrays by parameter name (as "
+                            f"state_dict() returns); got {type(state).__name__}")
         own = dict(self.named_parameters())
         missing = [name for name in own if name not in state]
         unexpected = [name for name in state if name not in own]
@@ -185,17 +183,59 @@ class Module:
     def save(self, path: PathLike) -> None:
         """Write the parameters to a ``.npz`` file (numpy's format; no pickle involved).
 
-        As with `numpy.savez`, ``.npz`` is appended to a path that lacks it.
+        As with `numpy.savez`, ``.npz`` is appended to a path that lacks it; a folder is
+        refused. (The archive is written as `numpy.savez` writes it, one ``name.npy`` entry a
+        parameter, so that a parameter may be called ``file`` or ``allow_pickle``.)
         """
-        np.savez(path, **self.state_dict())  # type: ignore[arg-type]
+        text = _npz_path(path, f"{type(self).__name__}.save")
+        if not text.endswith(".npz"):
+            text += ".npz"
+        with zipfile.ZipFile(text, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for name, array in self.state_dict().items():
+                with archive.open(name + ".npy", "w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, array, allow_pickle=False)
 
     def load(self, path: PathLike) -> Self:
         """Read parameters written by `save()` into this model (which must have the same
         architecture; see `load_state_dict`) and return the model."""
-        if not os.path.exists(path) and os.path.exists(f"{os.fspath(path)}.npz"):
-            path = f"{os.fspath(path)}.npz"  # save() appended the suffix (numpy.savez does)
-        self.load_state_dict(_read_npz(path, f"{type(self).__name__}.load"))
+        text = _npz_path(path, f"{type(self).__name__}.load")
+        if not os.path.isfile(text) and os.path.isfile(f"{text}.npz"):
+            text = f"{text}.npz"  # save() appended the suffix (numpy.savez does)
+        self.load_state_dict(_read_npz(text, f"{type(self).__name__}.load"))
         return self
+
+
+def _walk_item(name: str, item: Any, seen: set[int]) -> Iterator[tuple[str, Value]]:
+    """The parameters in `item` (a Value, a Module, or a list, tuple or dict of them); a
+    Module or container already walked (shared, or a reference back to an owner) is skipped,
+    as PyTorch's ``named_modules`` does."""
+    if isinstance(item, Value):
+        if item.op is None:  # (a Value an operation made is an output, not a parameter)
+            yield name, item
+        return
+    if not isinstance(item, Module | list | tuple | dict) or id(item) in seen:
+        return
+    seen.add(id(item))
+    if isinstance(item, Module):
+        yield from item._walk(name + ".", seen)
+    elif isinstance(item, dict):
+        for key, element in item.items():
+            yield from _walk_item(f"{name}.{key}", element, seen)
+    else:
+        for i, element in enumerate(item):
+            yield from _walk_item(f"{name}.{i}", element, seen)
+
+
+def _npz_path(path: PathLike, who: str) -> str:
+    """`path` as a string, or an error if it names a folder (which would hold no parameters)."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {path!r} "
+                        f"(type {type(path).__name__})")
+    text = os.fspath(path)
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
+                         f"{os.path.join(text, 'model.npz')!r}")
+    return text
 
 
 def _read_npz(path: PathLike, who: str) -> dict[str, Any]:
@@ -213,8 +253,8 @@ def _read_npz(path: PathLike, who: str) -> dict[str, Any]:
         raise ValueError(f"{who}: {os.fspath(path)!r} is not an .npz file of parameters (as "
                          "Module.save writes)" + (f"; it is {kind}" if kind else
                                                    f"; it starts with {head!r}"))
-    try:
-        with np.load(path, allow_pickle=False) as archive:
+    try:  # (the file is opened here: numpy's np.load leaves it open when it is no zip)
+        with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
             state = {}
             for name in archive.files:
                 try:

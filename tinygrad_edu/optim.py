@@ -4,7 +4,11 @@
 gradients before the next `backward()`. Tensor parameters are updated in place. A gradient is
 never None here (it starts at zero), so every parameter is stepped: one that got no gradient
 is still moved by weight decay, momentum or Adam's moments, as PyTorch's optimizers move it
-after ``zero_grad(set_to_none=False)`` (by default PyTorch skips it).
+after ``zero_grad(set_to_none=False)`` (by default PyTorch skips it). A frozen parameter
+(``requires_grad=False``) gets no gradient, as in PyTorch, where its ``.grad`` stays None and
+the optimizer skips it: while its gradient is zero, neither weight decay nor the momentum or
+moments of earlier steps move it, and its state waits until it is unfrozen. (A gradient you
+give it yourself is used, as PyTorch uses one.)
 
 >>> from tinygrad_edu import Value
 >>> from tinygrad_edu.optim import SGD
@@ -19,13 +23,13 @@ array([ 0.8, -1.6])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from tinygrad_edu.changes import changed, describe_value, is_read
-from tinygrad_edu.data import Array, data_of
+from tinygrad_edu.data import Array, data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import is_number, set_writeable
 
@@ -45,6 +49,12 @@ class Optimizer:
         if isinstance(params, Value):
             raise TypeError("an optimizer takes a list of Values (e.g. model.parameters()), "
                             "not a single Value: wrap it in a list")
+        if isinstance(params, Mapping) or hasattr(params, "named_parameters") or \
+                not isinstance(params, Iterable):
+            hint = "model.parameters()" if hasattr(params, "named_parameters") else \
+                "a list of Values"
+            raise TypeError(f"an optimizer takes an iterable of Values (e.g. "
+                            f"model.parameters()); got {describe(params)}: pass {hint}")
         self.params: list[Value] = []
         seen: set[int] = set()
         for i, p in enumerate(params):
@@ -78,8 +88,15 @@ class Optimizer:
             p.zero_grad()
 
     def step(self) -> None:
-        """Update every parameter once from its current gradient."""
+        """Update every parameter once from its current gradient (but a frozen one that has
+        none: see the module's docstring)."""
         raise NotImplementedError
+
+    def _active(self) -> Iterator[tuple[int, Value]]:
+        """The parameters a step updates, with their positions: all but the frozen ones
+        without a gradient (PyTorch's parameters whose ``.grad`` is None)."""
+        return ((i, p) for i, p in enumerate(self.params)
+                if p.requires_grad or np.any(self._grad(p) != 0.0))
 
     @staticmethod
     def _grad(p: Value) -> Array:
@@ -143,7 +160,9 @@ class SGD(Optimizer):
         self._buffers: list[Array | None] = [None] * len(self.params)
 
     def step(self) -> None:
-        for i, p in enumerate(self.params):
+        # (plain SGD moves a frozen parameter by lr·0, by nothing: no need to look for them)
+        plain = not (self.momentum or self.weight_decay)
+        for i, p in enumerate(self.params) if plain else self._active():
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
@@ -164,6 +183,11 @@ class Adam(Optimizer):
         g ← grad + weight_decay·p
         m ← β₁·m + (1 − β₁)·g,     v ← β₂·v + (1 − β₂)·g²
         p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + eps)
+
+    m is computed as PyTorch's ``lerp`` computes it, m + (1 − β₁)·(g − m) (for β₁ ≤ 0.5,
+    g − (g − m)·β₁), which rounds differently from the formula as written. `t` counts the calls
+    of `step()`; each parameter's bias correction counts the steps it took part in (as
+    PyTorch's per-parameter ``state["step"]``), which differ only for one that was frozen.
 
     >>> from tinygrad_edu import Value
     >>> w = Value(1.0)
@@ -186,22 +210,28 @@ class Adam(Optimizer):
         self.eps = _check_rate(eps, "Adam: eps")
         self.weight_decay = _check_rate(weight_decay, "Adam: weight_decay")
         self.t = 0
+        self._steps = [0] * len(self.params)
         self._m = [np.zeros(p.shape) for p in self.params]
         self._v = [np.zeros(p.shape) for p in self.params]
 
     def step(self) -> None:
         self.t += 1
         beta1, beta2 = self.betas
-        bias_correction1 = 1.0 - beta1**self.t
-        bias_correction2_sqrt = math.sqrt(1.0 - beta2**self.t)
-        step_size = self.lr / bias_correction1
-        for i, p in enumerate(self.params):
+        weight = 1.0 - beta1  # (PyTorch's lerp weight, and its two branches)
+        for i, p in self._active():
+            self._steps[i] += 1
+            t = self._steps[i]
+            bias_correction1 = 1.0 - beta1**t
+            bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
+            step_size = self.lr / bias_correction1
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
             m, v = self._m[i], self._v[i]  # (updated in place: the same operations)
-            m *= beta1
-            m += (1.0 - beta1) * g
+            if weight < 0.5:  # m + w·(g − m)
+                m += weight * (g - m)
+            else:  # g − (g − m)·(1 − w)
+                m[...] = g - (g - m) * (1.0 - weight)
             v *= beta2
             v += (1.0 - beta2) * g * g
             denominator = np.sqrt(v) / bias_correction2_sqrt + self.eps

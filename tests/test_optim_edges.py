@@ -1,0 +1,141 @@
+"""Edges of the optimizers: frozen parameters, PyTorch's exact arithmetic, wrong arguments.
+
+Each test compares with torch.optim in float64 where PyTorch defines the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from tinygrad_edu import Value
+from tinygrad_edu.nn import MLP
+from tinygrad_edu.optim import SGD, Adam, Optimizer
+
+torch: Any = pytest.importorskip("torch")
+
+SETTINGS: list[tuple[str, dict[str, Any]]] = [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "weight_decay": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.01}),
+    ("Adam", {"lr": 0.1}),
+    ("Adam", {"lr": 0.1, "betas": (0.8, 0.99), "weight_decay": 0.1}),
+]
+
+
+def _ours(name: str) -> type[Optimizer]:
+    return {"SGD": SGD, "Adam": Adam}[name]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SETTINGS)
+def test_a_parameter_frozen_between_steps_is_left_as_pytorch_leaves_it(
+        name: str, kwargs: dict[str, Any]) -> None:
+    """Train a and b, freeze b (requires_grad=False) for three steps, unfreeze it: PyTorch
+    skips b while it is frozen (its .grad is None after zero_grad()), so neither momentum,
+    weight decay nor Adam's moments move it, and Adam's bias correction of b counts only the
+    steps b took part in. Ours moved the frozen b on every step."""
+    rng = np.random.default_rng(0)
+    starts = [rng.normal(size=(3,)), rng.normal(size=(2, 2))]
+    scales = [rng.normal(size=(3,)), rng.normal(size=(2, 2))]
+    ours = [Value(s.copy()) for s in starts]
+    theirs = [torch.tensor(s, requires_grad=True) for s in starts]
+    opt = _ours(name)(ours, **kwargs)
+    torch_opt = getattr(torch.optim, name)(theirs, **kwargs)
+    frozen_data = np.zeros(0)
+    for step in range(9):
+        frozen = 3 <= step < 6
+        ours[1].requires_grad = not frozen
+        theirs[1].requires_grad_(not frozen)
+        opt.zero_grad()
+        torch_opt.zero_grad()
+        sum(((c * p * p).sum() for c, p in zip(scales, ours, strict=True)), Value(0.0)).backward()
+        sum((torch.tensor(c) * p * p).sum() for c, p in zip(scales, theirs, strict=True)).backward()
+        opt.step()
+        torch_opt.step()
+        if step == 3:
+            frozen_data = np.array(ours[1].data)
+        if frozen:
+            assert np.array_equal(ours[1].data, frozen_data)  # not moved at all
+        for p, t in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [s for s in SETTINGS if "weight_decay" in s[1]])
+def test_a_parameter_frozen_from_the_start_never_moves(name: str, kwargs: dict[str, Any]) -> None:
+    """A frozen layer of a model (fine-tuning the rest) keeps its weights bit for bit; weight
+    decay shrank them towards zero."""
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[0].W.requires_grad = False
+    model.layers[0].b.requires_grad = False
+    before = model.state_dict()
+    opt = _ours(name)(model.parameters(), **kwargs)
+    X = np.random.default_rng(1).normal(size=(8, 2))
+    for _ in range(3):
+        opt.zero_grad()
+        (model(X) ** 2).mean().backward()
+        opt.step()
+    after = model.state_dict()
+    assert np.array_equal(after["layers.0.W"], before["layers.0.W"])
+    assert np.array_equal(after["layers.0.b"], before["layers.0.b"])
+    assert not np.array_equal(after["layers.1.W"], before["layers.1.W"])
+
+
+def test_a_gradient_given_to_a_frozen_parameter_is_used_as_pytorch_uses_it() -> None:
+    """PyTorch steps any parameter that has a .grad, frozen or not; so do we (a regression
+    test: the skip is for frozen parameters without a gradient only)."""
+    ours = Value([1.0, 2.0], requires_grad=False)
+    theirs = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    ours.grad = [0.5, -1.0]
+    theirs.grad = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    opt, torch_opt = Adam([ours], lr=0.1), torch.optim.Adam([theirs], lr=0.1)
+    opt.step()
+    torch_opt.step()
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@given(beta1=st.sampled_from([0.0, 0.25, 0.5, 0.75, 0.875]), seed=st.integers(0, 2**32 - 1),
+       lr=st.sampled_from([1e-3, 0.01, 0.1]))
+@settings(max_examples=25, deadline=None)
+def test_adams_first_moment_is_torchs_lerp_bit_for_bit(beta1: float, seed: int,
+                                                       lr: float) -> None:
+    """PyTorch computes Adam's m as lerp(m, g, 1 − β₁), m + (1 − β₁)·(g − m); ours computed
+    β₁·m + (1 − β₁)·g, the same number on paper, rounded differently. Bit for bit over 40
+    steps, tensors and scalars, where nothing else can differ: 1 − β₁ a power of two (so
+    PyTorch's fused multiply-add rounds as ours), β₂ = 0 (so v = g², whose square root, |g|,
+    every sqrt gets exactly) and gradients of few bits."""
+    rng = np.random.default_rng(seed)
+    shapes: list[tuple[int, ...]] = [(), (5,), (2, 3)]
+    starts = [rng.integers(-64, 64, size=shape) / 16.0 for shape in shapes]
+    ours = [Value(float(s) if s.ndim == 0 else s.copy()) for s in starts]
+    theirs = [torch.tensor(s, requires_grad=True) for s in starts]
+    opt = Adam(ours, lr=lr, betas=(beta1, 0.0))
+    torch_opt = torch.optim.Adam(theirs, lr=lr, betas=(beta1, 0.0))
+    for _ in range(40):
+        for p, t in zip(ours, theirs, strict=True):
+            g = rng.integers(1, 64, size=p.shape) * rng.choice([-0.125, 0.125], size=p.shape)
+            p.grad = float(g) if g.ndim == 0 else g
+            t.grad = torch.tensor(g)
+        opt.step()
+        torch_opt.step()
+        for p, t in zip(ours, theirs, strict=True):
+            assert np.array_equal(np.asarray(p.data), t.detach().numpy())
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (MLP(2, [1], seed=0), r"got MLP\(2 → 1 identity\) .*: pass model\.parameters\(\)"),
+        (None, r"iterable of Values .*got None .*: pass a list of Values"),
+        ({"w": Value(1.0)}, r"iterable of Values .*got \{'w': .*: pass a list of Values"),
+    ],
+)
+def test_an_optimizer_given_no_list_of_values_says_what_to_pass(params: Any,
+                                                                 message: str) -> None:
+    """SGD(model, ...) said "'MLP' object is not iterable", SGD(None, ...) "'NoneType' object
+    is not iterable", and a dict of parameters "parameter 0 is not a Value; got str"."""
+    with pytest.raises(TypeError, match=message):
+        SGD(params, lr=0.1)
