@@ -69,22 +69,34 @@ def logic_gate(name: str) -> tuple[Array, Labels]:
     >>> logic_gate("not")[1].tolist()
     [1, 0]
     """
-    key = name.lower() if isinstance(name, str) else name
+    key = name.lower() if isinstance(name, str) else None
     if key not in GATES:
         raise ValueError(f"unknown logic gate {name!r}; known gates: {', '.join(GATES)}")
     X, y = GATES[key]
     return X.copy(), np.array(y, dtype=np.int64)
 
 
+def _is_real(x: Any) -> bool:
+    """Whether `x` is a real number (a bool is not one here: ``noise=True`` is a slip)."""
+    return not isinstance(x, bool | np.bool_) and isinstance(x, int | float | np.integer
+                                                             | np.floating)
+
+
 def _check(n: Any, noise: Any, what: str) -> int:
     count = positive_int(n, what)
-    if not (isinstance(noise, int | float | np.floating) and noise >= 0.0):
-        raise ValueError(f"noise must be a non-negative number; got {noise!r}")
+    if not (_is_real(noise) and 0.0 <= noise < math.inf):
+        raise ValueError(f"{what.split(':')[0]}: noise must be a non-negative number; got "
+                         f"{noise!r}"
+                         + (" (it must be finite)" if _is_real(noise) and noise == math.inf
+                            else ""))
     return count
 
 
 def _shuffled(rng: np.random.Generator, X: Array, y: Labels, noise: float) -> tuple[Array, Labels]:
-    X = X + noise * rng.standard_normal(X.shape)
+    with np.errstate(over="ignore"):
+        X = X + noise * rng.standard_normal(X.shape)
+    if not np.isfinite(X).all():
+        raise ValueError(f"noise={noise!r} is too large: the points overflow to inf")
     order = rng.permutation(len(X))
     return X[order], y[order]
 
@@ -120,7 +132,7 @@ def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
     [0.5, 1.0]
     """
     n = _check(n, noise, "make_circles: n")
-    if not (isinstance(factor, int | float | np.floating) and 0.0 < factor < 1.0):
+    if not (_is_real(factor) and 0.0 < factor < 1.0):
         raise ValueError(f"make_circles: factor (the inner radius) must be in (0, 1); "
                          f"got {factor!r}")
     rng = random_generator(seed)
@@ -145,8 +157,10 @@ def make_spiral(n_per_class: int, noise: float = 0.05, seed: Seed = None, *,
     ((100, 2), [50, 50])
     """
     n = _check(n_per_class, noise, "make_spiral: n_per_class")
-    if not (isinstance(turns, int | float | np.floating) and turns > 0.0):
-        raise ValueError(f"make_spiral: turns must be a positive number; got {turns!r}")
+    if not (_is_real(turns) and 0.0 < 2.0 * math.pi * float(turns) < math.inf):
+        raise ValueError(f"make_spiral: turns must be a positive number; got {turns!r}"
+                         + (" (2π·turns must be finite)" if _is_real(turns) and turns > 0
+                            else ""))
     rng = random_generator(seed)
     t = np.linspace(0.05, 1.0, n)
     arms = []
@@ -186,8 +200,8 @@ def _test_count(test_size: Any, n: int) -> int:
                          f"{test_size!r}")
     if isinstance(test_size, int | np.integer):
         count = int(test_size)
-    elif 0.0 < test_size < 1.0:
-        count = math.ceil(float(test_size) * n)
+    elif 0.0 < test_size < 1.0:  # (in its own precision: float32(0.3) of 10 is 3, not 4)
+        count = math.ceil(test_size * n)
     else:
         raise ValueError(f"test_size must be a fraction in (0, 1) or a number of samples; got "
                          f"{test_size!r}")
@@ -201,7 +215,12 @@ def _stratified_test_rows(rng: np.random.Generator, labels: np.ndarray[Any, Any]
                           n_test: int) -> np.ndarray[Any, np.dtype[np.intp]]:
     """The rows of a test part of `n_test` samples with every class in the proportion it
     has in `labels` (largest remainders, ties drawn at random)."""
-    classes, codes = np.unique(labels, return_inverse=True)
+    try:
+        classes, codes = np.unique(labels, return_inverse=True)
+    except TypeError:
+        raise ValueError(f"train_test_split: a stratified split sorts the labels of y, but "
+                         f"these do not compare: {labels[:5].tolist()}"
+                         f"{' ...' if len(labels) > 5 else ''} (pass stratify=False)") from None
     counts = np.bincount(codes)
     n = len(labels)
     if counts.min() < 2:
@@ -374,8 +393,15 @@ def load_mnist(directory: PathLike, *, scale: Scale = "unit",
         if len(images) != len(labels):
             raise ValueError(f"load_mnist: the {kind} files disagree: {len(images)} images but "
                              f"{len(labels)} labels")
-        if flatten:
-            arrays[f"X_{kind}"] = images.reshape(len(images), -1)
+    train_shape, test_shape = arrays["X_train"].shape, arrays["X_test"].shape
+    if train_shape[1:] != test_shape[1:]:  # (a mix of two data sets: no common features)
+        raise ValueError(f"load_mnist: the training and the test images differ in size: "
+                         f"{train_shape[1:]} and {test_shape[1:]} pixels (shapes {train_shape} "
+                         f"and {test_shape}); the four files must be of one data set")
+    if flatten:
+        for part in ("X_train", "X_test"):
+            images = arrays[part]  # (not reshape(n, -1): no -1 can be found for 0 images)
+            arrays[part] = images.reshape(len(images), math.prod(images.shape[1:]))
     split = TrainTestSplit(arrays["X_train"], arrays["X_test"], arrays["y_train"],
                            arrays["y_test"])
     return _scaled(split, scale, 255.0)

@@ -95,9 +95,9 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray[Any, np.dtype[Any]]:
             if code not in IDX_TYPES:
                 known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
                 raise ValueError(f"{name!r}: unknown IDX type byte 0x{code:02X} (known: {known})")
-            if ndim > MAX_DIMENSIONS:
+            if not 1 <= ndim <= MAX_DIMENSIONS:  # (as write_idx: an IDX array, not a number)
                 raise ValueError(f"{name!r}: the header claims {ndim} dimensions; an IDX file "
-                                 f"has at most {MAX_DIMENSIONS} here")
+                                 f"has 1 to {MAX_DIMENSIONS} here")
             raw_shape = file.read(4 * ndim)
             if len(raw_shape) < 4 * ndim:
                 raise ValueError(f"{name!r}: the {what} ends inside its header ({ndim} sizes "
@@ -111,7 +111,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray[Any, np.dtype[Any]]:
     finally:
         file.close()
     if len(body) != expected:
-        size = "x".join(map(str, shape)) or "a scalar"
+        size = "x".join(map(str, shape))
         problem = (f"has only {len(body)} bytes of data" if len(body) < expected
                    else "has more bytes than that")
         raise ValueError(f"{name!r}: the header describes {size} numbers of "

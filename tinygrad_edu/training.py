@@ -109,6 +109,47 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
+def _classes(model: Any, X: Any, threshold: float | None,
+             who: str) -> tuple[Labels, int | None, bool]:
+    """The class `model` gives each sample of `X` (as `predict` documents), how many classes
+    it can give (None when the model gives them itself) and whether `X` is one sample."""
+    threshold = checked_threshold(threshold, who)
+    array = np.asarray(X, dtype=np.float64)
+    one = array.ndim == 1
+    if predicts_classes(model):
+        if threshold is not None:
+            refuse_threshold(who, model)
+        given: Labels = np.asarray(model.predict(array), dtype=np.int64)
+        return given, None, one
+    with no_grad():
+        out = model(array)
+    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
+    samples = 1 if one else len(array)
+    if one:  # one sample: its outputs, or its one output
+        scores = scores.reshape(1, -1)
+    elif scores.ndim == 1 or (scores.ndim == 0 and samples == 1):
+        scores = scores.reshape(-1, 1)
+    if scores.ndim != 2 or len(scores) != samples:
+        raise ValueError(f"{who}: the model should give one row of outputs per sample, "
+                         f"({samples}, outputs) for X of shape {array.shape}; it gave shape "
+                         f"{np.shape(out.data if isinstance(out, Value) else out)}")
+    lost = np.isnan(scores).any(axis=1)
+    if lost.any():  # (argmax or a threshold would make a class out of it)
+        raise ValueError(f"{who}: the model's output is nan for {int(lost.sum())} of "
+                         f"{plural(samples, 'sample')} (first: sample {int(np.argmax(lost))}); "
+                         f"a nan has no class. Did training diverge (a learning rate too "
+                         f"large)?")
+    if scores.shape[1] > 1:
+        if threshold is not None:
+            refuse_threshold(who, model, scores.shape[1])
+        return scores.argmax(axis=1), scores.shape[1], one
+    try:
+        cut = decision_threshold(model) if threshold is None else threshold
+    except ValueError as error:  # an output activation of the user's own
+        raise ValueError(f"{who}: {error}") from None
+    return (scores[:, 0] > cut).astype(np.int64), 2, one
+
+
 def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     """The class `model` gives each row of `X`: the argmax of several outputs, or 1 where its
     single output is above `threshold`, else 0. No graph is recorded.
@@ -118,6 +159,7 @@ def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     library's) needs it given. A `Perceptron` (or any model with ``predict`` and no
     ``forward``) gives its classes itself. A 1-D `X` is one sample, as for the model itself:
     its class comes as a 0-d array (``int(predict(model, x))``), without the batch axis.
+    An output that is nan (training diverged) has no class: a `ValueError` says so.
 
     >>> from tinygrad_edu.nn import MLP
     >>> predict(MLP(2, [3], seed=0), [[0.0, 0.0], [5.0, -5.0]]).tolist()
@@ -125,34 +167,45 @@ def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     >>> int(predict(MLP(2, [3], seed=0), [5.0, -5.0]))
     0
     """
-    threshold = checked_threshold(threshold, "predict")
-    array = np.asarray(X, dtype=np.float64)
-    if predicts_classes(model):
-        if threshold is not None:
-            refuse_threshold("predict", model)
-        given: Labels = np.asarray(model.predict(array), dtype=np.int64)
-        return given
-    with no_grad():
-        out = model(array)
-    scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
-    if array.ndim == 1:  # one sample: its outputs, or its one output
-        scores = scores.reshape(1, -1)
-    if scores.ndim == 2 and scores.shape[1] > 1:
-        if threshold is not None:
-            refuse_threshold("predict", model, scores.shape[1])
-        classes: Labels = scores.argmax(axis=1)
-    else:
-        try:
-            cut = decision_threshold(model) if threshold is None else threshold
-        except ValueError as error:  # an output activation of the user's own
-            raise ValueError(f"predict: {error}") from None
-        classes = (scores.reshape(-1) > cut).astype(np.int64)
-    return classes.reshape(()) if array.ndim == 1 else classes
+    classes, _, one = _classes(model, X, threshold, "predict")
+    return classes.reshape(()) if one else classes
+
+
+def _shown(values: Any) -> str:
+    """The first values of an array, for an error message."""
+    return f"{values[:5].tolist()}{' ...' if len(values) > 5 else ''}"
+
+
+def _class_labels(labels: Any, classes: int | None, who: str, name: str = "y") -> Labels:
+    """`labels` (a 1-D array) as class indices 0..classes-1 (ints, bools, or floats that are
+    whole numbers), or a ValueError that says why they cannot be compared with classes."""
+    if not labels.size:
+        return np.zeros(0, dtype=np.int64)
+    kind = labels.dtype.kind
+    whole = kind in "biu" or (kind == "f" and bool(np.all(np.isfinite(labels)))
+                              and bool(np.all(labels == np.round(labels))))
+    if not whole or labels.min() < 0:
+        hint = ("; for labels ±1 (as for hinge_loss), pass y > 0: -1 is class 0"
+                if whole and classes in (None, 2) and set(np.unique(labels).tolist()) <= {-1, 0, 1}
+                else "")
+        raise ValueError(f"{who}: {name} must hold class indices 0, 1, ... (whole numbers "
+                         f"≥ 0); got {_shown(labels)} of {labels.dtype}{hint}")
+    if float(labels.max()) >= 2.0**63:
+        raise ValueError(f"{who}: {name} holds label {labels.max()!r}, too large for a class "
+                         "index")
+    indices: Labels = labels.astype(np.int64)
+    if classes is not None and indices.max() >= classes:
+        raise ValueError(f"{who}: label {int(indices.max())} in {name} is not one of the "
+                         f"classes 0..{classes - 1} the model gives")
+    return indices
 
 
 def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> float:
     """The fraction of samples `model` classifies right (its classes as `predict` gives them,
     with `threshold`); a 1-D `X` is one sample, with one label.
+
+    The labels are class indices: 0 and 1 for a model with one output, 0..k-1 for k
+    outputs; others (±1, strings, 0.5) are refused, not counted wrong.
 
     >>> from tinygrad_edu.nn import Neuron
     >>> n = Neuron(2)
@@ -160,12 +213,16 @@ def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> f
     >>> accuracy(n, [[1.0, 5.0], [-1.0, 5.0], [2.0, 0.0]], [1, 0, 0])
     0.6666666666666666
     """
-    predicted = predict(model, X, threshold=threshold).reshape(-1)
+    classes, count, _ = _classes(model, X, threshold, "predict")  # (its classes, its words)
+    predicted = classes.reshape(-1)
     labels = np.asarray(y).reshape(-1)
     if labels.shape != predicted.shape:  # (one label would be compared with every sample)
         raise ValueError(f"accuracy: {plural(len(predicted), 'sample')} in X but "
                          f"{plural(len(labels), 'label')} in y; give one label per sample")
-    return float(np.mean(predicted == labels))
+    if not labels.size:
+        raise ValueError(f"accuracy: no samples (X of shape {np.shape(X)}); the fraction "
+                         "right of no samples is undefined")
+    return float(np.mean(predicted == _class_labels(labels, count, "accuracy")))
 
 
 def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
@@ -175,6 +232,8 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
 
     `optimizer` is ``"adam"`` or ``"sgd"``; `bar` (a progress bar) is advanced once a step.
     """
+    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
+        raise ValueError(f"train_binary: steps must be an integer ≥ 0; got {steps!r}")
     X = np.asarray(X, dtype=np.float64)
     target = np.asarray(y, dtype=np.float64).reshape(-1)
     opt: Optimizer
@@ -183,7 +242,8 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
     elif optimizer == "sgd":
         opt = SGD(model.parameters(), lr=lr)
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {optimizer!r}")
+        raise ValueError(f"train_binary: optimizer must be 'adam' or 'sgd'; got "
+                         f"{optimizer!r}")
     losses = []
     for _ in range(steps):
         loss = binary_cross_entropy_with_logits(model(X), target)
@@ -205,6 +265,10 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
     >>> round(loss, 4), right
     (5.8001, 0.5)
     """
+    if not np.size(y):
+        raise ValueError(f"evaluate: no samples (X of shape {np.shape(X)}, y of shape "
+                         f"{np.shape(y)}); a loss and an accuracy over no samples are "
+                         "undefined")
     with no_grad():
         logits = model(np.asarray(X, dtype=np.float64))
         loss = float(cross_entropy(logits, y).data)
@@ -231,11 +295,16 @@ class History:
     @property
     def best_epoch(self) -> int:
         """The epoch (counted from 1) with the lowest test loss: where the test curve turns
-        up, the model has begun to overfit."""
+        up, the model has begun to overfit. A nan loss (training diverged) is never the
+        lowest."""
         if not self.test_loss:
             raise ValueError("History.best_epoch: no test loss was recorded (train_classifier "
                              "was given no test data)")
-        return int(np.argmin(self.test_loss)) + 1
+        losses = np.asarray(self.test_loss, dtype=np.float64)
+        if np.isnan(losses).all():
+            raise ValueError(f"History.best_epoch: every test loss is nan ({len(losses)} "
+                             "epochs); training diverged from the start")
+        return int(np.nanargmin(losses)) + 1
 
 
 def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *, epochs: int,
@@ -267,6 +336,27 @@ def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *,
     if not isinstance(loader, DataLoader) or loader.single or len(loader.arrays) != 2:
         raise ValueError(f"train_classifier: loader must be a DataLoader of (X, y) batches; "
                          f"got {loader!r}")
+    for name in ("zero_grad", "step"):
+        if not callable(getattr(optimizer, name, None)):
+            raise ValueError(f"train_classifier: optimizer must be an optimizer (with step() "
+                             f"and zero_grad()), e.g. Adam(model.parameters()); got "
+                             f"{type(optimizer).__name__}")
+    trained = {id(p) for p in getattr(optimizer, "params", ())}
+    if trained and not trained & {id(p) for p in model.parameters()}:
+        raise ValueError("train_classifier: none of the optimizer's parameters is one of the "
+                         "model's, so training would change nothing; make it with "
+                         "model.parameters() of this model")
+    if test is not None:
+        if not isinstance(test, tuple | list) or len(test) != 2:
+            raise ValueError(f"train_classifier: test must be an (X, y) pair; got "
+                             f"{type(test).__name__}"
+                             + (f" of {len(test)}" if isinstance(test, tuple | list) else ""))
+        labels_shape = np.shape(test[1])
+        if len(labels_shape) != 1 or labels_shape[0] == 0 or \
+                np.shape(test[0])[:1] != labels_shape:
+            raise ValueError(f"train_classifier: test needs X with one row per label of y, a "
+                             f"1-D array of at least one label; got X of shape "
+                             f"{np.shape(test[0])} and y of shape {np.shape(test[1])}")
     X_train, y_train = loader.arrays
     history = History()
     for _ in range(epochs):
@@ -299,10 +389,8 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     if true.ndim != 1 or true.shape != pred.shape:
         raise ValueError(f"confusion_matrix: y_true and y_pred must be 1-D arrays of the same "
                          f"length; got shapes {true.shape} and {pred.shape}")
-    for name, labels in (("y_true", true), ("y_pred", pred)):
-        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0):
-            raise ValueError(f"confusion_matrix: {name} must hold class indices 0, 1, ...; "
-                             f"got {labels[:5].tolist()}{' ...' if labels.size > 5 else ''}")
+    true = _class_labels(true, None, "confusion_matrix", "y_true")
+    pred = _class_labels(pred, None, "confusion_matrix", "y_pred")
     largest = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
     classes = largest if num_classes is None else positive_int(
         num_classes, "confusion_matrix: num_classes")
