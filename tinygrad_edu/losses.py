@@ -6,7 +6,9 @@ Names, argument orders and semantics are those of ``torch.nn.functional``. Every
 only where PyTorch has other parameters before it. Each stays finite for extreme inputs
 (logits of ±1e4 included). A prediction of shape (batch, 1), the output of a one-output model,
 is compared with targets of shape (batch,) as they are (PyTorch would broadcast them to
-(batch, batch)).
+(batch, batch)). `nll_loss` and `cross_entropy` take the classes on the last axis (PyTorch's
+(batch, classes, d...) layout is refused, with the way to ours) and have no ``ignore_index``:
+every label must be a class, and a negative one (PyTorch's -100 included) is refused.
 
 Conventions at the kinks (the derivative used where there is none), as PyTorch's:
 
@@ -39,7 +41,7 @@ import numpy as np
 
 from tinygrad_edu import ops
 from tinygrad_edu.arrays import where
-from tinygrad_edu.data import as_data, data_of
+from tinygrad_edu.data import as_data, data_of, describe
 from tinygrad_edu.engine import Value, apply, constant
 from tinygrad_edu.kernels import is_number
 
@@ -260,8 +262,12 @@ def _class_loss(loss: str, scores: Any, labels: Any, reduction: Any, *,
     what = "logits" if log_softmax_first else "log_probs"
     z = _value(scores, f"{loss} {what}")
     if z.ndim not in (1, 2):
+        hint = "" if z.ndim < 3 else (
+            " (the classes are the last axis, not axis 1 as in PyTorch" + (
+                f": pass {what}.transpose(0, 2, 1).reshape(-1, {z.shape[1]}) and the labels "
+                "flattened, labels.reshape(-1)" if z.ndim == 3 else "") + ")")
         raise ValueError(f"{loss}: {what} must have shape (classes,) or (batch, classes); "
-                         f"got shape {z.shape}")
+                         f"got shape {z.shape}{hint}")
     index = _labels(loss, what, z.shape, labels, reduction)
     if log_softmax_first and z.ndim == 2:  # the three steps below, fused into one primitive
         return z.apply("cross_entropy", labels=index, reduction=reduction)
@@ -278,11 +284,7 @@ def _class_loss(loss: str, scores: Any, labels: Any, reduction: Any, *,
 def _labels(loss: str, what: str, shape: tuple[int, ...], labels: Any, reduction: str) -> Any:
     """The labels as an integer array, checked against scores of `shape`."""
     classes = shape[-1]
-    raw = data_of(labels)
-    array = np.asarray(raw)
-    if array.dtype.kind not in "iuf" or (array.dtype.kind == "f" and
-                                        not np.all(array == np.round(array))):  # (nan too)
-        raise ValueError(f"{loss}: labels must be integer class indices; got {raw!r}")
+    array = _label_array(loss, labels)
     if classes == 0 or (reduction == "mean" and math.prod(shape) == 0):
         raise ValueError(f"{loss}: no samples or no classes ({what} of shape {shape}); "
                          "a mean over zero samples is undefined")
@@ -292,6 +294,34 @@ def _labels(loss: str, what: str, shape: tuple[int, ...], labels: Any, reduction
     outside = array[(array < 0) | (array >= classes)].reshape(-1)  # (as given: inf, 1e20...)
     if outside.size:
         label = outside[0].item()
-        raise ValueError(f"{loss}: label {int(label) if math.isfinite(label) else label} is "
-                         f"outside the {classes} classes 0..{classes - 1}")
+        shown = int(label) if math.isfinite(label) and abs(label) < 1e21 else label
+        ignored = (" (there is no ignore_index: every label must be a class)"
+                   if math.isfinite(label) and label < 0 else "")
+        raise ValueError(f"{loss}: label {shown} is outside the {classes} classes "
+                         f"0..{classes - 1}{ignored}")
     return array.astype(np.intp)
+
+
+def _label_array(loss: str, labels: Any) -> Any:
+    """The labels (a number, a list, an array or a Value) as a numeric array, or a clear error
+    naming the first label that is not a whole number."""
+    raw = data_of(labels)
+    try:
+        array = np.asarray(raw)
+    except (TypeError, ValueError):  # a ragged list: numpy's own message names no labels
+        raise ValueError(f"{loss}: labels must be integer class indices in a flat list or "
+                         f"array; got {describe(raw)}, which is ragged") from None
+    if array.dtype.kind == "b":
+        raise ValueError(f"{loss}: labels must be integer class indices, not booleans (give "
+                         f"0 and 1: np.asarray(labels, dtype=int)); got {describe(raw)}")
+    if array.dtype.kind not in "iuf":
+        raise ValueError(f"{loss}: labels must be integer class indices; got {describe(raw)}")
+    if array.dtype.kind == "f":
+        whole = array == np.round(array)  # (False at nan)
+        if not np.all(whole):
+            position = tuple(int(i) for i in np.argwhere(~whole)[0])
+            at = (f" at index {position[0] if len(position) == 1 else position}"
+                  if position else "")
+            raise ValueError(f"{loss}: labels must be integer class indices; got "
+                             f"{array[~whole].reshape(-1)[0]:g}{at}")
+    return array
