@@ -38,13 +38,25 @@ def _values(xs: Any, op: str) -> list[Value]:
     return [constant(x) for x in xs]
 
 
-def concatenate(values: Any, axis: int = 0) -> Value:
-    """Join Values along an existing axis, as `numpy.concatenate`.
+def _check_axis_type(axis: Any, op: str) -> None:
+    """Refuse an `axis` that is not one int (numpy's concatenate and stack take one)."""
+    if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be one int; got {axis!r}")
+
+
+def concatenate(values: Any, axis: int | None = 0) -> Value:
+    """Join Values along an existing axis, as `numpy.concatenate` (``axis=None``: each
+    flattened first, one 1-D result).
 
     >>> concatenate([Value([[1.0], [2.0]]), Value([[3.0], [4.0]])], axis=1).shape
     (2, 2)
+    >>> concatenate([Value([[1.0], [2.0]]), Value(3.0)], axis=None).data
+    array([1., 2., 3.])
     """
     parts = _values(values, "concatenate")
+    if axis is None:
+        return engine.apply(ops.CONCATENATE, *(p.reshape(-1) for p in parts), axis=0)
+    _check_axis_type(axis, "concatenate")
     shapes = [p.shape for p in parts]
     if any(not s for s in shapes):
         raise ValueError(f"concatenate: scalars have no axis to join along; shapes {shapes}")
@@ -66,6 +78,7 @@ def stack(values: Any, axis: int = 0) -> Value:
     shapes = [p.shape for p in parts]
     if any(s != shapes[0] for s in shapes):
         raise ValueError(f"stack: all Values must have the same shape; got {shapes}")
+    _check_axis_type(axis, "stack")
     (ax,) = normalize_axis(axis, len(shapes[0]) + 1, "stack") or (0,)
     return engine.apply(ops.STACK, *parts, axis=ax)
 
@@ -196,8 +209,9 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
             mapped = {names[p]: x for p, x in given.items()}
             if "self" in mapped:
                 value = constant(mapped.pop("self"))
-                shape = mapped.pop("shape", None)  # (reshape's shape is positional)
-                return ours(value, *(() if shape is None else (shape,)), **mapped)
+                # (reshape's shape and transpose's axes are positional: ``*shape``, ``*axes``)
+                positional = [mapped.pop(p) for p in ("shape", "axes") if p in mapped]
+                return ours(value, *positional, **mapped)
             return ours(**mapped)
     needs_grad = False
 

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 __all__ = ["NamedOperations"]
 
 
+def _flag(keepdims: Any, op: str) -> bool:
+    """`keepdims` as a bool: True, False (or an int, as numpy takes); anything else, such as a
+    dtype given where numpy's ``sum(a, axis, dtype)`` has it, is refused rather than read as
+    True."""
+    if not isinstance(keepdims, bool | np.bool_ | int | np.integer):
+        raise TypeError(f"{op}: keepdims must be True or False; got {keepdims!r} "
+                        f"(type {type(keepdims).__name__})")
+    return bool(keepdims)
+
+
 class NamedOperations:
     """The named operations of a Value (a base class of `Value`)."""
 
@@ -106,19 +116,19 @@ class NamedOperations:
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Sum over `axis` (all axes when None), as `numpy.sum`."""
         return self.apply("sum", axis=kernels.normalize_axis(axis, self.ndim, "sum"),
-                                     keepdims=bool(keepdims))
+                                     keepdims=_flag(keepdims, "sum"))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Mean over `axis` (all axes when None): the sum divided by the number of terms."""
         axes = kernels.normalize_axis(axis, self.ndim, "mean")
         count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
-        return self.sum(axes, keepdims) / float(count)
+        return self.sum(axes, _flag(keepdims, "mean")) / float(count)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Largest element over `axis`; tied maxima share the gradient evenly."""
         axes = kernels.normalize_axis(axis, self.ndim, "max")
         kernels.check_extremum_axes(self.shape, axes, "max")
-        return self.apply("max", axis=axes, keepdims=bool(keepdims))
+        return self.apply("max", axis=axes, keepdims=_flag(keepdims, "max"))
 
     # ---- the softmax family and the spread: var, std -----------------------------------------
 
@@ -133,7 +143,7 @@ class NamedOperations:
         10000.693147
         """
         return self.apply("logsumexp", axis=kernels.normalize_axis(axis, self.ndim, "logsumexp"),
-                          keepdims=bool(keepdims))
+                          keepdims=_flag(keepdims, "logsumexp"))
 
     def softmax(self, axis: int = -1) -> Value:
         """exp(x) / Σ exp(x) along `axis` (the last by default): each slice sums to 1.
@@ -170,12 +180,22 @@ class NamedOperations:
         axes = kernels.normalize_axis(axis, self.ndim, "var")
         count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
         divisor = count - kernels.checked_ddof(ddof, count, "var")
+        keepdims = _flag(keepdims, "var")
         # one element of each slice is subtracted first, a constant (the variance does not
         # change): more accurate, and a constant input gives a variance of exactly 0
         data = self._data
-        first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
-                      for i in range(self.ndim))
-        shifted: Value = self - (data[first].copy() if self.ndim else data)
+        if self.ndim:
+            first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
+                          for i in range(self.ndim))
+            shift = data[first].copy()
+            with np.errstate(over="ignore", invalid="ignore"):
+                # (a slice whose finite elements the shift would overflow, such as 1e308 and
+                # −1e308, is not shifted: its variance is then inf, as numpy's and PyTorch's)
+                fits = np.isfinite(data - shift) | ~np.isfinite(data)
+            shift[~np.all(fits, axis=axes, keepdims=True)] = 0.0
+            shifted: Value = self - shift
+        else:
+            shifted = self - data
         centred = shifted - shifted.mean(axes, keepdims=True)
         return (centred * centred).sum(axes, keepdims) / float(divisor)
 
@@ -286,8 +306,8 @@ class NamedOperations:
     def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Smallest element over `axis` (all axes when None), as `numpy.min`.
 
-        Kink convention: tied minima share the gradient evenly (as `max`, and PyTorch's amin;
-        PyTorch's ``min()`` of a whole tensor gives it all to one element).
+        Kink convention: tied minima share the gradient evenly (as `max`, and PyTorch's amin
+        and ``min()`` of a whole tensor; PyTorch's ``min(dim)`` gives it all to one element).
 
         >>> from tinygrad_edu import Value
         >>> x = Value([3.0, 1.0, 1.0])
@@ -297,7 +317,7 @@ class NamedOperations:
         """
         axes = kernels.normalize_axis(axis, self.ndim, "min")
         kernels.check_extremum_axes(self.shape, axes, "min")
-        return self.apply("min", axis=axes, keepdims=bool(keepdims))
+        return self.apply("min", axis=axes, keepdims=_flag(keepdims, "min"))
 
     def argmax(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Index of the largest element, as `numpy.argmax`: of the flattened data (an int)
@@ -308,7 +328,7 @@ class NamedOperations:
         >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmax(), Value([[1.0, 5.0], [7.0, 2.0]]).argmax(1)
         (2, array([1, 0]))
         """
-        return kernels.arg_extremum(self._data, axis, keepdims, "argmax")
+        return kernels.arg_extremum(self._data, axis, _flag(keepdims, "argmax"), "argmax")
 
     def argmin(self, axis: int | None = None, keepdims: bool = False) -> Any:
         """Index of the smallest element, as `numpy.argmin` (see `argmax`).
@@ -317,7 +337,7 @@ class NamedOperations:
         >>> Value([[1.0, 5.0], [7.0, 2.0]]).argmin(axis=0)
         array([0, 1])
         """
-        return kernels.arg_extremum(self._data, axis, keepdims, "argmin")
+        return kernels.arg_extremum(self._data, axis, _flag(keepdims, "argmin"), "argmin")
 
     def squeeze(self, axis: int | tuple[int, ...] | None = None) -> Value:
         """Drop axes of length 1: all of them, or those of `axis` (each must have length 1:

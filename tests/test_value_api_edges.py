@@ -1,0 +1,212 @@
+"""Value API audit: the named operations (methods.py) and the array functions (arrays.py) at
+the edges of their arguments, against numpy (shapes, axes) and PyTorch float64 (values,
+gradients, second derivatives).
+
+The first tests each pin a bug found by the audit (each failed before its fix); the last ones,
+marked "regression", compare many axis forms and special values with PyTorch and passed already.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from tinygrad_edu import Value, concatenate, stack
+from tinygrad_edu.engine import gradients
+
+inf, nan = math.inf, math.nan
+Fn = Callable[..., Any]
+
+
+def grad_of(t: torch.Tensor) -> Any:
+    """The gradient PyTorch left on the leaf `t`, as an array."""
+    assert t.grad is not None
+    return t.grad.numpy()
+
+
+def same(ours: Any, theirs: Any, what: str) -> None:
+    ours, theirs = np.asarray(ours, dtype=float), np.asarray(theirs, dtype=float)
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape}, expected {theirs.shape}"
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True,
+                               err_msg=what)
+
+
+# ---- concatenate(axis=None), numpy's: each part flattened, one 1-D result -----------------
+
+
+def test_concatenate_with_axis_none_flattens_as_numpy_does() -> None:
+    """Before: axis=None was read as axis 0, a (2, 2) result where numpy gives shape (4,)."""
+    a, b = Value([[1.0, 2.0]]), Value([[3.0], [4.0]])
+    scalar = Value(5.0)
+    out = concatenate([a, b, scalar, [6.0]], axis=None)
+    same(out.data, np.concatenate([a.data, b.data, [5.0], [6.0]], axis=None), "values")
+    out.backward(np.arange(1.0, 7.0))
+    same(a.grad, [[1.0, 2.0]], "gradient of a")
+    same(b.grad, [[3.0], [4.0]], "gradient of b")
+    assert scalar.grad == 5.0
+    via_numpy = np.concatenate([a, a], axis=None)
+    assert isinstance(via_numpy, Value) and via_numpy.shape == (4,)
+
+
+@pytest.mark.parametrize("join", [concatenate, stack])
+@pytest.mark.parametrize("axis", [(0,), [0], 0.0, "0", True])
+def test_concatenate_and_stack_take_one_int_axis(join: Any, axis: Any) -> None:
+    """Before: concatenate took axis=(0,) and [0] silently (numpy refuses them); stack gave
+    'too many values to unpack (expected 1)' for a tuple of two."""
+    name = join.__name__
+    with pytest.raises(TypeError, match=rf"^{name}: axis must be one int; got "):
+        join([Value([1.0, 2.0]), Value([3.0, 4.0])], axis=axis)
+    with pytest.raises(TypeError, match=rf"^{name}: axis must be one int; got \(0, 1\)$"):
+        join([Value([1.0, 2.0]), Value([3.0, 4.0])], axis=(0, 1))
+
+
+# ---- numpy's functions given a Value ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [
+    lambda v: np.transpose(v, (1, 0, 2)),
+    lambda v: np.transpose(v, axes=[1, 0, 2]),
+    lambda v: np.transpose(v, (-2, 0, -1)),
+])
+def test_np_transpose_with_axes_runs_the_values_transpose(call: Any) -> None:
+    """Before: TypeError 'NamedOperations.transpose() got an unexpected keyword argument
+    'axes''."""
+    data = np.arange(24.0).reshape(2, 3, 4)
+    v = Value(data)
+    out = call(v)
+    assert isinstance(out, Value)
+    same(out.data, np.transpose(data, (1, 0, 2)), "values")
+    upstream = np.linspace(-1.0, 1.0, 24).reshape(3, 2, 4)
+    out.backward(upstream)
+    same(v.grad, np.transpose(upstream, (1, 0, 2)), "gradient")
+
+
+# ---- var and std ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_var_and_std_overflow_to_inf_as_numpy_and_pytorch(ddof: int) -> None:
+    """The variance of [1e308, −1e308] is 1e616: inf in float64 (numpy, PyTorch). Before: nan,
+    since the first element subtracted for accuracy overflowed (−1e308 − 1e308 = −inf). The
+    other row, near 1e8, keeps the accuracy that shift gives. (Each row is compared with
+    PyTorch on its own: PyTorch's var along dim=1 of both rows gives −inf.)"""
+    data = np.array([[1e308, -1e308], [1e8 + 1.0, 1e8 + 2.0]])
+    upstream = np.array([0.25, 2.0])  # (0.25: the gradient 2(x − mean)/(n − ddof) is finite)
+    for op in ("var", "std"):
+        x = Value(data)
+        out = getattr(x, op)(axis=1, ddof=ddof)
+        out.backward(upstream)
+        with np.errstate(over="ignore"):
+            same(out.data, getattr(np, op)(data, axis=1, ddof=ddof), f"{op}: values")
+        for row in range(2):
+            t = torch.tensor(data[row], dtype=torch.float64, requires_grad=True)
+            t_out = getattr(t, op)(correction=ddof)
+            (upstream[row] * t_out).backward()
+            same(out.data[row], t_out.item(), f"{op}: value of row {row}")
+            same(x.grad[row], grad_of(t), f"{op}: gradient of row {row}")
+    assert Value([1e308, -1e308]).var().data == inf
+    assert Value([1e308, 1e308]).var().data == 0.0  # (PyTorch: inf, its mean overflows)
+
+
+# ---- keepdims ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "logsumexp", "var", "argmax",
+                                "argmin"])
+@pytest.mark.parametrize("keepdims", [np.float64, None, "no", [1]])
+def test_keepdims_that_is_not_a_flag_is_refused(op: str, keepdims: Any) -> None:
+    """``x.mean(0, np.float64)``, numpy's ``mean(a, axis, dtype)`` order: before, the dtype
+    was read as keepdims=True (and None as False), silently; numpy and PyTorch refuse both."""
+    x = Value(np.arange(6.0).reshape(2, 3))
+    method = getattr(x, op)
+    with pytest.raises(TypeError, match=rf"^{op}: keepdims must be True or False; got "):
+        if op == "var":
+            method(0, 0, keepdims)
+        else:
+            method(0, keepdims)
+    for flag in (np.True_, 1):  # numpy's bool and ints still do
+        result = getattr(x, op)(axis=1, keepdims=flag)
+        assert np.shape(getattr(result, "data", result)) == (2, 1)
+
+
+# ---- regression: reductions against PyTorch, axis forms and special values --------------------
+
+REDUCTIONS: dict[str, tuple[Fn, Fn]] = {  # ours(x, axis, keepdims), PyTorch's(t, dim, keepdim)
+    "sum": (lambda x, a, k: x.sum(a, k), lambda t, d, k: t.sum(d, k)),
+    "mean": (lambda x, a, k: x.mean(a, k), lambda t, d, k: t.mean(d, k)),
+    "max": (lambda x, a, k: x.max(a, k), lambda t, d, k: t.amax(d, k)),
+    "min": (lambda x, a, k: x.min(a, k), lambda t, d, k: t.amin(d, k)),
+    "logsumexp": (lambda x, a, k: x.logsumexp(a, k), lambda t, d, k: t.logsumexp(d, k)),
+    "var": (lambda x, a, k: x.var(a, 1, k), lambda t, d, k: t.var(d, correction=1, keepdim=k)),
+    "std": (lambda x, a, k: x.std(a, 0, k), lambda t, d, k: t.std(d, correction=0, keepdim=k)),
+}
+
+
+@st.composite
+def arrays_and_axes(draw: st.DrawFn) -> tuple[Any, Any, Any]:
+    """An array (with ties and ±inf, nan), and an axis as a user writes it: an int (maybe
+    negative), a tuple or a list of distinct axes; and the same as PyTorch's dim."""
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=3))
+    x = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from(
+        [-1.0, 0.0, 0.5, 2.0, 2.0, -3.0, inf, -inf, nan])))
+    ndim = len(shape)
+    axes = draw(st.lists(st.integers(-ndim, ndim - 1), min_size=1, max_size=ndim,
+                         unique_by=lambda a: a % ndim))
+    form = draw(st.sampled_from(["int", "tuple", "list"]))
+    axis = axes[0] if form == "int" else tuple(axes) if form == "tuple" else list(axes)
+    return x, axis, axes[0] if form == "int" else tuple(axes)
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@given(case=arrays_and_axes(), keepdims=st.booleans())
+def test_regression_reductions_match_pytorch_for_every_axis_form(
+        name: str, case: tuple[Any, Any, Any], keepdims: bool) -> None:
+    """Regression (passed before the audit): values and gradients, ties split evenly."""
+    x, axis, dim = case
+    ours, theirs = REDUCTIONS[name]
+    v = Value(x)
+    out = ours(v, axis, keepdims)
+    upstream = np.linspace(-1.0, 2.0, max(out.size, 1)).reshape(out.shape)
+    out.backward(upstream if out.shape else float(upstream))
+    t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    t_out = theirs(t, dim, keepdims)
+    t_out.backward(torch.tensor(upstream, dtype=torch.float64))
+    same(out.data, t_out.detach().numpy(), f"{name}: values")
+    grad, t_grad = np.asarray(v.grad), grad_of(t)
+    # where PyTorch's gradient is ±inf, ours is nan: both say the input was not finite
+    t_grad = np.where(np.isinf(t_grad) & np.isnan(grad), nan, t_grad)
+    same(grad, t_grad, f"{name}: gradients")
+
+
+@pytest.mark.parametrize("name", ["var", "std", "max", "logsumexp", "softmax", "clip"])
+@pytest.mark.parametrize("data", [[1.0, 2.0, 4.0], [2.0, 2.0, 2.0], [1.0, 3.0, 3.0]])
+def test_regression_second_derivatives_match_pytorch(name: str, data: list[float]) -> None:
+    """Regression: Hessian-vector products through create_graph, at ties and constants too."""
+    weights = [1.0, 2.0, 3.0]
+    cases: dict[str, tuple[Fn, Fn]] = {
+        "var": (lambda x: x.var(ddof=1), lambda t: t.var()),
+        "std": (lambda x: x.std(ddof=1), lambda t: t.std()),
+        "max": (lambda x: (x * x).max(), lambda t: (t * t).amax()),
+        "logsumexp": (lambda x: x.logsumexp(), lambda t: t.logsumexp(0)),
+        "softmax": (lambda x: (x.softmax() * weights).sum(),
+                    lambda t: (t.softmax(0) * torch.tensor(weights, dtype=torch.float64)).sum()),
+        "clip": (lambda x: (x * x).clip(1.0, 9.0).sum(), lambda t: (t * t).clamp(1.0, 9.0).sum()),
+    }
+    ours, theirs = cases[name]
+    u = np.array([1.0, -2.0, 0.5])
+    x = Value(data)
+    (g,) = gradients(ours(x), [x], create_graph=True)
+    (h,) = gradients((g * u).sum(), [x])
+    t = torch.tensor(data, dtype=torch.float64, requires_grad=True)
+    (t_g,) = torch.autograd.grad(theirs(t), t, create_graph=True)
+    (t_h,) = torch.autograd.grad((t_g * torch.tensor(u)).sum(), t)
+    same(g.data, t_g.detach().numpy(), f"{name}: gradient")
+    same(h, t_h.numpy(), f"{name}: Hessian-vector product")
