@@ -72,11 +72,77 @@ def require_matplotlib() -> Any:
 
 
 def _scores(model: Any, points: Array) -> Array:
-    """The model's raw output for each row of `points`, as a float array."""
+    """The model's raw output for each row of `points`, as a float array of shape (n,) or
+    (n, classes); a ValueError says what else the model gave."""
     with no_grad():
         out = model(points)
     data = out.data if isinstance(out, Value) else out
-    return np.asarray(data, dtype=np.float64)
+    try:
+        scores = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        scores = None
+    n = len(points)
+    if scores is None or not (scores.shape == (n,) or (scores.ndim == 2 and len(scores) == n
+                                                        and scores.shape[1] >= 1)):
+        raise ValueError(f"grid_predictions: the model must give one score per point or one "
+                         f"per class, an array of shape ({n},) or ({n}, classes) for {n} "
+                         f"points; got {_described(data)}")
+    undefined = np.isnan(scores).reshape(n, -1).any(axis=1)
+    if undefined.any():  # nan > 0 is False: a silent class 0 there
+        where = points[int(np.argmax(undefined))]
+        raise ValueError(f"grid_predictions: the model's output is nan at {int(undefined.sum())} "
+                         f"of {n} grid points (the first at x = ({where[0]:g}, {where[1]:g})); "
+                         f"no class can be drawn there")
+    return scores
+
+
+def _described(data: Any) -> str:
+    """What a model gave, for an error message: its type and shape."""
+    shape = getattr(data, "shape", None)
+    return f"type {type(data).__name__}" + ("" if shape is None else f", shape {tuple(shape)}")
+
+
+def _class_indices(given: Any, n: int, who: str, what: str) -> IntArray:
+    """`given` as n class indices 0, 1, 2, ... (shape (n,) or (n, 1)), or a ValueError saying
+    what `who` got as `what`."""
+    try:
+        array = np.asarray(given.data if isinstance(given, Value) else given, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (numbers); got "
+                         f"{_described(given)}") from None
+    if array.shape not in ((n,), (n, 1)):
+        raise ValueError(f"{who}: {what} must be one class per point, shape ({n},); got shape "
+                         f"{array.shape}")
+    array = array.reshape(-1)
+    bad = ~(np.isfinite(array) & (array >= 0) & (array == np.round(array)))
+    if bad.any():
+        value = float(array[int(np.argmax(bad))])
+        labels = value == -1.0 and "label" in what
+        hint = " (for labels −1/+1, pass (y + 1) // 2)" if labels else ""
+        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ...; got {value:g}"
+                         f"{hint}")
+    return array.astype(np.int64)
+
+
+def _points(X: Any, who: str) -> Array:
+    """`X` as a non-empty (n, 2) float array of finite points, or a ValueError."""
+    try:
+        array = np.asarray(X.data if isinstance(X, Value) else X, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: X must be an (n, 2) array of numbers; got "
+                         f"{_described(X)}") from None
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"decision boundaries are drawn for 2 input features; got X of shape "
+                         f"{array.shape}")
+    if not len(array):
+        raise ValueError(f"{who}: X has no points (shape {array.shape}); the grid is drawn "
+                         f"around them")
+    finite = np.isfinite(array).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise ValueError(f"{who}: point {row} of X is {array[row].tolist()}; the grid around "
+                         f"the points needs finite coordinates")
+    return array
 
 
 PROBABILITY_OUTPUTS = ("sigmoid", "step")
@@ -164,8 +230,8 @@ def checked_threshold(threshold: Any, who: str) -> float | None:
     return float(threshold)
 
 
-def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float = 0.25,
-                     threshold: float | None = None,
+def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 200,
+                     margin: float = 0.25, threshold: float | None = None,
                      ) -> tuple[Array, Array, IntArray, Array | None]:
     """A grid over the bounding box of `X` (widened by `margin` of its size) and, at each grid
     point, the predicted class and (when the model gives scores) the probability of class 1.
@@ -177,32 +243,57 @@ def grid_predictions(model: Any, X: Any, *, resolution: int = 200, margin: float
     sigmoid output, which is then the probability itself), or above `threshold` when it is
     given (needed for an output activation of the user's own: then no probability is given,
     its scale being unknown).
+    An axis on which all points share one value is given the other axis's spread (a single
+    point: its own magnitude, at least 1). A model output that is nan somewhere, or classes
+    that are not indices 0, 1, 2, ..., are refused with a ValueError, never drawn as class 0.
     Returns ``(xx, yy, classes, probability)``, each of shape (resolution, resolution).
     """
     threshold = checked_threshold(threshold, "grid_predictions")
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"decision boundaries are drawn for 2 input features; got X of shape "
-                         f"{X.shape}")
-    if not (isinstance(resolution, int) and resolution >= 2):
+    X = _points(X, "grid_predictions")
+    if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer) or (
+            resolution < 2):
         raise ValueError(f"resolution must be an integer >= 2; got {resolution!r}")
+    if not (is_number(margin) and 0.0 <= margin < math.inf):
+        raise ValueError(f"grid_predictions: margin must be a number >= 0 (a fraction of the "
+                         f"points' spread); got {margin!r}")
     low, high = X.min(axis=0), X.max(axis=0)
-    pad = margin * np.maximum(high - low, 1e-9)
-    xs = np.linspace(low[0] - pad[0], high[0] + pad[0], resolution)
-    ys = np.linspace(low[1] - pad[1], high[1] + pad[1], resolution)
+    with np.errstate(over="ignore"):
+        size = high - low
+    # An axis on which all points sit at one value (to rounding) gets the other axis's size,
+    # or, for a single point, its own magnitude (at least 1): not a sliver 1e-9 wide.
+    flat = size <= 4.0 * np.spacing(np.maximum(np.abs(low), np.abs(high)))
+    if flat.any():
+        middle = low / 2.0 + high / 2.0
+        spread = size[~flat].max() if not flat.all() else np.maximum(np.abs(middle), 1.0)
+        size = np.where(flat, spread, size)
+        low, high = np.where(flat, middle - size / 2.0, low), np.where(flat, middle + size / 2.0,
+                                                                      high)
+    with np.errstate(over="ignore", invalid="ignore"):
+        xs = np.linspace(low[0] - margin * size[0], high[0] + margin * size[0], resolution)
+        ys = np.linspace(low[1] - margin * size[1], high[1] + margin * size[1], resolution)
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise ValueError(f"grid_predictions: the grid around X (from {X.min(axis=0).tolist()} "
+                         f"to {X.max(axis=0).tolist()}, margin {margin!r}) overflows")
     xx, yy = np.meshgrid(xs, ys)
     points = np.column_stack([xx.ravel(), yy.ravel()])
     probability: Array | None = None
     if predicts_classes(model):
         if threshold is not None:
             refuse_threshold("grid_predictions", model)
-        classes = np.asarray(model.predict(points)).astype(np.int64)
+        classes = _class_indices(model.predict(points), len(points),
+                                 f"grid_predictions: {type(model).__name__}.predict",
+                                 "its classes")
     else:
         scores = _scores(model, points)
         if scores.ndim == 2 and scores.shape[1] > 1:
             if threshold is not None:
                 refuse_threshold("grid_predictions", model, scores.shape[1])
-            shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+            top = scores.max(axis=1, keepdims=True)
+            # the softmax; where the top score is infinite, the classes that reach it share it
+            infinite = np.isinf(top)
+            with np.errstate(under="ignore"):
+                shifted = np.where(infinite, scores == top,
+                                   np.exp(scores - np.where(infinite, 0.0, top)))
             classes = scores.argmax(axis=1)
             probability = (shifted.max(axis=1) / shifted.sum(axis=1)).reshape(xx.shape)
         else:
@@ -231,7 +322,7 @@ def plot_decision_boundary(
     ax: Any = None,
     *,
     title: str | None = None,
-    resolution: int = 200,
+    resolution: int | np.integer[Any] = 200,
     margin: float = 0.25,
     shade: str = "probability",
     point_size: float = 18.0,
@@ -254,16 +345,15 @@ def plot_decision_boundary(
 
     if shade not in ("probability", "class"):
         raise ValueError(f"shade must be 'probability' or 'class'; got {shade!r}")
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y).reshape(-1).astype(np.int64)
-    if len(y) != len(X):
-        raise ValueError(f"plot_decision_boundary: {len(X)} points but {len(y)} labels")
+    X = _points(X, "plot_decision_boundary")
+    y = _class_indices(y, len(X), "plot_decision_boundary", "the labels y")
+    # (computed before a figure is made: a model that fails leaves no empty figure behind)
+    xx, yy, classes, probability = grid_predictions(model, X, resolution=resolution,
+                                                    margin=margin, threshold=threshold)
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5, 4.5))
-    xx, yy, classes, probability = grid_predictions(model, X, resolution=resolution,
-                                                    margin=margin, threshold=threshold)
     n_classes = int(max(classes.max(), y.max() if y.size else 0)) + 1
     cmap: Any
     if probability is not None and shade == "probability" and n_classes <= 2:
@@ -325,7 +415,15 @@ def plot_activations(
     when `fig` is None).
     """
     require_matplotlib()
+    if isinstance(names, str):  # one name, not its letters
+        names = [names]
     chosen = activation_names(None if names is None else list(names))
+    low, high = z_range
+    if not (is_number(low) and is_number(high) and -math.inf < low < high < math.inf):
+        raise ValueError(f"plot_activations: z_range must be two finite numbers, low < high; "
+                         f"got {z_range!r}")
+    if isinstance(points, bool) or not isinstance(points, int | np.integer) or points < 2:
+        raise ValueError(f"plot_activations: points must be an integer >= 2; got {points!r}")
     columns = max(1, min(columns, len(chosen)))
     rows = -(-len(chosen) // columns)
     if fig is None:
@@ -390,14 +488,22 @@ def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None
                         f"train_classifier returns it) or hold its lists; got a "
                         f"{type(history).__name__} without {', '.join(missing)}")
     require_matplotlib()
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    if not len(epochs):
+        raise ValueError("plot_learning_curves: the history holds no epoch")
+    lengths = {name: len(getattr(history, name)) for name in Curves.__annotations__}
+    if lengths["train_accuracy"] != len(epochs) or any(
+            lengths[name] not in (0, len(epochs)) for name in ("test_loss", "test_accuracy")):
+        raise ValueError(f"plot_learning_curves: one value per epoch is needed in each list "
+                         f"(the test lists may be empty); got lengths {lengths}")
+    losses = np.array([*history.train_loss, *history.test_loss], dtype=np.float64)
+    # a log scale hides a loss of 0 (or below): then the scale is linear
+    log_scale = bool(np.all(losses[np.isfinite(losses)] > 0.0))
     if axes is None:
         import matplotlib.pyplot as plt
 
         _, axes = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss, ax_accuracy = axes
-    epochs = np.arange(1, len(history.train_loss) + 1)
-    if not len(epochs):
-        raise ValueError("plot_learning_curves: the history holds no epoch")
     for ax, train, test, what in ((ax_loss, history.train_loss, history.test_loss, "loss"),
                                   (ax_accuracy, history.train_accuracy, history.test_accuracy,
                                    "accuracy")):
@@ -407,16 +513,18 @@ def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None
                     label=f"test {what}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    if history.test_loss:
-        best = int(np.argmin(history.test_loss)) + 1
+    if history.test_loss and not np.isnan(history.test_loss).all():
+        best = int(np.nanargmin(history.test_loss)) + 1  # (argmin would pick a nan)
         for ax in axes:
             ax.axvline(best, color="#777777", linestyle=":", linewidth=1.2,
                        label=f"lowest test loss (epoch {best})")
-    ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("cross-entropy (log scale)")
+    if log_scale:
+        ax_loss.set_yscale("log")
+    ax_loss.set_ylabel("cross-entropy (log scale)" if log_scale else "cross-entropy")
     ax_loss.set_title("loss" if title is None else f"{title}: loss")
     ax_accuracy.set_ylabel("accuracy")
-    low = min(min(history.train_accuracy), min(history.test_accuracy or [1.0]))
+    accuracies = np.array([*history.train_accuracy, *history.test_accuracy], dtype=np.float64)
+    low = float(np.min(accuracies[np.isfinite(accuracies)], initial=1.0))
     ax_accuracy.set_ylim(max(0.0, low - 0.02), 1.005)
     ax_accuracy.set_title("accuracy" if title is None else f"{title}: accuracy")
     ax_loss.legend(fontsize=8)
@@ -430,10 +538,20 @@ def plot_confusion_matrix(matrix: Any, ax: Any = None, *, labels: Sequence[str] 
     darker for more; the diagonal holds the right answers. Returns the ``Axes``.
     """
     require_matplotlib()
-    counts = np.asarray(matrix)
-    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"plot_confusion_matrix: the matrix must be square; got shape "
-                         f"{counts.shape}")
+    try:
+        counts = np.asarray(matrix, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"plot_confusion_matrix: the matrix must hold counts (numbers); got "
+                         f"{_described(matrix)}") from None
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or not counts.size:
+        raise ValueError(f"plot_confusion_matrix: the matrix must be square, one row and one "
+                         f"column per class; got shape {counts.shape}")
+    bad = ~(np.isfinite(counts) & (counts >= 0) & (counts == np.round(counts)))
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"plot_confusion_matrix: counts must be whole numbers >= 0; got "
+                         f"{counts[i, j]:g} at row {i}, column {j}")
+    counts = counts.astype(np.int64)
     classes = counts.shape[0]
     names = [str(k) for k in range(classes)] if labels is None else [str(n) for n in labels]
     if len(names) != classes:
@@ -471,13 +589,13 @@ def plot_images(images: Any, fig: Any = None, *, titles: Sequence[str] | None = 
     if stack.ndim == 2 and len(stack):
         side = math.isqrt(stack.shape[1])
         rows, cols = shape or (side, stack.shape[1] // side if side else 0)
-        if rows * cols != stack.shape[1]:
+        if rows < 1 or cols < 1 or rows * cols != stack.shape[1]:
             raise ValueError(f"plot_images: rows of {stack.shape[1]} pixels are not "
                              f"{rows}x{cols} images; give shape=(rows, columns)")
         stack = stack.reshape(len(stack), rows, cols)
-    if stack.ndim != 3 and len(stack):
+    if len(stack) and (stack.ndim != 3 or not stack[0].size):
         raise ValueError(f"plot_images: images must have shape (n, rows, columns) or "
-                         f"(n, pixels); got {stack.shape}")
+                         f"(n, pixels), with at least one pixel; got {stack.shape}")
     if titles is not None and len(titles) != len(stack):
         raise ValueError(f"plot_images: {len(stack)} images but {len(titles)} titles")
     columns = max(1, min(columns, len(stack)))
