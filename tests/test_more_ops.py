@@ -264,6 +264,8 @@ def test_shape_methods_pass_gradients_back(shape: tuple[int, ...], data: st.Data
     (lambda v: v.clip(1.0, -1.0), ValueError, "clip: min 1 is greater than max -1"),
     (lambda v: v.clip(), ValueError, r"clip: give min, max or both \(both are None\)"),
     (lambda v: v.clip(nan, 1.0), ValueError, "clip: min is nan"),
+    (lambda v: v.clip(max=10**400), ValueError, r"clip: max 10000.*\.\.\. is too large for a "
+                                                 "float"),
     (lambda v: v.clip(max=Value(1.0)), TypeError, r"clip: max must be a number or None; got "
                                                    r"Value\(data=1\.0"),
     (lambda v: v.min(3), ValueError, "min: axis 3 is out of range"),

@@ -521,9 +521,14 @@ def clip_bounds(low: Any, high: Any) -> tuple[float | None, float | None]:
         if bound is not None and not is_number(bound):
             raise TypeError(f"clip: {name} must be a number or None; got {bound!r} "
                             f"(type {type(bound).__name__})")
-        if bound is not None and math.isnan(bound):
+        try:
+            value = None if bound is None else float(bound)
+        except OverflowError:  # (an int past float64's range)
+            raise ValueError(f"clip: {name} {str(bound)[:20]}... is too large for a "
+                             "float") from None
+        if value is not None and math.isnan(value):
             raise ValueError(f"clip: {name} is nan; a bound must be a number")
-        bounds.append(None if bound is None else float(bound))
+        bounds.append(value)
     low, high = bounds
     if low is None and high is None:
         raise ValueError("clip: give min, max or both (both are None)")
