@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from typing import Any, cast
@@ -491,7 +492,7 @@ REDUCTION = st.sampled_from(["mean", "sum", "none"])
 
 
 def torch_loss(name: str) -> Callable[..., Any]:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     functional = torch.nn.functional
     if name == "hinge_loss":  # micrograd's, not in torch: relu(1 − y·s), reduced
         def hinge(s: Any, y: Any, reduction: str) -> Any:
@@ -532,7 +533,7 @@ def compare_with_torch(ours: Value, grad: Any, theirs: Any, their_grad: Any,
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE_LOSSES))
 @given(data=st.data(), reduction=REDUCTION)
 def test_elementwise_losses_match_pytorch(name: str, data: st.DataObject, reduction: str) -> None:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     f = torch_loss(name)
     pred, target = data.draw(loss_case(name), label="pred, target")
     kwargs: dict[str, Any] = {"reduction": reduction}
@@ -553,7 +554,7 @@ def test_elementwise_losses_match_pytorch(name: str, data: st.DataObject, reduct
 @pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
 @given(data=st.data(), reduction=REDUCTION)
 def test_class_losses_match_pytorch(name: str, data: st.DataObject, reduction: str) -> None:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     batch, classes = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 4))
     one = data.draw(st.booleans(), label="one sample")
     shape = (classes,) if one else (batch, classes)
@@ -575,7 +576,7 @@ def test_class_losses_match_pytorch(name: str, data: st.DataObject, reduction: s
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "logsumexp"])
 @given(data=st.data())
 def test_softmax_family_matches_pytorch(name: str, data: st.DataObject) -> None:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
     x = data.draw(hnp.arrays(np.float64, shape, elements=st.one_of(
         extreme_floats(1e4), st.just(-np.inf))), label="x")
@@ -623,7 +624,7 @@ def test_the_softmax_family_over_rows_takes_the_rows_maximum(x: Any) -> None:
 @given(data=st.data())
 def test_var_and_std_match_pytorch(data: st.DataObject) -> None:
     """Our ddof is PyTorch's correction (its default is 1, ours numpy's 0)."""
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
     ramp = np.arange(np.prod(shape)).reshape(shape) * 0.37  # (no slice is nearly constant)
     x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10.0, 10.0))) + ramp

@@ -9,6 +9,7 @@ with a message naming what was given, and the graphs name each node well.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any, cast
@@ -73,7 +74,7 @@ BINARY = {
 
 def with_torch(name: str, x: Any) -> tuple[Any, Any, Any, Any]:
     """(our value, our gradient, PyTorch's value, PyTorch's gradient) of sum(f(x) · u)."""
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     ours, theirs = UNARY[name]
     v = Value(x)
     out = ours(v)
@@ -112,7 +113,7 @@ def test_values_and_gradients_match_pytorch(name: str, x: Any) -> None:
 @given(data=st.data())
 def test_maximum_and_minimum_match_pytorch(name: str, data: st.DataObject) -> None:
     """Broadcast operands, with ties (a gradient split ½/½ in PyTorch too) and specials."""
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     ours, theirs = BINARY[name]
     shapes = data.draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=2, max_side=3))
     elements = st.sampled_from([-1.0, 0.0, 0.5, 2.0, inf, -inf, nan])
@@ -131,7 +132,7 @@ def test_maximum_and_minimum_match_pytorch(name: str, data: st.DataObject) -> No
 
 def test_the_kink_conventions_are_pytorchs_where_the_issue_thought_otherwise() -> None:
     """clamp: slope 1 exactly at both bounds; maximum/minimum: ties split ½/½ in PyTorch too."""
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     t = torch.tensor([-1.0, 1.0], dtype=torch.float64, requires_grad=True)
     t.clamp(-1.0, 1.0).sum().backward()
     x = Value([-1.0, 1.0])
@@ -207,7 +208,7 @@ def test_an_extremum_over_full_axes_of_an_empty_value_is_empty_as_in_numpy(op: s
 @given(shape=hnp.array_shapes(min_dims=0, max_dims=4, min_side=1, max_side=3), data=st.data())
 def test_shape_methods_agree_with_numpy_and_pytorch(shape: tuple[int, ...],
                                                     data: st.DataObject) -> None:
-    torch = pytest.importorskip("torch")
+    torch = importlib.import_module("torch")
     x = np.arange(float(math.prod(shape))).reshape(shape)
     v, t = Value(x if shape else float(x)), torch.tensor(x)
     ndim = len(shape)
