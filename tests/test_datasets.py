@@ -82,7 +82,7 @@ def test_a_generator_may_be_passed_as_seed(make: Maker, per_n: int) -> None:
 
 
 @pytest.mark.parametrize(("seed", "error"), [("a", TypeError), (1.5, TypeError),
-                                            (-1, ValueError)])
+                                            (-1, ValueError), (True, TypeError)])
 def test_a_bad_seed_is_refused_in_our_words(seed: Any, error: type[Exception]) -> None:
     """(numpy's own message for "a" ends "...for entropy not a".)"""
     from tinygrad_edu.nn import MLP, Perceptron

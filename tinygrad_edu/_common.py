@@ -37,6 +37,8 @@ def random_generator(seed: Seed) -> np.random.Generator:
     if seed is None:
         seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
     try:
+        if isinstance(seed, bool | np.bool_):  # (seed=True is a slip, not the seed 1)
+            raise TypeError
         return np.random.default_rng(seed)
     except (TypeError, ValueError) as error:  # (numpy's own words: "...for entropy not a")
         raise type(error)(f"seed must be an integer ≥ 0, a numpy Generator or None; got "
