@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import functools
 import html
+import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import engine
-from tinygrad_edu.data import data_of
+from tinygrad_edu import changes, engine
+from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.viz.dot import (
     GraphPicture,
@@ -76,20 +77,50 @@ class BackpropStep:
 # ---- the one function of viz that runs the engine's backward pass ---------------------------
 
 
-def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any]]:
-    """Each node the engine's backward pass from `root` visits, in its order, with a copy of
-    the gradient it gets; no `.grad` is changed. `gradient` is checked as `backward()` does."""
+def _check_root(root: object) -> None:
+    """A `TypeError` unless `root` is a Value that requires grad (a `ValueError` if not)."""
     if not isinstance(root, Value):
         raise TypeError(f"backpropagation step by step starts from a Value (a loss, say); got "
                         f"{type(root).__name__}")
-    visits: list[tuple[Value, Any]] = []
+    if not root.requires_grad:
+        raise ValueError("backprop_steps: the root does not require grad (it was made from "
+                         "constants only, or inside no_grad()): no gradient flows back from it")
+
+
+Share = tuple[Value, int, Any]
+"""What one use of a node sends it: (the node using it, the operand position, the gradient)."""
+
+
+def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any, list[Share]]]:
+    """Each node the engine's backward pass from `root` visits, in its order, with a copy of
+    the gradient it gets and the shares it was summed from; no `.grad` is changed.
+    `gradient` is checked as `backward()` does; an error names this function."""
+    _check_root(root)
+    try:
+        seed = engine.initial_gradient(root, gradient, False)
+        changes.check(engine.topological_order(root))  # (the pass checks it too: named here)
+    except (ValueError, RuntimeError) as error:
+        message = str(error).removeprefix("backward(): ")
+        raise type(error)(f"backprop_steps: {message}") from None
+    visits: list[tuple[Value, Any, list[Share]]] = []
+    received: dict[Value, list[Share]] = {}
 
     def visit(node: Value, grad: Any) -> None:
         grad = data_of(grad)
-        copied = np.array(grad, dtype=np.float64) if isinstance(grad, np.ndarray) else float(grad)
-        visits.append((node, copied))
+        # a scalar's .grad starts at 0.0 and backward() adds: -0.0 is stored as 0.0
+        copied = np.array(grad, dtype=np.float64) if isinstance(grad, np.ndarray) else \
+            0.0 + float(grad)
+        visits.append((node, copied, received.pop(node, [])))
+        if node.op is None:
+            return
+        # the shares the engine sends next, computed as it computes them, in its order
+        shares = engine.rule_on_data(node.op, grad, node)
+        for position, (parent, share) in enumerate(zip(node.parents, shares, strict=True)):
+            if share is not None and parent.requires_grad:
+                share = np.array(engine.sum_to_shape(share, parent.shape), dtype=np.float64)
+                received.setdefault(parent, []).append(
+                    (node, position, share if share.ndim else float(share)))
 
-    seed = engine.initial_gradient(root, gradient, False)
     engine.backpropagate(root, seed, visit)
     return visits
 
@@ -101,7 +132,9 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     """The engine's backward pass from `root`, one step per node, in the engine's own order.
 
     Uses the engine's real backward pass without touching any `.grad`. There is one step per
-    node that receives a gradient, plus frame 0.
+    node that receives a gradient, plus frame 0. Each gradient is the one `backward()` stores
+    (from a zero `.grad`); a value used more than once says which shares it sums (the first
+    `SHOWN_SHARES` of them).
 
     >>> from tinygrad_edu import Value
     >>> a = Value(2.0, label="a")
@@ -119,20 +152,46 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
 
     steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
     known: dict[Value, Any] = {}
-    for node, g in visits:
+    for node, g, shares in visits:
         known[node] = g
+        summed = _summed(shares, who)
         if node.op is None:
-            text = f"{who(node)} is a leaf: its gradient {summarize(g)} is final (added to .grad)"
+            text = (f"{who(node)} is a leaf: its gradient {summarize(g)} is final (added to "
+                    f".grad){summed}")
         else:
             operands = _expression(node.op.describe(node.params), [who(p) for p in node.parents])
             # the rule's own letters (out, a, b) stand for the boxes, named in quotes
             letters = ", ".join(f"{operand_letter(i)} is “{who(p)}”"
                                 for i, p in enumerate(node.parents))
-            text = (f"{who(node)} = {operands}: gradient {summarize(g)} arrives. "
+            text = (f"{who(node)} = {operands}: gradient {summarize(g)} arrives{summed}. "
                     f"Local rule (out is “{who(node)}”, {letters}): "
                     f"{local_rule(node.op, node.params)}")
         steps.append(BackpropStep(len(steps), node, g, text, dict(known)))
     return steps
+
+
+SHOWN_SHARES = 6
+"""A gradient summed from more uses than this lists the first ones and counts the others."""
+
+
+def _summed(shares: list[Share], who: Callable[[Value], str]) -> str:
+    """How a node's gradient adds up, when more than one use sends it a share: the
+    multivariable chain rule, as the engine sums them (empty for one use).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(2.0, label="x")
+    >>> y = x * x
+    >>> _summed([(y, 0, 2.0), (y, 1, 2.0)], lambda v: "y")
+    ', summed over 2 uses: 2.0000 from y (as a) + 2.0000 from y (as b)'
+    """
+    if len(shares) < 2:
+        return ""
+    parts = [f"{summarize(share)} from {who(user)}"
+             + (f" (as {operand_letter(position)})" if len(user.parents) > 1 else "")
+             for user, position, share in shares[:SHOWN_SHARES]]
+    more = len(shares) - SHOWN_SHARES
+    return (f", summed over {len(shares)} uses: " + " + ".join(parts)
+            + (f" + {more} more" if more > 0 else ""))
 
 
 def _expression(op: str, operands: list[str]) -> str:
@@ -224,6 +283,13 @@ class BackpropStepper:
         params: Any = None,
         inputs: Iterable[Value | str] | Value | str | None = None,
     ) -> None:
+        if not isinstance(title, str):
+            raise TypeError(f"backprop_html: title must be a str; got {describe(title)}")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer):
+            raise TypeError(f"backprop_html: max_steps must be a whole number; got "
+                            f"{describe(max_steps)}")
+        if max_steps < 1:
+            raise ValueError(f"backprop_html: max_steps must be at least 1; got {max_steps}")
         self.title = title
         self.steps = backprop_steps(root, gradient)
         if len(self.steps) - 1 > max_steps:
@@ -269,7 +335,7 @@ class BackpropStepper:
             svg = _inline_svg(frame.svg, f"{uid}-f{frame.number}-")
             frames.append(
                 f'<section class="frame" id="{uid}-frame-{frame.number}" '
-                f'data-step="{frame.number}" data-node="{frame.node}" '
+                f'data-step="{frame.number}" data-node="{html.escape(frame.node)}" '
                 f'aria-label="step {frame.number} of {last}"{hidden}>\n'
                 f'<p class="text">{html.escape(printable(frame.caption))}</p>\n{svg}\n'
                 '</section>')
@@ -287,10 +353,38 @@ class BackpropStepper:
                                                      stepper=self.html(page_keys=True))
 
     def save(self, path: str | Path) -> Path:
-        """Write `page()` to `path` and return the path."""
-        path = Path(path)
+        """Write `page()` to `path` and return the path; a folder, or a file in a folder that
+        does not exist, is refused."""
+        path = _page_path(path, "BackpropStepper.save")
         path.write_text(self.page(), encoding="utf-8")
         return path
+
+
+def _page_path(path: str | Path, who: str) -> Path:
+    """`path` as a Path to write a page to, or an error saying what is wrong with it: not a
+    path, a folder, a folder that does not exist (checked before any picture is rendered).
+
+    >>> _page_path("out/", "save")
+    Traceback (most recent call last):
+    ...
+    ValueError: save: 'out/' is a folder; give the name of a file in it, e.g. 'out/backprop.html'
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {describe(path)}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {describe(path)}")
+    if not text.strip():
+        raise ValueError(f"{who}: the path is empty; give a file name such as 'backprop.html'")
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
+                         f"{os.path.join(text, 'backprop.html')!r}")
+    folder = Path(text).parent
+    if not folder.is_dir():
+        error = NotADirectoryError if folder.exists() else FileNotFoundError
+        what = "is not a folder" if folder.exists() else "does not exist (create it first)"
+        raise error(f"{who}: cannot write {text!r}: the folder {str(folder)!r} {what}")
+    return Path(text)
 
 
 def step_through(root: Value, gradient: Any = None, **options: Any) -> BackpropStepper:
@@ -339,6 +433,9 @@ def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
                         **options: Any) -> Path:
     """Save `backprop_html(root, gradient, **options)` to `path` (UTF-8) and return the path.
 
+    `path` is checked before anything is rendered: a folder, or a file in a folder that does
+    not exist, is refused (no folder is created).
+
     >>> import tempfile
     >>> from tinygrad_edu import Value
     >>> with tempfile.TemporaryDirectory() as folder:
@@ -346,4 +443,6 @@ def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
     ...     path.read_text(encoding="utf-8").count('<section class="frame"')
     3
     """
+    _check_root(root)
+    path = _page_path(path, "write_backprop_html")  # (before the pictures are rendered)
     return BackpropStepper(root, gradient, **options).save(path)
