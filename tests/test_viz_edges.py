@@ -202,3 +202,14 @@ def test_step_texts_write_each_op_as_one_writes_it() -> None:
         text = backprop_steps(out, np.ones(out.shape))[1].text
         assert text.startswith(f"y = {expected}: "), text  # (was **2(x), [0:2](x), x stack x)
     assert re.match(r"n\d+ = -\(x\): ", backprop_steps(-x, np.ones(3))[1].text)
+
+
+def test_bidirectional_controls_are_written_out_and_emoji_kept() -> None:
+    # U+202E (right-to-left override) in a label would turn the rest of a caption around
+    from tinygrad_edu.viz.dot import printable
+
+    for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c":
+        assert printable(f"x{control}y") == f"x\\u{ord(control):04x}y"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # (joined by U+200D: kept)
+    assert printable(family) == family
+    assert "\\u202e" in draw_graph(Value(1.0, label="evil\u202eroot")).source

@@ -227,16 +227,23 @@ several operands (sub, div, pow, matmul, where, ...) are labelled a, b, ... in o
 
 def printable(text: str) -> str:
     """`text` with what no picture can hold written out: a control character, a lone
-    surrogate or U+FFFE/U+FFFF (SVG's XML refuses them; dot fails on NUL) as Python writes it
-    (``\\x01``, ``\\ud800``), a tab as a space, and ``\\r\\n`` or ``\\r`` as a newline.
+    surrogate or U+FFFE/U+FFFF (SVG's XML refuses them; dot fails on NUL), or a bidirectional
+    control (U+202E would turn the rest of a caption around) as Python writes it (``\\x01``,
+    ``\\ud800``, ``\\u202e``), a tab as a space, and ``\\r\\n`` or ``\\r`` as a newline.
 
     >>> printable("a\\tb\\x00c\\r\\nd")
     'a b\\\\x00c\\nd'
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
     return "".join(repr(char)[1:-1] if char != "\n" and (
-        unicodedata.category(char) in ("Cc", "Cs") or char in "\ufffe\uffff") else char
+        unicodedata.category(char) in ("Cc", "Cs") or char in _UNPRINTABLE) else char
         for char in text)
+
+
+_UNPRINTABLE = ("\ufffe\uffff"
+                "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters `printable` writes out besides controls and surrogates: two non-characters and
+the bidirectional controls (marks, embeddings, overrides, isolates)."""
 
 
 def _escape(text: str) -> str:
