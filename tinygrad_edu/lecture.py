@@ -34,6 +34,7 @@ AND   converged after 6 epochs (10 updates); final weights get 4/4 right
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import time
@@ -63,6 +64,7 @@ from tinygrad_edu.perceptron import Perceptron, PerceptronHistory
 from tinygrad_edu.plots import (
     PLOT_INSTALL_HINT,
     PlotDependencyError,
+    grid_predictions,
     plot_activations,
     plot_confusion_matrix,
     plot_decision_boundary,
@@ -221,11 +223,21 @@ def value_and_graph(out: PathLike = "out", *, quick: bool = False,
     result.report.append("  (check: d o / d n = 1 - o² = "
                          f"{1 - o.data ** 2:.4f}, and d n / d w1 = x1, so d o / d w1 = "
                          f"{(1 - o.data ** 2) * x1.data:+.4f})")
+    neuron = Neuron(2, activation="tanh", seed=0)  # the same neuron from tinygrad_edu.nn
+    neuron.weights.data = np.array([w1.data, w2.data])
+    neuron.bias.data = b.data
+    neuron([x1.data, x2.data]).backward()
+    weight_grads = ", ".join(f"{g:+.4f}" for g in neuron.weights.grad)
+    result.report.append(f"the same neuron as nn.Neuron(2, activation='tanh'): weights "
+                         f"{neuron.weights.data.tolist()}, bias {neuron.bias.data:.4f}; after "
+                         f"backward() weights.grad [{weight_grads}], bias.grad "
+                         f"{neuron.bias.grad:+.4f}")
     graph = viz.draw_graph(o, inputs=[x1, x2], legend=True)
     result.files.append(viz.save_graph(graph, folder / "neuron_graph.svg"))
     result.files.append(viz.write_backprop_html(o, folder / "neuron_backprop.html",
                                                 inputs=[x1, x2]))
-    result.details = {"output": o.data, "grads": {v.label: v.grad for v in (x1, x2, w1, w2, b)}}
+    result.details = {"output": o.data, "grads": {v.label: v.grad for v in (x1, x2, w1, w2, b)},
+                      "neuron": neuron}
     result.seconds = time.perf_counter() - start
     return result
 
@@ -239,26 +251,44 @@ def activation_functions(out: PathLike = "out", *, quick: bool = False, progress
                          names: Sequence[str] | None = None) -> ExampleResult:
     """Every activation with the derivative the engine computes (``activations.png``), and
     each derivative checked against central differences (`testing.gradcheck`) at points away
-    from its kink."""
+    from its kink; the lecture's requirement, monotone (non-decreasing), checked on a grid.
+    `names`: a list of names, or one name."""
     folder = _prepare(out)
     start = time.perf_counter()
     result = ExampleResult("activations", "Activation functions and their derivatives")
-    names = activation_names(None if names is None else list(names))
+    names = activation_names(None if names is None else
+                             [names] if isinstance(names, str) else list(names))
     points = np.linspace(-3.0, 3.0, 7 if quick else 25)
-    result.report.append(f"{'activation':<12} {'f(1)':>8} {'df/dz(1)':>9} {'f′(0)':>7}  "
-                         "gradcheck")
+    fine = np.linspace(-5.0, 5.0, 1001)  # for monotonicity: f(z) never falls as z grows
+    result.report.append(f"{'activation':<12} {'f(1)':>8} {'f′(1)':>8} {'f′(0)':>7} "
+                         f"{'monotone':>8}  gradcheck")
+    no_gradient, falling = [], []
     for name in names:
         activation = ACTIVATIONS[name]
         away = points[np.all(np.abs(points[:, None] - np.array(activation.kinks or [np.inf]))
                              > 1e-2, axis=1)]
         gradcheck(lambda x, f=activation: f(x), away)  # raises GradcheckError if wrong
-        one, zero = Value(1.0), Value(0.0)
+        one, zero, grid = Value(1.0), Value(0.0), Value(points)
         activation(one).backward()
         activation(zero).backward()
+        activation(grid).sum().backward()
+        if not np.any(np.asarray(grid.grad)):
+            no_gradient.append(name)
+        monotone = bool(np.all(np.diff(activation(Value(fine)).data) >= 0.0))
+        if not monotone:
+            falling.append(name)
         result.report.append(f"{name:<12} {activation(Value(1.0)).data:>8.4f} "
-                             f"{one.grad:>9.4f} {zero.grad:>7.4f}  ok at {len(away)} points")
-    result.report.append("f′(0) at a kink is the convention of the derivative table; "
-                         "step's derivative is 0 everywhere.")
+                             f"{one.grad:>8.4f} {zero.grad:>7.4f} "
+                             f"{'yes' if monotone else 'no':>8}  ok at {len(away)} points")
+    if any(ACTIVATIONS[name].kinks for name in names):
+        result.report.append("f′(0) at a kink is the convention of the derivative table.")
+    if falling:
+        result.report.append(f"not monotone (f falls somewhere in [-5, 5]): "
+                             f"{', '.join(falling)}.")
+    if no_gradient:
+        result.report.append(f"{', '.join(no_gradient)}: backward() gives 0 at every one of "
+                             f"the {len(points)} points, so gradient descent cannot train it "
+                             "(hence Rosenblatt's own rule).")
     columns = min(5, len(names))
     if _can_plot(result, "activations.png"):
         fig = _figure(3.2 * columns, 3.0 * -(-len(names) // columns) + 0.8)
@@ -277,12 +307,29 @@ GATE_NAMES = ("and", "or", "nand", "xor")
 
 
 def _two_blobs(n_per_class: int, seed: int) -> tuple[Array, Labels]:
-    """Two Gaussian clouds, linearly separable: class 0 around (−1, −1), class 1 around (1, 1)."""
+    """Two Gaussian clouds, class 0 around (−1, −0.8), class 1 around (1, 1): far enough apart
+    that a line separates them for most seeds (for seed 0, the default), not for every one."""
     rng = np.random.default_rng(seed)
     centers = np.array([[-1.0, -0.8], [1.0, 1.0]])
     X = np.concatenate([c + 0.45 * rng.standard_normal((n_per_class, 2)) for c in centers])
     y = np.repeat(np.arange(2, dtype=np.int64), n_per_class)
     return X, y
+
+
+def _labellings_a_line_draws(X: Array, y: Labels) -> tuple[int, int]:
+    """How many of the 2ⁿ labellings of the n points `X` a straight line draws, and the most
+    labels of `y` one of them gets right. Rosenblatt's rule, from zero weights, tells which
+    ones a line draws: it converges on every linearly separable labelling and cycles on the
+    others (their weights stay bounded and on a lattice, so they come back)."""
+    drawn, best = 0, 0
+    for labels in itertools.product((0, 1), repeat=len(y)):
+        history = Perceptron(X.shape[1], zeros=True).fit(X, labels, max_epochs=10_000)
+        if not (history.converged or history.cycled):  # (not for n points on a lattice)
+            raise RuntimeError(f"the perceptron neither converged nor cycled on {labels}")
+        if history.converged:
+            drawn += 1
+            best = max(best, int(np.sum(np.array(labels) == y)))
+    return drawn, best
 
 
 def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> str:
@@ -316,10 +363,13 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         histories[gate] = p.fit(X, y, lr=1.0, max_epochs=100)
         perceptrons[gate] = p
         correct = int(np.sum(p.predict(X) == y))
-        result.accuracies[f"perceptron {gate.upper()}"] = correct / 4
+        result.accuracies[f"perceptron {gate.upper()}"] = correct / len(y)
         result.report.append(describe_gate_run(gate, histories[gate], correct))
-    result.report.append("      (no straight line gets more than 3 of XOR's 4 points right: "
-                         "Minsky and Papert, 1969)")
+    X, y = logic_gate("xor")
+    drawn, best = _labellings_a_line_draws(X, y)
+    result.report.append(f"      (of the {2 ** len(y)} ways to label the 4 corners, a line draws "
+                         f"{drawn}: the rule learns each of them; the closest to XOR gets "
+                         f"{best} of its 4 right: Minsky and Papert, 1969)")
     if _can_plot(result, "perceptron_gates.png"):
         fig = _figure(14.0, 3.9)
         axes = fig.subplots(1, 4)
@@ -378,7 +428,7 @@ def _sigmoid_neuron_frames(folder: Path, result: ExampleResult, quick: bool,
                          f"{steps} steps (loss {frames[0][1]:.3f} → {final[1]:.3f})")
     if not _can_plot(result, "sigmoid_neuron_frames.png", "sigmoid_neuron.gif"):
         return []
-    snapshot = Neuron(2)
+    snapshot = Neuron(2, seed=0)  # (a seed: numpy's global random state stays the learner's)
 
     def draw(ax: Any, frame: tuple[int, float, float, Any]) -> None:
         step, loss_value, acc, (w, bias) = frame
@@ -467,9 +517,11 @@ def xor_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = Fals
                                    resolution=80 if quick else 200,
                                    title=f"{name}: {_percent(result.accuracies[name])} right")
         axes[0].legend(loc="center", fontsize=8, framealpha=0.9)
-        with no_grad():
-            probability = models["linear MLP"](X).sigmoid().mean().item()
-        axes[1].text(0.5, 0.5, f"σ(output) = {probability:.2f} everywhere:\n"
+        probability = np.asarray(grid_predictions(models["linear MLP"], X, resolution=20,
+                                                  margin=0.35)[3])  # σ(output) on the picture
+        low, high = f"{np.min(probability):.2f}", f"{np.max(probability):.2f}"
+        where = f"= {low} everywhere" if low == high else f"from {low} to {high}"
+        axes[1].text(0.5, 0.5, f"σ(output) {where}:\n"
                      "no line separates XOR", transform=axes[1].transAxes, ha="center",
                      va="center", fontsize=10, bbox={"facecolor": "white", "alpha": 0.9})
         for name, curve in losses.items():
@@ -498,6 +550,19 @@ GRID_LAYERS = (0, 1, 2, 3)
 GRID_UNITS = (2, 4, 8, 16)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _counts(values: Sequence[int], name: str, least: int) -> list[int]:
+    """`values` as a list of integers >= `least` (at least one), or a ValueError naming them."""
+    listed = isinstance(values, Sequence | np.ndarray) and not isinstance(values, str)
+    if not (listed and len(values) and all(_is_int(c) and c >= least for c in values)):
+        raise ValueError(f"decision_boundaries: {name} must be a list of integers >= {least}, "
+                         f"at least one; got {values!r}")
+    return [int(c) for c in values]
+
+
 def decision_boundaries(out: PathLike = "out", *, quick: bool = False, progress: bool = False,
                         seed: int = 0, layers: Sequence[int] = GRID_LAYERS,
                         units: Sequence[int] = GRID_UNITS, steps: int | None = None,
@@ -506,18 +571,15 @@ def decision_boundaries(out: PathLike = "out", *, quick: bool = False, progress:
     (rows) of n tanh units (columns) trained on a two-arm spiral, each panel its boundary and
     training accuracy. m = 0 is a single linear neuron: n plays no part, and it stays near
     chance; more layers and more units draw more complicated boundaries."""
-    folder = _prepare(out)
+    layers, units = _counts(layers, "layers", 0), _counts(units, "units", 1)
+    steps = steps if steps is not None else (400 if quick else 2000)
+    if not _is_int(steps) or steps < 1:
+        raise ValueError(f"decision_boundaries: steps must be an integer >= 1; got {steps!r}")
+    folder = _prepare(out)  # (after the checks: a refused call leaves no folder behind)
     start = time.perf_counter()
     result = ExampleResult("decision_boundaries",
                            "Decision boundaries: m hidden layers × n units on a spiral")
-    layers, units = list(layers), list(units)
-    if not layers or not units or min(layers) < 0 or min(units) < 1:
-        raise ValueError("decision_boundaries: layers must be counts >= 0 and units counts "
-                         f">= 1, at least one of each; got layers={layers}, units={units}")
     X, y = make_spiral(60 if quick else 150, noise=0.03, seed=seed, turns=2.0)
-    steps = steps if steps is not None else (400 if quick else 2000)
-    if steps < 1:
-        raise ValueError(f"decision_boundaries: steps must be >= 1; got {steps}")
     lr = 0.05 if quick else 0.03
     grid = np.zeros((len(layers), len(units)))
     models: dict[tuple[int, int], MLP] = {}
@@ -590,21 +652,23 @@ def micrograd_demo(out: PathLike = "out", *, quick: bool = False, progress: bool
     opt = SGD(model.parameters(), lr=1.0)
     steps = 100  # (micrograd's demo: 100 steps, its rate decaying from 1.0 to 0.1)
     signs = 2.0 * y - 1.0  # the hinge loss wants labels ±1
-    losses, accuracies = [], []
+    losses, accuracies = [], []  # both of the same weights: before step k, after the last
     bar = progress_bar(steps, "moons", progress)
-    for k in range(steps):
+    for k in range(steps + 1):
         data_loss = hinge_loss(model(X), signs)
         l2 = 1e-4 * sum(((p * p).sum() for p in model.parameters()), Value(0.0))
         loss = data_loss + l2
+        losses.append(float(loss.data))
+        accuracies.append(accuracy(model, X, y))
+        if k == steps:
+            break
         opt.zero_grad()
         loss.backward()
         opt.lr = 1.0 - 0.9 * k / steps
         opt.step()
-        losses.append(float(loss.data))
-        accuracies.append(accuracy(model, X, y))
         bar.update(1)
     bar.close()
-    final = accuracy(model, X, y)
+    final = accuracies[-1]
     result.accuracies["MLP on moons"] = final
     result.report.append(f"{model!r}, {model.num_parameters()} parameters: loss "
                          f"{losses[0]:.3f} → {losses[-1]:.4f}, training accuracy "
@@ -629,7 +693,7 @@ def micrograd_demo(out: PathLike = "out", *, quick: bool = False, progress: bool
         fig.suptitle("micrograd's demo with tinygrad_edu: MLP 2 → 16 → 16 → 1 on two moons")
         fig.tight_layout()
         result.files.append(_save(fig, folder / "micrograd_moons.png"))
-    result.details = {"losses": losses, "model": model}
+    result.details = {"losses": losses, "accuracies": accuracies, "model": model}
     result.seconds = time.perf_counter() - start
     return result
 
@@ -686,11 +750,8 @@ def digits_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = F
     result.report.append(f"held-out test accuracy {100 * history.test_accuracy[-1]:.1f}% "
                          f"({len(y_test) - len(wrong)}/{len(y_test)} right); lowest test loss "
                          f"at epoch {history.best_epoch} of {epochs}")
-    off_diagonal = matrix - np.diag(np.diag(matrix))
-    if off_diagonal.any():
-        true, taken = np.unravel_index(int(off_diagonal.argmax()), matrix.shape)
-        result.report.append(f"most frequent mistake: a {true} taken for a {taken} "
-                             f"({plural(int(off_diagonal.max()), 'time')})")
+    if len(wrong):
+        result.report.append(_most_frequent_mistakes(matrix))
     if _can_plot(result, "digits_curves.png", "digits_confusion.png", "digits_mistakes.png"):
         fig = _figure(11.0, 4.2)
         plot_learning_curves(history, fig.subplots(1, 2))
@@ -717,6 +778,30 @@ def digits_mlp(out: PathLike = "out", *, quick: bool = False, progress: bool = F
                       "wrong": wrong, "epochs": epochs}
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _most_frequent_mistakes(matrix: np.ndarray[Any, Any], shown: int = 3) -> str:
+    """The line naming the most frequent mistakes in a confusion matrix (true class by row),
+    every one of them when several are as frequent (the first `shown`, then how many more).
+
+    >>> print(_most_frequent_mistakes(np.array([[5, 2, 0], [0, 4, 2], [1, 0, 3]])))
+    most frequent mistakes, 2 times each: a 0 taken for a 1, a 1 taken for a 2
+    """
+    off_diagonal = matrix - np.diag(np.diag(matrix))
+    most = int(off_diagonal.max())
+    pairs = [f"{_a(int(t))} taken for {_a(int(p))}"
+             for t, p in np.argwhere(off_diagonal == most)]
+    more = f" and {len(pairs) - shown} more" if len(pairs) > shown else ""
+    if len(pairs) == 1:
+        return f"most frequent mistake: {pairs[0]} ({plural(most, 'time')})"
+    return (f"most frequent mistakes, {plural(most, 'time')} each: "
+            f"{', '.join(pairs[:shown])}{more}")
+
+
+def _a(number: int) -> str:
+    """A number with its article: 'a 3', 'an 8', 'an 11'."""
+    spoken_with_a_vowel = str(number).startswith("8") or number in (11, 18)
+    return f"{'an' if spoken_with_a_vowel else 'a'} {number}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -746,8 +831,8 @@ def run_tour(out: PathLike = "out", *, quick: bool = False, progress: bool = Fal
              only: Sequence[str] | None = None,
              on_result: Callable[[ExampleResult], None] | None = None) -> list[ExampleResult]:
     """Run the examples (all, or those named in `only`) into one folder, in order;
-    `on_result` is called after each one."""
-    names = list(EXAMPLES) if only is None else list(only)
+    `on_result` is called after each one; `only` may be one name."""
+    names = list(EXAMPLES) if only is None else [only] if isinstance(only, str) else list(only)
     unknown = [name for name in names if name not in EXAMPLES]
     if unknown:
         raise ValueError(f"unknown example(s): {', '.join(unknown)}; known: "
