@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 import pytest
 
 from tinygrad_edu import cli, lecture, training
@@ -102,6 +103,25 @@ def test_perceptron_with_out_writes_the_pictures(tmp_path: Path,
     assert "OR    converged" in out and "XOR" not in out
     assert (tmp_path / "perceptron_gates.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "sigmoid_neuron.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_perceptron_pictures_draw_the_runs_printed(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pictures were drawn with lr 1, 100 epochs and all four gates, whatever was asked
+    runs: list[lecture.ExampleResult] = []
+    original = lecture.perceptron_logic_gates
+
+    def recorded(*args: Any, **kwargs: Any) -> lecture.ExampleResult:
+        runs.append(original(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(lecture, "perceptron_logic_gates", recorded)
+    assert main(["perceptron", "--gate", "and", "--lr", "0.001", "--max-epochs", "1", "--zeros",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    histories = runs[0].details["histories"]
+    assert list(histories) == ["and"]
+    assert histories["and"].epochs == 1 and not histories["and"].converged
+    assert np.all(histories["and"].initial_weights == 0.0)
 
 
 def test_boundaries_with_a_small_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,8 +170,10 @@ def _run_perceptron(args: argparse.Namespace) -> int:
         correct = int(np.sum(p.predict(X) == y))
         print("  " + lecture.describe_gate_run(gate, history, correct))
     if args.out is not None:
-        result = lecture.perceptron_logic_gates(args.out, progress=lecture.progress_wanted(args),
-                                                seed=args.seed)
+        result = lecture.perceptron_logic_gates(
+            args.out, progress=lecture.progress_wanted(args), seed=args.seed,
+            gates=args.gate or lecture.GATE_NAMES, lr=args.lr, max_epochs=args.max_epochs,
+            zeros=args.zeros)  # (the pictures of the runs printed above)
         print()
         for path in result.files:
             print(f"wrote {path}")

@@ -346,39 +346,49 @@ def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> st
 
 
 def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
-                           progress: bool = False, seed: int = 0) -> ExampleResult:
-    """Rosenblatt's rule on AND, OR, NAND and XOR (``perceptron_gates.png``: each gate's
-    points and final boundary), then a sigmoid neuron trained by gradient descent on two
-    clouds, its boundary drawn as it moves (``sigmoid_neuron.gif`` and a strip of frames,
-    ``sigmoid_neuron_frames.png``)."""
+                           progress: bool = False, seed: int = 0,
+                           gates: Sequence[str] = GATE_NAMES, lr: float = 1.0,
+                           max_epochs: int = 100, zeros: bool = False) -> ExampleResult:
+    """Rosenblatt's rule on AND, OR, NAND and XOR (or `gates`; from random weights drawn with
+    `seed`, or from zeros; `lr`, `max_epochs` as `Perceptron.fit` takes them) in
+    ``perceptron_gates.png``: each gate's points and final boundary; then a sigmoid neuron
+    trained by gradient descent on two clouds, its boundary drawn as it moves
+    (``sigmoid_neuron.gif`` and a strip of frames, ``sigmoid_neuron_frames.png``)."""
+    gates = [gates] if isinstance(gates, str) else list(gates)
+    unknown = [gate for gate in gates if gate not in GATE_NAMES]
+    if not gates or unknown:
+        raise ValueError(f"perceptron_logic_gates: gates must be some of {', '.join(GATE_NAMES)}"
+                         f"; got {gates!r}")
     folder = _prepare(out)
     start = time.perf_counter()
     result = ExampleResult("perceptron_logic_gates",
                            "Rosenblatt's perceptron on logic gates; a sigmoid neuron learning")
     histories: dict[str, PerceptronHistory] = {}
     perceptrons: dict[str, Perceptron] = {}
-    for gate in GATE_NAMES:
+    for gate in gates:
         X, y = logic_gate(gate)
-        p = Perceptron(2, seed=seed)
-        histories[gate] = p.fit(X, y, lr=1.0, max_epochs=100)
+        p = Perceptron(2, seed=seed, zeros=zeros)
+        histories[gate] = p.fit(X, y, lr=lr, max_epochs=max_epochs)
         perceptrons[gate] = p
         correct = int(np.sum(p.predict(X) == y))
         result.accuracies[f"perceptron {gate.upper()}"] = correct / len(y)
         result.report.append(describe_gate_run(gate, histories[gate], correct))
-    X, y = logic_gate("xor")
-    drawn, best = _labellings_a_line_draws(X, y)
-    result.report.append(f"      (of the {2 ** len(y)} ways to label the 4 corners, a line draws "
-                         f"{drawn}: the rule learns each of them; the closest to XOR gets "
-                         f"{best} of its 4 right: Minsky and Papert, 1969)")
+    if "xor" in gates:
+        X, y = logic_gate("xor")
+        drawn, best = _labellings_a_line_draws(X, y)
+        result.report.append(f"      (of the {2 ** len(y)} ways to label the 4 corners, a line "
+                             f"draws {drawn}: the rule learns each of them; the closest to XOR "
+                             f"gets {best} of its 4 right: Minsky and Papert, 1969)")
     if _can_plot(result, "perceptron_gates.png"):
-        fig = _figure(14.0, 3.9)
-        axes = fig.subplots(1, 4)
-        for ax, gate in zip(axes, GATE_NAMES, strict=True):
+        fig = _figure(3.5 * len(gates), 3.9)
+        axes = np.atleast_1d(fig.subplots(1, len(gates)))
+        for ax, gate in zip(axes, gates, strict=True):
             X, y = logic_gate(gate)
             history = histories[gate]
-            right = round(4 * result.accuracies[f"perceptron {gate.upper()}"])
+            right = f"{round(len(y) * result.accuracies[f'perceptron {gate.upper()}'])}/4 right"
             state = (f"converged in {plural(history.epochs, 'epoch')}" if history.converged
-                     else f"never converges ({right}/4 right)")
+                     else f"never converges ({right})" if history.cycled
+                     else f"not converged in {plural(history.epochs, 'epoch')} ({right})")
             plot_decision_boundary(perceptrons[gate], X, y, ax, title=f"{gate.upper()}: {state}",
                                    shade="class", margin=0.35, point_size=90,
                                    resolution=80 if quick else 200)
