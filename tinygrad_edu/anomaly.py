@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -21,23 +21,22 @@ from tinygrad_edu import engine
 from tinygrad_edu.changes import describe_value
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Primitive, Value
-from tinygrad_edu.grad_mode import run_inside
+from tinygrad_edu.grad_mode import ContextDecorator
 
 __all__ = ["detect_anomaly"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 _reference_apply: Callable[..., Value] = engine.apply.__wrapped__  # type: ignore[attr-defined]
 
 
-class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anomaly)
+class detect_anomaly(ContextDecorator):  # noqa: N801  (as torch.autograd.detect_anomaly)
     """Raise `FloatingPointError` at the first operation whose result holds nan or inf.
 
     Inside, every operation runs through the reference `apply`, which checks its result and
     names the op and its operands (forward passes and recorded backward passes alike), and
     `backward()` runs the reference pass, which checks each rule's gradients for nan (as
     PyTorch's anomaly mode) and names the rule and the operand. A context manager and a
-    decorator (``@detect_anomaly()``).
+    decorator (``@detect_anomaly()`` or ``@detect_anomaly``; a generator function's body runs
+    inside too). As PyTorch's, it is one switch for all threads.
     """
 
     _depth = 0
@@ -48,14 +47,11 @@ class detect_anomaly:  # noqa: N801  (lower case, as torch.autograd.detect_anoma
         detect_anomaly._depth += 1
 
     def __exit__(self, *exc: object) -> None:
+        if detect_anomaly._depth == 0:  # (else the next block would check nothing)
+            raise RuntimeError("detect_anomaly: __exit__ without __enter__")
         detect_anomaly._depth -= 1
         if detect_anomaly._depth == 0:
             engine.route_operations(None)
-
-    def __call__(self, func: F) -> F:
-        """As a decorator: the function runs inside (as torch.autograd.detect_anomaly); a
-        generator function's body too (`grad_mode.run_inside`)."""
-        return run_inside(func, detect_anomaly)
 
 
 def _checked_apply(prim: Primitive, *args: Any, **params: Any) -> Value:
@@ -86,4 +82,13 @@ def _checked_shares(node: Value, g: Any, shares: tuple[Any, ...]) -> None:
 
 
 def _operand_text(arg: Any) -> str:
-    return describe_value(arg) if isinstance(arg, Value) else f"the constant {describe(arg)}"
+    """An operand as the message names it; one that holds nan or inf already says so (the
+    op did not make it: it came in)."""
+    if not isinstance(arg, Value):
+        return f"the constant {describe(arg)}"
+    data = np.asarray(arg._data)
+    held = [kind for kind, found in (("nan", np.isnan(data)), ("inf", np.isinf(data)))
+            if found.any()]
+    if held:
+        return f"{describe_value(arg)[:-1]}, holding {' and '.join(held)} already)"
+    return describe_value(arg)

@@ -486,11 +486,13 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
     if output.requires_grad:
         seed = initial_gradient(output, None, create_graph)
         backpropagate(output, seed, capture, create_graph=create_graph)
-    result = []
+    result: list[Any] = []
     for x in inputs:
         g = captured[x]
         if g is None:
             g = 0.0 if x.shape == () else np.zeros(x.shape)
+        elif any(np.may_share_memory(g, h) for h in result if type(h) is np.ndarray):
+            g = g.copy()  # (a + b sends both one array: each input gets its own)
         if create_graph and not isinstance(g, Value):
             g = Value(g, requires_grad=False)
         result.append(g)

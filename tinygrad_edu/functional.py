@@ -11,52 +11,108 @@ gradient, so that `grad(grad(f))` is the second derivative.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, SupportsIndex
 
-from tinygrad_edu.data import data_of
-from tinygrad_edu.engine import Value, constant, enable_grad, gradients
+import numpy as np
+
+from tinygrad_edu.data import data_of, describe
+from tinygrad_edu.engine import Value, constant, enable_grad, gradients, is_grad_enabled
 from tinygrad_edu.kernels import is_number
 
 __all__ = ["grad"]
 
 
-def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+def grad(f: Callable[..., Any],
+         argnums: SupportsIndex | Sequence[SupportsIndex] = 0) -> Callable[..., Any]:
     """The function that computes the gradient of a scalar-valued `f` (as `jax.grad`).
 
     Given numbers or arrays it returns numbers or arrays; given Values (as happens when it is
     itself differentiated) it returns Values, so `grad(grad(f))` is the second derivative.
-    Keyword arguments are passed on to `f`, not differentiated (as in jax.grad).
+    Keyword arguments are passed on to `f`, not differentiated (as in jax.grad). `argnums` is
+    one position or a non-empty tuple (or list) of distinct ones; negative ones count from
+    the end. Inside `no_grad()`, the gradient of a Value is a constant Value: no graph.
 
     >>> f = lambda x: x ** 3
     >>> grad(f)(2.0), grad(grad(f))(2.0)
     (12.0, 12.0)
     """
-    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not callable(f):
+        raise TypeError(f"grad: f must be a function; got {describe(f)}")
+    positions = _checked_argnums(argnums)
 
     def gradient_of_f(*args: Any, **kwargs: Any) -> Any:
-        if max(positions, default=-1) >= len(args):
-            raise TypeError(f"grad: argnums={argnums} but the function got {len(args)} arguments")
+        chosen = _positions_in(positions, argnums, len(args))
+        recording = is_grad_enabled()  # (inside no_grad: no graph, the gradient a constant)
         values = list(args)
-        nested = False
-        for i in positions:  # each position a variable of its own, as in jax.grad
+        nested = as_values = False
+        for i in chosen:  # each position a variable of its own, as in jax.grad
             if isinstance(values[i], Value) and values[i].requires_grad:
                 # differentiating a gradient: the graph goes back to the input, through a
                 # node of this position's own (the input itself may be used elsewhere too:
                 # closed over by f, or given at another position)
-                nested = True
-                values[i] = values[i] * 1.0
-            else:
+                as_values = True
+                if recording:
+                    nested = True
+                    values[i] = values[i] * 1.0
+                    continue
+            try:
                 values[i] = Value(data_of(values[i]))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"grad: argument {i}: {error}") from None
         with enable_grad():
             out = f(*values, **kwargs)  # (keywords are passed on, not differentiated)
-        if is_number(out):
+        if is_number(out) or (type(out) is np.ndarray and out.shape == () and is_number(out[()])):
             out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
-            shape = out.shape if isinstance(out, Value) else type(out).__name__
-            raise TypeError(f"grad: f must return a scalar Value; it returned {shape}")
-        grads = gradients(out, [values[i] for i in positions], create_graph=nested)
-        return grads[0] if isinstance(argnums, int) else tuple(grads)
+            shape = f"shape {out.shape}" if isinstance(out, Value) else describe(out)
+            aux = "; there is no has_aux (as jax.grad's): return the scalar alone" if (
+                isinstance(out, tuple)) else ""
+            raise TypeError("grad: f must return a scalar Value (or a number, for a constant "
+                            f"function); it returned {shape}{aux}")
+        grads = gradients(out, [values[i] for i in chosen], create_graph=nested)
+        if as_values and not nested:
+            grads = [Value(g, requires_grad=False) for g in grads]
+        return grads[0] if not isinstance(positions, tuple) else tuple(grads)
 
-    functools.update_wrapper(gradient_of_f, f, assigned=("__module__", "__name__", "__doc__"))
+    functools.update_wrapper(gradient_of_f, f, assigned=("__module__", "__name__",
+                                                         "__qualname__", "__doc__"))
     return gradient_of_f
+
+
+def _checked_argnums(argnums: object) -> int | tuple[int, ...]:
+    """`argnums` as an int or a tuple of ints, or a TypeError/ValueError that names it."""
+    def one(n: object) -> int:
+        if isinstance(n, bool | np.bool_):  # (an int to Python, but no position)
+            raise TypeError(f"grad: argnums must be an int or a tuple of ints; got {n!r}")
+        try:
+            return operator.index(n)  # type: ignore[arg-type]  # (np.int64 too, as jax)
+        except TypeError:
+            raise TypeError("grad: argnums must be an int or a tuple of ints; got "
+                            f"{describe(argnums)}") from None
+
+    if not isinstance(argnums, tuple | list):
+        return one(argnums)
+    positions = tuple(one(n) for n in argnums)
+    if not positions:
+        raise ValueError("grad: argnums is empty; give the position of at least one argument")
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"grad: argnums must be distinct positions; got {argnums!r}")
+    return positions
+
+
+def _positions_in(positions: int | tuple[int, ...], argnums: object, count: int) -> list[int]:
+    """The positions `argnums` names among `count` positional arguments, negative ones
+    counted from the end; a TypeError when one is past the arguments given."""
+    chosen = []
+    for n in positions if isinstance(positions, tuple) else (positions,):
+        if not -count <= n < count:
+            raise TypeError(f"grad: argnums={argnums!r}, but f was given {count} positional "
+                            f"argument{'' if count == 1 else 's'} (keyword arguments are passed "
+                            "on, not differentiated)")
+        chosen.append(n % count)
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"grad: argnums={argnums!r} names one of the {count} arguments twice")
+    return chosen
+

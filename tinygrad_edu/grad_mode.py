@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import reprlib
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, Self, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["enable_grad", "is_grad_enabled", "no_grad"]
+__all__ = ["ContextDecorator", "enable_grad", "is_grad_enabled", "no_grad"]
 
 enabled = True
 """True while every thread records (none is inside `no_grad`): the fast copies read it without
@@ -62,6 +63,7 @@ def run_inside(func: F, context: Callable[[], Any]) -> F:
     >>> [y.requires_grad for y in squares([Value(2.0)])], is_grad_enabled()
     ([False], True)
     """
+    check_decorated(func, context)
     if inspect.isgeneratorfunction(func):
         @functools.wraps(func)
         def generator(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
@@ -93,18 +95,33 @@ def run_inside(func: F, context: Callable[[], Any]) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def check_decorated(func: object, context: Callable[[], Any]) -> None:
+    """Refuse what `run_inside` cannot run inside `context`: no function (``no_grad(False)``,
+    mistaken for ``torch.set_grad_enabled(False)``), a class, or an async function, whose
+    body runs later, at each await, beside other tasks of this thread: it would run outside."""
+    name = getattr(context, "__name__", "the context")
+    if not callable(func):
+        raise TypeError(f"{name}() takes no arguments: use it as `with {name}():`, or decorate "
+                        f"a function with @{name} or @{name}(); got {reprlib.repr(func)} "
+                        f"(type {type(func).__name__})")
+    if inspect.isclass(func):
+        raise TypeError(f"@{name} cannot decorate the class {func.__name__} (as PyTorch's, it "
+                        "would be unclear which methods run inside); decorate its methods")
+    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(f"@{name} cannot decorate the async function "
+                        f"{getattr(func, '__name__', func)}: its "
+                        "body runs when awaited, not inside; use `with "
+                        f"{name}():` in its body, around code that does not await")
+
+
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()` (in this thread)."""
     return enabled or getattr(_thread, "recording", True)
 
 
-class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a statement)
-    """Record no graph inside: results have no parents and `requires_grad=False`.
-
-    A context manager and a decorator (``@no_grad()`` or ``@no_grad``).
-    """
-
-    _switch_to = False  # what recording is switched to inside
+class ContextDecorator:
+    """A context manager that is also a decorator, with or without parentheses
+    (``@no_grad()`` or ``@no_grad``): what `no_grad`, `enable_grad` and `detect_anomaly` share."""
 
     @overload
     def __new__(cls, func: None = None) -> Self: ...
@@ -116,14 +133,40 @@ class no_grad:  # noqa: N801  (lower case, as torch.no_grad: it reads as a state
             return cls()(func)
         return super().__new__(cls)
 
-    def __enter__(self) -> None:
-        self._previous = switch(self._switch_to)
-
-    def __exit__(self, *exc: object) -> None:
-        switch(self._previous)
-
     def __call__(self, func: F) -> F:
         return run_inside(func, type(self))
+
+
+class no_grad(ContextDecorator):  # noqa: N801  (lower case, as torch.no_grad: a statement)
+    """Record no graph inside: results have no parents and `requires_grad=False`.
+
+    A context manager and a decorator (``@no_grad()`` or ``@no_grad``). One instance may be
+    entered again while inside (``with ctx: with ctx:``) and in several threads at once:
+    each exit restores what its own entry found (in its thread).
+    """
+
+    _switch_to = False  # what recording is switched to inside
+
+    def __enter__(self) -> None:
+        saved = _saved_switches()
+        saved.append((self, switch(self._switch_to)))
+
+    def __exit__(self, *exc: object) -> None:
+        saved = _saved_switches()
+        for k in range(len(saved) - 1, -1, -1):  # this instance's latest entry in this thread
+            if saved[k][0] is self:
+                switch(saved.pop(k)[1])
+                return
+        raise RuntimeError(f"{type(self).__name__}: __exit__ in a thread where this instance "
+                           "was not entered")
+
+
+def _saved_switches() -> list[tuple[no_grad, bool]]:
+    """This thread's open `no_grad`/`enable_grad` blocks, each with the switch it found."""
+    saved: list[tuple[no_grad, bool]] | None = getattr(_thread, "saved", None)
+    if saved is None:
+        saved = _thread.saved = []
+    return saved
 
 
 class enable_grad(no_grad):  # noqa: N801
