@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,28 @@ def _check_seed(who: str, seed: Any) -> None:
         raise TypeError(f"{who}: seed must be an int ≥ 0; got {describe(seed)}")
     if seed < 0:
         raise ValueError(f"{who}: seed must be an int ≥ 0; got {seed}")
+
+
+def _check_f(who: str, f: Any, inputs: Sequence[Any]) -> None:
+    """Refuse an `f` that is not callable, or that cannot take one argument per input (a
+    bare TypeError from inside f would not say that the inputs are the cause)."""
+    if not callable(f):
+        raise TypeError(f"{who}: f must be a function of the inputs, as in {who}(f, *inputs); "
+                        f"got {describe(f)}")
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):  # (no signature to read: a builtin, say)
+        return
+    try:
+        signature.bind(*inputs)
+    except TypeError as error:
+        n = len(inputs)
+        hint = ""
+        if n == 1 and isinstance(inputs[0], tuple | list) and len(inputs[0]) > 1:
+            hint = (f"; give the inputs one by one, {who}(f, x, y), not in one tuple or list "
+                    f"as PyTorch's gradcheck takes them: {who}(f, (x, y)) gives f one input")
+        raise TypeError(f"{who}: f cannot take the {n} input{'s' if n != 1 else ''} given "
+                        f"(one Value per input): {error}{hint}") from None
 
 
 def _where(i: int, index: tuple[int, ...], shape: tuple[int, ...]) -> str:
@@ -158,6 +181,7 @@ def numerical_grad(f: Callable[..., Any], *inputs: Any, eps: float = 1e-6) -> li
     [12.0]
     """
     _check_steps("numerical_grad", eps)
+    _check_f("numerical_grad", f, inputs)
     datas = _inputs("numerical_grad", inputs)
     return _differences("numerical_grad", f, datas, eps)
 
@@ -370,12 +394,28 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
                             float(analytical_i[entry][index]), how,
                             _case(what, upstreams, out_shape, order, seed, atol, rtol, eps),
                             eps, atol, rtol)
+        message += _unconnected(out, leaves[i], i, float(analytical_i[entry][index]))
         if scale < 0:
             message += (f"; the analytical value is the engine's gradient for the upstream "
                         f"gradient u = {scale!r}, divided by u (for u = {upstreams[0][1]!r} it "
                         "agreed): a rule must be linear in its upstream gradient g")
         raise GradcheckError(message)
     return True
+
+
+def _unconnected(out: Any, leaf: Value, i: int, analytical: float) -> str:
+    """Why the analytical value is 0, when f's result is not connected to input `i` in the
+    engine's graph (f took its data out with .data, .item(), float(), ...), or ""."""
+    if analytical != 0.0:
+        return ""
+    if not isinstance(out, Value):
+        return (f"; f returned {describe(out)}, not a Value: the engine has no graph to "
+                "differentiate (f computes with .data, .item() or float() somewhere?)")
+    if out.requires_grad and any(node is leaf for node in topological_order(out)):
+        return ""
+    return (f"; f's result does not depend on input {i} in the engine's graph, so the "
+            f"analytical value is 0: f uses input {i}'s numbers outside the graph (.data, "
+            ".item(), float(), detach() or no_grad() inside f?)")
 
 
 def _case(what: str, upstreams: list[tuple[Any, float]], out_shape: tuple[int, ...], order: int,
@@ -418,10 +458,11 @@ def gradcheck(
     >>> gradcheck(lambda x: x.exp(), [0.5, 1.5], order=2)
     True
     """
-    if order not in (1, 2):
-        raise ValueError(f"gradcheck: order must be 1 or 2; got {order}")
+    if not isinstance(order, int | np.integer) or isinstance(order, bool) or order not in (1, 2):
+        raise ValueError(f"gradcheck: order must be 1 or 2; got {order!r}")
     _check_steps("gradcheck", eps, atol, rtol)
     _check_seed("gradcheck", seed)
+    _check_f("gradcheck", f, inputs)
     datas = _inputs("gradcheck", inputs)
     return _check("gradcheck", f, datas, eps=eps, atol=atol, rtol=rtol, order=order, seed=seed)
 
@@ -452,6 +493,7 @@ def gradgradcheck(
     """
     _check_steps("gradgradcheck", eps, atol, rtol)
     _check_seed("gradgradcheck", seed)
+    _check_f("gradgradcheck", f, inputs)
     datas = _inputs("gradgradcheck", inputs)
     rng = np.random.default_rng(seed)
     with no_grad():

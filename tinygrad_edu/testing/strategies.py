@@ -16,7 +16,7 @@ eps has the central difference straddle it, and Hypothesis does draw the ends of
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,29 +51,69 @@ def broadcastable_shapes(num_shapes: int = 2, *, max_dims: int = 3,
     ).map(lambda result: result.input_shapes)
 
 
-def floats_away_from(kinks: Sequence[float] = (), *, low: float = -3.0, high: float = 3.0,
+def _number(who: str, name: str, x: Any) -> float:
+    """`x` as a float, refused unless it is a finite real number (not a bool)."""
+    if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating) \
+            or not math.isfinite(x):
+        raise ValueError(f"{who}: {name} must be a finite number; got {x!r}")
+    return float(x)
+
+
+def _kinks(who: str, kinks: Any) -> tuple[float, ...]:
+    """`kinks` as a tuple of finite floats: a collection of numbers, such as (0.0,)."""
+    try:
+        if isinstance(kinks, str | bytes):
+            raise TypeError
+        points = tuple(kinks)
+    except TypeError:
+        raise TypeError(f"{who}: kinks must be a collection of numbers, such as (0.0,); got "
+                        f"{kinks!r} (type {type(kinks).__name__})") from None
+    return tuple(_number(who, "every kink", k) for k in points)
+
+
+def floats_away_from(kinks: Collection[float] = (), *, low: float = -3.0, high: float = 3.0,
                      margin: float = 1e-2) -> st.SearchStrategy[float]:
-    """Floats in [low, high] at least `margin` (≥ 0) away from every kink.
+    """Floats in [low, high] (finite, low ≤ high) at least `margin` (≥ 0) away from every kink.
 
     Built from the gaps between the kinks, so no example is thrown away. Keep `margin` above
     gradcheck's `eps`: x ± eps must stay on one side of the kink (or pole).
     """
+    who = "floats_away_from"
     if isinstance(margin, bool) or not isinstance(margin, int | float | np.integer | np.floating) \
             or not 0 <= margin < math.inf:
-        raise ValueError(f"floats_away_from: margin must be a finite number ≥ 0; got {margin!r}")
-    pieces = []
+        raise ValueError(f"{who}: margin must be a finite number ≥ 0; got {margin!r}")
+    kinks = _kinks(who, kinks)
+    low, high = _number(who, "low", low), _number(who, "high", high)
+    if low > high:
+        raise ValueError(f"{who}: low must be ≤ high; got low={low!r}, high={high!r}")
+    pieces = [st.floats(a, b, allow_nan=False) for a, b in _gaps(kinks, low, high, margin)]
+    if not pieces:
+        raise ValueError(f"{who}: no room in [{low}, {high}] at least {margin} away from "
+                         f"{_shown(kinks)}")
+    return st.one_of(*pieces)
+
+
+def _gaps(kinks: Sequence[float], low: float, high: float,
+          margin: float) -> list[tuple[float, float]]:
+    """The intervals of [low, high] at least `margin` away from every kink, in order."""
+    gaps = []
     start = low
     for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
         if kink - margin > start:
-            pieces.append(st.floats(start, min(kink - margin, high), allow_nan=False))
+            gaps.append((start, min(kink - margin, high)))
         start = max(start, kink + margin)
         if start > high:
             break
     if start <= high:
-        pieces.append(st.floats(start, high, allow_nan=False))
-    if not pieces:
-        raise ValueError(f"no room in [{low}, {high}] at least {margin} away from {kinks}")
-    return st.one_of(*pieces)
+        gaps.append((start, high))
+    return gaps
+
+
+def _shown(kinks: tuple[float, ...]) -> str:
+    """The kinks for a message: all of them, or the first few and how many there are."""
+    if len(kinks) <= 6:
+        return repr(kinks)
+    return f"{len(kinks)} kinks ({', '.join(map(repr, kinks[:3]))}, ...)"
 
 
 def _as_shape(shape: Any) -> tuple[int, ...]:
@@ -89,26 +129,72 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
     return tuple(int(n) for n in sides)
 
 
-def arrays_away_from(kinks: Sequence[float] = (), *, shape: Any = (), low: float = -3.0,
-                     high: float = 3.0, margin: float = 1e-2) -> st.SearchStrategy[Any]:
+def _distinct(kinks: tuple[float, ...], shape: tuple[int, ...], low: float, high: float,
+              margin: float) -> st.SearchStrategy[Any]:
+    """Arrays whose elements are at least `margin` apart and away from the kinks.
+
+    Built, not filtered: the gaps between the kinks are laid end to end on one line, the
+    elements drawn on it with room taken off, and the k-th smallest moved up by k·margin;
+    then put back into the gaps (the space between two gaps only adds to a distance).
+    """
+    size = math.prod(shape)
+    gaps = _gaps(kinks, low, high, margin)
+    room = sum(b - a for a, b in gaps) - (size - 1) * margin
+    if size > 1 and (not gaps or room < 0):
+        raise ValueError(
+            f"arrays_away_from: {size} distinct elements (shape {shape}), at least {margin} "
+            f"apart{f' and from the kinks {_shown(kinks)}' if kinks else ''}, do not fit in "
+            f"[{low}, {high}]: widen the range, or give a smaller margin or shape")
+    starts = np.cumsum([0.0] + [b - a for a, b in gaps])  # where each gap begins on the line
+
+    def place(line: list[float]) -> Any:
+        ranks = np.argsort(np.argsort(line, kind="stable"), kind="stable")
+        spread = np.array(line) + ranks * margin
+        which = np.clip(np.searchsorted(starts, spread, side="right") - 1, 0, len(gaps) - 1)
+        firsts = np.array([a for a, _ in gaps])
+        points = np.minimum(firsts[which] + (spread - starts[which]), high)
+        return points.astype(np.float64).reshape(shape)
+
+    if size <= 1:
+        return hnp.arrays(np.float64, shape, elements=floats_away_from(
+            kinks, low=low, high=high, margin=margin))
+    line = st.lists(st.floats(0.0, room, allow_nan=False), min_size=size, max_size=size)
+    return line.map(place)
+
+
+def arrays_away_from(kinks: Collection[float] = (), *, shape: Any = (), low: float = -3.0,
+                     high: float = 3.0, margin: float = 1e-2,
+                     distinct: bool = False) -> st.SearchStrategy[Any]:
     """A float (shape ()) or a float64 array of `shape`: a shape (an int n is (n,), as in
-    numpy) or a strategy of shapes. Elements as `floats_away_from` draws them."""
+    numpy) or a strategy of shapes. Elements as `floats_away_from` draws them.
+
+    With ``distinct=True`` the elements are also at least `margin` apart from each other:
+    points away from the kink of `max` and `min`, a tie. (For ``maximum(a, b)``, draw one
+    array of shape ``(2, ...)`` and split it.)
+    """
     elements = floats_away_from(kinks, low=low, high=high, margin=margin)
+    if not isinstance(distinct, bool | np.bool_):
+        raise TypeError(f"arrays_away_from: distinct must be True or False; got {distinct!r}")
     shape_strategy = shape if isinstance(shape, st.SearchStrategy) else st.just(_as_shape(shape))
+    points = _kinks("arrays_away_from", kinks)
 
     def build(s: tuple[int, ...]) -> st.SearchStrategy[Any]:
         if s == ():
             return elements
+        if distinct:
+            return _distinct(points, s, float(low), float(high), float(margin))
         return hnp.arrays(np.float64, s, elements=elements)
 
     return shape_strategy.flatmap(build)
 
 
 def values(*, shape: Any = (), low: float = -3.0, high: float = 3.0,
-           kinks: Sequence[float] = (), margin: float = 1e-2) -> st.SearchStrategy[Value]:
+           kinks: Collection[float] = (), margin: float = 1e-2,
+           distinct: bool = False) -> st.SearchStrategy[Value]:
     """Leaf Values: scalars for shape (), tensors otherwise (`shape` as `arrays_away_from`
-    takes it), at least `margin` away from `kinks`."""
-    return arrays_away_from(kinks, shape=shape, low=low, high=high, margin=margin).map(Value)
+    takes it), at least `margin` away from `kinks` (and from each other, if `distinct`)."""
+    return arrays_away_from(kinks, shape=shape, low=low, high=high, margin=margin,
+                            distinct=distinct).map(Value)
 
 
 def activations() -> st.SearchStrategy[Activation]:
