@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PathLike", "Seed", "plural", "positive_int", "random_generator"]
+__all__ = ["PathLike", "Seed", "file_name", "plural", "positive_int", "random_generator"]
 
 Seed = int | np.random.Generator | None
 """A seed: an int, a Generator (used as it is), or None (numpy's global random state)."""
@@ -43,6 +43,26 @@ def random_generator(seed: Seed) -> np.random.Generator:
     except (TypeError, ValueError) as error:  # (numpy's own words: "...for entropy not a")
         raise type(error)(f"seed must be an integer ≥ 0, a numpy Generator or None; got "
                           f"{seed!r} (type {type(seed).__name__})") from None
+
+
+def file_name(path: Any, who: str, example: str) -> str:
+    """`path` (a str or a `pathlib.Path`) as the name of a file to write or read, or an error
+    naming `who`: a TypeError for anything else, a ValueError for a folder (an existing one, or
+    a name ending in /), with `example` as the file name to give in it.
+
+    >>> file_name("runs/", "save", "model.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: save: 'runs/' is a folder; give the name of a file in it, e.g. 'runs/model.npz'
+    """
+    text = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    if not isinstance(text, str):  # (None, a number, bytes, a path object of bytes)
+        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {path!r:.60} "
+                        f"(type {type(path).__name__})")
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
+                         f"{os.path.join(text, example)!r}")
+    return text
 
 
 def positive_int(n: Any, what: str) -> int:

@@ -39,7 +39,14 @@ from typing import Any, Self
 
 import numpy as np
 
-from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
+from tinygrad_edu._common import (
+    PathLike,
+    Seed,
+    file_name,
+    plural,
+    positive_int,
+    random_generator,
+)
 from tinygrad_edu.activations import get_activation, log_softmax, logsumexp, softmax
 from tinygrad_edu.arrays import stack
 from tinygrad_edu.data import Array, as_data
@@ -187,7 +194,7 @@ class Module:
         refused. (The archive is written as `numpy.savez` writes it, one ``name.npy`` entry a
         parameter, so that a parameter may be called ``file`` or ``allow_pickle``.)
         """
-        text = _npz_path(path, f"{type(self).__name__}.save")
+        text = file_name(path, f"{type(self).__name__}.save", "model.npz")
         if not text.endswith(".npz"):
             text += ".npz"
         with zipfile.ZipFile(text, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -198,7 +205,7 @@ class Module:
     def load(self, path: PathLike) -> Self:
         """Read parameters written by `save()` into this model (which must have the same
         architecture; see `load_state_dict`) and return the model."""
-        text = _npz_path(path, f"{type(self).__name__}.load")
+        text = file_name(path, f"{type(self).__name__}.load", "model.npz")
         if not os.path.isfile(text) and os.path.isfile(f"{text}.npz"):
             text = f"{text}.npz"  # save() appended the suffix (numpy.savez does)
         self.load_state_dict(_read_npz(text, f"{type(self).__name__}.load"))
@@ -224,18 +231,6 @@ def _walk_item(name: str, item: Any, seen: set[int]) -> Iterator[tuple[str, Valu
     else:
         for i, element in enumerate(item):
             yield from _walk_item(f"{name}.{i}", element, seen)
-
-
-def _npz_path(path: PathLike, who: str) -> str:
-    """`path` as a string, or an error if it names a folder (which would hold no parameters)."""
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {path!r} "
-                        f"(type {type(path).__name__})")
-    text = os.fspath(path)
-    if os.path.isdir(text) or text.endswith(("/", os.sep)):
-        raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
-                         f"{os.path.join(text, 'model.npz')!r}")
-    return text
 
 
 def _read_npz(path: PathLike, who: str) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import html
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import changes, engine
+from tinygrad_edu._common import file_name
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.viz.dot import (
@@ -369,16 +369,9 @@ def _page_path(path: str | Path, who: str) -> Path:
     ...
     ValueError: save: 'out/' is a folder; give the name of a file in it, e.g. 'out/backprop.html'
     """
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {describe(path)}")
-    text = os.fspath(path)
-    if not isinstance(text, str):
-        raise TypeError(f"{who}: the path must be a str or a pathlib.Path; got {describe(path)}")
+    text = file_name(path, who, "backprop.html")
     if not text.strip():
         raise ValueError(f"{who}: the path is empty; give a file name such as 'backprop.html'")
-    if os.path.isdir(text) or text.endswith(("/", os.sep)):
-        raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
-                         f"{os.path.join(text, 'backprop.html')!r}")
     folder = Path(text).parent
     if not folder.is_dir():
         error = NotADirectoryError if folder.exists() else FileNotFoundError
