@@ -32,6 +32,7 @@ import numpy as np
 from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
 from tinygrad_edu.data import Array
 from tinygrad_edu.idx import read_idx
+from tinygrad_edu.kernels import is_number
 
 __all__ = [
     "DATA_INSTALL_HINT",
@@ -76,18 +77,12 @@ def logic_gate(name: str) -> tuple[Array, Labels]:
     return X.copy(), np.array(y, dtype=np.int64)
 
 
-def _is_real(x: Any) -> bool:
-    """Whether `x` is a real number (a bool is not one here: ``noise=True`` is a slip)."""
-    return not isinstance(x, bool | np.bool_) and isinstance(x, int | float | np.integer
-                                                             | np.floating)
-
-
 def _check(n: Any, noise: Any, what: str) -> int:
     count = positive_int(n, what)
-    if not (_is_real(noise) and 0.0 <= noise < math.inf):
+    if not (is_number(noise) and 0.0 <= noise < math.inf):
         raise ValueError(f"{what.split(':')[0]}: noise must be a non-negative number; got "
                          f"{noise!r}"
-                         + (" (it must be finite)" if _is_real(noise) and noise == math.inf
+                         + (" (it must be finite)" if is_number(noise) and noise == math.inf
                             else ""))
     return count
 
@@ -132,7 +127,7 @@ def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
     [0.5, 1.0]
     """
     n = _check(n, noise, "make_circles: n")
-    if not (_is_real(factor) and 0.0 < factor < 1.0):
+    if not (is_number(factor) and 0.0 < factor < 1.0):
         raise ValueError(f"make_circles: factor (the inner radius) must be in (0, 1); "
                          f"got {factor!r}")
     rng = random_generator(seed)
@@ -157,9 +152,9 @@ def make_spiral(n_per_class: int, noise: float = 0.05, seed: Seed = None, *,
     ((100, 2), [50, 50])
     """
     n = _check(n_per_class, noise, "make_spiral: n_per_class")
-    if not (_is_real(turns) and 0.0 < 2.0 * math.pi * float(turns) < math.inf):
+    if not (is_number(turns) and 0.0 < 2.0 * math.pi * float(turns) < math.inf):
         raise ValueError(f"make_spiral: turns must be a positive number; got {turns!r}"
-                         + (" (2π·turns must be finite)" if _is_real(turns) and turns > 0
+                         + (" (2π·turns must be finite)" if is_number(turns) and turns > 0
                             else ""))
     rng = random_generator(seed)
     t = np.linspace(0.05, 1.0, n)

@@ -25,6 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu.activations import ACTIVATIONS, Activation
 from tinygrad_edu.engine import Value
+from tinygrad_edu.kernels import is_number
 
 __all__ = [
     "activations",
@@ -53,8 +54,7 @@ def broadcastable_shapes(num_shapes: int = 2, *, max_dims: int = 3,
 
 def _number(who: str, name: str, x: Any) -> float:
     """`x` as a float, refused unless it is a finite real number (not a bool)."""
-    if isinstance(x, bool) or not isinstance(x, int | float | np.integer | np.floating) \
-            or not math.isfinite(x):
+    if not (is_number(x) and math.isfinite(x)):
         raise ValueError(f"{who}: {name} must be a finite number; got {x!r}")
     return float(x)
 
@@ -79,8 +79,7 @@ def floats_away_from(kinks: Collection[float] = (), *, low: float = -3.0, high: 
     gradcheck's `eps`: x ± eps must stay on one side of the kink (or pole).
     """
     who = "floats_away_from"
-    if isinstance(margin, bool) or not isinstance(margin, int | float | np.integer | np.floating) \
-            or not 0 <= margin < math.inf:
+    if not (is_number(margin) and 0 <= margin < math.inf):
         raise ValueError(f"{who}: margin must be a finite number ≥ 0; got {margin!r}")
     kinks = _kinks(who, kinks)
     low, high = _number(who, "low", low), _number(who, "high", high)
@@ -131,7 +130,8 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
 
 def _distinct(kinks: tuple[float, ...], shape: tuple[int, ...], low: float, high: float,
               margin: float) -> st.SearchStrategy[Any]:
-    """Arrays whose elements are at least `margin` apart and away from the kinks.
+    """Arrays of more than one element, each at least `margin` from the others and from the
+    kinks.
 
     Built, not filtered: the gaps between the kinks are laid end to end on one line, the
     elements drawn on it with room taken off, and the k-th smallest moved up by k·margin;
@@ -140,24 +140,21 @@ def _distinct(kinks: tuple[float, ...], shape: tuple[int, ...], low: float, high
     size = math.prod(shape)
     gaps = _gaps(kinks, low, high, margin)
     room = sum(b - a for a, b in gaps) - (size - 1) * margin
-    if size > 1 and (not gaps or room < 0):
+    if not gaps or room < 0:
         raise ValueError(
             f"arrays_away_from: {size} distinct elements (shape {shape}), at least {margin} "
             f"apart{f' and from the kinks {_shown(kinks)}' if kinks else ''}, do not fit in "
             f"[{low}, {high}]: widen the range, or give a smaller margin or shape")
     starts = np.cumsum([0.0] + [b - a for a, b in gaps])  # where each gap begins on the line
+    firsts = np.array([a for a, _ in gaps])  # and where it begins in [low, high]
 
     def place(line: list[float]) -> Any:
         ranks = np.argsort(np.argsort(line, kind="stable"), kind="stable")
         spread = np.array(line) + ranks * margin
         which = np.clip(np.searchsorted(starts, spread, side="right") - 1, 0, len(gaps) - 1)
-        firsts = np.array([a for a, _ in gaps])
         points = np.minimum(firsts[which] + (spread - starts[which]), high)
         return points.astype(np.float64).reshape(shape)
 
-    if size <= 1:
-        return hnp.arrays(np.float64, shape, elements=floats_away_from(
-            kinks, low=low, high=high, margin=margin))
     line = st.lists(st.floats(0.0, room, allow_nan=False), min_size=size, max_size=size)
     return line.map(place)
 
@@ -181,7 +178,7 @@ def arrays_away_from(kinks: Collection[float] = (), *, shape: Any = (), low: flo
     def build(s: tuple[int, ...]) -> st.SearchStrategy[Any]:
         if s == ():
             return elements
-        if distinct:
+        if distinct and math.prod(s) > 1:  # (one element or none: nothing to keep apart)
             return _distinct(points, s, float(low), float(high), float(margin))
         return hnp.arrays(np.float64, s, elements=elements)
 
