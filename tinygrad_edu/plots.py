@@ -475,6 +475,19 @@ class Curves(Protocol):
     test_accuracy: list[float]
 
 
+def lowest_loss_epoch(losses: Sequence[float]) -> int | None:
+    """The epoch (counted from 1) of the lowest of `losses`, one per epoch, skipping nan (a
+    diverged epoch is never the lowest); None when there is no loss or every one is nan.
+
+    >>> lowest_loss_epoch([0.9, float("nan"), 0.4, 0.6]), lowest_loss_epoch([float("nan")])
+    (3, None)
+    """
+    values = np.asarray(losses, dtype=np.float64)
+    if not values.size or np.isnan(values).all():
+        return None
+    return int(np.nanargmin(values)) + 1
+
+
 def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None = None) -> Any:
     """Two panels, against the epoch: the loss (log scale) and the accuracy, each on the
     training data (solid) and the test data (dashed). A dotted line marks the epoch of the
@@ -513,8 +526,8 @@ def plot_learning_curves(history: Curves, axes: Any = None, *, title: str | None
                     label=f"test {what}")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    if history.test_loss and not np.isnan(history.test_loss).all():
-        best = int(np.nanargmin(history.test_loss)) + 1  # (argmin would pick a nan)
+    best = lowest_loss_epoch(history.test_loss)
+    if best is not None:
         for ax in axes:
             ax.axvline(best, color="#777777", linestyle=":", linewidth=1.2,
                        label=f"lowest test loss (epoch {best})")

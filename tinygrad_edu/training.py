@@ -36,6 +36,7 @@ from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import (
     checked_threshold,
     decision_threshold,
+    lowest_loss_epoch,
     predicts_classes,
     refuse_threshold,
 )
@@ -300,11 +301,11 @@ class History:
         if not self.test_loss:
             raise ValueError("History.best_epoch: no test loss was recorded (train_classifier "
                              "was given no test data)")
-        losses = np.asarray(self.test_loss, dtype=np.float64)
-        if np.isnan(losses).all():
-            raise ValueError(f"History.best_epoch: every test loss is nan ({len(losses)} "
-                             "epochs); training diverged from the start")
-        return int(np.nanargmin(losses)) + 1
+        best = lowest_loss_epoch(self.test_loss)
+        if best is None:
+            raise ValueError(f"History.best_epoch: every test loss is nan "
+                             f"({len(self.test_loss)} epochs); training diverged from the start")
+        return best
 
 
 def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *, epochs: int,
