@@ -8,6 +8,15 @@
   first) and sends every share on, zeros included (a dead relu sends its operand 0.0, which
   reaches the parameters behind it: 0 · inf is nan there, as in the reference pass).
   Left out: every check, change tracking, the collector policy, higher-order gradients.
+* `TapeScalar`: `LeanScalar` on a tape, the design that trades prompt freeing for a backward
+  pass without a graph walk: each node joins its operands' tape (a list of the nodes of one
+  connected graph; two tapes met by an operation become one), and backward runs down the
+  root's tape, sorted by creation number, sending shares only from nodes a share reached.
+  Not the engine's semantics: each node holds its tape and the tape holds the node, so a
+  graph is made of reference cycles, as micrograd's is, freed by the collector, not when its
+  last name goes (with the collector off, the untimed `gc.collect()` after each step frees
+  it); a value kept alive keeps every node ever joined to its tape. What this design could
+  reach at best: the row's target is measured against it.
 * `LeanTensor`: the tensor step (`bench_engine.engine_step`) with the same four operations,
   kernels and rules as the fast executor's (matmul, add, relu, cross_entropy with the
   log_softmax kept from the forward pass), every node's data and gradient kept until the step
@@ -157,6 +166,133 @@ class LeanScalar:
             q = b.mark
             if q is not None:
                 b.mark = sb if q is pending else q + sb
+
+
+
+def _taped(forward: Callable[[float, float], float],
+           op: int) -> Callable[[TapeScalar, Any], TapeScalar]:
+    """A `TapeScalar` operator: `_binary`'s, the result joined to its operands' tape."""
+
+    def operator(self: TapeScalar, other: Any) -> TapeScalar:
+        if type(other) is not TapeScalar:
+            other = TapeScalar(float(other), requires_grad=False)
+        out = _new(TapeScalar)
+        out.data = forward(self.data, other.data)
+        out.grad = 0.0
+        out.first = self
+        out.second = other
+        out.op = op
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        tape, theirs = self.tape, other.tape
+        if tape is None:
+            tape = theirs
+        elif theirs is not None and theirs is not tape:
+            # two graphs become one: the shorter tape's nodes move to the longer
+            if len(tape) < len(theirs):
+                tape, theirs = theirs, tape
+            tape += theirs
+            for node in theirs:
+                node.tape = tape
+        if tape is None:  # (both operands are leaves)
+            out.tape = [out]
+        else:
+            tape.append(out)
+            out.tape = tape
+        return out
+
+    return operator
+
+
+class TapeScalar:
+    """`LeanScalar` recorded on tapes (see the module's docstring): no walk at backward."""
+
+    __slots__ = ("data", "first", "grad", "mark", "number", "op", "requires_grad", "second",
+                 "tape")
+
+    def __init__(self, data: float, requires_grad: bool = True) -> None:
+        self.data = data
+        self.grad = 0.0
+        self.first: Any = None
+        self.second: Any = None
+        self.op = 0
+        self.number = _count()
+        self.mark: Any = None  # None (no share reached it yet), or the gradient summed so far
+        self.requires_grad = requires_grad
+        self.tape: list[TapeScalar] | None = None  # a leaf's: none
+
+    __add__ = _taped(_add, _ADD)
+    __mul__ = _taped(_mul, _MUL)
+
+    def __radd__(self, other: Any) -> TapeScalar:
+        return TapeScalar(float(other), requires_grad=False) + self
+
+    def __rmul__(self, other: Any) -> TapeScalar:
+        return TapeScalar(float(other), requires_grad=False) * self
+
+    def relu(self) -> TapeScalar:
+        x = self.data
+        out = _new(TapeScalar)
+        out.data = 0.0 if x <= 0.0 else x
+        out.grad = 0.0
+        out.first = self
+        out.second = None
+        out.op = _RELU
+        out.number = _count()
+        out.mark = None
+        out.requires_grad = True
+        tape = self.tape
+        if tape is None:
+            out.tape = [out]
+        else:
+            tape.append(out)
+            out.tape = tape
+        return out
+
+    def backward(self) -> None:
+        """`LeanScalar.backward`, down the root's tape instead of a walked graph: a node no
+        share reached is skipped; the leaves a share reached take theirs at the end."""
+        tape = self.tape
+        if tape is None:
+            raise ValueError("the tape floor backpropagates from a computed node only")
+        tape.sort(key=_by_number)  # (the runs of the graphs it joined, merged)
+        leaves: list[TapeScalar] = []
+        reached = leaves.append
+        self.mark = 1.0
+        for k in range(tape.index(self), -1, -1):
+            node = tape[k]
+            g = node.mark
+            if g is None:
+                continue
+            node.mark = None
+            node.grad += g
+            a, b, op = node.first, node.second, node.op
+            if op == _MUL:
+                sa, sb = g * b.data, g * a.data
+            elif op == _ADD:
+                sa = sb = g
+            else:  # relu: 0 at and below the kink, sent on like any share
+                sa, b = (0.0 if a.data <= 0.0 else g), None
+            if a.requires_grad:
+                q = a.mark
+                if q is None:
+                    a.mark = sa
+                    if a.tape is None:
+                        reached(a)
+                else:
+                    a.mark = q + sa
+            if b is not None and b.requires_grad:
+                q = b.mark
+                if q is None:
+                    b.mark = sb
+                    if b.tape is None:
+                        reached(b)
+                else:
+                    b.mark = q + sb
+        for leaf in leaves:
+            leaf.grad += leaf.mark
+            leaf.mark = None
 
 
 # ---- tensors ---------------------------------------------------------------------------------
