@@ -15,8 +15,8 @@
   Not the engine's semantics: each node holds its tape and the tape holds the node, so a
   graph is made of reference cycles, as micrograd's is, freed by the collector, not when its
   last name goes (with the collector off, the untimed `gc.collect()` after each step frees
-  it); a value kept alive keeps every node ever joined to its tape. What this design could
-  reach at best: the row's target is measured against it.
+  it); a value kept alive keeps every node ever joined to its tape. It shows how far the
+  collector-off row could go with that design.
 * `LeanTensor`: the tensor step (`bench_engine.engine_step`) with the same four operations,
   kernels and rules as the fast executor's (matmul, add, relu, cross_entropy with the
   log_softmax kept from the forward pass), every node's data and gradient kept until the step
@@ -166,7 +166,6 @@ class LeanScalar:
             q = b.mark
             if q is not None:
                 b.mark = sb if q is pending else q + sb
-
 
 
 def _taped(forward: Callable[[float, float], float],
