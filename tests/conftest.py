@@ -1,7 +1,8 @@
 """Hypothesis profiles: `dev` (quick, the default), `ci` (more examples, derandomised) and
 `thorough` (many random examples: a search for bugs, run by hand);
-`hide_package`, for the tests of a missing optional extra; and a headless Chromium for the
-tests that look at pages and pictures as a learner does.
+`hide_package`, for the tests of a missing optional extra; a headless Chromium for the
+tests that look at pages and pictures as a learner does; and the full tour, run once for the
+tests of its pictures and of the figures the README quotes from it.
 
 CI sets CI=true, which selects `ci`; HYPOTHESIS_PROFILE overrides either.
 """
@@ -66,6 +67,39 @@ def chromium_path() -> str | None:
     package, which `make chromium` installs)."""
     return (os.environ.get("CHROMIUM") or shutil.which("chromium")
             or shutil.which("chromium-browser"))
+
+
+@pytest.fixture(scope="session")
+def full_tour(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The full tour (`lecture.run_tour`, as `make demo` runs it), once: its results by
+    example, the files it wrote (name: (example, path)), and, per example, the smallest text
+    matplotlib drew (every text Agg draws, for a file or for a GIF frame, at its dpi)."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    from tinygrad_edu import lecture
+
+    sizes: list[float] = []
+    smallest: dict[str, float] = {}
+    original: Callable[..., Any] = RendererAgg.draw_text  # (untyped in matplotlib)
+
+    def draw_text(self: Any, gc: Any, x: float, y: float, s: str, prop: Any, *args: Any,
+                  **kwargs: Any) -> Any:
+        if s.strip():
+            sizes.append(prop.get_size_in_points() * self.dpi / 72.0)
+        return original(self, gc, x, y, s, prop, *args, **kwargs)
+
+    def done(result: lecture.ExampleResult) -> None:
+        smallest[result.name] = min(sizes, default=float("inf"))
+        sizes.clear()
+
+    out = tmp_path_factory.mktemp("demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RendererAgg, "draw_text", draw_text)
+        results = lecture.run_tour(out, on_result=done)
+    return {"results": {result.name: result for result in results},
+            "files": {path.name: (result.name, path) for result in results
+                      for path in result.files},
+            "smallest_text": smallest}
 
 
 @pytest.fixture(scope="session")

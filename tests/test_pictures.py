@@ -13,14 +13,14 @@ from __future__ import annotations
 import io
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import Value, lecture
+from tinygrad_edu import Value
 from tinygrad_edu.datasets import make_moons
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.viz import draw_graph, save_graph, step_through
@@ -38,31 +38,9 @@ Visitor = Callable[..., Any]  # conftest's `visit`
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The pictures of the full tour, and, per example, the smallest text matplotlib drew
-    (every text Agg draws, for a file or for a GIF frame, at the dpi it draws it)."""
-    from matplotlib.backends.backend_agg import RendererAgg
-
-    sizes: list[float] = []
-    smallest: dict[str, float] = {}
-    original: Callable[..., Any] = RendererAgg.draw_text  # (untyped in matplotlib)
-
-    def draw_text(self: Any, gc: Any, x: float, y: float, s: str, prop: Any, *args: Any,
-                  **kwargs: Any) -> Any:
-        if s.strip():
-            sizes.append(prop.get_size_in_points() * self.dpi / 72.0)
-        return original(self, gc, x, y, s, prop, *args, **kwargs)
-
-    def done(result: lecture.ExampleResult) -> None:
-        smallest[result.name] = min(sizes, default=float("inf"))
-        sizes.clear()
-
-    out = tmp_path_factory.mktemp("demo")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(RendererAgg, "draw_text", draw_text)
-        results = lecture.run_tour(out, on_result=done)
-    files = {path.name: (result.name, path) for result in results for path in result.files}
-    yield {"files": files, "smallest_text": smallest}
+def demo(full_tour: dict[str, Any]) -> dict[str, Any]:
+    """The full tour's pictures and smallest texts (conftest's `full_tour`)."""
+    return full_tour
 
 
 def pictures(kind: str) -> list[str]:

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu.cli import make_parser
-from tinygrad_edu.lecture import EXAMPLES, decision_boundaries
+from tinygrad_edu.lecture import EXAMPLES
 
 matplotlib.use("Agg")
 
@@ -128,17 +128,19 @@ def test_shell_command_exists(line: str) -> None:
         pytest.fail(f"the README names a command the tests do not know: {line}")
 
 
-def test_the_grid_shown_is_what_the_example_reached(tmp_path: Path) -> None:
+def test_the_grid_shown_is_what_the_example_reached(full_tour: dict[str, Any]) -> None:
     """The README's table is a full-size run of decision_boundaries (deterministic for its
-    seed on one machine, about 10 s): run it, and compare, within a point of the figure or
-    of the range ("86–92%") the README gives for a cell that another processor's rounding
-    moves over 2,000 steps."""
+    seed on one machine): the full tour's (conftest's `full_tour`), compared within a point of
+    the figure or of the range ("86–92%") the README gives for a cell that another
+    processor's rounding moves over 2,000 steps."""
     table = README[README.index("| m \\ n |"):]
     rows = [line for line in table.splitlines()[2:6]]
     shown = [[[int(end) for end in cell.strip().rstrip("%").split("–")]
               for cell in row.split("|")[2:6]] for row in rows]
     low = np.array([[cell[0] for cell in row] for row in shown])
     high = np.array([[cell[-1] for cell in row] for row in shown])
-    reached = np.round(100 * decision_boundaries(tmp_path).details["grid"])
+    grid = full_tour["results"]["decision_boundaries"]
+    assert grid.details["steps"] == 2000  # (the full size)
+    reached = np.round(100 * grid.details["grid"])
     assert np.all((low - 1 <= reached) & (reached <= high + 1)), \
         f"the README shows {shown}: the example reaches {reached.astype(int).tolist()}"
