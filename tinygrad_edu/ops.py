@@ -123,8 +123,10 @@ LEAKY_RELU: Primitive = primitive("leaky_relu", kernels.leaky_relu,
     caption=lambda p: f"leaky_relu({_number(p['negative_slope'])})",
     text="∂out/∂a = 1 if a > 0 else {negative_slope}")
 ELU: Primitive = primitive("elu", kernels.elu,
-    # α·eᵃ, not out + α (which cancels to 0 far left); a·(a ≤ 0) keeps exp finite on the right
-    lambda g, out, a, *, alpha: (WHERE(g, g * (alpha * EXP(a * (a <= 0.0))), cond=a > 0.0),),
+    # α·eᵃ, not out + α (which cancels to 0 far left); exp of a made 0 on the right keeps it
+    # finite there, and its derivative too (a·(a ≤ 0) would be inf·0 = nan at a = inf)
+    lambda g, out, a, *, alpha: (WHERE(g, g * (alpha * EXP(WHERE(0.0, a, cond=a > 0.0))),
+                                       cond=a > 0.0),),
     kinks=(0.0,),  # NOTE: at 0 the slope is alpha
     caption=lambda p: f"elu({_number(p['alpha'])})",
     text="∂out/∂a = 1 if a > 0 else {alpha}·exp(a)")
