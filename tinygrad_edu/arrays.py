@@ -135,6 +135,19 @@ def broadcast_to(value: Any, shape: int | tuple[int, ...]) -> Value:
     return constant(value).broadcast_to(shape)
 
 
+def _expand_dims(a: Any, axis: Any) -> Value:
+    """`numpy.expand_dims`: a new axis of length 1 at each of `axis` (an int or a tuple,
+    counted in the result, as numpy counts them). A `reshape`."""
+    x = constant(a)
+    axes = axis if isinstance(axis, tuple | list) else (axis,)
+    if not all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in axes):
+        raise TypeError(f"np.expand_dims: axis must be an int or a tuple of ints; got {axis!r}")
+    ndim = x.ndim + len(axes)
+    new = normalize_axis(tuple(axes), ndim, "np.expand_dims (which counts the new axes)") or ()
+    lengths = iter(x.shape)
+    return x.reshape(tuple(1 if i in new else next(lengths) for i in range(ndim)))
+
+
 def _dot(a: Any, b: Any) -> Value:
     """`numpy.dot` for what it shares with `@` and `*`: vectors and matrices, or a scalar."""
     x, y = constant(a), constant(b)
@@ -166,7 +179,7 @@ _EQUIVALENTS: dict[Callable[..., Any], tuple[Callable[..., Any], dict[str, str]]
     np.ravel: (Value.flatten, {"a": "self"}),
     np.transpose: (Value.transpose, {"a": "self", "axes": "axes"}),
     np.squeeze: (Value.squeeze, {"a": "self", "axis": "axis"}),
-    np.expand_dims: (Value.unsqueeze, {"a": "self", "axis": "axis"}),
+    np.expand_dims: (_expand_dims, {"a": "a", "axis": "axis"}),
     np.broadcast_to: (broadcast_to, {"array": "value", "shape": "shape"}),
     np.concatenate: (concatenate, {"arrays": "values", "axis": "axis"}),
     np.stack: (stack, {"arrays": "values", "axis": "axis"}),
@@ -189,6 +202,8 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
       gradient was given (or recording is off).
     * Else it is refused: numpy's numbers would silently lose the gradient (PyTorch refuses
       too). ``np.linalg.norm(v.data)`` asks for numbers without a gradient.
+    * A Value where numpy writes (``out=v``; the first argument of ``np.copyto``,
+      ``np.put``...) is refused: numpy would change a copy and leave the Value as it was.
 
     >>> import numpy as np
     >>> x = Value([3.0, -4.0])
@@ -200,13 +215,19 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
     equivalent = _EQUIVALENTS.get(func)
     if equivalent is not None:
         ours, names = equivalent
-        given = _signature(func).bind(*args, **kwargs).arguments
+        given = _given(func, args, kwargs)
         if func is not np.where or len(given) == 3:  # (np.where(condition): its indices)
             unknown = [p for p in given if p not in names]
             if unknown:
                 raise TypeError(f"{name} on a Value takes only {', '.join(names)}; got "
                                 f"{', '.join(f'{p}=' for p in unknown)}")
-            mapped = {names[p]: x for p, x in given.items()}
+            mapped: dict[str, Any] = {}
+            for p, x in given.items():
+                twice = [q for q in given if q != p and names[q] == names[p]]
+                if twice:  # (np.clip's a_min and min: numpy refuses both too)
+                    raise TypeError(f"{name}: {p}= and {twice[0]}= are one parameter; "
+                                    "give only one of them")
+                mapped[names[p]] = x
             if "self" in mapped:
                 value = constant(mapped.pop("self"))
                 # (reshape's shape and transpose's axes are positional: ``*shape``, ``*axes``)
@@ -224,12 +245,40 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
             return type(x)(plain(item) for item in x)
         return x
 
+    if any(isinstance(x, Value) for x in _parts(kwargs.get("out"))):
+        raise TypeError(f"{name}: out= is a Value, and numpy writes only into arrays (it "
+                        "would fill a copy and leave the Value as it was); use the result, "
+                        "or out=v.data to change the Value's data")
     result = func(*plain(args), **{key: plain(x) for key, x in kwargs.items()})
+    if result is None and args and isinstance(args[0], Value):
+        raise TypeError(f"{name} changes its first argument in place, and numpy changes "
+                        "only arrays: given a Value, it changed a copy and left the Value as "
+                        f"it was. Give it the Value's data ({name}(v.data, ...)) to change it "
+                        "between training steps")
     if needs_grad and is_grad_enabled() and _holds_floats(result):
         raise TypeError(f"{name} has no Value equivalent: its numbers would carry no gradient "
                         f"back to the Value given. Use the Value's own operations, or give "
                         f"it the data ({name}(v.data)) for numbers without a gradient")
     return result
+
+
+def _given(func: Callable[..., Any], args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments given to numpy's `func`, by name; the keywords its ``**kwargs``
+    collects (np.clip's ``casting=``...) are named one by one."""
+    parameters = _signature(func).parameters
+    given: dict[str, Any] = {}
+    for p, x in _signature(func).bind(*args, **kwargs).arguments.items():
+        if parameters[p].kind is inspect.Parameter.VAR_KEYWORD:
+            given.update(x)
+        else:
+            given[p] = x
+    return given
+
+
+def _parts(x: Any) -> tuple[Any, ...]:
+    """`x` as a tuple: its items if it is one (numpy's ``out=(a, b)``), else itself alone."""
+    return x if isinstance(x, tuple) else (x,)
 
 
 def _holds_floats(result: Any) -> bool:

@@ -397,4 +397,17 @@ class NamedOperations:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
-        return self.apply("getitem", index=kernels.checked_index(self._data, index))
+        return self.apply("getitem", index=kernels.checked_index(self._data, _owned(index)))
+
+
+def _owned(index: Any) -> Any:
+    """`index` with its arrays copied, and a Value in it as a copy of its data (a scalar
+    Value as a 0-d array, as an array Value): the graph keeps the index for backward, so a
+    change to the user's array afterwards must not move where the gradient goes."""
+    if isinstance(index, tuple):
+        return tuple(_owned(part) for part in index)
+    if isinstance(index, np.ndarray):
+        return index.copy()
+    if isinstance(index, NamedOperations):  # a Value
+        return np.array(index._data)
+    return index

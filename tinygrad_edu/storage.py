@@ -98,11 +98,13 @@ class Storage:
             self.zero_grad()
             return
         if isinstance(value, Storage):  # a Value: a recorded gradient
-            self._grad = value
-            return
-        grad = as_data(value, "grad")
-        if shape_of(grad) != self.shape:
-            raise ValueError(f"grad must have shape {self.shape}; got {shape_of(grad)}")
+            grad: Any = value
+            shape = value.shape
+        else:
+            grad = as_data(value, "grad")
+            shape = shape_of(grad)
+        if shape != self.shape:
+            raise ValueError(f"grad must have shape {self.shape}; got {shape}")
         self._grad = grad
 
     def zero_grad(self) -> None:
