@@ -175,3 +175,18 @@ def test_a_gradient_value_of_another_shape_is_refused() -> None:
         Value(1.0).grad = Value([1.0, 2.0])
     x.grad = Value([5.0, 6.0], requires_grad=False)  # regression: the right shape is kept
     assert isinstance(x.grad, Value)
+
+
+# ---- index errors name the Value's shape and the index given ----------------------------------
+
+
+@pytest.mark.parametrize(("index", "error", "says"), [
+    ([[0, 1], [0]], IndexError, "inhomogeneous"),  # a ragged list (numpy's bare ValueError)
+    (slice(0.5, 2), TypeError, "slice indices must be integers"),  # (Python's bare TypeError)
+    (0.5, TypeError, "indices must be integers"),
+])
+def test_a_bad_index_names_the_shape_and_the_index(index: Any, error: type[Exception],
+                                                   says: str) -> None:
+    with pytest.raises(error, match=r"cannot index a Value of shape \(2, 3\) with ") as raised:
+        _ = Value(np.zeros((2, 3)))[index]
+    assert says in str(raised.value)

@@ -653,12 +653,16 @@ def checked_index(data: Any, index: Any) -> Any:
     """`index` normalized (`normalize_index`), once it is known to fit `data`."""
     if type(data) is float:
         raise TypeError("a scalar Value cannot be indexed")
-    index = normalize_index(index)
+    given = index
     try:
+        index = normalize_index(index)
         data[index]
     except (IndexError, ValueError) as error:  # (out of range; a step of 0, a ragged list)
-        raise IndexError(f"cannot index a Value of shape {data.shape} with {index!r}: "
+        raise IndexError(f"cannot index a Value of shape {data.shape} with {given!r}: "
                          f"{error}") from None
+    except TypeError as error:  # (a slice of floats, say; a float index says so itself)
+        raise TypeError(f"cannot index a Value of shape {data.shape} with {given!r}: "
+                        f"{error}") from None
     return index
 
 
