@@ -44,12 +44,30 @@ __all__ = [
     "require_matplotlib",
 ]
 
-CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
-"""Point colours per class: blue, orange, green, ... (distinguishable with colour blindness)."""
-CLASS_MARKERS = ("o", "^", "s", "D", "v", "P")
-"""Point markers per class, so classes differ in shape as well as colour."""
-_SHADES = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#e7d4cf", "#f7d3ea")
+CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+                "#17becf", "#bcbd22", "#7f7f7f", "#d62728")
+"""Point colours per class: matplotlib's ten ``tab10`` hues, blue, orange, green first (the
+pair red-green, hard to tell apart with colour blindness, is kept apart: red comes last)."""
+CLASS_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">", "p")
+"""Point markers per class, so classes differ in shape as well as colour. Eleven of them against
+ten colours: class k has colour k % 10 and marker k % 11, so no two of the first 110 classes
+share both."""
+_SHADES = ("#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#e7d4cf", "#f7d3ea", "#a9ecec",
+           "#ebebbd", "#c8c8c8", "#f6bcbc")
 """Light versions of the class colours, for the regions behind the points."""
+
+
+def _class_style(k: int) -> tuple[str, str, str]:
+    """The colour, the marker and the background shade of class `k` (an index ≥ 0): the first
+    ten classes differ in all three; colours and shades repeat every 10 classes, markers every
+    11, so no two of the first 110 classes are drawn alike.
+
+    >>> _class_style(0), _class_style(10)
+    (('#1f77b4', 'o', '#c6dbef'), ('#1f77b4', 'p', '#c6dbef'))
+    """
+    return (CLASS_COLORS[k % len(CLASS_COLORS)], CLASS_MARKERS[k % len(CLASS_MARKERS)],
+            _SHADES[k % len(_SHADES)])
+
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -102,26 +120,42 @@ def _described(data: Any) -> str:
     return f"type {type(data).__name__}" + ("" if shape is None else f", shape {tuple(shape)}")
 
 
-def _class_indices(given: Any, n: int, who: str, what: str) -> IntArray:
+def class_indices(given: Any, n: int, who: str, what: str) -> IntArray:
     """`given` as n class indices 0, 1, 2, ... (shape (n,) or (n, 1)), or a ValueError saying
     what `who` got as `what`."""
+    renumber = (" (to draw labels of another kind, number them first: names, y = "
+                "np.unique(y, return_inverse=True), and pass labels=names)" if "label" in what
+                else "")
     try:
         array = np.asarray(given.data if isinstance(given, Value) else given, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (numbers); got "
-                         f"{_described(given)}") from None
+                         f"{_described(given)}{renumber}") from None
     if array.shape not in ((n,), (n, 1)):
         raise ValueError(f"{who}: {what} must be one class per point, shape ({n},); got shape "
                          f"{array.shape}")
     array = array.reshape(-1)
-    bad = ~(np.isfinite(array) & (array >= 0) & (array == np.round(array)))
-    if bad.any():
+    bad = ~(np.isfinite(array) & (array >= 0) & (array == np.round(array)) & (array < 2.0**63))
+    if bad.any():  # (2**63 and above would wrap around to negative int64s)
         value = float(array[int(np.argmax(bad))])
-        labels = value == -1.0 and "label" in what
-        hint = " (for labels −1/+1, pass (y + 1) // 2)" if labels else ""
+        signs = value == -1.0 and "label" in what
+        hint = " (for labels −1/+1, pass (y + 1) // 2)" if signs else renumber
         raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ...; got {value:g}"
                          f"{hint}")
     return array.astype(np.int64)
+
+
+def _class_names(labels: Any, who: str) -> list[str]:
+    """`labels`, the names of classes 0, 1, 2, ..., as strings; a ValueError for one string
+    (whose letters would be taken for the names) or for what holds no names."""
+    try:
+        names = None if isinstance(labels, str | bytes) else [str(name) for name in labels]
+    except TypeError:
+        names = None
+    if names is None:
+        raise ValueError(f"{who}: labels must be a list of names, one per class (index 0, 1, "
+                         f"...); got {labels!r}")
+    return names
 
 
 def _points(X: Any, who: str) -> Array:
@@ -280,9 +314,9 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
     if predicts_classes(model):
         if threshold is not None:
             refuse_threshold("grid_predictions", model)
-        classes = _class_indices(model.predict(points), len(points),
-                                 f"grid_predictions: {type(model).__name__}.predict",
-                                 "its classes")
+        classes = class_indices(model.predict(points), len(points),
+                                f"grid_predictions: {type(model).__name__}.predict",
+                                "its classes")
     else:
         scores = _scores(model, points)
         if scores.ndim == 2 and scores.shape[1] > 1:
@@ -334,19 +368,28 @@ def plot_decision_boundary(
     `model` is an `MLP` (one output: a logit, class 1 where it is > 0; several outputs: the
     argmax), a `Neuron`, a `Perceptron` (its ``predict``) or any callable from an (n, 2) array to
     scores. The background is shaded by the probability the model gives the class it predicts
-    (``shade="probability"``, when it gives scores) or flat per class (``shade="class"``); the
-    boundary is a black line; the points are coloured and shaped by their label `y`. Returns
+    (``shade="probability"``, when it gives scores and there are two classes, 0 and 1, the
+    one predicted always the likelier) or flat per class (``shade="class"``, and otherwise);
+    the boundary is a black line; the points are coloured and shaped by their label `y` (class
+    indices 0, 1, 2, ...: each class has its own colour, marker and shade, as `CLASS_COLORS`
+    and `CLASS_MARKERS` say), each class in `y` named once in the legend (``ax.legend()``):
+    ``labels[k]`` or "class k". Returns
     the matplotlib ``Axes`` (a new pyplot figure's when `ax` is None). `threshold` is passed
     to `grid_predictions` (a one-output model whose output activation is a callable of the
     user's own needs it).
     """
     require_matplotlib()
-    from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+    from matplotlib.colors import LinearSegmentedColormap
 
     if shade not in ("probability", "class"):
         raise ValueError(f"shade must be 'probability' or 'class'; got {shade!r}")
     X = _points(X, "plot_decision_boundary")
-    y = _class_indices(y, len(X), "plot_decision_boundary", "the labels y")
+    y = class_indices(y, len(X), "plot_decision_boundary", "the labels y")
+    names = None if labels is None else _class_names(labels, "plot_decision_boundary")
+    if names is not None and len(names) <= y.max():
+        raise ValueError(f"plot_decision_boundary: labels names {len(names)} classes (one per "
+                         f"class index 0, 1, ...) but y holds class {int(y.max())}; give a "
+                         f"name for each class up to it")
     # (computed before a figure is made: a model that fails leaves no empty figure behind)
     xx, yy, classes, probability = grid_predictions(model, X, resolution=resolution,
                                                     margin=margin, threshold=threshold)
@@ -354,28 +397,33 @@ def plot_decision_boundary(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(5, 4.5))
-    n_classes = int(max(classes.max(), y.max() if y.size else 0)) + 1
-    cmap: Any
-    if probability is not None and shade == "probability" and n_classes <= 2:
-        # one colour scale from class 0 (blue) through 0.5 (white) to class 1 (orange)
+    drawn = np.unique(classes)  # the classes of the regions, and of the points:
+    shown = np.unique(y)  # (not 0..max: labels 0 and 10**6 are two classes, not a million)
+    # one colour scale from class 0 (blue) through 0.5 (white) to class 1 (orange), for two
+    # classes: with a third output that never wins, the class predicted may have p < 0.5, and
+    # the scale would put it on the other class's side
+    if probability is not None and shade == "probability" and max(drawn[-1], shown[-1]) <= 1 \
+            and probability.min() >= 0.5:
         cmap = LinearSegmentedColormap.from_list("tinygrad_edu", [_SHADES[0], "#ffffff",
                                                                    _SHADES[1]])
         p1 = np.where(classes == 1, probability, 1.0 - probability)  # P(class 1)
         ax.contourf(xx, yy, p1, levels=np.linspace(0.0, 1.0, 11), cmap=cmap, vmin=0, vmax=1)
         if p1.min() < 0.5 < p1.max():
             ax.contour(xx, yy, p1, levels=[0.5], colors="black", linewidths=1.5)
-    else:
-        cmap = ListedColormap(list(_SHADES[: max(n_classes, 2)]))
-        ax.contourf(xx, yy, classes, levels=np.arange(-0.5, max(n_classes, 2)), cmap=cmap)
-        if classes.min() != classes.max():
-            ax.contour(xx, yy, classes, levels=np.arange(0.5, n_classes - 0.5), colors="black",
-                       linewidths=1.5)
-    for k in range(int(y.max()) + 1 if y.size else 0):
+    else:  # each class's region in its shade, outlined where it meets another class's
+        # (one contour of all the classes at once would draw, where classes 0 and 3 meet,
+        # slivers of 1 and 2 and three lines: the interpolation passes through them)
+        for k in drawn.tolist():
+            inside = (classes == k).astype(np.float64)
+            ax.contourf(xx, yy, inside, levels=[0.5, 1.5], colors=[_class_style(k)[2]])
+            if len(drawn) > 1:
+                ax.contour(xx, yy, inside, levels=[0.5], colors="black", linewidths=1.5)
+    for k in shown.tolist():
+        color, marker, _ = _class_style(k)
         chosen = y == k
-        name = labels[k] if labels is not None and k < len(labels) else f"class {k}"
-        ax.scatter(X[chosen, 0], X[chosen, 1], s=point_size, c=CLASS_COLORS[k % 6],
-                   marker=CLASS_MARKERS[k % 6], edgecolors="black", linewidths=0.5,
-                   label=name, zorder=3)
+        ax.scatter(X[chosen, 0], X[chosen, 1], s=point_size, c=color, marker=marker,
+                   edgecolors="black", linewidths=0.5,
+                   label=f"class {k}" if names is None else names[k], zorder=3)
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_xlabel("x₁")
@@ -566,7 +614,8 @@ def plot_confusion_matrix(matrix: Any, ax: Any = None, *, labels: Sequence[str] 
                          f"{counts[i, j]:g} at row {i}, column {j}")
     counts = counts.astype(np.int64)
     classes = counts.shape[0]
-    names = [str(k) for k in range(classes)] if labels is None else [str(n) for n in labels]
+    names = ([str(k) for k in range(classes)] if labels is None
+             else _class_names(labels, "plot_confusion_matrix"))
     if len(names) != classes:
         raise ValueError(f"plot_confusion_matrix: {classes} classes but {len(names)} labels")
     if ax is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +35,7 @@ from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import (
     checked_threshold,
+    class_indices,
     decision_threshold,
     lowest_loss_epoch,
     predicts_classes,
@@ -120,8 +121,10 @@ def _classes(model: Any, X: Any, threshold: float | None,
     if predicts_classes(model):
         if threshold is not None:
             refuse_threshold(who, model)
-        given: Labels = np.asarray(model.predict(array), dtype=np.int64)
-        return given, None, one
+        given = model.predict(array)  # (0.7 or nan as int64 were classes 0 and -2**63)
+        samples = 1 if one else len(array)
+        return class_indices([given] if one and np.ndim(given) == 0 else given, samples,
+                              f"{who}: {type(model).__name__}.predict", "its classes"), None, one
     with no_grad():
         out = model(array)
     scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
@@ -134,6 +137,9 @@ def _classes(model: Any, X: Any, threshold: float | None,
         raise ValueError(f"{who}: the model should give one row of outputs per sample, "
                          f"({samples}, outputs) for X of shape {array.shape}; it gave shape "
                          f"{np.shape(out.data if isinstance(out, Value) else out)}")
+    if not scores.shape[1]:  # (numpy's IndexError, before)
+        raise ValueError(f"{who}: the model gave no output (shape {scores.shape}) for X of "
+                         f"shape {array.shape}; a class needs at least one output per sample")
     lost = np.isnan(scores).any(axis=1)
     if lost.any():  # (argmax or a threshold would make a class out of it)
         raise ValueError(f"{who}: the model's output is nan for {int(lost.sum())} of "
@@ -177,23 +183,34 @@ def _shown(values: Any) -> str:
     return f"{values[:5].tolist()}{' ...' if len(values) > 5 else ''}"
 
 
-def _class_labels(labels: Any, classes: int | None, who: str, name: str = "y") -> Labels:
+_RENUMBER = ("; number other labels first: names, codes = np.unique(np.concatenate([y_true, "
+             "y_pred]), return_inverse=True); y_true, y_pred = np.split(codes, 2)")
+"""How to turn labels that are not class indices into class indices, for an error message."""
+
+
+def _class_labels(labels: Any, classes: int | None, who: str, name: str = "y",
+                  renumber: str = "") -> Labels:
     """`labels` (a 1-D array) as class indices 0..classes-1 (ints, bools, or floats that are
     whole numbers), or a ValueError that says why they cannot be compared with classes."""
     if not labels.size:
         return np.zeros(0, dtype=np.int64)
+    if labels.dtype.kind == "O":  # numbers in an object array (a pandas column, say)
+        with suppress(ValueError):
+            inferred = np.asarray(labels.tolist())
+            if inferred.shape == labels.shape and inferred.dtype.kind in "biuf":
+                labels = inferred
     kind = labels.dtype.kind
     whole = kind in "biu" or (kind == "f" and bool(np.all(np.isfinite(labels)))
                               and bool(np.all(labels == np.round(labels))))
     if not whole or labels.min() < 0:
         hint = ("; for labels ±1 (as for hinge_loss), pass y > 0: -1 is class 0"
                 if whole and classes in (None, 2) and set(np.unique(labels).tolist()) <= {-1, 0, 1}
-                else "")
+                else renumber)
         raise ValueError(f"{who}: {name} must hold class indices 0, 1, ... (whole numbers "
                          f"≥ 0); got {_shown(labels)} of {labels.dtype}{hint}")
     if float(labels.max()) >= 2.0**63:
         raise ValueError(f"{who}: {name} holds label {labels.max()!r}, too large for a class "
-                         "index")
+                         f"index{renumber}")
     indices: Labels = labels.astype(np.int64)
     if classes is not None and indices.max() >= classes:
         raise ValueError(f"{who}: label {int(indices.max())} in {name} is not one of the "
@@ -235,8 +252,16 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
     """
     if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 0:
         raise ValueError(f"train_binary: steps must be an integer ≥ 0; got {steps!r}")
-    X = np.asarray(X, dtype=np.float64)
-    target = np.asarray(y, dtype=np.float64).reshape(-1)
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):  # (numpy's "could not convert string to float: 'a'")
+        raise ValueError(f"train_binary: X must be an array of numbers, one row a sample; got "
+                         f"{type(X).__name__}") from None
+    try:
+        target = np.asarray(y, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"train_binary: y must hold the labels 0 and 1 (numbers); got "
+                         f"{_shown(np.asarray(y, dtype=object).reshape(-1))}") from None
     opt: Optimizer
     if optimizer == "adam":
         opt = Adam(model.parameters(), lr=lr)
@@ -378,10 +403,21 @@ def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *,
     return history
 
 
+MAX_CLASSES = 10_000
+"""The most classes `confusion_matrix` counts: its matrix holds MAX_CLASSES² counts (800 MB)."""
+
+
 def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -> Labels:
     """Counts of (true class, predicted class) pairs: entry [i, j] is the number of samples of
     class i predicted as j (rows true, columns predicted, as scikit-learn's), so the diagonal
     holds the right answers. `num_classes` defaults to the largest label + 1.
+
+    The labels are class indices 0, 1, 2, ..., as a model's outputs number them: row i is
+    class i, present or not (scikit-learn's has a row per distinct label instead, so labels
+    0 and 2 give it 2 rows and us 3). Other labels (strings, ±1, 0.5) are refused, as are
+    more than `MAX_CLASSES` classes (labels 0 and 10**6 would make a matrix of 10**12 counts):
+    number such labels first: ``names, codes = np.unique(np.concatenate([y_true, y_pred]),
+    return_inverse=True)``, then ``np.split(codes, 2)``.
 
     >>> confusion_matrix([0, 1, 2, 2], [0, 2, 2, 2]).tolist()
     [[1, 0, 0], [0, 0, 1], [0, 0, 2]]
@@ -390,11 +426,20 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     if true.ndim != 1 or true.shape != pred.shape:
         raise ValueError(f"confusion_matrix: y_true and y_pred must be 1-D arrays of the same "
                          f"length; got shapes {true.shape} and {pred.shape}")
-    true = _class_labels(true, None, "confusion_matrix", "y_true")
-    pred = _class_labels(pred, None, "confusion_matrix", "y_pred")
+    true = _class_labels(true, None, "confusion_matrix", "y_true", _RENUMBER)
+    pred = _class_labels(pred, None, "confusion_matrix", "y_pred", _RENUMBER)
     largest = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
+    if num_classes is None and largest > MAX_CLASSES:
+        name = "y_true" if true.max(initial=-1) + 1 == largest else "y_pred"
+        raise ValueError(f"confusion_matrix: {name} holds label {largest - 1}, so the matrix "
+                         f"would have {largest} rows and columns (one per class 0..{largest - 1})"
+                         f" for {plural(len(true), 'sample')}; at most {MAX_CLASSES} classes are "
+                         f"counted{_RENUMBER}")
     classes = largest if num_classes is None else positive_int(
         num_classes, "confusion_matrix: num_classes")
+    if classes > MAX_CLASSES:
+        raise ValueError(f"confusion_matrix: num_classes is {classes}; at most {MAX_CLASSES} "
+                         f"classes are counted (a {MAX_CLASSES} x {MAX_CLASSES} matrix)")
     if largest > classes:
         raise ValueError(f"confusion_matrix: label {largest - 1} is outside the {classes} "
                          f"classes 0..{classes - 1}")
