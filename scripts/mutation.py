@@ -172,12 +172,13 @@ def forward_scaled(forward: Fn) -> Fn:
 
 NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
-READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "elu", "softplus",
-                "logsumexp", "binary_cross_entropy",
+READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "sigmoid_slope",
+                "sech2", "elu", "softplus", "logsumexp", "binary_cross_entropy",
                 "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
-READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid", "logsumexp", "softmax", "log_softmax"}
-UNARY_READING_INPUT = {"pow_const", "log", "tanh", "elu", "softplus", "normal_cdf", "abs", "sin",
-                       "cos", "log1p", "expm1"}
+READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid_slope", "sech2", "logsumexp", "softmax",
+                "log_softmax"}
+UNARY_READING_INPUT = {"pow_const", "log", "sigmoid", "tanh", "sigmoid_slope", "sech2", "elu",
+                       "softplus", "normal_cdf", "abs", "sin", "cos", "log1p", "expm1"}
 SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "maximum", "minimum"}
 REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "exp": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
@@ -189,6 +190,8 @@ REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "mul": [("|a|>1e6", lambda a: abs(a) > 1e6, 0)],
     "sigmoid": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "tanh": [("|a|>10", lambda a: abs(a) > 10, 0)],
+    "sigmoid_slope": [("a>20", lambda a: a > 20, 0), ("|a|<1e-3", lambda a: abs(a) < 1e-3, 0)],
+    "sech2": [("|a|>10", lambda a: abs(a) > 10, 0), ("|a|<1e-3", lambda a: abs(a) < 1e-3, 0)],
     "softplus": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "elu": [("a<-20", lambda a: a < -20, 0)],
     "normal_cdf": [("a<-5", lambda a: a < -5, 0), ("a>5", lambda a: a > 5, 0)],

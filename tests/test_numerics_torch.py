@@ -11,8 +11,6 @@ Where they differ, the tables below say why, point by point:
   cancels, softplus's threshold makes the curve flat); the expected number is the true one
   (50 digits of mpmath, rounded), and the test checks that PyTorch really misses it.
 - `CONVENTIONS`: PRODUCT.md decides (the slope at a kink, a nan gradient at a nan input).
-- `CORE_BUGS`: ours is wrong and the fix belongs in ops.py/kernels.py (strict xfail: when it is
-  fixed, the test says so and the entry must go).
 Keys compare as numbers: ("elu", 0.0, 2) is also the entry of -0.0; nan is `math.nan` itself.
 """
 
@@ -90,6 +88,8 @@ BETTER_THAN_TORCH: dict[tuple[str, float, int], float] = {
     # σ' = σ(x)·σ(−x) keeps the tail; PyTorch's σ·(1 − σ) cancels: 1 − σ(20) keeps 8 digits
     ("sigmoid", 20.0, 1): 2.0611536139418493e-09, ("sigmoid", 20.0, 2): -2.0611536054451409e-09,
     ("sigmoid", 40.0, 1): 4.248354255291589e-18, ("sigmoid", 40.0, 2): -4.2483542552915889e-18,
+    # σ'' = −σ'·tanh(x/2) near 0 (ops.SIGMOID_SLOPE); PyTorch's σ'·(1 − 2σ) cancels to 0
+    ("sigmoid", 1e-300, 2): -1.25e-301, ("sigmoid", -1e-300, 2): 1.25e-301,
     # e^−710 is a subnormal, 4.476e-309: PyTorch's sigmoid flushes it to 0 (1/(1 + inf))
     ("sigmoid", 710.0, 1): E710, ("sigmoid", 710.0, 2): -E710,
     **{("sigmoid", -710.0, order): E710 for order in (0, 1, 2)},
@@ -133,15 +133,6 @@ CONVENTIONS: dict[tuple[str, float, int], float] = {
     # a negative base to a fraction is nan, -inf included (kernels.power_const, as PyTorch's
     # x ** 0.5; its x ** 1.5 runs C's pow, inf): the power and its slopes are nan together
     ("x**1.5", -inf, 0): nan, ("x**2.5", -inf, 0): nan, ("x**2.5", -inf, 1): nan,
-}
-
-# (name, x, order): (the true value, why ours misses it); the fix is in ops.py/kernels.py
-CORE_BUGS: dict[tuple[str, float, int], tuple[float, str]] = {
-    # ops.TANH's 4σ(2a)σ(−2a) differentiates to 8σ'(2a)(σ(−2a) − σ(2a)), which cancels near 0,
-    # as ops.SIGMOID's σ(a)σ(−a) does (PyTorch's sigmoid'' cancels too: 0 at ±1e-300)
-    **{("tanh", x, 2): (-2.0 * x, "tanh'' near 0 cancels (ops.TANH)") for x in (1e-300, -1e-300)},
-    **{("sigmoid", x, 2): (-x / 8.0, "sigmoid'' near 0 cancels (ops.SIGMOID)")
-       for x in (1e-300, -1e-300)},
 }
 
 
@@ -204,15 +195,13 @@ def _points(name: str) -> list[float]:
     return [*EDGES, *CASES[name][2]]
 
 
-def _disagreements(name: str, skip: set[tuple[str, float, int]]) -> list[str]:
+def _disagreements(name: str) -> list[str]:
     ours_f, torch_f, _ = CASES[name]
     found = []
     for x in _points(name):
         reference = torch_derivatives(torch_f, x)
         for route, order, result in our_routes(ours_f, x):
             key = (name, x, order)
-            if key in skip:
-                continue
             expected = BETTER_THAN_TORCH.get(key, CONVENTIONS.get(key, reference[order]))
             # (values keep the sign of a zero, as PyTorch's; gradients need not, as in
             # test_edges: a scalar .grad starts at +0.0 and adds)
@@ -229,17 +218,8 @@ SIGNED_ZERO = {("relu", -0.0, 0), ("x**0.5", -0.0, 0)}
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_value_and_two_derivatives_agree_with_pytorch_float64(name: str) -> None:
-    found = _disagreements(name, set(CORE_BUGS))
+    found = _disagreements(name)
     assert not found, "\n".join(found)
-
-
-@pytest.mark.parametrize("key", sorted(CORE_BUGS, key=repr), ids=repr)
-@pytest.mark.xfail(strict=True, reason="a bug in the core (ops.py/kernels.py), reported")
-def test_core_bugs_still_miss_the_true_value(key: tuple[str, float, int]) -> None:
-    name, x, order = key
-    true_value, why = CORE_BUGS[key]
-    results = [r for _, o, r in our_routes(CASES[name][0], x) if o == order]
-    assert all(agree(r, true_value) for r in results), (why, results, true_value)
 
 
 @pytest.mark.parametrize("key", sorted(BETTER_THAN_TORCH, key=repr), ids=repr)
@@ -250,7 +230,7 @@ def test_where_ours_is_kept_over_pytorch_pytorch_really_misses_the_true_value(
 
 
 def test_the_tables_name_real_cases_and_points() -> None:
-    for name, x, order in (*BETTER_THAN_TORCH, *CONVENTIONS, *CORE_BUGS, *SIGNED_ZERO):
+    for name, x, order in (*BETTER_THAN_TORCH, *CONVENTIONS, *SIGNED_ZERO):
         assert name in CASES and order in (0, 1, 2), (name, x, order)
         assert any(x == p or (x != x and p != p) for p in _points(name)), (name, x)
 
@@ -269,14 +249,12 @@ def _sigmoid2(x: float) -> float:  # σ'' = σ'·(1 − 2σ) = −σ'·tanh(x/2)
 
 @pytest.mark.parametrize("x", [1e-8, -1e-6, 1e-5])
 def test_pytorch_tanh_second_derivative_near_zero_is_accurate(x: float) -> None:
-    """The reference of the xfail below: PyTorch's −2·tanh·(1 − tanh²) has no cancellation."""
+    """The reference of the test below: PyTorch's −2·tanh·(1 − tanh²) has no cancellation."""
     assert agree(torch_derivatives(torch.tanh, x)[2], _tanh2(x))
 
 
 @pytest.mark.parametrize(("name", "exact"), [("tanh", _tanh2), ("sigmoid", _sigmoid2)])
 @pytest.mark.parametrize("x", [1e-300, 1e-8, -1e-6, 1e-5])
-@pytest.mark.xfail(strict=True, reason="ops.TANH/SIGMOID: the derivative of σ(a)σ(−a) cancels "
-                   "near 0 (tanh'' at 1e-8 keeps 8 digits, at 1e-300 none); reported")
 def test_second_derivative_near_zero_keeps_its_digits(name: str, exact: Callable[[float], float],
                                                       x: float) -> None:
     f = CASES[name][0]

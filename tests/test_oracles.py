@@ -147,6 +147,8 @@ REFERENCE: dict[str, Ref] = {
     "abs": lambda a: abs(a),
     "sigmoid": _sigmoid,
     "tanh": _tanh,
+    "sigmoid_slope": lambda a: _sigmoid(a) * _sigmoid(-a),
+    "sech2": lambda a: 4 / (CONTEXT.exp(a) + CONTEXT.exp(-a)) ** 2,
     "step": lambda a: Decimal(int(a > 0)),
     "relu": lambda a: max(a, Decimal(0)),
     "leaky_relu": lambda a, *, negative_slope: a if a > 0 else Decimal(negative_slope) * a,
@@ -184,6 +186,9 @@ DERIVATIVE: dict[str, Partials] = {
     "abs": lambda a: (Decimal((a > 0) - (a < 0)),),
     "sigmoid": lambda a: (_sigmoid(a) * _sigmoid(-a),),
     "tanh": lambda a: (4 / (CONTEXT.exp(a) + CONTEXT.exp(-a)) ** 2,),
+    # σ″ = −σ′·tanh(a/2), (sech²)′ = −2·sech²·tanh: products, no cancellation near 0
+    "sigmoid_slope": lambda a: (-_sigmoid(a) * _sigmoid(-a) * _tanh(a / 2),),
+    "sech2": lambda a: (-8 * _tanh(a) / (CONTEXT.exp(a) + CONTEXT.exp(-a)) ** 2,),
     "step": lambda a: (Decimal(0),),
     "relu": lambda a: (_slope(a, Decimal(0)),),
     "leaky_relu": lambda a, *, negative_slope: (_slope(a, Decimal(negative_slope)),),

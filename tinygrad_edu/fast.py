@@ -260,7 +260,7 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
                 elif rule == _EXP:
                     da = g * node._data
                 elif rule == _SIGMOID:
-                    da = g * node._data * sigmoid(-a._data)
+                    da = g * (node._data * sigmoid(-a._data))  # (σ′ = σ(a)·σ(−a), then g)
                 elif rule == _POW_CONST:
                     exponent = node.params["exponent"]
                     if exponent == 0:

@@ -122,6 +122,16 @@ def sigmoid(x: Any) -> Any:
     return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def sigmoid_slope(x: Any) -> Any:
+    """σ′(x) = σ(x)·σ(−x), accurate on both tails (1 − σ would round to 0 on the right)."""
+    return sigmoid(x) * sigmoid(-x)
+
+
+def sech2(x: Any) -> Any:
+    """tanh′(x) = sech²(x) = 1 − tanh²(x), as 4·σ(2x)·σ(−2x): accurate where tanh rounds to ±1."""
+    return 4.0 * sigmoid(2.0 * x) * sigmoid(-2.0 * x)
+
+
 def softplus(x: Any) -> Any:
     """log(1 + eˣ) = max(x, 0) + log1p(e^−|x|)."""
     if type(x) is float:

@@ -72,6 +72,8 @@ OP_INFO: dict[str, OpInfo] = {
     "abs": _ELEMENTWISE,
     "sigmoid": OpInfo(elementwise=True, full_domain=((-700.0, 1e4, 1e-300),)),
     "tanh": OpInfo(elementwise=True, full_domain=((-350.0, 350.0, 1e-300),)),
+    "sigmoid_slope": OpInfo(elementwise=True, full_domain=((-700.0, 700.0, 1e-300),)),
+    "sech2": OpInfo(elementwise=True, full_domain=((-350.0, 350.0, 1e-300),)),
     "step": _ELEMENTWISE,
     "relu": _ELEMENTWISE,
     "leaky_relu": OpInfo(elementwise=True,
