@@ -266,10 +266,10 @@ def _given(func: Callable[..., Any], args: tuple[Any, ...],
            kwargs: dict[str, Any]) -> dict[str, Any]:
     """The arguments given to numpy's `func`, by name; the keywords its ``**kwargs``
     collects (np.clip's ``casting=``...) are named one by one."""
-    parameters = _signature(func).parameters
+    signature = _signature(func)
     given: dict[str, Any] = {}
-    for p, x in _signature(func).bind(*args, **kwargs).arguments.items():
-        if parameters[p].kind is inspect.Parameter.VAR_KEYWORD:
+    for p, x in signature.bind(*args, **kwargs).arguments.items():
+        if signature.parameters[p].kind is inspect.Parameter.VAR_KEYWORD:
             given.update(x)
         else:
             given[p] = x
