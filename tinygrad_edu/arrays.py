@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +27,8 @@ from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.grad_mode import is_grad_enabled
 from tinygrad_edu.kernels import normalize_axis
 
-__all__ = ["broadcast_to", "concatenate", "maximum", "minimum", "numpy_function", "stack",
-           "where"]
+__all__ = ["broadcast_to", "concatenate", "maximum", "minimum", "numpy_function", "numpy_ufunc",
+           "stack", "where"]
 
 
 def _values(xs: Any, op: str) -> list[Value]:
@@ -234,6 +235,13 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
                 positional = [mapped.pop(p) for p in ("shape", "axes") if p in mapped]
                 return ours(value, *positional, **mapped)
             return ours(**mapped)
+    return _on_data(name, func, args, kwargs)
+
+
+def _on_data(name: str, func: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+    """numpy's `func` run on the data of the Values given, where its result cannot carry a
+    gradient; refused where it would silently drop one, or change a copy (`numpy_function`)."""
     needs_grad = False
 
     def plain(x: Any) -> Any:  # `x` with its Values' data in their place
@@ -245,10 +253,7 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
             return type(x)(plain(item) for item in x)
         return x
 
-    if any(isinstance(x, Value) for x in _parts(kwargs.get("out"))):
-        raise TypeError(f"{name}: out= is a Value, and numpy writes only into arrays (it "
-                        "would fill a copy and leave the Value as it was); use the result, "
-                        "or out=v.data to change the Value's data")
+    _refuse_value_out(name, kwargs)
     result = func(*plain(args), **{key: plain(x) for key, x in kwargs.items()})
     if result is None and args and isinstance(args[0], Value):
         raise TypeError(f"{name} changes its first argument in place, and numpy changes "
@@ -260,6 +265,87 @@ def numpy_function(func: Callable[..., Any], args: tuple[Any, ...],
                         f"back to the Value given. Use the Value's own operations, or give "
                         f"it the data ({name}(v.data)) for numbers without a gradient")
     return result
+
+
+# numpy's ufuncs that are Python's operators on arrays (``array + v`` calls np.add): Value's
+# operator and its reflected one, called as Python would call them on a number and a Value
+_OPERATORS: dict[np.ufunc, tuple[str, str]] = {
+    np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"),
+    np.multiply: ("__mul__", "__rmul__"), np.true_divide: ("__truediv__", "__rtruediv__"),
+    np.power: ("__pow__", "__rpow__"), np.matmul: ("__matmul__", "__rmatmul__"),
+}
+# numpy's ufuncs with a Value equivalent, the same numbers (looked up when called: the
+# operators of Value are swapped for their reference while anomalies are detected)
+_UNARY: dict[np.ufunc, Callable[[Value], Value]] = {
+    np.exp: lambda v: v.exp(), np.log: lambda v: v.log(), np.sqrt: lambda v: v.sqrt(),
+    np.absolute: lambda v: v.abs(), np.tanh: lambda v: v.tanh(), np.sin: lambda v: v.sin(),
+    np.cos: lambda v: v.cos(), np.log1p: lambda v: v.log1p(), np.expm1: lambda v: v.expm1(),
+    np.negative: lambda v: -v, np.positive: lambda v: +v, np.square: lambda v: v**2,
+    np.reciprocal: lambda v: 1.0 / v,
+}
+_BINARY: dict[np.ufunc, Callable[[Any, Any], Value]] = {np.maximum: maximum, np.minimum: minimum}
+# ``array == v`` as Python compares a Value with anything: by identity (a Value is a dict key,
+# as micrograd's), where numpy would compare the numbers
+_IDENTITY: dict[np.ufunc, Callable[[Any, Any], bool]] = {np.equal: operator.is_,
+                                                        np.not_equal: operator.is_not}
+
+
+def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
+                kwargs: dict[str, Any]) -> Any:
+    """``ufunc(*inputs, **kwargs)``, a numpy ufunc given a Value (`Value.__array_ufunc__`).
+
+    * numpy's arithmetic (np.add ... np.matmul, what ``array + v`` and ``X @ W`` call) is
+      Value's own operator, as Python calls it: ``array + v`` is ``v.__radd__(array)``;
+    * np.exp, np.log, np.sqrt, np.absolute, np.tanh, np.sin, np.cos, np.log1p, np.expm1,
+      np.negative, np.positive, np.square (``v ** 2``), np.reciprocal (``1 / v``),
+      np.maximum and np.minimum are the Value's operations, with their gradients;
+    * any other runs as numpy's functions do (`numpy_function`): on the data where its
+      result cannot carry a gradient (``np.isnan(v)``, ``array < v``), else it is refused.
+
+    Where numpy would write the result into an array (``out=``, and ``array += v``) it is
+    refused: the result is a new Value.
+
+    >>> import numpy as np
+    >>> x = Value([0.0, 1.0])
+    >>> np.exp(x).sum().backward()
+    >>> x.grad
+    array([1.        , 2.71828183])
+    """
+    operators = _OPERATORS.get(ufunc)
+    if operators is not None and method == "__call__" and not kwargs:
+        a, b = inputs  # (the frequent case first: ``X @ W``, a numpy batch)
+        result = getattr(a, operators[0])(b) if isinstance(a, Value) else \
+            getattr(b, operators[1])(a)
+        if result is NotImplemented:
+            raise TypeError(f"unsupported operand type(s) for np.{ufunc.__name__}: "
+                            f"{type(a).__name__!r} and {type(b).__name__!r}")
+        return result
+    name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+    unary, binary, identity = _UNARY.get(ufunc), _BINARY.get(ufunc), _IDENTITY.get(ufunc)
+    if method != "__call__" or (operators is None and unary is None and binary is None and
+                                identity is None):
+        return _on_data(name, getattr(ufunc, method), inputs, kwargs)
+    if "out" in kwargs:
+        _refuse_value_out(name, kwargs)
+        raise TypeError(f"{name} with out= an array: the result of an operation on a Value "
+                        "is a new Value, which numpy cannot write into an array; use the "
+                        "result (for `array += v` write `array = array + v`)")
+    if kwargs:
+        raise TypeError(f"{name} on a Value takes no keyword arguments; got "
+                        f"{', '.join(f'{key}=' for key in kwargs)}")
+    if identity is not None:
+        return identity(*inputs)  # (``array == v``: a Value equals only itself)
+    if unary is not None:
+        return unary(inputs[0])
+    assert binary is not None  # (one of them is not None, and not operators: kwargs given)
+    return binary(*inputs)
+
+
+def _refuse_value_out(name: str, kwargs: dict[str, Any]) -> None:
+    if any(isinstance(x, Value) for x in _parts(kwargs.get("out"))):
+        raise TypeError(f"{name}: out= is a Value, and numpy writes only into arrays (it "
+                        "would fill a copy and leave the Value as it was); use the result, "
+                        "or out=v.data to change the Value's data")
 
 
 def _given(func: Callable[..., Any], args: tuple[Any, ...],

@@ -22,10 +22,11 @@ tests prove they give exactly what this file gives).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -138,13 +139,16 @@ class Value(NamedOperations, Storage, ArrayLike):
 
     __slots__ = ("__weakref__", "_changed", "_data", "_first", "_grad", "_mark", "_number",
                  "_second", "label", "op", "params", "requires_grad")
-    __array_ufunc__ = None  # numpy defers to Value's reflected operators (array * Value)
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """``array * v``, ``np.exp(v)``: numpy's ufuncs given a Value, run as
+        `arrays.numpy_ufunc` says (Value's operator for ``array * v``, as Python would call
+        it; the Value's own operation where it has one)."""
+        return _arrays().numpy_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         """``np.sum(v)``, ``np.concatenate([v, w])``: numpy's functions given a Value, run
         as `arrays.numpy_function` says (the Value's own operation, where it has one)."""
-        from tinygrad_edu.arrays import numpy_function
-        return numpy_function(func, args, kwargs)
+        return _arrays().numpy_function(func, args, kwargs)
 
     _data: Data  # `.data` (storage.py: checked when set, watched for in-place changes)
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
@@ -251,6 +255,14 @@ class Value(NamedOperations, Storage, ArrayLike):
         copy.label, copy._grad = self.label, self._grad
         changes.share(self, copy)
         return copy
+
+
+@functools.cache
+def _arrays() -> ModuleType:
+    """arrays.py, what numpy's functions and ufuncs do given a Value (it imports this module:
+    found at the first call, then kept; an import statement there cost ``X @ W`` 1 µs)."""
+    from tinygrad_edu import arrays
+    return arrays
 
 
 def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | None = None,
@@ -391,15 +403,7 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
             if node.op is None:
                 continue  # a leaf
             if create_graph:
-                try:
-                    shares = node.op.vjp(g, node, *node.parents, **node.params)
-                except TypeError as error:  # (numpy's ufuncs refuse Values: __array_ufunc__)
-                    if "ufunc" not in str(error):
-                        raise
-                    raise TypeError(f"{node.op.name}: with create_graph=True a rule gets "
-                                    "Values, which numpy's ufuncs refuse; write the rule with "
-                                    f"the Values' own operations (x.exp(), not np.exp(x)): "
-                                    f"{error}") from None
+                shares = node.op.vjp(g, node, *node.parents, **node.params)
             else:
                 shares = rule_on_data(node.op, g, node)
             if _check_shares is not None:
