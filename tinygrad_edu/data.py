@@ -173,32 +173,51 @@ def as_data(data: object, what: str = "Value data") -> Data:
     """Convert user data to a Python float (scalar) or a float64 array (tensor), or refuse it.
 
     Integers become floats. Strings, None, ragged lists and object arrays are refused with a
-    message that says what was given.
+    message that says what was given; so are complex numbers (even with no imaginary part, as
+    a float64 torch tensor refuses a Python complex), time spans, masked arrays with masked
+    entries, and finite numbers beyond float64's range (a long double or a Decimal of 1e400,
+    as the int 10**400): never a silently dropped part, mask or digit, nor an inf.
     """
     if type(data) is float:
         return data
     if isinstance(data, ArrayLike):
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array, not a "
                         "Value; use value.data to copy its data, or use the Value itself")
+    if isinstance(data, complex | np.complexfloating):
+        raise TypeError(_complex_refused(what, describe(data)))
+    if isinstance(data, np.timedelta64):  # (numpy counts a time span an integer)
+        raise TypeError(f"{what} must be a number, not the time span {describe(data)}; "
+                        "divide it by a unit, e.g. span / np.timedelta64(1, 's') for seconds")
     if isinstance(data, numbers.Real | decimal.Decimal | np.bool_):  # (Fraction, np.float32...)
         try:
-            return float(data)
+            number = float(data)
         except OverflowError:
             raise ValueError(f"{what}: {describe(data)} is too large for a float") from None
+        except ValueError as error:  # (a signaling NaN Decimal)
+            raise ValueError(f"{what}: cannot convert {describe(data)} to a float: {error}"
+                             ) from None
+        if math.isinf(number) and _finite(data):
+            raise ValueError(f"{what}: {describe(data)} is too large for a float (float64 "
+                             f"holds at most {np.finfo(np.float64).max:.6g})")
+        return number
     if isinstance(data, str | bytes) or data is None:
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array of "
                         f"numbers; got {describe(data)}")
     if not isinstance(data, np.ndarray | Sequence):
+        hint = ("; convert it with np.asarray(...) first" if hasattr(data, "__array__")
+                and not isinstance(data, np.generic) else "")  # (an array-like: a pandas Series)
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
-                        f"got {describe(data)}")
-    if isinstance(data, list | tuple) and _holds_a_value(data):
-        raise TypeError(f"{what} must hold numbers, not Values (that would drop their "
-                        "gradients); use tinygrad_edu.stack([...]) to combine Values")
+                        f"got {describe(data)}{hint}")
+    if isinstance(data, np.ma.MaskedArray):
+        _refuse_masked(data, what)
+    elif isinstance(data, list | tuple):
+        _check_items(data, what)
     try:
-        array = np.array(data)
+        array = np.array(data)  # (a masked array's data, an np.matrix's: a plain ndarray)
     except ValueError as error:
         raise ValueError(f"{what} must be a rectangular (nested) list of numbers; got a ragged "
                          f"one: {describe(data)}") from error
+    given = array
     if array.dtype == object and not isinstance(data, np.ndarray) and all(
             isinstance(x, numbers.Real | decimal.Decimal) for x in array.flat):
         # numbers numpy keeps as objects: ints beyond int64, Fractions, Decimals
@@ -207,23 +226,68 @@ def as_data(data: object, what: str = "Value data") -> Data:
         except OverflowError:
             raise ValueError(f"{what}: {describe(data)} holds a number too large for a float"
                              ) from None
+        except ValueError as error:  # (a signaling NaN Decimal)
+            raise ValueError(f"{what}: cannot convert {describe(data)} to floats: {error}"
+                             ) from None
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold numbers only; got an array of dtype {array.dtype} "
-                        f"from {describe(data)}")
+        given_text = f"an array of dtype {array.dtype} from {describe(data)}"
+        if array.dtype.kind == "c":
+            raise TypeError(_complex_refused(what, given_text))
+        raise TypeError(f"{what} must hold numbers only; got {given_text}")
     array = array.astype(np.float64, copy=False)
+    if given.dtype.kind == "O" or given.itemsize > 8:  # (Decimals, long doubles)
+        _check_range(given, array, what, data)
     return float(array) if array.ndim == 0 else array
 
 
-def _holds_a_value(data: list[Any] | tuple[Any, ...]) -> bool:
-    """True when a (nested) list holds a Value anywhere (np.array would take its number)."""
+def _complex_refused(what: str, given: str) -> str:
+    """The message refusing complex numbers (`given` describes them)."""
+    return (f"{what} must hold real numbers; got complex numbers: {given}. Pass their real "
+            "parts (z.real) or magnitudes (abs(z)), whichever you mean")
+
+
+def _finite(number: object) -> bool:
+    """True for a finite Decimal or numpy float (one that may lie beyond float64's range)."""
+    if isinstance(number, decimal.Decimal):
+        return number.is_finite()
+    return isinstance(number, np.floating) and bool(np.isfinite(number))
+
+
+def _check_range(given: np.ndarray[Any, Any], array: Array, what: str, data: object) -> None:
+    """Refuse finite numbers of `given` (long doubles, Decimals) that became ±inf in `array`,
+    their float64 conversion."""
+    flat = given.reshape(-1)
+    for k in np.flatnonzero(np.isinf(array)):
+        if _finite(flat[k]):
+            index = tuple(int(i) for i in np.unravel_index(k, given.shape))
+            raise ValueError(f"{what}: {describe(data)} holds {flat[k]!r} at index {index}, "
+                             "too large for a float (float64 holds at most "
+                             f"{np.finfo(np.float64).max:.6g})")
+
+
+def _refuse_masked(data: np.ma.MaskedArray[Any, Any], what: str) -> None:
+    """Refuse a masked array with a masked entry (np.array would keep the hidden number)."""
+    masked = int(np.ma.getmaskarray(data).sum())
+    if masked:
+        raise ValueError(f"{what}: got a masked array (type {type(data).__name__}, shape "
+                         f"{data.shape}) with {masked} of its {data.size} entries masked; a "
+                         "Value has no mask: pass .filled(value) to fill them in, or "
+                         ".compressed() to drop them (a 1-D array)")
+
+
+def _check_items(data: list[Any] | tuple[Any, ...], what: str) -> None:
+    """Refuse a (nested) list holding a Value (np.array would take its number, dropping its
+    gradient) or a masked array with a masked entry (np.array would drop the mask)."""
     stack = [data]
     while stack:
         for item in stack.pop():
             if isinstance(item, ArrayLike):
-                return True
-            if isinstance(item, list | tuple):
+                raise TypeError(f"{what} must hold numbers, not Values (that would drop their "
+                                "gradients); use tinygrad_edu.stack([...]) to combine Values")
+            if isinstance(item, np.ma.MaskedArray):
+                _refuse_masked(item, what)
+            elif isinstance(item, list | tuple):
                 stack.append(item)
-    return False
 
 
 def forward_data(name: str, forward: Callable[..., Any], datas: Sequence[Any],

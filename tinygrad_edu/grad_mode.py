@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import reprlib
 import threading
 from collections.abc import Callable, Generator
@@ -30,9 +31,35 @@ enabled = True
 """True while every thread records (none is inside `no_grad`): the fast copies read it without
 a call, and ask `is_grad_enabled()` only when it is False. Set by `switch`."""
 
-_thread = threading.local()  # its `recording`: this thread's switch (True until switched)
-_threads_off = 0  # how many threads have their switch off now
-_lock = threading.Lock()
+
+class _Switch:
+    """One thread's switch, kept in its thread-locals. When the thread ends, its locals are
+    cleared and this is finalised: a switch left off (a `no_grad` entered and never exited)
+    takes its thread out of the count of threads off, so `enabled` does not stay False."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+    def __del__(self) -> None:
+        global enabled, _threads_off
+        if not self.on:  # (its thread has ended: no `switch` of that thread can race this)
+            self.on = True
+            with _lock:
+                _threads_off -= 1
+                enabled = _threads_off == 0
+
+
+_ON = _Switch()  # the switch of a thread that has not switched yet (read, never switched)
+_thread = threading.local()  # its `switch`: this thread's _Switch (made at its first switch)
+_threads_off = 0  # how many living threads have their switch off now
+_lock = threading.RLock()
+# Held across fork, so no other thread holds it in the child, where the switches of the threads
+# left behind are finalised (re-entering it) before it is released.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_lock.acquire, after_in_parent=_lock.release,
+                        after_in_child=_lock.release)
 
 
 def switch(on: bool) -> bool:
@@ -40,10 +67,14 @@ def switch(on: bool) -> bool:
     thread: a `no_grad` block in one thread leaves another's training recorded); return
     what it was."""
     global enabled, _threads_off
-    was: bool = getattr(_thread, "recording", True)
+    try:
+        state: _Switch = _thread.switch
+    except AttributeError:
+        state = _thread.switch = _Switch()
+    was = state.on
     if was != on:
-        _thread.recording = on
         with _lock:
+            state.on = on
             _threads_off += -1 if on else 1
             enabled = _threads_off == 0
     return was
@@ -116,7 +147,7 @@ def check_decorated(func: object, context: Callable[[], Any]) -> None:
 
 def is_grad_enabled() -> bool:
     """True unless inside `no_grad()` (in this thread)."""
-    return enabled or getattr(_thread, "recording", True)
+    return enabled or getattr(_thread, "switch", _ON).on
 
 
 class ContextDecorator:
