@@ -30,6 +30,8 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
                  "with the `gc.collect()` after each step added", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
+    backward = next(line for line in table if "backward per node" in line)
+    assert backward.rstrip(" |").endswith("×)")  # (ours ÷ micrograd's, in brackets)
     # under each MLP, the same step with optim.SGD, our column only
     with_sgd = [line for line in table[:floors] if "with `optim.SGD`" in line]
     assert len(with_sgd) == 2 and all(line.count("×") == 1 for line in with_sgd)
