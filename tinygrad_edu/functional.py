@@ -17,6 +17,7 @@ from typing import Any, SupportsIndex
 
 import numpy as np
 
+from tinygrad_edu.changes import tick
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value, constant, enable_grad, gradients, is_grad_enabled
 from tinygrad_edu.kernels import is_number
@@ -30,9 +31,13 @@ def grad(f: Callable[..., Any],
 
     Given numbers or arrays it returns numbers or arrays; given Values (as happens when it is
     itself differentiated) it returns Values, so `grad(grad(f))` is the second derivative.
-    Keyword arguments are passed on to `f`, not differentiated (as in jax.grad). `argnums` is
-    one position or a non-empty tuple (or list) of distinct ones; negative ones count from
-    the end. Inside `no_grad()`, the gradient of a Value is a constant Value: no graph.
+    A gradient that depends on a Value needing a gradient that `f` closes over (an outer
+    grad's variable, a parameter; or one passed as a keyword) is a Value recording that
+    dependence, as torch.func.grad's carries its grad_fn: so ``grad(lambda x: x * grad(lambda
+    y: x * y)(1.0))`` is 2x. Keyword arguments are passed on to `f`, not differentiated (as
+    in jax.grad). `argnums` is one position or a non-empty tuple (or list) of distinct ones;
+    negative ones count from the end. Inside `no_grad()`, the gradient of a Value is a
+    constant Value: no graph.
 
     >>> f = lambda x: x ** 3
     >>> grad(f)(2.0), grad(grad(f))(2.0)
@@ -45,6 +50,8 @@ def grad(f: Callable[..., Any],
     def gradient_of_f(*args: Any, **kwargs: Any) -> Any:
         chosen = _positions_in(positions, argnums, len(args))
         recording = is_grad_enabled()  # (inside no_grad: no graph, the gradient a constant)
+        since = tick()  # (a node numbered before it, that f's result depends on, is f's
+        # from outside: closed over, as an outer grad's variable)
         values = list(args)
         nested = as_values = False
         for i in chosen:  # each position a variable of its own, as in jax.grad
@@ -71,7 +78,12 @@ def grad(f: Callable[..., Any],
                 isinstance(out, tuple)) else ""
             raise TypeError("grad: f must return a scalar Value (or a number, for a constant "
                             f"function); it returned {shape}{aux}")
-        grads = gradients(out, [values[i] for i in chosen], create_graph=nested)
+        # f closing over a Value that needs a gradient: the gradients may depend on it, so the
+        # pass is recorded (the inner gradient of x·y is x, not the number x was)
+        closed_over = recording and not nested and _depends_on_older(out, since)
+        grads = gradients(out, [values[i] for i in chosen], create_graph=nested or closed_over)
+        if closed_over:  # a gradient that does not depend on one is data, as usual
+            grads = [g if _depends_on_older(g, since) else _own_data(g) for g in grads]
         if as_values and not nested:
             grads = [Value(g, requires_grad=False) for g in grads]
         return grads[0] if not isinstance(positions, tuple) else tuple(grads)
@@ -116,3 +128,27 @@ def _positions_in(positions: int | tuple[int, ...], argnums: object, count: int)
         raise ValueError(f"grad: argnums={argnums!r} names one of the {count} arguments twice")
     return chosen
 
+
+def _depends_on_older(root: Value, since: int) -> bool:
+    """Whether `root` is, or was computed from, a Value needing a gradient that was made
+    before the creation number `since` (one f did not make: it closed over it)."""
+    if not root.requires_grad:
+        return False
+    seen = {root}
+    stack = [root]
+    while stack:  # (a walk as `topological_order`'s, stopping at the first such Value)
+        node = stack.pop()
+        if node._number < since:
+            return True
+        for parent in node.parents:
+            if parent.requires_grad and parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return False
+
+
+def _own_data(g: Value) -> Any:
+    """The data of a gradient Value, an array of its own (the rule of + sends two operands
+    one gradient)."""
+    data = g._data
+    return data.copy() if type(data) is np.ndarray else data
