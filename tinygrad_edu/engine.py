@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
 from typing import Any, TypeAlias
@@ -477,10 +477,25 @@ def accumulate(node: Value, g: Any) -> None:
 def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = False) -> list[Any]:
     """d(output)/d(input) for each input, without touching any `.grad` (cf. torch.autograd.grad).
 
+    Every input must be a Value that requires grad (as torch.autograd.grad asks): a constant
+    has no gradient to give.
+
     >>> x = Value(3.0)
     >>> gradients(x ** 2, [x])
     [6.0]
     """
+    if not isinstance(output, Value):
+        raise TypeError(f"gradients: output must be a Value; got {describe(output)}")
+    if isinstance(inputs, Value) or not isinstance(inputs, Iterable):
+        raise TypeError("gradients: inputs must be a list or tuple of Values; got "
+                        f"{describe(inputs)}")
+    inputs = list(inputs)  # (read twice below: a generator once)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Value):
+            raise TypeError(f"gradients: input {i} must be a Value; got {describe(x)}")
+        if not x.requires_grad:
+            raise ValueError(f"gradients: input {i}, {x!r}, does not require grad, so it has "
+                             "no gradient (make it with requires_grad=True)")
     captured: dict[Value, Any] = dict.fromkeys(inputs)
 
     def capture(node: Value, g: Any) -> None:

@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import ops
+from tinygrad_edu import engine, ops
 from tinygrad_edu.arrays import where
 from tinygrad_edu.data import as_data, data_of, describe
-from tinygrad_edu.engine import Value, apply, constant
+from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.kernels import is_number
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -169,7 +169,8 @@ def binary_cross_entropy(probs: Any, target: Any, *, reduction: str = "mean") ->
     _within_0_1(p, "binary_cross_entropy", "the probabilities", " (use "
                 "binary_cross_entropy_with_logits for scores that are not probabilities)")
     _within_0_1(y, "binary_cross_entropy", "the targets", "")
-    return _reduce(apply(ops.BINARY_CROSS_ENTROPY, p, y), reduction, "binary_cross_entropy")
+    return _reduce(engine.apply(ops.BINARY_CROSS_ENTROPY, p, y), reduction,
+                   "binary_cross_entropy")
 
 
 def binary_cross_entropy_with_logits(logits: Any, target: Any, *,
@@ -250,7 +251,8 @@ def cross_entropy(logits: Any, labels: Any, *, reduction: str = "mean") -> Value
                 and reduction in REDUCTIONS):
             inside = np.minimum(labels.view(_UINTP), z.shape[1]).view(_INTP)
             try:
-                return apply(ops.CROSS_ENTROPY, logits, labels=inside, reduction=reduction)
+                return engine.apply(ops.CROSS_ENTROPY, logits, labels=inside,
+                                    reduction=reduction)
             except IndexError:
                 pass
     return _class_loss("cross_entropy", logits, labels, reduction, log_softmax_first=True)
