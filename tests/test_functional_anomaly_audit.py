@@ -252,3 +252,11 @@ def test_gradients_refuses_an_input_that_requires_no_grad() -> None:
 def test_gradients_names_what_is_no_value(call: Callable[[Value], Any]) -> None:
     with pytest.raises(TypeError, match="gradients"):
         call(Value(1.0))
+
+
+def test_gradients_of_a_tensor_output_names_itself() -> None:
+    """It said "backward() on a tensor of shape (2,) needs gradient=": another function."""
+    a = Value([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"^gradients: output must be a scalar Value; got one "
+                                         r"of shape \(2,\): call \.sum\(\) first"):
+        gradients(a * 2.0, [a])

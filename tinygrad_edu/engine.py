@@ -486,6 +486,9 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
     """
     if not isinstance(output, Value):
         raise TypeError(f"gradients: output must be a Value; got {describe(output)}")
+    if output.shape != ():
+        raise ValueError(f"gradients: output must be a scalar Value; got one of shape "
+                         f"{output.shape}: call .sum() first (or take the Value you want)")
     if isinstance(inputs, Value) or not isinstance(inputs, Iterable):
         raise TypeError("gradients: inputs must be a list or tuple of Values; got "
                         f"{describe(inputs)}")
