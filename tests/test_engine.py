@@ -274,6 +274,16 @@ def test_backward_on_a_constant_is_refused() -> None:
         (Value(1.0, requires_grad=False) * 2).backward()
 
 
+def test_backward_on_a_constant_gradient_says_why_it_is_one() -> None:
+    """relu's gradient recorded with create_graph=True depends on no Value that requires grad
+    (its derivative is 0): a second backward() through it is refused, saying so."""
+    x = Value(2.0)
+    (x.relu() * 3.0).backward(create_graph=True)
+    with pytest.raises(ValueError, match=r"does not require grad: .*create_graph=True .* "
+                                         r"as relu's: its own derivative is then 0"):
+        x.grad.backward()
+
+
 def test_constants_get_no_gradient() -> None:
     c = Value(2.0, requires_grad=False)
     x = Value(3.0)
