@@ -303,7 +303,9 @@ def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
       result cannot carry a gradient (``np.isnan(v)``, ``array < v``), else it is refused.
 
     Where numpy would write the result into an array (``out=``, and ``array += v``) it is
-    refused: the result is a new Value.
+    refused: the result is a new Value. Where a Value needs a gradient, numpy writing its
+    numbers into an array (``np.add.at(array, i, v)``, ``np.floor(v, out=array)``) or an
+    object loop (``dtype=object``: Python numbers) is refused before numpy runs.
 
     >>> import numpy as np
     >>> x = Value([0.0, 1.0])
@@ -324,6 +326,34 @@ def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
     unary, binary, identity = _UNARY.get(ufunc), _BINARY.get(ufunc), _IDENTITY.get(ufunc)
     if method != "__call__" or (operators is None and unary is None and binary is None and
                                 identity is None):
+        _refuse_value_out(name, kwargs)
+        if is_grad_enabled() and any(isinstance(x, Value) and x.requires_grad for x in inputs):
+            # (refused before numpy writes into an array, not after: the array kept as it was)
+            if method == "at" and not isinstance(inputs[0], Value):
+                raise TypeError(f"{name} would write the numbers of a Value that needs a "
+                                "gradient into an array, where they carry none; build the "
+                                f"result from Values (array + v), or give it the data "
+                                f"({name}(array, indices, v.data)) for numbers without one")
+            floats = [x for x in _parts(kwargs.get("out"))
+                      if isinstance(x, np.ndarray) and x.dtype.kind in "fcO"]
+            if floats:
+                raise TypeError(f"{name} with out= an array of {floats[0].dtype} (shape "
+                                f"{floats[0].shape}): numpy would write numbers there "
+                                "without the gradient of the Value given; use the Value's "
+                                f"own operations, or give it the data ({name}(v.data, "
+                                "out=...)) for numbers without a gradient")
+
+            def is_object(x: Any) -> bool:  # (a dtype, or a signature's type codes 'OO->O')
+                try:
+                    return x is not None and np.dtype(x).kind == "O"
+                except TypeError:
+                    return isinstance(x, str) and "O" in x
+            loops = [kwargs.get("dtype"), *_parts(kwargs.get("signature"))]
+            if any(is_object(x) for x in loops):
+                raise TypeError(f"{name} with dtype=object (or an object signature): numpy's "
+                                "object loop gives Python numbers, without the gradient of "
+                                "the Value given; use the Value's own operations, or give "
+                                f"it the data ({name}(v.data, ...)) for numbers without one")
         return _on_data(name, getattr(ufunc, method), inputs, kwargs)
     if "out" in kwargs:
         _refuse_value_out(name, kwargs)
