@@ -122,15 +122,17 @@ def test_ufunc_edges_pinned() -> None:
     assert np.matmul(w, np.array([3.0, 4.0])).data == 11.0
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py: np.ma reads Value._data and never calls "
-                   "__array_ufunc__ now that it is not None (not deferred): numbers without "
-                   "a gradient (reported, not fixed here)")
 def test_masked_array_times_value_keeps_the_gradient() -> None:
-    """Before 17d0b0c, np.ma deferred to Value.__rmul__ (a Value); now it returns a
-    MaskedArray of numbers: the gradient is silently lost."""
+    """Before 17d0b0c, np.ma deferred to Value.__rmul__ (a Value); with __array_ufunc__ a
+    method it read the Value's `_data` itself and gave a MaskedArray of numbers: the gradient
+    was lost. On a Value, __array_ufunc__ reads None again (numpy finds it on the class)."""
     v = Value([1.0, 2.0])
     result = np.ma.array([3.0, 4.0]) * v
     assert isinstance(result, Value)
+    result.sum().backward()
+    assert v.grad.tolist() == [3.0, 4.0]
+    with pytest.raises(ValueError, match=r"masked array .* 1 of its 2 entries masked"):
+        np.ma.array([3.0, 4.0], mask=[False, True]) + v
 
 
 OBJECT_CALLS: dict[str, Callable[[Value], Any]] = {

@@ -123,6 +123,23 @@ def primitive(name: str, forward: Callable[..., Any], vjp: Callable[..., tuple[A
 NO_PARAMS: Mapping[str, Any] = MappingProxyType({})  # the params of an op that has none
 
 
+def _numpy_ufunc(value: Value, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``array * v``, ``np.exp(v)``: numpy's ufuncs given a Value, run as
+    `arrays.numpy_ufunc` says (Value's operator for ``array * v``, as Python would call it;
+    the Value's own operation where it has one)."""
+    return _arrays().numpy_ufunc(ufunc, method, inputs, kwargs)
+
+
+class _NumpyUfuncs:
+    """`Value.__array_ufunc__`: `_numpy_ufunc` where numpy looks for it (on the class), None
+    on a Value. numpy.ma's operators look on the operand, and hand an operation to it only
+    when that gives None (``masked * v`` is then ``v.__rmul__(masked)``); given the method,
+    they read the Value's `_data` slot themselves and dropped its gradient."""
+
+    def __get__(self, value: object, owner: type | None = None) -> Any:
+        return _numpy_ufunc if value is None else None
+
+
 class Value(NamedOperations, Storage, ArrayLike):
     """A scalar or tensor that records the operations applied to it, for backpropagation.
 
@@ -139,11 +156,7 @@ class Value(NamedOperations, Storage, ArrayLike):
 
     __slots__ = ("__weakref__", "_changed", "_data", "_first", "_grad", "_mark", "_number",
                  "_second", "label", "op", "params", "requires_grad")
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        """``array * v``, ``np.exp(v)``: numpy's ufuncs given a Value, run as
-        `arrays.numpy_ufunc` says (Value's operator for ``array * v``, as Python would call
-        it; the Value's own operation where it has one)."""
-        return _arrays().numpy_ufunc(ufunc, method, inputs, kwargs)
+    __array_ufunc__ = _NumpyUfuncs()  # ``array * v``, ``np.exp(v)``: see `_NumpyUfuncs`
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         """``np.sum(v)``, ``np.concatenate([v, w])``: numpy's functions given a Value, run
