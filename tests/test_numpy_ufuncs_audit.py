@@ -157,3 +157,13 @@ def test_object_loop_runs_where_no_gradient_is_needed() -> None:
     """Regression test: a Value that needs no gradient gives numpy's object array."""
     result = np.fmax(Value([1.5, -2.5], requires_grad=False), 0.0, dtype=object)
     assert result.dtype == object and result.tolist() == [1.5, 0.0]
+
+
+@pytest.mark.parametrize("func", [np.cumsum, np.cumprod])
+def test_a_numpy_function_giving_python_floats_in_an_object_array_is_refused(
+        func: Callable[..., Any]) -> None:
+    """``np.cumsum(v, dtype=object)`` gave an object array of Python floats, without the
+    gradient (the check looked for float dtypes only); without a gradient it still runs."""
+    with pytest.raises(TypeError, match=r"has no Value equivalent"):
+        func(Value([1.5, -2.5]), dtype=object)
+    assert func(Value([1.5, -2.5], requires_grad=False), dtype=object).dtype == object

@@ -398,8 +398,11 @@ def _parts(x: Any) -> tuple[Any, ...]:
 
 
 def _holds_floats(result: Any) -> bool:
-    """Whether `result` (numpy's) holds real or complex numbers, anywhere in it."""
+    """Whether `result` (numpy's) holds real or complex numbers, anywhere in it (an object
+    array's items too: ``np.cumsum(v, dtype=object)`` gives Python floats)."""
     if isinstance(result, list | tuple):
         return any(_holds_floats(x) for x in result)
+    if isinstance(result, np.ndarray) and result.dtype.kind == "O":
+        return any(_holds_floats(x) for x in result.flat)
     return isinstance(result, float | complex | np.inexact) or (
         isinstance(result, np.ndarray) and result.dtype.kind in "fc")
