@@ -125,8 +125,8 @@ def _operand_text(arg: Any) -> str:
     if not isinstance(arg, Value):
         return f"the constant {describe(arg)}"
     data = np.asarray(arg._data)
-    held = [kind for kind, found in (("nan", np.isnan(data)), ("inf", data == np.inf),
-                                     ("-inf", data == -np.inf)) if found.any()]
+    held = (["nan"] if np.isnan(data).any() else []) + (
+        [_infinities(data)] if np.isinf(data).any() else [])
     if held:
         return f"{describe_value(arg)[:-1]}, holding {' and '.join(held)} already)"
     return describe_value(arg)

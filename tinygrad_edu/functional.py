@@ -150,5 +150,5 @@ def _depends_on_older(root: Value, since: int) -> bool:
 def _own_data(g: Value) -> Any:
     """The data of a gradient Value, an array of its own (the rule of + sends two operands
     one gradient)."""
-    data = g._data
+    data = data_of(g)
     return data.copy() if type(data) is np.ndarray else data
