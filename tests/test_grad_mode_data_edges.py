@@ -3,10 +3,11 @@ accepts (numbers beyond float64's range, complex numbers, masked arrays, time sp
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import os
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,26 @@ def recording_everywhere() -> bool:
     """True when no living thread is inside no_grad: the fast path's flag, this thread's
     switch, and an operation recorded here."""
     return grad_mode.enabled and is_grad_enabled() and (Value(2.0) * Value(3.0)).requires_grad
+
+
+@contextlib.contextmanager
+def a_thread_inside_no_grad() -> Iterator[None]:
+    """A thread that enters no_grad and never leaves it, alive for the block, then ended."""
+    inside, leave = threading.Event(), threading.Event()
+
+    def stay_inside() -> None:
+        no_grad().__enter__()  # (never exited)
+        inside.set()
+        leave.wait(10)
+
+    thread = threading.Thread(target=stay_inside)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        yield
+    finally:
+        leave.set()
+        thread.join(10)
 
 
 def enter_and_never_exit() -> None:
@@ -72,35 +93,15 @@ def test_a_thread_that_ends_inside_no_grad_leaves_every_thread_recording(
 
 
 def test_a_living_thread_inside_no_grad_keeps_the_flag_off_until_it_ends() -> None:
-    inside, leave = threading.Event(), threading.Event()
-
-    def stay_inside() -> None:
-        no_grad().__enter__()  # (never exited)
-        inside.set()
-        leave.wait(10)
-
-    thread = threading.Thread(target=stay_inside)
-    thread.start()
-    try:
-        assert inside.wait(10)
+    with a_thread_inside_no_grad():
         assert not grad_mode.enabled  # (the fast copies ask for this thread's switch)
         assert is_grad_enabled() and (Value(2.0) * Value(3.0)).requires_grad
-    finally:
-        leave.set()
-        thread.join(10)
     assert recording_everywhere()
 
 
 def test_a_thread_switched_back_on_is_not_taken_out_twice() -> None:
     """A thread that ends with its switch on again takes nothing back: another thread, still
     inside no_grad, keeps the flag off until it ends (then the flag is on)."""
-    inside, leave = threading.Event(), threading.Event()
-
-    def stay_inside() -> None:
-        no_grad().__enter__()
-        inside.set()
-        leave.wait(10)
-
     def toggle() -> None:
         for _ in range(3):
             with no_grad(), enable_grad(), no_grad():
@@ -108,15 +109,9 @@ def test_a_thread_switched_back_on_is_not_taken_out_twice() -> None:
         grad_mode.switch(False)
         grad_mode.switch(True)
 
-    thread = threading.Thread(target=stay_inside)
-    thread.start()
-    try:
-        assert inside.wait(10)
+    with a_thread_inside_no_grad():
         run_in_thread(toggle)
         assert not grad_mode.enabled and is_grad_enabled()
-    finally:
-        leave.set()
-        thread.join(10)
     assert recording_everywhere()
 
 
@@ -143,25 +138,12 @@ def test_after_any_switches_in_threads_that_end_every_thread_records(
 def test_a_forked_child_does_not_count_the_threads_left_behind() -> None:
     """After fork only the forking thread lives on: a thread of the parent inside no_grad
     does not keep the child's flag off."""
-    inside, leave = threading.Event(), threading.Event()
-
-    def stay_inside() -> None:
-        with no_grad():
-            inside.set()
-            leave.wait(10)
-
-    thread = threading.Thread(target=stay_inside)
-    thread.start()
-    try:
-        assert inside.wait(10)
+    with a_thread_inside_no_grad():
         pid = os.fork()
         if pid == 0:  # the child
             os._exit(0 if recording_everywhere() else 1)
         _, status = os.waitpid(pid, 0)
         assert not grad_mode.enabled  # (in the parent the thread lives on)
-    finally:
-        leave.set()
-        thread.join(10)
     assert os.waitstatus_to_exitcode(status) == 0
     assert recording_everywhere()
 
