@@ -173,13 +173,14 @@ def forward_scaled(forward: Fn) -> Fn:
 NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
 READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "sigmoid_slope",
-                "sech2", "elu", "softplus", "logsumexp", "binary_cross_entropy",
+                "sech2", "elu", "softplus", "logsumexp", "binary_cross_entropy", "bce_slope",
                 "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
 READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid_slope", "sech2", "logsumexp", "softmax",
                 "log_softmax"}
 UNARY_READING_INPUT = {"pow_const", "log", "sigmoid", "tanh", "sigmoid_slope", "sech2", "elu",
                        "softplus", "normal_cdf", "abs", "sin", "cos", "log1p", "expm1"}
-SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "maximum", "minimum"}
+SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "bce_slope", "maximum",
+             "minimum"}
 REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "exp": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "log": [("a<1e-3", lambda a: a < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
@@ -198,6 +199,7 @@ REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "leaky_relu": [("a<-100", lambda a: a < -100, 0)],
     "abs": [("a<-100", lambda a: a < -100, 0)],
     "binary_cross_entropy": [("p<1e-3", lambda p: p < 1e-3, 0), ("p>0.9", lambda p: p > 0.9, 0)],
+    "bce_slope": [("p<1e-3", lambda p: p < 1e-3, 0), ("p>0.9", lambda p: p > 0.9, 0)],
     "sin": [("a>3", lambda a: a > 3, 0), ("|a|>1e3", lambda a: abs(a) > 1e3, 0)],
     "cos": [("a<-3", lambda a: a < -3, 0), ("|a|>1e3", lambda a: abs(a) > 1e3, 0)],
     "log1p": [("|a|<1e-3", lambda a: abs(a) < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
@@ -345,7 +347,7 @@ ORIGINAL: dict[str, Fn] = {name: prim.vjp for name, prim in ops.REGISTRY.items()
 
 def _n_gradients(name: str) -> int:
     return {"add": 2, "sub": 2, "mul": 2, "div": 2, "pow": 2, "matmul": 2, "where": 2,
-            "binary_cross_entropy": 2, "maximum": 2, "minimum": 2,
+            "binary_cross_entropy": 2, "bce_slope": 2, "maximum": 2, "minimum": 2,
             "concatenate": 1, "stack": 1}.get(name, 1)
 
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from tinygrad_edu import ACTIVATIONS, Value, detect_anomaly, engine, grad, ops
 from tinygrad_edu.data import Array
 from tinygrad_edu.engine import Primitive, gradients
+from tinygrad_edu.kernels import BCE_EPSILON
 from tinygrad_edu.nn import (
     Perceptron,
     binary_cross_entropy_with_logits,
@@ -37,7 +38,8 @@ SPECIALS = (nan, inf, -inf, 0.0, -0.0, 1e308, -1e308, 1.0, -1.0, 0.5, -0.5, 2.0,
             -3.0, 1.5, 5e-324)
 ELEMENTWISE = [(name, params) for name, info in OP_INFO.items() if info.elementwise
                for params in info.examples]
-BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy", "maximum", "minimum"}
+BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy", "bce_slope", "maximum",
+          "minimum"}
 
 
 def run(prim: Primitive, xs: tuple[float, ...], params: dict[str, Any], *, tensor: bool,
@@ -134,6 +136,9 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         "pow": (0.0 if b == 0 else 1.0 if b == 1 else nan, nan),
         # (p − y)/max(p(1 − p), 1e-12) reads both; d/dy = log(1 − p) − log(p) reads p only
         "binary_cross_entropy": (nan, nan if nan_first else _log_odds_against(a)),
+        # its slope's: d/dp = y/p² + (1 − y)/(1 − p)² reads both, but is 1/ε in the floor
+        # (the slope there is (p − y)/ε); d/dy = −1/max(p(1 − p), ε) reads p only
+        "bce_slope": (nan, nan) if nan_first else _bce_slope_partials_at_nan_target(a),
         "maximum": (1.0, 1.0), "minimum": (1.0, 1.0),
     }[name]
     if name == "pow" and nan_first is False and other == 1.0:
@@ -147,6 +152,15 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
 def _log_odds_against(p: float) -> float:
     with np.errstate(all="ignore"):
         return float(np.log(1.0 - np.float64(p)) - np.log(np.float64(p)))
+
+
+def _bce_slope_partials_at_nan_target(p: float) -> tuple[float, float]:
+    """bce_slope's derivatives at (p, nan): (1/ε, −1/ε) where p(1 − p) < ε, else (nan,
+    −1/(p(1 − p)))."""
+    pq = p * (1.0 - p)
+    if pq < BCE_EPSILON:
+        return 1.0 / BCE_EPSILON, -1.0 / BCE_EPSILON
+    return nan, -1.0 / pq
 
 
 @pytest.mark.parametrize("tensor", [False, True])

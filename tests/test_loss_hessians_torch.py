@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value, grad
+from tinygrad_edu import Value, grad, ops
 from tinygrad_edu.engine import gradients
 from tinygrad_edu.kernels import BCE_EPSILON
 from tinygrad_edu.losses import (
@@ -37,6 +37,7 @@ from tinygrad_edu.losses import (
     mse_loss,
     nll_loss,
 )
+from tinygrad_edu.testing.strategies import broadcastable_shapes
 
 torch = importlib.import_module("torch")
 F = torch.nn.functional
@@ -347,15 +348,133 @@ def test_cross_entropy_hessian_keeps_its_digits_where_a_class_is_nearly_sure(
     np.testing.assert_allclose(hxx, _softmax_hessian(logits), rtol=1e-12, atol=0.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ops.py _bce_vjp: the recorded rule (p − y)/(p(1 − p)) differentiates through div into "
-    "1/pq − (p − y)(1 − 2p)/pq², two terms of 1/p that cancel to 1/(1 − p)² where p → 0 with "
-    "y = 0 (p = 1e-9: 1.00000012 for 1.000000002; PyTorch: 0.998); the closed form "
-    "y/p² + (1 − y)/(1 − p)² is a sum of positive terms"))
 @pytest.mark.parametrize(("p", "y"), [(1e-9, 0.0), (1e-8, 0.0), (1.0 - 1e-9, 1.0)])
 def test_bce_hessian_keeps_its_digits_near_0_and_1(p: float, y: float) -> None:
+    """The slope (p − y)/(p(1 − p)) is an entry of its own (ops.BCE_SLOPE), whose rule is
+    y/p² + (1 − y)/(1 − p)², a sum of positive terms: through div, its quotient rule gave
+    two terms of 1/p that cancel (p = 1e-9, y = 0: 1.00000012 for 1.000000002; PyTorch:
+    0.998)."""
     _, hxx, _ = _ours(binary_cross_entropy, np.array([p]), np.array([y]), "sum")
     np.testing.assert_allclose(hxx[0, 0], y / p**2 + (1.0 - y) / (1.0 - p) ** 2, rtol=1e-12)
+
+
+# p, y where the old quotient rule lost digits (4.8e-7 to 2.2e-12, relative): p near 0 with y
+# at or about 0, p near 1 with y = 1; p(1 − p) stays above the floor (1e-12)
+NEAR_THE_ENDS = [(3e-10, 0.0), (2e-8, 0.0), (1e-9, 1e-20), (3e-9, 1e-18), (1.0 - 1e-5, 1.0),
+                 (1.0 - 2e-7, 1.0), (1.0 - 3e-9, 1.0), (1.0 - 1e-11, 1.0)]
+
+
+@pytest.mark.parametrize(("p", "y"), NEAR_THE_ENDS)
+def test_bce_slope_gives_the_second_derivatives_of_the_loss_near_0_and_1(p: float,
+                                                                        y: float) -> None:
+    """d²bce/dp² = y/p² + (1 − y)/(1 − p)² and d²bce/dp dy = −1/(p(1 − p)) to 1e-12, from
+    bce_slope's rule: on a tensor (mean, beside an ordinary element), on a scalar by
+    grad(grad(...)), and bce_slope's own derivatives."""
+    d_pp, d_py = y / p**2 + (1.0 - y) / (1.0 - p) ** 2, -1.0 / (p * (1.0 - p))
+    _, hxx, hxt = _ours(binary_cross_entropy, np.array([p, 0.5]), np.array([y, 0.25]), "mean")
+    np.testing.assert_allclose(hxx[0, 0], d_pp / 2, rtol=1e-12)
+    np.testing.assert_allclose(hxt[0, 0], d_py / 2, rtol=1e-12)
+    assert hxx[0, 1] == hxx[1, 0] == hxt[0, 1] == hxt[1, 0] == 0.0
+    loss = lambda q, t: binary_cross_entropy(q, t, reduction="sum")  # noqa: E731
+    np.testing.assert_allclose(grad(grad(loss))(p, y), d_pp, rtol=1e-12)
+    np.testing.assert_allclose(grad(grad(loss), argnums=1)(p, y), d_py, rtol=1e-12)
+    q, t = Value(p), Value(y)
+    slope_p, slope_y = gradients(ops.BCE_SLOPE(q, t), [q, t])
+    np.testing.assert_allclose(slope_p, d_pp, rtol=1e-12)
+    np.testing.assert_allclose(slope_y, d_py, rtol=1e-12)
+
+
+FLOORED = [0.0, 1.0, 1e-300, 5e-13, 1.0 - 2.0**-53, -0.0, -0.5, 1.5, np.inf, -np.inf]
+
+
+def test_bce_slope_where_the_floor_holds_has_the_floored_functions_derivatives() -> None:
+    """Where p(1 − p) < ε (p = 0, 1, within 1e-12 of either, outside [0, 1]), bce_slope is
+    (p − y)/ε: d/dp = 1/ε and d/dy = −1/ε (ops.py's NOTE), for every y, nan included (the
+    1/ε reads no y); and its own derivatives, the loss's third, are 0 and finite there (the
+    branch not taken reads p as 0.5, no 0/0)."""
+    p = Value(np.repeat(FLOORED, 4))
+    y = Value(np.tile([0.0, 0.3, 1.0, np.nan], len(FLOORED)))
+    d_p, d_y = gradients(ops.BCE_SLOPE(p, y).sum(), [p, y], create_graph=True)
+    np.testing.assert_array_equal(d_p.data, np.full(p.shape, 1.0 / BCE_EPSILON))
+    np.testing.assert_array_equal(d_y.data, np.full(p.shape, -1.0 / BCE_EPSILON))
+    for second in (*gradients(d_p.sum(), [p, y]), *gradients(d_y.sum(), [p, y])):
+        np.testing.assert_array_equal(second, np.zeros(p.shape))
+    # a scalar takes the float path: the same numbers
+    for q in FLOORED:
+        scalars = Value(float(q)), Value(0.3)
+        assert gradients(ops.BCE_SLOPE(*scalars), scalars) == [1.0 / BCE_EPSILON,
+                                                               -1.0 / BCE_EPSILON]
+
+
+def _old_bce_rule(g: Any, p: Any, y: Any) -> tuple[Any, Any]:
+    """binary_cross_entropy's rule on data as it was before bce_slope: (p − y)/pq, pq =
+    p(1 − p) raised to ε by a select where it is below; d/dy = log(1 − p) − log(p)."""
+    p = np.float64(p) if type(p) is float else p
+    pq = p * (1.0 - p)
+    floored = np.asarray(pq) < BCE_EPSILON
+    if floored.any():
+        pq = np.where(floored, BCE_EPSILON, pq)
+    with np.errstate(all="ignore"):
+        return g * ((p - y) / pq), g * (np.log(1.0 - p) - np.log(p))
+
+
+def _same_bits(actual: Any, expected: Any) -> None:
+    """Equal bit for bit (-0.0 is not 0.0), or nan both."""
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape
+    assert np.array_equal(np.isnan(a), np.isnan(e)), (a, e)
+    assert np.array_equal(a[~np.isnan(a)].view(np.int64), e[~np.isnan(e)].view(np.int64)), (
+        a, e)
+
+
+UNIT = st.one_of(st.sampled_from([0.0, 1.0, 5e-13, 1.0 - 2.0**-53, 0.5]), st.floats(0.0, 1.0),
+                 st.floats(0.0, 1e-11), st.floats(1.0 - 1e-11, 1.0))
+ANY = st.one_of(UNIT, st.sampled_from([np.nan, np.inf, -np.inf, -0.0, -1.0, 2.0, 1e308]),
+                st.floats())
+
+
+@given(data=st.data(), reduction=st.sampled_from(REDUCTIONS))
+def test_bce_first_derivative_is_bit_identical_to_the_old_rule(data: st.DataObject,
+                                                               reduction: str) -> None:
+    """Regression test (it passes on the rule before bce_slope): the first derivatives of
+    binary_cross_entropy did not change by a bit, p from [0, 1] with 0, 1 and the floor's
+    edges (1e-12 from either end), y from [0, 1]; and the rule on data, at any floats (nan,
+    ±inf, outside [0, 1]), broadcast between p and y, on floats and arrays."""
+    shape = data.draw(st.sampled_from([(), (1,), (5,), (2, 3)]), label="shape")
+    p: Any
+    y: Any
+    if shape:
+        p = data.draw(hnp.arrays(np.float64, shape, elements=UNIT), label="p")
+        y = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(0.0, 1.0)), label="y")
+    else:
+        p, y = data.draw(UNIT, label="p"), data.draw(st.floats(0.0, 1.0), label="y")
+    q, t = Value(p), Value(y)
+    out = binary_cross_entropy(q, t, reduction=reduction)
+    upstream = _weights(shape) if reduction == "none" and shape else None
+    out.backward(upstream)
+    g: Any = 1.0 if upstream is None else upstream
+    if reduction == "mean" and shape:
+        g = 1.0 / np.prod(shape)
+    old_p, old_y = _old_bce_rule(g, p, y)
+    _same_bits(q.grad, old_p)
+    _same_bits(t.grad, old_y)
+    # the rule itself, on raw data of any floats, p and y broadcast together
+    p_shape, y_shape = data.draw(broadcastable_shapes(2), label="shapes")
+    operands: list[tuple[Any, Any]] = [
+        (data.draw(ANY, label="p float"), data.draw(ANY, label="y float")),
+        (data.draw(hnp.arrays(np.float64, p_shape, elements=ANY), label="p array"),
+         data.draw(hnp.arrays(np.float64, y_shape, elements=ANY), label="y array")),
+        (data.draw(ANY, label="p float"),
+         data.draw(hnp.arrays(np.float64, y_shape, elements=ANY), label="y array")),
+        (data.draw(hnp.arrays(np.float64, p_shape, elements=ANY), label="p array"),
+         data.draw(ANY, label="y float"))]
+    for p, y in operands:
+        g = data.draw(hnp.arrays(np.float64, np.broadcast_shapes(np.shape(p), np.shape(y)),
+                                 elements=st.floats(-3.0, 3.0)), label="g")
+        g = float(g) if g.ndim == 0 else g
+        shares = ops.BINARY_CROSS_ENTROPY.vjp(g, None, p, y)
+        for new, old in zip(shares, _old_bce_rule(g, p, y), strict=True):
+            _same_bits(new, old)
 
 
 # ---- the learner's route: backward(create_graph=True), then a second backward

@@ -155,6 +155,7 @@ REFERENCE: dict[str, Ref] = {
     "elu": lambda a, *, alpha: a if a > 0 else Decimal(alpha) * _expm1(a),
     "softplus": lambda a: max(a, Decimal(0)) + _log1p(CONTEXT.exp(-abs(a))),
     "binary_cross_entropy": lambda p, y: -(y * CONTEXT.ln(p) + (1 - y) * _log1p(-p)),
+    "bce_slope": lambda p, y: (p - y) / (p * (1 - p)),
     "sin": lambda a: _sin_cos(a)[0],
     "cos": lambda a: _sin_cos(a)[1],
     "log1p": _log1p,
@@ -196,6 +197,9 @@ DERIVATIVE: dict[str, Partials] = {
     "softplus": lambda a: (_sigmoid(a),),
     "normal_cdf": lambda a: (CONTEXT.exp(-a * a / 2) / CONTEXT.sqrt(2 * PI),),
     "binary_cross_entropy": lambda p, y: ((p - y) / (p * (1 - p)), _log1p(-p) - CONTEXT.ln(p)),
+    # d/dp of (1 − y)/(1 − p) − y/p: a sum of terms ≥ 0 for y in [0, 1]
+    "bce_slope": lambda p, y: (y / (p * p) + (1 - y) / ((1 - p) * (1 - p)),
+                               -1 / (p * (1 - p))),
     "sin": lambda a: (_sin_cos(a)[1],),
     "cos": lambda a: (-_sin_cos(a)[0],),
     "log1p": lambda a: (1 / (1 + a),),

@@ -144,6 +144,7 @@ ORDERED: dict[str, Callable[[Value, Value], Value]] = {
     "div": lambda a, b: a / b,
     "matmul": lambda a, b: a.reshape(1) @ b.reshape(1),
     "binary_cross_entropy": lambda a, b: binary_cross_entropy(a.sigmoid(), b.sigmoid()),
+    "bce_slope": lambda a, b: ops.BCE_SLOPE(a, b),
     "where": lambda a, b: where(np.array(True), a, b),
     "stack": lambda a, b: stack([a, b]),
 }

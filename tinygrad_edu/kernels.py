@@ -274,6 +274,16 @@ def _clamped_log(log: float) -> float:
     return LOG_FLOOR if log < LOG_FLOOR else log
 
 
+def bce_slope(p: Any, y: Any) -> Any:
+    """d bce/dp = (p − y)/max(p(1 − p), ε), ε = `BCE_EPSILON` (PyTorch's rule): the floor
+    keeps a sure wrong prediction's slope finite (±1e12, not ±inf) at p = 0 or 1. A nan p(1 − p)
+    is not floored (nan stays nan); p outside [0, 1] makes it negative, so floored."""
+    pq = p * (1.0 - p)
+    if type(p) is float and type(y) is float:
+        return (p - y) / (BCE_EPSILON if pq < BCE_EPSILON else pq)
+    return (p - y) / np.where(pq < BCE_EPSILON, BCE_EPSILON, pq)
+
+
 def reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
     """`shape` without the reduced axes (what keepdims=False gives)."""
     return () if axis is None else tuple(n for i, n in enumerate(shape) if i not in axis)

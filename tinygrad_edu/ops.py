@@ -272,20 +272,51 @@ CROSS_ENTROPY: Primitive = primitive("cross_entropy", kernels.cross_entropy,
 
 def _bce_vjp(g: Any, out: Any, p: Any, y: Any) -> tuple[Any, ...]:
     # NOTE: d/dp = (p − y) / (p·(1 − p)), its denominator kept at least 1e-12 (PyTorch's rule):
-    # at p = 0 or 1 the clamped log is flat, but a wrong prediction must still be pushed back
+    # at p = 0 or 1 the clamped log is flat, but a wrong prediction must still be pushed back.
+    # The slope is an entry of its own (BCE_SLOPE), as σ′ is: see _bce_slope_vjp
+    slope = BCE_SLOPE(p, y)
     if type(p) is float:  # numpy's IEEE log(0) = -inf, where math.log raises (y may be an array)
         p = np.float64(p)
-    pq = p * (1.0 - p)
-    floored = _where_data(pq, lambda d: d < kernels.BCE_EPSILON)
-    if floored is not False:
-        pq = WHERE(kernels.BCE_EPSILON, pq, cond=floored)
     # d/dy = log(1 − p) − log(p), unclamped (±inf at p = 0 or 1), as PyTorch's
-    return g * ((p - y) / pq), g * (LOG(1.0 - p) - LOG(p))
+    return g * slope, g * (LOG(1.0 - p) - LOG(p))
+
+
+def _bce_slope_vjp(g: Any, out: Any, p: Any, y: Any) -> tuple[Any, ...]:
+    # (p − y)/(p(1 − p)) = (1 − y)/(1 − p) − y/p, so d/dp = y/p² + (1 − y)/(1 − p)², two terms
+    # ≥ 0 for y in [0, 1]; the quotient rule through div gave 1/pq − (p − y)(1 − 2p)/pq², two
+    # terms of about 1/p that cancel as p → 0 or 1 (at p = 1e-9, y = 0: 1.00000012, for
+    # 1.000000002)
+    # NOTE: where the floor holds (p(1 − p) < ε, ε = 1e-12 as a float32: p within about 1e-12
+    # of 0 or 1, or outside [0, 1]) the slope computed is (p − y)/ε, and its derivatives are
+    # that function's: 1/ε in p (y/p² + (1 − y)/(1 − p)² would be inf at p = 0 or 1, and
+    # would disagree with the differences of the first derivative) and −1/ε in y
+    floored = _where_data(p, lambda d: d * (1.0 - d) < kernels.BCE_EPSILON)
+    if floored is False:
+        return g * _bce_curvature(p, y), -g / (p * (1.0 - p))
+    # the branches not taken read p as 0.5: no 1/0 nor inf·0 there, in this rule or in its
+    # own derivatives (a where sends 0 to the branch not taken, and 0·inf is nan)
+    inside = WHERE(0.5, p, cond=floored)
+    pq = WHERE(kernels.BCE_EPSILON, inside * (1.0 - inside), cond=floored)
+    d_p = WHERE(1.0 / kernels.BCE_EPSILON, _bce_curvature(inside, y), cond=floored)
+    return g * d_p, -g / pq
+
+
+def _bce_curvature(p: Any, y: Any) -> Any:
+    """y/p² + (1 − y)/(1 − p)², d²bce/dp² away from the floor (1 − p is exact near 1)."""
+    q = 1.0 - p
+    return y / (p * p) + (1.0 - y) / (q * q)
 
 
 BINARY_CROSS_ENTROPY: Primitive = primitive("binary_cross_entropy", kernels.binary_cross_entropy,
     _bce_vjp,
     label="bce", text="∂out/∂p = (p − y)/max(p(1 − p), 1e-12),  ∂out/∂y = log(1 − p) − log(p)")
+# bce's slope in p, an entry of its own for the reason σ′ is one (above): its derivative, the
+# second of the loss, is then a sum of positive terms, not a quotient rule's difference
+BCE_SLOPE: Primitive = primitive("bce_slope", kernels.bce_slope,
+    _bce_slope_vjp,
+    label="∂bce/∂p",
+    text="∂out/∂p = y/p² + (1 − y)/(1 − p)²  (1/ε where p(1 − p) < ε = 1e-12),  "
+         "∂out/∂y = −1/max(p(1 − p), 1e-12)")
 # ---- more functions, bounds and reductions: sin cos log1p expm1 clip maximum minimum min
 SIN: Primitive = primitive("sin", kernels.elementwise(math.sin, np.sin),
     lambda g, out, a: (g * COS(a),),

@@ -103,6 +103,9 @@ OP_INFO: dict[str, OpInfo] = {
     # where the rule is the exact derivative (the ends are tested on their own)
     "binary_cross_entropy": OpInfo(elementwise=True, domain=((0.01, 0.99), (0.0, 1.0)),
                                    full_domain=((0.0, 0.999, 1e-11), (0.0, 1.0, 1e-300))),
+    # its slope in p (p − y)/max(p(1 − p), 1e-12): the same domains, above the floor
+    "bce_slope": OpInfo(elementwise=True, domain=((0.01, 0.99), (0.0, 1.0)),
+                        full_domain=((0.0, 0.999, 1e-11), (0.0, 1.0, 1e-300))),
     # (sin and cos: the oracles reduce even 1e300 modulo 2π exactly)
     "sin": OpInfo(elementwise=True, domain=((-10.0, 10.0),), full_domain=(_FULL,)),
     "cos": OpInfo(elementwise=True, domain=((-10.0, 10.0),), full_domain=(_FULL,)),
