@@ -480,13 +480,6 @@ def test_bce_first_derivative_is_bit_identical_to_the_old_rule(data: st.DataObje
 # ---- the learner's route: backward(create_graph=True), then a second backward
 
 
-_CONSTANT_GRADIENT = pytest.mark.xfail(strict=True, reason=(
-    "engine.py/ops.py: relu's rule (a where on the data) and indexing's (a scatter) give a "
-    "constant gradient under create_graph, so after loss.backward(create_graph=True) x.grad "
-    "does not require grad and (x.grad * v).sum().backward() raises 'made from constants "
-    "only, or inside no_grad()'; PyTorch records the rules and adds H·v = 0"))
-
-
 def _inputs(name: str, rng: np.random.Generator) -> tuple[Array, Any]:
     if name in CLASSES:
         return rng.normal(size=(4, 3)) * 3.0, rng.integers(0, 3, size=4).astype(np.intp)
@@ -504,9 +497,7 @@ def _constant(data: Any) -> Value:
     return Value(data, requires_grad=False)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=_CONSTANT_GRADIENT) if name in ("hinge_loss", "nll_loss") else name
-    for name in sorted(ALL)])
+@pytest.mark.parametrize("name", sorted(ALL))
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_a_second_backward_adds_the_hessian_vector_product_onto_grad(name: str,
                                                                       reduction: str) -> None:

@@ -341,8 +341,9 @@ def matmul(a: Any, b: Any) -> Any:
     return np.matmul(a, b)
 
 
-def scatter_add(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
-    """A zero array of `shape` with `g` added at `index` (repeated indices add up)."""
+def scatter_add(g: Any, *into: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """A zero array of `shape` with `g` added at `index` (repeated indices add up); `into`,
+    the indexed array when a rule names it (getitem's), is not read."""
     out = np.zeros(shape)
     if is_basic_index(index):
         out[index] = g
@@ -351,8 +352,9 @@ def scatter_add(g: Any, *, index: Any, shape: tuple[int, ...]) -> Any:
     return out
 
 
-def where(a: Any, b: Any, *, cond: Any) -> Any:
-    """`a` where `cond` holds, else `b`; a Python bool `cond` is a plain `if`."""
+def where(a: Any, b: Any, *by: Any, cond: Any) -> Any:
+    """`a` where `cond` holds, else `b`; a Python bool `cond` is a plain `if`. `by`, the
+    operands `cond` was read from when a rule names them (relu's `a`), is not read."""
     if type(cond) is bool:
         return a if cond else b
     if type(cond) is np.ndarray and cond.dtype == np.bool_:  # a selection against +0.0

@@ -123,11 +123,12 @@ STEP: Primitive = primitive("step", kernels.step,
     kinks=(0.0,), text="∂out/∂a = 0 everywhere (the step passes no gradient)")
 RELU: Primitive = primitive("relu", kernels.relu,
     # NOTE: d relu at 0 is taken to be 0; at nan it is g, as PyTorch's threshold_backward
-    # (a <= 0 ? 0 : g): a nan input must not get a clean-looking 0
-    lambda g, out, a: (WHERE(0.0, g, cond=a <= 0.0),),
+    # (a <= 0 ? 0 : g): a nan input must not get a clean-looking 0. `a` is the select's
+    # operand too (see WHERE): recorded, the gradient is a function of a, as PyTorch's
+    lambda g, out, a: (WHERE(0.0, g, a, cond=a <= 0.0),),
     kinks=(0.0,), text="∂out/∂a = 1 if a > 0 else 0  (0 at a = 0)")
 LEAKY_RELU: Primitive = primitive("leaky_relu", kernels.leaky_relu,
-    lambda g, out, a, *, negative_slope: (WHERE(g, g * negative_slope, cond=a > 0.0),),
+    lambda g, out, a, *, negative_slope: (WHERE(g, g * negative_slope, a, cond=a > 0.0),),
     kinks=(0.0,),  # NOTE: at 0 the slope is negative_slope
     caption=lambda p: f"leaky_relu({_number(p['negative_slope'])})",
     text="∂out/∂a = 1 if a > 0 else {negative_slope}")
@@ -161,7 +162,9 @@ def _max_vjp(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> tuple[An
     shape = shape_of(a)
     winners = np.asarray(data_of(a)) == np.reshape(data_of(out), kernels.kept_shape(shape, axis))
     share = winners / np.sum(winners, axis=axis, keepdims=True)
-    return (_spread(g, shape, axis) * share,)
+    # the share, read off a's data, as a select that always takes it with a as its operand
+    # (see WHERE): recorded, the gradient is a function of a (the same numbers)
+    return (_spread(g, shape, axis) * WHERE(share, 0.0, a, cond=True),)
 
 
 MAX: Primitive = primitive("max", lambda x, *, axis, keepdims: np.max(x, axis, keepdims=keepdims),
@@ -181,13 +184,15 @@ TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x,
                       else f"transpose{tuple(p['axes'])}",
     text="g is transposed back")
 GETITEM: Primitive = primitive("getitem", lambda x, *, index: x[index],
-    lambda g, out, a, *, index: (SCATTER_ADD(g, index=index, shape=shape_of(a)),),
+    # (a, the array scattered into, is the scatter's operand: recorded, the gradient is a
+    # function of a, with derivative 0, as PyTorch's nll_loss's)
+    lambda g, out, a, *, index: (SCATTER_ADD(g, a, index=index, shape=shape_of(a)),),
     caption=lambda p: _index_text(p["index"]),
     text="g goes back to the selected elements of a, 0 elsewhere")
 SCATTER_ADD: Primitive = primitive("scatter_add", kernels.scatter_add,
-    lambda g, out, a, *, index, shape: (GETITEM(g, index=index),),
+    lambda g, out, a, *into, index, shape: (GETITEM(g, index=index), *_no_gradient(into)),
     caption=lambda p: f"scatter{_index_text(p['index'])}",
-    text="a gets g at the index")
+    text="a gets g at the index (an array scattered into, if given, gets none)")
 
 
 def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
@@ -225,9 +230,16 @@ STACK: Primitive = primitive("stack", kernels.stack,
     lambda g, out, *xs, axis: tuple(GETITEM(g, index=(*(slice(None),) * axis, i))
                                     for i in range(len(xs))),
     text="each input gets its own slice of g")
+# A rule that selects by its operand's data (relu's `a <= 0`) names that operand after the two
+# branches: it is recorded as an operand of the select, so that the gradient a recorded pass
+# gives is a function of it (to be differentiated again: derivative 0, as the condition is
+# piecewise constant), as PyTorch's threshold_backward(g, a) is; its data is not read, and
+# its gradient is none (no number changes)
 WHERE: Primitive = primitive("where", kernels.where,
-    lambda g, out, a, b, *, cond: (WHERE(g, 0.0, cond=cond), WHERE(0.0, g, cond=cond)),
-    text="a gets g where the condition holds, b gets g elsewhere")
+    lambda g, out, a, b, *by, cond: (WHERE(g, 0.0, *by, cond=cond), WHERE(0.0, g, *by, cond=cond),
+                                     *_no_gradient(by)),
+    text="a gets g where the condition holds, b gets g elsewhere (the operand the condition "
+         "was read from, if given, gets none)")
 
 # ---- the softmax family and binary cross-entropy (issue #14, part 3b); `axis` is normalised:
 # a tuple of axes, or None for all of them. Each is one entry, not a composition of exp, sum
@@ -332,7 +344,7 @@ EXPM1: Primitive = primitive("expm1", kernels.elementwise(math.expm1, np.expm1),
     text="∂out/∂a = exp(a) = out + 1")
 CLIP: Primitive = primitive("clip", kernels.clip,
     # NOTE: exactly at a bound the slope is 1 (as PyTorch's clamp: min ≤ a ≤ max); at nan 0
-    lambda g, out, a, *, min, max: (WHERE(g, 0.0, cond=_within(a, min, max)),),
+    lambda g, out, a, *, min, max: (WHERE(g, 0.0, a, cond=_within(a, min, max)),),
     caption=lambda p: _clip_caption(p),
     text="∂out/∂a = 1 where min ≤ a ≤ max (the bounds included), 0 outside")
 
@@ -343,20 +355,20 @@ def _within(a: Any, low: float | None, high: float | None) -> Any:
     return (x >= (-math.inf if low is None else low)) & (x <= (math.inf if high is None else high))
 
 
-def _extremum_share(g: Any, tie: Any, loses: Any) -> Any:
+def _extremum_share(g: Any, tie: Any, loses: Any, operand: Any) -> Any:
     # NOTE: tied operands split g evenly (as PyTorch's maximum and minimum); where either is
-    # nan, neither loses and both get g (as PyTorch)
-    return WHERE(0.0, WHERE(0.5 * g, g, cond=tie) if np.any(tie) else g, cond=loses)
+    # nan, neither loses and both get g (as PyTorch). (`operand`, whose share it is: see WHERE)
+    return WHERE(0.0, WHERE(0.5 * g, g, cond=tie) if np.any(tie) else g, operand, cond=loses)
 
 
 def _maximum_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     x, y = data_of(a), data_of(b)
-    return _extremum_share(g, x == y, x < y), _extremum_share(g, x == y, x > y)
+    return _extremum_share(g, x == y, x < y, a), _extremum_share(g, x == y, x > y, b)
 
 
 def _minimum_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     x, y = data_of(a), data_of(b)
-    return _extremum_share(g, x == y, x > y), _extremum_share(g, x == y, x < y)
+    return _extremum_share(g, x == y, x > y, a), _extremum_share(g, x == y, x < y, b)
 
 
 MAXIMUM: Primitive = primitive("maximum", kernels.maximum,
@@ -391,6 +403,11 @@ def _kept(x: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
     """A reduction's result `x` with its reduced axes kept as 1s (a no-op after keepdims)."""
     kept = kernels.kept_shape(shape, axis)
     return x if shape_of(x) == kept else RESHAPE(x, shape=kept)
+
+
+def _no_gradient(operands: tuple[Any, ...]) -> tuple[None, ...]:
+    """No gradient for each of `operands` (those a select or a scatter only names)."""
+    return (None,) * len(operands)
 
 
 def _where_data(x: Any, test: Any) -> Any:
