@@ -777,7 +777,7 @@ def assert_same_bits(built: Any, expected: Any, where: str) -> None:
     assert type(built) is type(expected), f"{where}: {type(built)} vs {type(expected)}"
     a, b = np.asarray(built), np.asarray(expected)
     assert a.shape == b.shape and a.dtype == b.dtype, f"{where}: {a.shape} {a.dtype} vs {b}"
-    assert a.tobytes() == b.tobytes(), f"{where}: {built!r} built, {expected!r} by apply"
+    assert a.tobytes() == b.tobytes(), f"{where}: {built!r} built, {expected!r} expected"
 
 
 def reference_apply(prim: Primitive, *args: Any, **params: Any) -> Value:

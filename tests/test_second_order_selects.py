@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from test_fast import assert_same_bits  # tests/ is on sys.path (pytest)
 
 from tinygrad_edu import Value, kernels, ops
 from tinygrad_edu.data import data_of
@@ -196,10 +197,12 @@ SPECIAL = st.sampled_from([0.0, -0.0, 0.5, -0.5, 1.0, -1.0, np.inf, -np.inf, np.
                            5e-324])
 
 
-def _bits(x: Any) -> tuple[str, tuple[int, ...], bytes]:
-    """A share's type, shape and bits (nan payloads and signed zeros count)."""
-    data = x.data if isinstance(x, Value) else x
-    return type(data).__name__, np.shape(data), np.asarray(data, dtype=np.float64).tobytes()
+def _same_shares(new: tuple[Any, ...], old: tuple[Any, ...], where: str) -> None:
+    """The same shares to the bit, a Value's by its data (`assert_same_bits`: type, shape,
+    dtype and bytes; nan payloads and signed zeros count)."""
+    assert len(new) == len(old), where
+    for k, (n, o) in enumerate(zip(new, old, strict=True)):
+        assert_same_bits(data_of(n), data_of(o), f"{where}, share {k}")
 
 
 @pytest.mark.parametrize("name", sorted(OLD))
@@ -224,12 +227,12 @@ def test_first_order_gradients_are_the_old_rules_bit_for_bit(name: str,
     g: Any = float(g_raw) if type(out) is float else g_raw
     with np.errstate(all="ignore"):
         new, old = prim.vjp(g, out, *inputs, **params), OLD[name](g, out, *inputs, **params)
-        assert [_bits(s) for s in new] == [_bits(s) for s in old]
+        _same_shares(new, old, f"{name} on data")
         with enable_grad():  # recorded: the operands Values, g a constant or a Value
             values = [Value(x) for x in inputs]
             for g_value in (Value(g, requires_grad=False), Value(g)):
                 out_value = prim(*values, **params)
                 new = prim.vjp(g_value, out_value, *values, **params)
                 old = OLD[name](g_value, out_value, *values, **params)
-                assert [_bits(s) for s in new] == [_bits(s) for s in old]
+                _same_shares(new, old, f"{name} recorded")
                 assert all(s.requires_grad for s in new)
