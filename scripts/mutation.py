@@ -173,10 +173,12 @@ def forward_scaled(forward: Fn) -> Fn:
 NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
 READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "sigmoid_slope",
-                "sech2", "elu", "softplus", "logsumexp", "binary_cross_entropy", "bce_slope",
+                "sech2", "elu", "softplus", "logsumexp", "logsumexp_slope", "softmax",
+                "log_softmax", "softmax_complement", "binary_cross_entropy", "bce_slope",
                 "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
-READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid_slope", "sech2", "logsumexp", "softmax",
-                "log_softmax"}
+# (logsumexp's rule reads its result on data only: recorded, its weights are logsumexp_slope's)
+READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid_slope", "sech2", "logsumexp_slope",
+                "softmax", "log_softmax", "softmax_complement"}
 UNARY_READING_INPUT = {"pow_const", "log", "sigmoid", "tanh", "sigmoid_slope", "sech2", "elu",
                        "softplus", "normal_cdf", "abs", "sin", "cos", "log1p", "expm1"}
 SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "bce_slope", "maximum",
@@ -391,6 +393,9 @@ def mutants() -> list[Mutant]:
 
 def _softmax_family_and_spread() -> list[Mutant]:
     """Hand-written mutants of the softmax family, binary cross-entropy, and var/std."""
+    from tinygrad_edu import kernels
+    from tinygrad_edu.kernels import shape_of
+
     o = ops
 
     def lse_unweighted(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> Any:
@@ -410,6 +415,20 @@ def _softmax_family_and_spread() -> list[Mutant]:
 
     def log_softmax_every_axis(g: Any, out: Any, a: Any, *, axis: Any) -> Any:
         return (g - o.EXP(out) * o.SUM(g, axis=None, keepdims=True),)
+
+    def softmax_cancelling(g: Any, out: Any, a: Any, *, axis: Any) -> Any:
+        return (out * (g - o.SUM(g * out, axis=axis, keepdims=True)),)
+
+    def log_softmax_cancelling(g: Any, out: Any, a: Any, *, axis: Any) -> Any:
+        return (g - o.EXP(out) * o.SUM(g, axis=axis, keepdims=True),)
+
+    def lse_weights_cancelling(g: Any, out: Any, a: Any, *, axis: Any, keepdims: bool) -> Any:
+        spread = ORIGINAL["sum"](g, out, a, axis=axis, keepdims=keepdims)[0]
+        kept = o.RESHAPE(out, shape=kernels.kept_shape(shape_of(a), axis))
+        return (spread * o.EXP(a - kept),)
+
+    def complement_cancelling(x: Any, *, axis: Any) -> Any:
+        return 1.0 - o.SOFTMAX.forward(x, axis=axis)
 
     def bce_unfloored(g: Any, out: Any, p: Any, y: Any) -> Any:
         p = np.float64(p) if type(p) is float else p
@@ -433,6 +452,18 @@ def _softmax_family_and_spread() -> list[Mutant]:
                lambda f: log_softmax_naive, "forward"),
         Mutant("softmax", "constant", "the Jacobian's diagonal only", replaced(softmax_diagonal)),
         Mutant("log_softmax", "axis", "Σg over every axis", replaced(log_softmax_every_axis)),
+        # (the rules before softmax_complement: right but where p rounds to 1, where the
+        # diagonal p − p² or 1 − p cancels to 0)
+        Mutant("softmax", "region", "out·(g − Σ g·out): p − p² where p is near 1",
+               replaced(softmax_cancelling)),
+        Mutant("log_softmax", "region", "g − exp(out)·Σ g: 1 − p where p is near 1",
+               replaced(log_softmax_cancelling)),
+        Mutant("softmax_complement", "forward", "1 − softmax (0 where p rounds to 1)",
+               lambda f: complement_cancelling, "forward"),
+        Mutant("logsumexp", "region", "recorded weights exp(a − out): p − p² where p is near 1",
+               replaced(lse_weights_cancelling)),
+        Mutant("logsumexp_slope", "region", "out·(g − Σ g·out): p − p² where p is near 1",
+               replaced(softmax_cancelling)),
         Mutant("binary_cross_entropy", "kink", "p(1 − p) not floored at 1e-12",
                replaced(bce_unfloored)),
         Mutant("var", "forward", "ddof ignored", var_ignores_ddof, "var"),

@@ -431,6 +431,10 @@ def _cross_entropy(labels: list[int], reduction: str) -> Build:
                                   reduction=reduction)
 
 
+def _along(prim: Primitive, axis: tuple[int, ...] | None) -> Build:
+    return lambda x: engine.apply(prim, x, axis=axis)
+
+
 def _broadcast(shape: tuple[int, ...]) -> Build:
     return lambda x: engine.apply(ops.BROADCAST_TO, x, shape=shape)
 
@@ -473,6 +477,10 @@ FIXED_STRUCTURAL: dict[str, list[tuple[Build, tuple[Any, ...]]]] = {
     "log_softmax": [(lambda x: x.log_softmax(), (A(2, 3),)),
                     (lambda x: x.log_softmax(0), (A(2, 3),)),
                     (lambda x: x.log_softmax(), (A(3),)), (lambda x: x.log_softmax(), (0.5,))],
+    **{prim.name: [(_along(prim, (1,)), (A(2, 3),)), (_along(prim, (0,)), (A(2, 3),)),
+                   (_along(prim, None), (A(3),)), (_along(prim, None), (0.5,)),
+                   (_along(prim, (1,)), (np.array([[40.0, 0.0, -3.0]]),))]
+       for prim in (ops.SOFTMAX_COMPLEMENT, ops.LOGSUMEXP_SLOPE)},
     "cross_entropy": [(_cross_entropy([2, 0], "mean"), (A(2, 3),)),
                       (_cross_entropy([1, 1, 0], "sum"), (A(3, 2),)),
                       (_cross_entropy([0, 2], "none"), (A(2, 3),))],

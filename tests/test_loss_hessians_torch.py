@@ -307,14 +307,21 @@ def test_cross_entropy_hessian_at_equal_logits_is_diag_p_minus_ppt(classes: int,
 @pytest.mark.parametrize("z", [[[50.0, -50.0, 0.0], [800.0, -800.0, 0.0]],
                                [[1e4, 0.0, -1e4], [-1e4, 0.0, 1e4]]])
 def test_cross_entropy_hessian_at_saturated_logits_matches_pytorch(z: list[list[float]]) -> None:
-    """Finite and PyTorch's numbers at logits of ±50, ±800, ±1e4 (no overflow, no nan)."""
+    """Finite and PyTorch's numbers at logits of ±50, ±800, ±1e4 (no overflow, no nan); the
+    Hessian is PyTorch's but where PyTorch's diagonal p − p² cancels to 0 (p rounds to 1:
+    the exact p·(1 − p) is 1.9e-22 at [50, −50, 0]), where it is the closed form's."""
     for labels in (np.array([0, 1], dtype=np.intp), np.array([2, 2], dtype=np.intp)):
         for reduction in REDUCTIONS:
             ours = _ours(cross_entropy, np.array(z), labels, reduction)
             theirs = _theirs(F.cross_entropy, np.array(z), labels, reduction)
-            for mine, pytorch in zip(ours[:2], theirs[:2], strict=True):
+            for mine in ours[:2]:
                 assert np.all(np.isfinite(mine))
-                _close(mine, pytorch, atol=1e-300)
+            _close(ours[0], theirs[0], atol=1e-300)
+            exact = _rows_softmax_hessian(np.array(z), _scale(reduction, (len(z),)))
+            np.testing.assert_allclose(ours[1], exact, rtol=1e-12, atol=1e-300)
+            cancelled = (theirs[1] == 0.0) & (exact != 0.0)
+            assert not np.any(cancelled & ~np.eye(len(exact), dtype=bool))  # (diagonal only)
+            _close(ours[1][~cancelled], theirs[1][~cancelled], atol=1e-300)
 
 
 # ---- accuracy against the closed forms, where the core's rules cancel (pinned)
@@ -331,15 +338,25 @@ def _softmax_hessian(z: Array) -> Array:
     return hessian
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ops.py: the rules of cross_entropy (softmax(z) − onehot, as EXP(LOG_SOFTMAX(z))), "
-    "log_softmax and softmax differentiate to p·(e_i − p), whose diagonal p_i − p_i² cancels "
-    "where p_i rounds to 1: 0 where the exact p_i·Σ_{j≠i} p_j is 8.5e-18 at z = [40, 0, 0] "
-    "(4e-8 off at [20, 0, 0]); PyTorch's is as inaccurate"))
+def _rows_softmax_hessian(z: Array, scale: Array) -> Array:
+    """The Hessian of a cross_entropy over the rows of `z`: each row's `_softmax_hessian`,
+    times its scale (1/batch, 1 or its weight), on the block diagonal."""
+    rows, classes = z.shape
+    hessian = np.zeros((rows * classes, rows * classes))
+    for r in range(rows):
+        block = slice(r * classes, (r + 1) * classes)
+        hessian[block, block] = scale[r] * _softmax_hessian(z[r])
+    return hessian
+
+
 @pytest.mark.parametrize("z", [[40.0, 0.0, 0.0], [20.0, 0.0, 0.0], [50.0, -50.0, 0.0]])
 @pytest.mark.parametrize("batched", [False, True])
 def test_cross_entropy_hessian_keeps_its_digits_where_a_class_is_nearly_sure(
         z: list[float], batched: bool) -> None:
+    """log_softmax's rule reads 1 − p from SOFTMAX_COMPLEMENT (no cancellation), and
+    cross_entropy's, exp(log_softmax(z)) − onehot, differentiates through it: the diagonal
+    is p_i·Σ_{j≠i} p_j, not p_i − p_i² (0 where the exact is 8.5e-18 at z = [40, 0, 0], 4e-8
+    off at [20, 0, 0]; PyTorch's is as inaccurate)."""
     logits = np.array(z)
     if batched:
         _, hxx, _ = _ours(cross_entropy, logits[None, :], np.array([0], dtype=np.intp), "sum")

@@ -355,6 +355,16 @@ def softmax_case(draw: st.DrawFn, method: str) -> Case:
 
 
 @st.composite
+def along_axes_case(draw: st.DrawFn, prim: Primitive) -> Case:
+    """`prim` (1 − softmax, logsumexp's slope) along one axis, a tuple of axes or all of them
+    (the primitive takes any)."""
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=3))
+    axis, _ = draw(axis_and_keepdims(len(shape)))
+    axes = kernels.normalize_axis(axis, len(shape), prim.name)
+    return (lambda x: apply(prim, x, axis=axes)), [draw(arrays(shape))]
+
+
+@st.composite
 def cross_entropy_case(draw: st.DrawFn) -> Case:
     """Logits (batch, classes), one integer label per row, each reduction."""
     batch, classes = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -370,6 +380,8 @@ STRUCTURAL: dict[str, st.SearchStrategy[Case]] = {
     "logsumexp": reduction_case("logsumexp"),
     "softmax": softmax_case("softmax"),
     "log_softmax": softmax_case("log_softmax"),
+    "softmax_complement": along_axes_case(ops.SOFTMAX_COMPLEMENT),
+    "logsumexp_slope": along_axes_case(ops.LOGSUMEXP_SLOPE),
     "matmul": matmul_case(),
     "sum": reduction_case("sum"),
     "max": max_case(),

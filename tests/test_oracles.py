@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import warnings
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -604,6 +605,351 @@ def test_softmax_family_at_extremes_is_pytorchs(name: str, path: str) -> None:
         where_ = f"{name}({data}), {path}"
         np.testing.assert_allclose(out.data, result, rtol=1e-15, atol=0, err_msg=where_)
         np.testing.assert_allclose(grad_, gradient, rtol=1e-13, atol=1e-300, err_msg=where_)
+
+
+# ---- 1 − softmax without cancellation: the complement, and the derivatives that read it
+
+Axes = tuple[int, ...] | None
+
+
+def _exact_shares(x: Any, axis: Axes) -> tuple[Any, Any, Any]:
+    """p = softmax(x) and c = 1 − p along `axis` as 60-digit Decimals (object arrays of x's
+    shape; c as the sum of the other shares, so it keeps its digits where p is near 1), and
+    the number of each element's slice."""
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    ends = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, ends)
+    rows = moved.reshape(-1, math.prod(x.shape[a] for a in axes))
+    p, c = np.empty(rows.shape, dtype=object), np.empty(rows.shape, dtype=object)
+    with decimal.localcontext(CONTEXT):
+        for r, row in enumerate(rows):
+            d = [Decimal(float(v)) for v in row]
+            top = max(d)
+            e = [CONTEXT.exp(v - top) for v in d]
+            total = sum(e, Decimal(0))
+            for i, ei in enumerate(e):
+                p[r, i] = ei / total
+                c[r, i] = sum((ej for j, ej in enumerate(e) if j != i), Decimal(0)) / total
+    number = np.repeat(np.arange(len(rows)), rows.shape[1]).reshape(rows.shape)
+
+    def back(a: Any) -> Any:
+        return np.moveaxis(a.reshape(moved.shape), ends, axes)
+
+    return back(p), back(c), back(number)
+
+
+@st.composite
+def complement_case(draw: st.DrawFn) -> tuple[Any, Axes]:
+    """Logits up to ±1e4, some with one class far ahead (p within 1e-9 to 1e-300 of 1), and
+    one axis, a tuple of axes or all of them."""
+    x, axis = draw(logits_and_axis())
+    if draw(st.booleans()):
+        x = x.copy()
+        x.flat[draw(st.integers(0, x.size - 1))] += draw(st.sampled_from(
+            [20.0, 36.7, 40.0, 300.0, 690.0]))
+    axes = draw(st.sampled_from([axis, tuple(range(x.ndim)), None]))
+    return x, kernels.normalize_axis(axes, x.ndim, "softmax_complement")
+
+
+@given(case=complement_case())
+def test_softmax_complement_against_60_digits(case: tuple[Any, Axes]) -> None:
+    """1 − softmax(x) as the 60-digit sum of the other shares: to 1e-11 relative (x − max
+    rounds to an ulp of 2e4 at worst, as for softmax) even where p rounds to 1."""
+    x, axis = case
+    _, expected, _ = _exact_shares(x, axis)
+    expected = expected.astype(np.float64)
+    np.testing.assert_allclose(kernels.softmax_complement(x, axis=axis), expected, rtol=1e-11,
+                               atol=1e-290)
+    out = apply(ops.SOFTMAX_COMPLEMENT, Value(x), axis=axis)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-11, atol=1e-290)
+
+
+@given(case=complement_case())
+def test_logsumexp_slope_against_60_digits(case: tuple[Any, Axes]) -> None:
+    """exp(x − logsumexp(x)) is softmax(x): to 1e-11 of 60 digits (x − logsumexp rounds to
+    an ulp of 2e4 at worst), through Value too."""
+    x, axis = case
+    expected, _, _ = _exact_shares(x, axis)
+    expected = expected.astype(np.float64)
+    np.testing.assert_allclose(kernels.logsumexp_slope(x, axis=axis), expected, rtol=1e-11,
+                               atol=1e-290)
+    out = apply(ops.LOGSUMEXP_SLOPE, Value(x), axis=axis)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-11, atol=1e-290)
+
+
+def test_softmax_complement_at_the_edges() -> None:
+    """Rows with an inf, all −inf or a nan are nan (1 − nan, as softmax's); a −inf entry's is
+    1; ±1e4 exactly 0 and 1; ties share; a scalar's is 0.0; the shape is x's for one axis, a
+    tuple or all; silent (no RuntimeWarning)."""
+    rows = np.array([[inf, 0.0, 0.0], [-inf, -inf, -inf], [nan, 0.0, 1.0], [inf, inf, 0.0],
+                     [-inf, 0.0, 1.0], [1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [0.0, 0.0, 0.0]])
+    expected = np.array([[nan] * 3] * 4 + [[1.0, 0.7310585786300049, 0.2689414213699951],
+                                           [0.0, 1.0, 1.0], [1.0, 0.5, 0.5], [2 / 3] * 3])
+    with warnings.catch_warnings(record=True) as caught:
+        batch = apply(ops.SOFTMAX_COMPLEMENT, Value(rows), axis=(1,)).data
+        one_by_one = [apply(ops.SOFTMAX_COMPLEMENT, Value(row), axis=None).data for row in rows]
+        columns = np.asarray(apply(ops.SOFTMAX_COMPLEMENT, Value(rows.T), axis=(0,)).data).T
+    assert not caught, [str(w.message) for w in caught]
+    for got in (batch, np.array(one_by_one), columns):
+        np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0.0)
+    scalar = apply(ops.SOFTMAX_COMPLEMENT, Value(2.5), axis=None)
+    assert type(scalar.data) is float and scalar.data == 0.0
+    x = np.random.default_rng(0).normal(size=(2, 3, 4))
+    for axis in [(1,), (0, 2), None]:
+        c = np.asarray(apply(ops.SOFTMAX_COMPLEMENT, Value(x), axis=axis).data)
+        assert c.shape == x.shape
+        count = reduced_count(x.shape, axis)  # Σ(1 − p) over a slice is its size − 1
+        np.testing.assert_allclose(np.sum(c, axis=axis), count - 1.0, rtol=1e-15)
+        p = apply(ops.SOFTMAX, Value(x), axis=axis).data
+        np.testing.assert_allclose(c, 1.0 - p, rtol=1e-15, atol=1e-16)
+
+
+# (the tests below of softmax, log_softmax and logsumexp_slope, whose Jacobians are the
+# softmax's, name them in their parameters only: the mutation harness picks a primitive's tests
+# by name, and log_softmax or logsumexp_slope in a test's name would hide it from softmax's or
+# logsumexp's mutants)
+SOFTMAX_JACOBIANS = ["softmax", "log_softmax", "logsumexp_slope"]
+
+# rows where a class is nearly sure (p within 4e-9, 8.5e-18, 3.7e-44 of 1), alone, in a batch,
+# along axis 0 and over every axis
+NEARLY_SURE_BATCH = np.array([[40.0, 0.0, 0.0], [0.0, 20.0, 0.0], [1.0, 2.0, 3.0],
+                              [0.0, -50.0, 50.0]])
+NEARLY_SURE: list[tuple[Any, Axes]] = [
+    (np.array([40.0, 0.0, 0.0]), (0,)), (np.array([20.0, 0.0, 0.0]), (0,)),
+    (np.array([50.0, -50.0, 0.0]), (0,)), (NEARLY_SURE_BATCH, (1,)),
+    (NEARLY_SURE_BATCH.T.copy(), (0,)), (np.array([[40.0, 0.0], [0.0, -3.0]]), None)]
+JACOBIAN_PATHS = ["rule on arrays", "backward", "gradients", "recorded"]
+
+
+def _exact_jacobian(name: str, x: Any, axis: Axes) -> Any:
+    """Row k: d out_k / dx, in 60 digits: p_k·(δ_ki − p_i) for softmax (and logsumexp_slope,
+    the same function), δ_ki − p_i for log_softmax, in k's slice (0 elsewhere); the
+    diagonal's 1 − p_k is c_k, no difference."""
+    p, c, number = (a.reshape(-1) for a in _exact_shares(x, axis))
+    n = x.size
+    jacobian = np.zeros((n, n))
+    for k in range(n):
+        for i in range(n):
+            if number[i] != number[k]:
+                continue
+            entry = c[k] if i == k else -p[i]
+            jacobian[k, i] = float(entry if name == "log_softmax" else p[k] * entry)
+    return jacobian
+
+
+def _jacobian_row(name: str, x: Any, axis: Axes, k: int, path: str) -> Any:
+    """d out_k / dx by one path: the rule on numpy arrays, backward(), gradients() or a
+    recorded gradients(create_graph=True)."""
+    prim = ops.REGISTRY[name]
+    seed = np.zeros(x.size)
+    seed[k] = 1.0
+    seed = seed.reshape(x.shape)
+    if path == "rule on arrays":
+        (share,) = prim.vjp(seed, prim.forward(x, axis=axis), x, axis=axis)
+        return np.asarray(share)
+    v = Value(x)
+    picked = (apply(prim, v, axis=axis) * seed).sum()
+    if path == "backward":
+        picked.backward()
+        return np.asarray(v.grad)
+    (share,) = gradients(picked, [v], create_graph=path == "recorded")
+    return np.asarray(share.data if isinstance(share, Value) else share)
+
+
+@pytest.mark.parametrize("path", JACOBIAN_PATHS)
+@pytest.mark.parametrize("name", SOFTMAX_JACOBIANS)
+@pytest.mark.parametrize("case", NEARLY_SURE)
+def test_softmax_family_first_derivatives_keep_their_digits_where_a_class_is_nearly_sure(
+        name: str, case: tuple[Any, Axes], path: str) -> None:
+    """The first derivatives, to 1e-12 of the 60-digit Jacobian, every entry: the diagonal
+    p_k·(1 − p_k) (softmax, logsumexp_slope) and 1 − p_k (log_softmax) read 1 − p from
+    SOFTMAX_COMPLEMENT;
+    as p_k − p_k² and 1 − p_k they were 0 where p_k rounds to 1 (exact: both 8.5e-18 at
+    [40, 0, 0]) and 4e-8 off at [20, 0, 0]."""
+    x, axis = case
+    expected = _exact_jacobian(name, x, axis)
+    for k in range(x.size):
+        np.testing.assert_allclose(_jacobian_row(name, x, axis, k, path).reshape(-1),
+                                   expected[k], rtol=1e-12, atol=0.0, err_msg=f"row {k}")
+
+
+def _exact_hessian(name: str, x: Any, axis: Axes, w: Any) -> Any:
+    """The Hessian of Σ w·op(x) in 60 digits: for log_softmax −(Σ_slice w)·(diag(p) − p·pᵀ),
+    for softmax (and logsumexp_slope) Σ_m w_m·p_m·((δ_mi − p_i)(δ_mj − p_j) − p_i·(δ_ij −
+    p_j)); every 1 − p as the complement c."""
+    p, c, number = (a.reshape(-1) for a in _exact_shares(x, axis))
+    weights = [Decimal(float(v)) for v in np.reshape(w, -1)]
+    n = x.size
+    hessian = np.zeros((n, n))
+    for i in range(n):
+        same = [m for m in range(n) if number[m] == number[i]]
+        for j in same:
+            jac_ij = p[i] * (c[i] if i == j else -p[j])  # (diag(p) − p·pᵀ)_ij
+            if name == "log_softmax":
+                total = -sum((weights[m] for m in same), Decimal(0)) * jac_ij
+            else:
+                total = sum((weights[m] * p[m] * ((c[m] if m == i else -p[i])
+                                                  * (c[m] if m == j else -p[j]) - jac_ij)
+                             for m in same), Decimal(0))
+            hessian[i, j] = float(total)
+    return hessian
+
+
+@pytest.mark.parametrize("name", SOFTMAX_JACOBIANS)
+@pytest.mark.parametrize("case", NEARLY_SURE)
+def test_softmax_family_second_derivatives_keep_their_digits_where_a_class_is_nearly_sure(
+        name: str, case: tuple[Any, Axes]) -> None:
+    """Hessian-vector products of Σ w·op(x), w a one-hot (as cross_entropy's), from a
+    recorded first pass and one more backward per element, to 1e-12 of the 60-digit
+    Hessian; and the learner's route, backward(create_graph=True), zero_grad(), then
+    (first·v).sum().backward(), which leaves H·v in x.grad (without zero_grad it adds H·v to
+    the first derivative, a sum that may cancel)."""
+    x, axis = case
+    n = x.size
+    for m in range(n):
+        w = np.zeros(n)
+        w[m] = 1.0
+        w = w.reshape(x.shape)
+        expected = _exact_hessian(name, x, axis, w)
+        v = Value(x)
+        (first,) = gradients((apply(ops.REGISTRY[name], v, axis=axis) * w).sum(), [v],
+                             create_graph=True)
+        for i in range(n):
+            e = np.zeros(n)
+            e[i] = 1.0
+            (row,) = gradients((first * e.reshape(x.shape)).sum(), [v])
+            np.testing.assert_allclose(np.reshape(row, -1), expected[i], rtol=1e-12, atol=0.0,
+                                       err_msg=f"w = e_{m}, row {i}")
+        learner = Value(x)
+        (apply(ops.REGISTRY[name], learner, axis=axis) * w).sum().backward(create_graph=True)
+        first_pass = learner.grad
+        learner.zero_grad()
+        (first_pass * w).sum().backward()  # (v = w: the sure class's own direction)
+        np.testing.assert_allclose(np.reshape(learner.grad, -1), expected @ w.reshape(-1),
+                                   rtol=1e-12, atol=0.0, err_msg=f"learner's route, w = e_{m}")
+
+
+@pytest.mark.parametrize("case", NEARLY_SURE)
+def test_logsumexp_second_derivatives_keep_their_digits_where_a_class_is_nearly_sure(
+        case: tuple[Any, Axes]) -> None:
+    """The Hessian of Σ w·logsumexp(x), w one weight per slice: each slice's w·(diag(p) −
+    p·pᵀ), to 1e-12 of 60 digits. Recorded, logsumexp's weights are logsumexp_slope's, whose
+    rule reads 1 − p from SOFTMAX_COMPLEMENT; through exp(a − out) the two paths to a added up
+    to p − p² on the diagonal (0 where the exact is 8.5e-18, at [40, 0, 0]; 3e-7 off at
+    [20, 0, 0])."""
+    x, axis = case
+    p, c, number = (a.reshape(-1) for a in _exact_shares(x, axis))
+    v = Value(x)
+    out = apply(ops.LOGSUMEXP, v, axis=axis, keepdims=False)
+    w = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    weight = np.broadcast_to(np.reshape(w, kernels.kept_shape(x.shape, axis)), x.shape)
+    weight = weight.reshape(-1)
+    n = x.size
+    expected = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if number[i] == number[j]:
+                expected[i, j] = float(Decimal(float(weight[i])) * p[i]
+                                       * (c[i] if i == j else -p[j]))
+    (first,) = gradients((out * w).sum(), [v], create_graph=True)
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = 1.0
+        (row,) = gradients((first * e.reshape(x.shape)).sum(), [v])
+        np.testing.assert_allclose(np.reshape(row, -1), expected[i], rtol=1e-12, atol=0.0,
+                                   err_msg=f"row {i}")
+
+
+# logits with specials (±inf, nan, ±1e4 and the nearly sure), for the bit-for-bit regressions
+LOGITS = st.one_of(st.floats(-5.0, 5.0), st.sampled_from([inf, -inf, nan, 1e4, -1e4, 40.0,
+                                                          -40.0, 0.0, -0.0]))
+
+
+@given(data=st.data())
+def test_logsumexp_first_derivative_is_the_old_rule_bit_for_bit(data: st.DataObject) -> None:
+    """Regression test (it passes on the rule before logsumexp_slope): logsumexp's first
+    derivative, spread(g)·exp(a − out), is the old rule's bit for bit (nan where it was nan),
+    plain, by backward() and recorded (whose weights are now logsumexp_slope's), at any
+    logits (±inf, nan, ±1e4), axes and keepdims."""
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
+    x = data.draw(hnp.arrays(np.float64, shape, elements=LOGITS), label="x")
+    axis = data.draw(st.sampled_from([None, *((k,) for k in range(len(shape))),
+                                      tuple(range(len(shape)))]), label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    out = kernels.logsumexp(x, axis=axis, keepdims=keepdims)
+    g = data.draw(hnp.arrays(np.float64, np.shape(out), elements=st.floats(-3.0, 3.0)),
+                  label="g")
+    kept = kernels.kept_shape(shape, axis)
+    weights = np.exp(x - np.reshape(out, kept))
+    old = np.broadcast_to(np.reshape(g, kept), shape) * weights
+    v, w = Value(x), Value(x)
+    apply(ops.LOGSUMEXP, v, axis=axis, keepdims=keepdims).backward(g)
+    (recorded,) = gradients((apply(ops.LOGSUMEXP, w, axis=axis, keepdims=keepdims) * g).sum(),
+                            [w], create_graph=True)
+    (on_data,) = ops.LOGSUMEXP.vjp(g, out, x, axis=axis, keepdims=keepdims)
+    for new in (on_data, v.grad, recorded.data):
+        assert_same_bits(new, old)
+
+
+@given(data=st.data())
+def test_logsumexp_slope_is_logsumexps_weights_bit_for_bit(data: st.DataObject) -> None:
+    """logsumexp_slope's forward is exp(x − logsumexp(x)) as logsumexp's rule computes it
+    from its result, bit for bit, at any logits (±inf, nan, ±1e4) and axes."""
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
+    x = data.draw(hnp.arrays(np.float64, shape, elements=LOGITS), label="x")
+    axis = data.draw(st.sampled_from([None, *((k,) for k in range(len(shape))),
+                                      tuple(range(len(shape)))]), label="axis")
+    out = kernels.logsumexp(x, axis=axis, keepdims=False)
+    weights = np.exp(x - np.reshape(out, kernels.kept_shape(shape, axis)))
+    assert_same_bits(kernels.logsumexp_slope(x, axis=axis), weights)
+    assert_same_bits(apply(ops.LOGSUMEXP_SLOPE, Value(x), axis=axis).data, weights)
+
+
+def assert_same_bits(actual: Any, expected: Any) -> None:
+    """The same float64 numbers bit for bit (signed zeros and nan payloads count), a float
+    or an array alike."""
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape and a.tobytes() == e.tobytes(), (a, e)
+
+
+def _old_softmax_rule(g: Any, out: Any, axis: Axes) -> Any:
+    """softmax's rule before SOFTMAX_COMPLEMENT: out·(g − Σ g·out)."""
+    return out * (g - np.sum(g * out, axis=axis, keepdims=True))
+
+
+def _old_log_softmax_rule(g: Any, out: Any, axis: Axes) -> Any:
+    """log_softmax's rule before SOFTMAX_COMPLEMENT: g − exp(out)·Σ g."""
+    return g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(data=st.data())
+def test_softmax_family_first_derivatives_are_the_old_rules_away_from_saturation(
+        name: str, data: st.DataObject) -> None:
+    """Regression test (it passes on the rules before SOFTMAX_COMPLEMENT): logits in [−5, 5],
+    any upstream gradient in [−3, 3], any axis: the rules' results, on arrays, by backward()
+    and recorded, are the old formulas' within 4 ulps of the size of their terms, p·(|g| +
+    Σ|g|·p) for softmax and |g| + p·Σ|g| for log_softmax (each formula is that accurate)."""
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-5.0, 5.0)), label="x")
+    g = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-3.0, 3.0)), label="g")
+    axis = (None if not shape else
+            data.draw(st.sampled_from([(k,) for k in range(len(shape))] + [None]), label="axis"))
+    prim = ops.REGISTRY[name]
+    out = prim.forward(x, axis=axis)
+    old = (_old_softmax_rule if name == "softmax" else _old_log_softmax_rule)(g, out, axis)
+    p = np.exp(out) if name == "log_softmax" else out
+    size = (p * (np.abs(g) + np.sum(np.abs(g) * p, axis=axis, keepdims=True))
+            if name == "softmax" else np.abs(g) + p * np.sum(np.abs(g), axis=axis, keepdims=True))
+    ulps = 4 * np.finfo(np.float64).eps * size
+    (on_arrays,) = prim.vjp(g, out, x, axis=axis)
+    v, w = Value(x), Value(x)
+    apply(prim, v, axis=axis).backward(g)
+    (recorded,) = gradients((apply(prim, w, axis=axis) * g).sum(), [w], create_graph=True)
+    for new in (on_arrays, v.grad, recorded.data):
+        assert np.all(np.abs(new - old) <= ulps), (new, old, ulps)
 
 
 def reduced_count(shape: tuple[int, ...], axis: Any) -> int:

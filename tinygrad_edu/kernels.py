@@ -200,6 +200,13 @@ def logsumexp(x: Any, *, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     return out if keepdims else np.reshape(out, reduced_shape(shape_of(x), axis))
 
 
+def logsumexp_slope(x: Any, *, axis: tuple[int, ...] | None) -> Any:
+    """exp(x − logsumexp(x)) along `axis`, d logsumexp/dx: softmax(x), computed as
+    logsumexp's rule computes it from its result (the same numbers: 0 at a −inf entry; nan at
+    +inf and 0 elsewhere in a row with one, as PyTorch's)."""
+    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+
+
 def _maximum(x: Any, axis: tuple[int, ...] | None) -> Any:
     """The maximum over `axis`, kept (−inf over no elements): np.maximum.reduce, or, along the
     rows of a matrix of a few columns (the logits of a few classes), the running maximum of
@@ -231,6 +238,28 @@ def softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:
     is nan, as PyTorch's)."""
     e = np.exp(x - _maximum(x, axis))
     return e / _sum_of_exps(e, axis)
+
+
+def softmax_complement(x: Any, *, axis: tuple[int, ...] | None) -> Any:
+    """1 − softmax(x) along `axis` with no cancellation: with e = exp(x − m) and S = Σe,
+    (S − e)/S, except where an element holds more than half of S, where it is (Σ of the other
+    e's)/S. 1 − p would be 0 where p rounds to 1 (8.5e-18 at x = [40, 0, 0]). A row with an
+    inf or all −inf is nan, as softmax's.
+
+    At most one element of a slice holds more than half of S, even in floats: the maximum's e
+    is exactly 1, any other e ≤ 1, and the rounded S ≥ 1 + e rounded ≥ 2e (rounding is
+    monotone), so e > S/2 fails for all but one (and for all where the maximum is tied, S ≥ 2).
+    """
+    e = np.exp(x - _maximum(x, axis))
+    s = _sum_of_exps(e, axis)
+    complement = (s - e) / s
+    sure = e > 0.5 * s  # (False at nan)
+    if np.any(sure):
+        # the sure element's complement is the sum of the others, added up without it
+        others = np.add.reduce(np.where(sure, 0.0, e), axis=axis, keepdims=True)
+        complement = np.where(sure, others / s, complement)
+    # (a scalar as a numpy float, as softmax gives it: np.where returns a 0-d array)
+    return complement[()] if np.ndim(complement) == 0 else complement
 
 
 def log_softmax(x: Any, *, axis: tuple[int, ...] | None) -> Any:

@@ -244,21 +244,63 @@ WHERE: Primitive = primitive("where", kernels.where,
 # ---- the softmax family and binary cross-entropy (issue #14, part 3b); `axis` is normalised:
 # a tuple of axes, or None for all of them. Each is one entry, not a composition of exp, sum
 # and log: the forward subtracts the maximum (no overflow at ±1e4) and the rule is one line.
-LOGSUMEXP: Primitive = primitive("logsumexp", kernels.logsumexp,
+def _logsumexp_vjp(g: Any, out: Any, a: Any, *, axis: tuple[int, ...] | None,
+                   keepdims: bool) -> tuple[Any, ...]:
     # NOTE: exp(a − out) is softmax(a): 0 at a −inf entry; nan where a and out are both ±inf,
     # as PyTorch's
-    lambda g, out, a, *, axis, keepdims: (
-        _spread(g, shape_of(a), axis) * EXP(a - _kept(out, shape_of(a), axis)),),
+    spread = _spread(g, shape_of(a), axis)
+    if isinstance(a, Value):
+        # recorded: the same numbers, from an entry of its own whose rule keeps its digits
+        # (through exp(a − out), the two paths to a added up to p − p² on the diagonal of the
+        # Hessian, 0 where p rounds to 1)
+        return (spread * LOGSUMEXP_SLOPE(a, axis=axis),)
+    return (spread * EXP(a - _kept(out, shape_of(a), axis)),)
+
+
+LOGSUMEXP: Primitive = primitive("logsumexp", kernels.logsumexp,
+    _logsumexp_vjp,
     caption=lambda p: _reduction_caption("logsumexp", p),
     text="∂out/∂a = exp(a − out) = softmax(a): g is spread over the axes, weighted")
+# softmax and log_softmax read 1 − p from SOFTMAX_COMPLEMENT (below), not as 1 − p: their
+# Jacobians' diagonals p(1 − p) and 1 − p are then exact where p rounds to 1 (p − p² was 0 where
+# the exact value is 8.5e-18, at a = [40, 0, 0]), and so are the second derivatives of
+# cross_entropy, which differentiate log_softmax's rule
 SOFTMAX: Primitive = primitive("softmax", kernels.softmax,
-    lambda g, out, a, *, axis: (out * (g - SUM(g * out, axis=axis, keepdims=True)),),
+    lambda g, out, a, *, axis: (
+        _softmax_vjp(g, out, SOFTMAX_COMPLEMENT(a, axis=axis), axis),),
     caption=lambda p: _reduction_caption("softmax", p),
-    text="a gets out·(g − Σ g·out): the Jacobian diag(out) − out·outᵀ, applied to g")
+    text="a gets out·(g·(1 − out) − (Σ g·out − g·out)) = out·(g − Σ g·out): the Jacobian "
+         "diag(out) − out·outᵀ, applied to g")
 LOG_SOFTMAX: Primitive = primitive("log_softmax", kernels.log_softmax,
-    lambda g, out, a, *, axis: (g - EXP(out) * SUM(g, axis=axis, keepdims=True),),
+    # g − p·Σg, as g·(1 − p) − p·(Σg − g): exact on g = e_m, whose Σg − g is 0 at m
+    lambda g, out, a, *, axis: (
+        g * SOFTMAX_COMPLEMENT(a, axis=axis)
+        - EXP(out) * (SUM(g, axis=axis, keepdims=True) - g),),
     caption=lambda p: _reduction_caption("log_softmax", p),
-    text="a gets g − softmax(a)·Σ g  (exp(out) is softmax(a))")
+    text="a gets g·(1 − p) − p·(Σ g − g) = g − p·Σ g, p = softmax(a) = exp(out)")
+# 1 − softmax(a), an entry of its own for the reason σ′ is one: computed as the sum of the
+# other classes' shares where p is near 1, with no cancellation, and differentiated as −softmax
+SOFTMAX_COMPLEMENT: Primitive = primitive("softmax_complement", kernels.softmax_complement,
+    lambda g, out, a, *, axis: (-_softmax_vjp(g, SOFTMAX(a, axis=axis), out, axis),),
+    label="1 − softmax", caption=lambda p: _reduction_caption("1 − softmax", p),
+    text="∂out/∂a = −(the softmax's Jacobian): a gets −p·(g·out − (Σ g·p − g·p)), "
+         "p = softmax(a) = 1 − out")
+
+# logsumexp's slope exp(a − logsumexp(a)), an entry of its own for its rule: the softmax's
+# Jacobian in the form that keeps its digits (the second derivative of logsumexp)
+LOGSUMEXP_SLOPE: Primitive = primitive("logsumexp_slope", kernels.logsumexp_slope,
+    lambda g, out, a, *, axis: (_softmax_vjp(g, out, SOFTMAX_COMPLEMENT(a, axis=axis), axis),),
+    label="logsumexp′", caption=lambda p: _reduction_caption("logsumexp′", p),
+    text="out = exp(a − logsumexp(a)) = softmax(a); a gets out·(g·(1 − out) − (Σ g·out − "
+         "g·out)): the Jacobian diag(out) − out·outᵀ, applied to g")
+
+
+def _softmax_vjp(g: Any, p: Any, complement: Any, axis: tuple[int, ...] | None) -> Any:
+    """p·(g − Σ g·p) (the softmax's Jacobian diag(p) − p·pᵀ applied to g), as
+    p·(g·(1 − p) − (Σ g·p − g·p)) with 1 − p = `complement`: exact on g = e_m, where the
+    diagonal p_m·(1 − p_m) is not p_m − p_m²."""
+    gp = g * p
+    return p * (g * complement - (SUM(gp, axis=axis, keepdims=True) - gp))
 
 
 def _cross_entropy_vjp(g: Any, out: Any, z: Any, *, labels: Any,

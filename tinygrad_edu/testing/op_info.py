@@ -98,6 +98,8 @@ OP_INFO: dict[str, OpInfo] = {
     "logsumexp": _STRUCTURAL,
     "softmax": _STRUCTURAL,
     "log_softmax": _STRUCTURAL,
+    "softmax_complement": _STRUCTURAL,  # 1 − softmax, along one axis, several, or all
+    "logsumexp_slope": _STRUCTURAL,  # exp(a − logsumexp(a)), along any axes
     "cross_entropy": _STRUCTURAL,  # (logits of shape (batch, classes) and integer labels)
     # probabilities p, targets y; the full domain keeps p·(1 − p) above PyTorch's 1e-12 floor,
     # where the rule is the exact derivative (the ends are tested on their own)
