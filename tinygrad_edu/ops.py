@@ -265,9 +265,13 @@ LOGSUMEXP: Primitive = primitive("logsumexp", kernels.logsumexp,
 # Jacobians' diagonals p(1 − p) and 1 − p are then exact where p rounds to 1 (p − p² was 0 where
 # the exact value is 8.5e-18, at a = [40, 0, 0]), and so are the second derivatives of
 # cross_entropy, which differentiate log_softmax's rule
+def _softmax_rule(g: Any, out: Any, a: Any, *, axis: tuple[int, ...] | None) -> tuple[Any]:
+    # out = softmax(a): softmax's rule, and logsumexp_slope's (the same function of a)
+    return (_softmax_vjp(g, out, SOFTMAX_COMPLEMENT(a, axis=axis), axis),)
+
+
 SOFTMAX: Primitive = primitive("softmax", kernels.softmax,
-    lambda g, out, a, *, axis: (
-        _softmax_vjp(g, out, SOFTMAX_COMPLEMENT(a, axis=axis), axis),),
+    _softmax_rule,
     caption=lambda p: _reduction_caption("softmax", p),
     text="a gets out·(g·(1 − out) − (Σ g·out − g·out)) = out·(g − Σ g·out): the Jacobian "
          "diag(out) − out·outᵀ, applied to g")
@@ -289,7 +293,7 @@ SOFTMAX_COMPLEMENT: Primitive = primitive("softmax_complement", kernels.softmax_
 # logsumexp's slope exp(a − logsumexp(a)), an entry of its own for its rule: the softmax's
 # Jacobian in the form that keeps its digits (the second derivative of logsumexp)
 LOGSUMEXP_SLOPE: Primitive = primitive("logsumexp_slope", kernels.logsumexp_slope,
-    lambda g, out, a, *, axis: (_softmax_vjp(g, out, SOFTMAX_COMPLEMENT(a, axis=axis), axis),),
+    _softmax_rule,
     label="logsumexp′", caption=lambda p: _reduction_caption("logsumexp′", p),
     text="out = exp(a − logsumexp(a)) = softmax(a); a gets out·(g·(1 − out) − (Σ g·out − "
          "g·out)): the Jacobian diag(out) − out·outᵀ, applied to g")
