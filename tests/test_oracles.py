@@ -922,7 +922,8 @@ def test_softmax_family_first_derivatives_are_the_old_rules_away_from_saturation
     """Regression test (it passes on the rules before SOFTMAX_COMPLEMENT): logits in [−5, 5],
     any upstream gradient in [−3, 3], any axis: the rules' results, on arrays, by backward()
     and recorded, are the old formulas' within 4 ulps of the size of their terms, p·(|g| +
-    Σ|g|·p) for softmax and |g| + p·Σ|g| for log_softmax (each formula is that accurate)."""
+    Σ|g|·p) for softmax and |g| + p·Σ|g| for log_softmax (each formula is that accurate), and
+    of 4 times the smallest subnormal (a g of subnormals)."""
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
     x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-5.0, 5.0)), label="x")
     g = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-3.0, 3.0)), label="g")
@@ -934,7 +935,8 @@ def test_softmax_family_first_derivatives_are_the_old_rules_away_from_saturation
     p = np.exp(out) if name == "log_softmax" else out
     size = (p * (np.abs(g) + np.sum(np.abs(g) * p, axis=axis, keepdims=True))
             if name == "softmax" else np.abs(g) + p * np.sum(np.abs(g), axis=axis, keepdims=True))
-    ulps = 4 * np.finfo(np.float64).eps * size
+    # (plus a few of the smallest subnormals: a subnormal g's products keep fewer digits)
+    ulps = 4 * np.finfo(np.float64).eps * size + 4 * np.finfo(np.float64).smallest_subnormal
     (on_arrays,) = prim.vjp(g, out, x, axis=axis)
     v, w = Value(x), Value(x)
     apply(prim, v, axis=axis).backward(g)
