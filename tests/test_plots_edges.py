@@ -140,9 +140,11 @@ def test_a_model_that_raises_leaves_no_figure() -> None:
     assert plt.get_fignums() == []
 
 
-@pytest.mark.parametrize(("y", "message"), [([-1, -1, -1, 1], r"got -1 \(for labels −1/\+1"),
-                                            ([0.0, 0.5, 0.5, 1.5], "got 0.5"),
-                                            (["a", "b", "a", "b"], r"\(numbers\); got type list"),
+@pytest.mark.parametrize(("y", "message"), [([-1, -1, -1, 1], r"got -1 at index 0 in \[-1, -1, "
+                                                              r"-1, 1\] of int64; for labels ±1"),
+                                            ([0.0, 0.5, 0.5, 1.5], "got 0.5 at index 1"),
+                                            (["a", "b", "a", "b"], r"got \['a', 'b', 'a', 'b'\] "
+                                                                   r"of <U1 \(to draw labels"),
                                             ([[0, 1], [0, 1]], r"one class per point")])
 def test_labels_must_be_class_indices(y: Any, message: str) -> None:
     """Points labelled −1 were not drawn at all (the classes drawn were 0 … max), 0.5 was

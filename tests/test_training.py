@@ -171,8 +171,8 @@ def test_the_confusion_matrix_counts_each_pair(pairs: list[tuple[int, int]]) -> 
 
 @pytest.mark.parametrize(("args", "message"), [
     (([0, 1], [0]), "same length; got shapes \\(2,\\) and \\(1,\\)"),
-    (([0, -1], [0, 1]), "y_true must hold class indices"),
-    (([0, 1], [0.5, 1.0]), "y_pred must hold class indices"),
+    (([0, -1], [0, 1]), "y_true must be class indices .*got -1 at index 1"),
+    (([0, 1], [0.5, 1.0]), "y_pred must be class indices .*got 0.5 at index 0"),
     (([0, 3], [0, 1], 3), "label 3 is outside the 3 classes 0..2"),
     (([0, 1], [0, 1], 0), "num_classes must be a positive integer"),
 ])

@@ -34,10 +34,10 @@ def test_the_accuracy_of_no_samples_is_an_error_not_nan() -> None:
 
 
 @pytest.mark.parametrize(("nout", "labels", "message"), [
-    (1, [1, -1, 1], r"got \[1, -1, 1\] of int64; for labels ±1 \(as for hinge_loss\), pass "
-                    r"y > 0"),  # (2/3, silently: every -1 counted wrong)
+    (1, [1, -1, 1], r"got -1 at index 1 in \[1, -1, 1\] of int64; for labels ±1 \(as for "
+                    r"hinge_loss\), pass y > 0"),  # (2/3, silently: every -1 counted wrong)
     (1, ["1", "0", "1"], r"got \['1', '0', '1'\] of <U1"),  # (0.0, silently)
-    (1, [1.5, 0.0, 1.0], r"got \[1.5, 0.0, 1.0\] of float64"),
+    (1, [1.5, 0.0, 1.0], r"got 1.5 at index 0 in \[1.5, 0.0, 1.0\] of float64"),
     (1, [0, 2, 1], r"label 2 in y is not one of the classes 0..1 the model gives"),
     (3, [0, 3, 1], r"label 3 in y is not one of the classes 0..2 the model gives"),
 ])
@@ -166,5 +166,6 @@ def test_the_confusion_matrix_takes_the_booleans_of_a_threshold() -> None:
     scores = np.array([0.3, -1.0, 2.0])
     assert confusion_matrix([1, 0, 0], scores > 0).tolist() == [[1, 1], [0, 1]]
     assert confusion_matrix([], []).shape == (0, 0)
-    with pytest.raises(ValueError, match=r"y_pred holds label .*, too large for a class index"):
+    with pytest.raises(ValueError, match=r"label 9223372036854775808 at index 0 of y_pred is too "
+                                         r"large for a class index"):
         confusion_matrix(np.array([0], np.uint64), np.array([2**63], np.uint64))

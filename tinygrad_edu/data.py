@@ -15,6 +15,7 @@ import decimal
 import math
 import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -24,9 +25,11 @@ from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Data: TypeAlias = "float | Array"
 """What a Value holds: a Python float for a scalar, a float64 array for a tensor."""
+Labels = np.ndarray[Any, np.dtype[np.int64]]
+"""Class indices 0, 1, 2, ..., one per sample."""
 
-__all__ = ["Array", "ArrayLike", "Data", "as_data", "data_of", "describe", "forward_data",
-           "shape_of"]
+__all__ = ["Array", "ArrayLike", "Data", "Labels", "as_data", "class_indices", "data_of",
+           "describe", "forward_data", "shape_of"]
 
 
 class ArrayLike:
@@ -317,3 +320,96 @@ def forward_data(name: str, forward: Callable[..., Any], datas: Sequence[Any],
                                and data.dtype == np.float64):
         return data
     return as_data(data, f"the result of {name}")
+
+
+_SIGNS_HINT = "; for labels ±1 (as for hinge_loss), pass y > 0: -1 is class 0"
+"""How to turn labels -1/+1 into classes 0 and 1, for an error message."""
+
+
+def class_indices(given: Any, who: str, what: str, *, n: int | None = None,
+                  classes: int | None = None, renumber: str = "",
+                  signs: bool = True) -> Labels:
+    """`given` as int64 class indices 0, 1, 2, ..., one per sample, or a ValueError from `who`
+    that shows the first label of `what` that is none, its index and the first labels.
+
+    Class indices are bools, integers, floats that are whole numbers, or such numbers kept as
+    objects (a pandas column, Decimals, Fractions), taken exactly (no float rounding), each
+    ≥ 0 and < 2**63 (int64's range), and < `classes` when that is given. Refused: strings,
+    complex numbers, times, nan, ±inf, 0.5, negatives. The shape is (n,) or (n, 1), any n when
+    `n` is None; an empty array (of any dtype) is no labels. `renumber` is appended to the
+    message for labels that are not indices (how to number them); `signs` adds, for labels
+    that are all -1, 0 or 1 where there are two classes, how to make classes 0 and 1 of them.
+
+    >>> class_indices([0, 2.0, True], "fit", "y").tolist()
+    [0, 2, 1]
+    >>> class_indices([1, -1, 1], "fit", "y")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: y must be class indices 0, 1, 2, ... (whole numbers ≥ 0); got -1 at index
+    1 in [1, -1, 1] of int64; for labels ±1 (as for hinge_loss), pass y > 0: -1 is class 0
+    """
+    data = data_of(given)
+    try:
+        array = np.asarray(data)
+    except (TypeError, ValueError):  # (numpy's "inhomogeneous shape" names no labels)
+        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (whole numbers "
+                         f"≥ 0); got {describe(data)}, which is no array (ragged?){renumber}"
+                         ) from None
+    rows = n if n is not None else (len(array) if array.ndim else -1)
+    if array.shape not in ((rows,), (rows, 1)):
+        raise ValueError(f"{who}: {what} must be one class per point, shape "
+                         f"({'n' if n is None else n},); got shape {array.shape}"
+                         f"{'' if array.ndim else ': ' + describe(data)}")
+    flat = array.reshape(-1)
+    if not flat.size:
+        return np.zeros(0, dtype=np.int64)
+    if flat.dtype.kind == "O":  # numbers numpy keeps as objects: a pandas column's, Decimals
+        with suppress(TypeError, ValueError):
+            inferred = np.asarray(flat.tolist())
+            if inferred.shape == flat.shape and inferred.dtype.kind in "biuf":
+                flat = inferred
+    shown = f"{flat[:5].tolist()}{' ...' if len(flat) > 5 else ''} of {flat.dtype}"
+    kind = flat.dtype.kind
+    if kind not in "biufO":  # strings, complex numbers, times
+        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (whole numbers "
+                         f"≥ 0); got {shown}{renumber}")
+    whole, indices = _whole_numbers(flat)
+    bad = ~whole | (indices < 0)
+    large = whole & (indices >= 2**63)  # (int64 would wrap them round to negatives)
+    if bad.any() or large.any():
+        at = int(np.argmax(bad | large))
+        label = repr(flat[at]) if kind == "O" else str(flat[at].item())
+        if large[at]:
+            raise ValueError(f"{who}: label {label} at index {at} of {what} is too large for a "
+                             f"class index (int64 holds at most 2**63 - 1){renumber}")
+        ones = signs and classes in (None, 2) and bool(whole.all()) and set(
+            indices.tolist()) <= {-1, 0, 1}
+        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (whole numbers "
+                         f"≥ 0); got {label} at index {at} in {shown}"
+                         f"{_SIGNS_HINT if ones else renumber}")
+    result: Labels = indices.astype(np.int64)
+    if classes is not None and result.max() >= classes:
+        raise ValueError(f"{who}: label {int(result.max())} in {what} is not one of the "
+                         f"classes 0..{classes - 1} the model gives")
+    return result
+
+
+def _whole_numbers(flat: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, np.dtype[np.bool_]],
+                                                        np.ndarray[Any, Any]]:
+    """Which entries of the 1-D array `flat` are whole numbers, and their values, exact (0
+    where an entry is not whole; objects, Decimals say, become Python ints)."""
+    if flat.dtype.kind == "b":
+        return np.ones(len(flat), dtype=bool), flat.astype(np.int64)
+    if flat.dtype.kind in "iu":
+        return np.ones(len(flat), dtype=bool), flat
+    if flat.dtype.kind == "f":
+        whole = np.isfinite(flat) & (flat == np.round(flat))
+        return whole, np.where(whole, flat, 0)
+    values = np.zeros(len(flat), dtype=object)
+    whole = np.zeros(len(flat), dtype=bool)
+    for k, x in enumerate(flat.tolist()):
+        if isinstance(x, numbers.Real | decimal.Decimal):
+            with suppress(ValueError, OverflowError, ArithmeticError):  # (nan, inf)
+                values[k] = math.trunc(x)
+                whole[k] = values[k] == x
+    return whole, values

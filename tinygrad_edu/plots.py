@@ -27,7 +27,7 @@ from typing import Any, NoReturn, Protocol
 import numpy as np
 
 from tinygrad_edu.activations import ACTIVATIONS, activation_names, name_of
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, Labels, class_indices
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.kernels import is_number
 
@@ -69,9 +69,11 @@ def _class_style(k: int) -> tuple[str, str, str]:
             _SHADES[k % len(_SHADES)])
 
 
-IntArray = np.ndarray[Any, np.dtype[np.int64]]
-
 PLOT_INSTALL_HINT = "pip install -e '.[plot]' (from the clone), or make demo"
+
+_RENUMBER = (" (to draw labels of another kind, number them first: names, y = "
+             "np.unique(y, return_inverse=True), and pass labels=names)")
+"""How to draw labels that are not class indices, for an error message."""
 
 
 class PlotDependencyError(ImportError):
@@ -118,31 +120,6 @@ def _described(data: Any) -> str:
     """What a model gave, for an error message: its type and shape."""
     shape = getattr(data, "shape", None)
     return f"type {type(data).__name__}" + ("" if shape is None else f", shape {tuple(shape)}")
-
-
-def class_indices(given: Any, n: int, who: str, what: str) -> IntArray:
-    """`given` as n class indices 0, 1, 2, ... (shape (n,) or (n, 1)), or a ValueError saying
-    what `who` got as `what`."""
-    renumber = (" (to draw labels of another kind, number them first: names, y = "
-                "np.unique(y, return_inverse=True), and pass labels=names)" if "label" in what
-                else "")
-    try:
-        array = np.asarray(given.data if isinstance(given, Value) else given, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ... (numbers); got "
-                         f"{_described(given)}{renumber}") from None
-    if array.shape not in ((n,), (n, 1)):
-        raise ValueError(f"{who}: {what} must be one class per point, shape ({n},); got shape "
-                         f"{array.shape}")
-    array = array.reshape(-1)
-    bad = ~(np.isfinite(array) & (array >= 0) & (array == np.round(array)) & (array < 2.0**63))
-    if bad.any():  # (2**63 and above would wrap around to negative int64s)
-        value = float(array[int(np.argmax(bad))])
-        signs = value == -1.0 and "label" in what
-        hint = " (for labels −1/+1, pass (y + 1) // 2)" if signs else renumber
-        raise ValueError(f"{who}: {what} must be class indices 0, 1, 2, ...; got {value:g}"
-                         f"{hint}")
-    return array.astype(np.int64)
 
 
 def _class_names(labels: Any, who: str) -> list[str]:
@@ -266,7 +243,7 @@ def checked_threshold(threshold: Any, who: str) -> float | None:
 
 def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 200,
                      margin: float = 0.25, threshold: float | None = None,
-                     ) -> tuple[Array, Array, IntArray, Array | None]:
+                     ) -> tuple[Array, Array, Labels, Array | None]:
     """A grid over the bounding box of `X` (widened by `margin` of its size) and, at each grid
     point, the predicted class and (when the model gives scores) the probability of class 1.
 
@@ -314,9 +291,9 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
     if predicts_classes(model):
         if threshold is not None:
             refuse_threshold("grid_predictions", model)
-        classes = class_indices(model.predict(points), len(points),
+        classes = class_indices(model.predict(points),
                                 f"grid_predictions: {type(model).__name__}.predict",
-                                "its classes")
+                                "its classes", n=len(points), signs=False)
     else:
         scores = _scores(model, points)
         if scores.ndim == 2 and scores.shape[1] > 1:
@@ -384,7 +361,7 @@ def plot_decision_boundary(
     if shade not in ("probability", "class"):
         raise ValueError(f"shade must be 'probability' or 'class'; got {shade!r}")
     X = _points(X, "plot_decision_boundary")
-    y = class_indices(y, len(X), "plot_decision_boundary", "the labels y")
+    y = class_indices(y, "plot_decision_boundary", "the labels y", n=len(X), renumber=_RENUMBER)
     names = None if labels is None else _class_names(labels, "plot_decision_boundary")
     if names is not None and len(names) <= y.max():
         raise ValueError(f"plot_decision_boundary: labels names {len(names)} classes (one per "

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
 from tinygrad_edu._common import plural, positive_int
+from tinygrad_edu.data import Labels, class_indices
 from tinygrad_edu.datasets import DataLoader
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
@@ -35,7 +36,6 @@ from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import (
     checked_threshold,
-    class_indices,
     decision_threshold,
     lowest_loss_epoch,
     predicts_classes,
@@ -55,8 +55,6 @@ __all__ = [
     "train_binary",
     "train_classifier",
 ]
-
-Labels = np.ndarray[Any, np.dtype[np.int64]]
 
 
 class ProgressBar(Protocol):
@@ -123,8 +121,9 @@ def _classes(model: Any, X: Any, threshold: float | None,
             refuse_threshold(who, model)
         given = model.predict(array)  # (0.7 or nan as int64 were classes 0 and -2**63)
         samples = 1 if one else len(array)
-        return class_indices([given] if one and np.ndim(given) == 0 else given, samples,
-                              f"{who}: {type(model).__name__}.predict", "its classes"), None, one
+        return class_indices([given] if one and np.ndim(given) == 0 else given,
+                             f"{who}: {type(model).__name__}.predict", "its classes",
+                             n=samples, signs=False), None, one
     with no_grad():
         out = model(array)
     scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
@@ -188,36 +187,6 @@ _RENUMBER = ("; number other labels first: names, codes = np.unique(np.concatena
 """How to turn labels that are not class indices into class indices, for an error message."""
 
 
-def _class_labels(labels: Any, classes: int | None, who: str, name: str = "y",
-                  renumber: str = "") -> Labels:
-    """`labels` (a 1-D array) as class indices 0..classes-1 (ints, bools, or floats that are
-    whole numbers), or a ValueError that says why they cannot be compared with classes."""
-    if not labels.size:
-        return np.zeros(0, dtype=np.int64)
-    if labels.dtype.kind == "O":  # numbers in an object array (a pandas column, say)
-        with suppress(ValueError):
-            inferred = np.asarray(labels.tolist())
-            if inferred.shape == labels.shape and inferred.dtype.kind in "biuf":
-                labels = inferred
-    kind = labels.dtype.kind
-    whole = kind in "biu" or (kind == "f" and bool(np.all(np.isfinite(labels)))
-                              and bool(np.all(labels == np.round(labels))))
-    if not whole or labels.min() < 0:
-        hint = ("; for labels ±1 (as for hinge_loss), pass y > 0: -1 is class 0"
-                if whole and classes in (None, 2) and set(np.unique(labels).tolist()) <= {-1, 0, 1}
-                else renumber)
-        raise ValueError(f"{who}: {name} must hold class indices 0, 1, ... (whole numbers "
-                         f"≥ 0); got {_shown(labels)} of {labels.dtype}{hint}")
-    if float(labels.max()) >= 2.0**63:
-        raise ValueError(f"{who}: {name} holds label {labels.max()!r}, too large for a class "
-                         f"index{renumber}")
-    indices: Labels = labels.astype(np.int64)
-    if classes is not None and indices.max() >= classes:
-        raise ValueError(f"{who}: label {int(indices.max())} in {name} is not one of the "
-                         f"classes 0..{classes - 1} the model gives")
-    return indices
-
-
 def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> float:
     """The fraction of samples `model` classifies right (its classes as `predict` gives them,
     with `threshold`); a 1-D `X` is one sample, with one label.
@@ -240,7 +209,7 @@ def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> f
     if not labels.size:
         raise ValueError(f"accuracy: no samples (X of shape {np.shape(X)}); the fraction "
                          "right of no samples is undefined")
-    return float(np.mean(predicted == _class_labels(labels, count, "accuracy")))
+    return float(np.mean(predicted == class_indices(labels, "accuracy", "y", classes=count)))
 
 
 def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
@@ -412,9 +381,10 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     class i predicted as j (rows true, columns predicted, as scikit-learn's), so the diagonal
     holds the right answers. `num_classes` defaults to the largest label + 1.
 
-    The labels are class indices 0, 1, 2, ..., as a model's outputs number them: row i is
-    class i, present or not (scikit-learn's has a row per distinct label instead, so labels
-    0 and 2 give it 2 rows and us 3). Other labels (strings, ±1, 0.5) are refused, as are
+    The labels (shape (n,), or a column (n, 1)) are class indices 0, 1, 2, ..., as a model's
+    outputs number them: row i is class i, present or not (scikit-learn's has a row per
+    distinct label instead, so labels 0 and 2 give it 2 rows and us 3). Other labels
+    (strings, ±1, 0.5) are refused (`data.class_indices` checks them), as are
     more than `MAX_CLASSES` classes (labels 0 and 10**6 would make a matrix of 10**12 counts):
     number such labels first: ``names, codes = np.unique(np.concatenate([y_true, y_pred]),
     return_inverse=True)``, then ``np.split(codes, 2)``.
@@ -422,15 +392,15 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int | None = None) -
     >>> confusion_matrix([0, 1, 2, 2], [0, 2, 2, 2]).tolist()
     [[1, 0, 0], [0, 0, 1], [0, 0, 2]]
     """
-    true, pred = np.asarray(y_true), np.asarray(y_pred)
-    if true.ndim != 1 or true.shape != pred.shape:
-        raise ValueError(f"confusion_matrix: y_true and y_pred must be 1-D arrays of the same "
-                         f"length; got shapes {true.shape} and {pred.shape}")
-    true = _class_labels(true, None, "confusion_matrix", "y_true", _RENUMBER)
-    pred = _class_labels(pred, None, "confusion_matrix", "y_pred", _RENUMBER)
+    true = class_indices(y_true, "confusion_matrix", "y_true", renumber=_RENUMBER)
+    pred = class_indices(y_pred, "confusion_matrix", "y_pred", renumber=_RENUMBER)
+    if len(true) != len(pred):
+        raise ValueError(f"confusion_matrix: y_true and y_pred must be 1-D arrays (or columns) "
+                         f"of the same length; got shapes {np.shape(y_true)} and "
+                         f"{np.shape(y_pred)}")
     largest = int(max(true.max(initial=-1), pred.max(initial=-1))) + 1
     if num_classes is None and largest > MAX_CLASSES:
-        name = "y_true" if true.max(initial=-1) + 1 == largest else "y_pred"
+        name = "y_true" if int(true.max(initial=-1)) + 1 == largest else "y_pred"
         raise ValueError(f"confusion_matrix: {name} holds label {largest - 1}, so the matrix "
                          f"would have {largest} rows and columns (one per class 0..{largest - 1})"
                          f" for {plural(len(true), 'sample')}; at most {MAX_CLASSES} classes are "
