@@ -30,7 +30,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, Labels
 from tinygrad_edu.idx import read_idx
 from tinygrad_edu.kernels import is_number
 
@@ -49,8 +49,6 @@ __all__ = [
     "make_spiral",
     "train_test_split",
 ]
-
-Labels = np.ndarray[Any, np.dtype[np.int64]]
 
 _TWO_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 

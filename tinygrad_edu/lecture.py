@@ -47,10 +47,9 @@ import numpy as np
 
 from tinygrad_edu._common import PathLike, plural
 from tinygrad_edu.activations import ACTIVATIONS, activation_names
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, Labels
 from tinygrad_edu.datasets import (
     DataLoader,
-    Labels,
     load_digits,
     logic_gate,
     make_moons,
