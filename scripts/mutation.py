@@ -172,17 +172,17 @@ def forward_scaled(forward: Fn) -> Fn:
 
 NO_GRADIENT = {"sign", "step"}  # their rule passes none
 # rules that read their operands' or result's values (so cutting those changes the 2nd order)
-READS_INPUTS = {"mul", "div", "pow_const", "pow", "log", "sigmoid", "tanh", "sigmoid_slope",
-                "sech2", "elu", "softplus", "logsumexp", "logsumexp_slope", "softmax",
-                "log_softmax", "softmax_complement", "binary_cross_entropy", "bce_slope",
-                "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
+READS_INPUTS = {"mul", "div", "pow_const", "pow", "pow_exponent_slope", "log", "sigmoid", "tanh",
+                "sigmoid_slope", "sech2", "elu", "softplus", "logsumexp", "logsumexp_slope",
+                "softmax", "log_softmax", "softmax_complement", "binary_cross_entropy",
+                "bce_slope", "normal_cdf", "matmul", "sin", "cos", "log1p", "expm1"}
 # (logsumexp's rule reads its result on data only: recorded, its weights are logsumexp_slope's)
 READS_OUTPUT = {"div", "pow", "exp", "sqrt", "sigmoid_slope", "sech2", "logsumexp_slope",
                 "softmax", "log_softmax", "softmax_complement"}
 UNARY_READING_INPUT = {"pow_const", "log", "sigmoid", "tanh", "sigmoid_slope", "sech2", "elu",
                        "softplus", "normal_cdf", "abs", "sin", "cos", "log1p", "expm1"}
-SWAPPABLE = {"sub", "mul", "div", "pow", "where", "binary_cross_entropy", "bce_slope", "maximum",
-             "minimum"}
+SWAPPABLE = {"sub", "mul", "div", "pow", "pow_exponent_slope", "where", "binary_cross_entropy",
+             "bce_slope", "maximum", "minimum"}
 REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "exp": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "log": [("a<1e-3", lambda a: a < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
@@ -190,6 +190,7 @@ REGIONS: dict[str, list[tuple[str, Callable[[Any], Any], int]]] = {
     "div": [("b<0", lambda b: b < 0, 1), ("|b|<1e-3", lambda b: abs(b) < 1e-3, 1)],
     "pow_const": [("a<0", lambda a: a < 0, 0), ("a>100", lambda a: a > 100, 0)],
     "pow": [("a<0", lambda a: a < 0, 0), ("a>100", lambda a: a > 100, 0)],
+    "pow_exponent_slope": [("a<1e-3", lambda a: a < 1e-3, 0), ("a>100", lambda a: a > 100, 0)],
     "mul": [("|a|>1e6", lambda a: abs(a) > 1e6, 0)],
     "sigmoid": [("a>20", lambda a: a > 20, 0), ("a<-20", lambda a: a < -20, 0)],
     "tanh": [("|a|>10", lambda a: abs(a) > 10, 0)],
@@ -348,7 +349,8 @@ ORIGINAL: dict[str, Fn] = {name: prim.vjp for name, prim in ops.REGISTRY.items()
 
 
 def _n_gradients(name: str) -> int:
-    return {"add": 2, "sub": 2, "mul": 2, "div": 2, "pow": 2, "matmul": 2, "where": 2,
+    return {"add": 2, "sub": 2, "mul": 2, "div": 2, "pow": 2, "pow_exponent_slope": 2,
+            "matmul": 2, "where": 2,
             "binary_cross_entropy": 2, "bce_slope": 2, "maximum": 2, "minimum": 2,
             "concatenate": 1, "stack": 1}.get(name, 1)
 
@@ -388,7 +390,8 @@ def mutants() -> list[Mutant]:
     mean_by_size = Mutant("mean", "forward", "divides by the size, whatever the axis",
                           lambda mean: lambda self, axis=None, keepdims=False:
                           self.sum(axis, keepdims) / float(self.size), "mean")
-    return [*result, *_structural(), mean_by_size, *_softmax_family_and_spread()]
+    return [*result, *_structural(), mean_by_size, *_softmax_family_and_spread(),
+            *_pow_zero_base()]
 
 
 def _softmax_family_and_spread() -> list[Mutant]:
@@ -468,6 +471,49 @@ def _softmax_family_and_spread() -> list[Mutant]:
                replaced(bce_unfloored)),
         Mutant("var", "forward", "ddof ignored", var_ignores_ddof, "var"),
         Mutant("std", "kink", "√var: nan gradient at a constant slice", std_plain_sqrt, "std"),
+    ]
+
+
+def _pow_zero_base() -> list[Mutant]:
+    """Hand-written mutants of pow's second derivatives at a zero base (a = 0, b ≥ 0), where
+    its first in b is 0 by the convention: each is right everywhere else."""
+    o = ops
+
+    def constant_share(g: Any, out: Any, a: Any, b: Any) -> Any:
+        # pow's rule before pow_exponent_slope: the 0 a constant, recorded too
+        at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
+        d_base = ORIGINAL["pow"](g, out, a, b)[0]
+        d_exponent = g * out * o.LOG(o.WHERE(1.0, a, cond=at_zero))
+        return d_base, o.WHERE(0.0, d_exponent, cond=at_zero) if at_zero.any() else d_exponent
+
+    def through_out(g: Any, out: Any, a: Any, b: Any) -> Any:
+        # recorded, the branch not taken reads out: out's own rule turns the 0 it gets into
+        # 0·inf = nan at (0, 0 < b < 1)
+        d_base, d_exponent = ORIGINAL["pow"](g, out, a, b)
+        if not isinstance(a, Value):
+            return d_base, d_exponent
+        at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
+        taken = g * out * o.LOG(o.WHERE(1.0, a, cond=at_zero))
+        return d_base, o.WHERE(d_exponent, taken, cond=at_zero) if at_zero.any() else taken
+
+    def product_rule(g: Any, out: Any, a: Any, b: Any) -> Any:
+        # ∂E/∂a as the product rule b·a^(b−1)·log a + a^b/a: nan at a zero base
+        d_a = g * (b * o.POW(a, b - 1.0) * o.LOG(a) + o.POW(a, b) / a)
+        return d_a, ORIGINAL["pow_exponent_slope"](g, out, a, b)[1]
+
+    def from_result(g: Any, out: Any, a: Any, b: Any) -> Any:
+        # ∂E/∂b as out·log a: the convention's 0 makes it nan at a zero base (+inf, 0)
+        return ORIGINAL["pow_exponent_slope"](g, out, a, b)[0], g * out * o.LOG(a)
+
+    return [
+        Mutant("pow", "cut_graph", "zero base: the exponent's 0 a constant, recorded too",
+               replaced(constant_share)),
+        Mutant("pow", "kink", "zero base: recorded, the branch not taken reads out",
+               replaced(through_out)),
+        Mutant("pow_exponent_slope", "kink", "∂/∂a by the product rule (nan at a zero base)",
+               replaced(product_rule)),
+        Mutant("pow_exponent_slope", "kink", "∂/∂b as out·log(a) (nan at a zero base)",
+               replaced(from_result)),
     ]
 
 

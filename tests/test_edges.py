@@ -38,8 +38,8 @@ SPECIALS = (nan, inf, -inf, 0.0, -0.0, 1e308, -1e308, 1.0, -1.0, 0.5, -0.5, 2.0,
             -3.0, 1.5, 5e-324)
 ELEMENTWISE = [(name, params) for name, info in OP_INFO.items() if info.elementwise
                for params in info.examples]
-BINARY = {"add", "sub", "mul", "div", "pow", "binary_cross_entropy", "bce_slope", "maximum",
-          "minimum"}
+BINARY = {"add", "sub", "mul", "div", "pow", "pow_exponent_slope", "binary_cross_entropy",
+          "bce_slope", "maximum", "minimum"}
 
 
 def run(prim: Primitive, xs: tuple[float, ...], params: dict[str, Any], *, tensor: bool,
@@ -134,6 +134,8 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         "add": (1.0, 1.0), "sub": (1.0, -1.0), "mul": (b, a),
         "div": (1.0 / b if b else math.copysign(inf, b) if not math.isnan(b) else nan, nan),
         "pow": (0.0 if b == 0 else 1.0 if b == 1 else nan, nan),
+        # pow's d/db, a^b·log(a) (PyTorch's a ** b * log(a)): both partials read both
+        "pow_exponent_slope": (nan, nan),
         # (p − y)/max(p(1 − p), 1e-12) reads both; d/dy = log(1 − p) − log(p) reads p only
         "binary_cross_entropy": (nan, nan if nan_first else _log_odds_against(a)),
         # its slope's: d/dp = y/p² + (1 − y)/(1 − p)² reads both, but is 1/ε in the floor
@@ -141,8 +143,8 @@ def test_a_nan_operand_gets_nan_or_pytorchs_gradient(name: str, other: float,
         "bce_slope": (nan, nan) if nan_first else _bce_slope_partials_at_nan_target(a),
         "maximum": (1.0, 1.0), "minimum": (1.0, 1.0),
     }[name]
-    if name == "pow" and nan_first is False and other == 1.0:
-        pytorch = (nan, 0.0)  # 1**nan is 1 (IEEE), d/db = 1·log(1) = 0
+    if name in ("pow", "pow_exponent_slope") and nan_first is False and other == 1.0:
+        pytorch = (nan, 0.0)  # 1**nan is 1 (IEEE), d/db = 1·log(1) = 0 (its own: 1·log²(1))
     if name == "mul" and math.isinf(b) and not nan_first:
         pytorch = (nan, a)
     assert same_ieee(ga, pytorch[0], signed_zero=False), (name, xs, ga, gb)
@@ -381,7 +383,8 @@ def test_detect_anomaly_sees_the_array_builders_and_is_off_after() -> None:
 
 
 # PyTorch's gradient at nan where it is a number: identity passes g; leaky_relu's backward is
-# self > 0 ? g : g·slope; step has none (ours); relu: see the xfail above
+# self > 0 ? g : g·slope; step has none (ours); relu: see
+# test_relu_at_nan_backpropagates_pytorchs_gradient above
 ACTIVATION_AT_NAN = {"identity": 1.0, "leaky_relu": 0.01, "step": 0.0}
 
 

@@ -9,7 +9,6 @@ PyTorch does, and agrees with `grad(grad(...))`. Where PyTorch is less accurate 
 form (σ(x)·σ(−x) beyond |x| ≈ 36, where PyTorch's is 0; binary_cross_entropy's double
 backward, which adds 1e-12 to p and to 1 − p), the closed form is the reference; where the
 documented convention differs from PyTorch's (binary_cross_entropy's floor), ours is tested.
-The strict xfails pin inaccuracies and refusals of the core (ops.py, engine.py), each named.
 """
 
 from __future__ import annotations

@@ -123,8 +123,9 @@ CONVENTIONS: dict[tuple[str, float, int], float] = {
     # (PyTorch: 0 for abs, its right branch for elu and selu)
     ("abs", nan, 1): nan, ("elu", nan, 1): nan, ("elu(2)", nan, 1): nan, ("selu", nan, 1): nan,
     ("elu", nan, 2): nan, ("elu(2)", nan, 2): nan, ("selu", nan, 2): nan,
-    # 0**x at 0: the first derivative is PyTorch's special case 0, and so flat (PyTorch: nan)
-    ("0**x", 0.0, 2): 0.0,
+    # 0**x at 0: the first derivative is PyTorch's special case 0, the limit of a^x·log(a) as
+    # a → 0; its own derivative is that of a^x·log²(a) at x = 0, +inf (PyTorch: nan)
+    ("0**x", 0.0, 2): inf,
     # -0.0 to a half power: ours is C's pow (+0.0, +inf), PyTorch's runs sqrt/rsqrt (-0.0,
     # -inf); x.sqrt() itself agrees with PyTorch (-0.0 and -inf). Reported, left as it is.
     ("x**0.5", -0.0, 1): inf, ("x**-0.5", -0.0, 0): inf, ("x**1.5", -0.0, 2): inf,
@@ -311,20 +312,22 @@ PAIR_EXPECTED: dict[tuple[str, float, float, str], float] = {
     # d/db (b·a^(b−1)) = a^(b−1)·(1 + b·log a) = 1/a at b = 0; PyTorch's masked rule gives 0,
     # so its Hessian is not symmetric (its d2/db da is 1/a, as ours)
     **{("pow", a, 0.0, "d2/da db"): 1.0 / a for a in (0.5, 1.0, 2.0, 3.0, 40.0, 1e308)},
-    # at a zero base: a^b·log(a)² and d/da (a^b·log a) tend to 0 for b > 1 (and the first for
-    # any b > 0), and d/db (b·a^(b−1)) is 0 for b = inf; PyTorch differentiates its mask (nan)
+    # at a zero base (b ≥ 0), where d/db is 0 by the convention (as PyTorch's, whose second
+    # derivatives there are nan), the limits as a → 0 of the true ones (ops.POW_EXPONENT_SLOPE):
+    # d2/db2 = a^b·log²(a) is +inf at b = 0 and tends to 0 for b > 0; d2/db da =
+    # a^(b−1)·(1 + b·log a) is +inf at b = 0 (1/a), −inf for 0 < b ≤ 1 and tends to 0 for b > 1
+    # (a base of -0.0 is 0 too); and d/db (b·a^(b−1)) is 0 for b = inf
+    ("pow", 0.0, 0.0, "d2/db2"): inf,
     **{("pow", 0.0, b, "d2/db2"): 0.0 for b in (5e-324, 0.5, 1.0, 2.0, 3.0, 40.0, 1e308, inf)},
-    **{("pow", 0.0, b, "d2/db da"): 0.0 for b in (2.0, 3.0, 40.0, 1e308)},
+    ("pow", 0.0, 0.0, "d2/db da"): inf,
+    **{("pow", 0.0, b, "d2/db da"): -inf for b in (5e-324, 0.5, 1.0)},
+    **{("pow", 0.0, b, "d2/db da"): 0.0 for b in (2.0, 3.0, 40.0, 1e308, inf)},
     ("pow", 0.0, inf, "d2/da db"): 0.0,
     # -inf to a fraction is nan (kernels.power, as PyTorch's x ** 0.5; see CONVENTIONS);
     # PyTorch's tensor exponent runs C's pow: inf
     ("pow", -inf, 5e-324, "value"): nan,
     **{("pow", -inf, 0.5, what): nan for what in ("value", "d/da", "d2/da2", "backward() d/da")},
 }
-# (op, a, b, what): ours is finite where the true value is not (±inf, or no limit) and
-# PyTorch's is nan: the zero base's masked exponent gradient in ops._pow_vjp. Reported.
-PAIR_CORE_BUGS = {("pow", 0.0, 0.0, "d2/db da"), ("pow", 0.0, 0.0, "d2/db2"),
-                  ("pow", 0.0, 1.0, "d2/db da")}
 
 
 def _pair_expected(name: str, a: float, b: float, what: str, torch_value: float) -> float:
@@ -344,8 +347,6 @@ def test_binary_ops_and_their_hessians_agree_with_pytorch_float64(name: str) -> 
             for array in (False, True):
                 for what, result, ref in zip(PAIR_NAMES, _our_pair(ours_f, a, b, array),
                                              reference, strict=True):
-                    if (name, a, b, what) in PAIR_CORE_BUGS:
-                        continue
                     expected = _pair_expected(name, a, b, what, ref)
                     if not agree(result, expected, signed_zero=what == "value"):
                         path = "array" if array else "scalar"
@@ -354,11 +355,33 @@ def test_binary_ops_and_their_hessians_agree_with_pytorch_float64(name: str) -> 
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("key", sorted(PAIR_CORE_BUGS, key=repr), ids=repr)
-@pytest.mark.xfail(strict=True, reason="ops._pow_vjp zeroes the exponent's gradient at a zero "
-                   "base, so its derivatives are 0 where the true ones are infinite; reported")
-def test_pow_second_derivatives_at_a_zero_base_are_not_finite_where_undefined(
-        key: tuple[str, float, float, str]) -> None:
-    name, a, b, what = key
-    ours = _our_pair(BINARY[name][0], a, b, array=False)[PAIR_NAMES.index(what)]
-    assert not math.isfinite(ours), (key, ours)
+@pytest.mark.parametrize("what", ["d2/db2", "d2/db da"])
+def test_pow_second_derivatives_at_a_zero_base_are_their_limits(what: str) -> None:
+    """Where d(a**b)/db is 0 by the convention (a = ±0, b ≥ 0), its derivatives are those of
+    a^b·log(a) as a → 0, PAIR_EXPECTED's ±inf or 0, not a constant's 0 (ours before
+    ops.POW_EXPONENT_SLOPE: +inf at (0, 0) and −inf at (0, 1) were 0) nor PyTorch's nan: on a
+    scalar and an array, at a base of 0.0 and -0.0 (and b = -0.0 where b = 0), by gradients()
+    twice, by grad(grad(·)) and by the learner's backward(create_graph=True), then backward()
+    from b.grad."""
+    f, torch_f = BINARY["pow"]
+    in_a = what == "d2/db da"  # (else d2/db2)
+    checked = []
+    for b in [b for b in PAIR_POINTS if b >= 0.0 and math.copysign(1.0, b) > 0.0]:  # (-0.0 below)
+        expected = PAIR_EXPECTED[("pow", 0.0, b, what)]
+        assert math.isnan(_torch_pair(torch_f, 0.0, b)[PAIR_NAMES.index(what)])
+        for a, b_ in [(a, b_) for a in (0.0, -0.0) for b_ in ((b, -b) if b == 0.0 else (b,))]:
+            for array in (False, True):
+                ours = _our_pair(f, a, b_, array)[PAIR_NAMES.index(what)]
+                assert agree(ours, expected), (a, b_, array, ours)
+            by_grad = grad(grad(lambda x, y: x**y, argnums=1), argnums=0 if in_a else 1)(a, b_)
+            assert agree(by_grad, expected), (a, b_, "grad(grad)", by_grad)
+            va, vb = Value(a), Value(b_)
+            (va**vb).backward(create_graph=True)
+            first = vb.grad
+            va.zero_grad()
+            vb.zero_grad()
+            first.backward()
+            learners = va.grad if in_a else vb.grad
+            assert agree(learners, expected), (a, b_, "backward twice", learners)
+        checked.append(expected)
+    assert math.inf in checked and 0.0 in checked  # (+inf at b = 0, 0 for the larger ones)

@@ -13,6 +13,7 @@ it (the slope of tanh at 20 is 1.7e-17).
 from __future__ import annotations
 
 import decimal
+import itertools
 import math
 import warnings
 from collections.abc import Callable
@@ -25,12 +26,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value, concatenate, kernels, nn, ops, stack, where
+from tinygrad_edu import Value, concatenate, engine, kernels, nn, ops, stack, where
 from tinygrad_edu.engine import apply, gradients
 from tinygrad_edu.testing.op_info import OP_INFO
 from tinygrad_edu.testing.strategies import broadcastable_shapes
 
 CONTEXT = decimal.Context(prec=60, Emax=10**6, Emin=-(10**6))
+inf, nan = math.inf, math.nan
 PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
 Ref = Callable[..., Decimal]
 
@@ -141,6 +143,7 @@ REFERENCE: dict[str, Ref] = {
     "neg": lambda a: -a,
     "pow_const": lambda a, *, exponent: _pow(a, Decimal(exponent)),
     "pow": _pow,
+    "pow_exponent_slope": lambda a, b: _pow(a, b) * CONTEXT.ln(a),
     "exp": lambda a: CONTEXT.exp(a),
     "log": lambda a: CONTEXT.ln(a),
     "sqrt": lambda a: CONTEXT.sqrt(a),
@@ -181,6 +184,9 @@ DERIVATIVE: dict[str, Partials] = {
         Decimal(exponent) * _pow(a, Decimal(exponent) - 1) if exponent else Decimal(0),),
     "pow": lambda a, b: (b * _pow(a, b - 1) if b else Decimal(0),
                          _pow(a, b) * CONTEXT.ln(a) if a > 0 else Decimal("nan")),
+    # d/da of a^b·log a = b·a^(b−1)·log a + a^b/a, as one product
+    "pow_exponent_slope": lambda a, b: (_pow(a, b - 1) * (1 + b * CONTEXT.ln(a)),
+                                        _pow(a, b) * CONTEXT.ln(a) ** 2),
     "exp": lambda a: (CONTEXT.exp(a),),
     "log": lambda a: (1 / a,),
     "sqrt": lambda a: (1 / (2 * CONTEXT.sqrt(a)),),
@@ -359,6 +365,90 @@ def test_elementwise_forward_on_broadcast_tensors(name: str, params: dict[str, A
                      f"{name}{point}")
 
 
+# ---- pow at a zero base (a = ±0, b ≥ 0), where d(a**b)/db is 0 by the convention ----------
+
+# b: the limits as a → 0 of ∂E/∂a = a^(b−1)·(1 + b·log a) and ∂E/∂b = a^b·log²(a), E = a^b·log a
+# (pow_exponent_slope's partials, and so pow's d2/db da and d2/db2): 1/a and log²(a) at b = 0
+ZERO_BASE_LIMITS = {0.0: (inf, inf), 5e-324: (-inf, 0.0), 0.5: (-inf, 0.0), 1.0: (-inf, 0.0),
+                    1.5: (0.0, 0.0), 2.0: (0.0, 0.0), 40.0: (0.0, 0.0), inf: (0.0, 0.0)}
+
+
+def _zero_base_partials(name: str, a: float, b: float, tensor: bool) -> list[float]:
+    """pow_exponent_slope's partials at (a, b), or pow's d2/db da and d2/db2 there (from a
+    recorded first pass, whose first derivatives must be the plain ones bit for bit): on a
+    scalar, or first in a tensor, beside an ordinary element and (0, −1), whose partials are
+    +inf (nan there would be an inf of some rule times the 0 a branch not taken gets)."""
+    leaves = [Value(np.array([a, 1.5, 0.0]) if tensor else a),
+              Value(np.array([b, 0.75, -1.0]) if tensor else b)]
+    out = apply(ops.REGISTRY[name], *leaves)
+    root = out.sum() if tensor else out
+    if name == "pow":
+        recorded = gradients(root, leaves, create_graph=True)
+        for plain, first in zip(gradients(root, leaves), recorded, strict=True):
+            assert_same_bits(first.data, plain)
+        d_b = recorded[1].sum() if tensor else recorded[1]
+        partials = gradients(d_b, leaves)
+    else:
+        assert float(np.reshape(out.data, -1)[0]) == 0.0  # (the convention)
+        root.backward()
+        partials = [leaf.grad for leaf in leaves]
+        for h, by_gradients in zip(partials, gradients(root, leaves), strict=True):
+            assert_same_bits(h, by_gradients)
+    if tensor:
+        assert [float(h[2]) for h in partials] == [inf, inf], partials
+    return [float(np.reshape(h, -1)[0]) for h in partials]
+
+
+@pytest.mark.parametrize("name", ["pow", "pow_exponent_slope"])
+def test_derivatives_in_b_at_a_zero_base_are_the_limits(name: str) -> None:
+    """At a = ±0, b ≥ 0 (b = -0.0 too), pow_exponent_slope's partials, pow's second derivatives
+    in b (d2/db da, d2/db2), are the limits as a → 0, ±inf or 0: +inf at (0, 0), −inf at
+    (0, 1) (they were 0, the convention's 0 a constant), 0 where the formulas give 0·inf; on
+    a scalar and in a tensor (and pow's recorded first derivatives are the plain ones)."""
+    for (b, limits), a, tensor in itertools.product(ZERO_BASE_LIMITS.items(), (0.0, -0.0),
+                                                    (False, True)):
+        for b_ in (b, -b) if b == 0.0 else (b,):
+            partials = _zero_base_partials(name, a, b_, tensor)
+            assert all(p == e for p, e in zip(partials, limits, strict=True)), (
+                f"{name} at ({a}, {b_}), {'tensor' if tensor else 'scalar'}: {partials}, "
+                f"the limits {limits}")
+
+
+# pow's points and upstream gradients for the bit-for-bit test: zero bases, specials, any g
+POW_SPECIALS = [0.0, -0.0, 5e-324, 0.5, 1.0, 1.5, 2.0, -1.0, -2.0, 1e308, inf, -inf, nan]
+UPSTREAM_SPECIALS = [1.0, -2.0, 0.0, -0.0, inf, -inf, nan]
+
+
+def test_pow_first_derivatives_are_the_rule_on_data_bit_for_bit() -> None:
+    """Regression test (it passes on the rule before pow_exponent_slope): pow's first
+    derivatives, by the plain pass and recorded (whose 0 at a zero base is now a function of
+    a and b), are its rule's on data bit for bit, the convention's +0.0 included (not g·0 =
+    −0.0, nor inf·0 = nan), at every pair of special bases and exponents and every special
+    upstream gradient: each on a scalar, and all in one tensor."""
+    grid = np.array(list(itertools.product(POW_SPECIALS, POW_SPECIALS, UPSTREAM_SPECIALS))).T
+    cases: list[tuple[Any, ...]] = [(grid[0], grid[1], grid[2])]
+    cases += [tuple(map(float, point)) for point in grid.T]
+    for a, b, g in cases:
+        v, w = [Value(a), Value(b)], [Value(a), Value(b)]
+        out = apply(ops.POW, *v)
+        with np.errstate(all="ignore"):
+            on_data = engine.rule_on_data(ops.POW, g, out)
+        plain = gradients((out * g).sum(), v)
+        recorded = gradients((apply(ops.POW, *w) * g).sum(), w, create_graph=True)
+        for k in range(2):
+            _same_bits_but_nan_signs(plain[k], on_data[k])
+            _same_bits_but_nan_signs(recorded[k].data, on_data[k])
+
+
+def _same_bits_but_nan_signs(actual: Any, expected: Any) -> None:
+    """`assert_same_bits`, any nan for a nan (a product with a nan g keeps the sign of one
+    of its nans or the other: the rule on data and the passes differ there since before
+    pow_exponent_slope, at b = ±inf)."""
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert np.array_equal(np.isnan(a), np.isnan(e)), (a, e)
+    assert_same_bits(np.where(np.isnan(a), 0.0, a), np.where(np.isnan(e), 0.0, e))
+
+
 # ---- structural primitives and compositions, against numpy ---------------------------------
 
 
@@ -490,7 +580,6 @@ def test_losses_forward(shape: tuple[int, ...], data: st.DataObject) -> None:
 # ---- the softmax family, var/std and binary cross-entropy (issue #14, part 3b)
 
 SOFTMAX_FAMILY = ["logsumexp", "softmax", "log_softmax"]
-inf, nan = math.inf, math.nan
 
 
 @st.composite

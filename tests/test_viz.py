@@ -141,6 +141,7 @@ def test_operand_order_is_labelled_for_non_commutative_ops() -> None:
 
 ORDERED: dict[str, Callable[[Value, Value], Value]] = {
     "pow": lambda a, b: a ** b,  # (its labels were missing: the set named it "power")
+    "pow_exponent_slope": lambda a, b: ops.POW_EXPONENT_SLOPE(a, b),
     "div": lambda a, b: a / b,
     "matmul": lambda a, b: a.reshape(1) @ b.reshape(1),
     "binary_cross_entropy": lambda a, b: binary_cross_entropy(a.sigmoid(), b.sigmoid()),

@@ -111,6 +111,16 @@ def power(a: Any, b: Any) -> Any:
     return np.where((np.asarray(a) == _MINUS_INF) & fractional, math.nan, result)
 
 
+def pow_exponent_slope(a: Any, b: Any) -> Any:
+    """∂(a ** b)/∂b = a^b·log(a), taken as 0 where a = 0 and b ≥ 0 (the pow rule's convention,
+    as PyTorch's: a ** b is 0 or 1 there whatever b is near, and log(0) would make it nan);
+    nan for a negative base. The same numbers as the pow rule's share of g = 1, computed as
+    it computes them (the base read as 1 where the convention holds)."""
+    at_zero = (np.asarray(a) == 0.0) & (np.asarray(b) >= 0.0)
+    slope = np.where(at_zero, 0.0, power(a, b) * np.log(np.where(at_zero, 1.0, a)))
+    return float(slope) if type(a) is float and type(b) is float else slope
+
+
 def sigmoid(x: Any) -> Any:
     """1 / (1 + e⁻ˣ), through e^−|x| so that neither tail overflows."""
     if type(x) is float:

@@ -72,15 +72,68 @@ def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     undefined = (b_data == 0.0) & np.isnan(data_of(d_base))
     if undefined.any():
         d_base = WHERE(0.0, d_base, cond=np.broadcast_to(undefined, shape_of(d_base)))
-    d_exponent = g * out * LOG(WHERE(1.0, a, cond=at_zero))
-    if at_zero.any():
-        d_exponent = WHERE(0.0, d_exponent, cond=at_zero)
-    return d_base, d_exponent
+    base = WHERE(1.0, a, cond=at_zero)
+    if not at_zero.any():
+        return d_base, g * out * LOG(base)
+    if isinstance(a, Value):
+        # recorded: the 0 is g·pow_exponent_slope(a, b), whose derivatives there are pow's
+        # second derivatives, +inf at (0, 0) (see _zero_base_share); and out is 1 ** b there
+        # (out's own rule would turn the 0 the branch not taken gets into 0·inf = nan)
+        return d_base, WHERE(_zero_base_share(g, a, b, at_zero), g * POW(base, b) * LOG(base),
+                             cond=at_zero)
+    return d_base, WHERE(0.0, g * out * LOG(base), cond=at_zero)
+
+
+def _zero_base_share(g: Any, a: Any, b: Any, at_zero: Any) -> Any:
+    """g·E(a, b), E = pow_exponent_slope, where a = 0 and b ≥ 0 (`at_zero`): +0.0 there, the
+    number of the rule on data (E is 0 by the convention), but with E's derivatives, g·∂E/∂a
+    and g·∂E/∂b (+inf at (0, 0)), not a constant's 0. Elsewhere, and where g is ±inf or nan
+    (inf·0 would be nan), it reads g = 0 and a = b = 1: there the 0 a branch not taken gets
+    meets no inf of E's rule (0·inf would be nan). (+ 0.0: g·0 is −0.0 for a negative g.)"""
+    use = at_zero & np.isfinite(data_of(g))
+    g, a, b = WHERE(g, 0.0, cond=use), WHERE(a, 1.0, cond=use), WHERE(b, 1.0, cond=use)
+    return g * POW_EXPONENT_SLOPE(a, b) + 0.0
 
 
 POW: Primitive = primitive("pow", kernels.power,  # a ** b, both Values
     _pow_vjp,
     label="**", text="∂out/∂a = b·a^(b − 1),  ∂out/∂b = out·log(a)")
+
+
+def _pow_exponent_slope_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    # E = a^b·log a: ∂E/∂a = a^(b−1)·(1 + b·log a), ∂E/∂b = a^b·log²a; at a zero base (b ≥ 0)
+    # their limits: ∂E/∂a is +inf at b = 0 (E = log a), −inf for 0 < b ≤ 1, 0 for b > 1;
+    # ∂E/∂b is +inf at b = 0, 0 for b > 0. (∂E/∂b from POW, not from out: the convention makes
+    # out 0 at (0, 0), where a^b·log²a is +inf)
+    # (a + 0.0: a base of -0.0 is 0 too; a^(b−1) would take its sign where b − 1 is an odd
+    # whole number, at b = 0 or where b − 1 rounds to −1)
+    a = a + 0.0
+    a_data, b_data = np.asarray(data_of(a)), np.asarray(data_of(b))
+    log_a = LOG(a)
+    b_log_a = b * log_a
+    # NOTE: at b = 0, E is log a, and b·log a is 0 even where log a is ±inf (not 0·inf = nan)
+    undefined = (b_data == 0.0) & np.isnan(data_of(b_log_a))
+    if undefined.any():
+        b_log_a = WHERE(0.0, b_log_a, cond=undefined)
+    d_a = g * (POW(a, b - 1.0) * (1.0 + b_log_a))
+    d_b = g * (POW(a, b) * log_a * log_a)
+    # at a zero base, the limits that are 0, where the formulas give 0·(−inf) = nan
+    flat_a, flat_b = ((a_data == 0.0) & (b_data > least) for least in (1.0, 0.0))
+    if flat_a.any():
+        d_a = WHERE(0.0, d_a, cond=flat_a)
+    if flat_b.any():
+        d_b = WHERE(0.0, d_b, cond=flat_b)
+    return d_a, d_b
+
+
+# pow's slope in b, an entry of its own for its rule: pow's rule records it where the base is 0
+# (and b ≥ 0), where the convention makes d(a**b)/db 0, so that pow's second derivatives there
+# are its limits (+inf at (0, 0)), not the 0 of a constant
+POW_EXPONENT_SLOPE: Primitive = primitive("pow_exponent_slope", kernels.pow_exponent_slope,
+    _pow_exponent_slope_vjp,
+    label="∂pow/∂b",
+    text="out = a^b·log(a) (0 at a = 0, b ≥ 0);  ∂out/∂a = a^(b − 1)·(1 + b·log a),  "
+         "∂out/∂b = a^b·log²(a)  (their limits at a = 0)")
 
 # ---- elementary functions
 EXP: Primitive = primitive("exp", kernels.elementwise(math.exp, np.exp),

@@ -60,6 +60,9 @@ OP_INFO: dict[str, OpInfo] = {
         full_domain=((-1e40, 1e40, 1e-40),)),
     "pow": OpInfo(elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)),  # a < 0: integer b
                   full_domain=((-1e30, 1e30, 1e-30), (-5.0, 5.0, 1e-300))),
+    # d(a**b)/db = a^b·log(a): a positive base (a negative one's log is nan)
+    "pow_exponent_slope": OpInfo(elementwise=True, domain=((0.25, 3.0), (-3.0, 3.0)),
+                                 full_domain=((1e-30, 1e30, 1e-30), (-5.0, 5.0, 1e-300))),
     # (float64 central differences of a sum mixing exp(9) and exp(-4) cannot resolve the small
     # slopes: exp's whole domain is checked against 60 digits instead, with full_domain)
     "exp": OpInfo(elementwise=True, domain=((-5.0, 5.0),),
