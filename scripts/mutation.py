@@ -479,11 +479,15 @@ def _pow_zero_base() -> list[Mutant]:
     its first in b is 0 by the convention: each is right everywhere else."""
     o = ops
 
+    def unmasked(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        """Where the convention holds (a = 0, b ≥ 0), and g·out·log a with a read as 1 there."""
+        at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
+        return at_zero, g * out * o.LOG(o.WHERE(1.0, a, cond=at_zero))
+
     def constant_share(g: Any, out: Any, a: Any, b: Any) -> Any:
         # pow's rule before pow_exponent_slope: the 0 a constant, recorded too
-        at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
+        at_zero, d_exponent = unmasked(g, out, a, b)
         d_base = ORIGINAL["pow"](g, out, a, b)[0]
-        d_exponent = g * out * o.LOG(o.WHERE(1.0, a, cond=at_zero))
         return d_base, o.WHERE(0.0, d_exponent, cond=at_zero) if at_zero.any() else d_exponent
 
     def through_out(g: Any, out: Any, a: Any, b: Any) -> Any:
@@ -492,8 +496,7 @@ def _pow_zero_base() -> list[Mutant]:
         d_base, d_exponent = ORIGINAL["pow"](g, out, a, b)
         if not isinstance(a, Value):
             return d_base, d_exponent
-        at_zero = (np.asarray(data_of(a)) == 0.0) & (np.asarray(data_of(b)) >= 0.0)
-        taken = g * out * o.LOG(o.WHERE(1.0, a, cond=at_zero))
+        at_zero, taken = unmasked(g, out, a, b)
         return d_base, o.WHERE(d_exponent, taken, cond=at_zero) if at_zero.any() else taken
 
     def product_rule(g: Any, out: Any, a: Any, b: Any) -> Any:
