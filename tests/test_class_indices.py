@@ -176,3 +176,11 @@ def test_the_advice_for_labels_plus_minus_1_is_given_for_those_only() -> None:
                                          r"labels ±1 \(as for hinge_loss\), pass y > 0: -1 is "
                                          r"class 0$"):
         drawn_classes([-1, 1, 1, -1])
+
+
+def test_accuracy_names_a_ragged_y() -> None:
+    """A ragged y gave numpy's "inhomogeneous shape", which names neither accuracy nor y."""
+    model = Gives(np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"accuracy: y must be class indices .*\[\[1\], \[0, 1\]\]"
+                                         r".*no array \(ragged\?\)"):
+        accuracy(model, np.zeros((2, 2)), [[1], [0, 1]])

@@ -202,7 +202,11 @@ def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> f
     """
     classes, count, _ = _classes(model, X, threshold, "predict")  # (its classes, its words)
     predicted = classes.reshape(-1)
-    labels = np.asarray(y).reshape(-1)
+    try:
+        labels = np.asarray(y).reshape(-1)
+    except (TypeError, ValueError):  # (a ragged y: numpy's message names no labels)
+        class_indices(y, "accuracy", "y")  # (it says what y is)
+        raise
     if labels.shape != predicted.shape:  # (one label would be compared with every sample)
         raise ValueError(f"accuracy: {plural(len(predicted), 'sample')} in X but "
                          f"{plural(len(labels), 'label')} in y; give one label per sample")
