@@ -3,6 +3,7 @@ nonsense (inf or nan points, a wrong split size, images of two sizes) or a bare 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from tinygrad_edu.datasets import (
     MNIST_FILES,
+    DataLoader,
     load_mnist,
     logic_gate,
     make_circles,
@@ -117,3 +119,14 @@ def test_an_idx_header_of_no_dimensions_is_refused_as_write_idx_refuses_it(
         read_idx(path)
     with pytest.raises(ValueError, match="1 to 8 dimensions"):
         write_idx(path, np.uint8(7))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: train_test_split(np.zeros((2, 2)), [[1], [0, 1]]),
+    lambda: DataLoader((np.zeros((2, 2)), [[1], [0, 1]]), batch_size=1),
+], ids=["train_test_split", "DataLoader"])
+def test_a_ragged_array_is_named(call: Callable[[], object]) -> None:
+    """numpy's "inhomogeneous shape" named neither the function nor the argument."""
+    with pytest.raises(ValueError, match=r"^(train_test_split: y|DataLoader: array 1) must be an "
+                                         r"array with one row per sample; got \[\[1\], \[0, 1\]\]"):
+        call()
