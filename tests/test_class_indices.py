@@ -184,3 +184,15 @@ def test_accuracy_names_a_ragged_y() -> None:
     with pytest.raises(ValueError, match=r"accuracy: y must be class indices .*\[\[1\], \[0, 1\]\]"
                                          r".*no array \(ragged\?\)"):
         accuracy(model, np.zeros((2, 2)), [[1], [0, 1]])
+
+
+@pytest.mark.parametrize("X", [[[1.0], [0.0, 1.0]], [["a", "b"], ["c", "d"]]],
+                         ids=["ragged", "strings"])
+@pytest.mark.parametrize("who", ["predict", "accuracy"])
+def test_an_unreadable_X_is_named(who: str, X: Any) -> None:
+    """numpy's "inhomogeneous shape" or "could not convert string to float" named neither the
+    function nor X (accuracy's messages about the classes say predict, which gives them)."""
+    model = Gives(np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"^predict: X must be an array of numbers, one row per "
+                                         r"sample; got \[\["):
+        predict(model, X) if who == "predict" else accuracy(model, X, [0, 1])
