@@ -16,7 +16,7 @@ import decimal
 import itertools
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -877,6 +877,17 @@ def _exact_hessian(name: str, x: Any, axis: Axes, w: Any) -> Any:
     return hessian
 
 
+def _second_derivatives(first: Value, v: Value) -> Iterator[np.ndarray]:
+    """Row i of the Hessian: the gradient in `v` of element i of `first` (a gradient in `v`,
+    recorded), both flattened; one more backward pass per row."""
+    n = math.prod(v.shape)
+    for i in range(n):
+        e = np.zeros(n)
+        e[i] = 1.0
+        (row,) = gradients((first * e.reshape(v.shape)).sum(), [v])
+        yield np.reshape(row, -1)
+
+
 @pytest.mark.parametrize("name", SOFTMAX_JACOBIANS)
 @pytest.mark.parametrize("case", NEARLY_SURE)
 def test_softmax_family_second_derivatives_keep_their_digits_where_a_class_is_nearly_sure(
@@ -896,11 +907,8 @@ def test_softmax_family_second_derivatives_keep_their_digits_where_a_class_is_ne
         v = Value(x)
         (first,) = gradients((apply(ops.REGISTRY[name], v, axis=axis) * w).sum(), [v],
                              create_graph=True)
-        for i in range(n):
-            e = np.zeros(n)
-            e[i] = 1.0
-            (row,) = gradients((first * e.reshape(x.shape)).sum(), [v])
-            np.testing.assert_allclose(np.reshape(row, -1), expected[i], rtol=1e-12, atol=0.0,
+        for i, row in enumerate(_second_derivatives(first, v)):
+            np.testing.assert_allclose(row, expected[i], rtol=1e-12, atol=0.0,
                                        err_msg=f"w = e_{m}, row {i}")
         learner = Value(x)
         (apply(ops.REGISTRY[name], learner, axis=axis) * w).sum().backward(create_graph=True)
@@ -934,12 +942,8 @@ def test_logsumexp_second_derivatives_keep_their_digits_where_a_class_is_nearly_
                 expected[i, j] = float(Decimal(float(weight[i])) * p[i]
                                        * (c[i] if i == j else -p[j]))
     (first,) = gradients((out * w).sum(), [v], create_graph=True)
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = 1.0
-        (row,) = gradients((first * e.reshape(x.shape)).sum(), [v])
-        np.testing.assert_allclose(np.reshape(row, -1), expected[i], rtol=1e-12, atol=0.0,
-                                   err_msg=f"row {i}")
+    for i, row in enumerate(_second_derivatives(first, v)):
+        np.testing.assert_allclose(row, expected[i], rtol=1e-12, atol=0.0, err_msg=f"row {i}")
 
 
 # logits with specials (±inf, nan, ±1e4 and the nearly sure), for the bit-for-bit regressions
