@@ -29,7 +29,7 @@ Labels = np.ndarray[Any, np.dtype[np.int64]]
 """Class indices 0, 1, 2, ..., one per sample."""
 
 __all__ = ["Array", "ArrayLike", "Data", "Labels", "as_data", "class_indices", "data_of",
-           "describe", "forward_data", "shape_of"]
+           "describe", "forward_data", "rows_of", "shape_of"]
 
 
 class ArrayLike:
@@ -170,6 +170,30 @@ def describe(data: object) -> str:
     """`data` for an error message: its repr, shortened, and its type."""
     text = repr(data)
     return f"{text if len(text) <= 60 else text[:57] + '...'} (type {type(data).__name__})"
+
+
+def rows_of(given: Any, who: str, what: str, *, numbers: bool = False) -> Any:
+    """`given` as a numpy array (of float64 with `numbers`), or a ValueError from `who` that
+    names `what` where numpy cannot make one: numpy's own ("inhomogeneous shape", "could not
+    convert string to float") names neither.
+
+    >>> rows_of([[1, 2], [3]], "fit", "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: fit: X must be an array with one row per sample; got [[1, 2], [3]] (type
+    list), whose rows are not all of one shape
+    """
+    try:
+        return np.asarray(given, dtype=np.float64 if numbers else None)
+    except (TypeError, ValueError) as error:
+        if numbers:
+            raise ValueError(f"{who}: {what} must be an array of numbers, one row per sample; "
+                             f"got {describe(given)}, which numpy cannot read as one (ragged "
+                             "rows, or not numbers)") from None
+        if isinstance(error, TypeError):
+            raise  # (not a ragged list: numpy's own message says what)
+        raise ValueError(f"{who}: {what} must be an array with one row per sample; got "
+                         f"{describe(given)}, whose rows are not all of one shape") from None
 
 
 def as_data(data: object, what: str = "Value data") -> Data:

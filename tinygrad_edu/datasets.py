@@ -30,7 +30,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from tinygrad_edu._common import PathLike, Seed, plural, positive_int, random_generator
-from tinygrad_edu.data import Array, Labels, describe
+from tinygrad_edu.data import Array, Labels, rows_of
 from tinygrad_edu.idx import read_idx
 from tinygrad_edu.kernels import is_number
 
@@ -248,7 +248,7 @@ def train_test_split(X: Any, y: Any, *, test_size: float = 0.25, stratify: bool 
     >>> X_train.shape, X_test.shape, np.bincount(y_train).tolist(), np.bincount(y_test).tolist()
     ((5, 2), (5, 2), [3, 2], [3, 2])
     """
-    data, labels = _array(X, "train_test_split", "X"), _array(y, "train_test_split", "y")
+    data, labels = rows_of(X, "train_test_split", "X"), rows_of(y, "train_test_split", "y")
     if data.ndim < 1 or labels.ndim != 1 or len(data) != len(labels):
         raise ValueError(f"train_test_split: X needs one row per label of y, a 1-D array; got "
                          f"X of shape {data.shape} and y of shape {labels.shape}")
@@ -264,16 +264,6 @@ def train_test_split(X: Any, y: Any, *, test_size: float = 0.25, stratify: bool 
     train = rng.permutation(np.flatnonzero(~in_test))
     test = rng.permutation(test)
     return TrainTestSplit(data[train], data[test], labels[train], labels[test])
-
-
-def _array(given: Any, who: str, what: str) -> Any:
-    """`given` as a numpy array, or a ValueError from `who` for a ragged list (numpy's own
-    says "inhomogeneous shape" and names neither)."""
-    try:
-        return np.asarray(given)
-    except ValueError:
-        raise ValueError(f"{who}: {what} must be an array with one row per sample; got "
-                         f"{describe(given)}, whose rows are not all of one shape") from None
 
 
 def _scaled(split: TrainTestSplit, scale: Scale, maximum: float) -> TrainTestSplit:
@@ -440,7 +430,7 @@ class DataLoader:
         if isinstance(dataset, list):
             dataset = _stack_samples(dataset)
         self.single = not isinstance(dataset, tuple)
-        arrays = [_array(a, "DataLoader", "the dataset" if self.single else f"array {k}")
+        arrays = [rows_of(a, "DataLoader", "the dataset" if self.single else f"array {k}")
                   for k, a in enumerate([dataset] if self.single else dataset)]
         if not arrays or any(a.ndim == 0 for a in arrays):
             raise ValueError("DataLoader: dataset must be an array or a tuple of arrays with "

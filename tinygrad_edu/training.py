@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinygrad_edu._common import plural, positive_int
-from tinygrad_edu.data import Labels, class_indices, describe
+from tinygrad_edu.data import Labels, class_indices, rows_of
 from tinygrad_edu.datasets import DataLoader
 from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
@@ -114,12 +114,7 @@ def _classes(model: Any, X: Any, threshold: float | None,
     """The class `model` gives each sample of `X` (as `predict` documents), how many classes
     it can give (None when the model gives them itself) and whether `X` is one sample."""
     threshold = checked_threshold(threshold, who)
-    try:
-        array = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):  # (numpy's message names neither `who` nor X)
-        raise ValueError(f"{who}: X must be an array of numbers, one row per sample; got "
-                         f"{describe(X)}, which numpy cannot read as one (ragged rows, or "
-                         "not numbers)") from None
+    array = rows_of(X, who, "X", numbers=True)
     one = array.ndim == 1
     if predicts_classes(model):
         if threshold is not None:
