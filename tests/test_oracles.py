@@ -374,29 +374,33 @@ ZERO_BASE_LIMITS = {0.0: (inf, inf), 5e-324: (-inf, 0.0), 0.5: (-inf, 0.0), 1.0:
 
 
 def _zero_base_partials(name: str, a: float, b: float, tensor: bool) -> list[float]:
-    """pow_exponent_slope's partials at (a, b), or pow's d2/db da and d2/db2 there (from a
-    recorded first pass, whose first derivatives must be the plain ones bit for bit): on a
+    """pow_exponent_slope's partials at (a, b), or pow's d2/db da and d2/db2 there: on a
     scalar, or first in a tensor, beside an ordinary element and (0, −1), whose partials are
     +inf (nan there would be an inf of some rule times the 0 a branch not taken gets)."""
-    leaves = [Value(np.array([a, 1.5, 0.0]) if tensor else a),
-              Value(np.array([b, 0.75, -1.0]) if tensor else b)]
+    partials = _partials_in_b(name, [Value(np.array([a, 1.5, 0.0]) if tensor else a),
+                                     Value(np.array([b, 0.75, -1.0]) if tensor else b)])
+    if tensor:
+        assert [float(h[2]) for h in partials] == [inf, inf], partials
+    return [float(np.reshape(h, -1)[0]) for h in partials]
+
+
+def _partials_in_b(name: str, leaves: list[Value]) -> list[Any]:
+    """pow_exponent_slope's partials at `leaves`, or pow's d2/db da and d2/db2 there (from a
+    recorded first pass, whose first derivatives must be the plain ones bit for bit)."""
     out = apply(ops.REGISTRY[name], *leaves)
-    root = out.sum() if tensor else out
+    root = out.sum() if out.shape else out
     if name == "pow":
         recorded = gradients(root, leaves, create_graph=True)
         for plain, first in zip(gradients(root, leaves), recorded, strict=True):
             assert_same_bits(first.data, plain)
-        d_b = recorded[1].sum() if tensor else recorded[1]
-        partials = gradients(d_b, leaves)
-    else:
-        assert float(np.reshape(out.data, -1)[0]) == 0.0  # (the convention)
-        root.backward()
-        partials = [leaf.grad for leaf in leaves]
-        for h, by_gradients in zip(partials, gradients(root, leaves), strict=True):
-            assert_same_bits(h, by_gradients)
-    if tensor:
-        assert [float(h[2]) for h in partials] == [inf, inf], partials
-    return [float(np.reshape(h, -1)[0]) for h in partials]
+        d_b = recorded[1].sum() if recorded[1].shape else recorded[1]
+        return list(gradients(d_b, leaves))
+    assert float(np.reshape(out.data, -1)[0]) == 0.0  # (the convention)
+    root.backward()
+    partials = [leaf.grad for leaf in leaves]
+    for h, by_gradients in zip(partials, gradients(root, leaves), strict=True):
+        assert_same_bits(h, by_gradients)
+    return partials
 
 
 @pytest.mark.parametrize("name", ["pow", "pow_exponent_slope"])
@@ -412,6 +416,24 @@ def test_derivatives_in_b_at_a_zero_base_are_the_limits(name: str) -> None:
             assert all(p == e for p, e in zip(partials, limits, strict=True)), (
                 f"{name} at ({a}, {b_}), {'tensor' if tensor else 'scalar'}: {partials}, "
                 f"the limits {limits}")
+
+
+@pytest.mark.parametrize("name", ["pow", "pow_exponent_slope"])
+@pytest.mark.parametrize("shapes", [((), (1,)), ((1,), ()), ((), (2, 1))])
+def test_the_limits_where_one_operand_is_a_scalar(name: str, shapes: tuple[Any, ...]) -> None:
+    """The same limits with one operand a scalar and the other a tensor (a scalar zero base's
+    log raises in Python floats, and the rule rerun in IEEE arithmetic keeps the tensor's
+    shape: it was a TypeError, converting the tensor's share to a float)."""
+    for (b, limits), a in itertools.product(ZERO_BASE_LIMITS.items(), (0.0, -0.0)):
+        leaves = [Value(np.full(shape, x) if shape else x)
+                  for shape, x in zip(shapes, (a, b), strict=True)]
+        partials = _partials_in_b(name, leaves)
+        for leaf, h in zip(leaves, partials, strict=True):
+            assert np.shape(h) == leaf.shape
+        # (a scalar's share is the sum of equal ones, which keeps a limit of 0 or ±inf)
+        flat = [float(np.reshape(h, -1)[0]) for h in partials]
+        assert all(p == e for p, e in zip(flat, limits, strict=True)), (
+            f"{name} at ({a}, {b}), shapes {shapes}: {flat}, the limits {limits}")
 
 
 # pow's points and upstream gradients for the bit-for-bit test: zero bases, specials, any g

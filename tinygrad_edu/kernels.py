@@ -40,15 +40,15 @@ FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 
 def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],
                 params: Mapping[str, Any]) -> tuple[Any, ...]:
-    """Rerun a float rule whose Python-float arithmetic raised, in numpy floats: its shares
-    with IEEE results (inf, nan), as floats.
+    """Rerun a rule whose Python-float arithmetic raised, in numpy floats: its shares with
+    IEEE results (inf, nan), a scalar's as a float (an array operand's stays an array).
 
     >>> with np.errstate(divide="ignore"):
     ...     vjp_in_ieee(lambda g, out, a: (g / a,), 1.0, 0.0, [0.0], {})
     (inf,)
     """
     shares = vjp(np.float64(g), np.float64(out), *map(np.float64, datas), **params)
-    return tuple(None if share is None else float(share) for share in shares)
+    return tuple(share if share is None or np.ndim(share) else float(share) for share in shares)
 
 
 class OpError(ValueError):
