@@ -41,11 +41,15 @@ FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],
                 params: Mapping[str, Any]) -> tuple[Any, ...]:
     """Rerun a rule whose Python-float arithmetic raised, in numpy floats: its shares with
-    IEEE results (inf, nan), a scalar's as a float (an array operand's stays an array).
+    IEEE results (inf, nan), each a float where it is one number, an array where an array
+    operand made it one.
 
     >>> with np.errstate(divide="ignore"):
     ...     vjp_in_ieee(lambda g, out, a: (g / a,), 1.0, 0.0, [0.0], {})
     (inf,)
+    >>> with np.errstate(divide="ignore"):
+    ...     vjp_in_ieee(lambda g, out, a, b: (g / a * b, g * b), 1.0, 0.0, [0.0, np.ones(2)], {})
+    (array([inf, inf]), array([1., 1.]))
     """
     shares = vjp(np.float64(g), np.float64(out), *map(np.float64, datas), **params)
     return tuple(share if share is None or np.ndim(share) else float(share) for share in shares)
