@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any, cast
 
 import numpy as np
@@ -154,6 +155,20 @@ def test_predict_and_evaluate() -> None:
 def test_accuracy_wants_one_label_per_sample(labels: list[int], message: str) -> None:
     with pytest.raises(ValueError, match=f"^accuracy: {message}; give one label per sample$"):
         accuracy(MLP(2, [1], seed=0), np.zeros((3, 2)), labels)
+
+
+@pytest.mark.parametrize("labels", [[[1, 0], [0, 1]], [[[1], [0]], [[0], [1]]]])
+def test_accuracy_wants_a_vector_a_row_or_a_column_of_labels(labels: list[Any]) -> None:
+    """Four labels for four samples, but in a matrix: refused, not read row by row (it gave
+    0.5 before); a row or a column of them is one label per sample."""
+    model, X = MLP(2, [1], seed=0), np.zeros((4, 2))
+    with pytest.raises(ValueError, match=re.escape(
+            f"accuracy: y must be one label per sample, a vector, a row or a column of 4; got "
+            f"shape {np.shape(labels)}")):
+        accuracy(model, X, labels)
+    flat = np.reshape(labels, -1)
+    assert accuracy(model, X, flat[None, :]) == accuracy(model, X, flat[:, None, None]) == \
+        accuracy(model, X, flat)
 
 
 @given(pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=40))

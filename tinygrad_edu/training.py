@@ -191,8 +191,9 @@ def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> f
     """The fraction of samples `model` classifies right (its classes as `predict` gives them,
     with `threshold`); a 1-D `X` is one sample, with one label.
 
-    The labels are class indices: 0 and 1 for a model with one output, 0..k-1 for k
-    outputs; others (±1, strings, 0.5) are refused, not counted wrong.
+    The labels, one a sample (a vector, a row or a column), are class indices: 0 and 1 for a
+    model with one output, 0..k-1 for k outputs; others (±1, strings, 0.5) are refused, not
+    counted wrong.
 
     >>> from tinygrad_edu.nn import Neuron
     >>> n = Neuron(2)
@@ -203,17 +204,21 @@ def accuracy(model: Any, X: Any, y: Any, *, threshold: float | None = None) -> f
     classes, count, _ = _classes(model, X, threshold, "predict")  # (its classes, its words)
     predicted = classes.reshape(-1)
     try:
-        labels = np.asarray(y).reshape(-1)
+        labels = np.asarray(y)
     except (TypeError, ValueError):  # (a ragged y: numpy's message names no labels)
         class_indices(y, "accuracy", "y")  # (it says what y is)
         raise
-    if labels.shape != predicted.shape:  # (one label would be compared with every sample)
+    if labels.size != predicted.size:  # (one label would be compared with every sample)
         raise ValueError(f"accuracy: {plural(len(predicted), 'sample')} in X but "
-                         f"{plural(len(labels), 'label')} in y; give one label per sample")
+                         f"{plural(labels.size, 'label')} in y; give one label per sample")
     if not labels.size:
         raise ValueError(f"accuracy: no samples (X of shape {np.shape(X)}); the fraction "
                          "right of no samples is undefined")
-    return float(np.mean(predicted == class_indices(labels, "accuracy", "y", classes=count)))
+    if sum(side != 1 for side in labels.shape) > 1:  # (not read row by row)
+        raise ValueError(f"accuracy: y must be one label per sample, a vector, a row or a "
+                         f"column of {len(predicted)}; got shape {labels.shape}")
+    labels = class_indices(labels.reshape(-1), "accuracy", "y", classes=count)
+    return float(np.mean(predicted == labels))
 
 
 def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
