@@ -285,8 +285,16 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
     our_nodes, their_nodes = len(topological_order(our_root)), micrograd_nodes(their_root)
     passes = [Contender("ours", our_root.backward, gc_off=True),
               Contender("micrograd", their_root.backward, gc_off=True)]
+    if floors is not None:  # (the lean graph is ours, node for node)
+        passes.append(Contender("lean", scalar_loss(LeanScalar, lean, X, y).backward,
+                                gc_off=True))
     run_rounds(passes, rounds)
     per_node = [median(passes[0]) * 1e6 / our_nodes, median(passes[1]) * 1e6 / their_nodes]
+    nodes = their_nodes / our_nodes  # (a ratio of times × this: a ratio of times per node)
+    if floors is not None:
+        floors.append(Row("backward per node, scalar: ÷ micrograd's",
+                          {"lean": f"{ratio(passes[2], passes[1]) * nodes:.3f}×",
+                           "ours": f"{ratio(passes[0], passes[1]) * nodes:.3f}×"}))
 
     work = f"micrograd's demo step, scalar Values ({our_nodes:,} nodes)"
     return [
@@ -305,7 +313,7 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
         Row(f"backward per node (scalar; micrograd's graph has {their_nodes:,} nodes; in "
             "brackets ÷ micrograd's, a figure that moves less with the machine's speed)",
             {"micrograd": f"{per_node[1]:.3f} µs",
-             "ours": f"{per_node[0]:.3f} µs ({per_node[0] / per_node[1]:.3f}×)"}),
+             "ours": f"{per_node[0]:.3f} µs ({ratio(passes[0], passes[1]) * nodes:.3f}×)"}),
     ]
 
 
