@@ -35,7 +35,8 @@ script working; its figures mean nothing). ``--floors`` adds the lean references
 `floors.py` to the same rounds (an engine that does what this one must do and nothing more;
 on scalars, the same on a tape, whose graphs are reference cycles; and hand-written numpy
 that keeps what it keeps), checks that they compute exactly the engine's loss and gradients,
-and prints a second table: how far each figure can go.
+and prints a second table: how far each figure can go (the scalar step's, and its two halves:
+the forward pass alone, each graph let go untimed, and the backward pass per node).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Contender:
     times: list[float] = field(default_factory=list)
     faults: list[int] = field(default_factory=list)
     collections: list[float] = field(default_factory=list)
+    after: Callable[[], Any] | None = None  # run untimed after each turn
 
 
 def _minor_faults() -> int:
@@ -134,6 +136,8 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
                     c.step()
                 elapsed = (time.thread_time() - start) / c.steps
                 faults = (_minor_faults() - faults) // c.steps
+                if c.after is not None:
+                    c.after()
                 if c.gc_off:
                     if collecting:
                         gc.enable()
@@ -228,6 +232,14 @@ def scalar_step(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) 
     return total
 
 
+def forward_alone(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) -> Contender:
+    """The step's forward pass (`scalar_loss`), collector off; its graph is let go untimed."""
+    kept: list[Any] = []
+    return Contender(f"forward, {value_cls.__name__}",
+                     lambda: kept.append(scalar_loss(value_cls, model, X, y)),
+                     gc_off=True, after=kept.clear)
+
+
 def micrograd_nodes(root: Any) -> int:
     """The nodes micrograd's backward visits (its topological sort, constants included)."""
     seen, stack = {root}, [root]
@@ -272,6 +284,10 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
                              scalar_loss(TapeScalar, taped, X, y), taped.parameters())
         steps.append(Contender("tape, gc off", lambda: scalar_step(TapeScalar, taped, X, y),
                                gc_off=True))
+        # the forward alone (micrograd, ours, lean, tape): the loss built, and let go after
+        # the timer, so no contender's freeing counts
+        steps += [forward_alone(cls, model, X, y) for cls, model in
+                  [(mg, theirs), (Value, ours), (LeanScalar, lean), (TapeScalar, taped)]]
     run_rounds(steps, rounds)
     ours_on, ours_off, mg_on, mg_off = steps[:4]
     if floors is not None:
@@ -279,6 +295,12 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
                           {"lean": f"{ratio(mg_off, steps[4]):.3f}×",
                            "tape": f"{ratio(mg_off, steps[5]):.3f}×",
                            "ours": f"{ratio(mg_off, ours_off):.3f}×"}))
+        mg_forward, *forwards = steps[6:]
+        floors.append(Row("its forward alone (the loss built; each graph let go after the "
+                          "timer): micrograd ÷ …",
+                          {column: f"{ratio(mg_forward, forward):.3f}×"
+                           for column, forward in zip(["ours", "lean", "tape"], forwards,
+                                                      strict=True)}))
 
     # backward alone, on one graph each (repeated passes accumulate into .grad: same work)
     our_root, their_root = scalar_loss(Value, ours, X, y), scalar_loss(mg, theirs, X, y)
