@@ -6,7 +6,7 @@ measured within one round.
 * Scalar path: one training step of micrograd's own demo (MLP 2-16-16-1 on 100 moons points,
   SVM max-margin loss plus 1e-4 L2, backward, SGD) built from scalar Values, with tinygrad_edu
   and with micrograd itself (as shipped, and with the garbage collector off); and backward
-  alone, per graph node.
+  alone, per graph node, on a graph built (untimed) just before it.
 * Tensor path: the step a user writes (``X @ W + b`` with a numpy batch, relu, the package's
   `cross_entropy`, `zero_grad`, `backward()`, a manual SGD update; and, a row below, the
   same with `optim.SGD`) against the same step written by hand in numpy, on a small
@@ -101,6 +101,8 @@ class Contender:
     times: list[float] = field(default_factory=list)
     faults: list[int] = field(default_factory=list)
     collections: list[float] = field(default_factory=list)
+    before: Callable[[], Any] | None = None  # run untimed before each turn (collector as
+    # the step has it)
     after: Callable[[], Any] | None = None  # run untimed after each turn
 
 
@@ -121,7 +123,11 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
     """
     collecting = gc.isenabled()
     for c in contenders:
+        if c.before is not None:
+            c.before()
         c.step()
+        if c.after is not None:
+            c.after()
         gc.collect()
     order = list(contenders)
     shuffle = random.Random(0).shuffle
@@ -131,6 +137,8 @@ def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
             for c in order:
                 if c.gc_off:
                     gc.disable()
+                if c.before is not None:
+                    c.before()
                 faults, start = _minor_faults(), time.thread_time()
                 for _ in range(c.steps):
                     c.step()
@@ -240,6 +248,17 @@ def forward_alone(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray
                      gc_off=True, after=kept.clear)
 
 
+def backward_alone(value_cls: Any, model: ScalarMLP, X: np.ndarray, y: np.ndarray) -> Contender:
+    """The step's backward pass, collector off, on a graph built untimed just before it and
+    let go untimed after it: the graph a training step's backward meets, in memory the last
+    one freed. (Passes repeated on one graph measured the luck of its layout: ours moved
+    0.39-0.58x micrograd's from run to run; 0.513-0.522 in three runs this way.)"""
+    graph: list[Any] = []
+    return Contender(f"backward, {value_cls.__name__}", lambda: graph[0].backward(),
+                     gc_off=True, before=lambda: graph.append(scalar_loss(value_cls, model, X, y)),
+                     after=graph.clear)
+
+
 def micrograd_nodes(root: Any) -> int:
     """The nodes micrograd's backward visits (its topological sort, constants included)."""
     seen, stack = {root}, [root]
@@ -302,14 +321,11 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
                            for column, forward in zip(["ours", "lean", "tape"], forwards,
                                                       strict=True)}))
 
-    # backward alone, on one graph each (repeated passes accumulate into .grad: same work)
-    our_root, their_root = scalar_loss(Value, ours, X, y), scalar_loss(mg, theirs, X, y)
-    our_nodes, their_nodes = len(topological_order(our_root)), micrograd_nodes(their_root)
-    passes = [Contender("ours", our_root.backward, gc_off=True),
-              Contender("micrograd", their_root.backward, gc_off=True)]
-    if floors is not None:  # (the lean graph is ours, node for node)
-        passes.append(Contender("lean", scalar_loss(LeanScalar, lean, X, y).backward,
-                                gc_off=True))
+    # backward alone, each on a graph just built (the lean graph is ours, node for node)
+    our_nodes = len(topological_order(scalar_loss(Value, ours, X, y)))
+    their_nodes = micrograd_nodes(scalar_loss(mg, theirs, X, y))
+    passes = [backward_alone(cls, model, X, y) for cls, model in
+              [(Value, ours), (mg, theirs), *([(LeanScalar, lean)] if floors is not None else [])]]
     run_rounds(passes, rounds)
     per_node = [median(passes[0]) * 1e6 / our_nodes, median(passes[1]) * 1e6 / their_nodes]
     nodes = their_nodes / our_nodes  # (a ratio of times × this: a ratio of times per node)
