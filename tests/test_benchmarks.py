@@ -5,6 +5,7 @@ No figure is checked: timings on a shared machine prove nothing in a test.
 
 from __future__ import annotations
 
+import re
 import runpy
 import subprocess
 import sys
@@ -44,6 +45,9 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
         "| MLP 20-8-4, batch 16, step ÷ hand-written numpy"]
     # a figure per floor that applies, and ours (no tape nor numpy under the backward alone)
     assert [line.count("×") for line in table[floors + 1:]] == [3, 3, 2, 3, 3]
+    # ours, then our time ÷ the lean engine's in brackets
+    assert "its time ÷ the lean engine's" in table[floors]
+    assert all(re.search(r"× \(\d+\.\d\d\) \|$", line) for line in table[floors + 1:])
 
 
 @pytest.mark.parametrize("part", ["scalar", "tape", "tensor"])
