@@ -31,6 +31,9 @@ def test_the_benchmark_runs_and_prints_the_table() -> None:
                  "with the `gc.collect()` after each step added", "backward per node",
                  "MLP 2-4-2, batch 8", "MLP 20-8-4, batch 16"]:
         assert work in rows
+    # the step with each graph let go after the timer, and the time of our graph's freeing
+    let_go = next(line for line in table if "let go after the timer, so that" in line)
+    assert re.search(r"× \(\d+\.\d ms\) \|$", let_go)
     backward = next(line for line in table if "backward per node" in line)
     assert backward.rstrip(" |").endswith("×)")  # (ours ÷ micrograd's, in brackets)
     # under each MLP, the same step with optim.SGD, our column only
