@@ -311,29 +311,29 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
         let_go_after("ours, gc off, its graph let go after the timer",
                      lambda: scalar_step(Value, ours, X, y)),
     ]
+    floor_steps: list[Contender] = []
     if floors is not None:
         lean = ScalarMLP(LeanScalar, 2, sizes)
         check_same_gradients(scalar_loss(Value, ours, X, y), ours.parameters(),
                              scalar_loss(LeanScalar, lean, X, y), lean.parameters())
-        steps.append(Contender("lean, gc off", lambda: scalar_step(LeanScalar, lean, X, y),
-                               gc_off=True))
         taped = ScalarMLP(TapeScalar, 2, sizes)
         check_same_gradients(scalar_loss(Value, ours, X, y), ours.parameters(),
                              scalar_loss(TapeScalar, taped, X, y), taped.parameters())
-        steps.append(Contender("tape, gc off", lambda: scalar_step(TapeScalar, taped, X, y),
-                               gc_off=True))
-        # the forward alone (micrograd, ours, lean, tape): the loss built, and let go after
-        # the timer, so no contender's freeing counts
-        steps += [forward_alone(cls, model, X, y) for cls, model in
-                  [(mg, theirs), (Value, ours), (LeanScalar, lean), (TapeScalar, taped)]]
-    run_rounds(steps, rounds)
-    ours_on, ours_off, mg_on, mg_off, ours_kept = steps[:5]
+        floor_steps = [
+            Contender("lean, gc off", lambda: scalar_step(LeanScalar, lean, X, y), gc_off=True),
+            Contender("tape, gc off", lambda: scalar_step(TapeScalar, taped, X, y), gc_off=True),
+            # the forward alone (micrograd, ours, lean, tape): the loss built, and let go
+            # after the timer, so no contender's freeing counts
+            *[forward_alone(cls, model, X, y) for cls, model in
+              [(mg, theirs), (Value, ours), (LeanScalar, lean), (TapeScalar, taped)]]]
+    run_rounds(steps + floor_steps, rounds)
+    ours_on, ours_off, mg_on, mg_off, ours_kept = steps
     if floors is not None:
+        lean_off, tape_off, mg_forward, *forwards = floor_steps
         floors.append(Row("micrograd's demo step, both with the collector off: micrograd ÷ …",
-                          {"lean": f"{ratio(mg_off, steps[5]):.3f}×",
-                           "tape": f"{ratio(mg_off, steps[6]):.3f}×",
-                           "ours": f"{ratio(mg_off, ours_off):.3f}×{of_lean(ours_off, steps[5])}"}))
-        mg_forward, *forwards = steps[7:]
+                          {"lean": f"{ratio(mg_off, lean_off):.3f}×",
+                           "tape": f"{ratio(mg_off, tape_off):.3f}×",
+                           "ours": f"{ratio(mg_off, ours_off):.3f}×{of_lean(ours_off, lean_off)}"}))
         cells = {column: f"{ratio(mg_forward, forward):.3f}×"
                  for column, forward in zip(["ours", "lean", "tape"], forwards, strict=True)}
         cells["ours"] += of_lean(forwards[0], forwards[1])
@@ -581,6 +581,7 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
         other = make(raw)
         if other is not None:
             steps.append(Contender(name, functools.partial(other, X, labels, 1e-3)))
+    floor_steps: list[Contender] = []
     if floors is not None:
         lean = [(LeanTensor(W.copy()), LeanTensor(b.copy())) for W, b in raw]
         check_same_gradients(cross_entropy(engine_forward(values, X), labels),
@@ -590,19 +591,19 @@ def bench_tensor(sizes: list[int], batch: int, rounds: int,
         kept = [(W.copy(), b.copy()) for W, b in raw]
         if numpy_kept_step(kept, X, labels, 0.0) != ours:
             raise AssertionError("numpy_kept_step's loss is not the engine's")
-        steps += [Contender("lean", lambda: engine_step(lean, X, labels, 1e-3,
-                                                        LeanTensor.cross_entropy)),
-                  Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
-    run_rounds(steps, rounds)
-    numpy, _, ours_sgd = steps[:3]
-    cells = {c.name: f"{ratio(c, numpy):.3f}×" for c in steps[1:]}
-    peers = [c for c in (steps[:len(steps) - 2] if floors is not None else steps)
-             if c is not ours_sgd]
+        floor_steps = [Contender("lean", lambda: engine_step(lean, X, labels, 1e-3,
+                                                             LeanTensor.cross_entropy)),
+                       Contender("numpy, kept", lambda: numpy_kept_step(kept, X, labels, 1e-3))]
+    run_rounds(steps + floor_steps, rounds)
+    numpy, ours_manual, ours_sgd = steps[:3]
+    cells = {c.name: f"{ratio(c, numpy):.3f}×" for c in steps[1:] + floor_steps}
+    peers = [c for c in steps if c is not ours_sgd]
     faults = " / ".join(f"{statistics.median(c.faults):.0f}" for c in peers)
     names = " / ".join(c.name for c in peers)
     work = f"MLP {'-'.join(map(str, sizes))}, batch {batch}, step ÷ hand-written numpy"
     if floors is not None:
-        floors.append(Row(work, {**cells, "ours": cells["ours"] + of_lean(steps[1], steps[-2])}))
+        floors.append(Row(work, {**cells, "ours": cells["ours"] + of_lean(ours_manual,
+                                                                          floor_steps[0])}))
     return [Row(f"{work} ({median(numpy) * 1e3:.2f} ms; {rounds} rounds; minor faults per "
                 f"step, {names}: {faults})", cells),
             Row("same, with `optim.SGD` (its `zero_grad()` and `step()`) for the manual update",
