@@ -18,6 +18,11 @@ How each change is seen, at no cost to a training step:
   cannot change it behind the engine's back; the getter makes it writeable again.
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
   them, so that a change stamped on one is stamped on every Value holding that array.
+* **Constants are not views**: an operation that records nothing (``c = x.reshape(4)`` with x
+  needing no gradient, or in no_grad) gives a constant whose array is its own (`unaliased`:
+  numpy's view of x's array is copied), since a change is stamped on the Values that hold an
+  array, and c is no operand of x in any graph that reads c. (A recorded view is an operand's
+  result: a change of that operand is seen as any other.)
 * **Views made while the array was writeable** (``row = x.data[0]``, before x was used, or
   between steps): numpy's read-only flag does not reach a view made before it was set, so
   `row` could write the array behind a sealed graph. When the engine seals an array that
@@ -167,6 +172,24 @@ def first_read(value: Value) -> None:
         _make_read_only(value._data)
         if viewed(value):
             HANDED_OUT[id(value)] = (_ref(value), value._data.copy(), True)  # type: ignore[union-attr]
+
+
+def unaliased(data: Any) -> Any:
+    """The data of a constant, the result of an operation that records nothing (its operands
+    need no gradient, or recording is off): a view of another array (a reshape, transpose,
+    slice or broadcast) copied. A rule that reads the constant then reads its numbers as they
+    were made: an edit of the viewed Value's array, through its `data` or a view of it, would
+    change them unseen, since the constant is no operand of that Value in any graph, and a
+    change is stamped on the Values that hold the array, not on those that hold a view.
+
+    >>> import numpy as np
+    >>> base = np.zeros((2, 2))
+    >>> unaliased(base.T).base is None, unaliased(base) is base
+    (True, True)
+    """
+    if type(data) is np.ndarray and data.base is not None:
+        return data.copy()
+    return data
 
 
 def seal(*values: Value | None) -> None:

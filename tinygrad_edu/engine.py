@@ -316,7 +316,7 @@ def constant(data: Any) -> Value:
 
 _unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
                           changes.seal, changes.first_read, changes.UNREAD,
-                          sys.modules[__name__])
+                          changes.unaliased, sys.modules[__name__])
 
 
 @_unrolled.apply  # the same, made fast (fast.py)
@@ -341,7 +341,8 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
     if recorded:
         return init_slots(Value.__new__(Value), data, True, prim, parents, params)
-    return init_slots(Value.__new__(Value), data, False)
+    return init_slots(Value.__new__(Value), changes.unaliased(data), False)  # (a view
+    # copied: see `changes.unaliased`)
 
 
 _OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)

@@ -626,7 +626,7 @@ class Unrolled:
                  no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
                  seal: Seal, first_read: Callable[[Value], None], unread: int,
-                 routes: Any) -> None:
+                 unaliased: Callable[[Any], Any], routes: Any) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
@@ -635,6 +635,7 @@ class Unrolled:
         self.seal = seal  # ...settled before their Values are used again
         self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
         self.unread = unread  # `Value._changed` of a leaf not marked so yet (`changes.UNREAD`)
+        self.unaliased = unaliased  # a constant's data, a view copied (`changes.unaliased`)
         self.routes = routes  # the engine module: its `apply` and `_operator` as they are now
         self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
@@ -672,7 +673,7 @@ class Unrolled:
 
     def apply(self, reference: Apply) -> Apply:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
-        first_read, unread = self.first_read, self.unread
+        first_read, unread, unaliased = self.first_read, self.unread, self.unaliased
         new, number, no_params = object.__new__, self.creation_number, self.no_params
         array = np.ndarray
 
@@ -727,6 +728,8 @@ class Unrolled:
                 out.requires_grad = False
                 out.op = out._first = None
                 out.params = no_params
+                if type(data) is array:  # a constant's array: a view copied (a reshape of
+                    out._data = unaliased(data)  # a Value that needs no gradient, say)
             out._second = None
             out._grad = 0.0 if type(data) is float else None
             out._number = number()
