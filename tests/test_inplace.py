@@ -351,7 +351,8 @@ def test_a_constant_view_of_a_sealed_array_is_an_array_of_its_own() -> None:
     assert bt.op is None and not bt.requires_grad
     assert not np.shares_memory(bt._data, b._data)
     y = (z @ bt).sum()
-    gradients(y, [a])  # (nothing changed yet)
+    (before,) = gradients(y, [a])  # (nothing changed yet)
+    np.testing.assert_allclose(before, (np.ones((2, 2)) @ array) * array)
     cast(Array, bt.data)[0, 0] += 1.0
     np.testing.assert_array_equal(b.data, array)
     with pytest.raises(RuntimeError, match="changed after the graph was recorded"):

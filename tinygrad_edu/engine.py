@@ -341,8 +341,7 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
     if recorded:
         return init_slots(Value.__new__(Value), data, True, prim, parents, params)
-    return init_slots(Value.__new__(Value), changes.unaliased(data), False)  # (a view
-    # copied: see `changes.unaliased`)
+    return init_slots(Value.__new__(Value), changes.unaliased(data), False)
 
 
 _OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)
