@@ -1491,7 +1491,8 @@ UNROLLED_MUTATIONS = {
     "matmul of two matrices, alignment": (" and x.shape[1] == y.shape[0]", ""),
     "an array operand's gradient": ("out._grad = 0.0 if kind is not array else None",
                                     "out._grad = 0.0"),
-    "an array operand's data": ("out._data = x\n", "out._data = x * 1.001\n"),
+    "an array operand's data": ("out._data = x if kind is not array else operand(x)\n",
+                                "out._data = x if kind is not array else operand(x) * 1.001\n"),
 }
 
 

@@ -329,14 +329,17 @@ def test_an_array_held_before_its_data_is_read_cannot_change_it() -> None:
     assert W.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
 
 
-def test_a_view_of_a_leaf_is_read_only_once_a_rule_reads_the_leaf() -> None:
+def test_an_edit_through_a_view_of_a_leaf_is_seen_once_a_rule_reads_the_leaf() -> None:
     _, W, _ = _first_layer()
     flat = W.reshape(-1)  # its rule reads no data, but it is marked so: sealed, then viewed
-    with pytest.raises(ValueError, match="read-only"):
-        cast(Array, flat.data)[0] = 100.0
-    held = cast(Array, W.data)  # the leaf's own array may change (watched: a copy kept)...
-    held[0, 0] = 100.0
-    with pytest.raises(RuntimeError, match=CHANGED):  # ...and the graph knows it
+    loss = flat.sum()
+    cast(Array, flat.data)[0] = 100.0  # W's array, handed out with the view (a copy kept)...
+    assert cast(Array, W.data)[0, 0] == 100.0
+    with pytest.raises(RuntimeError, match="changed after the graph"):  # ...and the graph knows
+        loss.backward()
+    held = cast(Array, W.data)  # the same through the leaf's own array
+    held[0, 0] = 1.0
+    with pytest.raises(RuntimeError, match="changed after the graph"):
         flat.sum().backward()
 
 
@@ -735,6 +738,90 @@ def test_a_constant_view_of_a_leaf_gives_the_recorded_gradients_after_the_leaf_i
     else:
         np.testing.assert_array_equal(w.grad, expected)
     assert not np.shares_memory(c.data, x.data)
+
+
+# Recorded views: their result's array is a numpy view of their operand's (each reads the
+# first two numbers of a 2×2 x, whichever way it views it)
+RECORDED_VIEWS: dict[str, Callable[[Value], Value]] = {
+    "T": lambda v: v.T, "reshape": lambda v: v.reshape(4), "row": lambda v: v[0],
+    "slice": lambda v: v[:], "ellipsis": lambda v: v[...], "squeeze": lambda v: v[None].squeeze(0),
+    "iteration": lambda v: next(iter(v)), "view of a view": lambda v: v.T[0],
+}
+# Values a graph reads, whose arrays nothing has sealed: a result, a deep copy of a leaf
+OWNERS: dict[str, Callable[[Value], Value]] = {
+    "exp result": lambda a: a.exp(), "mul result": lambda a: a * 2.0,
+    "deep-copied leaf": lambda a: copy.deepcopy(a),
+}
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+@pytest.mark.parametrize("kept", [True, False], ids=["view kept", "view let go"])
+@pytest.mark.parametrize("owner", sorted(OWNERS))
+@pytest.mark.parametrize("view", sorted(RECORDED_VIEWS))
+def test_an_edit_through_a_recorded_view_is_seen_by_a_graph_that_reads_the_viewed_value(
+        view: str, owner: str, kept: bool, reference: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``v = x.T; v.data[0, 0] = 100`` writes x's array: a graph whose rule reads x refuses
+    backward() (it gave gradients from the edited numbers, silently: only v, not x, was
+    watched), whether v is kept or a temporary (``x.T.data[0, 0] = 100``)."""
+    if reference:
+        monkeypatch.setattr(engine, "apply", engine.apply.__wrapped__)  # type: ignore[attr-defined]
+    a = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="a")
+    x = OWNERS[owner](a)
+    w = Value(np.ones((2, 2)), label="w")
+    root = (w * x).sum()  # mul's rule reads x
+    held = RECORDED_VIEWS[view](x) if kept else None
+    cast(Array, (RECORDED_VIEWS[view](x) if held is None else held).data).flat[:2] = 100.0
+    assert cast(Array, x.data)[0, 0] == 100.0
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        root.backward()
+    assert w.grad.tolist() == np.zeros((2, 2)).tolist()
+
+
+OWN_ARRAYS: dict[str, Callable[[Value, Array], Any]] = {  # (the array: x.data)
+    "w * x.data": lambda w, a: w * a, "x.data * w": lambda w, a: a * w,
+    "w * x.data[0]": lambda w, a: w * a[0], "w * x.data.T": lambda w, a: w * a.T,
+    "w.maximum(x.data)": lambda w, a: w.maximum(a),
+    "w @ x.data": lambda w, a: w @ a, "x.data @ w": lambda w, a: a @ w,
+}
+OWN_ARRAY_EDITS: dict[str, Callable[[Value], None]] = {
+    "in place": lambda x: cast(Array, x.data).__setitem__((0, 0), 100.0),
+    "SGD step": lambda x: SGD([x], lr=1.0).step(),
+    "rebound": lambda x: setattr(x, "data", x.data * 3.0),
+}
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+@pytest.mark.parametrize("read", [False, True], ids=["x read by no rule", "x read"])
+@pytest.mark.parametrize("edit", sorted(OWN_ARRAY_EDITS))
+@pytest.mark.parametrize("use", sorted(OWN_ARRAYS))
+def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
+        use: str, edit: str, read: bool, reference: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``w * x.data`` makes a constant of x's numbers: an edit of x after the graph was
+    recorded (an optimizer's step) leaves the gradients as recorded (the constant held x's
+    own array, so w.grad came from the edited numbers, silently)."""
+    if reference:
+        monkeypatch.setattr(engine, "apply", engine.apply.__wrapped__)  # type: ignore[attr-defined]
+    x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
+    x.grad = np.ones((2, 2))  # (for the SGD step)
+    if read:
+        (x * x).sum()
+    w = Value(np.array([[1.0, 0.75], [2.0, 0.25]]), label="w")  # (each edit moves x past w)
+    root = OWN_ARRAYS[use](w, cast(Array, x.data)).sum()
+    (expected,) = gradients(root, [w])
+    OWN_ARRAY_EDITS[edit](x)  # (a rebinding leaves the old array to the constant, untouched: a
+    root.backward()  # setter that wrote into it would fail here)
+    np.testing.assert_array_equal(w.grad, expected)
+
+
+def test_a_users_array_given_as_an_operand_is_used_as_it_is() -> None:
+    """Not a Value's array: not copied (as `torch.as_tensor`; a batch is not copied)."""
+    batch = np.array([[1.0, 2.0]])
+    w = Value(np.ones((2, 1)))
+    _ = Value(batch).data  # (a Value made from it holds a copy, not this array)
+    assert cast(Value, batch @ w).parents[0]._data is batch
+    assert engine.constant(batch)._data is batch
 
 
 def _viewed(values: list[Value]) -> list[Value]:

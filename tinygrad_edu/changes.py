@@ -18,6 +18,12 @@ How each change is seen, at no cost to a training step:
   cannot change it behind the engine's back; the getter makes it writeable again.
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
   them, so that a change stamped on one is stamped on every Value holding that array.
+* **Views of a Value** (``v = x.T``, ``x[0]``, ``x.reshape(4)``, recorded): v's array is a
+  view of x's, so an edit through ``v.data`` is an edit of x. The getter hands out the Value
+  that owns the memory (`_owner`) with the view, and the edit is stamped on both.
+* **A Value's array given back** (``w * x.data``, ``w * x.data[0]``): the constant gets a
+  copy (`operand`), or an edit of x (an optimizer's step) would change its numbers unseen.
+  (A user's own array is used as it is, as `torch.as_tensor` does: its edits are the user's.)
 * **Constants are not views**: an operation that records nothing (``c = x.reshape(4)`` with x
   needing no gradient, or in no_grad) gives a constant whose array is its own (`unaliased`:
   numpy's view of x's array is copied), since a change is stamped on the Values that hold an
@@ -147,8 +153,17 @@ def changed(value: Value) -> None:
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
-    """`value.data` is leaving the engine: let it be written, and keep a copy to compare with
-    (the getter hands out an array no recorded rule reads as it is: it is writeable)."""
+    """`value.data` (`array`) is leaving the engine: let it be written, and keep a copy to
+    compare with (an array no recorded rule reads is handed out as it is: it is writeable).
+    A recorded view's array is its owner's memory: the owner is handed out too, so that an
+    edit through the view is stamped on the Value whose data the graph reads."""
+    _note_holder(value, array)
+    if getattr(value, "_changed", 0) == UNREAD:
+        return
+    if array.base is not None and value.op is not None:
+        owner = _owner(value)
+        if owner is not value and is_read(owner):
+            hand_out(owner, owner._data)  # type: ignore[arg-type]
     key = id(value)
     entry = HANDED_OUT.get(key)
     held = entry is not None and entry[0]() is value  # (a copy kept already)
@@ -161,6 +176,77 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
             return
     if not held:
         HANDED_OUT[key] = (_ref(value), array.copy(), False)
+
+
+def _memory(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The array that owns `array`'s memory (`array` itself, unless it is a view)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _owner(view: Value) -> Value:
+    """The Value whose array a recorded view's array (``x.T``, ``x[0]``, ``x.reshape(4)``)
+    is a view of: up the chain of views, the furthest operand that holds the same memory."""
+    memory = _memory(view._data)  # type: ignore[arg-type]
+    node = view
+    while node._data is not memory and node.op is not None:
+        for parent in node.parents:
+            data = parent._data
+            if type(data) is np.ndarray and _memory(data) is memory:
+                node = parent
+                break
+        else:
+            break
+    return node
+
+
+_HOLDERS: dict[int, weakref.ref[Value]] = {}
+"""The Values whose arrays `.data` handed out, by id of the array that owns their memory: an
+array of theirs (or a view of one) given back as an operand is copied (`operand`)."""
+_prune_holders_at = 256
+
+
+def _note_holder(value: Value, array: np.ndarray[Any, Any]) -> None:
+    global _prune_holders_at
+    key = id(_memory(array))
+    ref = _HOLDERS.get(key)
+    if ref is not None and ref() is value:
+        return
+    _HOLDERS[key] = _ref(value)
+    if len(_HOLDERS) > _prune_holders_at:  # (Values gone, or holding other arrays now)
+        for key, ref in list(_HOLDERS.items()):
+            if _held(key, ref) is None:
+                del _HOLDERS[key]
+        _prune_holders_at = max(256, 2 * len(_HOLDERS))
+
+
+def _held(key: int, ref: weakref.ref[Value]) -> Value | None:
+    """The Value of `_HOLDERS[key]` if it still holds that memory."""
+    value = ref()
+    data = getattr(value, "_data", None)
+    if type(data) is np.ndarray and id(_memory(data)) == key:
+        return value
+    return None
+
+
+def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A float64 array given as an operand (``w * X``), for a constant: used as it is (as
+    `torch.as_tensor` does: the user's array, whose edits are the user's), unless it is a
+    Value's own array or a view of one (``w * x.data``, ``w * x.data[0]``): then a copy, since
+    an edit of x (an optimizer's step, say) would change the constant's numbers unseen.
+
+    >>> from tinygrad_edu import Value
+    >>> x, batch = Value([1.0, 2.0]), np.zeros(2)
+    >>> operand(batch) is batch, operand(x.data) is x.data
+    (True, False)
+    """
+    if _HOLDERS:
+        key = id(_memory(array))
+        ref = _HOLDERS.get(key)
+        if ref is not None and _held(key, ref) is not None:
+            return array.copy()
+    return array
 
 
 def first_read(value: Value) -> None:

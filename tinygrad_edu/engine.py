@@ -301,14 +301,15 @@ def constant(data: Any) -> Value:
     """`data` as a Value that needs no gradient (a Value passes through as it is).
 
     A float64 array is used as it is, not copied (as `torch.as_tensor` does): changing it in
-    place before `backward()` changes the gradients computed from it.
+    place before `backward()` changes the gradients computed from it. A Value's own array
+    (``x.data``, or a view of it) is copied (`changes.operand`).
     """
     if type(data) is Value:
         return data
     if type(data) is float or (type(data) is int and -_LARGEST_INT <= data <= _LARGEST_INT):
         return init_slots(Value.__new__(Value), float(data), False)
     if type(data) is np.ndarray and data.dtype == np.float64 and data.ndim:
-        return init_slots(Value.__new__(Value), data, False)
+        return init_slots(Value.__new__(Value), changes.operand(data), False)
     return data if isinstance(data, Value) else Value(data, requires_grad=False)
 
 
@@ -316,7 +317,7 @@ def constant(data: Any) -> Value:
 
 _unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
                           changes.seal, changes.first_read, changes.UNREAD,
-                          changes.unaliased, sys.modules[__name__])
+                          changes.unaliased, changes.operand, sys.modules[__name__])
 
 
 @_unrolled.apply  # the same, made fast (fast.py)

@@ -626,7 +626,8 @@ class Unrolled:
                  no_params: Mapping[str, Any],
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
                  seal: Seal, first_read: Callable[[Value], None], unread: int,
-                 unaliased: Callable[[Any], Any], routes: Any) -> None:
+                 unaliased: Callable[[Any], Any], operand: Callable[[Any], Any],
+                 routes: Any) -> None:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
@@ -636,6 +637,7 @@ class Unrolled:
         self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
         self.unread = unread  # `Value._changed` of a leaf not marked so yet (`changes.UNREAD`)
         self.unaliased = unaliased  # a constant's data, a view copied (`changes.unaliased`)
+        self.operand = operand  # an array operand's, a Value's own copied (`changes.operand`)
         self.routes = routes  # the engine module: its `apply` and `_operator` as they are now
         self.fused_operators: dict[str, Callable[..., Any]] = {}  # made by `fuse_operators`
 
@@ -742,7 +744,7 @@ class Unrolled:
         cls, new, array = self.value_class, object.__new__, np.ndarray
         number, no_params = self.creation_number, self.no_params
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
-        first_read, unread = self.first_read, self.unread
+        first_read, unread, operand = self.first_read, self.unread, self.operand
 
         def constant(x: Any) -> Value | None:
             """`engine.constant(x)` for a number or a float64 array; None for anything else."""
@@ -756,7 +758,7 @@ class Unrolled:
                 return None  # (not _is_tensor(x): anything else goes the long way)
             # node(x, None, None, None, None), inlined: a batch `X @ W` comes here
             out: Value = new(cls)
-            out._data = x
+            out._data = x if kind is not array else operand(x)
             out.label = ""
             out.requires_grad = False
             out.op = out._first = out._second = None
