@@ -16,6 +16,7 @@ Keys compare as numbers: ("elu", 0.0, 2) is also the entry of -0.0; nan is `math
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as tnf
 
-from tinygrad_edu import Value, activations, grad, gradients
+from tinygrad_edu import Value, activations, grad, gradients, ops
 from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
 inf, nan = math.inf, math.nan
@@ -443,3 +444,41 @@ def test_pow_at_a_zero_base_keeps_a_nan_or_infinite_upstream_gradient_as_pytorch
     if name != "x ** x":  # (the case the convention is about is among them)
         leaves = [torch.tensor(x, dtype=F64, requires_grad=True) for x in points[0]]
         assert math.isnan(torch.autograd.grad(torch_f(*leaves), leaves, _t(nan))[-1].item())
+
+
+
+def _derivatives_in_b_for_upstream(a: float, b: float, g: float, tensor: bool) -> list[float]:
+    """d2/db da and d2/db2 of a ** b when g comes down to it, then pow_exponent_slope's own
+    partials under g (d/db's entry where the base is 0: its rule gives them), at (a, b); on
+    scalars or as the first element of tensors."""
+    found = []
+    for second_order in (True, False):
+        leaves = [Value(np.array([x, 1.5])) if tensor else Value(x) for x in (a, b)]
+        out = leaves[0] ** leaves[1] if second_order else ops.POW_EXPONENT_SLOPE(*leaves)
+        root = (out * np.array([g, 1.0])).sum() if tensor else out * g
+        if second_order:
+            d_b = gradients(root, leaves, create_graph=True)[1]
+            assert math.isnan(_first(d_b))  # (g·0)
+            root = d_b.sum() if tensor else d_b
+        found += [_first(h) for h in gradients(root, leaves)]
+    return found
+
+
+def test_derivatives_in_b_at_a_zero_base_are_not_finite_for_a_nan_or_infinite_upstream(
+        ) -> None:
+    """At a base of ±0 and b ≥ 0, b's gradient is g·0, nan for a nan or ±inf g; its
+    derivatives in a and b (pow_exponent_slope's partials) are g times their limits
+    (PAIR_EXPECTED's +inf, −inf or 0), so never a finite number there: nan for a nan g
+    (PyTorch's, for pow), nan or ±inf for an infinite one (PyTorch: nan). Where the limit is 0
+    (b > 1 in a, b > 0 in b), pow_exponent_slope's rule gave a constant 0 whatever g was
+    (pow's d2/db da was 0 at b = 2 under a nan g). On a scalar and in a tensor."""
+    found = []
+    for a, b, g in itertools.product((0.0, -0.0), [b for b in ZERO_BASE_EXPONENTS if b >= 0.0],
+                                     (nan, inf, -inf)):
+        for tensor in (False, True):
+            derivatives = _derivatives_in_b_for_upstream(a, b, g, tensor)
+            if any(math.isfinite(d) or (math.isnan(g) and not math.isnan(d))
+                   for d in derivatives):
+                found.append(f"({a}, {b}), g={g}, {'tensor' if tensor else 'scalar'}: pow's "
+                             f"d2/db da, d2/db2, pow_exponent_slope's d/da, d/db: {derivatives}")
+    assert not found, "\n".join(found)

@@ -124,11 +124,12 @@ def _pow_exponent_slope_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]
     d_a = g * (POW(a, b - 1.0) * (1.0 + b_log_a))
     d_b = g * (POW(a, b) * log_a * log_a)
     # at a zero base, the limits that are 0, where the formulas give 0·(−inf) = nan
+    # (times g: nan for a nan or ±inf g)
     flat_a, flat_b = ((a_data == 0.0) & (b_data > least) for least in (1.0, 0.0))
     if flat_a.any():
-        d_a = WHERE(0.0, d_a, cond=flat_a)
+        d_a = WHERE(_zero_times(g), d_a, cond=flat_a)
     if flat_b.any():
-        d_b = WHERE(0.0, d_b, cond=flat_b)
+        d_b = WHERE(_zero_times(g), d_b, cond=flat_b)
     return d_a, d_b
 
 
