@@ -16,6 +16,7 @@ Keys compare as numbers: ("elu", 0.0, 2) is also the entry of -0.0; nan is `math
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +26,7 @@ import pytest
 import torch
 import torch.nn.functional as tnf
 
-from tinygrad_edu import Value, activations, grad, gradients
+from tinygrad_edu import Value, activations, grad, gradients, ops
 from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
 inf, nan = math.inf, math.nan
@@ -316,13 +317,13 @@ PAIR_EXPECTED: dict[tuple[str, float, float, str], float] = {
     # derivatives there are nan), the limits as a → 0 of the true ones (ops.POW_EXPONENT_SLOPE):
     # d2/db2 = a^b·log²(a) is +inf at b = 0 and tends to 0 for b > 0; d2/db da =
     # a^(b−1)·(1 + b·log a) is +inf at b = 0 (1/a), −inf for 0 < b ≤ 1 and tends to 0 for b > 1
-    # (a base of -0.0 is 0 too); and d/db (b·a^(b−1)) is 0 for b = inf
+    # (a base of -0.0 is 0 too). (At (0, inf), d/da = inf·0^inf is nan, and so are its
+    # derivatives, as PyTorch's: the inner a^(b−1)'s share of b is g·0 with g = b = inf)
     ("pow", 0.0, 0.0, "d2/db2"): inf,
     **{("pow", 0.0, b, "d2/db2"): 0.0 for b in (5e-324, 0.5, 1.0, 2.0, 3.0, 40.0, 1e308, inf)},
     ("pow", 0.0, 0.0, "d2/db da"): inf,
     **{("pow", 0.0, b, "d2/db da"): -inf for b in (5e-324, 0.5, 1.0)},
     **{("pow", 0.0, b, "d2/db da"): 0.0 for b in (2.0, 3.0, 40.0, 1e308, inf)},
-    ("pow", 0.0, inf, "d2/da db"): 0.0,
     # -inf to a fraction is nan (kernels.power, as PyTorch's x ** 0.5; see CONVENTIONS);
     # PyTorch's tensor exponent runs C's pow: inf
     ("pow", -inf, 5e-324, "value"): nan,
@@ -385,3 +386,99 @@ def test_pow_second_derivatives_at_a_zero_base_are_their_limits(what: str) -> No
             assert agree(learners, expected), (a, b_, "backward twice", learners)
         checked.append(expected)
     assert math.inf in checked and 0.0 in checked  # (+inf at b = 0, 0 for the larger ones)
+
+
+# ---- pow at a zero base under a nan or infinite upstream gradient ----------------------------
+
+# exponents at a base of ±0: b ≥ 0, where d(a**b)/db is 0 by the convention, and b < 0
+ZERO_BASE_EXPONENTS = (0.0, -0.0, 5e-324, 0.5, 1.0, 2.0, 3.0, 40.0, inf, -0.5, -1.0, -2.0)
+UPSTREAM = (1.0, -2.0, 0.0, -0.0, nan, inf, -inf)
+ZeroBasePower = tuple[Callable[..., Any], Callable[..., Any], list[tuple[float, ...]]]
+# name: (ours, PyTorch's, the points: one number per input)
+ZERO_BASE_POWERS: dict[str, ZeroBasePower] = {
+    "a ** b": (lambda a, b: a**b, lambda a, b: a**b,
+               [(a, b) for a in (0.0, -0.0) for b in ZERO_BASE_EXPONENTS]),
+    **{f"{base} ** x": ((lambda x, base=base: base**x), (lambda x, base=base: _t(base) ** x),
+                        [(b,) for b in ZERO_BASE_EXPONENTS]) for base in (0.0, -0.0)},
+    "x ** x": (lambda x: x**x, lambda x: x**x, [(0.0,), (-0.0,)]),
+}
+
+
+def _our_firsts_for_upstream(f: Callable[..., Any], point: tuple[float, ...],
+                             g: float) -> dict[str, list[float]]:
+    """Each input's gradient of f at `point` when g comes down to f's result: on scalars (the
+    root f·g) and as the first element of tensors (g the seed), by backward() and
+    backward(create_graph=True)."""
+    found = {}
+    for tensor in (False, True):
+        for create_graph in (False, True):
+            leaves = [Value(np.array([x, 1.5])) if tensor else Value(x) for x in point]
+            out = f(*leaves)
+            if tensor:
+                out.backward(np.array([g, 1.0]), create_graph=create_graph)
+            else:
+                (out * g).backward(create_graph=create_graph)
+            route = f"{'tensor' if tensor else 'scalar'}, create_graph={create_graph}"
+            found[route] = [_first(leaf.grad) for leaf in leaves]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_BASE_POWERS))
+def test_pow_at_a_zero_base_keeps_a_nan_or_infinite_upstream_gradient_as_pytorch(
+        name: str) -> None:
+    """At a base of ±0 and b ≥ 0, d(a**b)/db is 0 by the convention, and b's gradient is
+    g·0, as PyTorch's: nan for a nan or ±inf g (ours was 0, hiding it), 0 for a finite one;
+    every input's gradient is PyTorch's for every upstream g, on scalars and tensors, by the
+    plain and the recorded pass, for a Value base, a number base (0.0 ** x) and x ** x."""
+    ours_f, torch_f, points = ZERO_BASE_POWERS[name]
+    found = []
+    for point in points:
+        for g in UPSTREAM:
+            leaves = [torch.tensor(x, dtype=F64, requires_grad=True) for x in point]
+            reference = [t.item() for t in torch.autograd.grad(torch_f(*leaves), leaves, _t(g))]
+            for route, grads in _our_firsts_for_upstream(ours_f, point, g).items():
+                found += [f"{name} at {point}, g={g}, {route}, input {k}: ours {ours!r}, "
+                          f"PyTorch {ref!r}" for k, (ours, ref) in
+                          enumerate(zip(grads, reference, strict=True)) if not agree(ours, ref)]
+    assert not found, "\n".join(found)
+    if name != "x ** x":  # (the case the convention is about is among them)
+        leaves = [torch.tensor(x, dtype=F64, requires_grad=True) for x in points[0]]
+        assert math.isnan(torch.autograd.grad(torch_f(*leaves), leaves, _t(nan))[-1].item())
+
+
+
+def _derivatives_in_b_for_upstream(a: float, b: float, g: float, tensor: bool) -> list[float]:
+    """d2/db da and d2/db2 of a ** b when g comes down to it, then pow_exponent_slope's own
+    partials under g (d/db's entry where the base is 0: its rule gives them), at (a, b); on
+    scalars or as the first element of tensors."""
+    found = []
+    for second_order in (True, False):
+        leaves = [Value(np.array([x, 1.5])) if tensor else Value(x) for x in (a, b)]
+        out = leaves[0] ** leaves[1] if second_order else ops.POW_EXPONENT_SLOPE(*leaves)
+        root = (out * np.array([g, 1.0])).sum() if tensor else out * g
+        if second_order:
+            d_b = gradients(root, leaves, create_graph=True)[1]
+            assert math.isnan(_first(d_b))  # (g·0)
+            root = d_b.sum() if tensor else d_b
+        found += [_first(h) for h in gradients(root, leaves)]
+    return found
+
+
+def test_derivatives_in_b_at_a_zero_base_are_not_finite_for_a_nan_or_infinite_upstream(
+        ) -> None:
+    """At a base of ±0 and b ≥ 0, b's gradient is g·0, nan for a nan or ±inf g; its
+    derivatives in a and b (pow_exponent_slope's partials) are g times their limits
+    (PAIR_EXPECTED's +inf, −inf or 0), so never a finite number there: nan for a nan g
+    (PyTorch's, for pow), nan or ±inf for an infinite one (PyTorch: nan). Where the limit is 0
+    (b > 1 in a, b > 0 in b), pow_exponent_slope's rule gave a constant 0 whatever g was
+    (pow's d2/db da was 0 at b = 2 under a nan g). On a scalar and in a tensor."""
+    found = []
+    for a, b, g in itertools.product((0.0, -0.0), [b for b in ZERO_BASE_EXPONENTS if b >= 0.0],
+                                     (nan, inf, -inf)):
+        for tensor in (False, True):
+            derivatives = _derivatives_in_b_for_upstream(a, b, g, tensor)
+            if any(math.isfinite(d) or (math.isnan(g) and not math.isnan(d))
+                   for d in derivatives):
+                found.append(f"({a}, {b}), g={g}, {'tensor' if tensor else 'scalar'}: pow's "
+                             f"d2/db da, d2/db2, pow_exponent_slope's d/da, d/db: {derivatives}")
+    assert not found, "\n".join(found)

@@ -62,7 +62,8 @@ POW_CONST: Primitive = primitive("pow_const", kernels.power_const,  # a ** c, c 
 
 def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     # NOTE: d(a**b)/db = a**b * log(a) is taken as 0 where a == 0 and b >= 0 (as PyTorch does):
-    # there a**b is 0 or 1 whatever b is near, and log(0) would turn that into nan
+    # there a**b is 0 or 1 whatever b is near, and log(0) would turn that into nan. b's share
+    # there is g·0 (`_zero_times`), as PyTorch's: nan for a nan or ±inf g, not a 0 that hides it
     a_data, b_data = np.asarray(data_of(a)), np.asarray(data_of(b))
     at_zero = (a_data == 0.0) & (b_data >= 0.0)
     d_base = g * (b * POW(a, b - 1.0))
@@ -81,17 +82,22 @@ def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
         # (out's own rule would turn the 0 the branch not taken gets into 0·inf = nan)
         return d_base, WHERE(_zero_base_share(g, a, b, at_zero), g * POW(base, b) * LOG(base),
                              cond=at_zero)
-    return d_base, WHERE(0.0, g * out * LOG(base), cond=at_zero)
+    return d_base, WHERE(_zero_times(g), g * out * LOG(base), cond=at_zero)
+
+
+def _zero_times(g: Any) -> Any:
+    """g·0, a share a convention makes 0, as PyTorch's: +0.0 for a finite g (not −0.0 for a
+    negative one), nan for a nan or ±inf g, so that a nan upstream is not hidden."""
+    return g * 0.0 + 0.0
 
 
 def _zero_base_share(g: Any, a: Any, b: Any, at_zero: Any) -> Any:
-    """g·E(a, b), E = pow_exponent_slope, where a = 0 and b ≥ 0 (`at_zero`): +0.0 there, the
-    number of the rule on data (E is 0 by the convention), but with E's derivatives, g·∂E/∂a
-    and g·∂E/∂b (+inf at (0, 0)), not a constant's 0. Elsewhere, and where g is ±inf or nan
-    (inf·0 would be nan), it reads g = 0 and a = b = 1: there the 0 a branch not taken gets
+    """g·E(a, b), E = pow_exponent_slope, where a = 0 and b ≥ 0 (`at_zero`): g·0 + 0.0 there,
+    the number of the rule on data (E is 0 by the convention: +0.0 for a finite g, nan for a
+    nan or ±inf one), but with E's derivatives, g·∂E/∂a and g·∂E/∂b (+inf at (0, 0)), not a
+    constant's 0. Elsewhere it reads g = 0 and a = b = 1: there the 0 a branch not taken gets
     meets no inf of E's rule (0·inf would be nan). (+ 0.0: g·0 is −0.0 for a negative g.)"""
-    use = at_zero & np.isfinite(data_of(g))
-    g, a, b = WHERE(g, 0.0, cond=use), WHERE(a, 1.0, cond=use), WHERE(b, 1.0, cond=use)
+    g, a, b = (WHERE(x, fill, cond=at_zero) for x, fill in ((g, 0.0), (a, 1.0), (b, 1.0)))
     return g * POW_EXPONENT_SLOPE(a, b) + 0.0
 
 
@@ -118,11 +124,12 @@ def _pow_exponent_slope_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]
     d_a = g * (POW(a, b - 1.0) * (1.0 + b_log_a))
     d_b = g * (POW(a, b) * log_a * log_a)
     # at a zero base, the limits that are 0, where the formulas give 0·(−inf) = nan
+    # (times g: nan for a nan or ±inf g)
     flat_a, flat_b = ((a_data == 0.0) & (b_data > least) for least in (1.0, 0.0))
     if flat_a.any():
-        d_a = WHERE(0.0, d_a, cond=flat_a)
+        d_a = WHERE(_zero_times(g), d_a, cond=flat_a)
     if flat_b.any():
-        d_b = WHERE(0.0, d_b, cond=flat_b)
+        d_b = WHERE(_zero_times(g), d_b, cond=flat_b)
     return d_a, d_b
 
 
