@@ -93,6 +93,47 @@ def test_requires_grad_must_be_a_bool(flag: Any) -> None:
         Value(1.0, requires_grad=flag)
 
 
+@pytest.mark.parametrize("tensor", [False, True])
+def test_requires_grad_of_a_computed_value_cannot_be_switched_off(tensor: bool) -> None:
+    """A computed Value sends its operands their gradients: switching it off dropped them
+    silently (x.grad stayed 0); it raises, as PyTorch does, and the pass is unharmed."""
+    x = Value([1.0, 2.0] if tensor else 1.5, label="x")
+    w = Value([3.0, 4.0] if tensor else -2.0)
+    h = x * 2.0
+    h.label = "h"
+    y = (h * w).sum()
+    with pytest.raises(RuntimeError, match=r"requires_grad: cannot set it to False on h "
+                                           r"\((shape \(2,\)|a scalar), made by mul\): only a "
+                                           r"leaf's .*\.detach\(\)"):
+        h.requires_grad = False
+    h.requires_grad = True  # (it requires grad already: nothing changes)
+    assert h.requires_grad and y.requires_grad
+    y.backward()
+    assert np.array_equal(x.grad, [6.0, 8.0] if tensor else -4.0)
+
+
+def test_requires_grad_of_a_leaf_can_be_switched() -> None:
+    """A leaf's flag changes both ways (a leaf made in no_grad(), then a parameter; a frozen
+    parameter); a flag that is no bool is refused, as in the constructor."""
+    with no_grad():
+        w = Value([1.0, 2.0]) * 1.0  # a leaf: a constant, made with recording off
+    assert w.op is None and not w.requires_grad
+    w.requires_grad = True
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0]
+    v = Value(3.0)
+    numpy_false: Any = np.bool_(False)  # (a numpy bool is taken)
+    v.requires_grad = numpy_false
+    assert v.requires_grad is False
+    (v * Value(2.0)).backward()
+    assert v.grad == 0.0
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False; got 'no' "):
+        v.requires_grad = "no"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False; got 1 "):
+        (v * w).requires_grad = 1  # type: ignore[assignment]
+    assert not v.requires_grad
+
+
 def test_item_numpy_float_len_iter() -> None:
     s, t = Value(2.5), Value([[1.0, 2.0], [3.0, 4.0]])
     assert s.item() == 2.5 and float(s) == 2.5 and Value([7.0]).item() == 7.0
