@@ -510,9 +510,39 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 def accumulate(node: Value, g: Any) -> None:
     """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
     if node._grad is None:  # a tensor's first gradient; each node owns its own array
-        node._grad = g.copy() if type(g) is np.ndarray else g
+        node._grad = g.copy() if type(g) is np.ndarray else \
+            _own_gradient(g) if isinstance(g, Value) else g
     else:
         node._grad = node._grad + g
+
+
+def _own_gradient(g: Value) -> Value:
+    """A recorded gradient of a node's own, equal to `g` bit for bit and differentiable as it
+    is, with an array of its own: a recorded pass sends one Value to several nodes (the
+    operands of +; a node and its operand, through +; the seed and the root), and an edit of
+    one's `.grad` (clipping, scaling) must not change another's, nor the caller's seed.
+
+    A computed `g` is twinned: a node of its op, operands and params, dated as `g` is (a
+    change of an operand since is seen as for `g`: changes.py), holding a copy of its array;
+    a picture shows the same graph. A constant is copied. A leaf that requires grad (a seed
+    the caller gave) is multiplied by 1.0, an identity that keeps -0.0 and nan, recorded so
+    that the gradient still depends on it (as PyTorch's copy of it).
+    """
+    data = g._data
+    if type(data) is not np.ndarray:
+        return g  # (a float: nothing to edit in place)
+    if g.op is not None:
+        own = init_slots(Value.__new__(Value), data.copy(), g._requires_grad, g.op, g.parents,
+                         g.params)
+        own._number = g._number
+        if hasattr(g, "_changed"):
+            own._changed = g._changed
+    elif not g._requires_grad:
+        own = init_slots(Value.__new__(Value), data.copy(), False)
+    else:
+        return g * 1.0
+    own.label = g.label
+    return own
 
 
 # ---- 5. Gradients, captured (and `grad`, the same as a function: functional.py) -----------
