@@ -93,6 +93,47 @@ def test_requires_grad_must_be_a_bool(flag: Any) -> None:
         Value(1.0, requires_grad=flag)
 
 
+@pytest.mark.parametrize("tensor", [False, True])
+def test_requires_grad_of_a_computed_value_cannot_be_switched_off(tensor: bool) -> None:
+    """A computed Value sends its operands their gradients: switching it off dropped them
+    silently (x.grad stayed 0); it raises, as PyTorch does, and the pass is unharmed."""
+    x = Value([1.0, 2.0] if tensor else 1.5, label="x")
+    w = Value([3.0, 4.0] if tensor else -2.0)
+    h = x * 2.0
+    h.label = "h"
+    y = (h * w).sum()
+    with pytest.raises(RuntimeError, match=r"requires_grad: cannot set it to False on h "
+                                           r"\((shape \(2,\)|a scalar), made by mul\): only a "
+                                           r"leaf's .*\.detach\(\)"):
+        h.requires_grad = False
+    h.requires_grad = True  # (it requires grad already: nothing changes)
+    assert h.requires_grad and y.requires_grad
+    y.backward()
+    assert np.array_equal(x.grad, [6.0, 8.0] if tensor else -4.0)
+
+
+def test_requires_grad_of_a_leaf_can_be_switched() -> None:
+    """A leaf's flag changes both ways (a leaf made in no_grad(), then a parameter; a frozen
+    parameter); a flag that is no bool is refused, as in the constructor."""
+    with no_grad():
+        w = Value([1.0, 2.0]) * 1.0  # a leaf: a constant, made with recording off
+    assert w.op is None and not w.requires_grad
+    w.requires_grad = True
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0]
+    v = Value(3.0)
+    numpy_false: Any = np.bool_(False)  # (a numpy bool is taken)
+    v.requires_grad = numpy_false
+    assert v.requires_grad is False
+    (v * Value(2.0)).backward()
+    assert v.grad == 0.0
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False; got 'no' "):
+        v.requires_grad = "no"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match=r"requires_grad must be True or False; got 1 "):
+        (v * w).requires_grad = 1  # type: ignore[assignment]
+    assert not v.requires_grad
+
+
 def test_item_numpy_float_len_iter() -> None:
     s, t = Value(2.5), Value([[1.0, 2.0], [3.0, 4.0]])
     assert s.item() == 2.5 and float(s) == 2.5 and Value([7.0]).item() == 7.0
@@ -670,6 +711,95 @@ def test_create_graph_gives_differentiable_gradients() -> None:
     assert isinstance(x.grad, Value) and x.grad.data == pytest.approx(4 * 1.5**3)
     (dx,) = gradients(x.grad, [x])
     assert dx == pytest.approx(12 * 1.5**2)
+
+
+def _bits(x: Any) -> Any:
+    return np.asarray(x, dtype=np.float64).view(np.int64).tolist()
+
+
+@pytest.mark.parametrize("tensor", [True, False])
+@pytest.mark.parametrize("computed", [False, True])
+def test_create_graph_gives_each_node_a_gradient_of_its_own(tensor: bool, computed: bool) -> None:
+    """A recorded pass sends one Value to several nodes (both operands of +; a node and its
+    operand, through +): each node's .grad was that Value, so scaling one parameter's
+    gradient scaled its neighbour's too. Each is a Value of its own now, its array no view
+    of another's, and still differentiable: constant gradients (of (a + b).sum()) and
+    computed ones (of ((x*x + w) * x).sum(), where dx = 3x² + w and dw = x)."""
+    x = Value([1.0, 2.0] if tensor else 1.0, label="x")
+    w = Value([3.0, -4.0] if tensor else 3.0, label="w")
+    h = x * x if computed else x
+    s = h + w
+    y = (s * x if computed else s).sum()
+    y.backward(create_graph=True)
+    nodes = topological_order(y)
+    grads = [node.grad for node in nodes]
+    assert all(isinstance(g, Value) for g in grads)
+    assert len({id(g) for g in grads}) == len(grads)
+    arrays = [g._data for g in grads if type(g._data) is np.ndarray]
+    assert len(arrays) == (len(grads) - 1 if tensor else 0)  # (y is a scalar)
+    assert all(array.base is None for array in arrays)
+    assert not any(np.may_share_memory(p, q) for i, p in enumerate(arrays) for q in arrays[:i])
+    dx = 3 * np.square(x.data) + w.data if computed else np.ones_like(x.data)
+    dw = x.data if computed else np.ones_like(w.data)
+    if computed:  # still functions of x and w: L = Σ dw² + Σ dx³ has dL/dw = 3 dx²,
+        # dL/dx = 2x + 18x dx²
+        gw, gx = gradients((w.grad**2).sum() + (x.grad**3).sum(), [w, x])
+        np.testing.assert_allclose(gw, 3 * dx**2, rtol=1e-14)
+        np.testing.assert_allclose(gx, 2 * x.data + 18 * x.data * dx**2, rtol=1e-14)
+    for p in (x, w):  # per-parameter scaling, in place
+        p.grad.data *= 0.5
+    assert np.array_equal(x.grad.data, 0.5 * dx) and np.array_equal(w.grad.data, 0.5 * dw)
+
+
+@pytest.mark.parametrize("seed", ["constant", "leaf", "computed"])
+def test_create_graph_does_not_alias_the_seed(seed: str) -> None:
+    """backward(gradient=gv, create_graph=True) made gv itself the .grad of the root and of
+    every node it reached unchanged (through +): an edit of gv afterwards changed them.
+    Each gets its own copy, bit for bit (-0.0 and nan too), that still depends on gv as gv
+    did: a Value that requires grad is recorded (d a.grad / d gv is 1, as in PyTorch), a
+    computed one is dated as gv is (a change of its operand refuses both)."""
+    a, b = Value([1.0, 2.0, 3.0]), Value([3.0, 4.0, 5.0])
+    v = Value([1.0, -0.0, math.nan], requires_grad=seed != "constant")
+    gv = v * 1.0 if seed == "computed" else v
+    y = a + b
+    y.backward(gv, create_graph=True)
+    for node in (y, a, b):
+        assert node.grad is not gv and _bits(node.grad.data) == _bits(gv.data)
+        assert not np.may_share_memory(node.grad._data, gv._data)
+    assert a.grad is not b.grad and not np.may_share_memory(a.grad._data, b.grad._data)
+    if seed != "constant":
+        (dv,) = gradients((a.grad * Value([2.0, 3.0, 4.0], requires_grad=False)).sum(), [v])
+        assert dv.tolist() == [2.0, 3.0, 4.0]
+    cast(Array, gv.data)[0] = 50.0
+    assert a.grad.data[0] == y.grad.data[0] == b.grad.data[0] == 1.0
+
+
+@pytest.mark.parametrize("change", ["the seed's operand rebound", "the seed edited in place"])
+def test_a_gradient_copied_from_a_stale_seed_is_as_stale(change: str) -> None:
+    """A computed seed whose data no longer fits its operand (the operand rebound, or the
+    seed's array edited) refuses to be differentiated; the .grad copied from it must refuse
+    too, not read its old numbers silently (exp's rule reads its result)."""
+    v = Value([1.0, 2.0])
+    gv = v.exp()
+    if change == "the seed's operand rebound":
+        v.data = [5.0, 5.0]
+    else:
+        cast(Array, gv.data)[0] = 7.0
+    a = Value([3.0, 4.0])
+    (a + 0.0).backward(gv, create_graph=True)  # (a.grad: a copy of gv, through +)
+    for stale in (gv, a.grad):
+        with pytest.raises(RuntimeError, match=r"changed after the graph was recorded"):
+            gradients(stale.sum(), [v])
+
+
+def test_create_graph_gives_scalars_gradients_of_their_own() -> None:
+    """A scalar's .grad under create_graph is 0.0 + the gradient: a Value of its own."""
+    a, b = Value(1.0), Value(2.0)
+    gv = Value(-0.5)
+    (a + b).backward(gv, create_graph=True)
+    assert a.grad is not b.grad and a.grad is not gv and b.grad is not gv
+    a.grad.data *= 2.0
+    assert (a.grad.data, b.grad.data, gv.data) == (-1.0, -0.5, -0.5)
 
 
 def test_gradients_does_not_touch_grad() -> None:

@@ -1527,13 +1527,13 @@ FUSED_MUTATIONS = {
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
-    "recording inside no_grad()": ("right.requires_grad) and (\n" + " " * 16 +
+    "recording inside no_grad()": ("right._requires_grad) and (\n" + " " * 16 +
                                    "grad_mode.enabled or _recording()):",
-                                   "right.requires_grad):"),
+                                   "right._requires_grad):"),
     "an int operand": ("else float(other)  #", "else float(other) + 0.5  #"),
     "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
-    "a constant that needs a gradient": ("right.requires_grad = False",
-                                         "right.requires_grad = True"),
+    "a constant that needs a gradient": ("right._requires_grad = False",
+                                         "right._requires_grad = True"),
     "the result's gradient": ("grad = 0.0  # (the node's", "grad = 1.0  # (the node's"),
     "the result's gradient, a number operand": ("grad = 0.0\n" + " " * 12 + "# engine",
                                                "grad = 1.0\n" + " " * 12 + "# engine"),
@@ -1648,8 +1648,8 @@ FUSED_METHOD_MUTATIONS = {
     "a float's node only": ("if type(x) is not float:", "if False:"),
     "a float result only": ("if type(data) is not float:", "if False:"),
     "the operand": ("out._first = self", "out._first = None"),
-    "recording inside no_grad()": ("if self.requires_grad and (grad_mode.enabled or "
-                                   "_recording()):", "if self.requires_grad:"),
+    "recording inside no_grad()": ("if self._requires_grad and (grad_mode.enabled or "
+                                   "_recording()):", "if self._requires_grad:"),
     "the result's gradient": (" " * 12 + "grad = 0.0\n", " " * 12 + "grad = 1.0\n"),
     "an array, inline": ("data: Any = np.maximum(x, 0.0)", "data: Any = np.maximum(x, 0.1)"),
     "an array, inline, a replaced forward": ("(inline and type(x) is array",
@@ -1761,8 +1761,8 @@ APPLY_MUTATIONS = {
         "_saved_log_softmax = (weakref.ref(kept), log_probs)",
         "_saved_log_softmax = (weakref.ref(kept), log_probs * 1.001)",
         "cross_entropy"),
-    "recording inside no_grad()": ("if x.requires_grad and (grad_mode.enabled or "
-                                   "_recording()):", "if x.requires_grad:", "relu"),
+    "recording inside no_grad()": ("if x._requires_grad and (grad_mode.enabled or "
+                                   "_recording()):", "if x._requires_grad:", "relu"),
     "a node's params": ("out.params = params or no_params", "out.params = no_params", "sum"),
     "a tensor node's gradient": ("out._grad = 0.0 if type(data) is float else None",
                                  "out._grad = 0.0", "relu"),

@@ -155,7 +155,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     """
 
     __slots__ = ("__weakref__", "_changed", "_data", "_first", "_grad", "_mark", "_number",
-                 "_second", "label", "op", "params", "requires_grad")
+                 "_requires_grad", "_second", "label", "op", "params")
     __array_ufunc__ = _NumpyUfuncs()  # ``array * v``, ``np.exp(v)``: see `_NumpyUfuncs`
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -166,7 +166,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     _data: Data  # `.data` (storage.py: checked when set, watched for in-place changes)
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
     label: str
-    requires_grad: bool
+    _requires_grad: bool  # `requires_grad`, read by the passes without the property's call
     op: Primitive | None  # the primitive that computed this Value; None for a leaf
     params: Mapping[str, Any]  # the op's other arguments (an axis, an exponent, ...)
     # The operands (`parents`) are in slots, not a tuple: a tuple per node doubles the objects
@@ -184,11 +184,33 @@ class Value(NamedOperations, Storage, ArrayLike):
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"label must be a string; got {describe(label)}")
-        if type(requires_grad) is not bool and not isinstance(requires_grad, np.bool_):
-            raise TypeError(f"requires_grad must be True or False; got {describe(requires_grad)}")
-        init_slots(self, as_data(data), bool(requires_grad))
+        init_slots(self, as_data(data), _flag(requires_grad))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this Value: a leaf's flag (settable, as a parameter is
+        frozen or unfrozen); a computed Value's is True, and stays so.
+
+        >>> h = Value(2.0) * 3
+        >>> h.requires_grad = False  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        RuntimeError: requires_grad: cannot set it to False on an unlabelled Value (a scalar, ...
+        """
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:
+        flag = _flag(requires_grad)
+        if self.op is not None and not flag:  # (True: a computed Value requires grad already)
+            raise RuntimeError(
+                f"requires_grad: cannot set it to False on {changes.describe_value(self)}: only "
+                "a leaf's flag can change (a Value made by Value(...), not computed), and "
+                "backward() sends gradients through this one to its operands. For a constant "
+                "with its data, use .detach() (as PyTorch's var.detach())")
+        self._requires_grad = flag
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -263,11 +285,18 @@ class Value(NamedOperations, Storage, ArrayLike):
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands (pickle and
         deepcopy: pickling.py)."""
-        copy = init_slots(Value.__new__(Value), self._data, self.requires_grad, self.op,
+        copy = init_slots(Value.__new__(Value), self._data, self._requires_grad, self.op,
                           self.parents, self.params)
         copy.label, copy._grad = self.label, self._grad
         changes.share(self, copy)
         return copy
+
+
+def _flag(requires_grad: object) -> bool:
+    """`requires_grad` given to `Value` or set on one, checked: a bool (numpy's too)."""
+    if type(requires_grad) is not bool and not isinstance(requires_grad, np.bool_):
+        raise TypeError(f"requires_grad must be True or False; got {describe(requires_grad)}")
+    return bool(requires_grad)
 
 
 @functools.cache
@@ -283,7 +312,7 @@ def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | No
     """Fill every slot of a new Value."""
     value._data = data
     value.label = ""
-    value.requires_grad = requires_grad
+    value._requires_grad = requires_grad
     value.op = op
     value._first = parents[0] if 0 < len(parents) < 3 else None
     value._second = parents[1] if len(parents) == 2 else parents if len(parents) > 2 else None
@@ -335,7 +364,7 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
     parents = tuple(constant(arg) for arg in args)  # numbers and arrays become constants
     if changes.HANDED_OUT:  # arrays the user holds: compared, then sealed (see `changes`)
         changes.seal(*parents)
-    recorded = is_grad_enabled() and any(parent.requires_grad for parent in parents)
+    recorded = is_grad_enabled() and any(parent._requires_grad for parent in parents)
     if recorded:
         for parent in parents:  # its rule may read their data: watch it (see `changes`)
             changes.first_read(parent)
@@ -390,7 +419,7 @@ def topological_order(root: Value, *, constants: bool = False) -> list[Value]:
     stack = [root]
     while stack:
         for parent in stack.pop().parents:
-            if parent not in seen and (constants or parent.requires_grad):
+            if parent not in seen and (constants or parent._requires_grad):
                 seen.add(parent)
                 stack.append(parent)
     return sorted(seen, key=lambda node: node._number, reverse=True)
@@ -425,7 +454,7 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
             if _check_shares is not None:
                 _check_shares(node, g, shares)
             for parent, share in zip(node.parents, shares, strict=True):
-                if share is None or not parent.requires_grad:
+                if share is None or not parent._requires_grad:
                     continue
                 try:
                     share = sum_to_shape(share, parent.shape)
@@ -482,9 +511,39 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 def accumulate(node: Value, g: Any) -> None:
     """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
     if node._grad is None:  # a tensor's first gradient; each node owns its own array
-        node._grad = g.copy() if type(g) is np.ndarray else g
+        node._grad = g.copy() if type(g) is np.ndarray else \
+            _own_gradient(g) if isinstance(g, Value) else g
     else:
         node._grad = node._grad + g
+
+
+def _own_gradient(g: Value) -> Value:
+    """A recorded gradient of a node's own, equal to `g` bit for bit and differentiable as it
+    is, with an array of its own: a recorded pass sends one Value to several nodes (the
+    operands of +; a node and its operand, through +; the seed and the root), and an edit of
+    one's `.grad` (clipping, scaling) must not change another's, nor the caller's seed.
+
+    A computed `g` is twinned: a node of its op, operands and params, dated as `g` is (a
+    change of an operand since is seen as for `g`: changes.py), holding a copy of its array;
+    a picture shows the same graph. A constant is copied. A leaf that requires grad (a seed
+    the caller gave) is multiplied by 1.0, an identity that keeps -0.0 and nan, recorded so
+    that the gradient still depends on it (as PyTorch's copy of it).
+    """
+    data = g._data
+    if type(data) is not np.ndarray:
+        return g  # (a float: nothing to edit in place)
+    if g.op is not None:
+        own = init_slots(Value.__new__(Value), data.copy(), g._requires_grad, g.op, g.parents,
+                         g.params)
+        own._number = g._number
+        if hasattr(g, "_changed"):
+            own._changed = g._changed
+    elif not g._requires_grad:
+        own = init_slots(Value.__new__(Value), data.copy(), False)
+    else:
+        return g * 1.0
+    own.label = g.label
+    return own
 
 
 # ---- 5. Gradients, captured (and `grad`, the same as a function: functional.py) -----------

@@ -111,7 +111,7 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
     checked; how a broadcast gradient is summed back); `check` raises if data the graph needs
     changed since it was recorded (`changes.check`).
     """
-    if gradient is None and type(root._data) is float and root.requires_grad:
+    if gradient is None and type(root._data) is float and root._requires_grad:
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
     else:
         seed = initial_gradient(root, gradient)
@@ -167,16 +167,16 @@ def _collect(root: Value) -> list[Value]:
         if a is None:  # a leaf, or three operands or more, all of them in _second
             if b is not None:
                 for parent in b:
-                    if parent._mark is None and parent.requires_grad:
+                    if parent._mark is None and parent._requires_grad:
                         parent._mark = pending
                         push(parent)
                         add(parent)
             continue
-        if b is not None and b._mark is None and b.requires_grad:
+        if b is not None and b._mark is None and b._requires_grad:
             b._mark = pending
             push(b)
             add(b)
-        if a._mark is None and a.requires_grad:
+        if a._mark is None and a._requires_grad:
             a._mark = pending
             push(a)
             add(a)
@@ -653,8 +653,8 @@ class Unrolled:
             out._data = data
             out.label = ""
             if prim is not None and (grad_mode.enabled or _recording()) and (
-                    first.requires_grad or (second is not None and second.requires_grad)):
-                out.requires_grad = True
+                    first._requires_grad or (second is not None and second._requires_grad)):
+                out._requires_grad = True
                 out.op = prim
                 out._first = first
                 out._second = second
@@ -662,7 +662,7 @@ class Unrolled:
                 if _graph is None and type(data) is float and type(first._data) is float:
                     _watch(out)  # (a scalar graph: the policy; a tensor's loss starts none)
             else:
-                out.requires_grad = False
+                out._requires_grad = False
                 out.op = None
                 out._first = out._second = None
                 out.params = no_params
@@ -686,7 +686,7 @@ class Unrolled:
             x = args[0]
             if handed_out:
                 seal(x)
-            if x.op is None and x.requires_grad and (grad_mode.enabled or _recording()) and \
+            if x.op is None and x._requires_grad and (grad_mode.enabled or _recording()) and \
                     getattr(x, "_changed", 0) == unread:
                 first_read(x)  # (its rule may read its data: see `changes`; before the
                 # forward, so that a view of its array, a reshape's say, is read-only too)
@@ -719,15 +719,15 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if x.requires_grad and (grad_mode.enabled or _recording()):
-                out.requires_grad = True
+            if x._requires_grad and (grad_mode.enabled or _recording()):
+                out._requires_grad = True
                 out.op = prim
                 out._first = x
                 out.params = params or no_params
                 if _graph is None and type(data) is float and type(z) is float:
                     _watch(out)  # (a scalar graph: the policy; a tensor's loss starts none)
             else:
-                out.requires_grad = False
+                out._requires_grad = False
                 out.op = out._first = None
                 out.params = no_params
                 if type(data) is array:  # a constant's array: a view copied (a reshape of
@@ -760,7 +760,7 @@ class Unrolled:
             out: Value = new(cls)
             out._data = x if kind is not array else operand(x)
             out.label = ""
-            out.requires_grad = False
+            out._requires_grad = False
             out.op = out._first = out._second = None
             out.params = no_params
             out._grad = 0.0 if kind is not array else None
@@ -786,7 +786,7 @@ class Unrolled:
                 seal(left, right)
             if (left.op is None or right.op is None) and (
                     grad_mode.enabled or _recording()) and (
-                    left.requires_grad or right.requires_grad):
+                    left._requires_grad or right._requires_grad):
                 # a leaf operand: its rule may read its data (see `changes`), but add's reads
                 # none, and matmul's reads one operand only for the other's gradient: none
                 # for plain data (a numpy batch: no Value whose requires_grad could be
@@ -821,16 +821,16 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (left.requires_grad or right.requires_grad) and (
+            if (left._requires_grad or right._requires_grad) and (
                     grad_mode.enabled or _recording()):
-                out.requires_grad = True
+                out._requires_grad = True
                 out.op = prim
                 out._first = left
                 out._second = right
                 if _graph is None and type(data) is float and type(x) is float:
                     _watch(out)  # (a scalar graph: the policy; not a vector's dot product)
             else:
-                out.requires_grad = False
+                out._requires_grad = False
                 out.op = out._first = out._second = None
             out.params = no_params
             out._grad = 0.0 if type(data) is float else None
@@ -904,7 +904,7 @@ class Unrolled:
                 right = new(cls)
                 right._data = c
                 right.label = ""
-                right.requires_grad = False
+                right._requires_grad = False
                 right.op = right._first = right._second = None
                 right.params = no_params
                 right._grad = 0.0
@@ -913,9 +913,9 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if (self.requires_grad or right.requires_grad) and (
+            if (self._requires_grad or right._requires_grad) and (
                     grad_mode.enabled or _recording()):
-                out.requires_grad = True
+                out._requires_grad = True
                 out.op = prim
                 if reflected:
                     out._first, out._second = right, self
@@ -924,7 +924,7 @@ class Unrolled:
                 if _graph is None and type(data) is float:
                     _watch(out)
             else:
-                out.requires_grad = False
+                out._requires_grad = False
                 out.op = out._first = out._second = None
             out.params = no_params
             out._grad = grad
@@ -978,14 +978,14 @@ class Unrolled:
             out: Value = new(cls)
             out._data = data
             out.label = ""
-            if self.requires_grad and (grad_mode.enabled or _recording()):
-                out.requires_grad = True
+            if self._requires_grad and (grad_mode.enabled or _recording()):
+                out._requires_grad = True
                 out.op = prim
                 out._first = self
                 if _graph is None and type(data) is float:
                     _watch(out)
             else:
-                out.requires_grad = False
+                out._requires_grad = False
                 out.op = out._first = None
             out._second = None
             out.params = no_params

@@ -71,7 +71,7 @@ class _GraphTable:
                  if isinstance(node._grad, Value) and id(node._grad) in index]
         linked = {i for i, _ in grads}
         rows = [(node._data, None if i in linked else node._grad, node.label,
-                 node.requires_grad, node.op, dict(node.params),
+                 node._requires_grad, node.op, dict(node.params),
                  tuple(index.get(id(p), p) for p in node.parents),
                  is_read(node),  # (whether a rule may read it: changes.py)
                  *(() if type(node) is Value else (type(node),)))  # (a subclass's leaf)
