@@ -9,6 +9,7 @@ from typing import Any
 
 import micrograd.engine
 import micrograd.nn
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
@@ -131,6 +132,37 @@ def test_a_neuron_given_the_wrong_number_of_inputs_says_how_many() -> None:
     random.seed(0)
     theirs = micrograd.nn.Neuron(3)
     assert neuron(iter([1.0, 2.0, 3.0])).data == theirs(iter([1.0, 2.0, 3.0])).data
+
+
+BATCH = np.array([[1.0, 2.0], [0.0, -1.0]])
+
+
+@pytest.mark.parametrize(("batch", "given"), [
+    (BATCH, r"ndarray of shape \(2, 2\)"),  # (as many samples as inputs: silently mixed)
+    (np.vstack([BATCH, BATCH[:1]]), r"ndarray of shape \(3, 2\)"),  # ("got 3": 3 samples)
+    (BATCH.tolist(), r"\[\[1.0, 2.0\], \[0.0, -1.0\]\] \(type list\)"),
+    (ours_engine.Value(BATCH), r"Value of shape \(2, 2\)"),
+    ([[1.0, 2.0], [3.0]], r"\[\[1.0, 2.0\], \[3.0\]\] \(type list\)"),
+])
+def test_a_neuron_given_a_batch_says_it_takes_one_sample(batch: Any, given: str) -> None:
+    random.seed(6)
+    model = ours_nn.MLP(2, [4, 1])
+    with pytest.raises(ValueError, match=r"^ReLUNeuron\(2\) takes 2 inputs, one per weight: one "
+                                         r"sample, a flat list of 2 numbers or scalar Values; "
+                                         rf"got {given}, whose items are not all numbers \(a "
+                                         r"batch .* one sample at a time"):
+        model(batch)
+
+
+def test_a_neuron_takes_one_sample_in_every_form_micrograd_users_give_it() -> None:
+    random.seed(6)
+    ours = ours_nn.MLP(2, [4, 3])
+    random.seed(6)
+    theirs = micrograd.nn.MLP(2, [4, 3])
+    expected = [o.data for o in theirs([1.0, -2.0])]
+    for sample in ([1.0, -2.0], (1, -2), np.array([1.0, -2.0]), [np.float32(1.0), np.int64(-2)],
+                   [ours_engine.Value(1.0), -2.0], ours_engine.Value(np.array([1.0, -2.0]))):
+        assert [o.data for o in ours(sample)] == expected, sample
 
 
 def test_micrograds_way_of_adding_an_op_is_refused_with_the_way_that_works() -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PathLike", "Seed", "file_name", "plural", "positive_int", "random_generator"]
+__all__ = ["PathLike", "Seed", "file_name", "plural", "positive_int", "random_generator",
+           "redefined"]
 
 Seed = int | np.random.Generator | None
 """A seed: an int, a Generator (used as it is), or None (numpy's global random state)."""
@@ -75,3 +76,8 @@ def positive_int(n: Any, what: str) -> int:
 def plural(count: int, noun: str) -> str:
     """``"1 epoch"``, ``"2 epochs"``: `count` and `noun`, with an s unless `count` is 1."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def redefined(cls: type, base: type, names: tuple[str, ...]) -> list[str]:
+    """Which of the methods `names` (those that compute an output) `cls` redefines from `base`."""
+    return [name for name in names if getattr(cls, name, None) is not getattr(base, name, None)]

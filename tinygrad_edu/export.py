@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu._common import PathLike
+from tinygrad_edu._common import PathLike, redefined
 from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, name_of
 from tinygrad_edu.data import Array
 from tinygrad_edu.micrograd import nn as micrograd_nn
@@ -124,17 +124,12 @@ def _activation_name(function: Callable[..., Any], where: str) -> str:
         f"only by name ({', '.join(ACTIVATIONS)}), e.g. MLP(..., activation='tanh')")
 
 
-def _redefined(cls: type, base: type, names: tuple[str, ...]) -> list[str]:
-    """Which of the methods `names` (those that compute an output) `cls` redefines from `base`."""
-    return [name for name in names if getattr(cls, name, None) is not getattr(base, name, None)]
-
-
 def _check_class(obj: Any, base: type, names: tuple[str, ...], what: str) -> None:
     """A TypeError unless `obj` is a `base` whose class keeps `base`'s methods `names`: a
     subclass that computes its own output is not the chain of dense layers export writes."""
     if not isinstance(obj, base):
         raise TypeError(f"{what} is {type(obj).__name__}, not a {base.__module__}.{base.__name__}")
-    changed = _redefined(type(obj), base, names)
+    changed = redefined(type(obj), base, names)
     if changed:
         raise TypeError(
             f"{what} is {type(obj).__name__}, a subclass of {base.__module__}.{base.__name__} "
@@ -365,7 +360,7 @@ TORCH_COMPUTE = ("forward", "__call__", "_call_impl")
 def _check_torch_module(module: Any, kind: type, where: str) -> None:
     """A ValueError if `module`, a `kind`, computes something else: its class redefines
     forward, or hooks on it change its input or output."""
-    changed = _redefined(type(module), kind, TORCH_COMPUTE)
+    changed = redefined(type(module), kind, TORCH_COMPUTE)
     hooks = [name for name in ("_forward_pre_hooks", "_forward_hooks")
              if getattr(module, name, None)]
     if changed or hooks:

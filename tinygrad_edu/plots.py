@@ -26,10 +26,14 @@ from typing import Any, NoReturn, Protocol
 
 import numpy as np
 
+from tinygrad_edu import nn
+from tinygrad_edu._common import plural, redefined
 from tinygrad_edu.activations import ACTIVATIONS, activation_names, name_of
 from tinygrad_edu.data import Array, Labels, class_indices
 from tinygrad_edu.engine import Value, no_grad
+from tinygrad_edu.grad_mode import enable_grad
 from tinygrad_edu.kernels import is_number
+from tinygrad_edu.micrograd import nn as micrograd_nn
 
 __all__ = [
     "CLASS_COLORS",
@@ -94,8 +98,7 @@ def require_matplotlib() -> Any:
 def _scores(model: Any, points: Array) -> Array:
     """The model's raw output for each row of `points`, as a float array of shape (n,) or
     (n, classes); a ValueError says what else the model gave."""
-    with no_grad():
-        out = model(points)
+    out = model_outputs(model, points, "grid_predictions")
     data = out.data if isinstance(out, Value) else out
     try:
         scores = np.asarray(data, dtype=np.float64)
@@ -183,38 +186,155 @@ def activation_name(activation: Any) -> str | None:
     return name_of(activation)
 
 
-def output_activation(model: Any) -> tuple[bool, Any]:
-    """Whether `model` has an output activation (the ``activation`` of its last layer, or its
-    own for a `Neuron` or a `Layer`), and that activation; a model without one (a plain
-    callable, a micrograd MLP) gives scores that are logits."""
-    last = model.layers[-1] if hasattr(model, "layers") and model.layers else model
-    return hasattr(last, "activation"), getattr(last, "activation", None)
+LIBRARY_MODELS: dict[type, tuple[str, ...]] = {
+    nn.MLP: ("forward", "__call__"), nn.Layer: ("forward", "transform", "__call__"),
+    nn.Neuron: ("forward", "__call__"), nn.NeuronView: ("__call__",),
+    micrograd_nn.MLP: ("__call__",), micrograd_nn.Layer: ("__call__",),
+    micrograd_nn.Neuron: ("__call__",)}
+"""The library's models, whose structure says what their output is, and the methods whose
+redefinition (in a subclass) would change what they compute."""
+SCORE_OPS = frozenset({"add", "sub", "neg", "mul", "matmul", "sum"})
+"""Operations that end an affine map (``x @ W + b``, a weighted sum, a scaling): what they give
+is a logit or a score, whose class switches at 0."""
+VIEW_OPS = frozenset({"reshape", "transpose", "getitem", "broadcast_to"})
+"""Operations that only move an output's numbers (squeeze, flatten, ``[:, 0]``, ...)."""
 
 
-def decision_threshold(model: Any) -> float:
+def _library_model(model: Any) -> bool:
+    """Whether `model` is one of `LIBRARY_MODELS` that computes its output as its class does."""
+    return any(isinstance(model, base) and not redefined(type(model), base, names)
+               for base, names in LIBRARY_MODELS.items())
+
+
+def _structural_activation(model: Any) -> tuple[bool, Any]:
+    """Whether `model`'s structure tells its output activation (`_library_model`), and that
+    activation: its last layer's (a `Neuron`'s or a `Layer`'s own; a layer's for one of its
+    neurons); None (linear) for a micrograd model, whose neurons are ReLU or linear, both 0
+    where the logit is 0."""
+    if isinstance(model, nn.MLP) and model.layers:  # (its forward calls each layer's transform)
+        return _structural_activation(model.layers[-1]) if _library_model(model) else (False, None)
+    if not _library_model(model):
+        return False, None
+    if isinstance(model, nn.NeuronView):
+        return True, model.layer.activation
+    return True, getattr(model, "activation", None)
+
+
+def output_activation_name(model: Any, sample: Any = None) -> str:
+    """The name in `ACTIVATIONS` of what gives one-output `model`'s output (``"identity"`` for a
+    logit or a score), or a ValueError that asks for ``threshold=`` where it is unknown.
+
+    A library model (`LIBRARY_MODELS`) tells it by its structure: its last layer's
+    activation, unless that is a callable of the user's own. Any other model (a `Module` of
+    the user's own, a function) is run on `sample`, one sample of its input, with its graph
+    recorded, and the last operation of its output tells (views skipped): one of the
+    library's activations names itself, an affine operation (`SCORE_OPS`) gives a score.
+    Another operation, or none recorded, leaves it unknown. A function that gives numbers,
+    not a Value, gives logits or scores (as `grid_predictions` documents).
+    """
+    who = getattr(model, "__name__", type(model).__name__)  # (a function's own name)
+    known, activation = _structural_activation(model)
+    if known:
+        name = activation_name(activation)
+        if name is None:
+            raise ValueError(
+                f"the output activation of {who} is {activation!r}, a callable that is not "
+                f"one of the library's activations, so where its output switches class is "
+                f"unknown; {_ASK_THRESHOLD}, or give the activation by name (e.g. "
+                f"output_activation=\"sigmoid\")")
+        return name
+    if sample is None:
+        raise ValueError(f"{who} is not one of the library's models: where its output switches "
+                         f"class is read from its output for a sample of its input; give one")
+    first = sample if np.ndim(sample) == 1 else sample[0]  # (the first row of a batch)
+    with enable_grad():  # (a graph for one sample, let go on return)
+        out = model(first.tolist()) if takes_one_sample(model) else model(sample)
+    if isinstance(out, list | tuple) and len(out) == 1:  # (a micrograd layer of one neuron)
+        out = out[0]
+    if not isinstance(out, Value):
+        return "identity"
+    node = out
+    while node.op is not None and node.op.name in VIEW_OPS:
+        node = node.parents[0]
+    if node.op is None:
+        raise ValueError(f"the output of {who} records no operation (made under no_grad, or "
+                         f"from parameters that need no gradient), so what it is (a logit, a "
+                         f"probability) and where it switches class are unknown; "
+                         f"{_ASK_THRESHOLD}")
+    if node.op.name in ACTIVATIONS:
+        return node.op.name
+    if node.op.name in SCORE_OPS:
+        return "identity"
+    raise ValueError(f"the output of {who} is made by {node.op.name!r} (its last operation), "
+                     f"neither one of the library's activations nor an affine one (+, @, ...), "
+                     f"so where it switches class is unknown; {_ASK_THRESHOLD}")
+
+
+_ASK_THRESHOLD = ("pass threshold= (the output above which the class is 1, e.g. 0.5 for a "
+                  "probability, 0 for a logit)")
+"""What a one-output model whose threshold is unknown is asked for, in an error message."""
+
+
+def decision_threshold(model: Any, sample: Any = None) -> float:
     """Where a one-output model's output switches class: the output of its activation at
-    logit 0, so that class 1 is a positive logit whatever the activation: 0.5 for a sigmoid
-    (or step) output, which is already a probability, log 2 for softplus, and 0 for a logit,
-    a score or any other of the library's activations.
+    logit 0 (`output_activation_name`; `sample` is one sample of its input, needed for a model
+    that is not the library's), so that class 1 is a positive logit whatever the activation:
+    0.5 for a sigmoid (or step) output, which is already a probability, log 2 for softplus,
+    and 0 for a logit, a score or any other of the library's activations.
 
-    An output activation that is a callable of the user's own (a lambda, say) has no known
-    threshold: a `ValueError` says to pass ``threshold=`` to `predict`, `accuracy` or
+    Where the activation is unknown (a callable of the user's own, a last operation that is
+    no activation), a `ValueError` says to pass ``threshold=`` to `predict`, `accuracy` or
     `grid_predictions` (or to give the activation by name).
 
     >>> from tinygrad_edu.nn import MLP
     >>> decision_threshold(MLP(2, [3, 1])), decision_threshold(MLP(2, [1], "relu", "sigmoid"))
     (0.0, 0.5)
     """
-    has_one, activation = output_activation(model)
-    name = activation_name(activation) if has_one else "identity"
-    if name is None:
-        raise ValueError(
-            f"the output activation of {type(model).__name__} is {activation!r}, a callable "
-            f"that is not one of the library's activations, so where its output switches "
-            f"class is unknown; pass threshold= (the output above which the class is 1, e.g. "
-            f"0.5 for a probability, 0 for a logit), or give the activation by name "
-            f"(e.g. output_activation=\"sigmoid\")")
-    return _THRESHOLDS.get(name, 0.0)
+    return _THRESHOLDS.get(output_activation_name(model, sample), 0.0)
+
+
+def takes_one_sample(model: Any) -> bool:
+    """Whether `model` is called on one sample at a time, a flat list of numbers (a model of
+    `tinygrad_edu.micrograd`: micrograd's neurons read their inputs one by one), rather than
+    on a batch (a 2-D array, one row a sample)."""
+    return isinstance(model, micrograd_nn.Module)
+
+
+def model_outputs(model: Any, X: Array, who: str) -> Any:
+    """`model`'s output for `X` (one sample, 1-D, or a batch, 2-D), recording no graph: one
+    call, or, for a model that `takes_one_sample`, one call per row, the outputs of the rows
+    stacked into a float array of shape (n,) (one output a row) or (n, outputs)."""
+    with no_grad():
+        if not takes_one_sample(model):
+            return model(X)
+        if X.ndim == 1:
+            return _sample_outputs(model, X, who, 0)
+        rows = [_sample_outputs(model, row, who, i) for i, row in enumerate(X)]
+    odd = next((i for i, row in enumerate(rows) if row.shape != rows[0].shape), None)
+    if odd is not None:
+        raise ValueError(f"{who}: {type(model).__name__} gave {_outputs(rows[0])} for sample 0 "
+                         f"but {_outputs(rows[odd])} for sample {odd}; a model gives every "
+                         f"sample as many")
+    return np.array(rows, dtype=np.float64)
+
+
+def _sample_outputs(model: Any, sample: Array, who: str, index: int) -> Array:
+    """The output of a model that takes one sample, for `sample` (the `index`-th), as a float
+    array: of shape () for a number or a scalar Value, (k,) for a list of k."""
+    out = model(sample.tolist())
+    parts = out if isinstance(out, list | tuple) else [out]
+    numbers = [part.data if isinstance(part, Value) else part for part in parts]
+    if not all(is_number(number) for number in numbers):
+        raise ValueError(f"{who}: {type(model).__name__} takes one sample at a time and should "
+                         f"give a number or a scalar Value, or a list of them (one per output); "
+                         f"for sample {index} it gave {_described(out)}")
+    outputs = np.array(numbers, dtype=np.float64)
+    return outputs if isinstance(out, list | tuple) else outputs.reshape(())
+
+
+def _outputs(row: Array) -> str:
+    """How many outputs a sample's `row` holds, for an error message."""
+    return "one output" if row.ndim == 0 else plural(len(row), "output")
 
 
 def predicts_classes(model: Any) -> bool:
@@ -251,9 +371,11 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
     callable giving one score per point (a logit: class 1 where it is > 0, with probability
     σ(score)) or one score per class (class = argmax, probability from the softmax).
     A one-output model's class is 1 where its output is above `decision_threshold` (0.5 for a
-    sigmoid output, which is then the probability itself), or above `threshold` when it is
-    given (needed for an output activation of the user's own: then no probability is given,
-    its scale being unknown).
+    sigmoid output, which is then the probability itself; see `output_activation_name` for
+    how it is known), or above `threshold` when it is given (needed where the output's kind is
+    unknown, e.g. an output activation of the user's own: then no probability is given, its
+    scale being unknown). A model of `tinygrad_edu.micrograd`, which takes one sample per
+    call, is called on each grid point.
     An axis on which all points share one value is given the other axis's spread (a single
     point: its own magnitude, at least 1). A model output that is nan somewhere, or classes
     that are not indices 0, 1, 2, ..., are refused with a ValueError, never drawn as class 0.
@@ -313,12 +435,12 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
                 classes = (outputs > threshold).astype(np.int64)
             else:
                 try:
-                    natural = decision_threshold(model)
-                except ValueError as error:  # an output activation of the user's own
+                    name = output_activation_name(model, points[:1])
+                except ValueError as error:  # an output whose kind is unknown
                     raise ValueError(f"grid_predictions: {error}") from None
+                natural = _THRESHOLDS.get(name, 0.0)
                 classes = (outputs > natural).astype(np.int64)
-                _, activation = output_activation(model)
-                if activation_name(activation) in PROBABILITY_OUTPUTS:
+                if name in PROBABILITY_OUTPUTS:
                     p1 = np.clip(outputs, 0.0, 1.0)  # the output is the probability itself
                 else:  # σ(output − threshold) without overflow: σ(logit) for a logit
                     p1 = 0.5 * (1.0 + np.tanh(0.5 * (outputs - natural)))
@@ -343,17 +465,17 @@ def plot_decision_boundary(
     """Draw a 2-input classifier's decision regions, its boundary, and the data points.
 
     `model` is an `MLP` (one output: a logit, class 1 where it is > 0; several outputs: the
-    argmax), a `Neuron`, a `Perceptron` (its ``predict``) or any callable from an (n, 2) array to
-    scores. The background is shaded by the probability the model gives the class it predicts
-    (``shade="probability"``, when it gives scores and there are two classes, 0 and 1, the
-    one predicted always the likelier) or flat per class (``shade="class"``, and otherwise);
-    the boundary is a black line; the points are coloured and shaped by their label `y` (class
-    indices 0, 1, 2, ...: each class has its own colour, marker and shade, as `CLASS_COLORS`
-    and `CLASS_MARKERS` say), each class in `y` named once in the legend (``ax.legend()``):
-    ``labels[k]`` or "class k". Returns
-    the matplotlib ``Axes`` (a new pyplot figure's when `ax` is None). `threshold` is passed
-    to `grid_predictions` (a one-output model whose output activation is a callable of the
-    user's own needs it).
+    argmax), a `Neuron`, a `Perceptron` (its ``predict``), a micrograd model (called on each
+    point) or any callable from an (n, 2) array to scores. The background is shaded by the
+    probability the model gives the class it predicts (``shade="probability"``, when it gives
+    scores and there are two classes, 0 and 1, the one predicted always the likelier) or flat
+    per class (``shade="class"``, and otherwise); the boundary is a black line; the points are
+    coloured and shaped by their label `y` (class indices 0, 1, 2, ...: each class has its own
+    colour, marker and shade, as `CLASS_COLORS` and `CLASS_MARKERS` say), each class in `y`
+    named once in the legend (``ax.legend()``): ``labels[k]`` or "class k". Returns the
+    matplotlib ``Axes`` (a new pyplot figure's when `ax` is None). `threshold` is passed to
+    `grid_predictions` (a one-output model whose output's kind is unknown needs it: an output
+    activation of the user's own, say).
     """
     require_matplotlib()
     from matplotlib.colors import LinearSegmentedColormap

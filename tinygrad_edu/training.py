@@ -38,6 +38,7 @@ from tinygrad_edu.plots import (
     checked_threshold,
     decision_threshold,
     lowest_loss_epoch,
+    model_outputs,
     predicts_classes,
     refuse_threshold,
 )
@@ -124,8 +125,7 @@ def _classes(model: Any, X: Any, threshold: float | None,
         return class_indices([given] if one and np.ndim(given) == 0 else given,
                              f"{who}: {type(model).__name__}.predict", "its classes",
                              n=samples, signs=False), None, one
-    with no_grad():
-        out = model(array)
+    out = model_outputs(model, array, who)
     scores = np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
     samples = 1 if one else len(array)
     if one:  # one sample: its outputs, or its one output
@@ -149,21 +149,30 @@ def _classes(model: Any, X: Any, threshold: float | None,
         if threshold is not None:
             refuse_threshold(who, model, scores.shape[1])
         return scores.argmax(axis=1), scores.shape[1], one
+    if not samples:  # (nothing to classify, nor to look at for a threshold)
+        return np.zeros(0, dtype=np.int64), 2, one
     try:
-        cut = decision_threshold(model) if threshold is None else threshold
-    except ValueError as error:  # an output activation of the user's own
+        cut = decision_threshold(model, array if one else array[:1]) if threshold is None \
+            else threshold
+    except ValueError as error:  # an output whose kind is unknown
         raise ValueError(f"{who}: {error}") from None
     return (scores[:, 0] > cut).astype(np.int64), 2, one
 
 
 def predict(model: Any, X: Any, *, threshold: float | None = None) -> Labels:
     """The class `model` gives each row of `X`: the argmax of several outputs, or 1 where its
-    single output is above `threshold`, else 0. No graph is recorded.
+    single output is above `threshold`, else 0. No graph is kept.
 
     `threshold` defaults to `plots.decision_threshold` (0 for a logit or a score, 0.5 for a
-    sigmoid output); an output activation that is a callable of your own (not one of the
-    library's) needs it given. A `Perceptron` (or any model with ``predict`` and no
-    ``forward``) gives its classes itself. A 1-D `X` is one sample, as for the model itself:
+    sigmoid output). The library's models (`nn`'s, micrograd's) tell their output activation
+    by their structure; one that is a callable of your own needs `threshold` given. Any other
+    model (a `Module` of your own, a function) tells it by the last operation of its output,
+    recorded for one sample: a sigmoid, or ``x @ W + b`` (a logit); where that tells nothing
+    (an ``exp``, a sigmoid written out by hand, no recorded operation), a ValueError asks for
+    `threshold`. A function that gives numbers, not a Value, gives logits or scores.
+    A `Perceptron` (or any model with ``predict`` and no ``forward``) gives its classes
+    itself; a model of `tinygrad_edu.micrograd`, which takes one sample per call (a list of
+    numbers), is called on each row. A 1-D `X` is one sample, as for the model itself:
     its class comes as a 0-d array (``int(predict(model, x))``), without the batch axis.
     An output that is nan (training diverged) has no class: a `ValueError` says so.
 
@@ -273,10 +282,10 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
         raise ValueError(f"evaluate: no samples (X of shape {np.shape(X)}, y of shape "
                          f"{np.shape(y)}); a loss and an accuracy over no samples are "
                          "undefined")
+    logits = model_outputs(model, np.asarray(X, dtype=np.float64), "evaluate")
     with no_grad():
-        logits = model(np.asarray(X, dtype=np.float64))
         loss = float(cross_entropy(logits, y).data)
-    predicted = np.asarray(logits.data).argmax(axis=-1)
+    predicted = np.asarray(logits.data if isinstance(logits, Value) else logits).argmax(axis=-1)
     return loss, float(np.mean(predicted == np.asarray(y)))
 
 

@@ -17,6 +17,8 @@ import random
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tinygrad_edu.data import describe
+from tinygrad_edu.kernels import is_number
 from tinygrad_edu.micrograd.engine import Value
 
 __all__ = ["MLP", "Layer", "Module", "Neuron", "Value"]
@@ -34,7 +36,12 @@ class Module:
 
 
 class Neuron(Module):
-    """``act = sum(w_i · x_i) + b``, then ReLU unless ``nonlin=False`` (a linear neuron)."""
+    """``act = sum(w_i · x_i) + b``, then ReLU unless ``nonlin=False`` (a linear neuron).
+
+    Its input `x` is one sample: `nin` numbers or scalar Values (a list, a 1-D array). A batch
+    (a 2-D array, a list of rows) is refused, as is another number of inputs: micrograd's zip
+    would pair weight i with sample i, or drop inputs.
+    """
 
     def __init__(self, nin: int, nonlin: bool = True) -> None:
         self.w = [Value(random.uniform(-1, 1)) for _ in range(nin)]
@@ -44,16 +51,40 @@ class Neuron(Module):
     def __call__(self, x: Iterable[Any]) -> Any:
         inputs = list(x)
         if len(inputs) != len(self.w):  # (micrograd's zip would drop the extra weights or inputs)
-            raise ValueError(f"{self!r} takes {len(self.w)} inputs, one per weight; "
-                             f"got {len(inputs)}")
-        act = sum((wi * xi for wi, xi in zip(self.w, inputs, strict=True)), self.b)
+            raise ValueError(self._refusal(x, inputs))
+        try:
+            act = sum((wi * xi for wi, xi in zip(self.w, inputs, strict=True)), self.b)
+        except (TypeError, ValueError):
+            if _all_scalars(inputs):
+                raise
+            raise ValueError(self._refusal(x, inputs)) from None
+        if type(act.data) is not float:  # (rows of a batch: weight i times sample i)
+            raise ValueError(self._refusal(x, inputs))
         return act.relu() if self.nonlin else act
+
+    def _refusal(self, x: Any, inputs: list[Any]) -> str:
+        """Why `x` (read as `inputs`) is not an input of this neuron: the wrong number of
+        inputs, or a batch of samples (a 2-D array, a list of rows) rather than one."""
+        expected = f"{self!r} takes {len(self.w)} inputs, one per weight"
+        if _all_scalars(inputs):
+            return f"{expected}; got {len(inputs)}"
+        shape = getattr(x, "shape", None)
+        given = describe(x) if shape is None else f"{type(x).__name__} of shape {shape}"
+        return (f"{expected}: one sample, a flat list of {len(self.w)} numbers or scalar "
+                f"Values; got {given}, whose items are not all numbers (a batch of samples "
+                f"goes through micrograd's models one sample at a time: "
+                f"[model(row) for row in X])")
 
     def parameters(self) -> list[Value]:
         return [*self.w, self.b]
 
     def __repr__(self) -> str:
         return f"{'ReLU' if self.nonlin else 'Linear'}Neuron({len(self.w)})"
+
+
+def _all_scalars(inputs: list[Any]) -> bool:
+    """Whether every input is a number or a scalar Value: the features of one sample."""
+    return all(is_number(xi) or (isinstance(xi, Value) and xi.ndim == 0) for xi in inputs)
 
 
 class Layer(Module):
