@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from tinygrad_edu.kernels import FLOAT_ERRORS, OpError, shape_of
+from tinygrad_edu.kernels import FLOAT_ERRORS, NUMPY_ALARMS, OpError, shape_of
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Data: TypeAlias = "float | Array"
@@ -333,6 +333,9 @@ def forward_data(name: str, forward: Callable[..., Any], datas: Sequence[Any],
         data = forward(*datas, **params)
     except OpError:
         raise
+    except NUMPY_ALARMS:
+        with np.errstate(all="ignore"):
+            data = forward(*datas, **params)
     except (*FLOAT_ERRORS, TypeError) as error:
         if not (all(type(d) is float for d in datas) and isinstance(error, FLOAT_ERRORS)):
             shapes = " and ".join(str(shape_of(d)) for d in datas)

@@ -75,6 +75,7 @@ import numpy as np
 from tinygrad_edu import grad_mode
 from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
+    NUMPY_ALARMS,
     GradientShapeError,
     cross_entropy,
     log_softmax,
@@ -700,7 +701,7 @@ class Unrolled:
                     data = nll(log_probs, **params)
                 else:
                     data = prim.forward(z, **params)
-            except (*FLOAT_ERRORS, TypeError):
+            except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
                 return reference(prim, *args, **params)  # (IEEE results, or why not)
             if log_probs is not None:
                 kept = node(data, prim, x, None, params)
@@ -806,11 +807,14 @@ class Unrolled:
             if (type(x) is array and type(y) is array and x.ndim == 2 and y.ndim == 2
                     and x.shape[1] == y.shape[0]
                     and (_INLINE_RULES or _inline_rules(registry)).get(prim) == _MATMUL):
-                data = x @ y  # two matrices that align: all of matmul's checks, in one
+                try:
+                    data = x @ y  # two matrices that align: all of matmul's checks, in one
+                except NUMPY_ALARMS:
+                    return reference(prim, a, b)  # (IEEE results, silently)
             else:
                 try:
                     data = prim.forward(x, y)
-                except (*FLOAT_ERRORS, TypeError):
+                except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
                     return reference(prim, a, b)  # (IEEE results, or an error that says why)
                 if type(data) is array:  # (_is_tensor(data), inlined)
                     if data.dtype is not _FLOAT64 or not data.ndim:
@@ -882,7 +886,7 @@ class Unrolled:
                         # operand, so none is marked as read (see `operator`)
                         try:
                             data = forward(y, x) if reflected else forward(x, y)
-                        except (*FLOAT_ERRORS, TypeError):
+                        except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
                             pass  # (shapes that do not broadcast: `operator` says so)
                     if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:
                         x = y = None  # (the arrays let go: `changes.viewed` counts holders)

@@ -36,6 +36,10 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu
 
 # Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
 FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+# numpy raises these there when the program asks it to (``np.seterr(all="raise")``, or
+# warnings made errors by a filter set after the package's); the operation is then redone
+# with numpy's errors off, so that a tensor gives its IEEE result as silently as a float
+NUMPY_ALARMS = (FloatingPointError, RuntimeWarning)
 
 
 def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],

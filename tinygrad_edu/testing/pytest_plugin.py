@@ -8,8 +8,10 @@ would lose the filter, and ``pytest -W error::RuntimeWarning`` would fail on ``V
 So the plugin gives pytest the same filter: in the ``filterwarnings`` of the session (above
 an ini file's ``filterwarnings = error``); as a ``filterwarnings`` mark on every test, which
 pytest applies after the command line's ``-W`` options, so ``-W error`` does not undo it (a
-test's own ``filterwarnings`` marks come after it, and win); and around collection, where
-module-level code of a test file runs.
+test's own ``filterwarnings`` marks come after it: one that makes warnings errors does so for
+the test's own numpy code, while an operation of the engine that numpy stops is redone with
+its errors off, `kernels.NUMPY_ALARMS`); and around collection, where module-level code of a
+test file runs.
 """
 
 from __future__ import annotations
