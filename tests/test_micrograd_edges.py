@@ -177,3 +177,33 @@ def test_micrograds_way_of_adding_an_op_is_refused_with_the_way_that_works() -> 
     y.backward()
     assert (y.data, x.grad, y._op, y._prev) == (0.125, 0.75, "cube", {x})
     assert x.tanh()._op == "tanh" and x.exp()._op == "exp"
+
+
+def test_a_nodes_backward_step_by_hand_is_refused_with_the_way_that_works() -> None:
+    """micrograd's ``node._backward()`` (its backward pass one node at a time) is no node's
+    here: it was a bare AttributeError; the message says what to call instead, and its
+    recipe gives the node's shares."""
+    x, w = ours_engine.Value(2.0), ours_engine.Value(-3.0)
+    y = x * w
+    with pytest.raises(AttributeError, match=r"made by mul\) has no _backward.*backward\(\)"):
+        y._backward()
+    assert not hasattr(y, "_backward") and not hasattr(x, "_backward")
+    from tinygrad_edu.engine import REGISTRY
+
+    assert y.op is not None
+    shares = REGISTRY[y.op.name].vjp(1.0, y.data, *(p.data for p in y.parents))
+    y.backward()
+    assert list(shares) == [x.grad, w.grad]
+
+
+def test_a_parameter_rebound_inside_no_grad_is_named_at_backward() -> None:
+    """PyTorch's ``w -= lr * w.grad`` inside no_grad() rebinds w to a new constant here (a
+    Value has no in-place -=): backward() then says so, and what to do instead."""
+    from tinygrad_edu import Value, no_grad
+
+    w = Value(np.array([1.0, 2.0]))
+    (w * w).sum().backward()
+    with no_grad():
+        w -= 0.1 * w.grad
+    with pytest.raises(ValueError, match=r"w -= lr \* w.grad.*w.data -= lr \* w.grad"):
+        (w * w).sum().backward()

@@ -394,7 +394,10 @@ def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> 
         raise ValueError("backward() on a Value that does not require grad: it was made from "
                          "constants only, or inside no_grad() (a gradient recorded with "
                          "create_graph=True is a constant where it depends on no Value that "
-                         "requires grad, as that of x * 3 in x: its own derivative is then 0)")
+                         "requires grad, as that of x * 3 in x: its own derivative is then 0). "
+                         "A parameter updated as `w -= lr * w.grad` inside no_grad() is a new "
+                         "Value, a constant: change its data instead, `w.data -= lr * w.grad`, "
+                         "or use an optimizer (tinygrad_edu.optim)")
     if gradient is None and root.shape != ():
         raise ValueError(f"backward() on a tensor of shape {root.shape} needs gradient=, an "
                          "array of that shape (d(something)/d(root)); call .sum() first to "

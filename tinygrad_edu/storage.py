@@ -135,3 +135,14 @@ class Storage:
     @property
     def _prev(self) -> set[Value]:
         return set(self.parents)
+
+    @property
+    def _backward(self) -> Any:
+        """micrograd's per-node step of the backward pass: not a node's here (the rule of
+        each operation is one entry of the engine's table, run by `backward()`)."""
+        made = f"made by {self.op.name}" if self.op is not None else "a leaf"
+        raise AttributeError(
+            f"a Value ({made}) has no _backward: the engine keeps each operation's rule in "
+            "its table, not on the node. Call root.backward() to send the gradients through "
+            "the whole graph; a step by hand, one node's rule, is "
+            "tinygrad_edu.engine.REGISTRY[node.op.name].vjp(g, node.data, *operands' data)")
