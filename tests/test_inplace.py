@@ -791,19 +791,34 @@ OWN_ARRAY_EDITS: dict[str, Callable[[Value], None]] = {
 }
 
 
+# Ways a leaf comes by its array (each noted as one the user may hold: `changes.HOLDERS`)
+OWN_ARRAY_LEAVES: dict[str, Callable[[Any], Value]] = {
+    "made": lambda data: Value(data, label="x"),
+    "given new data": lambda data: _given(Value(np.zeros((2, 2)), label="x"), data),
+    "deep-copied": lambda data: copy.deepcopy(Value(data, label="x")),
+    "unpickled": lambda data: pickle.loads(pickle.dumps(Value(data, label="x"))),
+}
+
+
+def _given(value: Value, data: Any) -> Value:
+    value.data = data
+    return value
+
+
 @pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
 @pytest.mark.parametrize("read", [False, True], ids=["x read by no rule", "x read"])
+@pytest.mark.parametrize("made", sorted(OWN_ARRAY_LEAVES))
 @pytest.mark.parametrize("edit", sorted(OWN_ARRAY_EDITS))
 @pytest.mark.parametrize("use", sorted(OWN_ARRAYS))
 def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
-        use: str, edit: str, read: bool, reference: bool,
+        use: str, edit: str, made: str, read: bool, reference: bool,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """``w * x.data`` makes a constant of x's numbers: an edit of x after the graph was
     recorded (an optimizer's step) leaves the gradients as recorded (the constant held x's
     own array, so w.grad came from the edited numbers, silently)."""
     if reference:
         monkeypatch.setattr(engine, "apply", engine.apply.__wrapped__)  # type: ignore[attr-defined]
-    x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
+    x = OWN_ARRAY_LEAVES[made](np.array([[0.5, 1.0], [1.5, 2.0]]))
     x.grad = np.ones((2, 2))  # (for the SGD step)
     if read:
         (x * x).sum()
@@ -813,6 +828,21 @@ def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
     OWN_ARRAY_EDITS[edit](x)  # (a rebinding leaves the old array to the constant, untouched: a
     root.backward()  # setter that wrote into it would fail here)
     np.testing.assert_array_equal(w.grad, expected)
+
+
+def test_an_array_handed_out_stays_known_when_a_view_of_it_is_let_go() -> None:
+    """x's array is noted as held by x, and by a view of x handed out after: the view let
+    go, the array given back is still known as x's, and copied."""
+    x, w = Value(np.array([[0.5, 1.0], [1.5, 2.0]])), Value(np.ones(2))
+    (x * x).sum()  # (read: the view's getter hands x out with it)
+    array = cast(Array, x.data)
+    row = x[0]
+    _ = row.data
+    del row
+    root = (w * array[1]).sum()
+    cast(Array, x.data)[1, 0] = 100.0
+    root.backward()
+    assert w.grad.tolist() == [1.5, 2.0]
 
 
 def test_a_users_array_given_as_an_operand_is_used_as_it_is() -> None:

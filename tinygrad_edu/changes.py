@@ -157,9 +157,9 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
     compare with (an array no recorded rule reads is handed out as it is: it is writeable).
     A recorded view's array is its owner's memory: the owner is handed out too, so that an
     edit through the view is stamped on the Value whose data the graph reads."""
-    _note_holder(value, array)
-    if getattr(value, "_changed", 0) == UNREAD:
-        return
+    holders = HOLDERS.get(id(array) if array.base is None else id(_memory(array)))
+    if holders is None or holders[-1]() is not value:
+        note_holder(value)
     if array.base is not None and value.op is not None:
         owner = _owner(value)
         if owner is not value and is_read(owner):
@@ -201,33 +201,38 @@ def _owner(view: Value) -> Value:
     return node
 
 
-_HOLDERS: dict[int, weakref.ref[Value]] = {}
-"""The Values whose arrays `.data` handed out, by id of the array that owns their memory: an
-array of theirs (or a view of one) given back as an operand is copied (`operand`)."""
+HOLDERS: dict[int, list[weakref.ref[Value]]] = {}
+"""The Values whose arrays the user may hold, by id of the array that owns their memory: a
+tensor leaf's (handed out as it is while no rule reads it: noted when it is made or given
+new data), and any array `.data` handed out. One of them (or a view of one) given back as an
+operand is copied (`operand`)."""
 _prune_holders_at = 256
 
 
-def _note_holder(value: Value, array: np.ndarray[Any, Any]) -> None:
+def note_holder(value: Value) -> None:
+    """`value`'s array may reach the user (see `HOLDERS`)."""
     global _prune_holders_at
-    key = id(_memory(array))
-    ref = _HOLDERS.get(key)
-    if ref is not None and ref() is value:
+    data = value._data
+    if type(data) is not np.ndarray:
         return
-    _HOLDERS[key] = _ref(value)
-    if len(_HOLDERS) > _prune_holders_at:  # (Values gone, or holding other arrays now)
-        for key, ref in list(_HOLDERS.items()):
-            if _held(key, ref) is None:
-                del _HOLDERS[key]
-        _prune_holders_at = max(256, 2 * len(_HOLDERS))
+    key = id(_memory(data))
+    holders = HOLDERS.get(key)
+    if holders is None:
+        HOLDERS[key] = [_ref(value)]
+        if len(HOLDERS) > _prune_holders_at:  # (Values gone, or holding other arrays now)
+            for key, holders in list(HOLDERS.items()):
+                if not any(_holds(key, ref) for ref in holders):
+                    del HOLDERS[key]
+            _prune_holders_at = max(256, 2 * len(HOLDERS))
+    elif not any(ref() is value for ref in holders):
+        holders[:] = [ref for ref in holders if _holds(key, ref)]
+        holders.append(_ref(value))
 
 
-def _held(key: int, ref: weakref.ref[Value]) -> Value | None:
-    """The Value of `_HOLDERS[key]` if it still holds that memory."""
-    value = ref()
-    data = getattr(value, "_data", None)
-    if type(data) is np.ndarray and id(_memory(data)) == key:
-        return value
-    return None
+def _holds(key: int, ref: weakref.ref[Value]) -> bool:
+    """Whether the Value of `ref` still holds the memory of id `key`."""
+    data = getattr(ref(), "_data", None)
+    return type(data) is np.ndarray and id(_memory(data)) == key
 
 
 def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -241,11 +246,9 @@ def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     >>> operand(batch) is batch, operand(x.data) is x.data
     (True, False)
     """
-    if _HOLDERS:
-        key = id(_memory(array))
-        ref = _HOLDERS.get(key)
-        if ref is not None and _held(key, ref) is not None:
-            return array.copy()
+    key = id(_memory(array))
+    if any(_holds(key, ref) for ref in HOLDERS.get(key, ())):
+        return array.copy()
     return array
 
 

@@ -187,6 +187,7 @@ class Value(NamedOperations, Storage, ArrayLike):
         init_slots(self, as_data(data), _flag(requires_grad))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)
+        changes.note_holder(self)  # (its array is handed out as it is until then)
 
     @property
     def requires_grad(self) -> bool:

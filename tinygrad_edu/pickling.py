@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed, is_read, share, stale_reads
+from tinygrad_edu.changes import UNREAD, changed, is_read, note_holder, share, stale_reads
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
 
 __all__ = ["reduce_value"]
@@ -176,6 +176,7 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
         node.label, node._grad = label, grad_
         if rest[:1] == [False]:  # no rule read it: nor does one in the copy (a row of 7: read)
             node._changed = UNREAD
+            note_holder(node)  # (its array is handed out as it is)
         nodes.append(node)
     stamp_at(len(nodes))
     for node_place, grad_place in grads:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed, hand_out
+from tinygrad_edu.changes import UNREAD, changed, hand_out, note_holder
 from tinygrad_edu.data import Data, as_data, shape_of
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Storage:
         recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
         """
         data = self._data
-        if type(data) is np.ndarray:
+        if type(data) is np.ndarray and getattr(self, "_changed", 0) != UNREAD:  # (is_read)
             hand_out(self, data)  # type: ignore[arg-type]
         return data
 
@@ -74,6 +74,7 @@ class Storage:
                     f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
                     f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
             self._data = new  # type: ignore[misc]  # (a slot of Value)
+            note_holder(self)  # type: ignore[arg-type]
             if reshaped:  # a gradient of the old shape means nothing now
                 self.zero_grad()
         if type(old) is not np.ndarray or getattr(self, "_changed", 0) != UNREAD:  # (else no
