@@ -187,7 +187,8 @@ class Value(NamedOperations, Storage, ArrayLike):
         init_slots(self, as_data(data), _flag(requires_grad))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)
-        changes.note_holder(self)  # (its array is handed out as it is until then)
+        if type(self._data) is np.ndarray:  # (handed out as it is until then)
+            changes.note_holder(self)
 
     @property
     def requires_grad(self) -> bool:
