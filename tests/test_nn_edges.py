@@ -124,3 +124,32 @@ def test_a_reference_back_to_the_owner_is_walked_once() -> None:
     model.loop = loop  # type: ignore[attr-defined]
     assert [name for name, _ in model.named_parameters()] == [
         "layers.0.W", "layers.0.b", "layers.1.W", "layers.1.b"]
+
+
+@pytest.mark.parametrize("model", ["Layer", "MLP", "Neuron"])
+def test_a_first_layers_weights_may_change_before_backward_with_a_numpy_batch(
+        model: str) -> None:
+    """``X @ W`` with a numpy batch X reads no data of W (its gradient is Xᵀ·g): the models
+    took X as a constant Value, which W's rule reads for X's gradient, so W was watched and
+    an edit of it refused backward(), where `X @ W` written out (and torch.nn.Linear) do
+    not. A later layer's W, which the hidden layer's gradient reads, is still watched."""
+    from tinygrad_edu.engine import gradients
+    from tinygrad_edu.nn import Neuron
+
+    X = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    makers: dict[str, Any] = {"Layer": lambda: Layer(3, 2, seed=0),
+                              "Neuron": lambda: Neuron(3, seed=0),
+                              "MLP": lambda: MLP(3, [4, 2], seed=0)}
+    net: Any = makers[model]()
+    first = net.layers[0].W if model == "MLP" else net.weights if model == "Neuron" else net.W
+    loss = (net(X) ** 2).sum()
+    expected = gradients(loss, net.parameters())
+    first.data[0] = 0.5  # (between the forward and backward: legal, nothing reads it)
+    loss.backward()
+    for p, g in zip(net.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, g)
+    if model == "MLP":
+        loss = (net(X) ** 2).sum()
+        net.layers[1].W.data[0, 0] = 9.0
+        with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+            loss.backward()

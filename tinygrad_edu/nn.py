@@ -35,7 +35,7 @@ import math
 import os
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ from tinygrad_edu._common import (
 from tinygrad_edu.activations import get_activation, log_softmax, logsumexp, softmax
 from tinygrad_edu.arrays import stack
 from tinygrad_edu.data import Array, as_data
-from tinygrad_edu.engine import Value, constant
+from tinygrad_edu.engine import Value
 from tinygrad_edu.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -269,14 +269,17 @@ def _read_npz(path: PathLike, who: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_input(x: Any, nin: int, who: str) -> Value:
-    """`x` as a Value of shape ``(nin,)`` (one sample) or ``(batch, nin)``, or a clear error."""
+def _as_input(x: Any, nin: int, who: str) -> Value | Array:
+    """`x` of shape ``(nin,)`` (one sample) or ``(batch, nin)``, or a clear error: a Value, or
+    plain data as a float64 array (used as data in ``x @ W``, as a numpy batch is: no Value
+    whose gradient needs W's data, so that W is not watched for it, see `changes`)."""
+    value: Value | Array
     if isinstance(x, Value):
         value = x
     elif isinstance(x, list | tuple) and any(isinstance(e, Value) for e in x):
         value = stack(list(x))  # micrograd style: a list of scalar Values
     else:
-        value = constant(as_data(x, f"the input of {who}"))
+        value = np.asarray(as_data(x, f"the input of {who}"))
     if value.ndim not in (1, 2):
         raise ValueError(
             f"{who} takes one sample (a list or 1-D array of {plural(nin, 'feature')}) or a "
@@ -454,9 +457,10 @@ class Layer(Module):
         self.b = Value(_uniform(rng, (self.nout,), self.nin), label="b")
         self.activation = _check_activation(activation, "Layer: activation")
 
-    def transform(self, x: Value) -> Value:
+    def transform(self, x: Value | Array) -> Value:
         """activation(x @ W + b) for an already checked input (no squeezing)."""
-        return self.activation(x @ self.W + self.b)
+        product = cast(Value, x @ self.W)  # (numpy hands a batch's `@` to W's __rmatmul__)
+        return self.activation(product + self.b)
 
     def forward(self, x: Any) -> Value:
         x = _as_input(x, self.nin, "Layer")
@@ -481,7 +485,7 @@ class Layer(Module):
         return f"Layer({self.nin}, {self.nout}, activation={_activation_name(self.activation)!r})"
 
 
-def _squeeze_single(out: Value, x: Value) -> Value:
+def _squeeze_single(out: Value, x: Value | Array) -> Value:
     """One sample through a model with one output gives a scalar Value (as in micrograd)."""
     if x.ndim == 1 and out.shape == (1,):
         return out.reshape(())
