@@ -190,6 +190,33 @@ def test_data_changed_after_use_is_flagged() -> None:
     assert STALE_NOTE in node_texts(draw_graph(z))["n0"]
 
 
+def test_a_step_is_flagged_on_parameters_no_rule_reads() -> None:
+    """An optimizer step changes every parameter; the picture flagged only those a rule reads
+    (here the second layer's W), not the first layer's W in ``X @ W`` with a numpy batch nor
+    the biases (only added), whose results drawn beside them are as stale; a scalar bias was
+    flagged, a tensor one was not. A graph recorded after the step flags nothing."""
+    from tinygrad_edu.nn import MLP, mse_loss
+    from tinygrad_edu.optim import SGD
+
+    X, y = np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[1.0], [0.0]])
+    model = MLP(2, [3, 1], seed=0)
+    loss = mse_loss(model(X), y)
+    loss.backward()
+    assert draw_graph(loss).source.count(STALE_NOTE) == 0
+    SGD(model.parameters(), lr=0.1).step()
+    assert draw_graph(loss).source.count(STALE_NOTE) == len(model.parameters()) == 4
+    assert STALE_NOTE not in draw_graph(mse_loss(model(X), y)).source
+    for update in ("rebound", "-="):
+        b = Value(np.array([1.0, 2.0]), label="b")
+        total = (b + 1.0).sum()
+        total.backward()
+        if update == "rebound":
+            b.data = b.data - 0.1 * b.grad
+        else:
+            b.data -= 0.1 * b.grad
+        assert STALE_NOTE in node_texts(draw_graph(total))["n0"], update
+
+
 # ---- step texts -------------------------------------------------------------------------------
 
 

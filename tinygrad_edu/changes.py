@@ -40,7 +40,8 @@ How each change is seen, at no cost to a training step:
   that no recorded operation has used in a way that may read its data, such as `W` in
   ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
   stays writeable and is handed out as it is, untracked, and neither its in-place edits nor
-  its rebinding are stamped (its `Value._changed` is UNREAD). The first recorded operation
+  its rebinding are stamped (its `Value._changed` is UNREAD, or below it: a rebinding or an
+  optimizer's step is noted for pictures, `unread_changed`). The first recorded operation
   whose rule may read it marks it (`first_read`) for good, and makes its array read-only, so
   that a reference handed out before cannot change it unseen. A deep copy (pickling.py)
   keeps the mark, and so does sharing the array. Everything else is watched: results,
@@ -87,9 +88,11 @@ viewed arrays."""
 
 
 UNREAD = -1
-"""`Value._changed` of a leaf whose data no recorded rule reads yet; a Value whose data a rule
-may read has no stamp (0) until its data changes, then the time of the change. (A scalar
-leaf is stamped at any change: from then on it counts as read, which only watches more.)"""
+"""`Value._changed` of a leaf whose data no recorded rule reads yet (or below: UNREAD minus the
+time of its latest change, which only pictures look at: `changed_after_use`); a Value whose
+data a rule may read has no stamp (0) until its data changes, then the time of the change.
+(A scalar leaf is stamped at any change: from then on it counts as read, which only watches
+more.)"""
 
 
 _SHARED: dict[int, list[weakref.ref[Value]]] = {}
@@ -136,7 +139,7 @@ def _stamp(value: Value) -> None:
 
 def is_read(value: Value) -> bool:
     """Whether a recorded rule may read `value`'s data (everything but an UNREAD leaf)."""
-    return getattr(value, "_changed", 0) != UNREAD
+    return getattr(value, "_changed", 0) > UNREAD
 
 
 def changed(value: Value) -> None:
@@ -150,6 +153,12 @@ def changed(value: Value) -> None:
         if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
             HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`?
             # the next use tells)
+
+
+def unread_changed(value: Value) -> None:
+    """`value`'s data, which no recorded rule reads, changed now (a rebinding, an optimizer's
+    step): not watched, but noted for pictures (`changed_after_use`)."""
+    value._changed = UNREAD - tick()
 
 
 def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
@@ -256,7 +265,7 @@ def first_read(value: Value) -> None:
     """A recorded rule may read `value`'s data from now on: mark it, and make its array
     read-only (unless it was marked already: then it is watched). An array handed out
     before, and held still (a view of it, say), is `viewed` from now on."""
-    if getattr(value, "_changed", 0) == UNREAD:
+    if getattr(value, "_changed", 0) <= UNREAD:
         value._changed = 0  # (read from now on, not changed since)
         _make_read_only(value._data)
         if viewed(value):
@@ -391,6 +400,26 @@ def stale_reads(nodes: Sequence[Value]) -> list[tuple[Value, Value]]:
             _stamp_if_edited(id(value), *entry)
     return [(value, node) for value, node in reads
             if getattr(value, "_changed", 0) > node._number]
+
+
+def changed_after_use(nodes: Sequence[Value]) -> set[int]:
+    """The ids of the Values of `nodes` (a graph) whose data changed after a node of `nodes`
+    used it, for a picture: those `stale_reads` gives, and those no rule reads (`W` in
+    ``X @ W``, a bias) whose data changed (`unread_changed`) after the first node that used
+    them was made, which backward() does not refuse (no gradient depends on their data), but
+    whose results drawn beside them were computed from the old data."""
+    stale = {id(value) for value, _ in stale_reads(nodes)}
+    first_use: dict[int, int] = {}
+    for node in nodes:
+        for parent in node.parents:
+            if getattr(parent, "_changed", 0) < UNREAD:
+                first_use[id(parent)] = min(first_use.get(id(parent), node._number),
+                                            node._number)
+    for node in nodes:
+        when = UNREAD - getattr(node, "_changed", 0)
+        if when > 0 and when > first_use.get(id(node), when):
+            stale.add(id(node))
+    return stale
 
 
 def describe_value(value: Value) -> str:

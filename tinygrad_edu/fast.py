@@ -636,7 +636,8 @@ class Unrolled:
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
         self.first_read = first_read  # a leaf whose data a recorded rule may read: watched
-        self.unread = unread  # `Value._changed` of a leaf not marked so yet (`changes.UNREAD`)
+        self.unread = unread  # `Value._changed` of a leaf not marked so yet: this or below
+        # (`changes.UNREAD`)
         self.unaliased = unaliased  # a constant's data, a view copied (`changes.unaliased`)
         self.operand = operand  # an array operand's, a Value's own copied (`changes.operand`)
         self.routes = routes  # the engine module: its `apply` and `_operator` as they are now
@@ -688,7 +689,7 @@ class Unrolled:
             if handed_out:
                 seal(x)
             if x.op is None and x._requires_grad and (grad_mode.enabled or _recording()) and \
-                    getattr(x, "_changed", 0) == unread:
+                    getattr(x, "_changed", 0) <= unread:
                 first_read(x)  # (its rule may read its data: see `changes`; before the
                 # forward, so that a view of its array, a reshape's say, is read-only too)
             z = x._data
@@ -797,10 +798,10 @@ class Unrolled:
                 rule = _TENSOR_RULES.get(prim.vjp)
                 if rule != _ADD:
                     if left is a and (rule != _MATMUL or right is b) and left.op is None and \
-                            getattr(left, "_changed", 0) == unread:
+                            getattr(left, "_changed", 0) <= unread:
                         first_read(left)
                     if right is b and (rule != _MATMUL or left is a) and right.op is None and \
-                            getattr(right, "_changed", 0) == unread:
+                            getattr(right, "_changed", 0) <= unread:
                         first_read(right)
             x, y = left._data, right._data
             data: Any

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import changed, describe_value, is_read
+from tinygrad_edu.changes import changed, describe_value, is_read, unread_changed
 from tinygrad_edu.data import Array, data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import is_number, set_writeable
@@ -131,6 +131,8 @@ class Optimizer:
         if is_read(p):
             set_writeable(data, False)
             changed(p)
+        else:
+            unread_changed(p)
 
 
 class SGD(Optimizer):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed, hand_out, note_holder
+from tinygrad_edu.changes import UNREAD, changed, hand_out, note_holder, unread_changed
 from tinygrad_edu.data import Data, as_data, shape_of
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Storage:
         recorded before the change refuses `backward()` (see `tinygrad_edu.changes`).
         """
         data = self._data
-        if type(data) is np.ndarray and getattr(self, "_changed", 0) != UNREAD:  # (is_read)
+        if type(data) is np.ndarray and getattr(self, "_changed", 0) > UNREAD:  # (is_read)
             hand_out(self, data)  # type: ignore[arg-type]
         return data
 
@@ -77,8 +77,10 @@ class Storage:
             note_holder(self)  # type: ignore[arg-type]
             if reshaped:  # a gradient of the old shape means nothing now
                 self.zero_grad()
-        if type(old) is not np.ndarray or getattr(self, "_changed", 0) != UNREAD:  # (else no
-            changed(self)  # type: ignore[arg-type]  # rule reads it: nothing to watch)
+        if type(old) is not np.ndarray or getattr(self, "_changed", 0) > UNREAD:
+            changed(self)  # type: ignore[arg-type]
+        else:  # no rule reads it: nothing to watch, but a picture marks it
+            unread_changed(self)  # type: ignore[arg-type]
 
     @property
     def grad(self) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_edu.changes import stale_reads
+from tinygrad_edu.changes import changed_after_use
 from tinygrad_edu.engine import Primitive, Value
 from tinygrad_edu.viz.graph import (
     SCREEN,
@@ -344,7 +344,7 @@ def render_graph(
         dot.attr("graph", label=_plain("\n".join(notes)), labelloc="t", labeljust="l",
                  fontsize="12")
     focus = id(highlight) if highlight is not None else None
-    stale = {id(value) for value, _ in stale_reads(graph.nodes)} if show_data else set()
+    stale = changed_after_use(graph.nodes) if show_data else set()
 
     def grad_of(node: Value) -> Any:
         if grads is None:
