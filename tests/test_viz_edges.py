@@ -4,6 +4,7 @@ step texts. Each test here failed before the fix it pins."""
 
 from __future__ import annotations
 
+import random
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -14,6 +15,8 @@ import pytest
 
 from tinygrad_edu import Value, stack
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.micrograd.engine import Value as MicrogradValue
 from tinygrad_edu.viz import (
     ALARM,
     ROLE_COLORS,
@@ -142,7 +145,7 @@ def test_arguments_of_the_wrong_kind_are_refused_naming_them() -> None:
         draw_graph(y, max_nodes="10")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"max_nodes must be a whole number.*2\.5"):
         draw_graph(y, max_nodes=2.5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"params must be a model, .*1\.0 \(type float\)"):
+    with pytest.raises(TypeError, match=r"params must be a model .*; it held 1\.0 \(type float\)"):
         draw_graph(y, params=[1.0])
     with pytest.raises(TypeError, match=r"params must be a model"):
         draw_graph(y, params=[("w", y, 3)])
@@ -153,6 +156,29 @@ def test_params_may_be_one_value() -> None:
     source = draw_graph(w * x, params=w).source
     assert source.count(ROLE_COLORS["parameter"]) == 1
     assert source.count(ROLE_COLORS["input"]) == 1
+
+
+def test_params_may_be_a_micrograd_model() -> None:
+    """(micrograd's MLP has parameters() but no named_parameters(): 'MLP' object is not
+    iterable.)"""
+    random.seed(0)
+    model = micrograd_nn.MLP(2, [2, 1])
+    loss = model([MicrogradValue(0.1), MicrogradValue(0.2)]).relu()
+    loss.backward()
+    expected = draw_graph(loss, params=model.parameters()).source
+    source = draw_graph(loss, params=model).source
+    assert source == expected
+    assert source.count(ROLE_COLORS["parameter"]) == len(model.parameters()) == 9
+    assert source.count(ROLE_COLORS["input"]) == 2  # the two numbers fed to the model
+
+
+@pytest.mark.parametrize("params", [5, "w", 2.5, object()])
+def test_params_of_another_kind_are_refused_saying_what_is_accepted(params: object) -> None:
+    y = Value(2.0, label="w") * 3.0
+    with pytest.raises(TypeError, match=r"params must be a model \(with named_parameters\(\) "
+                       r"or parameters\(\)\), a name -> Value mapping, \(name, Value\) pairs "
+                       r"or Values; got .*\(type " + type(params).__name__):
+        draw_graph(y, params=params)
 
 
 def test_saving_a_value_instead_of_its_picture_says_what_to_do(tmp_path: Path) -> None:

@@ -196,23 +196,41 @@ class Graph:
     fitted: bool = False  # collapsed further than max_nodes, to fit (a screen)
 
 
+PARAMS_ACCEPTED = ("a model (with named_parameters() or parameters()), a name -> Value "
+                   "mapping, (name, Value) pairs or Values")
+"""What `draw_graph`'s `params` may be, as its errors say."""
+
+
 def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
-    """`params` (a model, a name → Value mapping, (name, Value) pairs or Values) by id."""
+    """`params` (a model, a name → Value mapping, (name, Value) pairs or Values) by id.
+
+    A model with ``named_parameters()`` (ours) names its parameters; one with only
+    ``parameters()`` (micrograd's) gives them as Values, shown by their labels.
+
+    >>> _named_values(5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: draw_graph: params must be a model (...), ...; got 5 (type int)
+    """
     if params is None:
         return {}
-    if hasattr(params, "named_parameters"):
+    if callable(getattr(params, "named_parameters", None)):
         params = params.named_parameters()
+    elif callable(getattr(params, "parameters", None)):
+        params = params.parameters()
     if isinstance(params, Value):  # one parameter
         params = [params]
     items = params.items() if isinstance(params, Mapping) else params
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise TypeError(f"draw_graph: params must be {PARAMS_ACCEPTED}; got {describe(params)}")
     found: dict[int, tuple[str, Value]] = {}
     for item in items:
         if isinstance(item, Value):
             found[id(item)] = (item.label, item)
             continue
         if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError("draw_graph: params must be a model, a name -> Value mapping, "
-                            f"(name, Value) pairs or Values; it held {describe(item)}")
+            raise TypeError(f"draw_graph: params must be {PARAMS_ACCEPTED}; it held "
+                            f"{describe(item)}")
         name, value = item
         if not isinstance(value, Value):
             raise TypeError(f"draw_graph: params must hold Values; got {type(value).__name__}")
