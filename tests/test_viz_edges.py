@@ -23,6 +23,7 @@ from tinygrad_edu.viz import (
     backprop_steps,
     draw_graph,
     save_graph,
+    step_through,
     write_backprop_html,
 )
 from tinygrad_edu.viz.dot import GraphPicture
@@ -149,6 +150,30 @@ def test_arguments_of_the_wrong_kind_are_refused_naming_them() -> None:
         draw_graph(y, params=[1.0])
     with pytest.raises(TypeError, match=r"params must be a model"):
         draw_graph(y, params=[("w", y, 3)])
+
+
+def test_inputs_not_in_the_graph_are_refused_naming_them() -> None:
+    """(A typo, "x1 ", or a Value from another graph drew nothing blue, silently.)"""
+    x1, w = Value(2.0, label="x1"), Value(3.0, label="w")
+    y = x1 * w
+    y.backward()
+    cases: list[tuple[list[Value | str] | str, str]] = [
+        (["x1 "], r"'x1 '"), ([Value(9.0)], r"Value\(data=9\.0, grad=0\.0\)"),
+        (["x1", "b", w], r"'b'"), ("w1", r"'w1'")]
+    for inputs, named in cases:
+        with pytest.raises(ValueError, match=rf"^draw_graph: inputs {named} not in the graph "
+                           r"\(its labels: 'x1', 'w'\)$"):
+            draw_graph(y, inputs=inputs)
+    with pytest.raises(ValueError, match=r"inputs 'w1' not in the graph"):
+        step_through(y, inputs=["w1"])  # (before any picture is rendered)
+    y = x1
+    for k in range(30):
+        y = y * Value(1.0, label=f"p{k}")
+    with pytest.raises(ValueError, match=r"inputs 'q' not in the graph \(its labels: 'x1', "
+                       r"'p0', .*'p8' and 21 more\)$"):
+        draw_graph(y, inputs="q")
+    with pytest.raises(ValueError, match=r"\(no value in it has a label\)"):
+        draw_graph(Value(1.0) * Value(2.0), inputs="q")
 
 
 def test_params_may_be_one_value() -> None:

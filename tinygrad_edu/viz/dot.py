@@ -546,7 +546,8 @@ def draw_graph(
     gives the same DOT text every time.
 
     `params` (a model with ``named_parameters()``, or micrograd's with ``parameters()``, a
-    name → Value mapping, (name, Value) pairs or Values) names the parameters. Above
+    name → Value mapping, (name, Value) pairs or Values) names the parameters; an input (a
+    Value or label) that is not in the graph is refused, a `ValueError`. Above
     `max_nodes` values, the picture collapses: values are folded into one box per module,
     found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value goes to the
     module that computed it); failing that, only the values nearest the root are kept. A

@@ -257,6 +257,36 @@ def _input_items(inputs: Iterable[Value | str] | Value | str | None) -> list[Val
     return items
 
 
+SHOWN_LABELS = 10
+"""An error about `inputs` lists this many of the graph's labels, and counts the others."""
+
+
+def _check_inputs_in_graph(items: list[Value | str], nodes: list[Value]) -> None:
+    """A `ValueError` naming the inputs (Values or labels) that are not in the graph of
+    `nodes`, with the labels that are (the first `SHOWN_LABELS` of them).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(2.0, label="x")
+    >>> _check_inputs_in_graph(["x ", Value(1.0), x, "x"], [x])
+    Traceback (most recent call last):
+    ...
+    ValueError: draw_graph: inputs 'x ', Value(data=1.0, grad=0.0) not in the graph (its
+    labels: 'x')
+    """
+    in_graph = {id(node) for node in nodes}
+    labels = list(dict.fromkeys(node.label for node in nodes if node.label))
+    unknown = [item for item in items if
+               (id(item) not in in_graph if isinstance(item, Value) else item not in labels)]
+    if not unknown:
+        return
+    shown = ", ".join(map(repr, labels[:SHOWN_LABELS]))
+    more = len(labels) - SHOWN_LABELS
+    known = (f"its labels: {shown}" + (f" and {more} more" if more > 0 else "") if labels
+             else "no value in it has a label")
+    raise ValueError(f"draw_graph: inputs {', '.join(map(repr, unknown))} not in the graph "
+                     f"({known})")
+
+
 def build_graph(
     root: Value,
     params: Any = None,
@@ -291,6 +321,7 @@ def build_graph(
         raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
     items = _input_items(inputs)
     nodes = topological_order(root, constants=True)[::-1]
+    _check_inputs_in_graph(items, nodes)
     named = _named_values(params)
     input_ids = set()
     input_labels = set()
