@@ -3,12 +3,14 @@ paths."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 
 from tinygrad_edu import Value
 from tinygrad_edu.cli import main
+from tinygrad_edu.viz import MAX_STEPS, backprop_html, backprop_steps, count_steps
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -102,3 +104,29 @@ def test_a_product_without_its_star_says_how_to_write_it(
     code, out, err = run(capsys, "graph", "--set", "x=1", "--", "2(x + 1)")
     assert (code, out) == (2, "")
     assert "to multiply, write 2*(...)" in err and "Traceback" not in err
+
+
+def test_a_graph_too_big_to_step_through_is_refused_before_anything_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """(It wrote the picture, then failed with status 1 naming backprop_html and max_steps,
+    which the command does not have.)"""
+    terms = MAX_STEPS // 2 + 10  # x*x + x*x + ...: a mul and an add per term
+    svg, page = tmp_path / "big.svg", tmp_path / "big.html"
+    code, out, err = run(capsys, "graph", "+".join(["x*x"] * terms), "--set", "x=1",
+                         "-o", str(svg), "--html", str(page))
+    assert (code, out) == (2, "")
+    assert err == (f"tinygrad-edu graph: error: --html: the graph has {2 * terms} steps; the "
+                   f"step-by-step page shows at most {MAX_STEPS} (drop --html, or use a smaller "
+                   "expression)\n")
+    assert list(tmp_path.iterdir()) == []
+    code, out, err = run(capsys, "graph", "+".join(["x*x"] * terms), "--set", "x=1",
+                         "-o", str(svg))  # the picture alone is fine
+    assert code == 0, err
+    assert svg.exists()
+
+
+def test_the_step_limit_counts_steps_as_the_stepper_does() -> None:
+    x = Value(1.5, label="x")
+    for root in (x * x + 1, (x * 2).relu().tanh(), (x - x).relu() * x):
+        assert count_steps(root) == len(backprop_steps(root)) - 1
+    assert inspect.signature(backprop_html).parameters["max_steps"].default == MAX_STEPS

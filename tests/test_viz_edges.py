@@ -4,6 +4,7 @@ step texts. Each test here failed before the fix it pins."""
 
 from __future__ import annotations
 
+import random
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -14,12 +15,15 @@ import pytest
 
 from tinygrad_edu import Value, stack
 from tinygrad_edu.engine import Primitive
+from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.micrograd.engine import Value as MicrogradValue
 from tinygrad_edu.viz import (
     ALARM,
     ROLE_COLORS,
     backprop_steps,
     draw_graph,
     save_graph,
+    step_through,
     write_backprop_html,
 )
 from tinygrad_edu.viz.dot import GraphPicture
@@ -142,10 +146,34 @@ def test_arguments_of_the_wrong_kind_are_refused_naming_them() -> None:
         draw_graph(y, max_nodes="10")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"max_nodes must be a whole number.*2\.5"):
         draw_graph(y, max_nodes=2.5)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"params must be a model, .*1\.0 \(type float\)"):
+    with pytest.raises(TypeError, match=r"params must be a model .*; it held 1\.0 \(type float\)"):
         draw_graph(y, params=[1.0])
     with pytest.raises(TypeError, match=r"params must be a model"):
         draw_graph(y, params=[("w", y, 3)])
+
+
+def test_inputs_not_in_the_graph_are_refused_naming_them() -> None:
+    """(A typo, "x1 ", or a Value from another graph drew nothing blue, silently.)"""
+    x1, w = Value(2.0, label="x1"), Value(3.0, label="w")
+    y = x1 * w
+    y.backward()
+    cases: list[tuple[list[Value | str] | str, str]] = [
+        (["x1 "], r"'x1 '"), ([Value(9.0)], r"Value\(data=9\.0, grad=0\.0\)"),
+        (["x1", "b", w], r"'b'"), ("w1", r"'w1'")]
+    for inputs, named in cases:
+        with pytest.raises(ValueError, match=rf"^draw_graph: inputs {named} not in the graph "
+                           r"\(its labels: 'x1', 'w'\)$"):
+            draw_graph(y, inputs=inputs)
+    with pytest.raises(ValueError, match=r"inputs 'w1' not in the graph"):
+        step_through(y, inputs=["w1"])  # (before any picture is rendered)
+    y = x1
+    for k in range(30):
+        y = y * Value(1.0, label=f"p{k}")
+    with pytest.raises(ValueError, match=r"inputs 'q' not in the graph \(its labels: 'x1', "
+                       r"'p0', .*'p8' and 21 more\)$"):
+        draw_graph(y, inputs="q")
+    with pytest.raises(ValueError, match=r"\(no value in it has a label\)"):
+        draw_graph(Value(1.0) * Value(2.0), inputs="q")
 
 
 def test_params_may_be_one_value() -> None:
@@ -153,6 +181,29 @@ def test_params_may_be_one_value() -> None:
     source = draw_graph(w * x, params=w).source
     assert source.count(ROLE_COLORS["parameter"]) == 1
     assert source.count(ROLE_COLORS["input"]) == 1
+
+
+def test_params_may_be_a_micrograd_model() -> None:
+    """(micrograd's MLP has parameters() but no named_parameters(): 'MLP' object is not
+    iterable.)"""
+    random.seed(0)
+    model = micrograd_nn.MLP(2, [2, 1])
+    loss = model([MicrogradValue(0.1), MicrogradValue(0.2)]).relu()
+    loss.backward()
+    expected = draw_graph(loss, params=model.parameters()).source
+    source = draw_graph(loss, params=model).source
+    assert source == expected
+    assert source.count(ROLE_COLORS["parameter"]) == len(model.parameters()) == 9
+    assert source.count(ROLE_COLORS["input"]) == 2  # the two numbers fed to the model
+
+
+@pytest.mark.parametrize("params", [5, "w", 2.5, object()])
+def test_params_of_another_kind_are_refused_saying_what_is_accepted(params: object) -> None:
+    y = Value(2.0, label="w") * 3.0
+    with pytest.raises(TypeError, match=r"params must be a model \(with named_parameters\(\) "
+                       r"or parameters\(\)\), a name -> Value mapping, \(name, Value\) pairs "
+                       r"or Values; got .*\(type " + type(params).__name__):
+        draw_graph(y, params=params)
 
 
 def test_saving_a_value_instead_of_its_picture_says_what_to_do(tmp_path: Path) -> None:

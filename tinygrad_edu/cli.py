@@ -307,6 +307,12 @@ def _run_graph(args: argparse.Namespace) -> int:
         while root.label in used:
             root.label += "_"
     root.backward()
+    if args.html is not None:  # (refused before any file is written)
+        steps = viz.count_steps(root)
+        if steps > viz.MAX_STEPS:
+            raise UsageError(f"--html: the graph has {steps} steps; the step-by-step page "
+                             f"shows at most {viz.MAX_STEPS} (drop --html, or use a smaller "
+                             "expression)")
     picture = viz.draw_graph(root, rankdir=args.rankdir, inputs=args.inputs,
                              legend=not args.no_legend)
     if args.output is None and args.html is None:

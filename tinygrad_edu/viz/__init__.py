@@ -54,11 +54,13 @@ from tinygrad_edu.viz.dot import (
     save_graph,
 )
 from tinygrad_edu.viz.graph import SMALL_TENSOR as SMALL_TENSOR
+from tinygrad_edu.viz.steps import MAX_STEPS as MAX_STEPS
 from tinygrad_edu.viz.steps import (
     BackpropStep,
     BackpropStepper,
     backprop_html,
     backprop_steps,
+    count_steps,
     step_through,
     write_backprop_html,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "RenderTimeoutError",
     "backprop_html",
     "backprop_steps",
+    "count_steps",
     "draw_graph",
     "local_rule",
     "plot_activations",

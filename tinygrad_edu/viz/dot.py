@@ -545,11 +545,13 @@ def draw_graph(
     hand counts as made just before its first use), op nodes ``n5_op``, so the same graph
     gives the same DOT text every time.
 
-    `params` (a model with ``named_parameters()``, a name → Value mapping or Values) names the
-    parameters. Above `max_nodes` values, the picture collapses: values are folded into one box
-    per module, found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value
-    goes to the module that computed it); failing that, only the values nearest the root are
-    kept. A collapsed picture then folds further until it fits a screen (`SCREEN`, estimated;
+    `params` (a model with ``named_parameters()``, or micrograd's with ``parameters()``, a
+    name → Value mapping, (name, Value) pairs or Values) names the parameters; an input (a
+    Value or label) that is not in the graph is refused, a `ValueError`. Above
+    `max_nodes` values, the picture collapses: values are folded into one box per module,
+    found from dotted names (``layers.0.W`` is in ``layers.0``; a computed value goes to the
+    module that computed it); failing that, only the values nearest the root are kept. A
+    collapsed picture then folds further until it fits a screen (`SCREEN`, estimated;
     ``fit_screen=False``: max_nodes only), so it is readable at its natural size. The boxes say
     how many values of each role they hide, and the title how many in all. A value used by
     more than `SHARED_USES` ops is drawn again, small and dashed, beside its later uses (long

@@ -196,23 +196,41 @@ class Graph:
     fitted: bool = False  # collapsed further than max_nodes, to fit (a screen)
 
 
+PARAMS_ACCEPTED = ("a model (with named_parameters() or parameters()), a name -> Value "
+                   "mapping, (name, Value) pairs or Values")
+"""What `draw_graph`'s `params` may be, as its errors say."""
+
+
 def _named_values(params: Any) -> dict[int, tuple[str, Value]]:
-    """`params` (a model, a name → Value mapping, (name, Value) pairs or Values) by id."""
+    """`params` (a model, a name → Value mapping, (name, Value) pairs or Values) by id.
+
+    A model with ``named_parameters()`` (ours) names its parameters; one with only
+    ``parameters()`` (micrograd's) gives them as Values, shown by their labels.
+
+    >>> _named_values(5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: draw_graph: params must be a model (...), ...; got 5 (type int)
+    """
     if params is None:
         return {}
-    if hasattr(params, "named_parameters"):
+    if callable(getattr(params, "named_parameters", None)):
         params = params.named_parameters()
+    elif callable(getattr(params, "parameters", None)):
+        params = params.parameters()
     if isinstance(params, Value):  # one parameter
         params = [params]
     items = params.items() if isinstance(params, Mapping) else params
+    if isinstance(items, str | bytes) or not isinstance(items, Iterable):
+        raise TypeError(f"draw_graph: params must be {PARAMS_ACCEPTED}; got {describe(params)}")
     found: dict[int, tuple[str, Value]] = {}
     for item in items:
         if isinstance(item, Value):
             found[id(item)] = (item.label, item)
             continue
         if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError("draw_graph: params must be a model, a name -> Value mapping, "
-                            f"(name, Value) pairs or Values; it held {describe(item)}")
+            raise TypeError(f"draw_graph: params must be {PARAMS_ACCEPTED}; it held "
+                            f"{describe(item)}")
         name, value = item
         if not isinstance(value, Value):
             raise TypeError(f"draw_graph: params must hold Values; got {type(value).__name__}")
@@ -237,6 +255,36 @@ def _input_items(inputs: Iterable[Value | str] | Value | str | None) -> list[Val
             raise TypeError("draw_graph: inputs must be Values or their labels; it held "
                             f"{describe(item)}")
     return items
+
+
+SHOWN_LABELS = 10
+"""An error about `inputs` lists this many of the graph's labels, and counts the others."""
+
+
+def _check_inputs_in_graph(items: list[Value | str], nodes: list[Value]) -> None:
+    """A `ValueError` naming the inputs (Values or labels) that are not in the graph of
+    `nodes`, with the labels that are (the first `SHOWN_LABELS` of them).
+
+    >>> from tinygrad_edu import Value
+    >>> x = Value(2.0, label="x")
+    >>> _check_inputs_in_graph(["x ", Value(1.0), x, "x"], [x])
+    Traceback (most recent call last):
+    ...
+    ValueError: draw_graph: inputs 'x ', Value(data=1.0, grad=0.0) not in the graph (its
+    labels: 'x')
+    """
+    in_graph = {id(node) for node in nodes}
+    labels = list(dict.fromkeys(node.label for node in nodes if node.label))
+    unknown = [item for item in items if
+               (id(item) not in in_graph if isinstance(item, Value) else item not in labels)]
+    if not unknown:
+        return
+    shown = ", ".join(map(repr, labels[:SHOWN_LABELS]))
+    more = len(labels) - SHOWN_LABELS
+    known = (f"its labels: {shown}" + (f" and {more} more" if more > 0 else "") if labels
+             else "no value in it has a label")
+    raise ValueError(f"draw_graph: inputs {', '.join(map(repr, unknown))} not in the graph "
+                     f"({known})")
 
 
 def build_graph(
@@ -273,6 +321,7 @@ def build_graph(
         raise ValueError(f"draw_graph: max_nodes must be at least 1; got {max_nodes}")
     items = _input_items(inputs)
     nodes = topological_order(root, constants=True)[::-1]
+    _check_inputs_in_graph(items, nodes)
     named = _named_values(params)
     input_ids = set()
     input_labels = set()

@@ -46,10 +46,12 @@ from tinygrad_edu.viz.dot import (
 from tinygrad_edu.viz.graph import Graph, build_graph, summarize
 
 __all__ = [
+    "MAX_STEPS",
     "BackpropStep",
     "BackpropStepper",
     "backprop_html",
     "backprop_steps",
+    "count_steps",
     "step_through",
     "write_backprop_html",
 ]
@@ -126,6 +128,22 @@ def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any, list[
 
 
 # --------------------------------------------------------------------------------------------
+
+
+MAX_STEPS = 300
+"""The most steps a stepper takes by default (`max_steps`): each is a picture `dot` renders."""
+
+
+def count_steps(root: Value, gradient: Any = None) -> int:
+    """How many steps (after frame 0) stepping through backpropagation from `root` takes: the
+    nodes the engine's backward pass visits. No picture is drawn and no `.grad` changes.
+
+    >>> from tinygrad_edu import Value
+    >>> a = Value(2.0, label="a")
+    >>> count_steps(a * a + 1)
+    3
+    """
+    return len(_engine_backward(root, gradient))
 
 
 def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
@@ -279,7 +297,7 @@ class BackpropStepper:
         rankdir: str = "LR",
         show_data: bool = True,
         max_nodes: int = 150,
-        max_steps: int = 300,
+        max_steps: int = MAX_STEPS,
         params: Any = None,
         inputs: Iterable[Value | str] | Value | str | None = None,
     ) -> None:
@@ -400,7 +418,7 @@ def backprop_html(
     rankdir: str = "LR",
     show_data: bool = True,
     max_nodes: int = 150,
-    max_steps: int = 300,
+    max_steps: int = MAX_STEPS,
     params: Any = None,
     inputs: Iterable[Value | str] | Value | str | None = None,
 ) -> str:
