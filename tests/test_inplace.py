@@ -780,6 +780,10 @@ def test_an_edit_through_a_recorded_view_is_seen_by_a_graph_that_reads_the_viewe
 
 OWN_ARRAYS: dict[str, Callable[[Value, Array], Any]] = {  # (the array: x.data)
     "w * x.data": lambda w, a: w * a, "x.data * w": lambda w, a: a * w,
+    "as_strided": lambda w, a: w * np.lib.stride_tricks.as_strided(a, a.shape, a.strides),
+    "sliding_window_view": lambda w, a: w * np.lib.stride_tricks.sliding_window_view(
+        a, (1, 1))[:, :, 0, 0],
+    "memoryview": lambda w, a: w * np.asarray(memoryview(cast(Any, a))),
     "w * x.data[0]": lambda w, a: w * a[0], "w * x.data.T": lambda w, a: w * a.T,
     "w.maximum(x.data)": lambda w, a: w.maximum(a),
     "w @ x.data": lambda w, a: w @ a, "x.data @ w": lambda w, a: a @ w,

@@ -188,10 +188,18 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
 
 
 def _memory(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The array that owns `array`'s memory (`array` itself, unless it is a view)."""
-    while isinstance(array.base, np.ndarray):
-        array = array.base
-    return array
+    """The array that owns `array`'s memory (`array` itself, unless it is a view), through
+    bases that are not arrays too: the wrapper of `as_strided` and `sliding_window_view`
+    (its `base`), a memoryview (its `obj`)."""
+    while True:
+        base = array.base
+        if isinstance(base, memoryview):
+            base = base.obj
+        elif base is not None and not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)
+        if not isinstance(base, np.ndarray):
+            return array
+        array = base
 
 
 def _owner(view: Value) -> Value:
