@@ -834,6 +834,22 @@ def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
     np.testing.assert_array_equal(w.grad, expected)
 
 
+@pytest.mark.parametrize("made", ["detach()", "copy.copy"])
+def test_an_edit_through_a_detached_recorded_view_is_seen(made: str) -> None:
+    """``v.detach()`` of a recorded view ``v = x[0:2]`` holds v's array, a view of x's: an
+    edit through it is an edit of x, refused at backward() of a graph that reads x (it was
+    numpy's bare "assignment destination is read-only" for detach(), whose Value has no op
+    to find x by: it is found through v, the Value it shares the array with)."""
+    x, w = Value([1.0, 2.0, 3.0], label="x"), Value([1.0, 1.0], label="w")
+    v = x[0:2]
+    y = (v * w).sum()
+    held = v.detach() if made == "detach()" else copy.copy(v)
+    cast(Array, held.data)[0] = 100.0
+    assert cast(Array, x.data)[0] == 100.0
+    with pytest.raises(RuntimeError, match=r"changed after the graph was recorded"):
+        y.backward()
+
+
 def test_an_array_handed_out_stays_known_when_a_view_of_it_is_let_go() -> None:
     """x's array is noted as held by x, and by a view of x handed out after: the view let
     go, the array given back is still known as x's, and copied."""

@@ -169,8 +169,10 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
     holders = HOLDERS.get(id(array) if array.base is None else id(_memory(array)))
     if holders is None or holders[-1]() is not value:
         note_holder(value)
-    if array.base is not None and value.op is not None:
-        owner = _owner(value)
+    if array.base is not None:  # a view: of its operand's array, or (detached) a sharer's
+        view = value if value.op is not None else \
+            next((other for other in _sharers(value) if other.op is not None), None)
+        owner = value if view is None else _owner(view)
         if owner is not value and is_read(owner):
             hand_out(owner, owner._data)  # type: ignore[arg-type]
     key = id(value)
