@@ -502,8 +502,8 @@ def _edit(node: Value, how: str) -> None:
         node.data = node.data + 1.0
     elif how == "item":  # (the first element, whatever the node's number of axes)
         cast(Array, node.data)[(0,) * cast(Array, node.data).ndim] += 1.0
-    elif how == "slice":
-        cast(Array, node.data)[...] = node.data * 2.0 + 1.0
+    elif how == "slice":  # (+ 1, not a map with a fixed point: 2x + 1 left -1 as it was)
+        cast(Array, node.data)[...] = node.data + 1.0
     elif how == "iadd attribute":
         node.data += 1.0
     elif how == "iadd array":
