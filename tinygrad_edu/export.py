@@ -138,16 +138,13 @@ def _check_class(obj: Any, base: type, names: tuple[str, ...], what: str) -> Non
             f"{base.__name__} to export them)")
 
 
-OURS = {MLP: ("forward", "__call__"), Layer: ("forward", "transform", "__call__")}
-"""Our model classes, and the methods whose redefinition would change what they compute."""
-
-
 def _micrograd_layer(layer: Any, where: str) -> DenseLayer:
     """A micrograd layer as a DenseLayer: its neurons must all be ReLU or all linear."""
-    _check_class(layer, micrograd_nn.Layer, ("__call__",), where)
+    _check_class(layer, micrograd_nn.Layer, micrograd_nn.Layer.OUTPUT_METHODS, where)
     neurons = layer.neurons
     for k, neuron in enumerate(neurons):
-        _check_class(neuron, micrograd_nn.Neuron, ("__call__",), f"neuron {k} of {where}")
+        _check_class(neuron, micrograd_nn.Neuron, micrograd_nn.Neuron.OUTPUT_METHODS,
+                     f"neuron {k} of {where}")
     if not neurons:
         raise ValueError(f"{where} ({layer!r}) has no neurons")
     sizes = [len(neuron.w) for neuron in neurons]
@@ -181,13 +178,14 @@ def dense_layers(model: Model) -> list[DenseLayer]:
     >>> layer.weight.shape, layer.bias.shape, layer.activation
     ((3, 2), (2,), 'tanh')
     """
-    kinds: list[type] = [MLP, Layer, micrograd_nn.MLP, micrograd_nn.Layer]
+    kinds: list[type[MLP | Layer | micrograd_nn.Module]] = [MLP, Layer, micrograd_nn.MLP,
+                                                          micrograd_nn.Layer]
     kind = next((k for k in kinds if isinstance(model, k)), None)
     if kind is None:
         raise TypeError(
             "export works on a tinygrad_edu.nn.MLP or Layer, or a tinygrad_edu.micrograd.nn.MLP "
             f"or Layer; got {type(model).__name__}")
-    _check_class(model, kind, OURS.get(kind, ("__call__",)), "the model")
+    _check_class(model, kind, kind.OUTPUT_METHODS, "the model")
     layers: list[Any] = (list(model.layers) if isinstance(model, MLP | micrograd_nn.MLP)
                          else [model])
     if not layers:
@@ -196,7 +194,7 @@ def dense_layers(model: Model) -> list[DenseLayer]:
     for i, layer in enumerate(layers):
         where = f"layer {i}"
         if kind in (MLP, Layer):
-            _check_class(layer, Layer, OURS[Layer], where)
+            _check_class(layer, Layer, Layer.OUTPUT_METHODS, where)
             dense = DenseLayer(np.array(layer.W.data, dtype=np.float64),
                                np.array(layer.b.data, dtype=np.float64),
                                _activation_name(layer.activation, f"{where} ({layer!r})"))

@@ -35,7 +35,7 @@ import math
 import os
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Self, cast
+from typing import Any, ClassVar, Self, cast
 
 import numpy as np
 
@@ -107,6 +107,10 @@ class Module:
     (an output kept to look at later) is not a parameter, as in PyTorch. Attributes starting
     with ``_`` are private and skipped.
     """
+
+    OUTPUT_METHODS: ClassVar[tuple[str, ...]] = ("forward", "__call__")
+    """The methods that compute the output: a subclass that redefines one computes something
+    of its own (export and the plots then judge the model by what it gives, not its class)."""
 
     def forward(self, x: Any) -> Value:
         """The model's output for the input `x` (subclasses define it)."""
@@ -411,6 +415,8 @@ class NeuronView:
     True
     """
 
+    OUTPUT_METHODS: ClassVar[tuple[str, ...]] = ("__call__",)  # (see Module's)
+
     def __init__(self, layer: Layer, index: int) -> None:
         self.layer = layer
         self.index = index
@@ -447,6 +453,8 @@ class Layer(Module):
     >>> len(layer), layer[0].weights.shape
     (3, (2,))
     """
+
+    OUTPUT_METHODS = ("forward", "transform", "__call__")  # (see Module's)
 
     def __init__(self, nin: int, nout: int, activation: ActivationLike = "identity", *,
                  seed: Seed = None) -> None:

@@ -186,13 +186,11 @@ def activation_name(activation: Any) -> str | None:
     return name_of(activation)
 
 
-LIBRARY_MODELS: dict[type, tuple[str, ...]] = {
-    nn.MLP: ("forward", "__call__"), nn.Layer: ("forward", "transform", "__call__"),
-    nn.Neuron: ("forward", "__call__"), nn.NeuronView: ("__call__",),
-    micrograd_nn.MLP: ("__call__",), micrograd_nn.Layer: ("__call__",),
-    micrograd_nn.Neuron: ("__call__",)}
-"""The library's models, whose structure says what their output is, and the methods whose
-redefinition (in a subclass) would change what they compute."""
+LIBRARY_MODELS: tuple[type[nn.Module | nn.NeuronView | micrograd_nn.Module], ...] = (
+    nn.MLP, nn.Layer, nn.Neuron, nn.NeuronView, micrograd_nn.MLP, micrograd_nn.Layer,
+    micrograd_nn.Neuron)
+"""The library's models, whose structure says what their output is, unless a subclass
+redefines one of the methods that compute it (each class's `OUTPUT_METHODS`)."""
 SCORE_OPS = frozenset({"add", "sub", "neg", "mul", "matmul", "sum"})
 """Operations that end an affine map (``x @ W + b``, a weighted sum, a scaling): what they give
 is a logit or a score, whose class switches at 0."""
@@ -202,8 +200,8 @@ VIEW_OPS = frozenset({"reshape", "transpose", "getitem", "broadcast_to"})
 
 def _library_model(model: Any) -> bool:
     """Whether `model` is one of `LIBRARY_MODELS` that computes its output as its class does."""
-    return any(isinstance(model, base) and not redefined(type(model), base, names)
-               for base, names in LIBRARY_MODELS.items())
+    return any(isinstance(model, base) and not redefined(type(model), base, base.OUTPUT_METHODS)
+               for base in LIBRARY_MODELS)
 
 
 def _structural_activation(model: Any) -> tuple[bool, Any]:

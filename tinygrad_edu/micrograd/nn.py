@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from tinygrad_edu.data import describe
 from tinygrad_edu.kernels import is_number
@@ -26,6 +26,9 @@ __all__ = ["MLP", "Layer", "Module", "Neuron", "Value"]
 
 class Module:
     """What every model has: its parameters, and a way to zero their gradients."""
+
+    OUTPUT_METHODS: ClassVar[tuple[str, ...]] = ("__call__",)
+    """The methods that compute the output (as `tinygrad_edu.nn.Module.OUTPUT_METHODS`)."""
 
     def zero_grad(self) -> None:
         for p in self.parameters():
