@@ -342,3 +342,77 @@ def test_gradients_gives_each_input_an_array_of_its_own() -> None:
     first, second = gradients((a * 3.0).sum(), [a, a])  # (one input asked for twice)
     first += 1.0
     assert second.tolist() == [3.0, 3.0]
+
+
+# ---- a number taken out of a Value inside grad's f -----------------------------------------
+
+CUTS: list[tuple[str, Callable[[Any], Any], str]] = [
+    ("math.sin(x)", lambda x: math.sin(x), r"argument 0 with float\(\) \(math\.sin"),
+    ("x.item()", lambda x: x.item() ** 2, r"argument 0 with item\(\)"),
+    ("x.data", lambda x: math.exp(x.data), r"argument 0 with \.data"),
+    ("float(2 * x)", lambda x: Value(float(2 * x)) * 3.0,
+     r"a Value computed from argument 0 with float\(\)"),
+    ("w * math.sin(x)", lambda x: Value(2.0) * math.sin(x), r"argument 0 with float\(\)"),
+    ("int(x)", lambda x: int(x) * 1.0, r"argument 0 with int\(\)"),
+    ("x.numpy()", lambda x: float(np.sin(x.numpy())), r"argument 0 with numpy\(\)"),
+    ("np.asarray(x)", lambda x: float(np.sin(np.asarray(x))), r"argument 0 with np\.array\(\)"),
+]
+
+
+@pytest.mark.parametrize(("name", "f", "said"), CUTS, ids=[c[0] for c in CUTS])
+@settings(max_examples=10, deadline=None)
+@given(x=st.floats(0.1, 2.0))
+def test_a_number_taken_out_of_the_argument_is_refused_not_a_zero_gradient(
+        name: str, f: Callable[[Any], Any], said: str, x: float) -> None:
+    """``grad(lambda x: math.sin(x))`` gave 0.0: math.sin calls float(x), and f computed on
+    with a plain number, which no gradient passes through (jax.grad raises there, a traced
+    value having no number). Each way of taking the number out is named."""
+    with pytest.raises(TypeError, match=r"^grad: f took the number out of " + said +
+                       r".*the gradient would be 0\. Keep it a Value"):
+        grad(f)(x)
+
+
+def test_a_number_taken_out_of_a_tensor_argument_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"argument 1 with \.data"):
+        grad(lambda w, x: (w * 2).sum() + float(np.sum(x.data ** 2)), argnums=(0, 1))(
+            np.ones(2), np.ones(3))
+
+
+def test_a_second_derivative_through_a_number_is_refused() -> None:
+    """The inner f keeps x a Value in x · sin(x) but takes sin's number: the outer gradient of
+    sin(x) would be 0; the inner gradient alone is right (x is reached)."""
+    def f(x: Any) -> Any:
+        return x * math.sin(x)
+
+    assert grad(f)(2.0) == pytest.approx(math.sin(2.0))
+    with pytest.raises(TypeError, match=r"a Value computed from argument 0 with float\(\)"):
+        grad(grad(f))(2.0)
+    with pytest.raises(TypeError, match=r"argument 0 with float\(\)"):
+        grad(lambda x: x * grad(lambda y: math.sin(y))(x))(2.0)
+
+
+@pytest.mark.parametrize(("f", "args", "argnums", "expected"), [
+    (lambda x: 2.0, (3.0,), 0, 0.0),  # a constant function (as jax.grad)
+    (lambda x, y: x * 2, (1.0, 2.0), (0, 1), (2.0, 0.0)),  # an argument f does not use
+    (lambda x, y: x * float(x), (3.0, 2.0), (0, 1), (3.0, 0.0)),  # x reached: the number a
+    # constant, as torch's .item(); y unused, and no number taken from it
+    (lambda x: x * x if float(x) > 0 else -x, (2.0,), 0, 4.0),  # control flow on the number
+    (lambda x: 1.0 if x else 0.0, (2.0,), 0, 0.0),  # a truth test decides, computes nothing
+    (lambda x: (f"{x:.2f}", 2.0)[1], (2.0,), 0, 0.0),  # formatting shows, computes nothing
+])
+def test_a_number_taken_out_where_the_gradient_is_right_is_allowed(
+        f: Callable[..., Any], args: tuple[float, ...], argnums: Any, expected: Any) -> None:
+    assert grad(f, argnums=argnums)(*args) == expected
+
+
+def test_numbers_are_noted_only_while_f_runs() -> None:
+    """The note is put back as it was when f returns, and when it raises."""
+    def fails(x: Any) -> Any:
+        float(x)
+        raise RuntimeError("f failed")
+
+    with pytest.raises(RuntimeError, match="f failed"):
+        grad(fails)(1.0)
+    assert tinygrad_edu.data.numbers_taken is None
+    assert grad(lambda x: x * float(x))(3.0) == 3.0
+    assert tinygrad_edu.data.numbers_taken is None

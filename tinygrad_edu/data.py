@@ -29,7 +29,19 @@ Labels = np.ndarray[Any, np.dtype[np.int64]]
 """Class indices 0, 1, 2, ..., one per sample."""
 
 __all__ = ["Array", "ArrayLike", "Data", "Labels", "as_data", "class_indices", "data_of",
-           "describe", "forward_data", "rows_of", "shape_of"]
+           "describe", "forward_data", "numbers_taken", "rows_of", "shape_of"]
+
+numbers_taken: list[tuple[Any, str]] | None = None
+"""While `grad`'s f runs (functional.py): each Value whose number f took out, with how
+(``float()``, ``.data``, ...), since a gradient cannot pass through a plain number; None
+otherwise. Truth tests, comparisons and formatting are not counted: they decide or show, and
+compute nothing from the number."""
+
+
+def _taken(value: Any, how: str) -> None:
+    """Note that `how` took the number out of `value`, while `grad`'s f runs."""
+    if numbers_taken is not None:
+        numbers_taken.append((value, how))
 
 
 class ArrayLike:
@@ -60,9 +72,12 @@ class ArrayLike:
         """The single number held, as a Python float."""
         return self._only_number("item()")
 
-    def _only_number(self, what: str) -> float:
+    def _only_number(self, what: str, *, taken: bool = True) -> float:
         """The single number held, for `what` (``item()``, ``float()``, ...), which names the
-        conversion in the error for a Value of more numbers."""
+        conversion in the error for a Value of more numbers; `taken`: noted as taken out
+        (see `numbers_taken`)."""
+        if taken:
+            _taken(self, what)
         if self.size != 1:
             raise ValueError(f"{what} needs a Value with one element; this one has shape "
                              f"{self.shape}")
@@ -70,6 +85,7 @@ class ArrayLike:
 
     def numpy(self) -> Array:
         """A copy of `.data` as a float64 array (0-d for a scalar)."""
+        _taken(self, "numpy()")
         return np.array(self._data, dtype=np.float64)
 
     def __float__(self) -> float:
@@ -95,6 +111,7 @@ class ArrayLike:
         """`np.array(value)`: the data as a float64 array (0-d for a scalar), not an object
         array of Values. It is a copy unless ``copy=False`` is asked of a tensor."""
         dtype = np.float64 if dtype is None else dtype
+        _taken(self, "np.array()")
         if copy is not False:
             return np.array(self._data, dtype=dtype)
         if type(self._data) is not np.ndarray:
@@ -106,7 +123,7 @@ class ArrayLike:
         tensor's does); without one, the Value shows itself as `str` does."""
         if not spec:
             return str(self)
-        return format(self._only_number("a format spec"), spec)
+        return format(self._only_number("a format spec", taken=False), spec)
 
     def __contains__(self, item: Any) -> bool:
         """``2.0 in v``: whether some element of `v` equals `item` (a number or a Value), as
@@ -120,7 +137,7 @@ class ArrayLike:
         if self.size != 1:
             raise ValueError(f"the truth value of a Value of shape {self.shape} is ambiguous; "
                              "use (v > 0).any() or (v > 0).all() on its comparisons")
-        return bool(self.item() != 0.0)
+        return bool(self._only_number("bool()", taken=False) != 0.0)
 
     def __len__(self) -> int:
         if not self.shape:
