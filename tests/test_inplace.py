@@ -834,6 +834,42 @@ def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
     np.testing.assert_array_equal(w.grad, expected)
 
 
+GRADIENT_EDITS: dict[str, Callable[[Array], None]] = {
+    "item": lambda g: g.__setitem__((0, 0), 100.0),
+    "*= (clipped by a scale)": lambda g: g.__imul__(3.0),
+    "np.clip(out=)": lambda g: np.clip(g, -0.5, 0.5, out=g),
+    "zeroed in place": lambda g: g.fill(0.0),
+}
+# Ways a tensor comes by its gradient array
+GRADIENTS: dict[str, Callable[[Value], None]] = {
+    "backward()": lambda x: (x * np.array([[2.0, 3.0], [4.0, 5.0]])).sum().backward(),
+    "set": lambda x: setattr(x, "grad", np.array([[2.0, 3.0], [4.0, 5.0]])),
+    "made at its first read, added to": lambda x: cast(Array, x.grad).__iadd__(1.5),
+}
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+@pytest.mark.parametrize("came", sorted(GRADIENTS))
+@pytest.mark.parametrize("edit", sorted(GRADIENT_EDITS))
+@pytest.mark.parametrize("use", sorted(OWN_ARRAYS))
+def test_a_gradient_array_given_as_an_operand_keeps_its_recorded_numbers(
+        use: str, edit: str, came: str, reference: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``w * x.grad`` makes a constant of x's gradient: that array edited in place afterwards
+    (a gradient clipped or zeroed in place) leaves w's gradient as recorded (the constant held
+    x's gradient array, so w.grad came from the edited numbers, silently; PyTorch raises)."""
+    if reference:
+        monkeypatch.setattr(engine, "apply", engine.apply.__wrapped__)  # type: ignore[attr-defined]
+    x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
+    GRADIENTS[came](x)
+    w = Value(np.array([[1.0, 0.75], [2.0, 0.25]]), label="w")
+    root = OWN_ARRAYS[use](w, cast(Array, x.grad)).sum()
+    (expected,) = gradients(root, [w])
+    GRADIENT_EDITS[edit](cast(Array, x.grad))
+    root.backward()
+    np.testing.assert_array_equal(w.grad, expected)
+
+
 @pytest.mark.parametrize("made", ["detach()", "copy.copy"])
 def test_an_edit_through_a_detached_recorded_view_is_seen(made: str) -> None:
     """``v.detach()`` of a recorded view ``v = x[0:2]`` holds v's array, a view of x's: an

@@ -223,15 +223,17 @@ def _owner(view: Value) -> Value:
 HOLDERS: dict[int, list[weakref.ref[Value]]] = {}
 """The Values whose arrays the user may hold, by id of the array that owns their memory: a
 tensor leaf's (handed out as it is while no rule reads it: noted when it is made or given
-new data), and any array `.data` handed out. One of them (or a view of one) given back as an
-operand is copied (`operand`)."""
+new data), any array `.data` handed out, and a tensor's gradient array `.grad` handed out.
+One of them (or a view of one) given back as an operand is copied (`operand`)."""
 _prune_holders_at = 256
 
 
-def note_holder(value: Value) -> None:
-    """`value`'s array may reach the user (see `HOLDERS`)."""
+def note_holder(value: Value, data: Any = None) -> None:
+    """`value`'s array (`data`: its data, unless its gradient is given) may reach the user
+    (see `HOLDERS`)."""
     global _prune_holders_at
-    data = value._data
+    if data is None:
+        data = value._data
     if type(data) is not np.ndarray:
         return
     key = id(_memory(data))
@@ -249,16 +251,19 @@ def note_holder(value: Value) -> None:
 
 
 def _holds(key: int, ref: weakref.ref[Value]) -> bool:
-    """Whether the Value of `ref` still holds the memory of id `key`."""
-    data = getattr(ref(), "_data", None)
-    return type(data) is np.ndarray and id(_memory(data)) == key
+    """Whether the Value of `ref` still holds the memory of id `key`, as its data or its
+    gradient."""
+    value = ref()
+    return any(type(array) is np.ndarray and id(_memory(array)) == key
+               for array in (getattr(value, "_data", None), getattr(value, "_grad", None)))
 
 
 def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """A float64 array given as an operand (``w * X``), for a constant: used as it is (as
     `torch.as_tensor` does: the user's array, whose edits are the user's), unless it is a
-    Value's own array or a view of one (``w * x.data``, ``w * x.data[0]``): then a copy, since
-    an edit of x (an optimizer's step, say) would change the constant's numbers unseen.
+    Value's own array or a view of one (``w * x.data``, ``w * x.data[0]``, ``w * x.grad``):
+    then a copy, since an edit of x (an optimizer's step, say, or a gradient clipped in place)
+    would change the constant's numbers unseen.
 
     >>> from tinygrad_edu import Value
     >>> x, batch = Value([1.0, 2.0]), np.zeros(2)

@@ -92,11 +92,14 @@ class Storage:
         A float for a scalar, an array of `self.shape` for a tensor; a Value after
         `backward(create_graph=True)`.
         """
-        if self._grad is None:
+        grad = self._grad
+        if grad is None:
             if type(self._data) is float:
                 return 0.0
-            self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
-        return self._grad
+            grad = self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
+        if type(grad) is np.ndarray:  # (given back as an operand, it is copied: `operand`)
+            note_holder(self, grad)  # type: ignore[arg-type]
+        return grad
 
     @grad.setter
     def grad(self, value: Any) -> None:
