@@ -20,7 +20,10 @@ How each change is seen, at no cost to a training step:
   them, so that a change stamped on one is stamped on every Value holding that array.
 * **Views of a Value** (``v = x.T``, ``x[0]``, ``x.reshape(4)``, recorded): v's array is a
   view of x's, so an edit through ``v.data`` is an edit of x. The getter hands out the Value
-  that owns the memory (`_owner`) with the view, and the edit is stamped on both.
+  that owns the memory (`_owner`) with the view, and the edit is stamped on both. A change
+  of x is one of v's numbers: `check` names x for a node made before it that reads v. The
+  view's own node reads no number (`Primitive.reads_data`), so a view made once, and read
+  by each step's graph while an optimizer changes x between steps, is no stale read.
 * **A Value's array given back** (``w * x.data``, ``w * x.data[0]``): the constant gets a
   copy (`operand`), or an edit of x (an optimizer's step) would change its numbers unseen.
   (A user's own array is used as it is, as `torch.as_tensor` does: its edits are the user's.)
@@ -65,7 +68,7 @@ from __future__ import annotations
 import itertools
 import sys
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -306,11 +309,19 @@ def unaliased(data: Any) -> Any:
 
 
 def seal(*values: Value | None) -> None:
-    """Before `values` are used in a recorded operation: settle their handed-out arrays."""
+    """Before `values` are used in a recorded operation: settle their handed-out arrays (and,
+    for a recorded view, its owner's: an edit of the owner is one of the view's numbers)."""
     for value in values:
         if value is None:
             continue
-        for holder in (value, *_sharers(value)) if _SHARED else (value,):
+        holders = (value, *_sharers(value)) if _SHARED else (value,)
+        data = value._data
+        if value.op is not None and type(data) is np.ndarray and data.base is not None:
+            owner = _owner(value)
+            if owner is not value:
+                holders = (*holders, owner)
+        del data
+        for holder in holders:
             entry = HANDED_OUT.pop(id(holder), None)  # (an edit through a Value that shares
             if entry is not None and entry[0]() is holder:  # the array is stamped on both)
                 edited = _compare(holder, entry[1])
@@ -380,7 +391,8 @@ def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, An
 
 
 def check(nodes: Sequence[Value]) -> None:
-    """Raise if the data of a node, or of an operand of one, changed after that node was made.
+    """Raise if the data a node's rule reads (its own, or an operand's) changed after that
+    node was made.
 
     `nodes`: a graph, newest first (as `topological_order` gives it). Called by both backward
     passes before any gradient is computed.
@@ -394,27 +406,43 @@ def check(nodes: Sequence[Value]) -> None:
             break
     if oldest is None or _last_change < oldest:
         return  # nothing changed since the graph was begun: the usual case, one comparison
+    for value, _ in _stale(nodes):
+        raise RuntimeError(_message(value))
+
+
+def _stale(nodes: Sequence[Value]) -> Iterator[tuple[Value, Value]]:
+    """The (value, reader) pairs of `nodes` whose value's data changed after the reader was
+    made, where the reader's rule reads it: the reader itself or one of its operands, but
+    none of a view's (``x.T``: its rule needs shapes only, `Primitive.reads_data`). A
+    change of the Value whose array a recorded view shows is a change of the view's numbers
+    too: it is named for a reader of the view."""
     for node in nodes:
-        if node.op is None:
+        op = node.op
+        if op is None or not op.reads_data:
             continue
         made = node._number
         for value in (node, *node.parents):
             if getattr(value, "_changed", 0) > made:
-                raise RuntimeError(_message(value))
+                yield value, node
+            else:
+                data = value._data
+                if value.op is not None and type(data) is np.ndarray and data.base is not None:
+                    owner = _owner(value)
+                    if owner is not value and getattr(owner, "_changed", 0) > made:
+                        yield owner, node
 
 
 def stale_reads(nodes: Sequence[Value]) -> list[tuple[Value, Value]]:
     """The (value, reader) pairs of `nodes` (a graph, or part of one) that `check` refuses:
     the value's data changed after the reader (a node of `nodes`, or the value itself) was
     made. In-place edits since a hand-out are compared first, as `check` does."""
-    reads = [(value, node) for node in nodes if node.op is not None
-             for value in (node, *node.parents)]
-    for value in {id(value): value for value, _ in reads}.values():
+    values = {id(value): value for node in nodes if node.op is not None
+              for value in (node, *node.parents)}
+    for value in values.values():
         entry = HANDED_OUT.get(id(value))
         if entry is not None and entry[0]() is value:
             _stamp_if_edited(id(value), *entry)
-    return [(value, node) for value, node in reads
-            if getattr(value, "_changed", 0) > node._number]
+    return list(_stale(nodes))
 
 
 def changed_after_use(nodes: Sequence[Value]) -> set[int]:

@@ -63,7 +63,9 @@ class Primitive:
     and the result `out`, in the operator algebra: the same rule runs on raw data and on
     Values (a recorded pass, for higher derivatives). For the pictures: `label` (formatted
     by `caption`), `text` (the rule in words), `kinks`. With `needs_mask` the fast executor
-    tells the rule which inputs need a gradient.
+    tells the rule which inputs need a gradient. `reads_data` False: the rule needs the
+    operands' shapes only, not their numbers (a view: reshape, transpose, getitem), so an
+    operand changed after the node was made leaves its gradients right (`changes.check`).
 
     >>> cube = Primitive("cube", lambda x: x**3, lambda g, out, x: (g * 3 * x**2,))
     >>> cube(2.0), cube(Value(2.0)).data
@@ -77,6 +79,7 @@ class Primitive:
     text: str = ""
     kinks: tuple[float, ...] = ()
     needs_mask: bool = False
+    reads_data: bool = True
     caption: Callable[[Mapping[str, Any]], str] | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **params: Any) -> Any:

@@ -233,22 +233,22 @@ MAX: Primitive = primitive("max", lambda x, *, axis, keepdims: np.max(x, axis, k
     text="∂out/∂a = 1 at the maximum (shared evenly among ties), 0 elsewhere")
 RESHAPE: Primitive = primitive("reshape", lambda x, *, shape: np.reshape(x, shape),
     lambda g, out, a, *, shape: (RESHAPE(g, shape=shape_of(a)),),
-    text="g is reshaped back to a's shape")
+    text="g is reshaped back to a's shape", reads_data=False)
 BROADCAST_TO: Primitive = primitive("broadcast_to",
     lambda x, *, shape: np.broadcast_to(x, shape),
     lambda g, out, a, *, shape: (g,),  # summed back to a's shape centrally (sum_to_shape)
-    text="g is summed back over the broadcast axes")
+    text="g is summed back over the broadcast axes", reads_data=False)
 TRANSPOSE: Primitive = primitive("transpose", lambda x, *, axes: np.transpose(x, axes),
     lambda g, out, a, *, axes: (TRANSPOSE(g, axes=tuple(np.argsort(axes).tolist())),),
     caption=lambda p: "T" if list(p["axes"]) == sorted(p["axes"])[::-1]
                       else f"transpose{tuple(p['axes'])}",
-    text="g is transposed back")
+    text="g is transposed back", reads_data=False)
 GETITEM: Primitive = primitive("getitem", lambda x, *, index: x[index],
     # (a, the array scattered into, is the scatter's operand: recorded, the gradient is a
     # function of a, with derivative 0, as PyTorch's nll_loss's)
     lambda g, out, a, *, index: (SCATTER_ADD(g, a, index=index, shape=shape_of(a)),),
     caption=lambda p: _index_text(p["index"]),
-    text="g goes back to the selected elements of a, 0 elsewhere")
+    text="g goes back to the selected elements of a, 0 elsewhere", reads_data=False)
 SCATTER_ADD: Primitive = primitive("scatter_add", kernels.scatter_add,
     lambda g, out, a, *into, index, shape: (GETITEM(g, index=index), *_no_gradient(into)),
     caption=lambda p: f"scatter{_index_text(p['index'])}",
