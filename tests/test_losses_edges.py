@@ -193,3 +193,16 @@ def test_second_derivatives_of_cross_entropy_match_pytorch(
     (grad * Value(w, requires_grad=False)).sum().backward()
     (second,) = torch.autograd.grad((first * torch.tensor(w)).sum(), tz)
     close(v.grad, second)
+
+
+@pytest.mark.parametrize("loss", [cross_entropy, lambda z, labels: nll_loss(z.log_softmax(),
+                                                                            labels)],
+                         ids=["cross_entropy", "nll_loss"])
+def test_masked_labels_are_refused_not_read_under_the_mask(loss: Callable[..., Any]) -> None:
+    """A label masked out was used as it lay under the mask (the other losses refuse a masked
+    target); a masked array with nothing masked is its numbers."""
+    z = Value([[2.0, 0.0, -1.0], [0.5, 3.0, 0.0]])
+    with pytest.raises(ValueError, match=r"labels: got a masked array .* 1 of its 2 entries "
+                                         r"masked; .*\.filled\(value\)"):
+        loss(z, np.ma.array([0, 1], mask=[False, True]))
+    assert loss(z, np.ma.array([0, 1])).data == loss(z, np.array([0, 1])).data

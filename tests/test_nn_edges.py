@@ -153,3 +153,30 @@ def test_a_first_layers_weights_may_change_before_backward_with_a_numpy_batch(
         net.layers[1].W.data[0, 0] = 9.0
         with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
             loss.backward()
+
+
+@pytest.mark.parametrize(("damage", "said"), [
+    (lambda entry: entry[:-8], r"cannot be read \(EOF: reading array data"),
+    (lambda entry: b"junk" + entry[4:], r"is no numpy array"),
+])
+def test_a_damaged_entry_is_named_with_numpys_reason(tmp_path: Path, damage: Any,
+                                                     said: str) -> None:
+    """An entry cut short was called one that "holds Python objects" (any ValueError of
+    numpy's was taken for the refusal of an object array); one whose header is broken, which
+    numpy gives as bytes, was refused by load_state_dict as a value of type bytes."""
+    import zipfile
+
+    MLP(3, [2], seed=0).save(tmp_path / "ok.npz")
+    with zipfile.ZipFile(tmp_path / "ok.npz") as good, \
+            zipfile.ZipFile(tmp_path / "bad.npz", "w") as bad:
+        for name in good.namelist():
+            entry = good.read(name)
+            bad.writestr(name, damage(entry) if name == "layers.0.W.npy" else entry)
+    with pytest.raises(ValueError, match=r"its entry 'layers\.0\.W' " + said):
+        MLP(3, [2], seed=0).load(tmp_path / "bad.npz")
+
+
+def test_an_entry_of_python_objects_is_named_so(tmp_path: Path) -> None:
+    np.savez(tmp_path / "objects.npz", **{"layers.0.W": np.array([object()], dtype=object)})
+    with pytest.raises(ValueError, match=r"'layers\.0\.W' holds Python objects, not numbers"):
+        MLP(3, [2], seed=0).load(tmp_path / "objects.npz")

@@ -257,11 +257,15 @@ def _read_npz(path: PathLike, who: str) -> dict[str, Any]:
             state = {}
             for name in archive.files:
                 try:
-                    state[name] = archive[name]
-                except ValueError:
+                    entry = archive[name]
+                    what = "" if isinstance(entry, np.ndarray) else "is no numpy array"
+                except ValueError as error:  # objects, or an entry cut short or damaged
+                    what = "holds Python objects, not numbers" if "allow_pickle" in \
+                        str(error) else f"cannot be read ({error})"
+                if what:  # (numpy gives an entry of no .npy format as bytes)
                     raise ValueError(f"{who}: {os.fspath(path)!r} is not an .npz file of "
-                                     f"parameters: its entry {name!r} holds Python objects, "
-                                     "not numbers") from None
+                                     f"parameters: its entry {name!r} {what}")
+                state[name] = entry
     except (OSError, zipfile.BadZipFile) as error:
         raise ValueError(f"{who}: {os.fspath(path)!r} is not a readable .npz file of "
                          f"parameters ({error})") from None
