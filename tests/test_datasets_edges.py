@@ -34,7 +34,8 @@ from tinygrad_edu.idx import read_idx, write_idx
     (lambda: make_spiral(10, turns=float("inf")), "turns must be a positive number; got inf"),
     (lambda: make_spiral(10, turns=1e308), "turns must be a positive number; got 1e"),
     (lambda: make_spiral(10, turns=True), "turns must be a positive number; got True"),
-    (lambda: make_moons(1000, noise=1e308, seed=0), "noise=1e[+]308 is too large"),
+    (lambda: make_moons(1000, noise=1e308, seed=0), "^make_moons: noise=1e[+]308 is too large"),
+    (lambda: make_spiral(4, noise=1e308, seed=0), "^make_spiral: noise=1e[+]308 is too large"),
 ])
 def test_noise_and_turns_that_give_no_finite_points_are_refused(make: Any, message: str) -> None:
     # (inf or nan points came back, silently; True was taken as 1)

@@ -85,8 +85,10 @@ def test_the_global_seed_makes_a_split_repeat() -> None:
 @pytest.mark.parametrize(("args", "kwargs", "message"), [
     ((np.zeros((4, 2)), [0, 1, 0]), {}, r"X of shape \(4, 2\) and y of shape \(3,\)"),
     ((np.zeros(4), [[0, 1], [0, 1]]), {}, "y of shape"),
-    ((np.zeros(4), [0, 1, 0, 1]), {"test_size": 1.0}, r"fraction in \(0, 1\).*got 1.0"),
-    ((np.zeros(4), [0, 1, 0, 1]), {"test_size": 0}, "leaves 0 of 4 samples for testing"),
+    ((np.zeros(4), [0, 1, 0, 1]), {"test_size": 1.0},
+     r"^train_test_split: test_size must be a fraction in \(0, 1\).*got 1.0"),
+    ((np.zeros(4), [0, 1, 0, 1]), {"test_size": 0},
+     "^train_test_split: test_size=0 leaves 0 of 4 samples for testing"),
     ((np.zeros(4), [0, 1, 0, 1]), {"test_size": "half"}, "got 'half'"),
     ((np.zeros(4), [0, 1, 0, 1]), {"test_size": True}, "got True"),
     ((np.zeros(4), [0, 1, 0, 1]), {"test_size": 4}, "leaves 4 of 4"),
@@ -154,7 +156,8 @@ def test_load_digits_without_scikit_learn_names_the_extra(hide_package: Callable
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"scale": "minmax"}, "scale must be 'standard', 'unit' or None; got 'minmax'"),
     ({"scale": True}, "got True"),
-    ({"test_size": 1.5}, "test_size must be a fraction"),
+    ({"test_size": 1.5}, "^load_digits: test_size must be a fraction"),
+    ({"test_size": 1797}, "^load_digits: test_size=1797 leaves 1797 of 1797"),
 ])
 def test_load_digits_refuses_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

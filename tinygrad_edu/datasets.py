@@ -85,11 +85,12 @@ def _check(n: Any, noise: Any, what: str) -> int:
     return count
 
 
-def _shuffled(rng: np.random.Generator, X: Array, y: Labels, noise: float) -> tuple[Array, Labels]:
+def _shuffled(rng: np.random.Generator, X: Array, y: Labels, noise: float,
+              who: str) -> tuple[Array, Labels]:
     with np.errstate(over="ignore"):
         X = X + noise * rng.standard_normal(X.shape)
     if not np.isfinite(X).all():
-        raise ValueError(f"noise={noise!r} is too large: the points overflow to inf")
+        raise ValueError(f"{who}: noise={noise!r} is too large: the points overflow to inf")
     order = rng.permutation(len(X))
     return X[order], y[order]
 
@@ -112,7 +113,7 @@ def make_moons(n: int, noise: float = 0.1, seed: Seed = None) -> tuple[Array, La
     inner = np.stack([1.0 - np.cos(t_inner), 0.5 - np.sin(t_inner)], axis=1)
     X = np.concatenate([outer, inner])
     y = np.concatenate([np.zeros(n_outer, np.int64), np.ones(n_inner, np.int64)])
-    return _shuffled(rng, X, y, float(noise))
+    return _shuffled(rng, X, y, float(noise), "make_moons")
 
 
 def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
@@ -137,7 +138,7 @@ def make_circles(n: int, noise: float = 0.1, factor: float = 0.5,
     inner = factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)
     X = np.concatenate([outer, inner])
     y = np.concatenate([np.zeros(n_outer, np.int64), np.ones(n_inner, np.int64)])
-    return _shuffled(rng, X, y, float(noise))
+    return _shuffled(rng, X, y, float(noise), "make_circles")
 
 
 def make_spiral(n_per_class: int, noise: float = 0.05, seed: Seed = None, *,
@@ -162,7 +163,7 @@ def make_spiral(n_per_class: int, noise: float = 0.05, seed: Seed = None, *,
         arms.append(np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1))
     X = np.concatenate(arms)
     y = np.repeat(np.arange(2, dtype=np.int64), n)
-    return _shuffled(rng, X, y, float(noise))
+    return _shuffled(rng, X, y, float(noise), "make_spiral")
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,22 +186,22 @@ class TrainTestSplit(NamedTuple):
     y_test: np.ndarray[Any, Any]
 
 
-def _test_count(test_size: Any, n: int) -> int:
+def _test_count(test_size: Any, n: int, who: str) -> int:
     """How many of `n` samples go to the test part: ⌈test_size·n⌉ for a fraction, as
     scikit-learn counts, or `test_size` itself for an integer."""
     if isinstance(test_size, bool) or not isinstance(test_size, int | float | np.number):
-        raise ValueError(f"test_size must be a fraction in (0, 1) or a number of samples; got "
-                         f"{test_size!r}")
+        raise ValueError(f"{who}: test_size must be a fraction in (0, 1) or a number of "
+                         f"samples; got {test_size!r}")
     if isinstance(test_size, int | np.integer):
         count = int(test_size)
     elif 0.0 < test_size < 1.0:  # (in its own precision: float32(0.3) of 10 is 3, not 4)
         count = math.ceil(test_size * n)
     else:
-        raise ValueError(f"test_size must be a fraction in (0, 1) or a number of samples; got "
-                         f"{test_size!r}")
+        raise ValueError(f"{who}: test_size must be a fraction in (0, 1) or a number of "
+                         f"samples; got {test_size!r}")
     if not 1 <= count <= n - 1:
-        raise ValueError(f"test_size={test_size!r} leaves {count} of {n} samples for testing "
-                         f"and {n - count} for training; each part needs at least one")
+        raise ValueError(f"{who}: test_size={test_size!r} leaves {count} of {n} samples for "
+                         f"testing and {n - count} for training; each part needs at least one")
     return count
 
 
@@ -255,7 +256,7 @@ def train_test_split(X: Any, y: Any, *, test_size: float = 0.25, stratify: bool 
     if not isinstance(stratify, bool):
         raise ValueError(f"train_test_split: stratify must be True or False; got {stratify!r}")
     n = len(labels)
-    n_test = _test_count(test_size, n)
+    n_test = _test_count(test_size, n, "train_test_split")
     rng = random_generator(seed)
     test = (_stratified_test_rows(rng, labels, n_test) if stratify
             else rng.permutation(n)[:n_test])
@@ -312,6 +313,7 @@ def load_digits(*, test_size: float = 0.25, scale: Scale = "standard",
                           f"not installed; install the `data` extra: {DATA_INSTALL_HINT}"
                           ) from None
     X, y = bundled_digits(return_X_y=True)
+    _test_count(test_size, len(y), "load_digits")  # (its errors named by this function)
     split = train_test_split(X, y, test_size=test_size, stratify=True, seed=seed)
     return _scaled(split, scale, 16.0)
 
