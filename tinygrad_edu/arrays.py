@@ -248,7 +248,7 @@ def _on_data(name: str, func: Callable[..., Any], args: tuple[Any, ...],
         nonlocal needs_grad
         if isinstance(x, Value):
             needs_grad = needs_grad or x.requires_grad
-            return np.array(x)
+            return np.array(x._data, dtype=np.float64)  # (a copy, as np.array(x) gives)
         if isinstance(x, list | tuple):
             return type(x)(plain(item) for item in x)
         return x

@@ -14,6 +14,7 @@ from __future__ import annotations
 import decimal
 import math
 import numbers
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, TypeAlias
@@ -29,19 +30,27 @@ Labels = np.ndarray[Any, np.dtype[np.int64]]
 """Class indices 0, 1, 2, ..., one per sample."""
 
 __all__ = ["Array", "ArrayLike", "Data", "Labels", "as_data", "class_indices", "data_of",
-           "describe", "forward_data", "numbers_taken", "rows_of", "shape_of"]
+           "describe", "forward_data", "note_numbers_taken", "rows_of", "shape_of"]
 
-numbers_taken: list[tuple[Any, str]] | None = None
-"""While `grad`'s f runs (functional.py): each Value whose number f took out, with how
-(``float()``, ``.data``, ...), since a gradient cannot pass through a plain number; None
-otherwise. Truth tests, comparisons and formatting are not counted: they decide or show, and
-compute nothing from the number."""
+_noting = threading.local()  # .taken: this thread's list of numbers taken out, while grad's f runs
+
+
+def note_numbers_taken(taken: list[tuple[Any, str]] | None) -> list[tuple[Any, str]] | None:
+    """Start noting in `taken` (or stop, given None), in this thread, each Value whose number
+    is taken out (``float(x)``, ``x.item()``, ``x.numpy()``, ``np.array(x)``) with how; the
+    list noted in before is returned. `grad` (functional.py) notes while its f runs: a
+    gradient cannot pass through a plain number. Truth tests, comparisons, formatting and
+    ``.data`` (micrograd's way to branch on a number) are not noted."""
+    before: list[tuple[Any, str]] | None = getattr(_noting, "taken", None)
+    _noting.taken = taken
+    return before
 
 
 def _taken(value: Any, how: str) -> None:
-    """Note that `how` took the number out of `value`, while `grad`'s f runs."""
-    if numbers_taken is not None:
-        numbers_taken.append((value, how))
+    """Note that `how` took the number out of `value` (see `note_numbers_taken`)."""
+    taken = getattr(_noting, "taken", None)
+    if taken is not None:
+        taken.append((value, how))
 
 
 class ArrayLike:
@@ -75,7 +84,7 @@ class ArrayLike:
     def _only_number(self, what: str, *, taken: bool = True) -> float:
         """The single number held, for `what` (``item()``, ``float()``, ...), which names the
         conversion in the error for a Value of more numbers; `taken`: noted as taken out
-        (see `numbers_taken`)."""
+        (see `note_numbers_taken`)."""
         if taken:
             _taken(self, what)
         if self.size != 1:

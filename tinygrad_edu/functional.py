@@ -17,9 +17,8 @@ from typing import Any, SupportsIndex
 
 import numpy as np
 
-from tinygrad_edu import data
 from tinygrad_edu.changes import tick
-from tinygrad_edu.data import data_of, describe
+from tinygrad_edu.data import data_of, describe, note_numbers_taken
 from tinygrad_edu.engine import (
     Value,
     constant,
@@ -45,9 +44,9 @@ def grad(f: Callable[..., Any],
     y: x * y)(1.0))`` is 2x. Keyword arguments are passed on to `f`, not differentiated (as
     in jax.grad). `argnums` is one position or a non-empty tuple (or list) of distinct ones;
     negative ones count from the end. Inside `no_grad()`, the gradient of a Value is a
-    constant Value: no graph. A result that depends on an argument only through a number f
-    took out of it (``math.sin(x)``, ``x.item()``, ``x.data``) is refused with a TypeError, as
-    jax.grad refuses it, not given a gradient of 0.
+    constant Value: no graph. A result that depends on no argument, after f took the number
+    out of one (``math.sin(x)``, ``x.item()``), is refused with a TypeError, as jax.grad
+    refuses it, not given a gradient of 0.
 
     >>> f = lambda x: x ** 3
     >>> grad(f)(2.0), grad(grad(f))(2.0)
@@ -78,14 +77,13 @@ def grad(f: Callable[..., Any],
                 values[i] = Value(data_of(values[i]))
             except (TypeError, ValueError) as error:
                 raise type(error)(f"grad: argument {i}: {error}") from None
-        outer, data.numbers_taken = data.numbers_taken, []
+        taken: list[tuple[Any, str]] = []
+        outer = note_numbers_taken(taken)  # (an inner grad's f notes in a list of its own)
         try:
             with enable_grad():
                 out = f(*values, **kwargs)  # (keywords are passed on, not differentiated)
         finally:
-            taken, data.numbers_taken = data.numbers_taken, outer
-            if outer is not None and taken:  # (an outer grad's f took them out too)
-                outer += taken
+            note_numbers_taken(outer)
         if is_number(out) or (type(out) is np.ndarray and out.shape == () and is_number(out[()])):
             out = constant(float(out))  # a constant function: its gradient is 0 (as jax.grad)
         if not isinstance(out, Value) or out.shape != ():
@@ -149,29 +147,29 @@ def _positions_in(positions: int | tuple[int, ...], argnums: object, count: int)
 
 def _refuse_numbers_taken(out: Value, variables: dict[int, Value],
                           taken: list[tuple[Any, str]]) -> None:
-    """A TypeError if f's result `out` does not depend on a variable through its operations
-    while f took the number out of a Value that does (``math.sin(x)``, ``x.item()``): the
-    gradient would be 0, silently (jax.grad raises there too: a traced value has no number)."""
+    """A TypeError if f's result `out` depends on none of the variables, after f took the
+    number out of one, or of a Value computed from one (``math.sin(x)``, ``x.item()``): the
+    gradient would be 0, silently (jax.grad raises there too: a traced value has no number).
+    A result that depends on some variable is let be: the numbers were for logging or
+    branching, most likely, and the other variables are unused ones."""
     reached = set(topological_order(out)) if out.requires_grad else set()
-    behind: dict[int, set[Value]] = {}  # (each taken Value's graph, walked once)
-    for position, variable in variables.items():
-        if variable in reached:
+    if any(variable in reached for variable in variables.values()):
+        return
+    for value, how in taken:
+        if not (isinstance(value, Value) and value.requires_grad):
             continue
-        for value, how in taken:
-            if not (isinstance(value, Value) and value.requires_grad):
-                continue
-            if id(value) not in behind:
-                behind[id(value)] = set(topological_order(value))
-            if variable in behind[id(value)]:
+        behind = topological_order(value)
+        for position, variable in variables.items():
+            if variable in behind:
                 source = "argument" if value is variable else "a Value computed from argument"
                 calls = " (math.sin(x) and math's other functions call it)" if \
                     how == "float()" else ""
                 raise TypeError(
-                    f"grad: f took the number out of {source} {position} with {how}{calls} "
-                    "and computed on with that number, so its result does not depend on "
-                    f"argument {position} through any operation: the gradient would be 0. "
-                    "Keep it a Value and use its operations instead: x.sin(), x.exp(), "
-                    "x.log(), x ** 2, ...")
+                    f"grad: f took the number out of {source} {position} with {how}{calls}, "
+                    "and its result depends on no argument through any operation: no "
+                    f"gradient passes through a number, so the gradient for argument "
+                    f"{position} would be 0. Keep it a Value and use its operations: x.sin(), "
+                    "x.exp(), x.log(), x ** 2, ...")
 
 
 def _depends_on_older(root: Value, since: int) -> bool:

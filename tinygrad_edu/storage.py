@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_edu import data as held
 from tinygrad_edu.changes import UNREAD, changed, hand_out, note_holder, unread_changed
 from tinygrad_edu.data import Data, as_data, shape_of
 
@@ -62,8 +61,6 @@ class Storage:
         data = self._data
         if type(data) is np.ndarray and getattr(self, "_changed", 0) > UNREAD:  # (is_read)
             hand_out(self, data)  # type: ignore[arg-type]
-        if held.numbers_taken is not None:  # (inside grad's f: see `data.numbers_taken`)
-            held.numbers_taken.append((self, ".data"))
         return data
 
     @data.setter
