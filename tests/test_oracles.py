@@ -685,9 +685,10 @@ EXTREMES: dict[str, list[tuple[list[float], list[float], Any, list[float]]]] = {
     ],
     "logsumexp": [
         ([1e4, -1e4, 0.0], [1.0], 1e4, [1.0, 0.0, 0.0]),
-        # (exp(x − out), out rounded to an ulp of 1e4, as PyTorch's: 0.5 to 2e-13)
-        ([1e4, 1e4], [1.0], 1e4 + math.log(2.0), [0.4999999999999138] * 2),
-        ([-1e4, -1e4], [1.0], -1e4 + math.log(2.0), [0.4999999999999138] * 2),
+        # (softmax, exactly: PyTorch's exp(x − out), out rounded to an ulp of 1e4, gives
+        # 0.4999999999999138)
+        ([1e4, 1e4], [1.0], 1e4 + math.log(2.0), [0.5] * 2),
+        ([-1e4, -1e4], [1.0], -1e4 + math.log(2.0), [0.5] * 2),
         ([-inf, 0.0, 1.0], [1.0], 1.3132616875182228, [0.0, 0.2689414213699951,
                                                         0.7310585786300049]),
         ([-inf, -inf], [1.0], -inf, [nan, nan]),
@@ -974,11 +975,10 @@ LOGITS = st.one_of(st.floats(-5.0, 5.0), st.sampled_from([inf, -inf, nan, 1e4, -
 
 
 @given(data=st.data())
-def test_logsumexp_first_derivative_is_the_old_rule_bit_for_bit(data: st.DataObject) -> None:
-    """Regression test (it passes on the rule before logsumexp_slope): logsumexp's first
-    derivative, spread(g)·exp(a − out), is the old rule's bit for bit (nan where it was nan),
-    plain, by backward() and recorded (whose weights are now logsumexp_slope's), at any
-    logits (±inf, nan, ±1e4), axes and keepdims."""
+def test_logsumexp_first_derivative_is_its_slope_on_every_path_bit_for_bit(
+        data: st.DataObject) -> None:
+    """logsumexp's first derivative, spread(g)·logsumexp_slope(a), is the same bits plain,
+    by backward() and recorded, at any logits (±inf, nan, ±1e4), axes and keepdims."""
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
     x = data.draw(hnp.arrays(np.float64, shape, elements=LOGITS), label="x")
     axis = data.draw(st.sampled_from([None, *((k,) for k in range(len(shape))),
@@ -988,31 +988,47 @@ def test_logsumexp_first_derivative_is_the_old_rule_bit_for_bit(data: st.DataObj
     g = data.draw(hnp.arrays(np.float64, np.shape(out), elements=st.floats(-3.0, 3.0)),
                   label="g")
     kept = kernels.kept_shape(shape, axis)
-    weights = np.exp(x - np.reshape(out, kept))
-    old = np.broadcast_to(np.reshape(g, kept), shape) * weights
+    expected = np.broadcast_to(np.reshape(g, kept), shape) * kernels.logsumexp_slope(x,
+                                                                                    axis=axis)
     v, w = Value(x), Value(x)
     apply(ops.LOGSUMEXP, v, axis=axis, keepdims=keepdims).backward(g)
     (recorded,) = gradients((apply(ops.LOGSUMEXP, w, axis=axis, keepdims=keepdims) * g).sum(),
                             [w], create_graph=True)
     (on_data,) = ops.LOGSUMEXP.vjp(g, out, x, axis=axis, keepdims=keepdims)
     for new in (on_data, recorded.data):
-        assert_same_bits(new, old)
+        assert_same_bits(new, expected)
     # a scalar's .grad starts at 0.0 (as micrograd's) and adds: 0.0 + -0.0 is 0.0
-    assert_same_bits(v.grad, old if shape else 0.0 + old)
+    assert_same_bits(v.grad, expected if shape else 0.0 + expected)
 
 
 @given(data=st.data())
-def test_logsumexp_slope_is_logsumexps_weights_bit_for_bit(data: st.DataObject) -> None:
-    """logsumexp_slope's forward is exp(x − logsumexp(x)) as logsumexp's rule computes it
-    from its result, bit for bit, at any logits (±inf, nan, ±1e4) and axes."""
+def test_logsumexp_slope_is_softmax_bit_for_bit_but_at_plus_inf(data: st.DataObject) -> None:
+    """logsumexp_slope is softmax (exp(x − m)/Σ exp(x − m)), bit for bit; in a row with a
+    +inf it is exp(x − logsumexp(x)), as PyTorch's: nan at +inf, 0 elsewhere."""
     shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4), label="shape")
     x = data.draw(hnp.arrays(np.float64, shape, elements=LOGITS), label="x")
     axis = data.draw(st.sampled_from([None, *((k,) for k in range(len(shape))),
                                       tuple(range(len(shape)))]), label="axis")
-    out = kernels.logsumexp(x, axis=axis, keepdims=False)
-    weights = np.exp(x - np.reshape(out, kernels.kept_shape(shape, axis)))
-    assert_same_bits(kernels.logsumexp_slope(x, axis=axis), weights)
-    assert_same_bits(apply(ops.LOGSUMEXP_SLOPE, Value(x), axis=axis).data, weights)
+    kept = kernels.kept_shape(shape, axis)
+    with np.errstate(invalid="ignore"):
+        at_inf = np.exp(x - kernels.logsumexp(x, axis=axis, keepdims=True))
+    plus_inf = np.broadcast_to(np.reshape(np.any(x == inf, axis=axis), kept), shape)
+    expected = np.where(plus_inf, at_inf, kernels.softmax(x, axis=axis))
+    assert_same_bits(kernels.logsumexp_slope(x, axis=axis), expected)
+    assert_same_bits(apply(ops.LOGSUMEXP_SLOPE, Value(x), axis=axis).data, expected)
+
+
+@given(offset=st.integers(-2**52, 2**52), steps=st.lists(st.integers(-30, 30), min_size=1,
+                                                         max_size=6))
+def test_logsumexp_gradient_keeps_its_digits_far_from_zero(offset: int,
+                                                           steps: list[int]) -> None:
+    """At logits offset + steps (exact, and so are their differences), the gradient is the
+    softmax of the steps, bit for bit, for any offset (exp(x − logsumexp(x)) lost the digits
+    of log Σ exp(x − m) to the rounding of logsumexp near a large m: [1, 1] at [1e16, 1e16],
+    6e-5 off at 1e12, as PyTorch's)."""
+    x = Value(float(offset) + np.array(steps, dtype=np.float64))
+    x.logsumexp().backward()
+    assert_same_bits(x.grad, kernels.softmax(np.array(steps, dtype=np.float64), axis=None))
 
 
 def assert_same_bits(actual: Any, expected: Any) -> None:

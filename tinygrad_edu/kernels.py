@@ -219,10 +219,17 @@ def logsumexp(x: Any, *, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
 
 
 def logsumexp_slope(x: Any, *, axis: tuple[int, ...] | None) -> Any:
-    """exp(x − logsumexp(x)) along `axis`, d logsumexp/dx: softmax(x), computed as
-    logsumexp's rule computes it from its result (the same numbers: 0 at a −inf entry; nan at
-    +inf and 0 elsewhere in a row with one, as PyTorch's)."""
-    return np.exp(x - logsumexp(x, axis=axis, keepdims=True))
+    """d logsumexp/dx along `axis`: softmax(x), exp(x − m)/Σ exp(x − m) with m the maximum.
+    Not exp(x − logsumexp(x)): logsumexp rounded near a large m loses the digits of
+    log Σ exp(x − m) (at x = [1e16, 1e16] that gave [1, 1], not [0.5, 0.5], as PyTorch's
+    does; jax's holds m constant too). In a row with a +inf, exp(x − logsumexp(x)), as
+    PyTorch's: nan at +inf, 0 elsewhere (softmax's row is all nan)."""
+    p = softmax(x, axis=axis)
+    if np.any(x == math.inf):
+        with np.errstate(invalid="ignore"):  # (inf − inf: nan)
+            p = np.where(np.max(x, axis=axis, keepdims=True) == math.inf,
+                         np.exp(x - logsumexp(x, axis=axis, keepdims=True)), p)
+    return p
 
 
 def _maximum(x: Any, axis: tuple[int, ...] | None) -> Any:

@@ -306,21 +306,17 @@ WHERE: Primitive = primitive("where", kernels.where,
 # and log: the forward subtracts the maximum (no overflow at ±1e4) and the rule is one line.
 def _logsumexp_vjp(g: Any, out: Any, a: Any, *, axis: tuple[int, ...] | None,
                    keepdims: bool) -> tuple[Any, ...]:
-    # NOTE: exp(a − out) is softmax(a): 0 at a −inf entry; nan where a and out are both ±inf,
-    # as PyTorch's
-    spread = _spread(g, shape_of(a), axis)
-    if isinstance(a, Value):
-        # recorded: the same numbers, from an entry of its own whose rule keeps its digits
-        # (through exp(a − out), the two paths to a added up to p − p² on the diagonal of the
-        # Hessian, 0 where p rounds to 1)
-        return (spread * LOGSUMEXP_SLOPE(a, axis=axis),)
-    return (spread * EXP(a - _kept(out, shape_of(a), axis)),)
+    # NOTE: softmax(a), from an entry of its own: exp(a − m)/Σ exp(a − m), m the maximum,
+    # which keeps its digits at a large m (not exp(a − out)); its rule keeps those of the
+    # Hessian (through exp(a − out), the two paths to a added up to p − p² on its diagonal,
+    # 0 where p rounds to 1)
+    return (_spread(g, shape_of(a), axis) * LOGSUMEXP_SLOPE(a, axis=axis),)
 
 
 LOGSUMEXP: Primitive = primitive("logsumexp", kernels.logsumexp,
     _logsumexp_vjp,
     caption=lambda p: _reduction_caption("logsumexp", p),
-    text="∂out/∂a = exp(a − out) = softmax(a): g is spread over the axes, weighted")
+    text="∂out/∂a = softmax(a) = exp(a − out): g is spread over the axes, weighted")
 # softmax and log_softmax read 1 − p from SOFTMAX_COMPLEMENT (below), not as 1 − p: their
 # Jacobians' diagonals p(1 − p) and 1 − p are then exact where p rounds to 1 (p − p² was 0 where
 # the exact value is 8.5e-18, at a = [40, 0, 0]), and so are the second derivatives of
@@ -350,8 +346,8 @@ SOFTMAX_COMPLEMENT: Primitive = primitive("softmax_complement", kernels.softmax_
     text="∂out/∂a = −(the softmax's Jacobian): a gets −p·(g·out − (Σ g·p − g·p)), "
          "p = softmax(a) = 1 − out")
 
-# logsumexp's slope exp(a − logsumexp(a)), an entry of its own for its rule: the softmax's
-# Jacobian in the form that keeps its digits (the second derivative of logsumexp)
+# logsumexp's slope softmax(a), an entry of its own for its rule: the softmax's Jacobian in the
+# form that keeps its digits (the second derivative of logsumexp)
 LOGSUMEXP_SLOPE: Primitive = primitive("logsumexp_slope", kernels.logsumexp_slope,
     _softmax_rule,
     label="logsumexp′", caption=lambda p: _reduction_caption("logsumexp′", p),
