@@ -97,11 +97,7 @@ def grad(f: Callable[..., Any],
         # f closing over a Value that needs a gradient: the gradients may depend on it, so the
         # pass is recorded (the inner gradient of x·y is x, not the number x was)
         closed_over = recording and not nested and _depends_on_older(out, since)
-        if out.requires_grad:
-            grads = gradients(out, [values[i] for i in chosen],
-                              create_graph=nested or closed_over)
-        else:  # a constant function: its gradient is 0 (as jax.grad's)
-            grads = [0.0 if values[i].shape == () else np.zeros(values[i].shape) for i in chosen]
+        grads = gradients(out, [values[i] for i in chosen], create_graph=nested or closed_over)
         if closed_over:  # a gradient that does not depend on one is data, as usual
             grads = [g if _depends_on_older(g, since) else _own_data(g) for g in grads]
         if as_values and not nested:
