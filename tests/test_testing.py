@@ -413,8 +413,14 @@ def test_where_f_is_not_finite_at_x_plus_or_minus_eps_the_check_fails(f: Any, x:
         gradcheck(f, [x, 1.0])
 
 
-def test_a_non_finite_numerical_value_passes_only_against_the_same_value() -> None:
-    assert gradcheck(lambda v: v * math.nan, [1.0, 2.0])  # nan against nan
+def test_a_non_finite_numerical_value_passes_only_against_the_same_infinity() -> None:
+    """nan against nan passed, so any rule passed where f itself is nan (a wrong rule for
+    sqrt, checked at -1); it is not checkable there, as PyTorch's gradcheck fails."""
+    with pytest.raises(GradcheckError, match=NOT_FINITE):  # nan against nan
+        gradcheck(lambda v: v * math.nan, [1.0, 2.0])
+    wrong_sqrt = Primitive("wrong_sqrt", np.sqrt, lambda g, out, x: (g * 123.0 / out,))
+    with pytest.raises(GradcheckError, match=NOT_FINITE):
+        gradcheck(lambda v: wrong_sqrt(v), [-1.0, -4.0])
     with pytest.raises(GradcheckError, match=NOT_FINITE):  # nan against inf
         gradcheck(lambda v: v * math.inf, 1.0)
 

@@ -30,7 +30,8 @@ Labels = np.ndarray[Any, np.dtype[np.int64]]
 """Class indices 0, 1, 2, ..., one per sample."""
 
 __all__ = ["Array", "ArrayLike", "Data", "Labels", "as_data", "class_indices", "data_of",
-           "describe", "forward_data", "note_numbers_taken", "rows_of", "shape_of"]
+           "describe", "forward_data", "note_numbers_taken", "refuse_masked", "rows_of",
+           "shape_of"]
 
 _noting = threading.local()  # .taken: this thread's list of numbers taken out, while grad's f runs
 
@@ -262,7 +263,7 @@ def as_data(data: object, what: str = "Value data") -> Data:
         raise TypeError(f"{what} must be a number, a (nested) list or a numpy array; "
                         f"got {describe(data)}{hint}")
     if isinstance(data, np.ma.MaskedArray):
-        _refuse_masked(data, what)
+        refuse_masked(data, what)
     elif isinstance(data, list | tuple):
         _check_items(data, what)
     try:
@@ -318,7 +319,7 @@ def _check_range(given: np.ndarray[Any, Any], array: Array, what: str, data: obj
                              f"{np.finfo(np.float64).max:.6g})")
 
 
-def _refuse_masked(data: np.ma.MaskedArray[Any, Any], what: str) -> None:
+def refuse_masked(data: np.ma.MaskedArray[Any, Any], what: str) -> None:
     """Refuse a masked array with a masked entry (np.array would keep the hidden number)."""
     masked = int(np.ma.getmaskarray(data).sum())
     if masked:
@@ -338,7 +339,7 @@ def _check_items(data: list[Any] | tuple[Any, ...], what: str) -> None:
                 raise TypeError(f"{what} must hold numbers, not Values (that would drop their "
                                 "gradients); use tinygrad_edu.stack([...]) to combine Values")
             if isinstance(item, np.ma.MaskedArray):
-                _refuse_masked(item, what)
+                refuse_masked(item, what)
             elif isinstance(item, list | tuple):
                 stack.append(item)
 

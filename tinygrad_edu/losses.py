@@ -41,7 +41,7 @@ import numpy as np
 
 from tinygrad_edu import engine, ops
 from tinygrad_edu.arrays import where
-from tinygrad_edu.data import _refuse_masked, as_data, data_of, describe
+from tinygrad_edu.data import as_data, data_of, describe, refuse_masked
 from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.kernels import is_number
 
@@ -309,7 +309,7 @@ def _label_array(loss: str, labels: Any) -> Any:
     naming the first label that is not a whole number."""
     raw = data_of(labels)
     if isinstance(raw, np.ma.MaskedArray):  # (np.asarray keeps the numbers under the mask)
-        _refuse_masked(raw, f"{loss}: labels")
+        refuse_masked(raw, f"{loss}: labels")
     try:
         array = np.asarray(raw)
     except (TypeError, ValueError):  # a ragged list: numpy's own message names no labels
