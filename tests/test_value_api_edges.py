@@ -210,3 +210,32 @@ def test_regression_second_derivatives_match_pytorch(name: str, data: list[float
     (t_h,) = torch.autograd.grad((t_g * torch.tensor(u)).sum(), t)
     same(g.data, t_g.detach().numpy(), f"{name}: gradient")
     same(h, t_h.numpy(), f"{name}: Hessian-vector product")
+
+
+SHAPE_ARRAYS: list[tuple[str, Callable[[Any], Any], tuple[int, ...]]] = [
+    ("reshape", lambda v: v.reshape(np.array([3, 2])), (3, 2)),
+    ("np.reshape", lambda v: np.reshape(v, np.array([3, 2])), (3, 2)),
+    ("reshape -1", lambda v: v.reshape(np.array([-1], dtype=np.int32)), (6,)),
+    ("transpose", lambda v: v.transpose(np.array([1, 0])), (3, 2)),
+    ("broadcast_to", lambda v: np.broadcast_to(v, np.array([2, 2, 3])), (2, 2, 3)),
+    ("Value.broadcast_to", lambda v: v.broadcast_to(np.array([2, 2, 3])) if isinstance(
+        v, Value) else np.broadcast_to(v, (2, 2, 3)), (2, 2, 3)),
+]
+
+
+@pytest.mark.parametrize(("name", "op", "shape"), SHAPE_ARRAYS, ids=[c[0] for c in SHAPE_ARRAYS])
+def test_an_integer_array_is_a_shape_or_axes_as_in_numpy(
+        name: str, op: Callable[[Any], Any], shape: tuple[int, ...]) -> None:
+    """numpy takes a 1-D integer array as a shape or as axes; reshape refused it saying that
+    6 elements do not fit shape (array([3, 2]),), and transpose and broadcast_to refused it."""
+    data = np.arange(6.0).reshape(2, 3)
+    out = op(Value(data))
+    assert out.shape == shape
+    np.testing.assert_array_equal(out.data, op(data))
+
+
+def test_a_shape_of_floats_is_named_as_such() -> None:
+    """(It was "cannot reshape ... (6 elements) into shape (2.0, 3)", as if a count did not
+    fit; numpy's TypeError says the float is no integer.)"""
+    with pytest.raises(TypeError, match=r"^reshape: a shape is ints .*got \(2\.0, 3\)"):
+        Value(np.zeros((2, 3))).reshape((2.0, 3))

@@ -549,13 +549,25 @@ def reshape_target(shape: tuple[int, ...], args: tuple[Any, ...]) -> tuple[int, 
     >>> reshape_target((2, 3), (-1,)), reshape_target((2, 3), ((3, 2),))
     ((6,), (3, 2))
     """
-    target = tuple(args[0]) if len(args) == 1 and isinstance(args[0], tuple | list) else args
+    target = tuple(_ints_of(args[0])) if len(args) == 1 and isinstance(
+        args[0], tuple | list | np.ndarray) else args
     try:
         new_shape: tuple[int, ...] = np.empty(shape, dtype=np.bool_).reshape(target).shape
-    except (ValueError, TypeError) as error:
+    except TypeError as error:
+        raise TypeError(f"reshape: a shape is ints (one of them may be -1); got {target!r}"
+                        ) from error
+    except ValueError as error:
         raise ValueError(f"cannot reshape a Value of shape {shape} ({math.prod(shape)} "
                          f"elements) into shape {target}") from error
     return new_shape
+
+
+def _ints_of(sequence: Any) -> Any:
+    """A 1-D integer array as a tuple of ints (numpy takes one as a shape, or as axes);
+    anything else as it is."""
+    if isinstance(sequence, np.ndarray) and sequence.ndim == 1 and sequence.dtype.kind in "iu":
+        return tuple(int(n) for n in sequence)
+    return sequence
 
 
 def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...]:
@@ -565,8 +577,8 @@ def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...
     ((2, 1, 0), (0, 2, 1))
     """
     ndim = len(shape)
-    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list)):
-        axes = () if axes[0] is None else tuple(axes[0])
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], tuple | list | np.ndarray)):
+        axes = () if axes[0] is None else tuple(_ints_of(axes[0]))
     if not axes:
         return tuple(range(ndim))[::-1]
     for a in axes:
@@ -709,6 +721,7 @@ def broadcast_target(shape: tuple[int, ...], target: Any) -> tuple[int, ...]:
     """
     if isinstance(target, int | np.integer) and not isinstance(target, bool):
         target = (target,)
+    target = _ints_of(target)
     if not isinstance(target, tuple | list) or not all(
             isinstance(n, int | np.integer) and not isinstance(n, bool) and n >= 0
             for n in target):
