@@ -257,3 +257,18 @@ def test_frozen_parameters_stay_frozen_both_ways() -> None:
     for neuron in micro.layers[1].neurons:
         neuron.b.requires_grad = False
     assert [p.requires_grad for p in to_torch(micro).parameters()] == [True, True, True, False]
+
+
+@pytest.mark.parametrize("dtype", ["float32", np.float32, np.dtype("float32"), "torch.float32",
+                                   "float16", np.float16, 32])
+def test_to_torch_takes_numpys_and_torchs_dtypes_by_name(dtype: Any) -> None:
+    """np.float32 and torch.float32 were refused (only the strings were taken); a dtype of
+    another name is refused, as before."""
+    model = MLP(2, [3, 1], seed=0)
+    if dtype in ("float16", np.float16, 32, "torch.float32"):
+        with pytest.raises(ValueError, match=r"^to_torch: dtype must be 'float32' or 'float64'"):
+            to_torch(model, dtype=dtype)
+        return
+    assert to_torch(model, dtype=dtype)[0].weight.dtype == torch.float32
+    assert to_torch(model, dtype=torch.float32)[0].weight.dtype == torch.float32
+    assert to_torch(model, dtype=torch.float64)[0].weight.dtype == torch.float64

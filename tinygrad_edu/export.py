@@ -78,9 +78,15 @@ def _require(module: str, who: str) -> Any:
 
 
 def _check_dtype(dtype: Any, who: str) -> str:
-    if dtype not in DTYPES:
-        raise ValueError(f"{who}: dtype must be 'float32' or 'float64'; got {dtype!r}")
-    return str(dtype)
+    """'float32' or 'float64', given so or as numpy's or torch's dtype (np.float32,
+    np.dtype('float64'), torch.float64), or a ValueError."""
+    name = str(dtype).removeprefix("torch.")
+    if isinstance(dtype, type) and issubclass(dtype, np.generic):  # (np.float32: a class)
+        name = np.dtype(dtype).name
+    if name not in DTYPES or (isinstance(dtype, str) and dtype != name):
+        raise ValueError(f"{who}: dtype must be 'float32' or 'float64' (or numpy's or torch's "
+                         f"dtype of that name); got {dtype!r}")
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,7 +301,7 @@ def _torch_activations(nn: Any) -> dict[str, Callable[[], Any] | None]:
     }
 
 
-def to_torch(model: Model, *, dtype: str = "float64") -> Any:
+def to_torch(model: Model, *, dtype: Any = "float64") -> Any:
     """`model` as a ``torch.nn.Sequential`` of ``Linear`` and activation modules, same weights.
 
     Linear(nin, nout) holds weight = W.T and bias = b, so Linear(x) = x @ W + b; each
@@ -758,7 +764,7 @@ class _OnnxGraph:
         raise ValueError(f"to_onnx: no ONNX translation for the activation {name!r}")
 
 
-def to_onnx(model: Model, path: PathLike, *, dtype: str = "float32") -> Any:
+def to_onnx(model: Model, path: PathLike, *, dtype: Any = "float32") -> Any:
     """Write `model` to the ONNX file `path` (opset `ONNX_OPSET`) and return its ModelProto.
 
     The graph reads ``input`` of shape (batch, nin) and gives ``output`` of shape
