@@ -180,3 +180,15 @@ def test_an_entry_of_python_objects_is_named_so(tmp_path: Path) -> None:
     np.savez(tmp_path / "objects.npz", **{"layers.0.W": np.array([object()], dtype=object)})
     with pytest.raises(ValueError, match=r"'layers\.0\.W' holds Python objects, not numbers"):
         MLP(3, [2], seed=0).load(tmp_path / "objects.npz")
+
+
+def test_load_state_dict_takes_another_models_parameters() -> None:
+    """``load_state_dict(dict(other.named_parameters()))``, Values as torch's state dicts hold
+    tensors, was refused ("... not a Value; ... or use the Value itself"); their data is
+    copied, not shared."""
+    source, target = MLP(3, [4, 2], seed=0), MLP(3, [4, 2], seed=1)
+    target.load_state_dict(dict(source.named_parameters()))
+    for (name, theirs), (_, ours) in zip(source.named_parameters(), target.named_parameters(),
+                                         strict=True):
+        np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
+        assert not np.shares_memory(ours.data, theirs.data)

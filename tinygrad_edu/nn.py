@@ -49,7 +49,7 @@ from tinygrad_edu._common import (
 )
 from tinygrad_edu.activations import get_activation, log_softmax, logsumexp, softmax
 from tinygrad_edu.arrays import stack
-from tinygrad_edu.data import Array, as_data
+from tinygrad_edu.data import Array, as_data, data_of
 from tinygrad_edu.engine import Value
 from tinygrad_edu.losses import (
     binary_cross_entropy,
@@ -156,7 +156,8 @@ class Module:
         return {name: np.array(p.data, dtype=np.float64) for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Copy `state` (from `state_dict()` or `load()`) into the parameters, bit for bit.
+        """Copy `state` (from `state_dict()` or `load()`; arrays, numbers or Values, as
+        ``dict(other.named_parameters())``) into the parameters, bit for bit.
 
         Every parameter must be present with its own shape, and nothing else: otherwise a
         `ValueError` names the parameter that does not fit, and no parameter is changed.
@@ -179,7 +180,7 @@ class Module:
             )
         new_data: dict[str, Any] = {}
         for name, p in own.items():
-            data = as_data(state[name], f"state[{name!r}]")
+            data = as_data(data_of(state[name]), f"state[{name!r}]")  # (a Value: its data)
             shape = np.shape(data)
             if shape != p.shape:
                 raise ValueError(
