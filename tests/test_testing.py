@@ -471,8 +471,19 @@ def test_a_scalar_f_failing_for_a_negative_upstream_gradient_says_so() -> None:
     parts = parse(error)  # f′ itself: 3x² = 5.07, and the rule's −5.07 (|u|·f′ / u, u < 0)
     assert float(parts["numerical"]) == pytest.approx(5.07, rel=1e-8)
     assert float(parts["analytical"]) == pytest.approx(-5.07, rel=1e-12)
-    assert re.search(r"for the upstream gradient u = -[\d.]+, divided by u \(for u = [\d.]+ it "
-                     r"agreed\): a rule must be linear in its upstream gradient", str(error.value))
+    assert re.search(r"for the upstream gradient u = -[\d.]+, divided by u \([-\d.e]+ for u = "
+                     r"[\d.]+(, [-\d.e]+ for u = -[\d.]+)*\): a rule must be linear in its "
+                     r"upstream gradient", str(error.value))
+
+
+def test_a_scalar_f_failing_for_the_first_upstream_gradient_says_it_divided() -> None:
+    """A rule affine in g (g·f′ + 1) fails for the first, positive u: the analytical value
+    shown, f′ + 1/u, is the engine's gradient divided by u, which only a negative u said."""
+    affine = Primitive("affine_in_g", lambda x: x ** 3, lambda g, out, x: (g * 3 * x ** 2 + 1,))
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda v: affine(v), -1.3)
+    assert re.search(r"for the upstream gradient u = 0\.\d+, divided by u \([-\d.e]+ for u = "
+                     r"-[\d.]+.*\): a rule must be linear", str(error.value))
 
 
 def test_the_tolerances_apply_to_the_derivative_itself() -> None:
