@@ -820,18 +820,24 @@ def test_a_recorded_view_reused_after_its_owner_changed_in_place(
 
 
 @pytest.mark.parametrize("view", sorted(RECORDED_VIEWS))
-def test_a_graph_reading_a_view_of_an_array_since_replaced_backpropagates(view: str) -> None:
+def test_a_view_of_an_array_since_replaced_is_stale_for_a_graph_recorded_before(view: str) -> None:
     """``x.data = new``: a view made before still shows the old array (as in numpy and
-    PyTorch), so a graph that read the view backpropagates from the numbers it read (it was
-    refused)."""
+    PyTorch), which the engine no longer watches: an edit through a reference to it would
+    change the numbers a graph recorded before read, unseen, so such a graph refuses (the
+    edit below made its gradient 100, with no error, for a while); a graph recorded after
+    the rebinding backpropagates."""
     x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
     v = RECORDED_VIEWS[view](x)
     w = Value(np.full(v.shape, 2.0), label="w")
-    shown = cast(Array, v.data).copy()
-    root = (v * w).sum()
+    before = (v * w).sum()
+    old = cast(Array, x.data)
     x.data = np.zeros((2, 2))
-    root.backward()
-    np.testing.assert_array_equal(w.grad, shown)
+    old[...] = 100.0
+    with pytest.raises(RuntimeError, match=r"the data of x \(shape \(2, 2\)\) changed"):
+        before.backward()
+    after = (v * w).sum()
+    after.backward()
+    np.testing.assert_array_equal(w.grad, v.data)
 
 
 OWN_ARRAYS: dict[str, Callable[[Value, Array], Any]] = {  # (the array: x.data)

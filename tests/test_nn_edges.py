@@ -192,3 +192,28 @@ def test_load_state_dict_takes_another_models_parameters() -> None:
                                          strict=True):
         np.testing.assert_array_equal(ours.data, theirs.data, err_msg=name)
         assert not np.shares_memory(ours.data, theirs.data)
+
+
+class TiedWeights(Module):
+    """An encoder E and its tied decoder, the view E.T, made once."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.E = Value(np.arange(6.0).reshape(2, 3) / 10 * scale)
+        self.D = self.E.T
+
+    def forward(self, x: Any) -> Value:
+        return ((x @ self.E) @ self.D).sum()
+
+
+def test_load_state_dict_writes_in_place_so_a_tied_view_follows() -> None:
+    """The weights were rebound, so a view made before (a tied decoder, E.T) kept showing the
+    old ones: the next forward pass computed with them, silently (PyTorch's load_state_dict
+    copies in place). A graph recorded before the load still refuses backward()."""
+    model, source = TiedWeights(), TiedWeights(scale=3.0)
+    before = model(np.ones((1, 2)))
+    model.load_state_dict(source.state_dict())
+    after = model(np.ones((1, 2)))
+    assert after.data == source(np.ones((1, 2))).data
+    after.backward()
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        before.backward()

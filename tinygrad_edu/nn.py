@@ -157,7 +157,8 @@ class Module:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Copy `state` (from `state_dict()` or `load()`; arrays, numbers or Values, as
-        ``dict(other.named_parameters())``) into the parameters, bit for bit.
+        ``dict(other.named_parameters())``) into the parameters, bit for bit: a tensor's
+        array in place, as PyTorch copies, so that a view of it shows the new numbers.
 
         Every parameter must be present with its own shape, and nothing else: otherwise a
         `ValueError` names the parameter that does not fit, and no parameter is changed.
@@ -190,6 +191,12 @@ class Module:
                 )
             new_data[name] = data if isinstance(data, float) else np.array(data)
         for name, p in own.items():
+            if type(p._data) is np.ndarray:
+                try:  # in place, as torch's copy_: a view of the parameter (a tied weight's
+                    cast(Array, p.data)[...] = new_data[name]  # .T) shows the new numbers
+                    continue  # (an edit in place, seen by a graph recorded before)
+                except ValueError:  # (a view of a sealed array cannot be written)
+                    pass
             p.data = new_data[name]
 
     def save(self, path: PathLike) -> None:
