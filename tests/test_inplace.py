@@ -1023,3 +1023,16 @@ def test_a_viewed_array_may_change_between_steps() -> None:
         cast(Array, W.data)[1, 1] += 1.0  # between steps: legal
         row[1] += 1.0
     assert row.tolist() == cast(Array, W.data)[0].tolist() == [10.0, 5.0]
+
+
+def test_a_fancy_index_is_a_copy_whose_numbers_stay_when_its_operand_changes() -> None:
+    """``x[[0, 0]]`` is a copy (numpy's fancy indexing), not a view: x changed after a graph
+    read it leaves its numbers, and the graph's gradients, as recorded."""
+    x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
+    picked = x[[0, 0]]
+    w = Value(np.full((2, 2), 2.0), label="w")
+    root = (picked * w).sum()
+    x.grad = np.ones((2, 2))
+    SGD([x], lr=0.5).step()
+    root.backward()
+    np.testing.assert_array_equal(w.grad, [[0.5, 1.0], [0.5, 1.0]])

@@ -435,8 +435,9 @@ def _view_stamp(value: Value) -> tuple[int, Value]:
     old array would go unseen): a reader of v made before it is stale either way."""
     stamp: int = getattr(value, "_changed", 0)
     named = node = value
-    while node.op is not None and not node.op.reads_data:
-        node = node.parents[0]
+    while node.op is not None and not node.op.reads_data and (
+            type(node._data) is np.ndarray and node._data.base is not None):  # (a copy, as a
+        node = node.parents[0]  # fancy index gives, has numbers of its own)
         if getattr(node, "_changed", 0) > stamp:
             stamp, named = node._changed, node
     return stamp, named
