@@ -179,11 +179,25 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
             note_holder(node)  # (its array is handed out as it is)
         nodes.append(node)
     stamp_at(len(nodes))
+    _seal_shared_gradients(nodes)
     for node_place, grad_place in grads:
         nodes[node_place]._grad = nodes[grad_place]
     for node_place, holder in shared:
         share(nodes[holder] if isinstance(holder, int) else holder, nodes[node_place])
     return nodes
+
+
+def _seal_shared_gradients(nodes: list[Value]) -> None:
+    """A gradient array several nodes hold (the fast pass sends one array on, read-only, so
+    that an edit raises rather than leaks: `fast._own`) is read-only in the copy too: the
+    copy's array is writeable, and an edit through one node's `.grad` changed the others'."""
+    holders: dict[int, int] = {}
+    for node in nodes:
+        if type(node._grad) is np.ndarray:
+            holders[id(node._grad)] = holders.get(id(node._grad), 0) + 1
+    for node in nodes:
+        if type(node._grad) is np.ndarray and holders[id(node._grad)] > 1:
+            node._grad.flags.writeable = False
 
 
 def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
