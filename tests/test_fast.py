@@ -1119,15 +1119,15 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "binary, a share added to another": Mutation(
         "_general", "if q is _PENDING else q + ga", "if q is _PENDING else q + ga * 1.001"),
     "binary, IEEE retry": Mutation(
-        "_general", "ga, gb = _rule_in_ieee(prim, g, node)",
-        "ga, gb = (s * 1.001 for s in _rule_in_ieee(prim, g, node))"),
+        "_general", "pair = _rule_in_ieee(prim, g, node)",
+        "pair = tuple(s * 1.001 for s in _rule_in_ieee(prim, g, node))"),
     # the unary branch
-    "unary": Mutation("_general", "(ga,) = prim.vjp(g, node._data, a._data)",
-                      "(ga,) = prim.vjp(g * 1.001, node._data, a._data)"),
-    "unary with params": Mutation("_general", "(ga,) = prim.vjp(g, node._data, a._data, **params)",
-                                  "(ga,) = prim.vjp(g * 1.001, node._data, a._data, **params)"),
-    "unary, IEEE retry": Mutation("_general", "(ga,) = _rule_in_ieee(prim, g, node)",
-                                  "(ga,) = (-s for s in _rule_in_ieee(prim, g, node))"),
+    "unary": Mutation("_general", "single = prim.vjp(g, node._data, a._data)",
+                      "single = prim.vjp(g * 1.001, node._data, a._data)"),
+    "unary with params": Mutation("_general", "single = prim.vjp(g, node._data, a._data, **params)",
+                                  "single = prim.vjp(g * 1.001, node._data, a._data, **params)"),
+    "unary, IEEE retry": Mutation("_general", "single = _rule_in_ieee(prim, g, node)",
+                                  "single = tuple(-s for s in _rule_in_ieee(prim, g, node))"),
     # the float rules inlined: each rule, the shares sent, the way out to the IEEE retry
     "inlined, first operand's share": Mutation(
         "_run", "a._mark = da if q is pending else q + da",
@@ -2275,3 +2275,53 @@ def test_a_bug_in_relus_inlined_rule_is_caught(name: str,
     finally:
         object.__setattr__(ops.RELU, "forward", kernels.relu)
     assert caught is not None, f"the relu checks miss the bug {name!r}"
+
+
+@pytest.fixture(params=["fast", "reference"])
+def path(request: pytest.FixtureRequest) -> Any:
+    """Each backward pass: the fast one, or the reference (`engine.route_operations`)."""
+    if request.param == "reference":
+        engine.route_operations(engine.apply.__wrapped__, lambda node, g, shares: None)
+    yield request.param
+    engine.route_operations(None)
+
+
+KEPT = np.array([1.0, 2.0])
+
+
+def test_a_rule_of_ones_own_that_returns_an_array_it_keeps_gives_a_gradient_of_its_own(
+        path: str) -> None:
+    """The fast pass kept a fresh-looking array of a rule as a leaf's .grad: a rule of one's
+    own returning a constant array (or its result's own data) then had the leaf's .grad be
+    that array, and ``x.grad *= 0`` zeroed the constant; the reference pass copies."""
+    const = Primitive("keeps_a_constant", lambda x: x * 0.0 + KEPT, lambda g, out, x: (KEPT,))
+    itself = Primitive("gives_its_result", lambda x: x * 2.0, lambda g, out, x: (out,))
+    x = Value([5.0, 6.0])
+    const(x).backward(np.ones(2))
+    cast(Array, x.grad)[...] = 0.0
+    assert KEPT.tolist() == [1.0, 2.0]
+    y = itself(x)
+    x.zero_grad()
+    y.backward(np.ones(2))
+    assert not np.shares_memory(x.grad, y.data)
+
+
+@pytest.mark.parametrize(("count", "said"), [(3, "3 gradients for its 2 operands"),
+                                             (1, "1 gradients for its 2 operands")])
+def test_a_rule_of_ones_own_giving_another_count_of_gradients_is_named(
+        path: str, count: int, said: str) -> None:
+    """Fast: "too many values to unpack (expected 2)"; reference: "zip() argument 2 is
+    longer than argument 1": one message now, naming the primitive."""
+    odd = Primitive("odd_rule", lambda x, y: x * y,
+                    lambda g, out, x, y: (g * y, g * x, g)[:count])
+    with pytest.raises(TypeError, match=rf"^the rule of 'odd_rule' gave {said}: a rule returns"):
+        odd(Value(1.0), Value(2.0)).backward()
+
+
+def test_a_rule_of_ones_own_giving_float32_leaves_a_float64_gradient(path: str) -> None:
+    """(The reference pass kept the float32 array as the .grad; the fast pass converted it.)"""
+    half = Primitive("float32_rule", lambda x: x * 2.0,
+                     lambda g, out, x: (np.asarray(g * 2.0, dtype=np.float32),))
+    x = Value([1.0, 2.0])
+    half(x).backward(np.ones(2))
+    assert x.grad.dtype == np.float64 and x.grad.tolist() == [2.0, 2.0]

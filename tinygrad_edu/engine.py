@@ -40,6 +40,7 @@ from tinygrad_edu.kernels import (
     OpError,
     shape_of,
     vjp_in_ieee,
+    wrong_share_count,
 )
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.storage import Storage
@@ -461,6 +462,8 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
                 shares = rule_on_data(node.op, g, node)
             if _check_shares is not None:
                 _check_shares(node, g, shares)
+            if not isinstance(shares, tuple | list) or len(shares) != len(node.parents):
+                raise wrong_share_count(node.op.name, shares, len(node.parents))
             for parent, share in zip(node.parents, shares, strict=True):
                 if share is None or not parent._requires_grad:
                     continue
@@ -519,7 +522,7 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 def accumulate(node: Value, g: Any) -> None:
     """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
     if node._grad is None:  # a tensor's first gradient; each node owns its own array
-        node._grad = g.copy() if type(g) is np.ndarray else \
+        node._grad = np.array(g, dtype=np.float64) if type(g) is np.ndarray else \
             _own_gradient(g) if isinstance(g, Value) else g
     else:
         node._grad = node._grad + g

@@ -84,6 +84,7 @@ from tinygrad_edu.kernels import (
     set_writeable,
     vjp_in_ieee,
     where,
+    wrong_share_count,
 )
 
 _recording = grad_mode.is_grad_enabled  # (this thread's switch, when some thread's is off)
@@ -421,12 +422,14 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
     b: Any = node._second
     params = node.params
     # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
+    ours = prim in _TABLE  # (a rule of one's own: its shares checked, and copied)
     if (b is not None and type(params) is not dict and not prim.needs_mask
             and type(b) is not tuple):  # a binary op
         try:
-            ga, gb = prim.vjp(g, node._data, a._data, b._data)
+            pair = prim.vjp(g, node._data, a._data, b._data)
         except FLOAT_ERRORS:
-            ga, gb = _rule_in_ieee(prim, g, node)
+            pair = _rule_in_ieee(prim, g, node)
+        ga, gb = pair if ours else _shares_of_ones_own(prim, pair, 2)
         q = a._mark
         if q is not None and ga is not None:
             if type(ga) is not float or type(a._data) is not float:
@@ -441,11 +444,12 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
     if b is None:  # one operand: a function, a reduction, ...
         try:
             if type(params) is dict:
-                (ga,) = prim.vjp(g, node._data, a._data, **params)
+                single = prim.vjp(g, node._data, a._data, **params)
             else:
-                (ga,) = prim.vjp(g, node._data, a._data)
+                single = prim.vjp(g, node._data, a._data)
         except FLOAT_ERRORS:
-            (ga,) = _rule_in_ieee(prim, g, node)
+            single = _rule_in_ieee(prim, g, node)
+        (ga,) = single if ours else _shares_of_ones_own(prim, single, 1)
         _send(ga, a, (g,), sum_to_shape)
         return
     parents = node.parents
@@ -455,8 +459,20 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
         shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
     except FLOAT_ERRORS:
         shares = _rule_in_ieee(prim, g, node)
+    if not ours:
+        shares = _shares_of_ones_own(prim, shares, len(parents))
     for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
         _send(share, parent, (g, *shares[:k]), sum_to_shape)
+
+
+def _shares_of_ones_own(prim: Primitive, shares: Any, count: int) -> tuple[Any, ...]:
+    """The shares of a rule not in the table (a primitive of one's own), checked as the
+    reference pass checks them (one per operand), each array a float64 copy: such a rule may
+    return an array it keeps (a constant's, or its result's own), which `_own` would keep as
+    a fresh one, and a leaf's .grad would be that array."""
+    if not isinstance(shares, tuple | list) or len(shares) != count:
+        raise wrong_share_count(prim.name, shares, count)
+    return tuple(np.array(s, dtype=np.float64) if type(s) is np.ndarray else s for s in shares)
 
 
 def _send(share: Any, parent: Value, held: tuple[Any, ...], sum_to_shape: SumToShape) -> None:
@@ -502,6 +518,12 @@ def read_table(registry: Mapping[str, Primitive]) -> None:
     the end of its table). A rule replaced later, a mutant's say, is then called, not
     skipped: an array node's rule is inlined only while it is the one noted here."""
     _inline_rules(registry)
+    _TABLE.update(registry.values())
+
+
+_TABLE: set[Primitive] = set()
+"""The table's own primitives (ops.py), whose rules give one fresh array or number per
+operand; another primitive's shares are checked and copied (`_shares_of_ones_own`)."""
 
 
 def _inline_rules(registry: Mapping[str, Primitive]) -> dict[Primitive, int]:

@@ -218,6 +218,16 @@ def logsumexp(x: Any, *, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     return out if keepdims else np.reshape(out, reduced_shape(shape_of(x), axis))
 
 
+def wrong_share_count(name: str, shares: Any, count: int) -> TypeError:
+    """The error for a rule (of a primitive of one's own) that gave `shares`, not a tuple of
+    one gradient per operand of its `count`."""
+    given = (f"{len(shares)} gradients" if isinstance(shares, tuple | list) else
+             f"a {type(shares).__name__}")
+    return TypeError(f"the rule of {name!r} gave {given} for its {count} operand"
+                     f"{'' if count == 1 else 's'}: a rule returns a tuple of one gradient per "
+                     "operand (None for one that gets none)")
+
+
 def logsumexp_slope(x: Any, *, axis: tuple[int, ...] | None) -> Any:
     """d logsumexp/dx along `axis`: softmax(x), exp(x − m)/Σ exp(x − m) with m the maximum.
     Not exp(x − logsumexp(x)): logsumexp rounded near a large m loses the digits of
