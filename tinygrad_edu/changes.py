@@ -227,17 +227,38 @@ def _owner(view: Value) -> Value:
 HOLDERS: dict[int, list[weakref.ref[Value]]] = {}
 """The Values whose arrays the user may hold, by id of the array that owns their memory: a
 tensor leaf's (handed out as it is while no rule reads it: noted when it is made or given
-new data), any array `.data` handed out, and a tensor's gradient array `.grad` handed out.
-One of them (or a view of one) given back as an operand is copied (`operand`)."""
+new data), and any array `.data` handed out. One of them (or a view of one) given back as an
+operand is copied (`operand`)."""
+
+GRADIENTS: dict[int, weakref.ref[Value]] = {}
+"""The Values whose gradient arrays `.grad` handed out, by id of the array that owns their
+memory (noted at each read: a backward pass gives a new array). One of them (or a view of
+one) given back as an operand is copied too (`operand`)."""
+_prune_gradients_at = 64
+
+
+def note_gradient(value: Value, grad: np.ndarray[Any, Any]) -> None:
+    """`value`'s gradient array `grad` is handed out (see `GRADIENTS`)."""
+    global _prune_gradients_at
+    GRADIENTS[id(grad) if grad.base is None else id(_memory(grad))] = _ref(value)
+    if len(GRADIENTS) > _prune_gradients_at:  # (Values gone, or holding other arrays now)
+        for key, ref in list(GRADIENTS.items()):
+            if not _holds_gradient(key, ref):
+                del GRADIENTS[key]
+        _prune_gradients_at = max(64, 2 * len(GRADIENTS))
+
+
+def _holds_gradient(key: int, ref: weakref.ref[Value]) -> bool:
+    """Whether the Value of `ref` still holds the memory of id `key` as its gradient."""
+    grad = getattr(ref(), "_grad", None)
+    return type(grad) is np.ndarray and id(_memory(grad)) == key
 _prune_holders_at = 256
 
 
-def note_holder(value: Value, data: Any = None) -> None:
-    """`value`'s array (`data`: its data, unless its gradient is given) may reach the user
-    (see `HOLDERS`)."""
+def note_holder(value: Value) -> None:
+    """`value`'s array may reach the user (see `HOLDERS`)."""
     global _prune_holders_at
-    if data is None:
-        data = value._data
+    data = value._data
     if type(data) is not np.ndarray:
         return
     key = id(_memory(data))
@@ -255,11 +276,9 @@ def note_holder(value: Value, data: Any = None) -> None:
 
 
 def _holds(key: int, ref: weakref.ref[Value]) -> bool:
-    """Whether the Value of `ref` still holds the memory of id `key`, as its data or its
-    gradient."""
-    value = ref()
-    return any(type(array) is np.ndarray and id(_memory(array)) == key
-               for array in (getattr(value, "_data", None), getattr(value, "_grad", None)))
+    """Whether the Value of `ref` still holds the memory of id `key`."""
+    data = getattr(ref(), "_data", None)
+    return type(data) is np.ndarray and id(_memory(data)) == key
 
 
 def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -276,6 +295,9 @@ def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """
     key = id(_memory(array))
     if any(_holds(key, ref) for ref in HOLDERS.get(key, ())):
+        return array.copy()
+    ref = GRADIENTS.get(key)
+    if ref is not None and _holds_gradient(key, ref):
         return array.copy()
     return array
 

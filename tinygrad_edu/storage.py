@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_edu.changes import (
-    HOLDERS,
     UNREAD,
     changed,
     hand_out,
+    note_gradient,
     note_holder,
     unread_changed,
 )
@@ -102,9 +102,7 @@ class Storage:
                 return 0.0
             grad = self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
         if type(grad) is np.ndarray:  # (given back as an operand, it is copied: `operand`)
-            holders = HOLDERS.get(id(grad))  # (noted already, the usual case: no call; a
-            if holders is None or holders[-1]() is not self:  # view's key is its base's)
-                note_holder(self, grad)  # type: ignore[arg-type]
+            note_gradient(self, grad)  # type: ignore[arg-type]
         return grad
 
     @grad.setter
