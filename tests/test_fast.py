@@ -2281,7 +2281,8 @@ def test_a_bug_in_relus_inlined_rule_is_caught(name: str,
 def path(request: pytest.FixtureRequest) -> Any:
     """Each backward pass: the fast one, or the reference (`engine.route_operations`)."""
     if request.param == "reference":
-        engine.route_operations(engine.apply.__wrapped__, lambda node, g, shares: None)
+        engine.route_operations(engine.apply.__wrapped__,  # type: ignore[attr-defined]
+                                lambda node, g, shares: None)
     yield request.param
     engine.route_operations(None)
 

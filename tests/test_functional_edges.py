@@ -450,7 +450,11 @@ def test_numbers_are_noted_only_while_f_runs_in_its_own_thread() -> None:
         except TypeError as error:
             out["b"] = error
 
-    first = threading.Thread(target=lambda: (out.__setitem__("a", grad(a)(2.0)), a_done.set()))
+    def run_a() -> None:
+        out["a"] = grad(a)(2.0)
+        a_done.set()
+
+    first = threading.Thread(target=run_a)
     second = threading.Thread(target=run_b)
     first.start()
     second.start()

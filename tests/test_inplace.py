@@ -781,7 +781,7 @@ def test_an_edit_through_a_recorded_view_is_seen_by_a_graph_that_reads_the_viewe
 
 
 # Changes of a Value's numbers in place between steps (a view of its array sees them)
-IN_PLACE_STEPS: dict[str, Callable[[Value], None]] = {
+IN_PLACE_STEPS: dict[str, Callable[[Value], object]] = {
     "SGD step": lambda x: SGD([x], lr=0.5).step(),
     "+= 1": lambda x: cast(Array, x.data).__iadd__(1.0),
     "np.multiply(out=)": lambda x: np.multiply(x.data, 3.0, out=cast(Array, x.data)),
@@ -896,14 +896,14 @@ def test_a_values_own_array_given_as_an_operand_keeps_its_recorded_numbers(
     np.testing.assert_array_equal(w.grad, expected)
 
 
-GRADIENT_EDITS: dict[str, Callable[[Array], None]] = {
+GRADIENT_EDITS: dict[str, Callable[[Array], object]] = {
     "item": lambda g: g.__setitem__((0, 0), 100.0),
     "*= (clipped by a scale)": lambda g: g.__imul__(3.0),
     "np.clip(out=)": lambda g: np.clip(g, -0.5, 0.5, out=g),
     "zeroed in place": lambda g: g.fill(0.0),
 }
 # Ways a tensor comes by its gradient array
-GRADIENTS: dict[str, Callable[[Value], None]] = {
+GRADIENTS: dict[str, Callable[[Value], object]] = {
     "backward()": lambda x: (x * np.array([[2.0, 3.0], [4.0, 5.0]])).sum().backward(),
     "set": lambda x: setattr(x, "grad", np.array([[2.0, 3.0], [4.0, 5.0]])),
     "made at its first read, added to": lambda x: cast(Array, x.grad).__iadd__(1.5),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -177,7 +177,8 @@ def test_a_damaged_entry_is_named_with_numpys_reason(tmp_path: Path, damage: Any
 
 
 def test_an_entry_of_python_objects_is_named_so(tmp_path: Path) -> None:
-    np.savez(tmp_path / "objects.npz", **{"layers.0.W": np.array([object()], dtype=object)})
+    entries: dict[str, Any] = {"layers.0.W": np.array([object()], dtype=object)}
+    np.savez(tmp_path / "objects.npz", **entries)
     with pytest.raises(ValueError, match=r"'layers\.0\.W' holds Python objects, not numbers"):
         MLP(3, [2], seed=0).load(tmp_path / "objects.npz")
 
@@ -202,7 +203,7 @@ class TiedWeights(Module):
         self.D = self.E.T
 
     def forward(self, x: Any) -> Value:
-        return ((x @ self.E) @ self.D).sum()
+        return cast(Value, ((x @ self.E) @ self.D).sum())
 
 
 def test_load_state_dict_writes_in_place_so_a_tied_view_follows() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -218,7 +218,7 @@ SHAPE_ARRAYS: list[tuple[str, Callable[[Any], Any], tuple[int, ...]]] = [
     ("reshape -1", lambda v: v.reshape(np.array([-1], dtype=np.int32)), (6,)),
     ("transpose", lambda v: v.transpose(np.array([1, 0])), (3, 2)),
     ("broadcast_to", lambda v: np.broadcast_to(v, np.array([2, 2, 3])), (2, 2, 3)),
-    ("Value.broadcast_to", lambda v: v.broadcast_to(np.array([2, 2, 3])) if isinstance(
+    ("Value.broadcast_to", lambda v: v.broadcast_to(cast(Any, np.array([2, 2, 3]))) if isinstance(
         v, Value) else np.broadcast_to(v, (2, 2, 3)), (2, 2, 3)),
 ]
 
