@@ -229,29 +229,6 @@ HOLDERS: dict[int, list[weakref.ref[Value]]] = {}
 tensor leaf's (handed out as it is while no rule reads it: noted when it is made or given
 new data), and any array `.data` handed out. One of them (or a view of one) given back as an
 operand is copied (`operand`)."""
-
-GRADIENTS: dict[int, weakref.ref[Value]] = {}
-"""The Values whose gradient arrays `.grad` handed out, by id of the array that owns their
-memory (noted at each read: a backward pass gives a new array). One of them (or a view of
-one) given back as an operand is copied too (`operand`)."""
-_prune_gradients_at = 64
-
-
-def note_gradient(value: Value, grad: np.ndarray[Any, Any]) -> None:
-    """`value`'s gradient array `grad` is handed out (see `GRADIENTS`)."""
-    global _prune_gradients_at
-    GRADIENTS[id(grad) if grad.base is None else id(_memory(grad))] = _ref(value)
-    if len(GRADIENTS) > _prune_gradients_at:  # (Values gone, or holding other arrays now)
-        for key, ref in list(GRADIENTS.items()):
-            if not _holds_gradient(key, ref):
-                del GRADIENTS[key]
-        _prune_gradients_at = max(64, 2 * len(GRADIENTS))
-
-
-def _holds_gradient(key: int, ref: weakref.ref[Value]) -> bool:
-    """Whether the Value of `ref` still holds the memory of id `key` as its gradient."""
-    grad = getattr(ref(), "_grad", None)
-    return type(grad) is np.ndarray and id(_memory(grad)) == key
 _prune_holders_at = 256
 
 
@@ -275,10 +252,29 @@ def note_holder(value: Value) -> None:
         holders.append(_ref(value))
 
 
-def _holds(key: int, ref: weakref.ref[Value]) -> bool:
-    """Whether the Value of `ref` still holds the memory of id `key`."""
-    data = getattr(ref(), "_data", None)
-    return type(data) is np.ndarray and id(_memory(data)) == key
+def _holds(key: int, ref: weakref.ref[Value], slot: str = "_data") -> bool:
+    """Whether the Value of `ref` still holds the memory of id `key` (in `slot`: its data,
+    or its gradient)."""
+    array = getattr(ref(), slot, None)
+    return type(array) is np.ndarray and id(_memory(array)) == key
+
+
+GRADIENTS: dict[int, weakref.ref[Value]] = {}
+"""The Values whose gradient arrays `.grad` handed out, by id of the array that owns their
+memory (noted at each read: a backward pass gives a new array). One of them (or a view of
+one) given back as an operand is copied too (`operand`)."""
+_prune_gradients_at = 64
+
+
+def note_gradient(value: Value, grad: np.ndarray[Any, Any]) -> None:
+    """`value`'s gradient array `grad` is handed out (see `GRADIENTS`)."""
+    global _prune_gradients_at
+    GRADIENTS[id(grad) if grad.base is None else id(_memory(grad))] = _ref(value)
+    if len(GRADIENTS) > _prune_gradients_at:  # (Values gone, or holding other arrays now)
+        for key, ref in list(GRADIENTS.items()):
+            if not _holds(key, ref, "_grad"):
+                del GRADIENTS[key]
+        _prune_gradients_at = max(64, 2 * len(GRADIENTS))
 
 
 def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -297,7 +293,7 @@ def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     if any(_holds(key, ref) for ref in HOLDERS.get(key, ())):
         return array.copy()
     ref = GRADIENTS.get(key)
-    if ref is not None and _holds_gradient(key, ref):
+    if ref is not None and _holds(key, ref, "_grad"):
         return array.copy()
     return array
 

@@ -42,6 +42,16 @@ FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 NUMPY_ALARMS = (FloatingPointError, RuntimeWarning)
 
 
+def wrong_share_count(name: str, shares: Any, count: int) -> TypeError:
+    """The error for a rule (of a primitive of one's own) that gave `shares`, not a tuple of
+    one gradient per operand of its `count`."""
+    given = (f"{len(shares)} gradients" if isinstance(shares, tuple | list) else
+             f"a {type(shares).__name__}")
+    return TypeError(f"the rule of {name!r} gave {given} for its {count} operand"
+                     f"{'' if count == 1 else 's'}: a rule returns a tuple of one gradient per "
+                     "operand (None for one that gets none)")
+
+
 def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],
                 params: Mapping[str, Any]) -> tuple[Any, ...]:
     """Rerun a rule whose Python-float arithmetic raised, in numpy floats: its shares with
@@ -216,16 +226,6 @@ def logsumexp(x: Any, *, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     m = np.where(np.isfinite(m), m, 0.0)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.reshape(out, reduced_shape(shape_of(x), axis))
-
-
-def wrong_share_count(name: str, shares: Any, count: int) -> TypeError:
-    """The error for a rule (of a primitive of one's own) that gave `shares`, not a tuple of
-    one gradient per operand of its `count`."""
-    given = (f"{len(shares)} gradients" if isinstance(shares, tuple | list) else
-             f"a {type(shares).__name__}")
-    return TypeError(f"the rule of {name!r} gave {given} for its {count} operand"
-                     f"{'' if count == 1 else 's'}: a rule returns a tuple of one gradient per "
-                     "operand (None for one that gets none)")
 
 
 def logsumexp_slope(x: Any, *, axis: tuple[int, ...] | None) -> Any:

@@ -501,12 +501,6 @@ def _spread(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any
     return spread
 
 
-def _kept(x: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
-    """A reduction's result `x` with its reduced axes kept as 1s (a no-op after keepdims)."""
-    kept = kernels.kept_shape(shape, axis)
-    return x if shape_of(x) == kept else RESHAPE(x, shape=kept)
-
-
 def _no_gradient(operands: tuple[Any, ...]) -> tuple[None, ...]:
     """No gradient for each of `operands` (those a select or a scatter only names)."""
     return (None,) * len(operands)
