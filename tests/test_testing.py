@@ -486,6 +486,14 @@ def test_a_scalar_f_failing_for_the_first_upstream_gradient_says_it_divided() ->
                      r"-[\d.]+.*\): a rule must be linear", str(error.value))
 
 
+def test_a_rule_giving_nan_for_both_upstream_gradients_is_not_called_non_linear() -> None:
+    """nan for each u is no disagreement between them (nan != nan said so)."""
+    nan_rule = Primitive("nan_rule", lambda x: x ** 3, lambda g, out, x: (g * math.nan,))
+    with pytest.raises(GradcheckError) as error:
+        gradcheck(lambda v: nan_rule(v), 1.3)
+    assert "analytical nan" in str(error.value) and "linear" not in str(error.value)
+
+
 def test_the_tolerances_apply_to_the_derivative_itself() -> None:
     """atol applied to u·f′: with the one scalar u = 0.126 of seed 0 it was 8 times looser."""
     twice = Primitive("small_cube_twice", lambda x: 1e-5 * x**3,
