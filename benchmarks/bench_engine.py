@@ -23,8 +23,12 @@ counted; a step "with the collector off" runs with `gc.disable()` inside its tim
 followed by an untimed ``gc.collect()``, so that no other step pays for its garbage (a row in
 parentheses adds that collection's time to the step's: a graph of reference cycles, such as
 micrograd's, is freed only there, one without cycles within the step; another keeps each
-step's graph until after the timer, so that no contender's freeing counts). A round
-gives one ratio per contender; the figure is the median of those ratios. numpy and PyTorch
+step's graph until after the timer, so that no contender's freeing counts). Each scalar
+contender runs in a process of its own, forked from this one, which tells each in turn to take
+its step: in one process, the tens of thousands of objects each step makes and frees would
+share the allocator's arenas with the other contenders', and one's garbage would change the
+page faults of the next (see `run_rounds`). A round gives one ratio per contender; the figure
+is the median of those ratios. numpy and PyTorch
 run one BLAS thread (a second thread's CPU time would escape `thread_time`), and glibc's
 allocator thresholds are fixed (hand-written numpy alone swings 10-40% with the allocator's
 history): the script re-runs itself with those environment variables set when they are not.
@@ -59,10 +63,12 @@ if __name__ == "__main__" and any(os.environ.get(k) != v for k, v in _ENVIRONMEN
     os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **_ENVIRONMENT})
 
 import argparse  # noqa: E402  (after the re-run above: numpy must see the environment)
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import itertools  # noqa: E402
+import multiprocessing  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
@@ -114,55 +120,139 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
 
 
-def run_rounds(contenders: Sequence[Contender], rounds: int) -> None:
+def run_rounds(contenders: Sequence[Contender], rounds: int, *, isolated: bool = False) -> None:
     """Time one step of each contender per round, in an order that changes from round to round.
 
     The order is shuffled (seeded), not rotated: a rotation keeps each step's neighbours, and
     the step that always follows a collection (the one after a step with the collector off)
     would always start on a fresh collector.
 
-    CPU time of this thread; an untimed `gc.collect()` after each step run with the collector
-    off (a step with it on pays for its own collections, as in a training loop, and a collection
-    after it would leave the next step cold caches). Every step runs once untimed first.
+    CPU time of the thread that runs the step; an untimed `gc.collect()` after each step run
+    with the collector off (a step with it on pays for its own collections, as in a training
+    loop, and a collection after it would leave the next step cold caches). Every step runs
+    once untimed first.
+
+    `isolated`: each contender runs in a process of its own (forked from this one, as it is
+    now), the rounds still interleaved, one step at a time, by this process: for steps that
+    each allocate tens of thousands of objects (the scalar demo). In one process such
+    contenders share the allocator's arenas and the collector's generations, and one's
+    garbage changes the memory the next gets (micrograd's gc-off demo step took 10,708 minor
+    page faults a step alone and 5,002 beside the others; ours 284 alone and 1,260 beside
+    them): a cost no user of either engine pays, who runs one. Not for a step of a fraction of
+    a millisecond: a switch of process leaves it cold caches (the small MLP's numpy step
+    took 0.20 ms a step so, against 0.09 in one process), which a training loop does not
+    meet either. Where processes cannot be forked, in this process.
     """
-    collecting = gc.isenabled()
-    for c in contenders:
-        if c.before is not None:
-            c.before()
-        c.step()
-        if c.after is not None:
-            c.after()
-        gc.collect()
-    order = list(contenders)
+    runners = [_Forked(c) if isolated and _CAN_FORK else _InProcess(c) for c in contenders]
+    order = list(range(len(contenders)))
     shuffle = random.Random(0).shuffle
     try:
         for _ in range(rounds):
             shuffle(order)
-            for c in order:
-                if c.gc_off:
-                    gc.disable()
-                if c.before is not None:
-                    c.before()
-                faults, start = _minor_faults(), time.thread_time()
-                for _ in range(c.steps):
-                    c.step()
-                elapsed = (time.thread_time() - start) / c.steps
-                faults = (_minor_faults() - faults) // c.steps
-                if c.after is not None:
-                    start = time.thread_time()
-                    c.after()
-                    c.releases.append((time.thread_time() - start) / c.steps)
-                if c.gc_off:
-                    if collecting:
-                        gc.enable()
-                    start = time.thread_time()
-                    gc.collect()  # what the collector would have done, not in the step's time
-                    c.collections.append((time.thread_time() - start) / c.steps)
+            for k in order:
+                elapsed, faults, release, collection = runners[k].turn()
+                c = contenders[k]
                 c.times.append(elapsed)
                 c.faults.append(faults)
+                if release is not None:
+                    c.releases.append(release)
+                if collection is not None:
+                    c.collections.append(collection)
+    finally:
+        for runner in runners:
+            runner.close()
+
+
+Turn = tuple[float, int, float | None, float | None]  # elapsed, faults, release, collection
+
+
+def _turn(c: Contender) -> Turn:
+    """One timed turn of `c` (its `steps` steps): the time of a step, its minor page faults, and
+    per step, the time of `after` and of the collection after a collector-off turn (or None)."""
+    collecting = gc.isenabled()
+    if c.gc_off:
+        gc.disable()
+    try:
+        if c.before is not None:
+            c.before()
+        faults, start = _minor_faults(), time.thread_time()
+        for _ in range(c.steps):
+            c.step()
+        elapsed = (time.thread_time() - start) / c.steps
+        faults = (_minor_faults() - faults) // c.steps
+        release = collection = None
+        if c.after is not None:
+            start = time.thread_time()
+            c.after()
+            release = (time.thread_time() - start) / c.steps
     finally:
         if collecting:
             gc.enable()
+    if c.gc_off:
+        start = time.thread_time()
+        gc.collect()  # what the collector would have done, not in the step's time
+        collection = (time.thread_time() - start) / c.steps
+    return elapsed, faults, release, collection
+
+
+def _warm_up(c: Contender) -> None:
+    """A step of `c`, untimed (its first: imports, caches, the arrays it allocates)."""
+    if c.before is not None:
+        c.before()
+    c.step()
+    if c.after is not None:
+        c.after()
+    gc.collect()
+
+
+class _InProcess:
+    """A contender run in this process."""
+
+    def __init__(self, c: Contender) -> None:
+        self.contender = c
+        _warm_up(c)
+
+    def turn(self) -> Turn:
+        return _turn(self.contender)
+
+    def close(self) -> None:
+        pass
+
+
+_CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+
+
+class _Forked:
+    """A contender run in a process of its own, forked from this one: it takes a turn when
+    told to, and sends back what `_turn` measured."""
+
+    def __init__(self, c: Contender) -> None:
+        self.name = c.name
+        self.connection, theirs = multiprocessing.Pipe()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=self._serve, args=(c, theirs), daemon=True)
+        self.process.start()
+        theirs.close()
+
+    @staticmethod
+    def _serve(c: Contender, connection: Any) -> None:
+        _warm_up(c)
+        while connection.recv():
+            connection.send(_turn(c))
+
+    def turn(self) -> Turn:
+        self.connection.send(True)
+        try:
+            result: Turn = self.connection.recv()
+        except EOFError:
+            raise RuntimeError(f"the step of {self.name!r} raised (its traceback is above)") \
+                from None
+        return result
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # (a worker gone: its step raised, and its
+            self.connection.send(False)  # traceback says why)
+        self.process.join()
 
 
 def ratio(numerator: Contender, denominator: Contender, *,
@@ -326,7 +416,7 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
             # after the timer, so no contender's freeing counts
             *[forward_alone(cls, model, X, y) for cls, model in
               [(mg, theirs), (Value, ours), (LeanScalar, lean), (TapeScalar, taped)]]]
-    run_rounds(steps + floor_steps, rounds)
+    run_rounds(steps + floor_steps, rounds, isolated=True)
     ours_on, ours_off, mg_on, mg_off, ours_kept = steps
     if floors is not None:
         lean_off, tape_off, mg_forward, *forwards = floor_steps
@@ -345,7 +435,7 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
     their_nodes = micrograd_nodes(scalar_loss(mg, theirs, X, y))
     passes = [backward_alone(cls, model, X, y) for cls, model in
               [(Value, ours), (mg, theirs), *([(LeanScalar, lean)] if floors is not None else [])]]
-    run_rounds(passes, rounds)
+    run_rounds(passes, rounds, isolated=True)
     per_node = [median(passes[0]) * 1e6 / our_nodes, median(passes[1]) * 1e6 / their_nodes]
     nodes = their_nodes / our_nodes  # (a ratio of times × this: a ratio of times per node)
     if floors is not None:

@@ -5,6 +5,8 @@ No figure is checked: timings on a shared machine prove nothing in a test.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import runpy
 import subprocess
@@ -83,6 +85,39 @@ def test_a_ratio_with_collections_adds_each_collection_to_its_own_step(
     assert bench["ratio"](theirs, ours) == 2.0  # (ratios 1, 3, 2)
     assert bench["ratio"](theirs, ours, with_collections=True) == 3.0  # (ratios 4, 1.5, 3)
     assert bench["ratio"](ours, theirs, with_collections=True) == 2 / 6  # (1/4, 2/3, 2/6)
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_rounds_give_each_contender_a_turn_a_round_in_its_own_process_when_isolated(
+        isolated: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    bench = runpy.run_path(str(ROOT / "benchmarks" / "bench_engine.py"))  # (not run as main)
+    ran: dict[str, list[int]] = {"on": [], "off": []}
+    contenders = [bench["Contender"](name, functools.partial(ran[name].append, os.getpid()),
+                                     gc_off=name == "off") for name in ran]
+    bench["run_rounds"](contenders, 3, isolated=isolated)
+    assert [len(c.times) for c in contenders] == [3, 3]
+    assert [len(c.collections) for c in contenders] == [0, 3]  # (after collector-off steps)
+    # the steps ran here (a warm-up and 3 turns), or in processes of their own, not here
+    assert ran == ({"on": [os.getpid()] * 4, "off": [os.getpid()] * 4} if not isolated
+                   else {"on": [], "off": []})
+
+
+def test_a_step_that_raises_in_its_own_process_is_named() -> None:
+    code = ("import runpy, sys\n"
+            f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
+            f"bench = runpy.run_path({str(ROOT / 'benchmarks' / 'bench_engine.py')!r})\n"
+            "steps = iter(range(3))\n"
+            "def step():\n"
+            "    if next(steps) == 2:\n"
+            "        raise ValueError('boom')\n"
+            "bench['run_rounds']([bench['Contender']('fine', lambda: None),\n"
+            "                     bench['Contender']('failing', step)], 5, isolated=True)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "ValueError: boom" in done.stderr  # (the worker's traceback)
+    assert "RuntimeError: the step of 'failing' raised (its traceback is above)" in done.stderr
 
 
 def test_the_digits_benchmark_runs_and_prints_its_table() -> None:
