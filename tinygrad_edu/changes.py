@@ -289,8 +289,9 @@ def operand(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     >>> operand(batch) is batch, operand(x.data) is x.data
     (True, False)
     """
-    key = id(_memory(array))
-    if any(_holds(key, ref) for ref in HOLDERS.get(key, ())):
+    key = id(array) if array.base is None else id(_memory(array))
+    holders = HOLDERS.get(key)
+    if holders is not None and any(_holds(key, ref) for ref in holders):
         return array.copy()
     ref = GRADIENTS.get(key)
     if ref is not None and _holds(key, ref, "_grad"):
