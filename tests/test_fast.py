@@ -1715,6 +1715,72 @@ def read_marks(values: Sequence[Value]) -> list[bool]:
     return [changes.is_read(v) for v in values]
 
 
+UNREAD_OPERAND_KINDS: dict[str, Callable[[Array], Any]] = {  # what an operand can be
+    "a leaf that needs a gradient": lambda x: Value(x),
+    "a leaf that needs none": lambda x: Value(x, requires_grad=False),
+    "plain data": lambda x: x,
+}
+
+
+UNARY_PARAMS: dict[str, dict[str, Any]] = {"sum": {"axis": None, "keepdims": False},
+                                           "reshape": {"shape": (4,)},
+                                           "transpose": {"axes": (1, 0)}}
+
+
+@nothing_handed_out
+def reference_mark_failure() -> str | None:
+    """The first operation whose unrolled copy (`engine._operator`, `engine.apply`) marks
+    other operands as read (`changes.first_read`) than the reference `apply` does: the two
+    would then refuse different programs (an operand edited before backward())."""
+    reference: Callable[..., Value] = engine.apply.__wrapped__  # type: ignore[attr-defined]
+    x, y = fixed_array(2, 2) ** 2 + 1.0, fixed_array(2, 2, seed=1) ** 2 + 1.0
+    binary = ["add", "sub", "mul", "div", "pow", "matmul", "maximum", "minimum"]
+    for name, kinds in itertools.product(binary, itertools.product(UNREAD_OPERAND_KINDS,
+                                                                   repeat=2)):
+        if kinds == ("plain data", "plain data"):
+            continue
+        marks = []
+        builds: list[Callable[..., Value]] = [engine._operator, reference]
+        for build in builds:
+            operands = [UNREAD_OPERAND_KINDS[k](v) for k, v in zip(kinds, (x, y), strict=True)]
+            build(ops.REGISTRY[name], *operands)
+            marks.append(read_marks([v for v in operands if isinstance(v, Value)]))
+        if marks[0] != marks[1]:
+            return f"{name} of {' and '.join(kinds)}: {marks[0]} unrolled, {marks[1]} reference"
+    # one operand: the table's, and one of a user's own whose rule reads none
+    doubled = Primitive("doubled", lambda a: 2.0 * a, lambda g, out, a: (2.0 * g,),
+                        reads_operands="none")
+    for prim in [*(ops.REGISTRY[name] for name in ["relu", "exp", "neg", "sum", "reshape",
+                                                   "transpose"]), doubled]:
+        params = UNARY_PARAMS.get(prim.name, {})
+        leaves = [Value(x), Value(x)]
+        engine.apply(prim, leaves[0], **params)
+        reference(prim, leaves[1], **params)
+        if read_marks(leaves[:1]) != read_marks(leaves[1:]):
+            return (f"{prim.name}: {read_marks(leaves[:1])} unrolled, "
+                    f"{read_marks(leaves[1:])} reference")
+    return None
+
+
+def test_the_unrolled_copies_mark_the_operands_the_reference_apply_marks() -> None:
+    assert reference_mark_failure() is None
+
+
+@pytest.mark.parametrize(("copy", "old", "new"), [
+    ("operator", 'if reads != "none":', "if True:"),
+    ("operator", 'and (reads == "all" or right is b)', "and True"),
+    ("apply", ' and prim.reads_operands == "all":', ":"),
+], ids=["add's operands marked", "a matmul operand beside plain data marked",
+        "a rule that reads none, one operand"])
+def test_a_copy_that_marks_other_operands_than_the_reference_is_caught(
+        copy: str, old: str, new: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = "_operator" if copy == "operator" else "apply"
+    reference = getattr(engine, name).__wrapped__
+    monkeypatch.setattr(engine, name, mutant(getattr(fast.Unrolled, copy), old, new)(
+        engine._unrolled, reference))
+    assert reference_mark_failure() is not None
+
+
 @nothing_handed_out
 def handed_out_failure() -> str | None:
     """The first fused copy that uses an array handed out (`.data`, of a result: watched)

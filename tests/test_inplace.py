@@ -3,6 +3,7 @@ was recorded, by rebinding or in place; changes between steps stay legal."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import pickle
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, changes, engine, no_grad
+from tinygrad_edu import Value, changes, detect_anomaly, engine, no_grad
 from tinygrad_edu.data import Array
 from tinygrad_edu.engine import REGISTRY, backpropagate, gradients, topological_order
 from tinygrad_edu.nn import MLP, mse_loss
@@ -278,11 +279,16 @@ def _layer_loss(X: Array, W: Value, b: Value) -> Value:
     lambda x: setattr(x, "data", x.data * 2.0),
     lambda x: setattr(x, "data", x.data - 0.1 * np.ones(x.shape)),  # W.data -= lr * W.grad
 ], ids=["item", "iadd without the setter", "out=", "rebinding", "a step"])
-def test_data_no_rule_reads_may_change_before_backward(edit: Callable[[Value], Any]) -> None:
+@pytest.mark.parametrize("anomaly", [False, True], ids=["", "in detect_anomaly()"])
+def test_data_no_rule_reads_may_change_before_backward(edit: Callable[[Value], Any],
+                                                       anomaly: bool) -> None:
     X, W, b = _first_layer()
     old_W, old_b = Value(cast(Array, W.data).copy()), Value(cast(Array, b.data).copy())
     _layer_loss(X, old_W, old_b).backward()  # the gradients of the graph as recorded
-    loss = _layer_loss(X, W, b)
+    # in detect_anomaly(), the reference apply records the graph: it watches what the fast
+    # copies watch
+    with detect_anomaly() if anomaly else contextlib.nullcontext():
+        loss = _layer_loss(X, W, b)
     edit(W)
     edit(b)
     assert cast(Array, W.data).tolist() != cast(Array, old_W.data).tolist() and \

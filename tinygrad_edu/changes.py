@@ -42,7 +42,8 @@ How each change is seen, at no cost to a training step:
   and still backpropagate after it changed (as PyTorch, which saves for backward only what a
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
   that no recorded operation has used in a way that may read its data, such as `W` in
-  ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added; its array
+  ``X @ W`` with a numpy batch `X` (data, not a Value), or a bias only added
+  (`Primitive.reads_operands` says which operands a rule reads); its array
   stays writeable and is handed out as it is, untracked, and neither its in-place edits nor
   its rebinding are stamped (its `Value._changed` is UNREAD, or below it: a rebinding or an
   optimizer's step is noted for pictures, `unread_changed`). The first recorded operation

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -67,6 +67,11 @@ class Primitive:
     tells the rule which inputs need a gradient. `reads_data` False: the rule needs the
     operands' shapes only, not their numbers (a view: reshape, transpose, getitem), so an
     operand changed after the node was made leaves its gradients right (`changes.check`).
+    `reads_operands`: whose data the rule may read, so that a leaf a recorded node uses
+    is watched for changes only where its numbers matter (`changes.first_read`): "all"
+    (always safe), "none" (add, sub: g goes on as it is), or "for the other" (matmul: an
+    operand is read only for the other's gradient, so none is beside plain data, a numpy
+    batch, which has no gradient to compute, nor can be made to need one).
 
     >>> cube = Primitive("cube", lambda x: x**3, lambda g, out, x: (g * 3 * x**2,))
     >>> cube(2.0), cube(Value(2.0)).data
@@ -81,6 +86,7 @@ class Primitive:
     kinks: tuple[float, ...] = ()
     needs_mask: bool = False
     reads_data: bool = True
+    reads_operands: Literal["all", "none", "for the other"] = "all"
     caption: Callable[[Mapping[str, Any]], str] | None = field(default=None, repr=False)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
@@ -372,12 +378,27 @@ def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
         changes.seal(*parents)
     recorded = is_grad_enabled() and any(parent._requires_grad for parent in parents)
     if recorded:
-        for parent in parents:  # its rule may read their data: watch it (see `changes`)
+        for parent in operands_read(prim, args, parents):  # watched (see `changes`)
             changes.first_read(parent)
     data = forward_data(prim.name, prim.forward, [parent._data for parent in parents], params)
     if recorded:
         return init_slots(Value.__new__(Value), data, True, prim, parents, params)
     return init_slots(Value.__new__(Value), changes.unaliased(data), False)
+
+
+def operands_read(prim: Primitive, args: Sequence[Any], parents: tuple[Value, ...]
+                  ) -> tuple[Value, ...]:
+    """The operands of a node `prim` records whose data its rule may read
+    (`Primitive.reads_operands`), of `parents`, made of `args` (a Value given is its own
+    parent; anything else became a constant, which is watched as it is)."""
+    reads = prim.reads_operands
+    if reads == "all":
+        return parents
+    if reads == "none":
+        return ()
+    given = [parent is arg for parent, arg in zip(parents, args, strict=True)]
+    return tuple(parent for k, parent in enumerate(parents)
+                 if given[k] and any(given[:k] + given[k + 1:]))
 
 
 _OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)

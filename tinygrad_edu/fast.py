@@ -711,7 +711,7 @@ class Unrolled:
             if handed_out:
                 seal(x)
             if x.op is None and x._requires_grad and (grad_mode.enabled or _recording()) and \
-                    getattr(x, "_changed", 0) <= unread:
+                    getattr(x, "_changed", 0) <= unread and prim.reads_operands == "all":
                 first_read(x)  # (its rule may read its data: see `changes`; before the
                 # forward, so that a view of its array, a reshape's say, is read-only too)
             z = x._data
@@ -811,18 +811,17 @@ class Unrolled:
             if (left.op is None or right.op is None) and (
                     grad_mode.enabled or _recording()) and (
                     left._requires_grad or right._requires_grad):
-                # a leaf operand: its rule may read its data (see `changes`), but add's reads
-                # none, and matmul's reads one operand only for the other's gradient: none
-                # for plain data (a numpy batch: no Value whose requires_grad could be
-                # switched on); marked before the forward, as `apply` does (a constant made
-                # here is no leaf of the user's: read already, without the getattr, whose
-                # AttributeError, formatted and caught, cost a training step about 1%)
-                rule = _TENSOR_RULES.get(prim.vjp)
-                if rule != _ADD:
-                    if left is a and (rule != _MATMUL or right is b) and left.op is None and \
+                # a leaf operand whose data its rule may read: watched (`engine.operands_read`,
+                # inlined: a Value given is its own operand), marked before the forward, as
+                # `apply` does (a constant made here is no leaf of the user's: read already,
+                # without the getattr, whose AttributeError, formatted and caught, cost a
+                # training step about 1%)
+                reads = prim.reads_operands
+                if reads != "none":
+                    if left is a and (reads == "all" or right is b) and left.op is None and \
                             getattr(left, "_changed", 0) <= unread:
                         first_read(left)
-                    if right is b and (rule != _MATMUL or left is a) and right.op is None and \
+                    if right is b and (reads == "all" or left is a) and right.op is None and \
                             getattr(right, "_changed", 0) <= unread:
                         first_read(right)
             x, y = left._data, right._data

@@ -39,10 +39,10 @@ __all__ = ["REGISTRY"]
 # ---- arithmetic
 ADD: Primitive = primitive("add", operator.add,
     lambda g, out, a, b: (g, g),
-    label="+", text="∂out/∂a = 1,  ∂out/∂b = 1")
+    label="+", text="∂out/∂a = 1,  ∂out/∂b = 1", reads_operands="none")
 SUB: Primitive = primitive("sub", operator.sub,
     lambda g, out, a, b: (g, -g),
-    label="-", text="∂out/∂a = 1,  ∂out/∂b = −1")
+    label="-", text="∂out/∂a = 1,  ∂out/∂b = −1", reads_operands="none")
 MUL: Primitive = primitive("mul", operator.mul,
     lambda g, out, a, b: (g * b, g * a),
     label="*", text="∂out/∂a = b,  ∂out/∂b = a")
@@ -273,7 +273,7 @@ def _matmul_vjp(g: Any, out: Any, a: Any, b: Any, *,
 
 MATMUL: Primitive = primitive("matmul", kernels.matmul,
     _matmul_vjp,
-    label="@", needs_mask=True,
+    label="@", needs_mask=True, reads_operands="for the other",
     text="a gets g @ bᵀ,  b gets aᵀ @ g")
 
 
