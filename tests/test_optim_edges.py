@@ -140,3 +140,31 @@ def test_an_optimizer_given_no_list_of_values_says_what_to_pass(params: Any,
     is not iterable", and a dict of parameters "parameter 0 is not a Value; got str"."""
     with pytest.raises(TypeError, match=message):
         SGD(params, lr=0.1)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SETTINGS)
+@pytest.mark.parametrize("scalar", [False, True], ids=["tensor", "scalar"])
+def test_a_step_is_ieee_arithmetic_whatever_numpy_is_told_to_do_on_errors(
+        name: str, kwargs: dict[str, Any], scalar: bool) -> None:
+    """Gradients that overflow (g·g in Adam, lr·g) give inf and nan, silently, as PyTorch's
+    do and as the engine's operations do, also under ``np.seterr(all="raise")``: the step
+    raised FloatingPointError there, halfway, with some moments updated and others not."""
+    def run(errors: str) -> list[Any]:
+        # (p − lr·g overflows at the first parameter, g·g at both)
+        grads = [np.array([1.7e308, -1e-200, 3.0]), np.array([1e200, 2.0, -1e308])]
+        starts = [np.array([-1.7e308, 1.0, 1.0]), np.ones(3)]
+        params = [Value(float(x[0]) if scalar else x.copy()) for x in starts]
+        opt = _ours(name)(params, **kwargs)
+        with np.errstate(all=errors):  # type: ignore[arg-type]
+            for _ in range(2):
+                for p, g in zip(params, grads, strict=True):
+                    p.grad = float(g[0]) if scalar else g.copy()
+                opt.step()
+        return [p.data for p in params]
+
+    ignoring = run("ignore")
+    if name == "SGD":
+        assert not np.isfinite(np.asarray(ignoring[0])).all()
+    raising = run("raise")
+    for ours, expected in zip(raising, ignoring, strict=True):
+        assert np.array_equal(np.asarray(ours), np.asarray(expected), equal_nan=True)

@@ -78,9 +78,11 @@ from tinygrad_edu.kernels import (
     NUMPY_ALARMS,
     GradientShapeError,
     cross_entropy,
+    ignore_float_errors,
     log_softmax,
     nll,
     relu,
+    restore_float_errors,
     set_writeable,
     vjp_in_ieee,
     where,
@@ -125,35 +127,18 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         nodes = _collect(root)
         check(nodes)
         root._mark = seed
-        # IEEE results (inf, nan), silently, as floats give: np.errstate(all="ignore")
-        quiet = _ERROR_STATE.set(_make_extobj(all="ignore")) if _ERROR_STATE else \
-            np.seterr(all="ignore")
+        quiet = ignore_float_errors()  # IEEE results (inf, nan), silently, as floats give
         _pass(nodes, sum_to_shape, registry)  # (it leaves every mark None)
     except BaseException:
         for node in nodes or [root]:
             node._mark = None
         raise
     finally:
-        if quiet is not None:  # (numpy's error state, as it was)
-            if _ERROR_STATE:
-                _ERROR_STATE.reset(quiet)
-            else:
-                np.seterr(**quiet)
+        if quiet is not None:
+            restore_float_errors(quiet)
         grad_mode.switch(recording)
         if collecting:
             gc.enable()
-
-
-# numpy's floating-point error state: what np.errstate sets and resets, without its three
-# Python calls (numpy 2; numpy 1 keeps it in np.seterr)
-try:
-    from numpy._core import _ufunc_config
-except ImportError:  # pragma: no cover  (numpy 1)
-    _ufunc_config = None  # type: ignore[assignment]
-_ERROR_STATE: Any = getattr(_ufunc_config, "_extobj_contextvar", None)
-_make_extobj: Any = getattr(_ufunc_config, "_make_extobj", None)
-if _make_extobj is None:  # pragma: no cover
-    _ERROR_STATE = None
 
 
 def _collect(root: Value) -> list[Value]:

@@ -34,6 +34,40 @@ _MINUS_INF = -math.inf
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"tinygrad_edu(\.|$)")
 
 
+# numpy's floating-point error state: what np.errstate sets and resets, without its Python
+# calls (numpy 2; numpy 1 keeps it in np.seterr)
+try:
+    from numpy._core import _ufunc_config
+except ImportError:  # pragma: no cover  (numpy 1)
+    _ufunc_config = None  # type: ignore[assignment]
+_ERROR_STATE: Any = getattr(_ufunc_config, "_extobj_contextvar", None)
+_make_extobj: Any = getattr(_ufunc_config, "_make_extobj", None)
+if _make_extobj is None:  # pragma: no cover
+    _ERROR_STATE = None
+
+
+def ignore_float_errors() -> Any:
+    """Turn numpy's floating-point errors off (IEEE inf and nan, silently, whatever
+    ``np.seterr`` says) until `restore_float_errors` is given what this returns: what
+    ``np.errstate(all="ignore")`` does, in a fifth of the time.
+
+    >>> token = ignore_float_errors()
+    >>> np.array([1e308]) * 10.0
+    array([inf])
+    >>> restore_float_errors(token)
+    """
+    return _ERROR_STATE.set(_make_extobj(all="ignore")) if _ERROR_STATE else \
+        np.seterr(all="ignore")
+
+
+def restore_float_errors(token: Any) -> None:
+    """numpy's floating-point error state as it was before `ignore_float_errors`."""
+    if _ERROR_STATE:
+        _ERROR_STATE.reset(token)
+    else:  # pragma: no cover  (numpy 1)
+        np.seterr(**token)
+
+
 # Python floats raise these where IEEE arithmetic gives inf or nan (1/0, exp(1000), log(-1))
 FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 # numpy raises these there when the program asks it to (``np.seterr(all="raise")``, or

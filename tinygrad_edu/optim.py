@@ -31,7 +31,12 @@ import numpy as np
 from tinygrad_edu.changes import changed, describe_value, is_read, unread_changed
 from tinygrad_edu.data import Array, data_of, describe
 from tinygrad_edu.engine import Value
-from tinygrad_edu.kernels import is_number, set_writeable
+from tinygrad_edu.kernels import (
+    ignore_float_errors,
+    is_number,
+    restore_float_errors,
+    set_writeable,
+)
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -89,7 +94,17 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter once from its current gradient (but a frozen one that has
-        none: see the module's docstring)."""
+        none: see the module's docstring). In IEEE arithmetic, silently (an overflow gives
+        inf, as PyTorch's), whatever ``np.seterr`` asks: an error halfway through a step would
+        leave some parameters and moments updated and others not."""
+        quiet = ignore_float_errors()
+        try:
+            self._update()
+        finally:
+            restore_float_errors(quiet)
+
+    def _update(self) -> None:
+        """What `step` does, the optimizer's own formulas."""
         raise NotImplementedError
 
     def _active(self) -> Iterator[tuple[int, Value]]:
@@ -161,7 +176,7 @@ class SGD(Optimizer):
         self.weight_decay = _check_rate(weight_decay, "SGD: weight_decay")
         self._buffers: list[Array | None] = [None] * len(self.params)
 
-    def step(self) -> None:
+    def _update(self) -> None:
         # (plain SGD moves a frozen parameter by lr·0, by nothing: no need to look for them)
         plain = not (self.momentum or self.weight_decay)
         for i, p in enumerate(self.params) if plain else self._active():
@@ -216,7 +231,7 @@ class Adam(Optimizer):
         self._m = [np.zeros(p.shape) for p in self.params]
         self._v = [np.zeros(p.shape) for p in self.params]
 
-    def step(self) -> None:
+    def _update(self) -> None:
         self.t += 1
         beta1, beta2 = self.betas
         weight = 1.0 - beta1  # (PyTorch's lerp weight, and its two branches)
