@@ -357,6 +357,7 @@ CUTS: list[tuple[str, Callable[[Any], Any], str]] = [
      r"argument 0 with float\(\) \(.*\)"),
     ("x.numpy()", lambda x: float(np.sin(x.numpy())), r"argument 0 with numpy\(\)"),
     ("np.asarray(x)", lambda x: float(np.sin(np.asarray(x))), r"argument 0 with np\.array\(\)"),
+    ("x.tolist()", lambda x: math.exp(x.tolist()), r"argument 0 with tolist\(\)"),
 ]
 
 

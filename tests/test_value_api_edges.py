@@ -239,3 +239,16 @@ def test_a_shape_of_floats_is_named_as_such() -> None:
     fit; numpy's TypeError says the float is no integer.)"""
     with pytest.raises(TypeError, match=r"^reshape: a shape is ints .*got \(2\.0, 3\)"):
         Value(np.zeros((2, 3))).reshape((2.0, 3))
+
+
+@pytest.mark.parametrize("data", [3.5, -0.0, [1.0, 2.5], [[1.0, -2.0], [3.0, 4.0]],
+                                  np.zeros((2, 0, 3)), [[math.inf, math.nan]]],
+                         ids=["scalar", "-0.0", "vector", "matrix", "empty", "inf and nan"])
+def test_tolist_gives_python_floats_as_torch_does(data: Any) -> None:
+    ours = Value(data).tolist()
+    theirs = torch.tensor(data, dtype=torch.float64).tolist()
+    assert repr(ours) == repr(theirs)  # (the same nesting, floats, signs of zeros, nan)
+    leaves = [ours] if not isinstance(ours, list) else ours
+    while leaves and isinstance(leaves[0], list):
+        leaves = [x for row in leaves for x in row]
+    assert all(type(x) is float for x in leaves)

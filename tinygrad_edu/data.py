@@ -98,6 +98,18 @@ class ArrayLike:
         _taken(self, "numpy()")
         return np.array(self._data, dtype=np.float64)
 
+    def tolist(self) -> Any:
+        """`.data` as Python numbers: (nested) lists of floats, or a float for a scalar (as
+        ``tensor.tolist()``). Numbers carry no gradient.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[1, 2]]).tolist(), Value(3.0).tolist()
+        ([[1.0, 2.0]], 3.0)
+        """
+        _taken(self, "tolist()")
+        data = self._data
+        return data.tolist() if type(data) is np.ndarray else float(data)
+
     def __float__(self) -> float:
         return self._only_number("float()")
 
