@@ -273,6 +273,54 @@ def test_zero_grad_on_scalar() -> None:
     (a * 3).backward()
     a.zero_grad()
     assert a.grad == 0.0 and type(a.grad) is float
+    assert math.copysign(1.0, a.grad) == 1.0 and repr(a) == "Value(data=2.0, grad=0.0)"
+
+
+MINUS_ZERO_GRADIENTS: dict[str, Callable[[Any], Any]] = {
+    "x * -0.0": lambda x: x * -0.0,
+    "x * x at -0.0": lambda x: x * x,
+    "-(x * 0.0)": lambda x: -(x * 0.0),
+    "relu(x + 1) * -0.0": lambda x: (x + 1.0).relu() * -0.0,
+}
+
+
+@pytest.mark.parametrize("f", MINUS_ZERO_GRADIENTS.values(), ids=MINUS_ZERO_GRADIENTS.keys())
+@pytest.mark.parametrize("passes", [1, 2])
+def test_a_scalars_gradient_keeps_the_sign_of_a_zero_as_a_tensors_and_torchs(
+        f: Callable[[Any], Any], passes: int) -> None:
+    """A scalar's .grad started at 0.0 and added: 0.0 + -0.0 is 0.0, where a (1,) tensor's
+    kept -0.0 (its first gradient is kept as it comes) and PyTorch's too; zero_grad() puts
+    the scalar back where it began, and a gradient set to 0.0 by hand adds as micrograd's."""
+    import torch
+    start = -0.0 if f is MINUS_ZERO_GRADIENTS["x * x at -0.0"] else 2.0
+    scalar, tensor = Value(start), Value([start])
+    theirs = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    for _ in range(passes):
+        scalar.zero_grad()
+        theirs.grad = None
+        f(scalar).backward()
+        f(tensor).backward(np.ones(1))
+        f(theirs).backward()
+    assert theirs.grad is not None
+    signs = {math.copysign(1.0, g) for g in (scalar.grad, float(tensor.grad[0]),
+                                             theirs.grad.item())}
+    assert scalar.grad == 0.0 and signs == {-1.0}
+    assert repr(scalar) == f"Value(data={scalar.data!r}, grad=-0.0)"
+    scalar.grad = 0.0  # (micrograd's zero_grad): 0.0 + -0.0 is 0.0 again
+    f(scalar).backward()
+    assert math.copysign(1.0, scalar.grad) == 1.0
+
+
+def test_a_copy_of_a_scalar_shows_no_gradient_yet_and_keeps_the_next_exact() -> None:
+    import copy
+    import pickle
+    x = Value(2.0)
+    for copied in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x), copy.copy(x)):
+        assert repr(copied) == "Value(data=2.0, grad=0.0)"
+        (copied * -0.0).backward()
+        assert math.copysign(1.0, copied.grad) == -1.0
+    x.grad = 1.5  # (a gradient of its own travels as it is)
+    assert pickle.loads(pickle.dumps(x)).grad == 1.5
 
 
 def test_an_edit_to_one_gradient_never_changes_another() -> None:
@@ -793,7 +841,8 @@ def test_a_gradient_copied_from_a_stale_seed_is_as_stale(change: str) -> None:
 
 
 def test_create_graph_gives_scalars_gradients_of_their_own() -> None:
-    """A scalar's .grad under create_graph is 0.0 + the gradient: a Value of its own."""
+    """A scalar's .grad under create_graph is −0.0 + the gradient (`NO_GRADIENT_YET` + g,
+    the gradient bit for bit): a Value of its own."""
     a, b = Value(1.0), Value(2.0)
     gv = Value(-0.5)
     (a + b).backward(gv, create_graph=True)

@@ -1496,8 +1496,8 @@ def test_a_bug_in_the_unrolled_operator_is_caught(name: str,
 UNROLLED_MUTATIONS = {
     "matmul of two matrices": ("data = x @ y", "data = x @ y * 1.001"),
     "matmul of two matrices, alignment": (" and x.shape[1] == y.shape[0]", ""),
-    "an array operand's gradient": ("out._grad = 0.0 if kind is not array else None",
-                                    "out._grad = 0.0"),
+    "an array operand's gradient": ("out._grad = no_gradient if kind is not array else None",
+                                    "out._grad = no_gradient"),
     "an array operand's data": ("out._data = x if kind is not array else operand(x)\n",
                                 "out._data = x if kind is not array else operand(x) * 1.001\n"),
 }
@@ -1541,8 +1541,9 @@ FUSED_MUTATIONS = {
     "a float operand": ("c = other if kind", "c = other * 1.001 if kind"),
     "a constant that needs a gradient": ("right._requires_grad = False",
                                          "right._requires_grad = True"),
-    "the result's gradient": ("grad = 0.0  # (the node's", "grad = 1.0  # (the node's"),
-    "the result's gradient, a number operand": ("grad = 0.0\n" + " " * 12 + "# engine",
+    "the result's gradient": ("grad = no_gradient  # (the node's",
+                              "grad = 1.0  # (the node's"),
+    "the result's gradient, a number operand": ("grad = no_gradient\n" + " " * 12 + "# engine",
                                                "grad = 1.0\n" + " " * 12 + "# engine"),
 }
 
@@ -1657,7 +1658,7 @@ FUSED_METHOD_MUTATIONS = {
     "the operand": ("out._first = self", "out._first = None"),
     "recording inside no_grad()": ("if self._requires_grad and (grad_mode.enabled or "
                                    "_recording()):", "if self._requires_grad:"),
-    "the result's gradient": (" " * 12 + "grad = 0.0\n", " " * 12 + "grad = 1.0\n"),
+    "the result's gradient": (" " * 12 + "grad = no_gradient\n", " " * 12 + "grad = 1.0\n"),
     "an array, inline": ("data: Any = np.maximum(x, 0.0)", "data: Any = np.maximum(x, 0.1)"),
     "an array, inline, a replaced forward": ("(inline and type(x) is array",
                                              "(type(x) is array"),
@@ -1837,8 +1838,8 @@ APPLY_MUTATIONS = {
     "recording inside no_grad()": ("if x._requires_grad and (grad_mode.enabled or "
                                    "_recording()):", "if x._requires_grad:", "relu"),
     "a node's params": ("out.params = params or no_params", "out.params = no_params", "sum"),
-    "a tensor node's gradient": ("out._grad = 0.0 if type(data) is float else None",
-                                 "out._grad = 0.0", "relu"),
+    "a tensor node's gradient": ("out._grad = no_gradient if type(data) is float else None",
+                                 "out._grad = no_gradient", "relu"),
     "a node's operand": ("out._first = x\n", "out._first = None\n", "exp"),
 }
 

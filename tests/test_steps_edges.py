@@ -35,13 +35,14 @@ def same_as_printed(step_grad: Any, stored: Any) -> bool:
 
 
 def test_a_gradient_of_minus_zero_is_shown_as_grad_holds_it() -> None:
-    # (the last frame said "-0.0000" where .grad holds 0.0 after backward(): 0.0 + -0.0)
+    # (a scalar's .grad held 0.0 after backward(), 0.0 + -0.0, where the steps said -0.0;
+    # it keeps the sign now, as a tensor's and PyTorch's)
     x = Value(-0.0, label="x")
     y = x * x
     steps = backprop_steps(y)
     y.backward()
-    assert summarize(x.grad) == "0.0000"
-    assert "its gradient 0.0000 is final" in steps[-1].text, steps[-1].text
+    assert summarize(x.grad) == "-0.0000"
+    assert "its gradient -0.0000 is final" in steps[-1].text, steps[-1].text
     assert same_as_printed(steps[-1].grads[x], x.grad)
 
 

@@ -43,7 +43,7 @@ from tinygrad_edu.kernels import (
     wrong_share_count,
 )
 from tinygrad_edu.methods import NamedOperations
-from tinygrad_edu.storage import Storage
+from tinygrad_edu.storage import NO_GRADIENT_YET, Storage
 
 Operand: TypeAlias = "Value | float | int | Array | Sequence[Any]"
 """Anything an operator accepts on its other side: a Value, a number or array-like data."""
@@ -329,7 +329,7 @@ def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | No
     value._first = parents[0] if 0 < len(parents) < 3 else None
     value._second = parents[1] if len(parents) == 2 else parents if len(parents) > 2 else None
     value.params = params or NO_PARAMS  # (a dict per node would slow the collector down)
-    value._grad = 0.0 if type(data) is float else None
+    value._grad = NO_GRADIENT_YET if type(data) is float else None
     value._number = changes.tick()  # (the clock that also dates changes to data)
     value._mark = None
     return value
@@ -356,7 +356,8 @@ def constant(data: Any) -> Value:
 
 # ---- 3. Applying a primitive: the forward pass, recorded --------------------------------------
 
-_unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, REGISTRY, changes.HANDED_OUT,
+_unrolled = fast.Unrolled(Value, changes.tick, NO_PARAMS, NO_GRADIENT_YET, REGISTRY,
+                          changes.HANDED_OUT,
                           changes.seal, changes.first_read, changes.UNREAD,
                           changes.unaliased, changes.operand, sys.modules[__name__])
 

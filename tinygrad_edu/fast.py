@@ -207,7 +207,7 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
             node._mark = g  # (an array)
             return node
         current = node._grad
-        node._grad = current + g  # (a float's .grad is a number: 0.0 after zero_grad)
+        node._grad = current + g  # (a float's .grad is a number: −0.0 before any, exact)
         prim = node.op
         if prim is None:
             continue
@@ -631,7 +631,7 @@ class Unrolled:
     """
 
     def __init__(self, value_class: type[Value], creation_number: Callable[[], int],
-                 no_params: Mapping[str, Any],
+                 no_params: Mapping[str, Any], no_gradient: float,
                  registry: Mapping[str, Primitive], handed_out: Mapping[int, Any],
                  seal: Seal, first_read: Callable[[Value], None], unread: int,
                  unaliased: Callable[[Any], Any], operand: Callable[[Any], Any],
@@ -639,6 +639,7 @@ class Unrolled:
         self.value_class = value_class
         self.creation_number = creation_number
         self.no_params = no_params
+        self.no_gradient = no_gradient  # a scalar's .grad to begin with (`NO_GRADIENT_YET`)
         self.registry = registry
         self.handed_out = handed_out  # arrays the user holds (`changes.HANDED_OUT`)...
         self.seal = seal  # ...settled before their Values are used again
@@ -654,7 +655,7 @@ class Unrolled:
         """`node(data, prim, first, second, params)`: a new Value, recorded or constant (its
         operands marked as read already: `first_read`)."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
-        no_params = self.no_params
+        no_params, no_gradient = self.no_params, self.no_gradient
 
         def node(data: Any, prim: Primitive | None, first: Any, second: Value | None,
                  params: Mapping[str, Any] | None) -> Value:
@@ -675,7 +676,7 @@ class Unrolled:
                 out.op = None
                 out._first = out._second = None
                 out.params = no_params
-            out._grad = 0.0 if type(data) is float else None
+            out._grad = no_gradient if type(data) is float else None
             out._number = number()
             out._mark = None
             return out
@@ -686,7 +687,7 @@ class Unrolled:
         cls, node, handed_out, seal = self.value_class, self.node(), self.handed_out, self.seal
         first_read, unread, unaliased = self.first_read, self.unread, self.unaliased
         new, number, no_params = object.__new__, self.creation_number, self.no_params
-        array = np.ndarray
+        array, no_gradient = np.ndarray, self.no_gradient
 
         @functools.wraps(reference)  # (the reference stays reachable as `__wrapped__`)
         def apply(prim: Primitive, *args: Any, **params: Any) -> Value:
@@ -742,7 +743,7 @@ class Unrolled:
                 if type(data) is array:  # a constant's array: a view copied (a reshape of
                     out._data = unaliased(data)  # a Value that needs no gradient, say)
             out._second = None
-            out._grad = 0.0 if type(data) is float else None
+            out._grad = no_gradient if type(data) is float else None
             out._number = number()
             out._mark = None
             return out
@@ -751,7 +752,7 @@ class Unrolled:
 
     def operator(self, reference: Operator) -> Operator:
         cls, new, array = self.value_class, object.__new__, np.ndarray
-        number, no_params = self.creation_number, self.no_params
+        number, no_params, no_gradient = self.creation_number, self.no_params, self.no_gradient
         registry, handed_out, seal = self.registry, self.handed_out, self.seal
         first_read, unread, operand = self.first_read, self.unread, self.operand
 
@@ -772,7 +773,7 @@ class Unrolled:
             out._requires_grad = False
             out.op = out._first = out._second = None
             out.params = no_params
-            out._grad = 0.0 if kind is not array else None
+            out._grad = no_gradient if kind is not array else None
             out._number = number()
             out._mark = None
             return out
@@ -844,7 +845,7 @@ class Unrolled:
                 out._requires_grad = False
                 out.op = out._first = out._second = None
             out.params = no_params
-            out._grad = 0.0 if type(data) is float else None
+            out._grad = no_gradient if type(data) is float else None
             out._number = number()
             out._mark = None
             return out
@@ -861,7 +862,7 @@ class Unrolled:
         error) to `method` itself, kept as `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry, routes = self.no_params, self.registry, self.routes
-        handed_out, array = self.handed_out, np.ndarray
+        handed_out, array, no_gradient = self.handed_out, np.ndarray, self.no_gradient
         # the registry's primitive and its forward, found at the first call (the table is
         # declared after Value's operators are installed)
         prim: Primitive | None = None
@@ -884,7 +885,7 @@ class Unrolled:
                         data = forward(y, x) if reflected else forward(x, y)
                     except FLOAT_ERRORS:
                         return method(self, other)  # (IEEE results, or an error that says why)
-                    grad = 0.0  # (the node's .grad to begin with: a scalar's)
+                    grad = no_gradient  # (the node's .grad to begin with: a scalar's)
                 else:
                     data = grad = None  # (a tensor's .grad, until a gradient arrives)
                     if type(x) is array and type(y) is array and not handed_out and \
@@ -910,7 +911,7 @@ class Unrolled:
                     data = forward(c, x) if reflected else forward(x, c)
                 except FLOAT_ERRORS:
                     return method(self, other)
-                grad = 0.0
+                grad = no_gradient
                 # engine.constant(c), inlined: `2 * w` comes here
                 right = new(cls)
                 right._data = c
@@ -918,7 +919,7 @@ class Unrolled:
                 right._requires_grad = False
                 right.op = right._first = right._second = None
                 right.params = no_params
-                right._grad = 0.0
+                right._grad = no_gradient
                 right._number = number()
                 right._mark = None
             out: Value = new(cls)
@@ -954,7 +955,7 @@ class Unrolled:
         send it; anything else to `method` itself, kept as `__wrapped__`."""
         cls, new, number = self.value_class, object.__new__, self.creation_number
         no_params, registry, routes = self.no_params, self.registry, self.routes
-        handed_out, array = self.handed_out, np.ndarray
+        handed_out, array, no_gradient = self.handed_out, np.ndarray, self.no_gradient
         prim: Primitive | None = None  # (found at the first call, as in `fused`)
         forward: Callable[[Any], Any] = method
         inline = False  # whether the forward is `kernels.relu`, done inline
@@ -985,7 +986,7 @@ class Unrolled:
                         return method(self)  # (IEEE results, or an error that says why)
                     if type(data) is not float:
                         return method(self)
-                grad = 0.0
+                grad = no_gradient
             out: Value = new(cls)
             out._data = data
             out.label = ""

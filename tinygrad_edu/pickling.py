@@ -38,6 +38,7 @@ import numpy as np
 
 from tinygrad_edu.changes import UNREAD, changed, is_read, note_holder, share, stale_reads
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
+from tinygrad_edu.storage import NO_GRADIENT_YET
 
 __all__ = ["reduce_value"]
 
@@ -70,8 +71,9 @@ class _GraphTable:
         grads = [(i, index[id(node._grad)]) for i, node in enumerate(self.nodes)
                  if isinstance(node._grad, Value) and id(node._grad) in index]
         linked = {i for i, _ in grads}
-        rows = [(node._data, None if i in linked else node._grad, node.label,
-                 node._requires_grad, node.op, dict(node.params),
+        # (a gradient None: none yet, or linked below)
+        rows = [(node._data, None if i in linked or node._grad is NO_GRADIENT_YET
+                 else node._grad, node.label, node._requires_grad, node.op, dict(node.params),
                  tuple(index.get(id(p), p) for p in node.parents),
                  is_read(node),  # (whether a rule may read it: changes.py)
                  *(() if type(node) is Value else (type(node),)))  # (a subclass's leaf)
@@ -173,7 +175,9 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
         kind: type[Value] = rest[1] if len(rest) > 1 else Value
         node = init_slots(kind.__new__(kind), data, requires_grad, op, operands,
                           params or NO_PARAMS)
-        node.label, node._grad = label, grad_
+        node.label = label
+        if grad_ is not None:  # (None: as init_slots left it, no gradient yet)
+            node._grad = grad_
         if rest[:1] == [False]:  # no rule read it: nor does one in the copy (a row of 7: read)
             node._changed = UNREAD
             note_holder(node)  # (its array is handed out as it is)

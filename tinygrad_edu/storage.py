@@ -39,7 +39,14 @@ if TYPE_CHECKING:
 
     from tinygrad_edu.engine import Primitive, Value
 
-__all__ = ["Storage"]
+__all__ = ["NO_GRADIENT_YET", "Storage"]
+
+NO_GRADIENT_YET = -0.0
+"""A scalar's `.grad` before a gradient reaches it, shown as 0.0: this very float object, −0.0,
+to which a backward pass adds its gradient exactly (−0.0 + g is g, bit for bit, where
+0.0 + −0.0 would be 0.0), so that a scalar's gradient keeps the sign of a zero, as a tensor's
+(whose first gradient is kept as it comes) and PyTorch's do. A gradient that is −0.0 is
+another float object: shown as it is."""
 
 
 class Storage:
@@ -97,6 +104,8 @@ class Storage:
         `backward(create_graph=True)`.
         """
         grad = self._grad
+        if grad is NO_GRADIENT_YET:
+            return 0.0
         if grad is None:
             if type(self._data) is float:
                 return 0.0
@@ -122,7 +131,7 @@ class Storage:
 
     def zero_grad(self) -> None:
         """Reset `.grad` to zero."""
-        self._grad = 0.0 if type(self._data) is float else None
+        self._grad = NO_GRADIENT_YET if type(self._data) is float else None
 
     @property
     def is_leaf(self) -> bool:

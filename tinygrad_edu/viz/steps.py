@@ -109,9 +109,8 @@ def _engine_backward(root: Value, gradient: Any) -> list[tuple[Value, Any, list[
 
     def visit(node: Value, grad: Any) -> None:
         grad = data_of(grad)
-        # a scalar's .grad starts at 0.0 and backward() adds: -0.0 is stored as 0.0
         copied = np.array(grad, dtype=np.float64) if isinstance(grad, np.ndarray) else \
-            0.0 + float(grad)
+            float(grad)
         visits.append((node, copied, received.pop(node, [])))
         if node.op is None:
             return
