@@ -262,7 +262,21 @@ def test_floats_away_from_keep_the_margin(kinks: list[float], margin: float,
                                           data: st.DataObject) -> None:
     x = data.draw(floats_away_from(kinks, low=-3.0, high=3.0, margin=margin))
     assert -3.0 <= x <= 3.0
-    assert all(abs(x - k) >= margin * (1 - 1e-12) for k in kinks), (x, kinks)
+    assert all(abs(x - k) >= margin for k in kinks), (x, kinks)
+
+
+@given(kinks=kink_lists, margin=st.sampled_from([1e-3, 1e-2, 0.1, 0.3]))
+def test_floats_away_from_gaps_end_at_the_nearest_floats_the_margin_away(
+        kinks: list[float], margin: float) -> None:
+    # the edges of a gap were kink ± margin, rounded: 1.0 - 0.1 is 0.9, which is
+    # 0.09999999999999998 from 1.0; an edge is now the nearest float at least margin away
+    from tinygrad_edu.testing.strategies import _gaps
+    for a, b in _gaps(kinks, -3.0, 3.0, margin):
+        for edge, inwards in ((a, math.inf), (b, -math.inf)):
+            assert all(abs(edge - k) >= margin for k in kinks), (edge, kinks)
+            if edge not in (-3.0, 3.0):  # (a kink's edge: one float nearer is too near)
+                nearer = math.nextafter(edge, -inwards)
+                assert any(abs(nearer - k) < margin for k in kinks), (edge, kinks)
 
 
 @pytest.mark.parametrize("kinks", [(0.0,), (-1.0, 1.0), (0.5, -0.5, 2.0)])

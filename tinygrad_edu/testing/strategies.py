@@ -98,9 +98,16 @@ def _gaps(kinks: Sequence[float], low: float, high: float,
     gaps = []
     start = low
     for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
-        if kink - margin > start:
-            gaps.append((start, min(kink - margin, high)))
-        start = max(start, kink + margin)
+        below, above = kink - margin, kink + margin
+        # (each rounded outwards until it is `margin` away as a float: 1.0 - 0.1 is 0.9,
+        # and 1.0 - 0.9 is 0.09999999999999998)
+        while kink - below < margin:
+            below = math.nextafter(below, -math.inf)
+        while above - kink < margin:
+            above = math.nextafter(above, math.inf)
+        if below > start:
+            gaps.append((start, min(below, high)))
+        start = max(start, above)
         if start > high:
             break
     if start <= high:
