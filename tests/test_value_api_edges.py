@@ -9,6 +9,7 @@ marked "regression", compare many axis forms and special values with PyTorch and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -252,3 +253,33 @@ def test_tolist_gives_python_floats_as_torch_does(data: Any) -> None:
     while leaves and isinstance(leaves[0], list):
         leaves = [x for row in leaves for x in row]
     assert all(type(x) is float for x in leaves)
+
+
+@given(data=st.data())
+def test_swapaxes_is_numpys_and_its_gradient_torchs(data: st.DataObject) -> None:
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=4, max_side=3), label="shape")
+    ndim = len(shape)
+    axis1, axis2 = (data.draw(st.integers(-ndim, ndim - 1), label=f"axis{k}") for k in (1, 2))
+    x = np.arange(float(np.prod(shape))).reshape(shape)
+    v = Value(x)
+    swapped = v.swapaxes(axis1, axis2)
+    assert np.array_equal(swapped.data, np.swapaxes(x, axis1, axis2))
+    through_numpy = np.swapaxes(v, axis1, axis2)  # (numpy's function runs the Value's)
+    assert isinstance(through_numpy, Value) and through_numpy.shape == swapped.shape
+    g = np.cos(np.arange(swapped.data.size)).reshape(swapped.shape)
+    swapped.backward(g)
+    t = torch.tensor(x, requires_grad=True)
+    t.swapaxes(axis1, axis2).backward(torch.tensor(g))
+    assert np.array_equal(v.grad, grad_of(t))
+
+
+@pytest.mark.parametrize(("axes", "error", "said"), [
+    ((0, 2), ValueError, "axis 2 is out of range for a Value of shape (2, 3)"),
+    ((-3, 0), ValueError, "axis -3 is out of range"),
+    ((0, 1.0), TypeError, "axes must be ints; got 1.0"),
+    ((True, 0), TypeError, "axes must be ints; got True"),
+])
+def test_swapaxes_names_a_wrong_axis(axes: tuple[Any, Any], error: type[Exception],
+                                     said: str) -> None:
+    with pytest.raises(error, match=re.escape(said)):
+        Value(np.zeros((2, 3))).swapaxes(*axes)

@@ -179,6 +179,7 @@ _EQUIVALENTS: dict[Callable[..., Any], tuple[Callable[..., Any], dict[str, str]]
     np.reshape: (Value.reshape, {"a": "self", "shape": "shape", "newshape": "shape"}),
     np.ravel: (Value.flatten, {"a": "self"}),
     np.transpose: (Value.transpose, {"a": "self", "axes": "axes"}),
+    np.swapaxes: (Value.swapaxes, {"a": "self", "axis1": "axis1", "axis2": "axis2"}),
     np.squeeze: (Value.squeeze, {"a": "self", "axis": "axis"}),
     np.expand_dims: (_expand_dims, {"a": "a", "axis": "axis"}),
     np.broadcast_to: (broadcast_to, {"array": "value", "shape": "shape"}),

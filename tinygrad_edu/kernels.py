@@ -637,6 +637,26 @@ def permutation(shape: tuple[int, ...], axes: tuple[Any, ...]) -> tuple[int, ...
     return perm
 
 
+def swapped_axes(shape: tuple[int, ...], axis1: Any, axis2: Any) -> tuple[int, ...]:
+    """The permutation of `shape`'s axes that exchanges `axis1` and `axis2` (`swapaxes`).
+
+    >>> swapped_axes((2, 3, 4), 0, -1), swapped_axes((2, 3), 1, 1)
+    ((2, 1, 0), (0, 1))
+    """
+    ndim = len(shape)
+    picked = []
+    for axis in (axis1, axis2):
+        if not isinstance(axis, int | np.integer) or isinstance(axis, bool):
+            raise TypeError(f"swapaxes: axes must be ints; got {axis!r}")
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"swapaxes: axis {axis} is out of range for a Value of shape "
+                             f"{shape}")
+        picked.append(int(axis) % ndim)
+    order = list(range(ndim))
+    a, b = picked
+    order[a], order[b] = b, a
+    return tuple(order)
+
 
 # (the checks of clip, argmax/argmin and the shape methods: squeeze, unsqueeze, flatten,
 # broadcast_to)

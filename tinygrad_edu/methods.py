@@ -391,6 +391,15 @@ class NamedOperations:
         """Permute the axes (reverse them when none are given), as `numpy.transpose`."""
         return self.apply("transpose", axes=kernels.permutation(self.shape, axes))
 
+    def swapaxes(self, axis1: int, axis2: int) -> Value:
+        """Exchange two axes, as `numpy.swapaxes` and PyTorch's `swapaxes`. A `transpose`.
+
+        >>> from tinygrad_edu import Value
+        >>> Value([[[1.0, 2.0, 3.0]]]).swapaxes(0, -1).shape
+        (3, 1, 1)
+        """
+        return self.apply("transpose", axes=kernels.swapped_axes(self.shape, axis1, axis2))
+
     @property
     def T(self) -> Value:
         """The transpose (axes reversed)."""
