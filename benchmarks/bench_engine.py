@@ -241,10 +241,10 @@ class _Forked:
             connection.send(_turn(c))
 
     def turn(self) -> Turn:
-        self.connection.send(True)
         try:
+            self.connection.send(True)
             result: Turn = self.connection.recv()
-        except EOFError:
+        except (EOFError, OSError):  # (gone: its step, or its first step, raised)
             raise RuntimeError(f"the step of {self.name!r} raised (its traceback is above)") \
                 from None
         return result

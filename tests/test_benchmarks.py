@@ -103,13 +103,14 @@ def test_rounds_give_each_contender_a_turn_a_round_in_its_own_process_when_isola
                    else {"on": [], "off": []})
 
 
-def test_a_step_that_raises_in_its_own_process_is_named() -> None:
+@pytest.mark.parametrize("failing", [0, 2], ids=["its first, untimed", "a timed one"])
+def test_a_step_that_raises_in_its_own_process_is_named(failing: int) -> None:
     code = ("import runpy, sys\n"
             f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r})\n"
             f"bench = runpy.run_path({str(ROOT / 'benchmarks' / 'bench_engine.py')!r})\n"
             "steps = iter(range(3))\n"
             "def step():\n"
-            "    if next(steps) == 2:\n"
+            f"    if next(steps) == {failing}:\n"
             "        raise ValueError('boom')\n"
             "bench['run_rounds']([bench['Contender']('fine', lambda: None),\n"
             "                     bench['Contender']('failing', step)], 5, isolated=True)\n")

@@ -841,14 +841,32 @@ def test_a_gradient_copied_from_a_stale_seed_is_as_stale(change: str) -> None:
 
 
 def test_create_graph_gives_scalars_gradients_of_their_own() -> None:
-    """A scalar's .grad under create_graph is −0.0 + the gradient (`NO_GRADIENT_YET` + g,
-    the gradient bit for bit): a Value of its own."""
+    """A scalar's .grad under create_graph is a Value of its own, as a tensor's."""
     a, b = Value(1.0), Value(2.0)
     gv = Value(-0.5)
     (a + b).backward(gv, create_graph=True)
     assert a.grad is not b.grad and a.grad is not gv and b.grad is not gv
     a.grad.data *= 2.0
     assert (a.grad.data, b.grad.data, gv.data) == (-1.0, -0.5, -0.5)
+
+
+@pytest.mark.parametrize("shape", [(), (1,)], ids=["scalar", "(1,) tensor"])
+def test_a_first_recorded_gradient_is_the_gradients_twin_with_no_constant_added(
+        shape: tuple[int, ...]) -> None:
+    """A scalar's first gradient under create_graph was recorded as −0.0 + g (the sentinel
+    NO_GRADIENT_YET added, a constant a picture showed, whose data left the engine as that
+    very object); it is g's twin now, as a tensor's: the same op and operands, the same bits
+    (−0.0 kept), differentiable."""
+    from tinygrad_edu.storage import NO_GRADIENT_YET
+    x = Value(np.full(shape, 2.0) if shape else 2.0)
+    y = x.exp() * -0.0
+    (y.sum() if shape else y).backward(create_graph=True)
+    g = x.grad
+    assert isinstance(g, Value) and g.op is not None and g.op.name == "mul"  # (no add)
+    assert all(node._data is not NO_GRADIENT_YET for node in topological_order(g))
+    assert math.copysign(1.0, float(np.ravel(g.data)[0])) == -1.0
+    (second,) = gradients(g.sum() if shape else g, [x])  # d/dx of -0.0·e^x
+    assert math.copysign(1.0, float(np.ravel(second)[0])) == -1.0
 
 
 def test_gradients_does_not_touch_grad() -> None:
@@ -951,3 +969,13 @@ def test_setting_grad() -> None:
     assert s.grad == 3.0 and t.grad.tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match=r"grad must have shape \(2,\); got \(3,\)"):
         t.grad = [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("reads", ["ALL", "other", True, None])
+def test_a_primitive_says_which_operands_its_rule_reads_in_words_it_knows(reads: Any) -> None:
+    # (any other word read as "for the other": a one-operand rule's data went unwatched)
+    from tinygrad_edu.engine import Primitive
+    with pytest.raises(ValueError, match="reads_operands must be 'all', 'none' or 'for the "
+                                         "other'; got " + re.escape(repr(reads))):
+        Primitive("cube", lambda x: x**3, lambda g, out, x: (g * 3 * x**2,),
+                  reads_operands=reads)

@@ -136,3 +136,20 @@ def test_a_computed_value_is_a_value_as_in_micrograd() -> None:
     assert coerced("ours") == coerced("micrograd") == (4.0, 2.0, True)
     assert isinstance(ours_engine.Value(1.0).relu(), ours_engine.Value)
     assert not isinstance(1.0, ours_engine.Value)
+
+
+def test_a_parameters_gradient_of_minus_zero_is_micrograds_zero_every_pass() -> None:
+    """micrograd's grad starts at 0 and adds (0 + -0.0 is 0.0); ours showed -0.0 on the
+    first pass (a Value's own .grad keeps the sign) and 0.0 after the layer's zero_grad."""
+    seen = []
+    for engine, nn in ((micrograd.engine, micrograd.nn), (ours_engine, ours_nn)):
+        random.seed(0)
+        neuron = nn.Neuron(2, nonlin=False)
+        grads = []
+        for step in range(2):
+            if step:
+                neuron.zero_grad()
+            neuron([engine.Value(-0.0), engine.Value(1.0)]).backward()
+            grads.append(repr(float(neuron.w[0].grad)))
+        seen.append(grads)
+    assert seen[1] == seen[0] == ["0.0", "0.0"]

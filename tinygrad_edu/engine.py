@@ -89,6 +89,11 @@ class Primitive:
     reads_operands: Literal["all", "none", "for the other"] = "all"
     caption: Callable[[Mapping[str, Any]], str] | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.reads_operands not in ("all", "none", "for the other"):
+            raise ValueError(f"Primitive {self.name!r}: reads_operands must be 'all', 'none' "
+                             f"or 'for the other'; got {self.reads_operands!r}")
+
     def __call__(self, *args: Any, **params: Any) -> Any:
         """Apply to Values (recording a node) or to raw floats/arrays (just computing)."""
         for arg in args:
@@ -543,7 +548,9 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def accumulate(node: Value, g: Any) -> None:
     """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
-    if node._grad is None:  # a tensor's first gradient; each node owns its own array
+    if node._grad is None or node._grad is NO_GRADIENT_YET:  # the first gradient; each node
+        # owns its own array, or its own recorded Value (a scalar's too: −0.0 + g recorded an
+        # add of the sentinel, a constant a picture showed, whose data then left the engine)
         node._grad = np.array(g, dtype=np.float64) if type(g) is np.ndarray else \
             _own_gradient(g) if isinstance(g, Value) else g
     else:
@@ -557,22 +564,23 @@ def _own_gradient(g: Value) -> Value:
     one's `.grad` (clipping, scaling) must not change another's, nor the caller's seed.
 
     A computed `g` is twinned: a node of its op, operands and params, dated as `g` is (a
-    change of an operand since is seen as for `g`: changes.py), holding a copy of its array;
-    a picture shows the same graph. A constant is copied. A leaf that requires grad (a seed
-    the caller gave) is multiplied by 1.0, an identity that keeps -0.0 and nan, recorded so
-    that the gradient still depends on it (as PyTorch's copy of it).
+    change of an operand since is seen as for `g`: changes.py), holding a copy of its array
+    (a float, immutable, as it is); a picture shows the same graph. A constant is copied. A
+    leaf that requires grad (a seed the caller gave) is multiplied by 1.0, an identity that
+    keeps -0.0 and nan, recorded so that the gradient still depends on it (as PyTorch's copy
+    of it).
     """
     data = g._data
-    if type(data) is not np.ndarray:
-        return g  # (a float: nothing to edit in place)
+    if type(data) is np.ndarray:
+        data = data.copy()
     if g.op is not None:
-        own = init_slots(Value.__new__(Value), data.copy(), g._requires_grad, g.op, g.parents,
+        own = init_slots(Value.__new__(Value), data, g._requires_grad, g.op, g.parents,
                          g.params)
         own._number = g._number
         if hasattr(g, "_changed"):
             own._changed = g._changed
     elif not g._requires_grad:
-        own = init_slots(Value.__new__(Value), data.copy(), False)
+        own = init_slots(Value.__new__(Value), data, False)
     else:
         return g * 1.0
     own.label = g.label

@@ -47,6 +47,7 @@ class Value(EngineValue, metaclass=_AnyValue):
                 "sigmoid and more are methods already; declare a new one as "
                 "tinygrad_edu.engine.Primitive(name, forward, vjp) and call it on Values")
         super().__init__(data, label=label)
+        self._grad = 0.0  # micrograd's: 0 + a gradient of -0.0 is 0.0 (a Value's keeps -0.0)
 
 
 copyreg.pickle(Value, reduce_value)  # a leaf pickles and deep-copies as every Value does

@@ -99,12 +99,16 @@ def _gaps(kinks: Sequence[float], low: float, high: float,
     start = low
     for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
         below, above = kink - margin, kink + margin
-        # (each rounded outwards until it is `margin` away as a float: 1.0 - 0.1 is 0.9,
-        # and 1.0 - 0.9 is 0.09999999999999998)
+        # (each moved to the nearest float `margin` away as a float: 1.0 - 0.1 is 0.9, and
+        # 1.0 - 0.9 is 0.09999999999999998; 0.125 - 0.1 is one float further than need be)
         while kink - below < margin:
             below = math.nextafter(below, -math.inf)
+        while kink - math.nextafter(below, math.inf) >= margin:
+            below = math.nextafter(below, math.inf)
         while above - kink < margin:
             above = math.nextafter(above, math.inf)
+        while math.nextafter(above, -math.inf) - kink >= margin:
+            above = math.nextafter(above, -math.inf)
         if below > start:
             gaps.append((start, min(below, high)))
         start = max(start, above)
