@@ -266,17 +266,23 @@ def test_floats_away_from_keep_the_margin(kinks: list[float], margin: float,
 
 
 @given(kinks=kink_lists, margin=st.sampled_from([1e-3, 1e-2, 0.1, 0.3]))
-def test_floats_away_from_gaps_end_at_the_nearest_floats_the_margin_away(
-        kinks: list[float], margin: float) -> None:
+def test_floats_away_from_gaps_end_the_margin_away(kinks: list[float], margin: float) -> None:
     # the edges of a gap were kink ± margin, rounded: 1.0 - 0.1 is 0.9, which is
-    # 0.09999999999999998 from 1.0; an edge is now the nearest float at least margin away
+    # 0.09999999999999998 from 1.0
     from tinygrad_edu.testing.strategies import _gaps
     for a, b in _gaps(kinks, -3.0, 3.0, margin):
-        for edge, inwards in ((a, math.inf), (b, -math.inf)):
-            assert all(abs(edge - k) >= margin for k in kinks), (edge, kinks)
-            if edge not in (-3.0, 3.0):  # (a kink's edge: one float nearer is too near)
-                nearer = math.nextafter(edge, -inwards)
-                assert any(abs(nearer - k) < margin for k in kinks), (edge, kinks)
+        assert all(abs(edge - k) >= margin for edge in (a, b) for k in kinks), (a, b, kinks)
+
+
+@pytest.mark.parametrize(("kink", "margin"), [(1e-3, 1e-3), (1.0, 0.1), (5e-324, 1e-3),
+                                              (1e-3, 0.0), (1e300, 1e-3), (-2.0, 2.0)])
+def test_floats_away_from_gaps_are_found_at_once_near_zero(kink: float, margin: float) -> None:
+    # (kink 0.001, margin 0.001: one float at a time from 0.0 towards the kink would take
+    # 2**60 steps, as a first version of the rounding did)
+    from tinygrad_edu.testing.strategies import _gaps
+    gaps = _gaps([kink], -3.0, 3.0, margin)
+    assert all(abs(edge - kink) >= margin for gap in gaps for edge in gap)
+    assert gaps and gaps[-1][1] == 3.0
 
 
 @pytest.mark.parametrize("kinks", [(0.0,), (-1.0, 1.0), (0.5, -0.5, 2.0)])

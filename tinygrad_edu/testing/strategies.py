@@ -99,16 +99,13 @@ def _gaps(kinks: Sequence[float], low: float, high: float,
     start = low
     for kink in sorted(kinks):  # step over [kink - margin, kink + margin] for every kink
         below, above = kink - margin, kink + margin
-        # (each moved to the nearest float `margin` away as a float: 1.0 - 0.1 is 0.9, and
-        # 1.0 - 0.9 is 0.09999999999999998; 0.125 - 0.1 is one float further than need be)
+        # (each moved out until it is `margin` away as a float: 1.0 - 0.1 is 0.9, and
+        # 1.0 - 0.9 is 0.09999999999999998; by steps of the margin's last digit, since a
+        # distance is rounded at its scale: one float at a time would take 2**60 steps near 0)
         while kink - below < margin:
-            below = math.nextafter(below, -math.inf)
-        while kink - math.nextafter(below, math.inf) >= margin:
-            below = math.nextafter(below, math.inf)
+            below -= max(math.ulp(below), math.ulp(margin))
         while above - kink < margin:
-            above = math.nextafter(above, math.inf)
-        while math.nextafter(above, -math.inf) - kink >= margin:
-            above = math.nextafter(above, -math.inf)
+            above += max(math.ulp(above), math.ulp(margin))
         if below > start:
             gaps.append((start, min(below, high)))
         start = max(start, above)
