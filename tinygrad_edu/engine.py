@@ -38,9 +38,9 @@ from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
     GradientShapeError,
     OpError,
+    check_share_count,
     shape_of,
     vjp_in_ieee,
-    wrong_share_count,
 )
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.storage import NO_GRADIENT_YET, Storage
@@ -489,8 +489,7 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
                 shares = rule_on_data(node.op, g, node)
             if _check_shares is not None:
                 _check_shares(node, g, shares)
-            if not isinstance(shares, tuple | list) or len(shares) != len(node.parents):
-                raise wrong_share_count(node.op.name, shares, len(node.parents))
+            check_share_count(node.op.name, shares, len(node.parents))
             for parent, share in zip(node.parents, shares, strict=True):
                 if share is None or not parent._requires_grad:
                     continue
@@ -548,9 +547,8 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 
 def accumulate(node: Value, g: Any) -> None:
     """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
-    if node._grad is None or node._grad is NO_GRADIENT_YET:  # the first gradient; each node
-        # owns its own array, or its own recorded Value (a scalar's too: −0.0 + g recorded an
-        # add of the sentinel, a constant a picture showed, whose data then left the engine)
+    if node._grad is None or node._grad is NO_GRADIENT_YET:  # the first gradient: each node
+        # owns its own array, or its own recorded Value (a scalar's as a tensor's)
         node._grad = np.array(g, dtype=np.float64) if type(g) is np.ndarray else \
             _own_gradient(g) if isinstance(g, Value) else g
     else:

@@ -77,6 +77,7 @@ from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
     NUMPY_ALARMS,
     GradientShapeError,
+    check_share_count,
     cross_entropy,
     ignore_float_errors,
     log_softmax,
@@ -86,7 +87,6 @@ from tinygrad_edu.kernels import (
     set_writeable,
     vjp_in_ieee,
     where,
-    wrong_share_count,
 )
 
 _recording = grad_mode.is_grad_enabled  # (this thread's switch, when some thread's is off)
@@ -455,8 +455,7 @@ def _shares_of_ones_own(prim: Primitive, shares: Any, count: int) -> tuple[Any, 
     reference pass checks them (one per operand), each array a float64 copy: such a rule may
     return an array it keeps (a constant's, or its result's own), which `_own` would keep as
     a fresh one, and a leaf's .grad would be that array."""
-    if not isinstance(shares, tuple | list) or len(shares) != count:
-        raise wrong_share_count(prim.name, shares, count)
+    check_share_count(prim.name, shares, count)
     return tuple(np.array(s, dtype=np.float64) if type(s) is np.ndarray else s for s in shares)
 
 

@@ -76,14 +76,16 @@ FLOAT_ERRORS = (ZeroDivisionError, OverflowError, ValueError)
 NUMPY_ALARMS = (FloatingPointError, RuntimeWarning)
 
 
-def wrong_share_count(name: str, shares: Any, count: int) -> TypeError:
-    """The error for a rule (of a primitive of one's own) that gave `shares`, not a tuple of
-    one gradient per operand of its `count`."""
+def check_share_count(name: str, shares: Any, count: int) -> None:
+    """A TypeError if the rule of `name` (a primitive of one's own, say) gave `shares` that are
+    not a tuple (or list) of one gradient per operand of its `count`: both passes check so."""
+    if isinstance(shares, tuple | list) and len(shares) == count:
+        return
     given = (f"{len(shares)} gradients" if isinstance(shares, tuple | list) else
              f"a {type(shares).__name__}")
-    return TypeError(f"the rule of {name!r} gave {given} for its {count} operand"
-                     f"{'' if count == 1 else 's'}: a rule returns a tuple of one gradient per "
-                     "operand (None for one that gets none)")
+    raise TypeError(f"the rule of {name!r} gave {given} for its {count} operand"
+                    f"{'' if count == 1 else 's'}: a rule returns a tuple of one gradient per "
+                    "operand (None for one that gets none)")
 
 
 def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Sequence[Any],

@@ -38,6 +38,7 @@ import numpy as np
 
 from tinygrad_edu.changes import UNREAD, changed, is_read, note_holder, share, stale_reads
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
+from tinygrad_edu.kernels import set_writeable
 from tinygrad_edu.storage import NO_GRADIENT_YET
 
 __all__ = ["reduce_value"]
@@ -201,7 +202,7 @@ def _seal_shared_gradients(nodes: list[Value]) -> None:
             holders[id(node._grad)] = holders.get(id(node._grad), 0) + 1
     for node in nodes:
         if type(node._grad) is np.ndarray and holders[id(node._grad)] > 1:
-            node._grad.flags.writeable = False
+            set_writeable(node._grad, False)
 
 
 def _node_of(table: list[Value] | _GraphTable, i: int) -> Value:
