@@ -241,6 +241,26 @@ def test_another_shape_is_refused_at_once_in_a_graph() -> None:
     assert c.shape == (1, 1)
 
 
+@pytest.mark.parametrize("backward", ["backward()", "gradients()"])
+@pytest.mark.parametrize("minus", [False, True], ids=["add", "sub"])
+def test_a_constant_given_another_shape_then_a_gradient_is_refused_not_summed_to_it(
+        backward: str, minus: bool) -> None:
+    # b is broadcast as (3,) when recorded; given shape (1,) and unfrozen, the pass would sum
+    # its share to (1,): a gradient of nothing y computed. No rule of add or sub reads b, so
+    # the new shape is stamped for itself.
+    w = Value([1.0, 2.0, 3.0])
+    b = Value([1.0, 1.0, 1.0], requires_grad=False, label="b")
+    y = ((w - b) if minus else (w + b)).sum()
+    b.data = [7.0]
+    b.requires_grad = True
+    with pytest.raises(RuntimeError, match=r"the data of b \(shape \(1,\)\) changed"):
+        if backward == "backward()":  # (the fast pass)
+            y.backward()
+        else:  # (the reference pass)
+            gradients(y, [w, b])
+    assert b.grad.tolist() == [0.0] and w.grad.tolist() == [0.0, 0.0, 0.0]
+
+
 def test_the_same_shape_and_ints_are_accepted() -> None:
     x = Value([1.0, 2.0])
     x.data = [3, 4]

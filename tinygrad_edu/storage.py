@@ -80,6 +80,7 @@ class Storage:
     @data.setter
     def data(self, value: object) -> None:
         old = self._data
+        reshaped = False
         if value is not old:  # (`x.data += 1` gives back the same array, changed)
             new = as_data(value, "Value.data")
             reshaped = shape_of(new) != self.shape
@@ -91,7 +92,9 @@ class Storage:
             note_holder(self)  # type: ignore[arg-type]
             if reshaped:  # a gradient of the old shape means nothing now
                 self.zero_grad()
-        if type(old) is not np.ndarray or getattr(self, "_changed", 0) > UNREAD:
+        if reshaped or type(old) is not np.ndarray or getattr(self, "_changed", 0) > UNREAD:
+            # (a constant's new shape is always stamped, read or not: a graph that used it
+            # broadcast the old one, and sends it, unfrozen, a share of that shape)
             changed(self)  # type: ignore[arg-type]
         else:  # no rule reads it: nothing to watch, but a picture marks it
             unread_changed(self)  # type: ignore[arg-type]
