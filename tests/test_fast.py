@@ -1516,16 +1516,19 @@ def test_a_bug_in_the_unrolled_operators_code_is_caught(name: str,
 # Bugs in the fused operators (`Value.__mul__`, ...: `fast.Unrolled.fused`), in their own code
 FUSED_MUTATIONS = {
     "a tensor and a Value, reflected": (
-        "counts holders)\n" + " " * 20 + "return routes._operator(prim, other, self) if",
-        "counts holders)\n" + " " * 20 + "return routes._operator(prim, self, other) if"),
+        "counts holders)\n" + " " * 16 + "return routes._operator(prim, other, self) if",
+        "counts holders)\n" + " " * 16 + "return routes._operator(prim, self, other) if"),
     "a tensor and data, reflected": (
         "(as above)\n" + " " * 16 + "return routes._operator(prim, other, self)",
         "(as above)\n" + " " * 16 + "return routes._operator(prim, self, other)"),
-    "the forward, reflected": ("try:\n" + " " * 20 + "data = forward(y, x) if reflected",
-                               "try:\n" + " " * 20 + "data = forward(x, y) if reflected"),
+    "the forward, reflected": (
+        "first\n" + " " * 16 + "try:\n" + " " * 20 + "data = forward(y, x) if reflected",
+        "first\n" + " " * 16 + "try:\n" + " " * 20 + "data = forward(x, y) if reflected"),
     "two arrays added, the forward": (
-        " " * 24 + "data = forward(y, x) if reflected else forward(x, y)",
-        " " * 24 + "data = forward(y, x) * 1.001 if reflected else forward(x, y) * 1.001"),
+        "`operator`)\n" + " " * 16 + "try:\n" + " " * 20 +
+        "data = forward(y, x) if reflected else forward(x, y)",
+        "`operator`)\n" + " " * 16 + "try:\n" + " " * 20 +
+        "data = forward(y, x) * 1.001 if reflected else forward(x, y) * 1.001"),
     "two arrays added, no result": (
         "if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:",
         "if False:"),
@@ -1534,6 +1537,12 @@ FUSED_MUTATIONS = {
                                          "forward(x, c) if reflected"),
     "the parents, reflected": ("out._first, out._second = right, self",
                                "out._first, out._second = self, right"),
+    "the parents of two floats, reflected": (
+        "out._first = other\n" + " " * 24 + "out._second = self",
+        "out._first = self\n" + " " * 24 + "out._second = other"),
+    "recording inside no_grad(), two floats": (
+        "other._requires_grad) and (\n" + " " * 24 + "grad_mode.enabled or _recording()):",
+        "other._requires_grad):"),
     "recording inside no_grad()": ("right._requires_grad) and (\n" + " " * 16 +
                                    "grad_mode.enabled or _recording()):",
                                    "right._requires_grad):"),

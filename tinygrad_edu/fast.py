@@ -875,30 +875,55 @@ class Unrolled:
                 forward = prim.forward
             x: Any = self._data
             y: Any
-            right: Value
-            if type(other) is cls:  # two Values: most nodes of a scalar network, checked first
-                right = other
+            out: Value
+            if type(other) is cls and type(x) is float:
                 y = other._data
-                if type(x) is float and type(y) is float:
+                if type(y) is float:  # two floats: most nodes of a scalar network, first
                     try:
                         data = forward(y, x) if reflected else forward(x, y)
                     except FLOAT_ERRORS:
                         return method(self, other)  # (IEEE results, or an error that says why)
-                    grad = no_gradient  # (the node's .grad to begin with: a scalar's)
-                else:
-                    data = grad = None  # (a tensor's .grad, until a gradient arrives)
-                    if type(x) is array and type(y) is array and not handed_out and \
-                            _TENSOR_RULES.get(prim.vjp) == _ADD:
-                        # two arrays added (a layer's bias, say): add's rule reads neither
-                        # operand, so none is marked as read (see `operator`)
-                        try:
-                            data = forward(y, x) if reflected else forward(x, y)
-                        except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
-                            pass  # (shapes that do not broadcast: `operator` says so)
-                    if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:
-                        x = y = None  # (the arrays let go: `changes.viewed` counts holders)
-                        return routes._operator(prim, other, self) if reflected else \
-                            routes._operator(prim, self, other)
+                    # the node, as below for the other cases, with fewer questions to ask
+                    out = new(cls)
+                    out._data = data
+                    out.label = ""
+                    if (self._requires_grad or other._requires_grad) and (
+                            grad_mode.enabled or _recording()):
+                        out._requires_grad = True
+                        out.op = prim
+                        if reflected:
+                            out._first = other
+                            out._second = self
+                        else:
+                            out._first = self
+                            out._second = other
+                        if _graph is None:
+                            _watch(out)
+                    else:
+                        out._requires_grad = False
+                        out.op = out._first = out._second = None
+                    out.params = no_params
+                    out._grad = no_gradient  # (the node's .grad to begin with: a scalar's)
+                    out._number = number()
+                    out._mark = None
+                    return out
+            right: Value
+            if type(other) is cls:  # a Value and an array, or two arrays
+                right = other
+                y = other._data
+                data = grad = None  # (a tensor's .grad, until a gradient arrives)
+                if type(x) is array and type(y) is array and not handed_out and \
+                        _TENSOR_RULES.get(prim.vjp) == _ADD:
+                    # two arrays added (a layer's bias, say): add's rule reads neither
+                    # operand, so none is marked as read (see `operator`)
+                    try:
+                        data = forward(y, x) if reflected else forward(x, y)
+                    except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
+                        pass  # (shapes that do not broadcast: `operator` says so)
+                if type(data) is not array or data.dtype is not _FLOAT64 or not data.ndim:
+                    x = y = None  # (the arrays let go: `changes.viewed` counts holders)
+                    return routes._operator(prim, other, self) if reflected else \
+                        routes._operator(prim, self, other)
             else:
                 kind = type(other)
                 if type(x) is not float or (kind is not float and kind is not int):
@@ -921,7 +946,7 @@ class Unrolled:
                 right._grad = no_gradient
                 right._number = number()
                 right._mark = None
-            out: Value = new(cls)
+            out = new(cls)
             out._data = data
             out.label = ""
             if (self._requires_grad or right._requires_grad) and (
