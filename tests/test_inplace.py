@@ -775,6 +775,39 @@ RECORDED_VIEWS: dict[str, Callable[[Value], Value]] = {
     "slice": lambda v: v[:], "ellipsis": lambda v: v[...], "squeeze": lambda v: v[None].squeeze(0),
     "iteration": lambda v: next(iter(v)), "view of a view": lambda v: v.T[0],
 }
+# Changes of a 2×2 leaf x that reach the first two numbers of any view of it
+CHANGES_OF_X: dict[str, Callable[[Value], object]] = {
+    "an edit in place": lambda x: cast(Array, x.data).__setitem__((0, 0), 100.0),
+    "+= 1": lambda x: cast(Array, x.data).__iadd__(1.0),
+    "an SGD step": lambda x: _sgd_step(x),
+}
+
+
+def _sgd_step(x: Value) -> None:
+    x.grad = np.ones((2, 2))
+    SGD([x], lr=1.0).step()
+
+
+@pytest.mark.parametrize("backward", ["backward()", "gradients()"])
+@pytest.mark.parametrize("change", sorted(CHANGES_OF_X))
+@pytest.mark.parametrize("view", sorted(RECORDED_VIEWS))
+def test_a_detached_view_is_stale_when_the_viewed_value_changes(
+        view: str, change: str, backward: str) -> None:
+    """``d = x.T.detach()`` holds a view of x's array: a change of x is a change of d, and a
+    graph that read d refuses backward() (it gave w.grad from x's new numbers, silently)."""
+    x = Value(np.array([[0.5, 1.0], [1.5, 2.0]]), label="x")
+    d = RECORDED_VIEWS[view](x).detach()
+    assert np.shares_memory(d.data, x.data)
+    w = Value(np.ones(d.shape), label="w")
+    root = (w * d).sum()  # mul's rule reads d
+    CHANGES_OF_X[change](x)
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        if backward == "backward()":
+            root.backward()
+        else:
+            gradients(root, [w])
+
+
 # Values a graph reads, whose arrays nothing has sealed: a result, a deep copy of a leaf
 OWNERS: dict[str, Callable[[Value], Value]] = {
     "exp result": lambda a: a.exp(), "mul result": lambda a: a * 2.0,

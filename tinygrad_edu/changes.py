@@ -17,7 +17,9 @@ How each change is seen, at no cost to a training step:
   Value if they differ. `seal` then makes the array read-only, so an old reference to it
   cannot change it behind the engine's back; the getter makes it writeable again.
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
-  them, so that a change stamped on one is stamped on every Value holding that array.
+  them, so that a change stamped on one is stamped on every Value holding that array. A
+  detached view (``x.T.detach()``) holds a view of x's array: a change stamped on x is
+  stamped on it too.
 * **Views of a Value** (``v = x.T``, ``x[0]``, ``x.reshape(4)``, recorded): v's array is a
   view of x's, so an edit through ``v.data`` is an edit of x. The getter hands out the Value
   that owns the memory (`_owner`) with the view, and the edit is stamped on both. A change
@@ -103,12 +105,17 @@ more.)"""
 _SHARED: dict[int, list[weakref.ref[Value]]] = {}
 """Values that hold one array (`detach()` and `copy.copy` share it), by id of the array: a
 change of it in place is stamped on each of them. Pruned as it grows."""
+_SHARED_VIEWS: dict[int, list[weakref.ref[Value]]] = {}
+"""Values that hold a view of another Value's array (``x.T.detach()``: x.T's array, a view of
+x's), by id of the array viewed: a change of that array is one of theirs. Pruned with
+`_SHARED`."""
 _prune_shared_at = 64
 
 
 def share(value: Value, other: Value) -> None:
     """`other` holds `value`'s array now (a detached or copied Value): watch them together,
-    so that an edit through either is seen by a graph that read the other."""
+    so that an edit through either is seen by a graph that read the other; and, when that
+    array is a view of another Value's (``x.T.detach()``), a change of x is one of other's."""
     global _prune_shared_at
     if type(value._data) is not np.ndarray:
         return  # (a float cannot change in place)
@@ -117,13 +124,16 @@ def share(value: Value, other: Value) -> None:
     refs[:] = [ref for ref in refs if getattr(ref(), "_data", None) is array]
     held = {id(ref()) for ref in refs}
     refs.extend(_ref(v) for v in (value, other) if id(v) not in held)
+    if array.base is not None:
+        _SHARED_VIEWS.setdefault(id(_memory(array)), []).append(_ref(other))
     del array  # (this frame's reference: see `viewed`)
     first_read(value)  # (a rule may read the array through `other` now)
-    if len(_SHARED) > _prune_shared_at:  # (arrays gone, or no longer held)
-        for key, holders in list(_SHARED.items()):
-            if sum(ref() is not None for ref in holders) < 2:
-                del _SHARED[key]
-        _prune_shared_at = max(64, 2 * len(_SHARED))
+    if len(_SHARED) + len(_SHARED_VIEWS) > _prune_shared_at:  # (arrays gone, or not held)
+        for table, least in ((_SHARED, 2), (_SHARED_VIEWS, 1)):
+            for key, holders in list(table.items()):
+                if sum(ref() is not None for ref in holders) < least:
+                    del table[key]
+        _prune_shared_at = max(64, 2 * (len(_SHARED) + len(_SHARED_VIEWS)))
 
 
 def _sharers(value: Value) -> list[Value]:
@@ -140,6 +150,13 @@ def _stamp(value: Value) -> None:
     if _SHARED:
         for other in _sharers(value):
             other._changed = _last_change
+    if _SHARED_VIEWS and type(value._data) is np.ndarray:  # (and those holding a view of it)
+        memory = _memory(value._data)
+        for ref in _SHARED_VIEWS.get(id(memory), ()):
+            viewer = ref()
+            if viewer is not None and type(viewer._data) is np.ndarray and \
+                    _memory(viewer._data) is memory:
+                viewer._changed = _last_change
 
 
 def is_read(value: Value) -> bool:
