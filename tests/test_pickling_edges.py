@@ -16,6 +16,7 @@ from tinygrad_edu import Value
 from tinygrad_edu.data import Array
 from tinygrad_edu.micrograd import engine as micrograd_engine
 from tinygrad_edu.micrograd import nn as micrograd_nn
+from tinygrad_edu.optim import SGD
 
 Roundtrip = Callable[[Any], Any]
 ROUNDTRIPS: list[Roundtrip] = [lambda x: pickle.loads(pickle.dumps(x)), copy.deepcopy]
@@ -113,3 +114,47 @@ def test_copies_of_values_sharing_an_array_are_watched_together(
     cast(Array, new_x.data)[0] = 100.0
     cast(Array, x.data)[0] = 100.0
     assert refuses_backward(y) and refuses_backward(new_y)
+
+
+VIEWS: dict[str, Callable[[Value], Value]] = {
+    "T": lambda v: v.T, "reshape": lambda v: v.reshape(4), "row": lambda v: v[0],
+    "slice": lambda v: v[::-1], "view of a view": lambda v: v.T[0],
+}
+
+
+@pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=IDS)
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_graph_read_through_a_view_of_changed_data_refuses_in_the_copy_too(
+        roundtrip: Roundtrip, view: str) -> None:
+    """x changed in place after y read it through a view: y refuses backward(), and so must
+    its copy (the copy of the view held an array of its own, not a view of the copy of x:
+    its reader was not stale, and w.grad came from the changed numbers, silently)."""
+    x = Value(np.array([[1.0, 2.0], [3.0, 4.0]]), label="x")
+    v = VIEWS[view](x)
+    w = Value(np.ones(v.shape), label="w")
+    y = (v * w).sum()
+    cast(Array, x.data)[0, 1] = 100.0
+    copied = roundtrip(y)
+    assert refuses_backward(y) and refuses_backward(copied)
+
+
+@pytest.mark.parametrize("roundtrip", ROUNDTRIPS, ids=IDS)
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_copied_view_shows_the_changes_of_the_copy_of_what_it_views(
+        roundtrip: Roundtrip, view: str) -> None:
+    """A view made once and read by every step's graph (`changes`: an optimizer changes x
+    between steps) trains the same in a copy: the copy of the view is a view of the copy of
+    x (it held the numbers x had when copied, and the copy stopped learning, silently)."""
+    losses: list[list[float]] = []
+    x = Value(np.array([[1.0, 2.0], [3.0, 4.0]]), label="x")
+    for x_, v_ in [(x, VIEWS[view](x)), roundtrip((x, VIEWS[view](x)))]:
+        optimizer = SGD([x_], lr=0.1)
+        losses.append([])
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = (v_ * v_).sum()
+            loss.backward()
+            optimizer.step()
+            losses[-1].append(cast(float, loss.data))
+        assert np.shares_memory(v_.data, x_.data)
+    assert losses[0] == losses[1] and losses[0][0] > losses[0][2]

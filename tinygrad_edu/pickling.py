@@ -10,7 +10,10 @@ subclass registers `reduce_value` itself, as `tinygrad_edu.micrograd` does; its 
 back of their class), so `pickle` and `copy.deepcopy` use it. A graph whose data changed after
 it was recorded (`tinygrad_edu.changes`) comes back changed in the same place: the copy
 refuses `backward()` where the original does; copies of Values that hold one array (a
-`detach()`, a `copy.copy`) hold one array again, and an edit through one is seen by both.
+`detach()`, a `copy.copy`) hold one array again, and an edit through one is seen by both; and
+a recorded view (``x.T``, ``x.reshape(4)``, ``x[0]``) is a view of the copy of x again, so
+that a change of the copy of x (an optimizer's step) is one of its numbers, as in the
+original.
 
 >>> import copy, pickle
 >>> from tinygrad_edu import Value
@@ -87,7 +90,8 @@ class _GraphTable:
         changes = {(index[id(value)], bisect.bisect_left(numbers, value._changed))
                    if id(value) in index else (index[id(reader)], len(numbers))
                    for value, reader in stale_reads(self.nodes)}
-        return _rebuild_graph, (rows, sorted(changes), grads, self._shared_arrays())
+        views = [place for place, node in enumerate(self.nodes) if _views_its_operand(node)]
+        return _rebuild_graph, (rows, sorted(changes), grads, self._shared_arrays(), views)
 
     def _shared_arrays(self) -> list[tuple[int, int | Value]]:
         """(a node's place, the node it shares its array with: a place here, or a node of
@@ -107,6 +111,17 @@ class _GraphTable:
             if first is not node:
                 shared.append((place, self.index[id(first)]))
         return shared
+
+
+def _views_its_operand(node: Value) -> bool:
+    """Whether `node` is a recorded view whose array is a view of its operand's memory (a
+    fancy index's, a copy, is not)."""
+    data = node._data
+    if node.op is None or node.op.reads_data or type(data) is not np.ndarray or \
+            data.base is None:
+        return False
+    operand = node.parents[0]._data
+    return type(operand) is np.ndarray and np.may_share_memory(data, operand)
 
 
 def _reachable(value: Value) -> list[Value]:
@@ -156,15 +171,18 @@ def reduce_value(value: Value) -> tuple[Any, ...]:
 
 def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int]] = (),
                    grads: Sequence[tuple[int, int]] = (),
-                   shared: Sequence[tuple[int, int | Value]] = ()) -> list[Value]:
+                   shared: Sequence[tuple[int, int | Value]] = (),
+                   views: Sequence[int] = ()) -> list[Value]:
     """The nodes of a pickled table, new, in the same order (so their creation numbers are);
     each of `changes`, (a node's place, a place among the nodes), is stamped changed there;
     each of `grads`, (a node's place, its gradient's place), links a gradient that is a Value;
-    each of `shared`, (a node's place, a holder of its array), is watched with its holder."""
+    each of `shared`, (a node's place, a holder of its array), is watched with its holder;
+    each node of `views` (a place) views its operand's array, made again by its forward."""
     nodes: list[Value] = []
     stamps: dict[int, list[int]] = {}
     for node_place, place in changes:
         stamps.setdefault(place, []).append(node_place)
+    view_places = set(views)
 
     def stamp_at(place: int) -> None:
         for node_place in stamps.pop(place, []):
@@ -173,6 +191,8 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
     for data, grad_, label, requires_grad, op, params, parents, *rest in rows:
         stamp_at(len(nodes))
         operands = tuple(nodes[p] if type(p) is int else p for p in parents)
+        if len(nodes) in view_places:  # (the same numbers, in the copy of its operand's array)
+            data = op.forward(operands[0]._data, **params)
         kind: type[Value] = rest[1] if len(rest) > 1 else Value
         node = init_slots(kind.__new__(kind), data, requires_grad, op, operands,
                           params or NO_PARAMS)
