@@ -3,6 +3,7 @@ not fit, and the gradients of what to_torch builds."""
 
 from __future__ import annotations
 
+import collections
 import importlib
 import random
 from pathlib import Path
@@ -242,6 +243,31 @@ def test_a_state_dict_sorted_as_text_is_refused_not_shuffled() -> None:
     coder = {"encoder.weight": np.ones((3, 2)), "encoder.bias": np.zeros(3),
              "decoder.weight": np.ones((1, 3)), "decoder.bias": np.zeros(1)}
     assert from_torch(coder, MLP(2, [3, 1], seed=0))([1.0, 1.0]).data == 6.0
+
+
+@pytest.mark.parametrize("names", ["named", "nested"])
+def test_named_or_nested_layers_sorted_as_text_are_refused_not_shuffled(names: str) -> None:
+    # fc1, fc10, fc2 (a Sequential of an OrderedDict) and 0, 10, 2.0 (a Sequential inside
+    # one): the check compared only names of as many dotted parts, each part a number or
+    # equal, and loaded these shuffled, silently
+    nn = torch.nn
+    torch.manual_seed(4)
+    if names == "named":
+        modules: dict[str, Any] = {}
+        for i in range(1, 11):
+            modules[f"fc{i}"], modules[f"act{i}"] = nn.Linear(2, 2), nn.Tanh()
+        net = nn.Sequential(collections.OrderedDict(modules)).double()
+        model = MLP(2, [2] * 10, activation="tanh", output_activation="tanh", seed=0)
+    else:
+        net = nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Sequential(nn.Linear(2, 2), nn.Tanh()),
+                            *[nn.Identity() for _ in range(7)], nn.Linear(2, 2),
+                            nn.Tanh()).double()
+        model = MLP(2, [2, 2, 2], activation="tanh", output_activation="tanh", seed=0)
+    X = np.random.default_rng(4).normal(size=(3, 2))
+    from_torch(net.state_dict(), model)  # in PyTorch's order: loads
+    np.testing.assert_allclose(model(X).data, torch_out(net, X), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"lists (fc10|10)\.weight before (fc2|2\.0)\.weight"):
+        from_torch(dict(sorted(net.state_dict().items())), model)
 
 
 def test_frozen_parameters_stay_frozen_both_ways() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import itertools
+import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -485,18 +486,17 @@ def _numpy(tensor: Any) -> Array:
 
 
 def _check_numbered_order(prefixes: list[str]) -> None:
-    """A ValueError if layers numbered alike (``2`` and ``10``, ``layers.2`` and ``layers.10``)
-    come out of numeric order: a state_dict sorted as text, whose layers would load shuffled
-    (PyTorch lists them in the order they run)."""
+    """A ValueError if layers numbered alike (``2`` and ``10``, ``layers.2`` and ``layers.10``,
+    ``fc2`` and ``fc10``, ``10`` and ``2.0``) come out of numeric order: a state_dict sorted as
+    text, whose layers would load shuffled (PyTorch lists them in the order they run). Two
+    names are compared where they first differ, if both have a number there."""
     def parts(prefix: str) -> list[int | str]:
-        return [int(part) if part.isdigit() else part for part in prefix.split(".")]
+        return [int(part) if part.isdigit() else part for part in re.findall(r"\d+|\D+", prefix)]
 
     for before, after in itertools.pairwise(prefixes):
         a, b = parts(before), parts(after)
-        alike = len(a) == len(b) and all(
-            (isinstance(x, int) and isinstance(y, int)) or x == y
-            for x, y in zip(a, b, strict=True))
-        if alike and b < a:  # int with int, equal str with str
+        x, y = next(((p, q) for p, q in zip(a, b, strict=False) if p != q), (None, None))
+        if isinstance(x, int) and isinstance(y, int) and y < x:
             raise ValueError(
                 f"from_torch: the state_dict lists {before}.weight before {after}.weight, out "
                 "of the order the layers run in (was it sorted as text?); pass it as "
