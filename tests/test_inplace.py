@@ -808,6 +808,13 @@ def test_a_detached_view_is_stale_when_the_viewed_value_changes(
             gradients(root, [w])
 
 
+def test_detached_views_made_each_step_are_not_kept_in_the_notes() -> None:
+    x = Value(np.ones((3, 3)))
+    for _ in range(1000):
+        d = x.T.detach()
+    assert d.shape == (3, 3) and max(map(len, changes._SHARED_VIEWS.values())) <= 2
+
+
 # Values a graph reads, whose arrays nothing has sealed: a result, a deep copy of a leaf
 OWNERS: dict[str, Callable[[Value], Value]] = {
     "exp result": lambda a: a.exp(), "mul result": lambda a: a * 2.0,

@@ -124,8 +124,10 @@ def share(value: Value, other: Value) -> None:
     refs[:] = [ref for ref in refs if getattr(ref(), "_data", None) is array]
     held = {id(ref()) for ref in refs}
     refs.extend(_ref(v) for v in (value, other) if id(v) not in held)
-    if array.base is not None:
-        _SHARED_VIEWS.setdefault(id(_memory(array)), []).append(_ref(other))
+    if array.base is not None:  # (a view made each step: the list keeps the living ones)
+        viewers = _SHARED_VIEWS.setdefault(id(_memory(array)), [])
+        viewers[:] = [ref for ref in viewers if ref() is not None]
+        viewers.append(_ref(other))
     del array  # (this frame's reference: see `viewed`)
     first_read(value)  # (a rule may read the array through `other` now)
     if len(_SHARED) + len(_SHARED_VIEWS) > _prune_shared_at:  # (arrays gone, or not held)
