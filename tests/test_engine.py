@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import re
@@ -759,6 +760,31 @@ def test_create_graph_gives_differentiable_gradients() -> None:
     assert isinstance(x.grad, Value) and x.grad.data == pytest.approx(4 * 1.5**3)
     (dx,) = gradients(x.grad, [x])
     assert dx == pytest.approx(12 * 1.5**2)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")  # (torch's)
+@pytest.mark.parametrize("how", ["backward()", "detect_anomaly()", "a Value given by hand"])
+@pytest.mark.parametrize("tensor", [True, False], ids=["tensor", "scalar"])
+def test_a_plain_pass_adds_to_a_recorded_gradient_and_keeps_it_recorded(
+        tensor: bool, how: str) -> None:
+    # PyTorch: x.grad = 3x² (recorded), += 2x (plain pass), stays recorded, so
+    # d(x.grad · x)/dx = x.grad + 6x·x; the sum came out a constant, losing the 6x·x
+    torch = pytest.importorskip("torch")
+    start = [2.0, 3.0] if tensor else 2.0
+    x = Value(start)
+    if how == "a Value given by hand":
+        x.grad = 3.0 * x**2
+    else:
+        (x**3).sum().backward(create_graph=True)
+    with tinygrad_edu.detect_anomaly() if how == "detect_anomaly()" else contextlib.nullcontext():
+        (x**2).sum().backward()
+    assert isinstance(x.grad, Value) and x.grad.requires_grad
+    (x.grad * x).sum().backward()
+    t = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    (t**3).sum().backward(create_graph=True)
+    (t**2).sum().backward()
+    (t.grad * t).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, t.grad.detach().numpy())
 
 
 def _bits(x: Any) -> Any:

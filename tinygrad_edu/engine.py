@@ -31,7 +31,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
-from tinygrad_edu import changes, fast
+from tinygrad_edu import changes, fast, storage
 from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, forward_data
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.kernels import (
@@ -269,13 +269,14 @@ class Value(NamedOperations, Storage, ArrayLike):
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
         differentiated again.
         """
-        if create_graph or _check_shares is not None:  # (the reference pass: recorded, or
-            # checked by detect_anomaly)
+        if create_graph or _check_shares is not None or not fast.backward(
+                self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
+                storage.recorded_gradients_given):
+            # the reference pass: recorded, checked by detect_anomaly, or adding to a
+            # gradient a recorded pass left (see `accumulate`); else the same pass,
+            # `backpropagate(self, initial_gradient(...), accumulate)`, fast
             backpropagate(self, initial_gradient(self, gradient, create_graph), accumulate,
                           create_graph=create_graph)
-        else:  # the same pass, `backpropagate(self, initial_gradient(...), accumulate)`, fast
-            fast.backward(self, gradient, initial_gradient, sum_to_shape, REGISTRY,
-                          changes.check)
 
     def apply(self, name: str, *others: Any, **params: Any) -> Value:
         """The table's primitive `name` applied to self (and `others`), recorded: what the
@@ -546,13 +547,23 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
 
 
 def accumulate(node: Value, g: Any) -> None:
-    """Add this pass's gradient to `node.grad` (what `backward()` does at every node)."""
-    if node._grad is None or node._grad is NO_GRADIENT_YET:  # the first gradient: each node
+    """Add this pass's gradient to `node.grad` (what `backward()` does at every node).
+
+    A gradient a recorded pass left (a Value) stays recorded when a plain pass adds to it,
+    as PyTorch's does: its graph, plus this pass's share, a constant.
+    """
+    current = node._grad
+    if current is None or current is NO_GRADIENT_YET:  # the first gradient: each node
         # owns its own array, or its own recorded Value (a scalar's as a tensor's)
         node._grad = np.array(g, dtype=np.float64) if type(g) is np.ndarray else \
             _own_gradient(g) if isinstance(g, Value) else g
+    elif isinstance(current, Value) and not is_grad_enabled():
+        with enable_grad():
+            node._grad = current + g
     else:
-        node._grad = node._grad + g
+        node._grad = current + g
+    if isinstance(node._grad, Value):
+        storage.note_recorded_gradient()
 
 
 def _own_gradient(g: Value) -> Value:

@@ -107,13 +107,15 @@ Seal = Callable[..., None]
 
 def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any], Any],
              sum_to_shape: SumToShape, registry: Mapping[str, Primitive],
-             check: Check) -> None:
+             check: Check, recorded_gradients: bool = False) -> bool:
     """Backpropagate `gradient` (None: 1 for a scalar) from `root`, adding each node's
-    gradient to its `.grad`, with recording off, as `no_grad()` would.
+    gradient to its `.grad`, with recording off, as `no_grad()` would; True.
 
     `initial_gradient`, `sum_to_shape`: the engine's own (the gradient the pass starts from,
     checked; how a broadcast gradient is summed back); `check` raises if data the graph needs
-    changed since it was recorded (`changes.check`).
+    changed since it was recorded (`changes.check`). `recorded_gradients`: whether a `.grad`
+    may hold a Value (a recorded pass's gradient); if a node of the graph does, nothing is
+    done, and False says so: the reference pass adds to it recorded.
     """
     if gradient is None and type(root._data) is float and root._requires_grad:
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
@@ -125,6 +127,10 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
     try:
         gc.disable()
         nodes = _collect(root)
+        if recorded_gradients and any(type(node._grad) not in _PLAIN for node in nodes):
+            for node in nodes:
+                node._mark = None
+            return False
         check(nodes)
         root._mark = seed
         quiet = ignore_float_errors()  # IEEE results (inf, nan), silently, as floats give
@@ -139,6 +145,10 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         grad_mode.switch(recording)
         if collecting:
             gc.enable()
+    return True
+
+
+_PLAIN = (float, np.ndarray, type(None))  # a gradient not recorded (a float, an array, none)
 
 
 def _collect(root: Value) -> list[Value]:

@@ -48,6 +48,18 @@ to which a backward pass adds its gradient exactly (−0.0 + g is g, bit for bit
 (whose first gradient is kept as it comes) and PyTorch's do. A gradient that is −0.0 is
 another float object: shown as it is."""
 
+recorded_gradients_given = False
+"""Whether some `.grad` was ever given a Value (by a recorded pass, ``backward(create_graph=
+True)``, or by hand): from then on, `backward()` looks for one in its graph, and adds to it
+recorded (engine.py)."""
+
+
+def note_recorded_gradient() -> None:
+    """A `.grad` holds a Value now (see `recorded_gradients_given`)."""
+    global recorded_gradients_given
+    recorded_gradients_given = True
+
+
 
 class Storage:
     """`.data`, `.grad`, `zero_grad()` and the repr of a Value (a base class of `Value`)."""
@@ -125,6 +137,7 @@ class Storage:
         if isinstance(value, Storage):  # a Value: a recorded gradient
             grad: Any = value
             shape = value.shape
+            note_recorded_gradient()
         else:
             grad = as_data(value, "grad")
             shape = shape_of(grad)
