@@ -127,14 +127,6 @@ CONVENTIONS: dict[tuple[str, float, int], float] = {
     # 0**x at 0: the first derivative is PyTorch's special case 0, the limit of a^x·log(a) as
     # a → 0; its own derivative is that of a^x·log²(a) at x = 0, +inf (PyTorch: nan)
     ("0**x", 0.0, 2): inf,
-    # -0.0 to a half power: ours is C's pow (+0.0, +inf), PyTorch's runs sqrt/rsqrt (-0.0,
-    # -inf); x.sqrt() itself agrees with PyTorch (-0.0 and -inf). Reported, left as it is.
-    ("x**0.5", -0.0, 1): inf, ("x**-0.5", -0.0, 0): inf, ("x**1.5", -0.0, 2): inf,
-    # (-inf) ** -0.5 is nan (PyTorch's rsqrt too), so its slopes are nan (PyTorch's: ∓0.0)
-    ("x**-0.5", -inf, 1): nan, ("x**-0.5", -inf, 2): nan, ("x**0.5", -inf, 2): nan,
-    # a negative base to a fraction is nan, -inf included (kernels.power_const, as PyTorch's
-    # x ** 0.5; its x ** 1.5 runs C's pow, inf): the power and its slopes are nan together
-    ("x**1.5", -inf, 0): nan, ("x**2.5", -inf, 0): nan, ("x**2.5", -inf, 1): nan,
 }
 
 
@@ -214,8 +206,8 @@ def _disagreements(name: str) -> list[str]:
 
 
 # values whose sign of zero differs from PyTorch's, cosmetic: relu(-0.0) is +0.0 (PyTorch
-# -0.0, micrograd -0.0); (-0.0)**0.5 is +0.0 as C's pow (PyTorch's sqrt: -0.0). Reported.
-SIGNED_ZERO = {("relu", -0.0, 0), ("x**0.5", -0.0, 0)}
+# -0.0, micrograd -0.0). Reported.
+SIGNED_ZERO = {("relu", -0.0, 0)}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -324,10 +316,6 @@ PAIR_EXPECTED: dict[tuple[str, float, float, str], float] = {
     ("pow", 0.0, 0.0, "d2/db da"): inf,
     **{("pow", 0.0, b, "d2/db da"): -inf for b in (5e-324, 0.5, 1.0)},
     **{("pow", 0.0, b, "d2/db da"): 0.0 for b in (2.0, 3.0, 40.0, 1e308, inf)},
-    # -inf to a fraction is nan (kernels.power, as PyTorch's x ** 0.5; see CONVENTIONS);
-    # PyTorch's tensor exponent runs C's pow: inf
-    ("pow", -inf, 5e-324, "value"): nan,
-    **{("pow", -inf, 0.5, what): nan for what in ("value", "d/da", "d2/da2", "backward() d/da")},
 }
 
 

@@ -130,39 +130,37 @@ def elementwise(scalar: Callable[[float], float],
 
 
 def power_const(x: Any, *, exponent: float) -> Any:
-    """x ** exponent for a number `exponent`, as C's pow (IEEE 754), except that a negative base
-    to a fraction gives nan, -inf included (as PyTorch's ``x ** 0.5``, a square root).
+    """x ** exponent for a number `exponent`, as PyTorch float64's: C's pow (IEEE 754: nan for a
+    negative base to a fraction, inf or 0 for -inf), but at -0.0 and -inf to the power ±0.5,
+    where PyTorch's sqrt and rsqrt give -0.0 and -inf, and nan.
 
-    So the power and its slope ``exponent·x^(exponent−1)`` are nan together there, and both
-    paths agree: numpy takes ``x ** 0.5`` as ``sqrt(x)``, whose -0.0 at -0.0 is made 0.0.
+    The slope ``exponent·x^(exponent−1)`` is this function's too, as PyTorch's is its pow's.
     """
     if type(x) is float:
         result = x**exponent
         if type(result) is complex:
             return math.nan
-        if x == _MINUS_INF and _fractional(exponent):  # (C's pow: inf or 0)
-            return math.nan
+        if (exponent == 0.5 or exponent == -0.5) and (
+                x == _MINUS_INF or (x == 0.0 and math.copysign(1.0, x) < 0.0)):
+            return math.nan if x == _MINUS_INF else -0.0 if exponent == 0.5 else _MINUS_INF
         return result
-    result = np.power(x, exponent)
-    if exponent == 0.5:
-        result = result + 0.0  # sqrt(-0.0) is -0.0; pow(-0.0, 0.5) is 0.0, as on floats
-    elif _fractional(exponent):
-        result = np.where(x == _MINUS_INF, math.nan, result)
+    result = np.power(x, exponent)  # (numpy's 0.5 is a square root: -0.0, and nan at -inf)
+    if exponent == -0.5:
+        at_minus_zero = (x == 0.0) & np.signbit(x)
+        result = np.where(at_minus_zero, _MINUS_INF, np.where(x == _MINUS_INF, math.nan, result))
     return result
 
 
-def _fractional(exponent: float) -> bool:
-    """A finite exponent that is not a whole number (±inf counts as even, as in C's pow)."""
-    return math.isfinite(exponent) and not float(exponent).is_integer()
-
-
 def power(a: Any, b: Any) -> Any:
-    """a ** b, elementwise, as `power_const` (nan for a negative base to a fraction)."""
-    if type(b) is float:
-        return power_const(a, exponent=b)
+    """a ** b, elementwise, as C's pow (IEEE 754), as PyTorch's for a tensor exponent: no
+    square root at 0.5 (pow(-0.0, 0.5) is 0.0, pow(-inf, 0.5) inf)."""
+    if type(a) is float and type(b) is float:
+        result = a**b
+        return math.nan if type(result) is complex else result
     result = np.power(a, b)
-    fractional = np.asarray(b) != np.round(b)
-    return np.where((np.asarray(a) == _MINUS_INF) & fractional, math.nan, result)
+    if np.ndim(b) == 0 and float(b) == 0.5:  # (numpy takes a scalar 0.5 as a square root)
+        result = np.where(np.asarray(a) == _MINUS_INF, math.inf, result) + 0.0
+    return result
 
 
 def pow_exponent_slope(a: Any, b: Any) -> Any:
