@@ -2129,6 +2129,38 @@ def collector_failure() -> str | None:
         fast._graph, fast._restore_to = watched
 
 
+def test_ctrl_c_while_a_graph_is_freed_is_raised_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thresholds come back in a weakref callback, where Python prints and drops what is
+    raised: a Ctrl-C that lands there is raised at the next graph or backward pass (a command
+    ran on to the end, status 0)."""
+    import gc
+
+    saved, watched = gc.get_threshold(), (fast._graph, fast._restore_to)
+    fast._graph = fast._restore_to = None  # (as if no graph of an earlier test were alive)
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    try:
+        y = Value(2.0) * 3.0
+        assert fast._graph is not None and fast._graph() is y
+        for next_use in ("a new graph", "a backward pass"):
+            monkeypatch.setattr(fast, "_restore", interrupted)
+            del y  # (Ctrl-C in its callback)
+            monkeypatch.undo()
+            with pytest.raises(KeyboardInterrupt):
+                if next_use == "a new graph":
+                    Value(2.0) * 3.0
+                else:
+                    Value(np.ones(2)).sum().backward()
+            y = Value(2.0) * 3.0  # (raised once: a graph again)
+            assert y.data == 6.0 and fast._graph is not None and fast._graph() is y
+    finally:
+        monkeypatch.undo()
+        gc.set_threshold(*saved)
+        fast._graph, fast._restore_to = watched
+
+
 def recorded_by_each_forward_copy() -> list[bool]:
     """Whether each fast forward path records: a fused operator on two Values and on a
     number, `apply` of one Value, the unrolled operator on tensors."""
@@ -2211,7 +2243,7 @@ COLLECTOR_MUTATIONS = {
     "never raised": ("_watch", "if thresholds[0] < GC_THRESHOLD:", "if False:"),
     "never given back": ("_graph_freed", "_restore()", "pass"),
     "the program's thresholds overwritten": ("_restore", " and gc.get_threshold() == "
-                                             "(GC_THRESHOLD, *_restore_to[1:])", ""),
+                                             "(GC_THRESHOLD, *previous[1:])", ""),
     "raised when off": ("_watch", "if _policy_on and", "if"),
     "kept when switched off": ("collector_policy", "_restore()", "pass"),
 }

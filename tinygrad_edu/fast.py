@@ -117,6 +117,8 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
     may hold a Value (a recorded pass's gradient); if a node of the graph does, nothing is
     done, and False says so: the reference pass adds to it recorded.
     """
+    if _interrupted:
+        _raise_interrupted()
     if gradient is None and type(root._data) is float and root._requires_grad:
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
     else:
@@ -603,6 +605,8 @@ def collector_policy(enabled: bool | None = None) -> bool:
 def _watch(first: Value) -> None:
     """A graph begins with `first`: raise the threshold until `first` is freed."""
     global _graph, _restore_to
+    if _interrupted:
+        _raise_interrupted()
     _graph = weakref.ref(first, _graph_freed)
     if _policy_on and _restore_to is None:
         thresholds = gc.get_threshold()
@@ -612,17 +616,29 @@ def _watch(first: Value) -> None:
 
 
 def _graph_freed(_: object) -> None:
-    global _graph
+    global _graph, _interrupted
     _graph = None
-    _restore()
+    try:
+        _restore()
+    except KeyboardInterrupt:  # (what a weakref callback raises is printed and dropped, and
+        _interrupted = True  # a Ctrl-C with it: it is raised at the next graph or pass)
+
+
+_interrupted = False  # a Ctrl-C that landed in `_graph_freed`, not raised yet
+
+
+def _raise_interrupted() -> None:
+    global _interrupted
+    _interrupted = False
+    raise KeyboardInterrupt
 
 
 def _restore() -> None:
     """Give back the thresholds the policy raised, unless the program changed them since."""
     global _restore_to
-    if _restore_to is not None and gc.get_threshold() == (GC_THRESHOLD, *_restore_to[1:]):
-        gc.set_threshold(*_restore_to)
-    _restore_to = None
+    previous, _restore_to = _restore_to, None
+    if previous is not None and gc.get_threshold() == (GC_THRESHOLD, *previous[1:]):
+        gc.set_threshold(*previous)
 
 
 # --------------------------------------------------------------------------------------------
