@@ -414,10 +414,10 @@ def bench_scalar(rounds: int, points: int, hidden: int, steps_on: int,
     run_rounds(steps + floor_steps, rounds, isolated=True)
     ours_on, ours_off, mg_on, mg_off, ours_kept = steps
     if floors is not None:
-        # checked after the rounds: three graphs of 65,000 nodes built here before them would
-        # leave the workers forked from this process a heap that spared micrograd's step a
-        # quarter of its page faults (8,208 a step against 10,744; 105 ms against 112)
-        # (by models as they were built: the steps may have run here)
+        # checked after the rounds, on models as built (the steps may have run here): three
+        # graphs of 65,000 nodes built here before them would leave the workers forked from
+        # this process a heap that spared micrograd's step a quarter of its page faults
+        # (8,208 a step against 10,744; 105 ms against 112)
         for floor in (LeanScalar, TapeScalar):
             engine_model, floor_model = ScalarMLP(Value, 2, sizes), ScalarMLP(floor, 2, sizes)
             check_same_gradients(scalar_loss(Value, engine_model, X, y), engine_model.parameters(),
