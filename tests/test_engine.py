@@ -135,6 +135,19 @@ def test_requires_grad_of_a_leaf_can_be_switched() -> None:
     assert not v.requires_grad
 
 
+def test_create_graph_must_be_a_bool() -> None:
+    # a string was taken as True: "no" recorded the pass
+    x = Value(2.0)
+    with pytest.raises(TypeError, match=r"backward\(\): create_graph must be True or False; "
+                                        r"got 'no' \(type str\)"):
+        (x * x).backward(create_graph="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"gradients: create_graph must be True or False; got 1"):
+        gradients(x * x, [x], create_graph=1)  # type: ignore[arg-type]
+    assert x.grad == 0.0
+    (x * x).backward(create_graph=np.bool_(True))  # type: ignore[arg-type]
+    assert isinstance(x.grad, Value) and gradients(x * x, [x], create_graph=False) == [4.0]
+
+
 def test_item_numpy_float_len_iter() -> None:
     s, t = Value(2.5), Value([[1.0, 2.0], [3.0, 4.0]])
     assert s.item() == 2.5 and float(s) == 2.5 and Value([7.0]).item() == 7.0

@@ -269,6 +269,8 @@ class Value(NamedOperations, Storage, ArrayLike):
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
         differentiated again.
         """
+        if create_graph is not False:
+            create_graph = _flag(create_graph, "backward(): create_graph")
         if create_graph or _check_shares is not None or not fast.backward(
                 self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
                 storage.recorded_gradients_given):
@@ -310,11 +312,12 @@ class Value(NamedOperations, Storage, ArrayLike):
         return copy
 
 
-def _flag(requires_grad: object) -> bool:
-    """`requires_grad` given to `Value` or set on one, checked: a bool (numpy's too)."""
-    if type(requires_grad) is not bool and not isinstance(requires_grad, np.bool_):
-        raise TypeError(f"requires_grad must be True or False; got {describe(requires_grad)}")
-    return bool(requires_grad)
+def _flag(flag: object, name: str = "requires_grad") -> bool:
+    """`requires_grad` given to `Value` or set on one (or the switch `name`), checked: a bool
+    (numpy's too)."""
+    if type(flag) is not bool and not isinstance(flag, np.bool_):
+        raise TypeError(f"{name} must be True or False; got {describe(flag)}")
+    return bool(flag)
 
 
 @functools.cache
@@ -609,6 +612,7 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
     >>> gradients(x ** 2, [x])
     [6.0]
     """
+    create_graph = _flag(create_graph, "gradients: create_graph")
     if not isinstance(output, Value):
         raise TypeError(f"gradients: output must be a Value; got {describe(output)}")
     if output.shape != ():
