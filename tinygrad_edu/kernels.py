@@ -137,13 +137,10 @@ def power_const(x: Any, *, exponent: float) -> Any:
     The slope ``exponent·x^(exponent−1)`` is this function's too, as PyTorch's is its pow's.
     """
     if type(x) is float:
-        result = x**exponent
-        if type(result) is complex:
-            return math.nan
         if (exponent == 0.5 or exponent == -0.5) and (
                 x == _MINUS_INF or (x == 0.0 and math.copysign(1.0, x) < 0.0)):
             return math.nan if x == _MINUS_INF else -0.0 if exponent == 0.5 else _MINUS_INF
-        return result
+        return _float_power(x, exponent)
     result = np.power(x, exponent)  # (numpy's 0.5 is a square root: -0.0, and nan at -inf)
     if exponent == -0.5:
         at_minus_zero = (x == 0.0) & np.signbit(x)
@@ -155,12 +152,18 @@ def power(a: Any, b: Any) -> Any:
     """a ** b, elementwise, as C's pow (IEEE 754), as PyTorch's for a tensor exponent: no
     square root at 0.5 (pow(-0.0, 0.5) is 0.0, pow(-inf, 0.5) inf)."""
     if type(a) is float and type(b) is float:
-        result = a**b
-        return math.nan if type(result) is complex else result
+        return _float_power(a, b)
     result = np.power(a, b)
     if np.ndim(b) == 0 and float(b) == 0.5:  # (numpy takes a scalar 0.5 as a square root)
         result = np.where(np.asarray(a) == _MINUS_INF, math.inf, result) + 0.0
     return result
+
+
+def _float_power(a: float, b: float) -> float:
+    """C's pow of two floats: nan where Python's gives a complex number (a negative base to
+    a fraction)."""
+    result = a**b
+    return math.nan if type(result) is complex else result
 
 
 def pow_exponent_slope(a: Any, b: Any) -> Any:
