@@ -126,6 +126,22 @@ def test_a_reference_back_to_the_owner_is_walked_once() -> None:
         "layers.0.W", "layers.0.b", "layers.1.W", "layers.1.b"]
 
 
+@pytest.mark.parametrize("heads", [{"a.b": 1.0, "a": {"b": 2.0}}, {1: 1.0, "1": 2.0}])
+def test_two_parameters_of_one_dotted_name_are_refused(heads: dict[Any, Any]) -> None:
+    """A dict key with a dot (or keys 1 and "1") gave two parameters one name: state_dict()
+    kept one of them, so save() and load() lost the other without a word."""
+    class Heads(Module):
+        def __init__(self) -> None:
+            self.heads = {key: Value([1.0]) if isinstance(item, float) else
+                          {k: Value([2.0]) for k in item} for key, item in heads.items()}
+
+    model = Heads()
+    for reading in (model.named_parameters, model.state_dict, model.parameters):
+        with pytest.raises(ValueError, match=r"two parameters of Heads are both named "
+                                             r"'heads\.(a\.b|1)'"):
+            reading()
+
+
 @pytest.mark.parametrize("model", ["Layer", "MLP", "Neuron"])
 def test_a_first_layers_weights_may_change_before_backward_with_a_numpy_batch(
         model: str) -> None:

@@ -123,13 +123,18 @@ class Module:
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """Every parameter with its dotted name, in definition order (a shared one once)."""
-        found: list[tuple[str, Value]] = []
+        found: dict[str, Value] = {}
         seen: set[int] = set()
         for name, value in self._walk("", {id(self)}):
             if id(value) not in seen:
+                if name in found:  # (a dict key with a dot, or keys 1 and "1")
+                    raise ValueError(
+                        f"two parameters of {type(self).__name__} are both named {name!r}: "
+                        "state_dict(), save() and load() would keep only one. Give them "
+                        "distinct names (a dict's keys: strings without a '.')")
                 seen.add(id(value))
-                found.append((name, value))
-        return found
+                found[name] = value
+        return list(found.items())
 
     def _walk(self, prefix: str, seen: set[int]) -> Iterator[tuple[str, Value]]:
         for name, attr in vars(self).items():
