@@ -297,6 +297,16 @@ def test_shuffling_draws_a_new_order_each_epoch() -> None:
     assert sorted(first.tolist()) == list(range(50)) and not np.array_equal(first, second)
 
 
+def test_without_a_seed_each_pass_draws_from_numpys_global_state() -> None:
+    """The order was drawn from a generator made when the loader was: np.random.seed(s)
+    before a pass did not repeat it, as torch.manual_seed(s) repeats a pass of PyTorch's."""
+    loader = DataLoader(np.arange(50), batch_size=50, shuffle=True)
+    np.random.seed(0)
+    first, second = next(iter(loader)), next(iter(loader))
+    np.random.seed(0)
+    assert np.array_equal(next(iter(loader)), first) and not np.array_equal(first, second)
+
+
 def test_a_single_array_three_arrays_and_the_repr() -> None:
     loader = DataLoader(np.arange(5.0), batch_size=2)
     assert [b.tolist() for b in loader] == [[0.0, 1.0], [2.0, 3.0], [4.0]]

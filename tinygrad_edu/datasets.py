@@ -413,7 +413,9 @@ class DataLoader:
 
     Every pass (epoch) goes through the samples once in batches of `batch_size` rows; the last
     batch is smaller unless `drop_last`. With `shuffle`, each pass takes a new order, drawn
-    from a generator made once from `seed` (so a run repeats, epoch after epoch).
+    from a generator made once from `seed` (so a run repeats, epoch after epoch); with
+    seed=None, from numpy's global random state as the pass begins (as PyTorch's loader draws
+    from torch's), so ``np.random.seed(s)`` before a pass repeats it.
     ``len(loader)`` is the number of batches a pass gives. A single array (not a tuple) gives
     batches of that array alone. Only a tuple is a group of arrays; a list is a list of samples,
     as for PyTorch: rows stacked into one array (``[[1, 2], [3, 4]]`` is two samples), or, when
@@ -456,7 +458,7 @@ class DataLoader:
             raise ValueError(f"DataLoader: {plural(self.samples, 'sample')} in batches of "
                              f"{self.batch_size} with drop_last={self.drop_last} give no batch "
                              "at all")
-        self.rng = random_generator(seed)
+        self.rng = None if seed is None else random_generator(seed)
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -464,7 +466,8 @@ class DataLoader:
         return -(-self.samples // self.batch_size)
 
     def __iter__(self) -> Iterator[Any]:
-        order = self.rng.permutation(self.samples) if self.shuffle else np.arange(self.samples)
+        order = (self.rng or random_generator(None)).permutation(self.samples) if self.shuffle \
+            else np.arange(self.samples)
         for k in range(len(self)):
             rows = order[k * self.batch_size:(k + 1) * self.batch_size]
             batch = tuple(a[rows] for a in self.arrays)
