@@ -187,6 +187,18 @@ def test_op_labels_come_from_the_derivative_table() -> None:
     assert labels == ["@", "**2", "sum(axis=1)", "[0:1]", "sum"]
 
 
+@pytest.mark.parametrize(("index", "label"), [
+    (np.s_[1:], "[1:]"), (np.s_[1:, 0], "[1:, 0]"), (np.s_[:, 1:3], "[:, 1:3]"),
+    (np.s_[:], "[:]"), (np.s_[:2], "[:2]"), (np.s_[::2], "[::2]"), (np.s_[1::-1], "[1::-1]"),
+    (np.s_[1], "[1]"), (np.s_[1, 0], "[1, 0]"), (np.s_[..., 0], "[..., 0]"),
+    (np.s_[[0, 2]], "[[0,2]]")])
+def test_an_index_is_labelled_as_written(index: Any, label: str) -> None:
+    """`x[1:]` was labelled [1], as `x[1]` (the slice's own colon stripped with the step's)."""
+    x = Value(np.arange(12.0).reshape(3, 4), label="x")
+    (op,) = op_nodes(draw_graph(x[index]).source).values()
+    assert f'label="{label}"' in op
+
+
 def test_tensors_show_shape_and_a_compact_summary() -> None:
     small = Value([1.0, 2.5, -3.0], label="small")
     big = Value(np.arange(100.0).reshape(10, 10), label="big")

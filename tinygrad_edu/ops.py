@@ -538,9 +538,10 @@ def _index_text(index: Any) -> str:
     parts = index if isinstance(index, tuple) else (index,)
 
     def one(part: Any) -> str:
-        if isinstance(part, slice):
-            text = ":".join("" if v is None else str(v) for v in (part.start, part.stop, part.step))
-            return text.rstrip(":") if part.step is None else text
+        if isinstance(part, slice):  # as written: 1:, :3, :, ::2 (the step's colon if any)
+            ends = (part.start, part.stop) if part.step is None else \
+                (part.start, part.stop, part.step)
+            return ":".join("" if v is None else str(v) for v in ends)
         if part is Ellipsis:
             return "..."
         if isinstance(part, np.ndarray):
