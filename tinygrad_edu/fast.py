@@ -24,7 +24,9 @@ in how:
   when it is sent (`_own`), where the sender knows whether it passes on an array it keeps,
   not by a set of every array kept (a node that sends its own gradient on and whose
   receiver then gets another share too keeps it read-only, unshared: an edit raises);
-* the garbage collector is paused: the pass makes no reference cycles for it to find.
+* the garbage collector is paused: the pass makes no reference cycles for it to find;
+* one pass at a time holds the marks: a pass begun while another is under way (in another
+  thread, or by a rule that calls backward()) is the reference pass.
 
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
 decorated with versions that build the common nodes without the general machinery (and
@@ -65,6 +67,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
@@ -114,8 +117,9 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
     `initial_gradient`, `sum_to_shape`: the engine's own (the gradient the pass starts from,
     checked; how a broadcast gradient is summed back); `check` raises if data the graph needs
     changed since it was recorded (`changes.check`). `recorded_gradients`: whether a `.grad`
-    may hold a Value (a recorded pass's gradient); if a node of the graph does, nothing is
-    done, and False says so: the reference pass adds to it recorded.
+    may hold a Value (a recorded pass's gradient). Nothing is done, and False says so, if a
+    node of the graph does (the reference pass adds to it recorded), or if another pass holds
+    the marks (the reference pass keeps its state apart).
     """
     if _interrupted:
         _raise_interrupted()
@@ -123,10 +127,12 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
     else:
         seed = initial_gradient(root, gradient)
-    recording, collecting = grad_mode.switch(False), gc.isenabled()
+    if not _passing.acquire(blocking=False):
+        return False
     nodes: list[Value] = []
-    quiet = None
+    quiet, recording, collecting = None, None, False
     try:
+        recording, collecting = grad_mode.switch(False), gc.isenabled()
         gc.disable()
         nodes = _collect(root)
         if recorded_gradients and any(type(node._grad) not in _PLAIN for node in nodes):
@@ -144,42 +150,51 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
     finally:
         if quiet is not None:
             restore_float_errors(quiet)
-        grad_mode.switch(recording)
+        if recording is not None:
+            grad_mode.switch(recording)
         if collecting:
             gc.enable()
+        _passing.release()
     return True
 
 
+_passing = threading.Lock()  # held by the pass that uses the marks
 _PLAIN = (float, np.ndarray, type(None))  # a gradient not recorded (a float, an array, none)
 
 
 def _collect(root: Value) -> list[Value]:
-    """`engine.topological_order(root)`, each node marked _PENDING (the mark is the seen-set)."""
+    """`engine.topological_order(root)`, each node marked _PENDING (the mark is the seen-set);
+    interrupted (a Ctrl-C, a MemoryError), it leaves no node marked."""
     root._mark = pending = _PENDING
     order = [root]
     stack = [root]
     pop, push, add = stack.pop, stack.append, order.append
-    while stack:  # depth first: the order comes out nearly sorted already
-        node = pop()
-        a = node._first
-        b: Any = node._second  # (the newer operand, as a rule: listed first, walked last)
-        if a is None:  # a leaf, or three operands or more, all of them in _second
-            if b is not None:
-                for parent in b:
-                    if parent._mark is None and parent._requires_grad:
-                        parent._mark = pending
-                        push(parent)
-                        add(parent)
-            continue
-        if b is not None and b._mark is None and b._requires_grad:
-            b._mark = pending
-            push(b)
-            add(b)
-        if a._mark is None and a._requires_grad:
-            a._mark = pending
-            push(a)
-            add(a)
-    order.sort(key=_by_creation, reverse=True)
+    try:
+        while stack:  # depth first: the order comes out nearly sorted already
+            node = pop()
+            a = node._first
+            b: Any = node._second  # (the newer operand, as a rule: listed first, walked last)
+            if a is None:  # a leaf, or three operands or more, all of them in _second
+                if b is not None:
+                    for parent in b:
+                        if parent._mark is None and parent._requires_grad:
+                            parent._mark = pending
+                            push(parent)
+                            add(parent)
+                continue
+            if b is not None and b._mark is None and b._requires_grad:
+                b._mark = pending
+                push(b)
+                add(b)
+            if a._mark is None and a._requires_grad:
+                a._mark = pending
+                push(a)
+                add(a)
+        order.sort(key=_by_creation, reverse=True)
+    except BaseException:
+        for node in order:
+            node._mark = None
+        raise
     return order
 
 
@@ -610,7 +625,7 @@ def _watch(first: Value) -> None:
     _graph = weakref.ref(first, _graph_freed)
     if _policy_on and _restore_to is None:
         thresholds = gc.get_threshold()
-        if thresholds[0] < GC_THRESHOLD:
+        if 0 < thresholds[0] < GC_THRESHOLD:  # (0: automatic collection off, left off)
             gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
             _restore_to = thresholds
 
