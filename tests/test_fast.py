@@ -2167,6 +2167,40 @@ def test_ctrl_c_while_a_graph_is_freed_is_raised_not_lost(monkeypatch: pytest.Mo
         fast._graph, fast._restore_to = watched
 
 
+def test_ctrl_c_before_the_thresholds_are_given_back_leaves_them_to_the_next_graph(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_restore` forgot the thresholds before setting them back: a Ctrl-C between the two
+    left the collector's threshold raised for good."""
+    import gc
+
+    saved, watched = gc.get_threshold(), (fast._graph, fast._restore_to)
+    fast._graph = fast._restore_to = None
+    reads = iter([KeyboardInterrupt])
+
+    def get_threshold() -> tuple[int, ...]:
+        for error in reads:
+            raise error
+        return gc.get_threshold()
+
+    try:
+        gc.set_threshold(700, 11, 12)
+        y = Value(2.0) * 3.0
+        monkeypatch.setattr(fast, "gc", type("Gc", (), {
+            "get_threshold": staticmethod(get_threshold),
+            "set_threshold": staticmethod(gc.set_threshold)}))
+        del y  # (Ctrl-C in its callback, before the thresholds are set back)
+        monkeypatch.undo()
+        with pytest.raises(KeyboardInterrupt):
+            Value(2.0) * 3.0
+        y = Value(2.0) * 3.0
+        del y
+        assert gc.get_threshold() == (700, 11, 12)
+    finally:
+        monkeypatch.undo()
+        gc.set_threshold(*saved)
+        fast._graph, fast._restore_to = watched
+
+
 def test_a_pass_interrupted_while_the_graph_is_walked_leaves_no_mark(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (or a MemoryError) while `_collect` walked the graph left its nodes marked

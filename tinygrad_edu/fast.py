@@ -651,9 +651,10 @@ def _raise_interrupted() -> None:
 def _restore() -> None:
     """Give back the thresholds the policy raised, unless the program changed them since."""
     global _restore_to
-    previous, _restore_to = _restore_to, None
+    previous = _restore_to
     if previous is not None and gc.get_threshold() == (GC_THRESHOLD, *previous[1:]):
         gc.set_threshold(*previous)
+    _restore_to = None  # (forgotten once given back: a Ctrl-C before leaves them to the next)
 
 
 # --------------------------------------------------------------------------------------------
