@@ -2201,6 +2201,25 @@ def test_ctrl_c_before_the_thresholds_are_given_back_leaves_them_to_the_next_gra
         fast._graph, fast._restore_to = watched
 
 
+@pytest.mark.parametrize("exponent", [np.float64(2.0), np.float32(2.0), np.int64(2), 2])
+def test_a_numpy_exponent_given_to_apply_leaves_float_gradients(exponent: Any) -> None:
+    """The inlined rule of pow_const multiplied by the exponent as given: a numpy scalar
+    made x.grad (and the gradients after it) np.float64, not the float the reference gives."""
+    def grads(fast_pass: bool) -> list[Any]:
+        x = Value(3.0)
+        total = Value(np.ones(2)).sum()
+        y = total * (x.apply("pow_const", exponent=exponent) * 2.0)
+        if fast_pass:
+            y.backward()
+        else:
+            engine.backpropagate(y, 1.0, engine.accumulate)
+        return [x.grad, total.grad]
+
+    fast_grads, reference = grads(True), grads(False)
+    assert [type(g) for g in fast_grads] == [type(g) for g in reference] == [float, float]
+    assert fast_grads == reference == [24.0, 18.0]
+
+
 def test_a_pass_interrupted_while_the_graph_is_walked_leaves_no_mark(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (or a MemoryError) while `_collect` walked the graph left its nodes marked

@@ -276,7 +276,7 @@ def _run(nodes: Iterable[Value], sum_to_shape: SumToShape,
                 elif rule == _SIGMOID:
                     da = g * (node._data * sigmoid(-a._data))  # (σ′ = σ(a)·σ(−a), then g)
                 elif rule == _POW_CONST:
-                    exponent = node.params["exponent"]
+                    exponent = float(node.params["exponent"])  # (a numpy scalar given to apply)
                     if exponent == 0:
                         continue  # (the rule gives no gradient)
                     da = g * (exponent * power_const(a._data, exponent=exponent - 1.0))
