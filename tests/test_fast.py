@@ -2220,6 +2220,14 @@ def test_a_numpy_exponent_given_to_apply_leaves_float_gradients(exponent: Any) -
     assert fast_grads == reference == [24.0, 18.0]
 
 
+def test_an_operators_error_is_raised_once() -> None:
+    """The unrolled operator called the reference inside its `except`, so the reference's
+    error came chained to the same error ("During handling of the above exception...")."""
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\) and \(2, 3\)") as caught:
+        Value(np.ones((2, 3))) @ Value(np.ones((2, 3)))
+    assert caught.value.__context__ is None
+
+
 def test_a_pass_interrupted_while_the_graph_is_walked_leaves_no_mark(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C (or a MemoryError) while `_collect` walked the graph left its nodes marked

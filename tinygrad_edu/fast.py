@@ -752,7 +752,8 @@ class Unrolled:
                 else:
                     data = prim.forward(z, **params)
             except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
-                return reference(prim, *args, **params)  # (IEEE results, or why not)
+                data = log_probs = None  # (IEEE results, or why not: the reference's, below,
+                # outside this handler, so not chained to this one)
             if log_probs is not None:
                 kept = node(data, prim, x, None, params)
                 if kept.op is not None:
@@ -864,7 +865,8 @@ class Unrolled:
                 try:
                     data = prim.forward(x, y)
                 except (*FLOAT_ERRORS, *NUMPY_ALARMS, TypeError):
-                    return reference(prim, a, b)  # (IEEE results, or an error that says why)
+                    data = None  # (IEEE results, or an error that says why: the reference's,
+                    # raised below, outside this handler, so not chained to this one)
                 if type(data) is array:  # (_is_tensor(data), inlined)
                     if data.dtype is not _FLOAT64 or not data.ndim:
                         return reference(prim, a, b)
