@@ -113,12 +113,17 @@ def check_second_order(f: Callable[..., Value], inputs: list[Any]) -> None:
     A rule that is right to first order but uses the raw data of its upstream gradient (a cut
     recorded pass) fails both: sum(f(x)²) loses the f'(x)² term, gradgradcheck ∂h/∂u.
     """
-    # Central differences of sum(f(x)²)'s derivative carry its rounding, about 1e-9·f(x)² (a
-    # float's 2.2e-16 over eps = 1e-6, times a few): a small element beside exp(5)'s square
-    # gets an absolute tolerance above it.
+    # Central differences of sum(f(x)²)'s derivative carry its rounding: about 1e-10 times
+    # the largest of that derivative (a float's 2.2e-16 over 2·eps, eps = 1e-6), times a
+    # few, and of f(x)², which it holds: a small element beside exp(5)'s square, or beside
+    # a steep f's derivative (bce_slope near 1, about 1e6), gets an absolute tolerance above
+    # that rounding.
+    leaves = [Value(x) for x in inputs]
+    slopes = gradients(squared(f)(*leaves), leaves)
     with no_grad():
-        largest = float(np.max(np.square(f(*(Value(x) for x in inputs)).data), initial=0.0))
-    rounding: Tolerances = {"atol": max(TIGHT_2ND["atol"], 1e-8 * largest),
+        largest = float(np.max(np.square(f(*leaves).data), initial=0.0))
+    steepest = max(float(np.max(np.abs(slope), initial=0.0)) for slope in slopes)
+    rounding: Tolerances = {"atol": max(TIGHT_2ND["atol"], 1e-8 * largest, 1e-9 * steepest),
                             "rtol": TIGHT_2ND["rtol"]}
     assert gradcheck(squared(f), *inputs, order=2, **rounding)
     assert gradgradcheck(f, *inputs, **TIGHT_2ND)

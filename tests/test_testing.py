@@ -496,6 +496,19 @@ def test_a_scalar_f_failing_for_a_negative_upstream_gradient_says_so() -> None:
                      r"upstream gradient", str(error.value))
 
 
+def test_a_rule_wrong_by_a_factor_is_not_called_nonlinear_in_g() -> None:
+    """g·3.1x² is linear in g: its results for two upstream gradients, each divided by its
+    own, differ by a rounding, which added "a rule must be linear in its upstream gradient
+    g" at 32 of 50 points (a learner sent after a bug they do not have)."""
+    wrong = Primitive("cube_by_a_factor", lambda x: x**3, lambda g, out, x: (g * 3.1 * x**2,))
+    hinted = 0
+    for x in np.linspace(0.1, 3.0, 50):
+        with pytest.raises(GradcheckError, match="gradient mismatch") as error:
+            gradcheck(lambda v: wrong(v), float(x))
+        hinted += "linear in its upstream gradient" in str(error.value)
+    assert hinted == 0
+
+
 def test_a_scalar_f_failing_for_the_first_upstream_gradient_says_it_divided() -> None:
     """A rule affine in g (g·f′ + 1) fails for the first, positive u: the analytical value
     shown, f′ + 1/u, is the engine's gradient divided by u, which only a negative u said."""

@@ -399,9 +399,9 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
         per_u = {u: float(grads[index])  # (each upstream gradient's, divided by it)
                  for (_, u, _), grads in zip(engine, analytical_i, strict=True)}
         values = np.array(list(per_u.values()))
-        if not np.array_equal(values, values[:1].repeat(len(values)), equal_nan=True):
-            # (f of one element, checked with two upstream gradients, whose results differ:
-            # the rule is not linear in g)
+        if not np.all(np.isclose(values, values[0], rtol=rtol, atol=atol, equal_nan=True)):
+            # (f of one element, checked with two upstream gradients, whose results differ
+            # by more than the tolerance, not by a rounding: the rule is not linear in g)
             others = ", ".join(f"{v!r} for u = {u!r}" for u, v in per_u.items() if u != scale)
             message += (f"; the analytical value is the engine's gradient for the upstream "
                         f"gradient u = {scale!r}, divided by u ({others}): a rule must be "
