@@ -422,6 +422,14 @@ def test_structural_gradient(name: str, data: st.DataObject) -> None:
     assert gradcheck(f, *inputs, **TIGHT)
 
 
+def test_the_second_order_check_allows_for_a_steep_first_derivative() -> None:
+    """bce_slope near 1 has a first derivative of about 1e6 to difference: its rounding
+    (1.5e-4 at x = 0.5 beside it) exceeded an atol scaled by f² alone (8.9e-5), and
+    Hypothesis, having found it, replayed the failure on correct code."""
+    check_second_order(lambda *xs: ops.REGISTRY["bce_slope"](*xs),
+                       [np.array([[0.989392315], [0.5], [0.125]]), 0.0])
+
+
 @pytest.mark.parametrize(("left", "right"), [
     ((2, 2), (2,)), ((2,), (2, 2)), ((3, 3), (3,)), ((3,), (3, 3)), ((2, 3, 3), (3,)),
     ((3,), (2, 3, 3)), ((3, 3), (3, 3))])
