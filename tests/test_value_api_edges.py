@@ -283,3 +283,18 @@ def test_swapaxes_names_a_wrong_axis(axes: tuple[Any, Any], error: type[Exceptio
                                      said: str) -> None:
     with pytest.raises(error, match=re.escape(said)):
         Value(np.zeros((2, 3))).swapaxes(*axes)
+
+
+@pytest.mark.parametrize("label", [5, None, b"x", ["x"]])
+def test_a_label_that_is_no_string_is_refused_when_made_and_when_set(label: Any) -> None:
+    """The constructor refused it, but `.label = 5` was taken, and the pictures then failed
+    deep inside ('int' object has no attribute 'replace')."""
+    message = rf"^label must be a string; got .*\(type {type(label).__name__}\)$"
+    with pytest.raises(TypeError, match=message):
+        Value(2.0, label=label)
+    v = Value(2.0, label="v")
+    with pytest.raises(TypeError, match=message):
+        v.label = label
+    assert v.label == "v"
+    v.label = "w"
+    assert (v.label, (v * 2).label) == ("w", "")

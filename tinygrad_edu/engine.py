@@ -169,8 +169,8 @@ class Value(NamedOperations, Storage, ArrayLike):
     (Value(data=14.0, grad=1.0), array([2., 4., 6.]))
     """
 
-    __slots__ = ("__weakref__", "_changed", "_data", "_first", "_grad", "_mark", "_number",
-                 "_requires_grad", "_second", "label", "op", "params")
+    __slots__ = ("__weakref__", "_changed", "_data", "_first", "_grad", "_label", "_mark",
+                 "_number", "_requires_grad", "_second", "op", "params")
     __array_ufunc__ = _NumpyUfuncs()  # ``array * v``, ``np.exp(v)``: see `_NumpyUfuncs`
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -180,7 +180,7 @@ class Value(NamedOperations, Storage, ArrayLike):
 
     _data: Data  # `.data` (storage.py: checked when set, watched for in-place changes)
     _grad: Any  # `.grad`: 0.0 for a scalar, None for a tensor until a gradient arrives
-    label: str
+    _label: str  # `.label` (checked when set)
     _requires_grad: bool  # `requires_grad`, read by the passes without the property's call
     op: Primitive | None  # the primitive that computed this Value; None for a leaf
     params: Mapping[str, Any]  # the op's other arguments (an axis, an exponent, ...)
@@ -197,13 +197,22 @@ class Value(NamedOperations, Storage, ArrayLike):
     _changed: int
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
-        if not isinstance(label, str):
-            raise TypeError(f"label must be a string; got {describe(label)}")
         init_slots(self, as_data(data), _flag(requires_grad))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)
         if type(self._data) is np.ndarray:  # (handed out as it is until then)
             changes.note_holder(self)
+
+    @property
+    def label(self) -> str:
+        """The name the pictures show beside the Value (settable, a string; "" for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, label: str) -> None:
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a string; got {describe(label)}")
+        self._label = label
 
     @property
     def requires_grad(self) -> bool:
@@ -332,7 +341,7 @@ def init_slots(value: Value, data: Data, requires_grad: bool, op: Primitive | No
                parents: tuple[Value, ...] = (), params: Mapping[str, Any] = NO_PARAMS) -> Value:
     """Fill every slot of a new Value."""
     value._data = data
-    value.label = ""
+    value._label = ""
     value._requires_grad = requires_grad
     value.op = op
     value._first = parents[0] if 0 < len(parents) < 3 else None

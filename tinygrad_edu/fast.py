@@ -702,7 +702,7 @@ class Unrolled:
                  params: Mapping[str, Any] | None) -> Value:
             out: Value = new(cls)
             out._data = data
-            out.label = ""
+            out._label = ""
             if prim is not None and (grad_mode.enabled or _recording()) and (
                     first._requires_grad or (second is not None and second._requires_grad)):
                 out._requires_grad = True
@@ -770,7 +770,7 @@ class Unrolled:
             # node(data, prim, x, None, params), inlined: relu, sum, exp, ... come here
             out: Value = new(cls)
             out._data = data
-            out.label = ""
+            out._label = ""
             if x._requires_grad and (grad_mode.enabled or _recording()):
                 out._requires_grad = True
                 out.op = prim
@@ -811,7 +811,7 @@ class Unrolled:
             # node(x, None, None, None, None), inlined: a batch `X @ W` comes here
             out: Value = new(cls)
             out._data = x if kind is not array else operand(x)
-            out.label = ""
+            out._label = ""
             out._requires_grad = False
             out.op = out._first = out._second = None
             out.params = no_params
@@ -875,7 +875,7 @@ class Unrolled:
             # node(data, prim, left, right, None), inlined: most nodes of a network come here
             out: Value = new(cls)
             out._data = data
-            out.label = ""
+            out._label = ""
             if (left._requires_grad or right._requires_grad) and (
                     grad_mode.enabled or _recording()):
                 out._requires_grad = True
@@ -930,7 +930,7 @@ class Unrolled:
                     # the node, as below for the other cases, with fewer questions to ask
                     out = new(cls)
                     out._data = data
-                    out.label = ""
+                    out._label = ""
                     if (self._requires_grad or other._requires_grad) and (
                             grad_mode.enabled or _recording()):
                         out._requires_grad = True
@@ -983,7 +983,7 @@ class Unrolled:
                 # engine.constant(c), inlined: `2 * w` comes here
                 right = new(cls)
                 right._data = c
-                right.label = ""
+                right._label = ""
                 right._requires_grad = False
                 right.op = right._first = right._second = None
                 right.params = no_params
@@ -992,7 +992,7 @@ class Unrolled:
                 right._mark = None
             out = new(cls)
             out._data = data
-            out.label = ""
+            out._label = ""
             if (self._requires_grad or right._requires_grad) and (
                     grad_mode.enabled or _recording()):
                 out._requires_grad = True
@@ -1057,7 +1057,7 @@ class Unrolled:
                 grad = no_gradient
             out: Value = new(cls)
             out._data = data
-            out.label = ""
+            out._label = ""
             if self._requires_grad and (grad_mode.enabled or _recording()):
                 out._requires_grad = True
                 out.op = prim
