@@ -8,6 +8,7 @@ import random
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -241,6 +242,10 @@ def test_data_changed_after_use_is_flagged() -> None:
     assert STALE_NOTE in node_texts(draw_graph(z))["n0"]
 
 
+def subtract_in_place(b: Value) -> None:
+    b.data -= 0.1 * b.grad
+
+
 def test_a_step_is_flagged_on_parameters_no_rule_reads() -> None:
     """An optimizer step changes every parameter; the picture flagged only those a rule reads
     (here the second layer's W), not the first layer's W in ``X @ W`` with a numpy batch nor
@@ -257,15 +262,24 @@ def test_a_step_is_flagged_on_parameters_no_rule_reads() -> None:
     SGD(model.parameters(), lr=0.1).step()
     assert draw_graph(loss).source.count(STALE_NOTE) == len(model.parameters()) == 4
     assert STALE_NOTE not in draw_graph(mse_loss(model(X), y)).source
-    for update in ("rebound", "-="):
+    updates: dict[str, Callable[[Value], None]] = {
+        "rebound": lambda b: setattr(b, "data", b.data - 0.1 * b.grad),
+        "-=": subtract_in_place,
+        # edited in place (its array is handed out as it is, unwatched: the picture showed
+        # b = [9, 2] beside b + 1 = [2, 3], unflagged)
+        "an element set": lambda b: np.asarray(b.data).__setitem__(0, 9.0),
+        "every element set": lambda b: np.asarray(b.data).__setitem__(slice(None), 7.0),
+        "np.copyto": lambda b: np.copyto(np.asarray(b.data), 3.0)}
+    for update, change in updates.items():
         b = Value(np.array([1.0, 2.0]), label="b")
         total = (b + 1.0).sum()
         total.backward()
-        if update == "rebound":
-            b.data = b.data - 0.1 * b.grad
-        else:
-            b.data -= 0.1 * b.grad
+        change(b)
         assert STALE_NOTE in node_texts(draw_graph(total))["n0"], update
+    W = model.layers[0].W
+    loss = mse_loss(model(X), y)
+    np.asarray(W.data)[0, 0] += 1.0  # (the first layer's W in X @ W, edited in place)
+    assert draw_graph(loss).source.count(STALE_NOTE) == 1
 
 
 # ---- step texts -------------------------------------------------------------------------------

@@ -498,9 +498,10 @@ def stale_reads(nodes: Sequence[Value]) -> list[tuple[Value, Value]]:
 def changed_after_use(nodes: Sequence[Value]) -> set[int]:
     """The ids of the Values of `nodes` (a graph) whose data changed after a node of `nodes`
     used it, for a picture: those `stale_reads` gives, and those no rule reads (`W` in
-    ``X @ W``, a bias) whose data changed (`unread_changed`) after the first node that used
-    them was made, which backward() does not refuse (no gradient depends on their data), but
-    whose results drawn beside them were computed from the old data."""
+    ``X @ W``, a bias) whose data changed after the first node that used them was made,
+    which backward() does not refuse (no gradient depends on their data), but whose results
+    drawn beside them were computed from the old data: rebound (`unread_changed`), or edited
+    in place, which a result recomputed from its operands' data shows."""
     stale = {id(value) for value, _ in stale_reads(nodes)}
     first_use: dict[int, int] = {}
     for node in nodes:
@@ -512,7 +513,25 @@ def changed_after_use(nodes: Sequence[Value]) -> set[int]:
         when = UNREAD - getattr(node, "_changed", 0)
         if when > 0 and when > first_use.get(id(node), when):
             stale.add(id(node))
+    for node in nodes:  # (unread data edited in place is not stamped: the result recomputed
+        # from the operands' data now tells, when only unread operands can have changed it)
+        if node.op is not None and all(id(p) not in stale for p in node.parents):
+            unread = [p for p in node.parents if not is_read(p)]
+            if unread and not _same_result(node):
+                stale.update(id(p) for p in unread)
     return stale
+
+
+def _same_result(node: Value) -> bool:
+    """Whether `node`'s forward, run again on its operands' data now, gives its data."""
+    assert node.op is not None
+    try:
+        with np.errstate(all="ignore"):
+            again = node.op.forward(*(p._data for p in node.parents), **node.params)
+        return bool(np.shape(again) == np.shape(node._data) and
+                    np.allclose(again, node._data, rtol=1e-12, atol=0.0, equal_nan=True))
+    except Exception:  # (an operand's shape changed too: not the forward's to say)
+        return False
 
 
 def describe_value(value: Value) -> str:
