@@ -296,6 +296,20 @@ def test_step_texts_write_each_op_as_one_writes_it() -> None:
     assert re.match(r"n\d+ = -\(x\): ", backprop_steps(-x, np.ones(3))[1].text)
 
 
+def test_step_texts_call_parameters_by_the_names_the_pictures_give() -> None:
+    """With `params`, the pictures named a model's parameters (layers.0.W), but the captions
+    called every layer's weights by its label, W, and every bias b."""
+    from tinygrad_edu.nn import MLP
+    from tinygrad_edu.viz.steps import BackpropStepper
+
+    model = MLP(2, [2, 1], seed=0)
+    texts = [step.text for step in BackpropStepper(model([1.0, 2.0]), params=model).steps[1:]]
+    leaves = sorted(text.split(" is a leaf")[0] for text in texts if " is a leaf" in text)
+    assert leaves == sorted(name for name, _ in model.named_parameters())
+    assert any(" + layers.1.b:" in text for text in texts)
+    assert texts == [step.text for step in backprop_steps(model([1.0, 2.0]), params=model)[1:]]
+
+
 def test_bidirectional_controls_are_written_out_and_emoji_kept() -> None:
     # U+202E (right-to-left override) in a label would turn the rest of a caption around
     from tinygrad_edu.viz.dot import printable

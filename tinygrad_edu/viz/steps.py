@@ -145,13 +145,16 @@ def count_steps(root: Value, gradient: Any = None) -> int:
     return len(_engine_backward(root, gradient))
 
 
-def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
+def backprop_steps(root: Value, gradient: Any = None, *, params: Any = None,
+                   inputs: Iterable[Value | str] | Value | str | None = None,
+                   ) -> list[BackpropStep]:
     """The engine's backward pass from `root`, one step per node, in the engine's own order.
 
     Uses the engine's real backward pass without touching any `.grad`. There is one step per
     node that receives a gradient, plus frame 0. Each gradient is the one `backward()` stores
     (from a zero `.grad`); a value used more than once says which shares it sums (the first
-    `SHOWN_SHARES` of them).
+    `SHOWN_SHARES` of them). Values are called by the names the pictures give them (`params`,
+    `inputs`: as `draw_graph`'s, a parameter by its name in the model, say).
 
     >>> from tinygrad_edu import Value
     >>> a = Value(2.0, label="a")
@@ -162,10 +165,10 @@ def backprop_steps(root: Value, gradient: Any = None) -> list[BackpropStep]:
     'n1 = a * a: gradient 1.0000 arrives.'
     """
     visits = _engine_backward(root, gradient)
-    names = build_graph(root).names
+    graph = build_graph(root, params, inputs)
 
     def who(node: Value) -> str:
-        return node.label or names[id(node)]
+        return graph.titles[id(node)] or graph.names[id(node)]
 
     steps = [BackpropStep(0, None, None, "forward pass: every gradient is 0", {})]
     known: dict[Value, Any] = {}
@@ -308,7 +311,7 @@ class BackpropStepper:
         if max_steps < 1:
             raise ValueError(f"backprop_html: max_steps must be at least 1; got {max_steps}")
         self.title = title
-        self.steps = backprop_steps(root, gradient)
+        self.steps = backprop_steps(root, gradient, params=params, inputs=inputs)
         if len(self.steps) - 1 > max_steps:
             raise ValueError(f"backprop_html: the graph has {len(self.steps) - 1} steps, more "
                              f"than max_steps={max_steps}; step through a smaller graph")
