@@ -10,6 +10,7 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -308,6 +309,38 @@ def test_step_texts_call_parameters_by_the_names_the_pictures_give() -> None:
     assert leaves == sorted(name for name, _ in model.named_parameters())
     assert any(" + layers.1.b:" in text for text in texts)
     assert texts == [step.text for step in backprop_steps(model([1.0, 2.0]), params=model)[1:]]
+
+
+def test_a_stepper_need_not_fold_to_fit_a_screen() -> None:
+    """The lecture's XOR network stepped with its loss: 9 of its 16 values, the first
+    layer's weights among them, were folded away in every frame, with no way to see them."""
+    from tinygrad_edu.datasets import logic_gate
+    from tinygrad_edu.nn import MLP, mse_loss
+    from tinygrad_edu.viz.steps import BackpropStepper
+
+    X, y = logic_gate("xor")
+    model = MLP(2, [4, 1], activation="tanh", seed=0)
+    loss = mse_loss(model(X), y.reshape(-1, 1).astype(float))
+    assert "collapsed: " in BackpropStepper(loss).html()
+    assert "collapsed: " not in BackpropStepper(loss, fit_screen=False).html()
+    assert "collapsed: " in BackpropStepper(loss, fit_screen=False, max_nodes=10).html()
+
+
+@pytest.mark.parametrize("switch", ["show_data", "show_grad", "legend", "fit_screen"])
+def test_a_switch_of_the_pictures_must_be_a_bool(switch: str) -> None:
+    """show_data="no" was taken for its truth: the data shown."""
+    from tinygrad_edu.viz.steps import BackpropStepper
+
+    y = Value(2.0, label="x") * 3.0
+    message = rf"^(draw_graph|backprop_html): {switch} must be True or False; got 'no'"
+    bad: dict[str, Any] = {switch: "no"}
+    with pytest.raises(TypeError, match=message):
+        draw_graph(y, **bad)
+    if switch in ("show_data", "fit_screen"):
+        with pytest.raises(TypeError, match=message):
+            BackpropStepper(y, **bad)
+    numpy_bool: dict[str, Any] = {switch: np.bool_(False)}
+    draw_graph(y, **numpy_bool)
 
 
 def test_bidirectional_controls_are_written_out_and_emoji_kept() -> None:

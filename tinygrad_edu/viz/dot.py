@@ -303,6 +303,21 @@ def _value_label(graph: Graph, node: Value, grad: Any, show_data: bool, show_gra
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 
+def check_switches(who: str, **switches: Any) -> None:
+    """Raise a TypeError naming the first of `switches` that is not True or False (a string
+    such as "no" would be taken for its truth).
+
+    >>> check_switches("draw_graph", legend="no")
+    Traceback (most recent call last):
+    ...
+    TypeError: draw_graph: legend must be True or False; got 'no' (type str)
+    """
+    for name, switch in switches.items():
+        if not isinstance(switch, bool | np.bool_):
+            raise TypeError(f"{who}: {name} must be True or False; got {switch!r} "
+                            f"(type {type(switch).__name__})")
+
+
 def render_graph(
     graph: Graph,
     *,
@@ -568,6 +583,8 @@ def draw_graph(
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_graph: root must be a Value; got {type(root).__name__}")
+    check_switches("draw_graph", show_data=show_data, show_grad=show_grad, legend=legend,
+                   fit_screen=fit_screen)
     dim_zero = show_grad and not is_all_zero(root.grad) if root.requires_grad else False
 
     def picture(graph: Graph) -> GraphPicture:

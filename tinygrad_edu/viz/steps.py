@@ -37,6 +37,7 @@ from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.viz.dot import (
     GraphPicture,
+    check_switches,
     fits_screen,
     local_rule,
     operand_letter,
@@ -302,7 +303,9 @@ class BackpropStepper:
         max_steps: int = MAX_STEPS,
         params: Any = None,
         inputs: Iterable[Value | str] | Value | str | None = None,
+        fit_screen: bool = True,
     ) -> None:
+        check_switches("backprop_html", show_data=show_data, fit_screen=fit_screen)
         if not isinstance(title, str):
             raise TypeError(f"backprop_html: title must be a str; got {describe(title)}")
         if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer):
@@ -325,7 +328,8 @@ class BackpropStepper:
         def fits(graph: Graph) -> bool:
             return fits_screen(graph, picture, rankdir)
 
-        graph = build_graph(root, params, inputs, max_nodes, fits, always_fit=True)
+        graph = build_graph(root, params, inputs, max_nodes, fits if fit_screen else None,
+                            always_fit=fit_screen)
 
         def box(node: Value | None) -> str:  # the highlighted box: the node's, or its fold's
             if node is None:
@@ -423,13 +427,15 @@ def backprop_html(
     max_steps: int = MAX_STEPS,
     params: Any = None,
     inputs: Iterable[Value | str] | Value | str | None = None,
+    fit_screen: bool = True,
 ) -> str:
     """One self-contained HTML page (inline SVGs and script) stepping through backprop.
 
     Frame i shows the gradients of the first i nodes the engine processed, the current node
     highlighted and its local rule written above the picture. Needs Graphviz's `dot`. A graph
-    of more than `max_nodes` values is collapsed until a frame fits a screen (see
-    `draw_graph`); more than `max_steps` steps is refused.
+    of more than `max_nodes` values is collapsed, and so is a smaller one until a frame fits
+    a screen (see `draw_graph`; ``fit_screen=False``: `max_nodes` only, the picture as large
+    as it is); more than `max_steps` steps is refused.
 
     >>> from tinygrad_edu import Value
     >>> x = Value(2.0, label="x")
@@ -439,7 +445,7 @@ def backprop_html(
     """
     return BackpropStepper(root, gradient, title=title, rankdir=rankdir, show_data=show_data,
                            max_nodes=max_nodes, max_steps=max_steps, params=params,
-                           inputs=inputs).page()
+                           inputs=inputs, fit_screen=fit_screen).page()
 
 
 def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
