@@ -11,6 +11,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value
+from tinygrad_edu.engine import topological_order
 from tinygrad_edu.expression import (
     UsageError,
     build_expression,
@@ -166,3 +167,19 @@ def test_set_names_are_normalised_as_python_normalises_the_expression() -> None:
         parse_assignments(["ｔａｎｈ=1"])
     with pytest.raises(UsageError, match="NAME=NUMBER"):
         parse_assignments(["＿x=1"])  # (fullwidth low line: _x)
+
+
+def test_an_expression_is_computed_in_pythons_order() -> None:
+    """The right operand was computed first: `tinygrad-edu graph "x1*w1 + x2*w2"` numbered
+    x2*w2 before x1*w1, and its stepper visited them in another order than Python's graph."""
+    names = ["x1", "w1", "x2", "w2", "b"]
+    variables = {name: Value(float(k + 1), label=name) for k, name in enumerate(names)}
+    ours = build_expression(parse_expression("tanh(x1*w1 + x2*w2 + b)"), variables)
+    x1, w1, x2, w2, b = variables.values()
+    python = (x1 * w1 + x2 * w2 + b).tanh()
+
+    def order(root: Value) -> list[str]:
+        nodes = sorted(topological_order(root), key=lambda node: node._number)
+        return [node.label or ", ".join(p.label for p in node.parents) for node in nodes]
+
+    assert order(ours) == order(python)

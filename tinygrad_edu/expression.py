@@ -294,7 +294,7 @@ def build_expression(tree: ast.expr, variables: dict[str, Value]) -> Any:
             kids = [node.args[0]]
         if not ready:
             stack.append((node, True))
-            stack.extend((kid, False) for kid in kids)
+            stack.extend((kid, False) for kid in reversed(kids))  # (left first, as Python)
             continue
         args = [results[id(kid)] for kid in kids]
         if isinstance(node, ast.BinOp):
