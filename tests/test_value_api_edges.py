@@ -298,3 +298,14 @@ def test_a_label_that_is_no_string_is_refused_when_made_and_when_set(label: Any)
     assert v.label == "v"
     v.label = "w"
     assert (v.label, (v * 2).label) == ("w", "")
+
+
+@pytest.mark.parametrize("index", [[np.inf], [1e20], [-np.inf, 0.0], [2.0**60]])
+def test_an_index_of_floats_too_large_for_an_int_is_refused_as_given(index: list[float]) -> None:
+    """A Value of indices holds floats, taken when whole: inf (whole for np.round) and 1e20
+    became the smallest intp, and the error named an index never given (-9223372036854775808)."""
+    far = next(i for i in index if abs(i) > 2.0**53)
+    with pytest.raises(IndexError, match=rf"whole number of at most 2\*\*53 in size; got "
+                                         rf"{re.escape(repr(far))}$"):
+        Value([1.0, 2.0])[Value(index)]
+    assert np.array_equal(Value([1.0, 2.0])[Value([1.0, 0.0])].data, [2.0, 1.0])

@@ -847,6 +847,12 @@ def _index_part(part: Any) -> Any:
     if isinstance(part, list | np.ndarray):
         array = np.asarray(part)
         if array.dtype.kind == "f" and np.all(array == np.round(array)):
+            # (whole numbers: a Value's data, always floats; exact as ints up to 2**53, and
+            # inf, whole for np.round, would become the smallest intp)
+            if not np.all(np.abs(array) <= 2.0**53):
+                far = float(array[~(np.abs(array) <= 2.0**53)].flat[0])
+                raise IndexError(f"an index must be a whole number of at most 2**53 in size; "
+                                 f"got {far!r}")
             array = array.astype(np.intp)
         if array.dtype.kind not in "biu":
             raise TypeError(f"index arrays must hold integers or bools; got dtype {array.dtype}")
