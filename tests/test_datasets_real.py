@@ -242,6 +242,10 @@ def test_malformed_mnist_files_are_named(tmp_path: Path) -> None:
     labels.write_bytes(gzip.compress(idx(0x0C, (6,), bytes(24))))  # int32 labels
     with pytest.raises(ValueError, match=r"should hold a 1-D array of uint8 .* of int32"):
         load_mnist(tmp_path)
+    labels.write_bytes(gzip.compress(idx(0x08, (6,), bytes([0, 1, 2, 200, 3, 4]))))
+    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte.gz' should hold labels 0 to "
+                                         r"9 \(train-labels-idx1-ubyte\); it holds 200$"):
+        load_mnist(tmp_path)  # (it loaded; cross_entropy refused the label 200 much later)
     labels.write_bytes(gzip.compress(idx(0x08, (5,), bytes(5))))  # one label short
     with pytest.raises(ValueError, match="the train files disagree: 6 images but 5 labels"):
         load_mnist(tmp_path)

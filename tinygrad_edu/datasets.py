@@ -382,6 +382,9 @@ def load_mnist(directory: PathLike, *, scale: Scale = "unit",
             expected = "a 3-D array (images, rows, columns)" if is_images else "a 1-D array"
             raise ValueError(f"load_mnist: {os.fspath(path)!r} should hold {expected} of "
                              f"uint8 ({stem}); it holds shape {array.shape} of {array.dtype}")
+        if not is_images and array.size and array.max() > 9:
+            raise ValueError(f"load_mnist: {os.fspath(path)!r} should hold labels 0 to 9 "
+                             f"({stem}); it holds {int(array.max())}")
         arrays[part] = array
     for kind in ("train", "test"):
         images, labels = arrays[f"X_{kind}"], arrays[f"y_{kind}"]
