@@ -50,7 +50,10 @@ scans them, and promotes them to older generations whose full scans cost more (m
 scalar training step's time went to them). The threshold is raised when the first scalar
 node of a graph is recorded, and the previous thresholds come back when that node is freed
 (with its graph, as a rule), unless the program set others meanwhile;
-`collector_policy(False)` switches it off. (A graph freed at once, a single node say, pays
+`collector_policy(False)` switches it off. (While it is raised, ``gc.get_threshold()``
+reports the raised threshold: a program that saves the thresholds then, to set them back
+later, should switch the policy off first. A threshold of 0, automatic collection off, is
+left as it is.) (A graph freed at once, a single node say, pays
 about 0.7 µs for the raise and the return; a node kept alive, a loss kept in a list say,
 keeps the threshold raised, and collections 140x rarer. A tensor node starts no watch: a
 network of tensors makes a few nodes a step, too few for collections to matter, and would
