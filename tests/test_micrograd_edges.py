@@ -197,13 +197,15 @@ def test_a_nodes_backward_step_by_hand_is_refused_with_the_way_that_works() -> N
 
 
 def test_a_parameter_rebound_inside_no_grad_is_named_at_backward() -> None:
-    """PyTorch's ``w -= lr * w.grad`` inside no_grad() rebinds w to a new constant here (a
-    Value has no in-place -=): backward() then says so, and what to do instead."""
+    """``w = w - lr * w.grad`` inside no_grad() rebinds w to a new constant: backward() then
+    says so, and what to do instead (``w -= lr * w.grad`` there changes w in place, as
+    PyTorch's does)."""
     from tinygrad_edu import Value, no_grad
 
     w = Value(np.array([1.0, 2.0]))
     (w * w).sum().backward()
     with no_grad():
-        w -= 0.1 * w.grad
-    with pytest.raises(ValueError, match=r"w -= lr \* w.grad.*w.data -= lr \* w.grad"):
+        w = w - 0.1 * w.grad
+    with pytest.raises(ValueError, match=r"w = w - lr \* w.grad.*w -= lr \* w.grad.*"
+                                         r"w.data -= lr \* w.grad"):
         (w * w).sum().backward()

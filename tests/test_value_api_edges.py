@@ -309,3 +309,87 @@ def test_an_index_of_floats_too_large_for_an_int_is_refused_as_given(index: list
                                          rf"{re.escape(repr(far))}$"):
         Value([1.0, 2.0])[Value(index)]
     assert np.array_equal(Value([1.0, 2.0])[Value([1.0, 0.0])].data, [2.0, 1.0])
+
+
+# ---- in place: ``p -= lr * p.grad`` ---------------------------------------------------------
+
+
+def test_a_parameter_updated_in_place_inside_no_grad_trains_the_model() -> None:
+    """`p -= lr * p.grad` rebound the loop's name only (a Value had no in-place -=): the
+    model's parameters never changed, inside no_grad() or out, and no error said so."""
+    from tinygrad_edu import no_grad
+    from tinygrad_edu.datasets import logic_gate
+    from tinygrad_edu.nn import MLP, mse_loss
+
+    X, y = logic_gate("and")
+    models = [MLP(2, [3, 1], seed=0), MLP(2, [3, 1], seed=0)]
+    for _ in range(30):
+        for k, model in enumerate(models):
+            model.zero_grad()
+            mse_loss(model(X)[:, 0], y).backward()
+            with no_grad():
+                for p in model.parameters():
+                    if k == 0:
+                        p -= 0.1 * p.grad
+                    else:
+                        p.data -= 0.1 * p.grad
+    first, second = (model.state_dict() for model in models)
+    assert all(np.array_equal(first[name], second[name]) for name in first)
+    assert mse_loss(models[0](X)[:, 0], y).data < 0.1
+
+
+def test_in_place_operators_outside_no_grad() -> None:
+    """Recorded: a parameter (a leaf that needs a gradient) changed by a number is refused,
+    as PyTorch refuses it; a sum built with += is recorded (a new Value); a computed Value
+    is replaced by the new one; a constant changes in place."""
+    w = Value([1.0, 2.0], label="w")
+    with pytest.raises(RuntimeError, match=r"^`-=` on w \(shape \(2,\)\), a leaf that needs a "
+                                           r"gradient, while recording .* `p.data -= \.\.\.`"):
+        w -= 0.1
+    total = Value(0.0)
+    for k in range(3):
+        total += w[0] * float(k)
+    total.backward()
+    assert total.data == 3.0 and np.array_equal(w.grad, [3.0, 0.0])
+    h = w * 2.0
+    kept = h
+    h -= 1.0
+    assert h is not kept and np.array_equal(h.data, [1.0, 3.0])
+    assert np.array_equal(kept.data, [2.0, 4.0])
+    c = Value([1.0, 2.0], requires_grad=False)
+    held = c
+    c *= 3.0
+    c /= 0.0
+    assert c is held and np.array_equal(c.data, [math.inf, math.inf])
+
+
+def test_in_place_inside_no_grad_keeps_the_value_and_its_shape() -> None:
+    """The Value stays the one a model holds; its shape cannot change; a graph that read its
+    old data refuses backward(), as after ``.data -= ...``; a scalar stays a float."""
+    from tinygrad_edu import no_grad
+
+    w, s = Value([1.0, 2.0], label="w"), Value(3.0)
+    y = (w * w).sum()
+    with no_grad():
+        held = w
+        w -= Value([1.0, 1.0])
+        s += 1
+        assert w is held and np.array_equal(w.data, [0.0, 1.0])
+        assert type(s.data) is float and s.data == 4.0
+        with pytest.raises(ValueError, match=r"`\+=` in place cannot change the shape of w "
+                                             r"\(shape \(2,\)\) to \(3, 2\)"):
+            w += np.ones((3, 2))
+        with pytest.raises(TypeError, match="the operand of"):
+            w += "a"
+    with pytest.raises(RuntimeError, match=r"the data of w \(shape \(2,\)\) changed"):
+        y.backward()
+
+
+def test_micrograds_in_place_operators_rebind_as_micrograds() -> None:
+    """micrograd's Value has no in-place operator: ``p -= x`` makes p name ``p - x``."""
+    from tinygrad_edu.micrograd.engine import Value as MicrogradValue
+
+    p = MicrogradValue(2.0)
+    held = p
+    p -= 1.0
+    assert p is not held and (p.data, held.data) == (1.0, 2.0)

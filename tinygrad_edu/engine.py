@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import numpy as np
 
@@ -263,6 +263,11 @@ class Value(NamedOperations, Storage, ArrayLike):
     def __rmatmul__(self, other: Operand) -> Value: return _operator(ops.MATMUL, other, self)
     def __neg__(self) -> Value: return apply(ops.NEG, self)
     def __pos__(self) -> Value: return self
+    # in place (``p -= lr * p.grad`` inside no_grad()): see `_in_place`
+    def __iadd__(self, other: Operand) -> Any: return _in_place(self, "+=", other)
+    def __isub__(self, other: Operand) -> Any: return _in_place(self, "-=", other)
+    def __imul__(self, other: Operand) -> Any: return _in_place(self, "*=", other)
+    def __itruediv__(self, other: Operand) -> Any: return _in_place(self, "/=", other)
 
     def __pow__(self, exponent: Operand) -> Value:
         if isinstance(exponent, bool | int | float | np.integer | np.floating):
@@ -423,6 +428,52 @@ def operands_read(prim: Primitive, args: Sequence[Any], parents: tuple[Value, ..
 _OPERANDS = (Value, float, int, np.ndarray, np.number, np.bool_, list, tuple)
 
 
+_IN_PLACE = {"+=": np.add, "-=": np.subtract, "*=": np.multiply, "/=": np.true_divide}
+
+
+def _in_place(value: Value, symbol: str, other: Any) -> Any:
+    """``value -= other`` (and ``+=``, ``*=``, ``/=``), as PyTorch's in-place operators.
+
+    Not recorded (inside no_grad(), where an update of parameters is written, or on a Value
+    no gradient flows to or from): the data changes in place, and `value` stays the Value a
+    model holds; a graph that read its old data refuses backward(), as after ``.data -=``.
+    Recorded: ``value = value - other``, a new Value (Python's own fallback), as ``total +=
+    term`` builds a sum; but refused on a leaf that needs a gradient, `other` none (a
+    parameter updated outside no_grad(): the model's parameter would stay as it was, and one
+    graph would grow across the steps), as PyTorch refuses it.
+
+    >>> w = Value([1.0, 2.0])
+    >>> with no_grad():
+    ...     w -= 0.5 * np.ones(2)
+    >>> w
+    Value(shape=(2,), data=[0.5, 1.5], grad=[0., 0.])
+    """
+    gives_gradient = isinstance(other, Value) and other._requires_grad
+    if (value._requires_grad or gives_gradient) and is_grad_enabled():
+        if value.op is None and value._requires_grad and not gives_gradient:
+            raise RuntimeError(
+                f"`{symbol}` on {changes.describe_value(value)}, a leaf that needs a gradient, "
+                "while recording (as PyTorch, refused: the Value would be replaced, not "
+                f"changed). To update a parameter, change its data, `p.data {symbol} ...`, or "
+                f"write the update inside `with no_grad():`, or use tinygrad_edu.optim; for a "
+                f"new Value, write `x = x {symbol[0]} ...`")
+        return NotImplemented
+    operand = as_data(data_of(other), f"the operand of {symbol}")
+    shape = np.broadcast_shapes(np.shape(value._data), np.shape(operand))
+    if shape != np.shape(value._data):
+        raise ValueError(f"`{symbol}` in place cannot change the shape of "
+                         f"{changes.describe_value(value)} to {shape} (the operand's shape is "
+                         f"{np.shape(operand)})")
+    ufunc = _IN_PLACE[symbol]
+    with np.errstate(all="ignore"):  # (IEEE results, silently, as the operators give)
+        if type(value._data) is float:
+            value.data = float(ufunc(value._data, operand))
+        else:
+            data = cast(Array, value.data)  # (handed out: `value.data -= ...`, written out)
+            value.data = ufunc(data, operand, out=data)
+    return value
+
+
 @_unrolled.operator  # the same, made fast (fast.py)
 def _operator(prim: Primitive, a: Any, b: Any) -> Value:
     """`apply` for an arithmetic operator; NotImplemented for an operand of another type."""
@@ -441,9 +492,10 @@ def initial_gradient(root: Value, gradient: Any, create_graph: bool = False) -> 
                          "constants only, or inside no_grad() (a gradient recorded with "
                          "create_graph=True is a constant where it depends on no Value that "
                          "requires grad, as that of x * 3 in x: its own derivative is then 0). "
-                         "A parameter updated as `w -= lr * w.grad` inside no_grad() is a new "
-                         "Value, a constant: change its data instead, `w.data -= lr * w.grad`, "
-                         "or use an optimizer (tinygrad_edu.optim)")
+                         "A parameter rebound inside no_grad(), `w = w - lr * w.grad`, is a "
+                         "new Value, a constant: update it in place instead, `w -= lr * w.grad` "
+                         "inside no_grad() or `w.data -= lr * w.grad`, or use an optimizer "
+                         "(tinygrad_edu.optim)")
     if gradient is None and root.shape != ():
         raise ValueError(f"backward() on a tensor of shape {root.shape} needs gradient=, an "
                          "array of that shape (d(something)/d(root)); call .sum() first to "

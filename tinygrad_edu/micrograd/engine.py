@@ -49,5 +49,11 @@ class Value(EngineValue, metaclass=_AnyValue):
         super().__init__(data, label=label)
         self._grad = 0.0  # micrograd's: 0 + a gradient of -0.0 is 0.0 (a Value's keeps -0.0)
 
+    def _rebound(self, other: Any) -> Any:
+        """micrograd's ``p -= x``: `p` names the new Value ``p - x`` (no in-place operator)."""
+        return NotImplemented
+
+    __iadd__ = __isub__ = __imul__ = __itruediv__ = _rebound
+
 
 copyreg.pickle(Value, reduce_value)  # a leaf pickles and deep-copies as every Value does
