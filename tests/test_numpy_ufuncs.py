@@ -118,10 +118,13 @@ def test_a_numpy_number_on_the_left_gives_a_value() -> None:
 
 
 def test_an_array_compared_with_a_value() -> None:
-    """``array == v`` is False, as Python compares a Value with anything (by identity, as
-    before); ``array < v`` compares the numbers (as before)."""
+    """``array == v`` compares the numbers, as ``v == array`` and ``array < v`` do (a Value
+    with another Value: identity)."""
     a, v = np.array([1.0, 2.0]), Value([1.0, 2.0])
-    assert (a == v) is False and (a != v) is True and (v == a) is False
+    for equal in (a == v, v == a, np.equal(a, v), np.equal(v, a)):
+        np.testing.assert_array_equal(equal, [True, True])
+    np.testing.assert_array_equal(a != v, [False, False])
+    assert np.equal(v, v) is True and np.not_equal(v, Value([1.0, 2.0])) is True
     np.testing.assert_array_equal(a < v, [False, False])
     np.testing.assert_array_equal(np.array([0.0, 3.0]) <= v, [True, False])
 

@@ -393,3 +393,18 @@ def test_micrograds_in_place_operators_rebind_as_micrograds() -> None:
     held = p
     p -= 1.0
     assert p is not held and (p.data, held.data) == (1.0, 2.0)
+
+
+def test_equality_with_a_number_compares_the_data_as_the_other_comparisons_do() -> None:
+    """`v == 2` was identity (False) while `v <= 2` compared the data: a perceptron's
+    ``prediction.step() == label`` was always False, silently. Between two Values, == stays
+    identity, so Values are still dictionary keys and found in lists."""
+    v = Value(2.0)
+    assert (v == 2, v != 2, Value(0.7).step() == 1, 2.0 in [Value(2.0)]) == (
+        True, False, True, True)
+    assert np.array_equal(Value([1.0, 2.0, 3.0]) == 2, [False, True, False])
+    assert np.array_equal(Value([1.0, 2.0]) != np.array([1.0, 0.0]), [False, True])
+    w = Value(2.0)
+    assert (v == v, v == w, v != w, v == None, v == "2") == (  # noqa: E711
+        True, False, True, False, False)
+    assert {v: 1, w: 2}[w] == 2 and [w, v].index(v) == 1

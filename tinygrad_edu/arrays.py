@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -285,10 +284,11 @@ _UNARY: dict[np.ufunc, Callable[[Value], Value]] = {
     np.reciprocal: lambda v: 1.0 / v,
 }
 _BINARY: dict[np.ufunc, Callable[[Any, Any], Value]] = {np.maximum: maximum, np.minimum: minimum}
-# ``array == v`` as Python compares a Value with anything: by identity (a Value is a dict key,
-# as micrograd's), where numpy would compare the numbers
-_IDENTITY: dict[np.ufunc, Callable[[Any, Any], bool]] = {np.equal: operator.is_,
-                                                        np.not_equal: operator.is_not}
+# ``array == v`` as the Value compares itself: the numbers, but between two Values identity
+# (a Value is a dict key, as micrograd's)
+_EQUALITY: dict[np.ufunc, Callable[[Any, Any], Any]] = {
+    np.equal: lambda a, b: b == a if isinstance(b, Value) else a == b,
+    np.not_equal: lambda a, b: b != a if isinstance(b, Value) else a != b}
 
 
 def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
@@ -324,9 +324,9 @@ def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
                             f"{type(a).__name__!r} and {type(b).__name__!r}")
         return result
     name = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
-    unary, binary, identity = _UNARY.get(ufunc), _BINARY.get(ufunc), _IDENTITY.get(ufunc)
+    unary, binary, equality = _UNARY.get(ufunc), _BINARY.get(ufunc), _EQUALITY.get(ufunc)
     if method != "__call__" or (operators is None and unary is None and binary is None and
-                                identity is None):
+                                equality is None):
         _refuse_value_out(name, kwargs)
         if is_grad_enabled() and any(isinstance(x, Value) and x.requires_grad for x in inputs):
             # (refused before numpy writes into an array, not after: the array kept as it was)
@@ -364,8 +364,8 @@ def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
     if kwargs:
         raise TypeError(f"{name} on a Value takes no keyword arguments; got "
                         f"{', '.join(f'{key}=' for key in kwargs)}")
-    if identity is not None:
-        return identity(*inputs)  # (``array == v``: a Value equals only itself)
+    if equality is not None:
+        return equality(*inputs)  # (``array == v``: as ``v == array``)
     if unary is not None:
         return unary(inputs[0])
     assert binary is not None  # (one of them is not None, and not operators: kwargs given)

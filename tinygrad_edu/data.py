@@ -57,8 +57,9 @@ def _taken(value: Any, how: str) -> None:
 class ArrayLike:
     """Shape, conversions and comparisons of anything with a `.data` (a Value).
 
-    Comparisons look at the data and carry no gradient (as in PyTorch); ``==`` stays identity,
-    so Values can be dictionary keys and set members.
+    Comparisons look at the data and carry no gradient (as in PyTorch), ``==`` and ``!=``
+    with a number or an array too; between two Values, ``==`` is identity (the hash is too),
+    so Values can be dictionary keys, set members and found in lists, as micrograd's.
     """
 
     __slots__ = ()
@@ -149,7 +150,7 @@ class ArrayLike:
 
     def __contains__(self, item: Any) -> bool:
         """``2.0 in v``: whether some element of `v` equals `item` (a number or a Value), as
-        for a torch tensor (``==`` between Values is identity, not this)."""
+        for a torch tensor (``==`` between two Values is identity, not this)."""
         data = data_of(item)
         if not isinstance(data, int | float | np.number | np.ndarray):
             raise TypeError(f"'in' looks for a number in a Value's data; got {describe(item)}")
@@ -187,6 +188,22 @@ class ArrayLike:
     def __ge__(self, other: Any) -> Any:
         other = _comparable(other)
         return NotImplemented if other is NotImplemented else self._data >= other
+
+    def __eq__(self, other: object) -> Any:
+        """``v == 2``: the data compared, as by `<` (a bool, or an array of them); was
+        identity, so ``Value(0.7).step() == 1`` was False while ``v <= 1`` compared."""
+        if isinstance(other, ArrayLike):
+            return self is other
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data == other
+
+    def __ne__(self, other: object) -> Any:
+        if isinstance(other, ArrayLike):
+            return self is not other
+        other = _comparable(other)
+        return NotImplemented if other is NotImplemented else self._data != other
+
+    __hash__ = object.__hash__  # (identity, as `==` between Values)
 
 
 def _comparable(other: Any) -> Any:
