@@ -90,8 +90,10 @@ _last_change = 0  # the stamp of the latest change to any Value's data
 
 HANDED_OUT: dict[int, tuple[weakref.ref[Value], np.ndarray[Any, Any], bool]] = {}
 """Arrays the `data` getter handed out, by id of their Value: (the Value, a copy of the array
-as it was then, whether it is `viewed`). Emptied as the Values are used again, but for
-viewed arrays."""
+as it was then, whether it is `viewed`). Emptied as the Values are used again, and at
+`backward()` of those that nothing else holds now (the array sealed: `_stamp_if_edited`),
+but for viewed arrays; pruned of Values gone as it grows."""
+_prune_handed_out_at = 64
 
 
 UNREAD = -1
@@ -210,6 +212,11 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
         if not array.flags.writeable:  # unless it was made before its base was sealed
             return
     if not held:
+        global _prune_handed_out_at
+        if len(HANDED_OUT) > _prune_handed_out_at:  # (Values gone: their copies let go)
+            for gone in [k for k, (ref, _, _) in HANDED_OUT.items() if ref() is None]:
+                del HANDED_OUT[gone]
+            _prune_handed_out_at = max(64, 2 * len(HANDED_OUT))
         HANDED_OUT[key] = (_ref(value), array.copy(), False)
 
 
@@ -420,14 +427,21 @@ def _make_read_only(data: Any) -> None:
 
 
 def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, Any],
-                     is_viewed: bool) -> None:
+                     _viewed: bool) -> None:
     """Settle the hand-out `HANDED_OUT[key]`: stamp its Value if its array was edited in place
-    since (then keep a copy of the array as it is now); forget it if the Value is gone."""
+    since; forget it if the Value is gone, or if nothing else holds its array now (sealed, as
+    at its next use: kept, the copies of Values whose `.data` was read once, for a print say,
+    cost each backward() a comparison, and their memory); else keep a copy of it as it is."""
     value = ref()
     if value is None:
         del HANDED_OUT[key]
-    elif _compare(value, copy):
-        HANDED_OUT[key] = (ref, value._data.copy(), is_viewed)  # type: ignore[union-attr]
+        return
+    edited = _compare(value, copy)
+    if not viewed(value):
+        del HANDED_OUT[key]
+        _make_read_only(value._data)
+    elif edited:
+        HANDED_OUT[key] = (ref, value._data.copy(), True)  # type: ignore[union-attr]
 
 
 def check(nodes: Sequence[Value]) -> None:
