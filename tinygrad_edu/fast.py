@@ -45,19 +45,25 @@ copies on a small array cost about 8 us more than a lean engine's before).
 The collector policy (`collector_policy`, on by default): while a graph of scalars recorded
 by those copies is alive, the garbage collector's youngest generation waits for
 `GC_THRESHOLD` new objects instead of its usual few hundred. A graph's nodes form no
-reference cycles, and refcounting frees them; but every collection while they are alive
-scans them, and promotes them to older generations whose full scans cost more (most of a
-scalar training step's time went to them). The threshold is raised when the first scalar
-node of a graph is recorded, and the previous thresholds come back when that node is freed
-(with its graph, as a rule), unless the program set others meanwhile;
-`collector_policy(False)` switches it off. (While it is raised, ``gc.get_threshold()``
-reports the raised threshold: a program that saves the thresholds then, to set them back
-later, should switch the policy off first. A threshold of 0, automatic collection off, is
-left as it is.) (A graph freed at once, a single node say, pays
-about 0.7 µs for the raise and the return; a node kept alive, a loss kept in a list say,
-keeps the threshold raised, and collections 140x rarer. A tensor node starts no watch: a
-network of tensors makes a few nodes a step, too few for collections to matter, and would
-pay the raise and the return at every step.)
+reference cycles (but after ``backward(create_graph=True)``, whose gradients are graphs that
+lead back to their nodes: the collector frees those), and refcounting frees them; but every
+collection while they are alive scans them, and promotes them to older generations whose
+full scans cost more (most of a scalar training step's time went to them). The threshold is
+raised when the first scalar node of a graph is recorded, and the previous thresholds come
+back when that node is freed (with its graph, as a rule), unless the program set others
+meanwhile; `collector_policy(False)` switches it off.
+
+* A graph freed at once, a single node say, pays about 0.7 µs for the raise and the return.
+* A node kept alive, a loss kept in a list say, keeps the threshold raised, and collections
+  140x rarer: reference cycles of other code, a plot's figures say, then wait 140x as long
+  to be freed, and the memory they hold grows with that (a notebook that keeps a small graph
+  alive in an early cell, and makes much cyclic garbage later, may want
+  `collector_policy(False)`).
+* While it is raised, ``gc.get_threshold()`` reports the raised threshold: a program that
+  saves the thresholds then, to set them back later, should switch the policy off first. A
+  threshold of 0, automatic collection off, is left as it is.
+* A tensor node starts no watch: a network of tensors makes a few nodes a step, too few for
+  collections to matter, and would pay the raise and the return at every step.
 
 This module and `tinygrad_edu.engine` are friends: the engine calls it, and it reads and
 writes Value's slots. It imports nothing from the package at run time but `kernels` and
