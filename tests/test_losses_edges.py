@@ -206,3 +206,16 @@ def test_masked_labels_are_refused_not_read_under_the_mask(loss: Callable[..., A
                                          r"masked; .*\.filled\(value\)"):
         loss(z, np.ma.array([0, 1], mask=[False, True]))
     assert loss(z, np.ma.array([0, 1])).data == loss(z, np.array([0, 1])).data
+
+
+@pytest.mark.parametrize(("logits", "labels", "hint"), [
+    ((4, 3), np.eye(3)[[0, 1, 2, 0]], r"labels are class indices, one per sample, not one-hot "
+                                      r"rows or probabilities: labels\.argmax\(axis=-1\)$"),
+    ((4, 3), [[0], [1], [2], [0]], r"a column: labels\.reshape\(-1\)$"),
+    ((3,), [1], r"one sample's scores take one label, a number: labels\[0\]$")])
+def test_labels_of_another_shape_get_a_hint(logits: tuple[int, ...], labels: Any,
+                                            hint: str) -> None:
+    """One-hot rows, a column of labels, or a list of one label for one sample's scores were
+    refused with the shapes alone (PyTorch takes the first two)."""
+    with pytest.raises(ValueError, match=rf"need labels of shape .*; {hint}"):
+        cross_entropy(Value(np.zeros(logits)), labels)

@@ -291,8 +291,13 @@ def _labels(loss: str, what: str, shape: tuple[int, ...], labels: Any, reduction
         raise ValueError(f"{loss}: no samples or no classes ({what} of shape {shape}); "
                          "a mean over zero samples is undefined")
     if array.shape != shape[:-1]:
+        hint = ("; labels are class indices, one per sample, not one-hot rows or "
+                "probabilities: labels.argmax(axis=-1)" if array.shape == shape else
+                "; one sample's scores take one label, a number: labels[0]"
+                if len(shape) == 1 and array.shape == (1,) else
+                "; a column: labels.reshape(-1)" if array.shape == (*shape[:-1], 1) else "")
         raise ValueError(f"{loss}: {what} of shape {shape} need labels of shape "
-                         f"{shape[:-1]}; got shape {array.shape}")
+                         f"{shape[:-1]}; got shape {array.shape}{hint}")
     outside = array[(array < 0) | (array >= classes)].reshape(-1)  # (as given: inf, 1e20...)
     if outside.size:
         label = outside[0].item()
