@@ -135,6 +135,19 @@ def test_requires_grad_of_a_leaf_can_be_switched() -> None:
     assert not v.requires_grad
 
 
+def test_retain_graph_is_taken_as_pytorchs_and_the_graph_kept() -> None:
+    """`loss.backward(retain_graph=True)`, PyTorch's, gave "unexpected keyword argument"; the
+    graph is always kept here, so the flag is taken (checked) and changes nothing."""
+    x = Value(2.0)
+    y = x * x
+    y.backward(retain_graph=True)
+    y.backward(retain_graph=False)
+    assert x.grad == 8.0
+    with pytest.raises(TypeError, match=r"backward\(\): retain_graph must be True or False; "
+                                        r"got 'yes'"):
+        y.backward(retain_graph="yes")  # type: ignore[arg-type]
+
+
 def test_create_graph_must_be_a_bool() -> None:
     # a string was taken as True: "no" recorded the pass
     x = Value(2.0)

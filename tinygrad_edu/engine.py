@@ -276,15 +276,19 @@ class Value(NamedOperations, Storage, ArrayLike):
             return apply(ops.POW_CONST, self, exponent=float(exponent))
         return _operator(ops.POW, self, exponent)
 
-    def backward(self, gradient: Any = None, *, create_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, *, create_graph: bool = False,
+                 retain_graph: bool | None = None) -> None:
         """Add d(self)/d(node) to the `.grad` of every node of the graph that made `self`.
 
         A scalar root starts from gradient 1; a tensor root needs `gradient` of its shape.
         With ``create_graph=True`` the pass is recorded, so gradients are Values that can be
-        differentiated again.
+        differentiated again. `retain_graph` is PyTorch's, taken and not needed: the graph is
+        always kept (a second backward() adds its gradients again, as micrograd's).
         """
         if create_graph is not False:
             create_graph = _flag(create_graph, "backward(): create_graph")
+        if retain_graph is not None:
+            _flag(retain_graph, "backward(): retain_graph")
         if create_graph or _check_shares is not None or not fast.backward(
                 self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
                 storage.recorded_gradients_given):
