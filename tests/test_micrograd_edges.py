@@ -209,3 +209,17 @@ def test_a_parameter_rebound_inside_no_grad_is_named_at_backward() -> None:
     with pytest.raises(ValueError, match=r"w = w - lr \* w.grad.*w -= lr \* w.grad.*"
                                          r"w.data -= lr \* w.grad"):
         (w * w).sum().backward()
+
+
+def test_a_copy_of_micrograds_value_is_one_and_rebinds_as_micrograds() -> None:
+    """copy.copy gave the engine's Value, whose `-=` on a leaf needing a gradient is refused
+    where micrograd's makes a new Value."""
+    import copy
+
+    from tinygrad_edu.micrograd.engine import Value
+
+    p = Value(2.0, label="p")
+    q = copy.copy(p)
+    assert type(q) is Value and q.label == "p" and q.data == 2.0
+    q -= 0.5
+    assert (q.data, p.data) == (1.5, 2.0)

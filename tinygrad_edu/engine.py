@@ -323,9 +323,10 @@ class Value(NamedOperations, Storage, ArrayLike):
     def __copy__(self) -> Value:
         """A new node with the same data, gradient, operation and operands (pickle and
         deepcopy: pickling.py)."""
-        copy = init_slots(Value.__new__(Value), self._data, self._requires_grad, self.op,
+        cls = type(self)  # (micrograd's Value stays one)
+        copy = init_slots(cls.__new__(cls), self._data, self._requires_grad, self.op,
                           self.parents, self.params)
-        copy.label, copy._grad = self.label, self._grad
+        copy._label, copy._grad = self._label, self._grad
         changes.share(self, copy)
         return copy
 
