@@ -2292,6 +2292,35 @@ def test_threads_sharing_parameters_lose_no_gradient() -> None:
         assert math.isclose(w.grad, expected, rel_tol=1e-9)
 
 
+def test_threads_sharing_a_tensor_lose_no_gradient() -> None:
+    """A pass that found another thread's under way ran the reference pass beside it: both
+    added to w.grad unguarded (numpy lets the other thread in mid-add), 596 of 800 kept; and
+    both settled the hand-outs of the arrays read (a KeyError). Passes now wait their turn."""
+    w = Value(np.zeros(100_000))
+    shared = w * 1.0
+    errors: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            for _ in range(100):
+                np.asarray(shared.data).sum()  # (a hand-out for each backward to settle)
+                (w * 2.0).sum().backward()
+        except BaseException as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=train) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == [] and np.all(np.asarray(w.grad) == 800.0)
+
+
 def recorded_by_each_forward_copy() -> list[bool]:
     """Whether each fast forward path records: a fused operator on two Values and on a
     number, `apply` of one Value, the unrolled operator on tensors."""

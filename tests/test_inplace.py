@@ -1125,6 +1125,13 @@ def test_an_array_handed_out_and_let_go_is_settled_at_backward() -> None:
     held[0, 0] = 5.0  # (held through the backward pass: watched still)
     with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
         y.backward()
+    view = W.T
+    y = (view * view).sum()
+    held_view = np.asarray(view.data)
+    y.backward()
+    held_view[0, 0] = 7.0  # (a view held through the backward pass: writeable, watched)
+    with pytest.raises(RuntimeError, match="changed after the graph was recorded"):
+        y.backward()
     h = W * 2.0
     y = (h * h).sum()
     np.asarray(h.data).sum()

@@ -370,6 +370,7 @@ def test_in_place_inside_no_grad_keeps_the_value_and_its_shape() -> None:
 
     w, s = Value([1.0, 2.0], label="w"), Value(3.0)
     y = (w * w).sum()
+    spread = Value(np.ones(3)).broadcast_to((2, 3))  # (recorded: a view of its operand's)
     with no_grad():
         held = w
         w -= Value([1.0, 1.0])
@@ -381,6 +382,8 @@ def test_in_place_inside_no_grad_keeps_the_value_and_its_shape() -> None:
             w += np.ones((3, 2))
         with pytest.raises(TypeError, match="the operand of"):
             w += "a"
+        with pytest.raises(ValueError, match=r"whose elements share memory"):
+            spread += np.array([[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]])  # (order-dependent)
     with pytest.raises(RuntimeError, match=r"the data of w \(shape \(2,\)\) changed"):
         y.backward()
 
@@ -408,3 +411,7 @@ def test_equality_with_a_number_compares_the_data_as_the_other_comparisons_do() 
     assert (v == v, v == w, v != w, v == None, v == "2") == (  # noqa: E711
         True, False, True, False, False)
     assert {v: 1, w: 2}[w] == 2 and [w, v].index(v) == 1
+    objects = np.array([v, w], dtype=object)  # (each object compared as numpy does: by ==,
+    assert w in objects and np.array_equal(objects == w, [False, True])  # identity here)
+    assert np.array_equal(objects != w, [True, False]) and np.array_equal(w == objects,
+                                                                         [False, True])

@@ -284,11 +284,25 @@ _UNARY: dict[np.ufunc, Callable[[Value], Value]] = {
     np.reciprocal: lambda v: 1.0 / v,
 }
 _BINARY: dict[np.ufunc, Callable[[Any, Any], Value]] = {np.maximum: maximum, np.minimum: minimum}
-# ``array == v`` as the Value compares itself: the numbers, but between two Values identity
-# (a Value is a dict key, as micrograd's)
-_EQUALITY: dict[np.ufunc, Callable[[Any, Any], Any]] = {
-    np.equal: lambda a, b: b == a if isinstance(b, Value) else a == b,
-    np.not_equal: lambda a, b: b != a if isinstance(b, Value) else a != b}
+def _equal(a: Any, b: Any) -> Any:
+    """``array == v`` as the Value compares itself: the numbers, but between two Values
+    identity (a Value is a dict key, as micrograd's), and so for each object of an array of
+    objects (Values, say), as numpy compares those."""
+    value, other = (b, a) if isinstance(b, Value) else (a, b)
+    if isinstance(other, np.ndarray) and other.dtype.kind == "O":
+        return np.array([x is value for x in other.flat], dtype=bool).reshape(other.shape)
+    return value == other
+
+
+def _not_equal(a: Any, b: Any) -> Any:
+    value, other = (b, a) if isinstance(b, Value) else (a, b)
+    if isinstance(other, np.ndarray) and other.dtype.kind == "O":
+        return ~_equal(a, b)
+    return value != other
+
+
+_EQUALITY: dict[np.ufunc, Callable[[Any, Any], Any]] = {np.equal: _equal,
+                                                        np.not_equal: _not_equal}
 
 
 def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],

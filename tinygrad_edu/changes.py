@@ -214,8 +214,8 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
     if not held:
         global _prune_handed_out_at
         if len(HANDED_OUT) > _prune_handed_out_at:  # (Values gone: their copies let go)
-            for gone in [k for k, (ref, _, _) in HANDED_OUT.items() if ref() is None]:
-                del HANDED_OUT[gone]
+            for gone in [k for k, (ref, _, _) in list(HANDED_OUT.items()) if ref() is None]:
+                HANDED_OUT.pop(gone, None)  # (another thread's prune may be first)
             _prune_handed_out_at = max(64, 2 * len(HANDED_OUT))
         HANDED_OUT[key] = (_ref(value), array.copy(), False)
 
@@ -434,11 +434,12 @@ def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, An
     cost each backward() a comparison, and their memory); else keep a copy of it as it is."""
     value = ref()
     if value is None:
-        del HANDED_OUT[key]
+        HANDED_OUT.pop(key, None)  # (another thread's check may be first)
         return
     edited = _compare(value, copy)
-    if not viewed(value):
-        del HANDED_OUT[key]
+    if _references(value) <= _HELD_BY_ITS_VALUE + len(_sharers(value)):  # (its array, a
+        # view's too, held by nothing else: `viewed` for an array that is no view)
+        HANDED_OUT.pop(key, None)
         _make_read_only(value._data)
     elif edited:
         HANDED_OUT[key] = (ref, value._data.copy(), True)  # type: ignore[union-attr]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
@@ -289,14 +290,16 @@ class Value(NamedOperations, Storage, ArrayLike):
             create_graph = _flag(create_graph, "backward(): create_graph")
         if retain_graph is not None:
             _flag(retain_graph, "backward(): retain_graph")
-        if create_graph or _check_shares is not None or not fast.backward(
-                self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
-                storage.recorded_gradients_given):
-            # the reference pass: recorded, checked by detect_anomaly, or adding to a
-            # gradient a recorded pass left (see `accumulate`); else the same pass,
-            # `backpropagate(self, initial_gradient(...), accumulate)`, fast
-            backpropagate(self, initial_gradient(self, gradient, create_graph), accumulate,
-                          create_graph=create_graph)
+        with _ONE_PASS_AT_A_TIME:
+            if create_graph or _check_shares is not None or not fast.backward(
+                    self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
+                    storage.recorded_gradients_given):
+                # the reference pass: recorded, checked by detect_anomaly, adding to a
+                # gradient a recorded pass left (see `accumulate`), or begun inside another
+                # pass (a rule's); else the same pass,
+                # `backpropagate(self, initial_gradient(...), accumulate)`, fast
+                backpropagate(self, initial_gradient(self, gradient, create_graph), accumulate,
+                              create_graph=create_graph)
 
     def apply(self, name: str, *others: Any, **params: Any) -> Value:
         """The table's primitive `name` applied to self (and `others`), recorded: what the
@@ -329,6 +332,11 @@ class Value(NamedOperations, Storage, ArrayLike):
         copy._label, copy._grad = self._label, self._grad
         changes.share(self, copy)
         return copy
+
+
+_ONE_PASS_AT_A_TIME = threading.RLock()
+"""Held by `Value.backward`: passes of other threads wait, as each adds to `.grad`s others
+may share (a pass a rule begins, in its own thread, goes on: the reference pass)."""
 
 
 def _flag(flag: object, name: str = "requires_grad") -> bool:
@@ -469,6 +477,15 @@ def _in_place(value: Value, symbol: str, other: Any) -> Any:
         raise ValueError(f"`{symbol}` in place cannot change the shape of "
                          f"{changes.describe_value(value)} to {shape} (the operand's shape is "
                          f"{np.shape(operand)})")
+    data = value._data
+    if type(data) is np.ndarray and any(step == 0 and size > 1
+                                        for step, size in zip(data.strides, data.shape,
+                                                              strict=True)):
+        raise ValueError(f"`{symbol}` in place on {changes.describe_value(value)}, whose "
+                         "elements share memory (a broadcast, broadcast_to's say): a write "
+                         "to one would be a write to the others; make it a Value of its own "
+                         "(x = x + ...)")
+    del data
     ufunc = _IN_PLACE[symbol]
     with np.errstate(all="ignore"):  # (IEEE results, silently, as the operators give)
         if type(value._data) is float:

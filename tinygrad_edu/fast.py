@@ -25,8 +25,9 @@ in how:
   not by a set of every array kept (a node that sends its own gradient on and whose
   receiver then gets another share too keeps it read-only, unshared: an edit raises);
 * the garbage collector is paused: the pass makes no reference cycles for it to find;
-* one pass at a time holds the marks: a pass begun while another is under way (in another
-  thread, or by a rule that calls backward()) is the reference pass.
+* one pass at a time holds the marks: a pass begun while another is under way (by a rule
+  that calls backward(); `Value.backward` runs one thread's passes at a time) is the
+  reference pass.
 
 `Unrolled` makes the forward's copies: `engine.apply` and the arithmetic operators are
 decorated with versions that build the common nodes without the general machinery (and
@@ -76,7 +77,6 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
-import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from operator import attrgetter
@@ -136,11 +136,13 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
         seed: Any = 1.0  # (what initial_gradient gives, without the call)
     else:
         seed = initial_gradient(root, gradient)
-    if not _passing.acquire(blocking=False):
+    global _passing
+    if _passing:
         return False
     nodes: list[Value] = []
     quiet, recording, collecting = None, None, False
     try:
+        _passing = True
         recording, collecting = grad_mode.switch(False), gc.isenabled()
         gc.disable()
         nodes = _collect(root)
@@ -163,11 +165,11 @@ def backward(root: Value, gradient: Any, initial_gradient: Callable[[Value, Any]
             grad_mode.switch(recording)
         if collecting:
             gc.enable()
-        _passing.release()
+        _passing = False
     return True
 
 
-_passing = threading.Lock()  # held by the pass that uses the marks
+_passing = False  # whether a pass uses the marks now
 _PLAIN = (float, np.ndarray, type(None))  # a gradient not recorded (a float, an array, none)
 
 
