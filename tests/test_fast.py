@@ -2264,6 +2264,21 @@ def test_a_pass_begun_inside_another_is_the_reference_pass() -> None:
     assert (seen, w.grad) == ([3.0], 7.0)
 
 
+def in_threads(works: list[Callable[[], None]]) -> None:
+    """Run each of `works` in a thread of its own, all at once, switching threads every
+    microsecond (so that they interleave), and wait for them."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work) for work in works]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_threads_sharing_parameters_lose_no_gradient() -> None:
     """Two threads, each backward over its own graph of shared parameters: a pass could meet
     the other's marks and take them for its own (46 of 50 gradients short, silently)."""
@@ -2277,16 +2292,7 @@ def test_threads_sharing_parameters_lose_no_gradient() -> None:
                 out = out + (w * x).tanh()
             out.backward()
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=train, args=(x,)) for x in (1.0, 2.0)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    in_threads([functools.partial(train, x) for x in (1.0, 2.0)])
     for w in weights:
         expected = sum(steps * x * (1.0 - math.tanh(w.data * x) ** 2) for x in (1.0, 2.0))
         assert math.isclose(w.grad, expected, rel_tol=1e-9)
@@ -2308,16 +2314,7 @@ def test_threads_sharing_a_tensor_lose_no_gradient() -> None:
         except BaseException as error:
             errors.append(error)
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=train) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    in_threads([train] * 4)
     assert errors == [] and np.all(np.asarray(w.grad) == 800.0)
 
 
