@@ -484,7 +484,7 @@ def _in_place(value: Value, symbol: str, other: Any) -> Any:
         raise ValueError(f"`{symbol}` in place on {changes.describe_value(value)}, whose "
                          "elements share memory (a broadcast, broadcast_to's say): a write "
                          "to one would be a write to the others; make it a Value of its own "
-                         "(x = x + ...)")
+                         f"(x = x {symbol[0]} ...)")
     del data
     ufunc = _IN_PLACE[symbol]
     with np.errstate(all="ignore"):  # (IEEE results, silently, as the operators give)
