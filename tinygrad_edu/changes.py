@@ -408,6 +408,12 @@ def viewed(value: Value) -> bool:
     if type(data) is not np.ndarray or data.base is not None:
         return False
     del data  # (a reference of this frame's own)
+    return _held_elsewhere(value)
+
+
+def _held_elsewhere(value: Value) -> bool:
+    """Whether anything holds `value`'s array (a view's too) besides `value` and the Values
+    that share it (`viewed`, for an array that is no view)."""
     return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value))
 
 
@@ -437,8 +443,7 @@ def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, An
         HANDED_OUT.pop(key, None)  # (another thread's check may be first)
         return
     edited = _compare(value, copy)
-    if _references(value) <= _HELD_BY_ITS_VALUE + len(_sharers(value)):  # (its array, a
-        # view's too, held by nothing else: `viewed` for an array that is no view)
+    if not _held_elsewhere(value):
         HANDED_OUT.pop(key, None)
         _make_read_only(value._data)
     elif edited:

@@ -60,7 +60,6 @@ def note_recorded_gradient() -> None:
     recorded_gradients_given = True
 
 
-
 class Storage:
     """`.data`, `.grad`, `zero_grad()` and the repr of a Value (a base class of `Value`)."""
 
