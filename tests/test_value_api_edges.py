@@ -371,6 +371,9 @@ def test_in_place_inside_no_grad_keeps_the_value_and_its_shape() -> None:
     w, s = Value([1.0, 2.0], label="w"), Value(3.0)
     y = (w * w).sum()
     spread = Value(np.ones(3)).broadcast_to((2, 3))  # (recorded: a view of its operand's)
+    x = Value(np.ones((2, 3)))
+    (x * Value(np.ones((3, 2))).T).sum()  # (x read by a rule: sealed)
+    detached = x.T.detach()
     with no_grad():
         held = w
         w -= Value([1.0, 1.0])
@@ -382,6 +385,9 @@ def test_in_place_inside_no_grad_keeps_the_value_and_its_shape() -> None:
             w += np.ones((3, 2))
         with pytest.raises(TypeError, match="the operand of"):
             w += "a"
+        with pytest.raises(ValueError, match=r"its array is a view of another Value's, "
+                                             r"which a recorded graph reads"):
+            detached -= 1.0  # (numpy's bare "output array is read-only")
         with pytest.raises(ValueError, match=r"whose elements share memory"):
             spread += np.array([[1.0, 1.0, 1.0], [5.0, 5.0, 5.0]])  # (order-dependent)
     with pytest.raises(RuntimeError, match=r"the data of w \(shape \(2,\)\) changed"):

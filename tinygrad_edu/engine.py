@@ -492,6 +492,13 @@ def _in_place(value: Value, symbol: str, other: Any) -> Any:
             value.data = float(ufunc(value._data, operand))
         else:
             data = cast(Array, value.data)  # (handed out: `value.data -= ...`, written out)
+            if not data.flags.writeable:  # (a view of an array a recorded graph reads, the
+                # Value that owns it gone from the graph's sight: `x.T.detach()`, say)
+                raise ValueError(
+                    f"`{symbol}` in place on {changes.describe_value(value)}: its array is a "
+                    "view of another Value's, which a recorded graph reads (sealed until "
+                    "then); change that Value's data, or make this one a Value of its own "
+                    f"(x = x {symbol[0]} ...)")
             value.data = ufunc(data, operand, out=data)
     return value
 
