@@ -222,6 +222,21 @@ def data_of(x: Any) -> Any:
     return x._data if isinstance(x, ArrayLike) else x
 
 
+def check_flag(flag: object, name: str) -> bool:
+    """`flag` (the switch `name`: requires_grad, create_graph, a picture's show_data, ...) as a
+    bool, or a TypeError naming it: True or False (numpy's too), not a string taken for its
+    truth.
+
+    >>> check_flag("no", "legend")
+    Traceback (most recent call last):
+    ...
+    TypeError: legend must be True or False; got 'no' (type str)
+    """
+    if type(flag) is not bool and not isinstance(flag, np.bool_):
+        raise TypeError(f"{name} must be True or False; got {describe(flag)}")
+    return bool(flag)
+
+
 def describe(data: object) -> str:
     """`data` for an error message: its repr, shortened, and its type."""
     text = repr(data)

@@ -33,7 +33,16 @@ from typing import Any, Literal, TypeAlias, cast
 import numpy as np
 
 from tinygrad_edu import changes, fast, storage
-from tinygrad_edu.data import Array, ArrayLike, Data, as_data, data_of, describe, forward_data
+from tinygrad_edu.data import (
+    Array,
+    ArrayLike,
+    Data,
+    as_data,
+    check_flag,
+    data_of,
+    describe,
+    forward_data,
+)
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.kernels import (
     FLOAT_ERRORS,
@@ -198,7 +207,7 @@ class Value(NamedOperations, Storage, ArrayLike):
     _changed: int
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
-        init_slots(self, as_data(data), _flag(requires_grad))
+        init_slots(self, as_data(data), check_flag(requires_grad, "requires_grad"))
         self.label = label
         self._changed = changes.UNREAD  # until a recorded rule may read it (apply)
         if type(self._data) is np.ndarray:  # (handed out as it is until then)
@@ -230,7 +239,7 @@ class Value(NamedOperations, Storage, ArrayLike):
 
     @requires_grad.setter
     def requires_grad(self, requires_grad: bool) -> None:
-        flag = _flag(requires_grad)
+        flag = check_flag(requires_grad, "requires_grad")
         if self.op is not None and not flag:  # (True: a computed Value requires grad already)
             raise RuntimeError(
                 f"requires_grad: cannot set it to False on {changes.describe_value(self)}: only "
@@ -287,9 +296,9 @@ class Value(NamedOperations, Storage, ArrayLike):
         always kept (a second backward() adds its gradients again, as micrograd's).
         """
         if create_graph is not False:
-            create_graph = _flag(create_graph, "backward(): create_graph")
+            create_graph = check_flag(create_graph, "backward(): create_graph")
         if retain_graph is not None:
-            _flag(retain_graph, "backward(): retain_graph")
+            check_flag(retain_graph, "backward(): retain_graph")
         with _ONE_PASS_AT_A_TIME:
             if create_graph or _check_shares is not None or not fast.backward(
                     self, gradient, initial_gradient, sum_to_shape, REGISTRY, changes.check,
@@ -337,14 +346,6 @@ class Value(NamedOperations, Storage, ArrayLike):
 _ONE_PASS_AT_A_TIME = threading.RLock()
 """Held by `Value.backward`: passes of other threads wait, as each adds to `.grad`s others
 may share (a pass a rule begins, in its own thread, goes on: the reference pass)."""
-
-
-def _flag(flag: object, name: str = "requires_grad") -> bool:
-    """`requires_grad` given to `Value` or set on one (or the switch `name`), checked: a bool
-    (numpy's too)."""
-    if type(flag) is not bool and not isinstance(flag, np.bool_):
-        raise TypeError(f"{name} must be True or False; got {describe(flag)}")
-    return bool(flag)
 
 
 @functools.cache
@@ -702,7 +703,7 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
     >>> gradients(x ** 2, [x])
     [6.0]
     """
-    create_graph = _flag(create_graph, "gradients: create_graph")
+    create_graph = check_flag(create_graph, "gradients: create_graph")
     if not isinstance(output, Value):
         raise TypeError(f"gradients: output must be a Value; got {describe(output)}")
     if output.shape != ():

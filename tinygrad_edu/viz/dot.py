@@ -32,6 +32,7 @@ import graphviz
 import numpy as np
 
 from tinygrad_edu.changes import changed_after_use
+from tinygrad_edu.data import check_flag
 from tinygrad_edu.engine import Primitive, Value
 from tinygrad_edu.viz.graph import (
     SCREEN,
@@ -313,9 +314,7 @@ def check_switches(who: str, **switches: Any) -> None:
     TypeError: draw_graph: legend must be True or False; got 'no' (type str)
     """
     for name, switch in switches.items():
-        if not isinstance(switch, bool | np.bool_):
-            raise TypeError(f"{who}: {name} must be True or False; got {switch!r} "
-                            f"(type {type(switch).__name__})")
+        check_flag(switch, f"{who}: {name}")
 
 
 def render_graph(
