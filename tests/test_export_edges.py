@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import collections
 import importlib
+import io
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -298,3 +300,161 @@ def test_to_torch_takes_numpys_and_torchs_dtypes_by_name(dtype: Any) -> None:
     assert to_torch(model, dtype=dtype)[0].weight.dtype == torch.float32
     assert to_torch(model, dtype=torch.float32)[0].weight.dtype == torch.float32
     assert to_torch(model, dtype=torch.float64)[0].weight.dtype == torch.float64
+
+
+# ---- what a torch Parameter cannot hold is refused, not untied ----------------------------
+
+
+def test_a_weight_computed_from_another_layers_is_refused_both_ways() -> None:
+    # a tied autoencoder's decoder (W.T) became a Parameter of its own in PyTorch: trained
+    # there, the tie was lost silently; from_torch raised a bare KeyError of an object id
+    model = MLP(3, [2, 3], activation="tanh", seed=0)
+    model.layers[1].W = model.layers[0].W.T
+    with pytest.raises(ValueError, match=r"layer 1's W is computed from other Values \(by "
+                                         r"transpose\), not a parameter of its own"):
+        to_torch(model)
+    state = to_torch(MLP(3, [2, 3], activation="tanh", seed=1)).state_dict()
+    with pytest.raises(ValueError, match=r"layer 1's W is computed .* no weights can be loaded"):
+        from_torch(state, model)
+
+
+def test_onnx_takes_a_computed_weight_as_the_numbers_it_holds(tmp_path: Path) -> None:
+    model = MLP(3, [2, 3], activation="tanh", seed=0)
+    model.layers[1].W = model.layers[0].W.T
+    path = tmp_path / "tied.onnx"
+    to_onnx(model, path, dtype="float64")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    np.testing.assert_allclose(session.run(None, {"input": X})[0], model(X).data,
+                               rtol=1e-12, atol=1e-12)
+
+
+def micrograd_mlp() -> Any:
+    random.seed(0)
+    return micrograd_nn.MLP(2, [3, 1])
+
+
+def test_a_micrograd_layer_frozen_in_part_is_refused() -> None:
+    # the frozen neuron trained in PyTorch: _frozen froze a weight only if all were
+    model = micrograd_mlp()
+    for p in [*model.layers[0].neurons[0].w, model.layers[0].neurons[0].b]:
+        p.requires_grad = False
+    with pytest.raises(ValueError, match=r"micrograd layer 0 has frozen weights .* beside "
+                                         r"trainable ones"):
+        to_torch(model)
+    for p in model.layers[0].parameters():  # frozen as a whole: frozen there too
+        p.requires_grad = False
+    net = to_torch(model)
+    assert not net[0].weight.requires_grad and not net[0].bias.requires_grad
+    assert net[2].weight.requires_grad
+
+
+def test_micrograd_values_tied_within_a_layer_or_across_parts_are_refused() -> None:
+    model = micrograd_mlp()
+    shared = model.layers[0].neurons[0].b
+    for neuron in model.layers[0].neurons:
+        neuron.b = shared
+    with pytest.raises(ValueError, match="the bias of neuron 0 of micrograd layer 0 and the "
+                                         "bias of neuron 1 of micrograd layer 0 are one Value"):
+        to_torch(model)
+    model = micrograd_mlp()
+    model.layers[1].neurons[0].w[0] = model.layers[0].neurons[2].w[1]
+    with pytest.raises(ValueError, match="weight 1 of neuron 2 of micrograd layer 0 and "
+                                         "weight 0 of neuron 0 of micrograd layer 1 are one"):
+        to_torch(model)
+
+
+def test_whole_micrograd_layers_tied_stay_one_parameter() -> None:
+    random.seed(0)
+    model = micrograd_nn.MLP(2, [2, 2, 1])
+    model.layers[1].neurons[0].b = model.layers[0].neurons[0].b  # (one bias of a layer's
+    with pytest.raises(ValueError, match="are one Value"):  # two: refused)
+        to_torch(model)
+    random.seed(0)
+    model = micrograd_nn.MLP(2, [2, 2, 1])
+    for mine, theirs in zip(model.layers[1].neurons, model.layers[0].neurons, strict=True):
+        mine.w, mine.b = list(theirs.w), theirs.b  # (layer 1's weights and biases: layer 0's)
+    net = to_torch(model)
+    assert net[2].weight is net[0].weight and net[2].bias is net[0].bias
+
+
+def test_an_output_method_set_on_the_model_itself_is_refused() -> None:
+    # the instance's forward is what runs; only the class was looked at: torch gave half
+    model = MLP(2, [3, 1], seed=0)
+    plain = model.forward
+    model.forward = lambda x: plain(x) * 2.0  # type: ignore[method-assign]
+    with pytest.raises(TypeError, match="the model has its own forward"):
+        to_torch(model)
+    linear = torch.nn.Linear(2, 1).double()
+    original = linear.forward
+    linear.forward = lambda x: original(x) * 2.0
+    with pytest.raises(ValueError, match="with its own forward set on it"):
+        from_torch(torch.nn.Sequential(linear))
+
+
+# ---- from_torch: what a state_dict or a Sequential holds instead of weights -------------
+
+
+@pytest.mark.parametrize(("entry", "error", "message"), [
+    (torch.ones(3, 2, dtype=torch.complex64), TypeError, r"0.weight holds complex numbers"),
+    ("abc", TypeError, r"0.weight must hold real numbers .* got 'abc' \(type str\)"),
+    (None, TypeError, r"0.weight must hold real numbers .* got None"),
+    ([[1.0, 2.0], [3.0]], TypeError, r"0.weight must hold real numbers"),
+])
+def test_a_state_dict_entry_that_holds_no_real_numbers_is_named(entry: Any, error: type,
+                                                               message: str) -> None:
+    # complex weights lost their imaginary part with only torch's warning; a string gave
+    # numpy's "could not convert string to float", None "has shape ()"
+    with pytest.raises(error, match=message):
+        from_torch({"0.weight": entry, "0.bias": torch.zeros(3)}, MLP(2, [3]))
+
+
+def test_a_lazy_or_meta_linear_is_refused_saying_why() -> None:
+    with pytest.raises(ValueError, match="a lazy module whose weights are not made yet"):
+        from_torch(torch.nn.Sequential(torch.nn.LazyLinear(3)))
+    with pytest.raises(ValueError, match="on the 'meta' device"):
+        from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3, device="meta")))
+
+
+def test_a_state_dict_loads_into_a_model_with_an_activation_of_the_users() -> None:
+    # a state_dict holds no activations, yet the model's own was refused, "to be exported"
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    model = MLP(2, [3, 1], activation=lambda v: v.tanh() * 2.0, seed=0)
+    assert from_torch(net.state_dict(), model) is model
+    np.testing.assert_array_equal(model.layers[0].W.data, net[0].weight.detach().numpy().T)
+    with pytest.raises(ValueError, match="cannot be matched with the Sequential's activation "
+                                         r"modules; load its weights alone"):
+        from_torch(net, model)
+
+
+@pytest.mark.parametrize("path", [3, None, b"model.onnx"])
+def test_to_onnx_refuses_a_path_that_is_no_file_name(path: Any) -> None:
+    # a file descriptor (3) was written to and closed: the program's own file, say
+    with pytest.raises(TypeError, match=r"to_onnx: the path must be a str or a pathlib\.Path"):
+        to_onnx(MLP(2, [1], seed=0), path)
+
+
+def test_to_onnx_refuses_a_folder_and_writes_to_a_file_object(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is a folder; give the name of a file in it"):
+        to_onnx(MLP(2, [1], seed=0), tmp_path)
+    buffer = io.BytesIO()
+    to_onnx(MLP(2, [1], seed=0), buffer)
+    assert buffer.getvalue()[:2] == b"\x08\x08"  # (ir_version 8, the first field written)
+
+
+# ---- activation=Value.tanh: the fast executor's copy of the method -----------------------
+
+
+def test_a_model_made_with_a_value_method_pickles_and_exports_in_either_mode() -> None:
+    # pickle found NamedOperations.tanh, not the fast copy Value holds: a PicklingError; and
+    # inside detect_anomaly (the methods as written) the copy was "a function of your own"
+    from tinygrad_edu import detect_anomaly
+    model = MLP(2, [3, 1], activation=Value.tanh, seed=0)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.layers[0].activation is Value.tanh
+    with detect_anomaly():
+        assert isinstance(to_torch(model)[1], torch.nn.Tanh)
+        inside = MLP(2, [3, 1], activation=Value.relu, seed=0)
+        data = pickle.dumps(inside)
+    assert isinstance(to_torch(inside)[1], torch.nn.ReLU)
+    assert isinstance(to_torch(pickle.loads(data))[1], torch.nn.ReLU)

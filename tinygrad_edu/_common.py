@@ -81,3 +81,11 @@ def plural(count: int, noun: str) -> str:
 def redefined(cls: type, base: type, names: tuple[str, ...]) -> list[str]:
     """Which of the methods `names` (those that compute an output) `cls` redefines from `base`."""
     return [name for name in names if getattr(cls, name, None) is not getattr(base, name, None)]
+
+
+def set_on_instance(obj: object, names: tuple[str, ...]) -> list[str]:
+    """Which of the methods `names` `obj` holds as its own attribute (``model.forward = f``),
+    which its class's methods call instead of theirs (not a dunder: Python looks those up on
+    the class)."""
+    own = getattr(obj, "__dict__", {})
+    return [name for name in names if name in own and not name.startswith("__")]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinygrad_edu import ops
-from tinygrad_edu.engine import Operand, Value, constant
+from tinygrad_edu.engine import Operand, Value, constant, method_forms
 from tinygrad_edu.kernels import SELU_ALPHA, SELU_LAMBDA
 
 __all__ = ["ACTIVATIONS", "SELU_ALPHA", "SELU_LAMBDA", "Activation", "elu", "gelu",
@@ -212,7 +212,7 @@ def name_of(function: Any) -> str | None:
             return function.name
         function = function.function
     for name, known in ACTIVATIONS.items():
-        if function is known.function or function is getattr(Value, name, None):
+        if function is known.function or function in method_forms(name):
             return name
     return None
 

@@ -767,5 +767,14 @@ def route_operations(through: Callable[..., Value] | None,
     _unrolled.fuse_operators(through is None)
 
 
+def method_forms(name: str) -> tuple[Any, ...]:
+    """Value's method `name` in each form `Value` holds it: as written in its class, and the
+    fast executor's copy (while anomalies are detected, the one written). A model made with
+    ``activation=Value.tanh`` in one mode holds that form in the other too."""
+    copy = _unrolled.fused_operators.get(name)
+    return (getattr(Value, name, None),) if copy is None else (
+        copy, copy.__wrapped__)  # type: ignore[attr-defined]
+
+
 # The table is written in terms of Value, so it is imported last: the one late import.
 from tinygrad_edu import ops  # noqa: E402

@@ -29,13 +29,13 @@ import itertools
 import re
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from tinygrad_edu._common import PathLike, redefined
+from tinygrad_edu._common import PathLike, file_name, redefined, set_on_instance
 from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, name_of
-from tinygrad_edu.data import Array
+from tinygrad_edu.data import Array, describe
 from tinygrad_edu.micrograd import nn as micrograd_nn
 from tinygrad_edu.nn import MLP, Layer
 
@@ -117,8 +117,9 @@ LEAKY_SLOPE = _default(ACTIVATIONS["leaky_relu"].function, "negative_slope")
 ELU_ALPHA = _default(ACTIVATIONS["elu"].function, "alpha")
 
 
-def _activation_name(function: Callable[..., Any], where: str) -> str:
-    """The name in `ACTIVATIONS` of a layer's activation, or an error for one of the user's.
+def _activation_name(function: Callable[..., Any], where: str, loading: bool = False) -> str:
+    """The name in `ACTIVATIONS` of a layer's activation, or an error for one of the user's
+    (`loading`: into the model, from a Sequential whose activations it must match).
 
     An `Activation`, a function of `tinygrad_edu.activations` and a method of `Value` (as in
     ``activation=Value.tanh``) count as the activation of their name.
@@ -126,6 +127,12 @@ def _activation_name(function: Callable[..., Any], where: str) -> str:
     name = name_of(function)
     if name is not None:
         return name
+    if loading:
+        raise ValueError(
+            f"from_torch: {where} uses the activation {function!r}, a function of your own, "
+            "which cannot be matched with the Sequential's activation modules; load its "
+            "weights alone (from_torch(net.state_dict(), model)), or give the model its "
+            f"activations by name ({', '.join(ACTIVATIONS)})")
     raise ValueError(
         f"{where} uses the activation {function!r}, a function of your own: it can be exported "
         f"only by name ({', '.join(ACTIVATIONS)}), e.g. MLP(..., activation='tanh')")
@@ -143,6 +150,12 @@ def _check_class(obj: Any, base: type, names: tuple[str, ...], what: str) -> Non
             f"that redefines {', '.join(changed)}: its outputs need not be those of the "
             f"{base.__name__} export writes, so it is refused (copy its weights into a "
             f"{base.__name__} to export them)")
+    own = set_on_instance(obj, names)
+    if own:
+        raise TypeError(
+            f"{what} has its own {', '.join(own)} (set on the {type(obj).__name__} itself), "
+            f"which computes its output: it need not be the {base.__name__}'s that export "
+            "writes, so it is refused")
 
 
 def _micrograd_layer(layer: Any, where: str) -> DenseLayer:
@@ -172,13 +185,16 @@ def _micrograd_layer(layer: Any, where: str) -> DenseLayer:
     return DenseLayer(weight, bias, "relu" if kinds[0] else "identity")
 
 
-def dense_layers(model: Model) -> list[DenseLayer]:
+def dense_layers(model: Model, *, activations: str = "named") -> list[DenseLayer]:
     """The layers of `model` (copies of their weights), first to last.
 
     Our `MLP` and `Layer`, and micrograd's (`tinygrad_edu.micrograd.nn`; its neurons are
     ReLU, or linear with ``nonlin=False``, the same in a layer) are understood; anything else,
     or a subclass that redefines how the output is computed (``forward``, ``transform``,
-    ``__call__``), is a TypeError.
+    ``__call__``), or a model given a method of its own (``model.forward = f``), is a
+    TypeError. `activations`: "named" (a ValueError for an activation of the user's, which
+    has no name), "loading" (the same, worded for `from_torch`), or "any" (our layers'
+    activations not looked up: None).
 
     >>> from tinygrad_edu.nn import Layer
     >>> layer = dense_layers(Layer(3, 2, activation="tanh", seed=0))[0]
@@ -202,9 +218,10 @@ def dense_layers(model: Model) -> list[DenseLayer]:
         where = f"layer {i}"
         if kind in (MLP, Layer):
             _check_class(layer, Layer, Layer.OUTPUT_METHODS, where)
+            name = None if activations == "any" else _activation_name(
+                layer.activation, f"{where} ({layer!r})", loading=activations == "loading")
             dense = DenseLayer(np.array(layer.W.data, dtype=np.float64),
-                               np.array(layer.b.data, dtype=np.float64),
-                               _activation_name(layer.activation, f"{where} ({layer!r})"))
+                               np.array(layer.b.data, dtype=np.float64), name)
         else:  # micrograd: one scalar Value per weight, neuron by neuron
             where = f"micrograd {where}"
             dense = _micrograd_layer(layer, where)
@@ -245,6 +262,59 @@ def _frozen(model: Model, i: int) -> tuple[bool, bool]:
     micro = model.layers[i] if isinstance(model, micrograd_nn.MLP) else model
     return (all(not w.requires_grad for n in micro.neurons for w in n.w),
             all(not n.b.requires_grad for n in micro.neurons))
+
+
+def _computed_parameter(model: Model) -> str:
+    """Which weight or bias of our `model` is computed from other Values (a view of another
+    layer's, ``layers[1].W = layers[0].W.T``, or ``W * mask``), described; "" if none."""
+    if isinstance(model, MLP | Layer):
+        for i, layer in enumerate(model.layers if isinstance(model, MLP) else [model]):
+            for name, value in (("W", layer.W), ("b", layer.b)):
+                if value.op is not None:
+                    return (f"layer {i}'s {name} is computed from other Values (by "
+                            f"{value.op.name})")
+    return ""
+
+
+def _check_parameters(model: Model, who: str) -> None:
+    """A ValueError unless each weight and bias of `model` is a parameter of its own (a leaf
+    Value, not one computed from others: ``layers[1].W = layers[0].W.T``) and, in micrograd's
+    model, its Values are frozen alike and tied only as whole layers' weights or biases: what
+    PyTorch's Parameters hold (one tensor each, frozen or tied as a whole)."""
+    computed = _computed_parameter(model)
+    if computed:
+        raise ValueError(
+            f"{who}: {computed}, not a parameter of its own; a torch.nn.Linear holds its "
+            "weight and bias as Parameters of their own, so the link would be lost in "
+            "training there (tie layers by sharing the Value itself: "
+            "model.layers[1].W = model.layers[0].W)")
+    if isinstance(model, MLP | Layer):
+        return
+    micro: list[Any] = list(model.layers) if isinstance(model, micrograd_nn.MLP) else [model]
+    place: dict[int, tuple[Hashable, str]] = {}  # a Value → (the layer part it is in, where)
+    for i, layer in enumerate(micro):
+        where = f"micrograd layer {i}"
+        parts = (("weights", [(w, f"weight {j} of neuron {k} of {where}")
+                              for k, n in enumerate(layer.neurons) for j, w in enumerate(n.w)]),
+                 ("biases", [(n.b, f"the bias of neuron {k} of {where}")
+                             for k, n in enumerate(layer.neurons)]))
+        for kind, values in parts:
+            if len({bool(v.requires_grad) for v, _ in values}) > 1:
+                raise ValueError(
+                    f"{who}: {where} has frozen {kind} (requires_grad=False) beside trainable "
+                    f"ones; PyTorch freezes a layer's {kind} together (one Parameter), so "
+                    "freeze all of them or none")
+            part = (kind, tuple(id(v) for v, _ in values))  # (a whole part: tied as one)
+            within: dict[int, str] = {}
+            for value, at in values:
+                first_part, first_at = place.setdefault(id(value), (part, at))
+                twice_at = within.setdefault(id(value), at)  # (twice in this part)
+                if first_part != part or twice_at != at:
+                    raise ValueError(
+                        f"{who}: {first_at if first_part != part else twice_at} and {at} are "
+                        "one Value; a PyTorch Parameter ties "
+                        "whole tensors only (a layer's weights, or its biases, to another "
+                        "layer's), so this tie would be lost in training there")
 
 
 def _write(model: Model, layers: list[DenseLayer]) -> None:
@@ -330,6 +400,7 @@ def to_torch(model: Model, *, dtype: Any = "float64") -> Any:
     """
     dtype = _check_dtype(dtype, "to_torch")
     layers = dense_layers(model)
+    _check_parameters(model, "to_torch")
     torch = _require("torch", "to_torch")
     makers = _torch_activations(torch.nn)
     modules = []
@@ -366,11 +437,14 @@ def _check_torch_module(module: Any, kind: type, where: str) -> None:
     """A ValueError if `module`, a `kind`, computes something else: its class redefines
     forward, or hooks on it change its input or output."""
     changed = redefined(type(module), kind, TORCH_COMPUTE)
+    own = set_on_instance(module, TORCH_COMPUTE)
     hooks = [name for name in ("_forward_pre_hooks", "_forward_hooks")
              if getattr(module, name, None)]
-    if changed or hooks:
+    if changed or own or hooks:
         why = (f"a subclass of torch.nn.{kind.__name__} that redefines {', '.join(changed)}"
-               if changed else f"a torch.nn.{kind.__name__} with forward hooks")
+               if changed else
+               f"a torch.nn.{kind.__name__} with its own {', '.join(own)} set on it" if own else
+               f"a torch.nn.{kind.__name__} with forward hooks")
         raise ValueError(
             f"from_torch: {where} is {type(module).__name__}, {why}: its outputs need not be "
             f"{kind.__name__}'s, so it is refused")
@@ -447,42 +521,70 @@ def _read_sequential(torch: Any, net: Any) -> tuple[list[DenseLayer], Sources]:
     layers: list[DenseLayer] = []
     sources: Sources = []
     linear: Any = None  # the Linear layer read last, until its activation is
+    linear_at = ""  # (where it is)
     for index, module in _modules_of(torch, net):
         where = f"module {index} of the Sequential"
         if isinstance(module, torch.nn.Identity):
             _check_torch_module(module, torch.nn.Identity, where)
             continue  # computes nothing, wherever it stands
         if isinstance(module, torch.nn.Linear):
+            if torch.nn.parameter.is_lazy(module.weight):  # (before its hook is refused)
+                raise ValueError(f"from_torch: {where} is {module!r}, a lazy module whose "
+                                 "weights are not made yet (sized at its first call); run a "
+                                 "batch through the Sequential first")
             _check_torch_module(module, torch.nn.Linear, where)
             if module.bias is None:
                 raise ValueError(f"from_torch: {where} is {module!r}, without a bias; "
                                  "tinygrad_edu's layers always have one")
             if linear is not None:
-                layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias),
-                                         "identity"))
+                layers.append(_read_linear(linear, linear_at, "identity"))
                 sources.append((linear.weight, linear.bias))
-            linear = module
+            linear, linear_at = module, where
             continue
         if linear is None:
             raise ValueError(f"from_torch: {where} is {module!r}, which does not follow a Linear "
                              "layer (a Sequential of Linear layers and activations is understood)")
         name = _torch_activation_name(torch, module, where, linear.weight.dtype)
-        layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias), name))
+        layers.append(_read_linear(linear, linear_at, name))
         sources.append((linear.weight, linear.bias))
         linear = None
     if linear is not None:
-        layers.append(DenseLayer(_numpy(linear.weight).T, _numpy(linear.bias), "identity"))
+        layers.append(_read_linear(linear, linear_at, "identity"))
         sources.append((linear.weight, linear.bias))
     if not layers:
         raise ValueError("from_torch: the Sequential has no Linear layer")
     return layers, sources
 
 
-def _numpy(tensor: Any) -> Array:
-    """A float64 copy of a torch tensor, a numpy array or a list."""
-    if hasattr(tensor, "detach"):
+def _read_linear(linear: Any, where: str, activation: str) -> DenseLayer:
+    """The DenseLayer of a torch.nn.Linear (`where` the Sequential has it), W = weight.T."""
+    return DenseLayer(_numpy(linear.weight, f"the weight of {where}").T,
+                      _numpy(linear.bias, f"the bias of {where}"), activation)
+
+
+def _numpy(tensor: Any, name: str) -> Array:
+    """A float64 copy of a torch tensor, a numpy array or a list of real numbers (the weight
+    or bias `name`), or an error that says what it holds instead."""
+    torch = _require("torch", "from_torch")
+    if isinstance(tensor, torch.Tensor):
+        if torch.nn.parameter.is_lazy(tensor):
+            raise ValueError(f"from_torch: {name} is not made yet (a lazy module's: its size "
+                             "is found at its first call); run a batch through it first")
+        if tensor.is_meta:
+            raise ValueError(f"from_torch: {name} is on the 'meta' device, which holds shapes "
+                             "but no numbers; load or initialise its weights first")
+        if tensor.is_complex():
+            raise TypeError(f"from_torch: {name} holds complex numbers ({tensor.dtype}); a "
+                            "Value holds real ones")
         tensor = tensor.detach().cpu().double().numpy()
-    return np.array(tensor, dtype=np.float64)
+    try:
+        array = np.asarray(tensor)
+    except (TypeError, ValueError):  # (a ragged list)
+        array = np.asarray(None)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"from_torch: {name} must hold real numbers (a tensor or an array); "
+                        f"got {describe(tensor)}")
+    return np.array(array, dtype=np.float64)
 
 
 def _check_numbered_order(prefixes: list[str]) -> None:
@@ -520,7 +622,8 @@ def _read_state_dict(state: Mapping[str, Any]) -> list[DenseLayer]:
             missing = ({"weight", "bias"} - set(entries)).pop()
             raise ValueError(f"from_torch: the state_dict has no {prefix}.{missing} "
                              "(tinygrad_edu's layers have a weight and a bias)")
-        weight, bias = _numpy(entries["weight"]), _numpy(entries["bias"])
+        weight = _numpy(entries["weight"], f"{prefix}.weight")
+        bias = _numpy(entries["bias"], f"{prefix}.bias")
         if weight.ndim != 2 or bias.shape != weight.shape[:1]:
             raise ValueError(
                 f"from_torch: {prefix}.weight has shape {weight.shape} and {prefix}.bias "
@@ -532,8 +635,14 @@ def _read_state_dict(state: Mapping[str, Any]) -> list[DenseLayer]:
 
 
 def _check_fits(model: Model, layers: list[DenseLayer]) -> None:
-    """Each layer of `model` has the shape (and, where known, the activation) of `layers`."""
-    own = dense_layers(model)
+    """Each layer of `model` has the shape (and, where known, the activation) of `layers`, and
+    a weight and bias of its own to load them into."""
+    known = any(layer.activation is not None for layer in layers)  # (a Sequential's)
+    own = dense_layers(model, activations="loading" if known else "any")
+    computed = _computed_parameter(model)
+    if computed:
+        raise ValueError(f"from_torch: {computed}, not a parameter of its own: no weights "
+                         "can be loaded into it")
     if len(own) != len(layers):
         raise ValueError(f"from_torch: {model!r} has {len(own)} layers, the weights given have "
                          f"{len(layers)} Linear layers")
@@ -764,8 +873,9 @@ class _OnnxGraph:
         raise ValueError(f"to_onnx: no ONNX translation for the activation {name!r}")
 
 
-def to_onnx(model: Model, path: PathLike, *, dtype: Any = "float32") -> Any:
-    """Write `model` to the ONNX file `path` (opset `ONNX_OPSET`) and return its ModelProto.
+def to_onnx(model: Model, path: PathLike | IO[bytes], *, dtype: Any = "float32") -> Any:
+    """Write `model` to the ONNX file `path` (opset `ONNX_OPSET`; or to a binary file object,
+    ``io.BytesIO()`` say) and return its ModelProto.
 
     The graph reads ``input`` of shape (batch, nin) and gives ``output`` of shape
     (batch, nout): per layer a ``Gemm`` (x @ W + b), then the activation: ONNX's own op where
@@ -793,6 +903,8 @@ def to_onnx(model: Model, path: PathLike, *, dtype: Any = "float32") -> Any:
     True
     """
     dtype = _check_dtype(dtype, "to_onnx")
+    if not hasattr(path, "write"):  # (a file object, io.BytesIO say, is written to as it is)
+        path = file_name(path, "to_onnx", "model.onnx")
     layers = dense_layers(model)
     onnx = _require("onnx", "to_onnx")
     graph = _OnnxGraph(onnx, dtype)

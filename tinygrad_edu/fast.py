@@ -1097,6 +1097,10 @@ class Unrolled:
                                     for method, (name, reflected) in FUSED.items()}
             self.fused_operators.update({name: self.fused_method(name, getattr(cls, name))
                                          for name in FUSED_METHODS})
+            for method, copy in self.fused_operators.items():  # named where pickle finds it
+                # (``activation=Value.tanh`` in a model): the class's attribute, not the
+                # method written in a base class, which `functools.wraps` named
+                copy.__module__, copy.__qualname__ = cls.__module__, f"{cls.__qualname__}.{method}"
         for method, copy in self.fused_operators.items():
             setattr(cls, method, copy if fused else copy.__wrapped__)  # type: ignore[attr-defined]
 
