@@ -6,6 +6,7 @@ Each test compares with torch.optim in float64 where PyTorch defines the answer.
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any
 
 import hypothesis.strategies as st
@@ -168,3 +169,49 @@ def test_a_step_is_ieee_arithmetic_whatever_numpy_is_told_to_do_on_errors(
     raising = run("raise")
     for ours, expected in zip(raising, ignoring, strict=True):
         assert np.array_equal(np.asarray(ours), np.asarray(expected), equal_nan=True)
+
+
+# ---- an optimizer's state belongs to each parameter, not to a place in `params` ---------
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: Adam(ps, lr=0.1)])
+def test_taking_a_parameter_out_of_params_leaves_the_others_state(make: Any) -> None:
+    # state was kept by position: b took a's momentum (moved by 9 on a zero gradient), and a
+    # parameter appended gave a bare IndexError at the next step
+    a, b = Value(np.array([1.0, 1.0])), Value(np.array([5.0, 5.0]))
+    opt = make([a, b])
+    a.grad, b.grad = np.array([100.0, 100.0]), np.zeros(2)
+    opt.step()
+    opt.params.remove(a)
+    b.zero_grad()
+    opt.step()
+    np.testing.assert_array_equal(b.data, [5.0, 5.0])
+    c = Value(np.ones(3))
+    opt.params.append(c)
+    c.grad = np.ones(3)
+    opt.step()
+    alone = make([Value(np.ones(3))])
+    alone.params[0].grad = np.ones(3)
+    alone.step()
+    np.testing.assert_array_equal(c.data, alone.params[0].data)  # (a fresh state of its own)
+
+
+@pytest.mark.parametrize(("make", "setting", "bad"), [
+    (lambda ps: SGD(ps, lr=0.1), "momentum", "0.9"),
+    (lambda ps: SGD(ps, lr=0.1), "momentum", -0.5),
+    (lambda ps: SGD(ps, lr=0.1), "weight_decay", math.inf),
+    (lambda ps: Adam(ps), "betas", (0.9, 1.0)),
+    (lambda ps: Adam(ps), "eps", -1.0),
+    (lambda ps: Adam(ps), "weight_decay", "0"),
+])
+def test_a_setting_changed_later_is_checked_as_the_constructor_checks_it(
+        make: Any, setting: str, bad: Any) -> None:
+    # only lr was: betas (0.9, 1.0) set later made every parameter nan at the next step
+    opt = make([Value(np.ones(2))])
+    before = getattr(opt, setting)
+    with pytest.raises(ValueError, match=f"{type(opt).__name__}: {setting} must be"):
+        setattr(opt, setting, bad)
+    assert getattr(opt, setting) == before
+    setattr(opt, setting, (0.5, 0.5) if setting == "betas" else 0.25)  # a good one is taken
+    assert getattr(opt, setting) == ((0.5, 0.5) if setting == "betas" else 0.25)

@@ -23,8 +23,8 @@ array([ 0.8, -1.6])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -40,11 +40,48 @@ from tinygrad_edu.kernels import (
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
+T = TypeVar("T")
+
 
 def _check_rate(value: Any, name: str) -> float:
     if not is_number(value) or not value >= 0.0 or math.isinf(value):
         raise ValueError(f"{name} must be a finite number ≥ 0; got {value!r}")
     return float(value)
+
+
+def _check_betas(betas: Any, name: str) -> tuple[float, float]:
+    if not isinstance(betas, tuple | list) or len(betas) != 2 or \
+            not all(is_number(b) and 0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{name} must be two numbers in [0, 1); got {betas!r}")
+    return float(betas[0]), float(betas[1])
+
+
+class _Setting(Generic[T]):
+    """A setting of an optimizer (``lr``, ``momentum``, ...), checked when set, in the
+    constructor or later (a schedule's ``opt.lr = 0.01``), not at the next step: what the
+    constructor refuses is refused later too."""
+
+    def __init__(self, check: Callable[[Any, str], T]) -> None:
+        self.check = check
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, optimizer: None, owner: type) -> _Setting[T]: ...
+    @overload
+    def __get__(self, optimizer: Optimizer, owner: type) -> T: ...
+
+    def __get__(self, optimizer: Optimizer | None, owner: type) -> _Setting[T] | T:
+        if optimizer is None:
+            return self
+        value: T = optimizer.__dict__[self.name]
+        return value
+
+    def __set__(self, optimizer: Optimizer, value: Any) -> None:
+        optimizer.__dict__[self.name] = self.check(value, f"{type(optimizer).__name__}: "
+                                                          f"{self.name}")
 
 
 class Optimizer:
@@ -77,15 +114,8 @@ class Optimizer:
         if not self.params:
             raise ValueError("an optimizer needs at least one parameter; got an empty list")
 
-    @property
-    def lr(self) -> float:
-        """The learning rate, a finite number ≥ 0; checked when set, in the constructor or
-        later (a schedule's ``opt.lr = 0.01``), not at the next step."""
-        return self._lr
-
-    @lr.setter
-    def lr(self, value: Any) -> None:
-        self._lr = _check_rate(value, f"{type(self).__name__}: lr")
+    lr = _Setting(_check_rate)
+    """The learning rate, a finite number ≥ 0 (checked when set, as every setting is)."""
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to zero."""
@@ -107,11 +137,10 @@ class Optimizer:
         """What `step` does, the optimizer's own formulas."""
         raise NotImplementedError
 
-    def _active(self) -> Iterator[tuple[int, Value]]:
-        """The parameters a step updates, with their positions: all but the frozen ones
-        without a gradient (PyTorch's parameters whose ``.grad`` is None)."""
-        return ((i, p) for i, p in enumerate(self.params)
-                if p.requires_grad or np.any(self._grad(p) != 0.0))
+    def _active(self) -> Iterator[Value]:
+        """The parameters a step updates: all but the frozen ones without a gradient
+        (PyTorch's parameters whose ``.grad`` is None)."""
+        return (p for p in self.params if p.requires_grad or np.any(self._grad(p) != 0.0))
 
     @staticmethod
     def _grad(p: Value) -> Array:
@@ -168,25 +197,29 @@ class SGD(Optimizer):
     -0.45
     """
 
+    momentum = _Setting(_check_rate)
+    weight_decay = _Setting(_check_rate)
+
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params)
         self.lr = lr
-        self.momentum = _check_rate(momentum, "SGD: momentum")
-        self.weight_decay = _check_rate(weight_decay, "SGD: weight_decay")
-        self._buffers: list[Array | None] = [None] * len(self.params)
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self._buffers: dict[Value, Array] = {}  # (by parameter, as PyTorch's state: one
+        # taken out of `params`, or put in, leaves the others' as they are)
 
     def _update(self) -> None:
         # (plain SGD moves a frozen parameter by lr·0, by nothing: no need to look for them)
         plain = not (self.momentum or self.weight_decay)
-        for i, p in enumerate(self.params) if plain else self._active():
+        for p in self.params if plain else self._active():
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
             if self.momentum:
-                buffer = self._buffers[i]
+                buffer = self._buffers.get(p)
                 if buffer is None:  # (an array, 0-d for a scalar: updated in place after)
-                    buffer = self._buffers[i] = np.array(g, dtype=np.float64)
+                    buffer = self._buffers[p] = np.array(g, dtype=np.float64)
                 else:  # momentum·b + g, in place
                     buffer *= self.momentum
                     buffer += g
@@ -215,36 +248,39 @@ class Adam(Optimizer):
     0.9
     """
 
+    betas = _Setting(_check_betas)
+    eps = _Setting(_check_rate)
+    weight_decay = _Setting(_check_rate)
+
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params)
         self.lr = lr
-        if not isinstance(betas, tuple | list) or len(betas) != 2 or \
-                not all(is_number(b) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must be two numbers in [0, 1); got {betas!r}")
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = _check_rate(eps, "Adam: eps")
-        self.weight_decay = _check_rate(weight_decay, "Adam: weight_decay")
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
         self.t = 0
-        self._steps = [0] * len(self.params)
-        self._m = [np.zeros(p.shape) for p in self.params]
-        self._v = [np.zeros(p.shape) for p in self.params]
+        self._state: dict[Value, tuple[list[int], Array, Array]] = {}  # by parameter (as
+        # SGD's buffers): its steps taken, m and v, made at its first step
 
     def _update(self) -> None:
         self.t += 1
         beta1, beta2 = self.betas
         weight = 1.0 - beta1  # (PyTorch's lerp weight, and its two branches)
-        for i, p in self._active():
-            self._steps[i] += 1
-            t = self._steps[i]
+        for p in self._active():
+            state = self._state.get(p)
+            if state is None:
+                state = self._state[p] = ([0], np.zeros(p.shape), np.zeros(p.shape))
+            steps, m, v = state  # (updated in place: the same operations)
+            steps[0] += 1
+            t = steps[0]
             bias_correction1 = 1.0 - beta1**t
             bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
             step_size = self.lr / bias_correction1
             g = self._grad(p)
             if self.weight_decay:
                 g = g + self.weight_decay * data_of(p)
-            m, v = self._m[i], self._v[i]  # (updated in place: the same operations)
             if weight < 0.5:  # m + w·(g − m)
                 m += weight * (g - m)
             else:  # g − (g − m)·(1 − w)
