@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_edu import Value, concatenate, stack
+from tinygrad_edu import Value, concatenate, stack, where
 from tinygrad_edu.engine import gradients
 
 inf, nan = math.inf, math.nan
@@ -308,7 +308,25 @@ def test_an_index_of_floats_too_large_for_an_int_is_refused_as_given(index: list
     with pytest.raises(IndexError, match=rf"whole number of at most 2\*\*53 in size; got "
                                          rf"{re.escape(repr(far))}$"):
         Value([1.0, 2.0])[Value(index)]
-    assert np.array_equal(Value([1.0, 2.0])[Value([1.0, 0.0])].data, [2.0, 1.0])
+    assert np.array_equal(Value([1.0, 2.0, 3.0])[Value([2.0, 0.0])].data, [3.0, 1.0])
+
+
+@pytest.mark.parametrize("index", [
+    lambda x: Value([1.0, 0.0, 1.0, 1.0]),  # a mask as a Value
+    lambda x: (x - 25.0).step(),  # a mask the lecture's step makes
+    lambda x: np.array([0.0, 1.0, 1.0, 0.0]),
+    lambda x: (Ellipsis, Value([1.0, 0.0, 1.0, 1.0])),
+])
+def test_a_mask_of_floats_is_refused_not_read_as_positions(index: Any) -> None:
+    """Floats are positions: x[Value(mask)] gave [20, 10, 20, 20] for the mask
+    [True, False, True, True], and sent the gradient to the wrong elements."""
+    x = Value([10.0, 20.0, 30.0, 40.0])
+    with pytest.raises(TypeError, match=r"an index of floats, all 0 and 1, .* a mask, or "
+                                        r"positions\? .*\(x\[m\.data > 0\]\)"):
+        x[index(x)]
+    np.testing.assert_array_equal(x[Value([1.0, 0.0, 1.0, 1.0]).data > 0].data, [10, 30, 40])
+    np.testing.assert_array_equal(x[Value([0.0, 0.0])].data, [10.0, 10.0])  # (positions: not
+    # the shape of the axis)
 
 
 # ---- in place: ``p -= lr * p.grad`` ---------------------------------------------------------
@@ -421,3 +439,18 @@ def test_equality_with_a_number_compares_the_data_as_the_other_comparisons_do() 
     assert w in objects and np.array_equal(objects == w, [False, True])  # identity here)
     assert np.array_equal(objects != w, [True, False]) and np.array_equal(w == objects,
                                                                          [False, True])
+
+
+def test_std_names_itself_and_reshape_names_the_order_it_takes() -> None:
+    """std's checks said "var:"; reshape(order="F") gave Python's "unexpected keyword"."""
+    with pytest.raises(ValueError, match=r"^std: ddof=3 needs more than 3 elements"):
+        Value(np.arange(6.0).reshape(2, 3)).std(axis=1, ddof=3)
+    with pytest.raises(ValueError, match=r"^reshape: only order='C' .* got order='F'"):
+        Value(np.arange(6.0)).reshape(3, 2, order="F")
+    assert Value(np.arange(6.0)).reshape(3, 2, order="C").shape == (3, 2)
+
+
+def test_a_ragged_condition_of_where_is_named() -> None:
+    """numpy's "inhomogeneous shape" came out bare, naming neither where nor the condition."""
+    with pytest.raises(ValueError, match=r"^where: the condition must be a rectangular"):
+        where([[1, 0], [1]], Value([[1.0, 2.0], [3.0, 4.0]]), 0.0)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import engine, ops
-from tinygrad_edu.data import data_of
+from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value, constant
 from tinygrad_edu.grad_mode import is_grad_enabled
 from tinygrad_edu.kernels import normalize_axis
@@ -91,7 +91,12 @@ def where(condition: Any, if_true: Any, if_false: Any) -> Value:
     >>> where(Value([1.0, -1.0]) > 0, Value([10.0, 20.0]), 0.0).data
     array([10.,  0.])
     """
-    cond = np.asarray(data_of(condition))
+    try:
+        cond = np.asarray(data_of(condition))
+    except ValueError:  # (numpy's "inhomogeneous shape" names neither where nor the condition)
+        raise ValueError(f"where: the condition must be a rectangular (nested) list or an "
+                         f"array; got {describe(condition)}, whose rows are not all of one "
+                         "shape") from None
     if cond.dtype.kind not in "biuf":
         raise TypeError(f"where: the condition must be boolean or numeric; got dtype {cond.dtype}")
     cond = cond.astype(bool)

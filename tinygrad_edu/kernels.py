@@ -811,6 +811,7 @@ def checked_index(data: Any, index: Any) -> Any:
         raise TypeError("a scalar Value cannot be indexed")
     given = index
     try:
+        _refuse_mask_of_floats(index, data.shape)
         index = normalize_index(index)
         data[index]
     except (IndexError, ValueError) as error:  # (out of range; a step of 0, a ragged list)
@@ -820,6 +821,36 @@ def checked_index(data: Any, index: Any) -> Any:
         raise TypeError(f"cannot index a Value of shape {data.shape} with {given!r}: "
                         f"{error}") from None
     return index
+
+
+def _refuse_mask_of_floats(index: Any, shape: tuple[int, ...]) -> None:
+    """A TypeError for an index array of floats (a Value's data, say), all 0 and 1, of the
+    shape of the axes it indexes: a mask (``x[m]`` with ``m = (x - 1).step()``), or the
+    positions 0 and 1? Floats are taken as positions (`normalize_index`), so a mask would
+    pick the wrong elements, silently."""
+    parts = index if isinstance(index, tuple) else (index,)
+    raw = [p.data if hasattr(p, "data") and not isinstance(p, np.ndarray | np.generic) else p
+           for p in parts]
+    arrays = [np.asarray(p) if isinstance(p, list | np.ndarray) else None for p in raw]
+
+    def axes(part: Any, array: Any) -> int:  # how many axes of `shape` a part takes
+        if part is None or part is Ellipsis:
+            return 0
+        return array.ndim if array is not None and array.dtype.kind == "b" else 1
+
+    axis = 0
+    for part, array in zip(raw, arrays, strict=True):
+        if part is Ellipsis:
+            axis = len(shape) - sum(axes(p, a) for p, a in zip(raw, arrays, strict=True)) + axis
+            continue
+        if array is not None and array.dtype.kind == "f" and array.ndim and \
+                array.shape == shape[axis:axis + array.ndim] and \
+                np.all((array == 0.0) | (array == 1.0)):
+            raise TypeError("an index of floats, all 0 and 1, of the shape of the axes it "
+                            "indexes: a mask, or positions? Floats are read as positions; "
+                            "for a mask give bools (x[m.data > 0]), for positions integers "
+                            "(x[m.data.astype(int)])")
+        axis += axes(part, array)
 
 
 def is_basic_index(index: Any) -> bool:

@@ -177,10 +177,15 @@ class NamedOperations:
         >>> Value([1.0, 2.0, 3.0, 4.0]).var().data, Value([1.0, 2.0, 3.0, 4.0]).var(ddof=1).data
         (1.25, 1.6666666666666667)
         """
-        axes = kernels.normalize_axis(axis, self.ndim, "var")
+        return self._variance(axis, ddof, keepdims, "var")
+
+    def _variance(self, axis: int | tuple[int, ...] | None, ddof: float, keepdims: bool,
+                  who: str) -> Value:
+        """`var`, its arguments checked in the name of `who` (var, or std)."""
+        axes = kernels.normalize_axis(axis, self.ndim, who)
         count = self.size if axes is None else math.prod(self.shape[a] for a in axes)
-        divisor = count - kernels.checked_ddof(ddof, count, "var")
-        keepdims = _flag(keepdims, "var")
+        divisor = count - kernels.checked_ddof(ddof, count, who)
+        keepdims = _flag(keepdims, who)
         # one element of each slice is subtracted first, a constant (the variance does not
         # change): more accurate, and a constant input gives a variance of exactly 0
         data = self._data
@@ -213,7 +218,7 @@ class NamedOperations:
         >>> x.grad.tolist()
         [0.0, 0.0, 0.0]
         """
-        variance = self.var(axis, ddof, keepdims)
+        variance = self._variance(axis, ddof, keepdims, "std")
         positive = variance._data != 0.0
         if np.all(positive):
             return variance.sqrt()
@@ -383,8 +388,12 @@ class NamedOperations:
         """
         return self.apply("broadcast_to", shape=kernels.broadcast_target(self.shape, shape))
 
-    def reshape(self, *shape: Any) -> Value:
-        """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`."""
+    def reshape(self, *shape: Any, order: str = "C") -> Value:
+        """The same elements in a new shape (one dimension may be -1), as `numpy.reshape`, in
+        its default order, "C" (the last axis changing fastest), as PyTorch's reshape."""
+        if order != "C":
+            raise ValueError(f"reshape: only order='C' (numpy's default, PyTorch's only one) "
+                             f"is supported; got order={order!r}")
         return self.apply("reshape", shape=kernels.reshape_target(self.shape, shape))
 
     def transpose(self, *axes: Any) -> Value:
