@@ -526,7 +526,7 @@ def test_std_elsewhere_is_the_square_root_of_var_and_nan_stays_nan() -> None:
 @pytest.mark.parametrize(("call", "error", "message"), [
     (lambda x: x.var(ddof=3), ValueError, r"var: ddof=3 needs more than 3 elements .* there "
                                           r"are 3"),
-    (lambda x: x.std(0, ddof=1), ValueError, r"var: ddof=1 .* there are 1"),
+    (lambda x: x.std(0, ddof=1), ValueError, r"std: ddof=1 .* there are 1"),
     (lambda x: x.var(ddof=-1), ValueError, "ddof must be at least 0; got -1"),
     (lambda x: x.var(ddof="1"), TypeError, "ddof must be a number"),
     (lambda x: x.softmax(axis=(0, 1)), TypeError, "softmax: axis must be one int"),
