@@ -235,6 +235,23 @@ def test_zero_to_the_zero_has_base_gradient_zero_with_a_value_exponent() -> None
     assert (z.data, x.grad, y.grad) == (1.0, 0.0, 0.0)  # PyTorch: 1, 0 and 0
 
 
+@pytest.mark.parametrize("tensor", [False, True])
+@pytest.mark.parametrize(("a", "b"), [(-2.0, 0.0), (3.0, -0.0), (-0.5, -0.0)])
+def test_the_base_gradient_at_a_zero_value_exponent_is_plus_zero(a: float, b: float,
+                                                                  tensor: bool) -> None:
+    """b·a^(b−1) is −0.0 at b = ±0 with a negative base (or b = −0.0): PyTorch, and a number
+    exponent, give +0.0; the mixed second derivative a^(b−1)·(1 + b·log a) stays."""
+    x, y = Value(np.array([a]) if tensor else a), Value(np.array([b]) if tensor else b)
+    out = x**y
+    (out.sum() if tensor else out).backward(create_graph=True)
+    d_base = x.grad
+    assert same_ieee(float(np.reshape(d_base.data, -1)[0]), 0.0, signed_zero=True)
+    y.zero_grad()
+    (d_base.sum() if tensor else d_base).backward()
+    assert same_ieee(float(np.reshape(y.grad, -1)[0]), 1.0 / a if a > 0 else math.nan,
+                     signed_zero=True)
+
+
 @given(a=st.sampled_from(SPECIALS), b=st.sampled_from(SPECIALS), tensor=st.booleans())
 def test_both_power_primitives_agree(a: float, b: float, tensor: bool) -> None:
     results = []

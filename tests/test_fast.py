@@ -161,7 +161,8 @@ def reference_backward(root: Value, gradient: Any) -> None:
 
 def assert_owned(nodes: Sequence[Value], where: str) -> None:
     """Ownership: no gradient is (a view of) any node's data, a leaf shares its gradient
-    with no other node, and a gradient two nodes share is read-only (an edit raises)."""
+    with no other node and may edit it, and a gradient two nodes share is read-only (an edit
+    raises). (Read through `.grad`, an intermediate's shared array is copied: its own.)"""
     datas = [n.data for n in nodes if type(n.data) is np.ndarray]
     grads = [(n, n.grad) for n in nodes if type(n.grad) is np.ndarray]
     for node, g in grads:
@@ -171,6 +172,7 @@ def assert_owned(nodes: Sequence[Value], where: str) -> None:
         assert not (shared and g.flags.writeable), (
             f"{where}: {describe(node)}.grad is shared with another node, and writeable")
         if node.is_leaf:
+            assert g.flags.writeable, f"{where}: the leaf {describe(node)}.grad is read-only"
             for other, h in grads:
                 assert other is node or not np.shares_memory(g, h), (
                     f"{where}: the leaf {describe(node)} shares its .grad with {describe(other)}")
@@ -1182,8 +1184,8 @@ FAST_MUTATIONS: dict[str, Mutation | Wrapped] = {
     "general": Mutation(
         "_general", "shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)",
         "shares = prim.vjp(g * 1.001, node._data, *[p._data for p in parents], **params)"),
-    "needs mask": Mutation("_general", "p._mark is not None for p in parents",
-                           "p._mark is None for p in parents"),
+    "needs mask": Mutation("_general", "p._mark is not None for p in node.parents",
+                           "p._mark is None for p in node.parents"),
     # matmul of two matrices, inlined
     "matmul inlined, first operand's share": Mutation("_run_arrays", "s = g @ y.T",
                                                       "s = g @ y.T * 1.001"),
@@ -2592,3 +2594,62 @@ def test_a_rule_of_ones_own_giving_float32_leaves_a_float64_gradient(path: str) 
     x = Value([1.0, 2.0])
     half(x).backward(np.ones(2))
     assert x.grad.dtype == np.float64 and x.grad.tolist() == [2.0, 2.0]
+
+
+def test_a_rule_of_ones_own_writing_into_its_gradient_is_refused_by_both_passes(
+        path: str) -> None:
+    """``g[x <= 0] = 0`` in a rule: the reference pass's + gives both operands one array, so
+    the edit changed the other's gradient, silently ([0, 3, 0] for [1, 3, 1]); the fast pass
+    raised numpy's bare "assignment destination is read-only", or overwrote a .grad."""
+    def relu_rule(g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+        g[x <= 0] = 0.0
+        return (g,)
+
+    my_relu = Primitive("writes_into_g", lambda x: np.maximum(x, 0.0), relu_rule)
+    x = Value([-1.0, 2.0, -3.0])
+    with pytest.raises(ValueError, match=r"^the rule of 'writes_into_g' wrote into an array "
+                                         r"it was given .* g \* \(x > 0\), not g\[x <= 0\] = 0"):
+        (my_relu(x * 2.0) + x).sum().backward()
+
+
+def test_a_rule_asking_which_operands_need_a_gradient_is_told_by_both_passes(
+        path: str) -> None:
+    """Only the fast pass passed `needs`: the reference (gradients(), create_graph, grad(),
+    gradcheck, detect_anomaly) said "missing 1 required keyword-only argument: 'needs'"."""
+    def rule(g: Any, out: Any, a: Any, b: Any, *, needs: tuple[bool, ...]) -> tuple[Any, ...]:
+        return (g * b if needs[0] else None, g * a if needs[1] else None)
+
+    product = Primitive("told_needs", lambda a, b: a * b, rule, needs_mask=True)
+    x, y = Value([1.0, 2.0]), Value([3.0, 4.0], requires_grad=False)
+    product(x, y).sum().backward()
+    assert x.grad.tolist() == [3.0, 4.0] and y.grad.tolist() == [0.0, 0.0]
+    (again,) = engine.gradients(product(x, y).sum(), [x])
+    assert np.asarray(again).tolist() == [3.0, 4.0]
+
+
+def test_float32_shares_of_a_rule_of_ones_own_add_up_alike_in_both_passes() -> None:
+    """The fast pass made each share float64 before adding them, the reference pass added
+    them in float32 first: 3.36000001430 against 3.36000013351."""
+    square = Primitive("float32_square", lambda x: x * x,
+                       lambda g, out, x: (np.asarray(2.0 * g * x, dtype=np.float32),))
+
+    def f(x: Value) -> Any:
+        return (square(x) * 1.1).sum() + (square(x) * 1.3).sum()
+
+    x, y = Value([0.1, 0.7, 1.3]), Value([0.1, 0.7, 1.3])
+    f(x).backward()
+    (reference,) = engine.gradients(f(y), [y])
+    assert np.asarray(reference).tobytes() == cast(Array, x.grad).tobytes()
+
+
+def test_an_intermediate_gradient_shared_read_only_is_its_own_when_read() -> None:
+    """The fast pass shares one read-only array between h1.grad and s.grad: an edit (a
+    clipping, ``h1.grad[0] = 5``) raised numpy's bare "assignment destination is read-only"."""
+    x = Value([1.0, 2.0])
+    h1, h2 = x * 2.0, x * 3.0
+    s = h1 + h2
+    s.sum().backward()
+    cast(Array, h1.grad)[0] = 5.0
+    np.clip(s.grad, -0.1, 0.1, out=s.grad)
+    assert cast(Array, h1.grad).tolist() == [5.0, 1.0]
+    assert cast(Array, s.grad).tolist() == [0.1, 0.1]

@@ -454,3 +454,17 @@ def test_a_ragged_condition_of_where_is_named() -> None:
     """numpy's "inhomogeneous shape" came out bare, naming neither where nor the condition."""
     with pytest.raises(ValueError, match=r"^where: the condition must be a rectangular"):
         where([[1, 0], [1]], Value([[1.0, 2.0], [3.0, 4.0]]), 0.0)
+
+
+def test_a_recorded_gradient_is_shown_by_its_numbers_and_its_update_explained() -> None:
+    """A scalar's repr nested the recorded gradient (grad=Value(data=12.0, grad=0.0)) where a
+    tensor's shows its numbers; ``w.data -= lr * w.grad`` after create_graph spoke only of
+    ``array += v``."""
+    x = Value(2.0)
+    (x**3).backward(create_graph=True)
+    assert repr(x) == "Value(data=2.0, grad=12.0)"
+    w = Value([1.0, 2.0])
+    (w**3).sum().backward(create_graph=True)
+    with pytest.raises(TypeError, match=r"recorded by backward\(create_graph=True\) is a Value "
+                                        r"too: its numbers are \.grad\.data"):
+        w.data -= 0.1 * w.grad

@@ -379,7 +379,9 @@ def numpy_ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...],
         _refuse_value_out(name, kwargs)
         raise TypeError(f"{name} with out= an array: the result of an operation on a Value "
                         "is a new Value, which numpy cannot write into an array; use the "
-                        "result (for `array += v` write `array = array + v`)")
+                        "result (for `array += v` write `array = array + v`). A gradient "
+                        "recorded by backward(create_graph=True) is a Value too: its numbers "
+                        "are .grad.data (p.data -= lr * p.grad.data)")
     if kwargs:
         raise TypeError(f"{name} on a Value takes no keyword arguments; got "
                         f"{', '.join(f'{key}=' for key in kwargs)}")

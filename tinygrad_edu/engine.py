@@ -45,12 +45,11 @@ from tinygrad_edu.data import (
 )
 from tinygrad_edu.grad_mode import enable_grad, is_grad_enabled, no_grad
 from tinygrad_edu.kernels import (
-    FLOAT_ERRORS,
     GradientShapeError,
     OpError,
     check_share_count,
+    run_rule,
     shape_of,
-    vjp_in_ieee,
 )
 from tinygrad_edu.methods import NamedOperations
 from tinygrad_edu.storage import NO_GRADIENT_YET, Storage
@@ -72,7 +71,8 @@ class Primitive:
     ``forward(*datas, **params)`` computes on floats or float64 arrays. ``vjp(g, out,
     *inputs, **params)`` gives each input's gradient (or None) from the upstream gradient `g`
     and the result `out`, in the operator algebra: the same rule runs on raw data and on
-    Values (a recorded pass, for higher derivatives). For the pictures: `label` (formatted
+    Values (a recorded pass, for higher derivatives); it computes new arrays (an array `g` is
+    read-only: other gradients may share it). For the pictures: `label` (formatted
     by `caption`), `text` (the rule in words), `kinks`. With `needs_mask` the fast executor
     tells the rule which inputs need a gradient. `reads_data` False: the rule needs the
     operands' shapes only, not their numbers (a view: reshape, transpose, getitem), so an
@@ -579,7 +579,7 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
             if node.op is None:
                 continue  # a leaf
             if create_graph:
-                shares = node.op.vjp(g, node, *node.parents, **node.params)
+                shares = node.op.vjp(g, node, *node.parents, **rule_params(node))
             else:
                 shares = rule_on_data(node.op, g, node)
             if _check_shares is not None:
@@ -596,12 +596,19 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
 
 
 def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
-    """`prim`'s rule at `node`, on raw data: IEEE results (inf, nan) where Python floats raise."""
-    datas = [parent._data for parent in node.parents]
-    try:
-        return prim.vjp(g, node._data, *datas, **node.params)
-    except FLOAT_ERRORS:
-        return vjp_in_ieee(prim.vjp, g, node._data, datas, node.params)
+    """`prim`'s rule at `node`, on raw data: IEEE results (inf, nan) where Python floats raise,
+    g read-only (`kernels.run_rule`)."""
+    return run_rule(prim.name, prim.vjp, g, node._data, [parent._data for parent in node.parents],
+                    rule_params(node))
+
+
+def rule_params(node: Value) -> Mapping[str, Any]:
+    """The params `node`'s rule takes: its own, and for a rule that asks (`needs_mask`) which
+    operands need a gradient, ``needs``."""
+    assert node.op is not None
+    if not node.op.needs_mask:
+        return node.params
+    return {**node.params, "needs": tuple(parent._requires_grad for parent in node.parents)}
 
 
 def _summed(grad: Any, axis: tuple[int, ...], keepdims: bool = False) -> Any:
@@ -621,6 +628,8 @@ def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
     >>> sum_to_shape(np.ones((2, 3)), (3,)), sum_to_shape(np.ones((2, 3)), ())
     (array([2., 2., 2.]), 6.0)
     """
+    if type(grad) is np.ndarray and grad.dtype != np.float64:  # (a rule of one's own's
+        grad = grad.astype(np.float64)  # float32, say: made float64 before it is summed)
     from_shape = shape_of(grad)
     if from_shape != shape:
         if type(grad) is float:  # one number, for every element

@@ -20,10 +20,11 @@ in how:
   small network feels, its code out of the cache after the rest of the step;
 * a rule that can skip work (matmul) is told which inputs need a gradient at all;
 * a tensor's first gradient is kept without a copy when no other node holds the same array
-  (a shared one is made read-only instead, so an edit raises rather than leaks), decided
-  when it is sent (`_own`), where the sender knows whether it passes on an array it keeps,
-  not by a set of every array kept (a node that sends its own gradient on and whose
-  receiver then gets another share too keeps it read-only, unshared: an edit raises);
+  (a shared one is made read-only instead, so that nothing changes it behind the other's
+  back; `.grad` gives an intermediate node a copy of its own when read), decided when it is
+  sent (`_own`), where the sender knows whether it passes on an array it keeps, not by a
+  set of every array kept (a node that sends its own gradient on and whose receiver then
+  gets another share too keeps it read-only, unshared);
 * the garbage collector is paused: the pass makes no reference cycles for it to find;
 * one pass at a time holds the marks: a pass begun while another is under way (by a rule
   that calls backward(); `Value.backward` runs one thread's passes at a time) is the
@@ -96,6 +97,7 @@ from tinygrad_edu.kernels import (
     nll,
     relu,
     restore_float_errors,
+    run_rule,
     set_writeable,
     vjp_in_ieee,
     where,
@@ -438,21 +440,32 @@ def _run_arrays(nodes: Iterable[Value], sum_to_shape: SumToShape) -> Value | Non
 
 def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
     """A node's rule the general way: the table's `vjp`, called (a binary operator's
-    unrolled), its float arithmetic retried in IEEE when it raises; each share sent."""
+    unrolled), its float arithmetic retried in IEEE when it raises; each share sent. A rule
+    of one's own runs as the reference pass runs it (`kernels.run_rule`: g read-only), its
+    shares checked and copied."""
     prim = node.op
     assert prim is not None
     a: Any = node._first
     b: Any = node._second
     params = node.params
+    if prim.needs_mask:  # (then params are a dict: the general branch below)
+        params = {**params, "needs": tuple(p._mark is not None for p in node.parents)}
+    if prim not in _TABLE:  # a rule of one's own
+        parents = node.parents
+        shares = run_rule(prim.name, prim.vjp, g, node._data, [p._data for p in parents],
+                          params)
+        shares = _shares_of_ones_own(prim, shares, len(parents))
+        for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
+            _send(share, parent, (g, *shares[:k]), sum_to_shape)
+        return
     # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
-    ours = prim in _TABLE  # (a rule of one's own: its shares checked, and copied)
     if (b is not None and type(params) is not dict and not prim.needs_mask
             and type(b) is not tuple):  # a binary op
         try:
             pair = prim.vjp(g, node._data, a._data, b._data)
         except FLOAT_ERRORS:
             pair = _rule_in_ieee(prim, g, node)
-        ga, gb = pair if ours else _shares_of_ones_own(prim, pair, 2)
+        ga, gb = pair
         q = a._mark
         if q is not None and ga is not None:
             if type(ga) is not float or type(a._data) is not float:
@@ -472,18 +485,14 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
                 single = prim.vjp(g, node._data, a._data)
         except FLOAT_ERRORS:
             single = _rule_in_ieee(prim, g, node)
-        (ga,) = single if ours else _shares_of_ones_own(prim, single, 1)
+        (ga,) = single
         _send(ga, a, (g,), sum_to_shape)
         return
     parents = node.parents
-    if prim.needs_mask:
-        params = {**params, "needs": tuple(p._mark is not None for p in parents)}
     try:
         shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
     except FLOAT_ERRORS:
         shares = _rule_in_ieee(prim, g, node)
-    if not ours:
-        shares = _shares_of_ones_own(prim, shares, len(parents))
     for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
         _send(share, parent, (g, *shares[:k]), sum_to_shape)
 
@@ -582,8 +591,8 @@ def _own(share: Any, parent: Value, held: tuple[Any, ...]) -> Any:
 
     A fresh float64 array is kept as it is. An array another node keeps (in `held`: the
     sending node's gradient, the rule's other shares) is shared with an intermediate node,
-    made read-only, so that an edit raises instead of silently changing both (the large
-    arrays of a batched network are not copied for nothing); a leaf (a parameter, whose
+    made read-only, so that no edit changes both (the large arrays of a batched network are
+    not copied for nothing; read through `.grad`, it is copied then); a leaf (a parameter, whose
     gradient an optimizer or a learner may edit) gets a copy. So does a view (of the sender's
     gradient, say), whose base could still change, and an array of another dtype.
     """

@@ -105,6 +105,30 @@ def vjp_in_ieee(vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any, datas: Se
     return tuple(share if share is None or np.ndim(share) else float(share) for share in shares)
 
 
+def run_rule(name: str, vjp: Callable[..., tuple[Any, ...]], g: Any, out: Any,
+             datas: Sequence[Any], params: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The rule `vjp` of the primitive `name` on raw data (the reference pass's every rule,
+    the fast pass's rules of one's own): IEEE results where Python floats raise
+    (`vjp_in_ieee`), and an array `g` given read-only, as other gradients may share it (+
+    sends one array to both operands): a rule that writes into it (``g[x <= 0] = 0``) raises,
+    saying so, where it would change them silently."""
+    if type(g) is np.ndarray:
+        g = g.view()
+        g.flags.writeable = False
+    try:
+        try:
+            return vjp(g, out, *datas, **params)
+        except FLOAT_ERRORS:
+            return vjp_in_ieee(vjp, g, out, datas, params)
+    except ValueError as error:
+        if "read-only" not in str(error):
+            raise
+        raise ValueError(
+            f"the rule of {name!r} wrote into an array it was given (its gradient g, or an "
+            "operand's data), which other gradients or the graph share: a rule computes new "
+            "arrays, e.g. g * (x > 0), not g[x <= 0] = 0") from None
+
+
 class OpError(ValueError):
     """An operation was given operands it cannot work with (the message says which and why)."""
 

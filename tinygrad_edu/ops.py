@@ -67,12 +67,16 @@ def _pow_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     a_data, b_data = np.asarray(data_of(a)), np.asarray(data_of(b))
     at_zero = (a_data == 0.0) & (b_data >= 0.0)
     d_base = g * (b * POW(a, b - 1.0))
-    # NOTE: a**0 is 1 everywhere, so d/da is 0 where b == 0, even at 0**0 (as PyTorch; and as
-    # pow_const): b·a^(b−1) would be 0·inf = nan there (at a zero, subnormal or nan base);
-    # elsewhere it is 0 already, and its derivative in b (a second derivative) must stay
-    undefined = (b_data == 0.0) & np.isnan(data_of(d_base))
-    if undefined.any():
-        d_base = WHERE(0.0, d_base, cond=np.broadcast_to(undefined, shape_of(d_base)))
+    # NOTE: a**0 is 1 everywhere, so d/da is +0 where b == 0, even at 0**0 (as PyTorch; and as
+    # pow_const): b·a^(b−1) would be 0·inf = nan there (at a zero, subnormal or nan base), and
+    # −0.0 at a negative base; elsewhere it is 0 already, and its derivative in b (a second
+    # derivative) must stay: d_base + 0.0 (−0.0 + 0.0 is +0.0) keeps it
+    zero_exponent = np.broadcast_to(b_data == 0.0, shape_of(d_base))
+    if zero_exponent.any():
+        undefined = zero_exponent & np.isnan(data_of(d_base))
+        signed = d_base + 0.0
+        d_base = WHERE(WHERE(0.0, signed, cond=undefined) if undefined.any() else signed,
+                       d_base, cond=zero_exponent)
     base = WHERE(1.0, a, cond=at_zero)
     if not at_zero.any():
         return d_base, g * out * LOG(base)

@@ -125,6 +125,11 @@ class Storage:
                 return 0.0
             grad = self._grad = np.zeros_like(self._data)  # kept, so an in-place edit sticks
         if type(grad) is np.ndarray:  # (given back as an operand, it is copied: `operand`)
+            if self.op is not None and not grad.flags.writeable:
+                # an intermediate node's, one array with another node's (the fast pass shares
+                # it read-only: `fast._own`): a copy of its own, so that an edit sticks and
+                # changes no other
+                grad = self._grad = grad.copy()
             note_gradient(self, grad)  # type: ignore[arg-type]
         return grad
 
@@ -155,11 +160,12 @@ class Storage:
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
+        grad = self._grad._data if isinstance(self._grad, Storage) else self.grad  # (a
+        # recorded gradient, after backward(create_graph=True), shown by its numbers)
         if type(self._data) is float:
-            return f"Value(data={self._data!r}, grad={self.grad!r}{label})"
+            return f"Value(data={self._data!r}, grad={grad!r}{label})"
         options: dict[str, Any] = {"threshold": 8, "edgeitems": 2, "precision": 4}
         data = np.array2string(np.asarray(self._data), separator=", ", **options)
-        grad = self._grad._data if isinstance(self._grad, Storage) else self.grad
         grad_text = np.array2string(np.asarray(grad), separator=", ", **options)
         return (f"Value(shape={self.shape}, data={data.replace(chr(10), '')}, "
                 f"grad={grad_text.replace(chr(10), '')}{label})")
