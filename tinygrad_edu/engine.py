@@ -742,8 +742,9 @@ def gradients(output: Value, inputs: Sequence[Value], *, create_graph: bool = Fa
         g = captured[x]
         if g is None:
             g = 0.0 if x.shape == () else np.zeros(x.shape)
-        elif any(np.may_share_memory(g, h) for h in result if type(h) is np.ndarray):
-            g = g.copy()  # (a + b sends both one array: each input gets its own)
+        elif type(g) is np.ndarray and (not g.flags.writeable or any(
+                np.may_share_memory(g, h) for h in result if type(h) is np.ndarray)):
+            g = g.copy()  # (a + b sends both one array, read-only: each input gets its own)
         if create_graph and not isinstance(g, Value):
             g = Value(g, requires_grad=False)
         result.append(g)
