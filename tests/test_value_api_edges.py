@@ -468,3 +468,19 @@ def test_a_recorded_gradient_is_shown_by_its_numbers_and_its_update_explained() 
     with pytest.raises(TypeError, match=r"recorded by backward\(create_graph=True\) is a Value "
                                         r"too: its numbers are \.grad\.data"):
         w.data -= 0.1 * w.grad
+
+
+@pytest.mark.parametrize(("index", "shape"), [((), ()), (Ellipsis, ()), (None, (1,)),
+                                              ((None, None), (1, 1)), ((None, Ellipsis), (1,))])
+def test_a_scalar_takes_the_indices_a_numpy_scalar_takes(index: Any, shape: tuple[int, ...]
+                                                         ) -> None:
+    """v[()], v[...] and v[None] were refused ("a scalar Value cannot be indexed"), where
+    numpy's scalars and PyTorch's 0-d tensors take them (generic code, on x.sum())."""
+    v = Value(2.0)
+    out = v[index]
+    assert out.shape == shape == np.shape(np.array(2.0)[index])
+    assert np.asarray(out.data).tolist() == np.asarray(np.array(2.0)[index]).tolist()
+    (out.sum() * 3.0).backward()
+    assert v.grad == 3.0
+    with pytest.raises(TypeError, match=r"cannot be indexed with 0; only with \(\), \.\.\. or "):
+        v[0]

@@ -832,7 +832,8 @@ def broadcast_target(shape: tuple[int, ...], target: Any) -> tuple[int, ...]:
 def checked_index(data: Any, index: Any) -> Any:
     """`index` normalized (`normalize_index`), once it is known to fit `data`."""
     if type(data) is float:
-        raise TypeError("a scalar Value cannot be indexed")
+        raise TypeError(f"a scalar Value cannot be indexed with {index!r}; only with (), ... "
+                        "or None (a new axis), as a numpy scalar")
     given = index
     try:
         _refuse_mask_of_floats(index, data.shape)

@@ -415,6 +415,12 @@ class NamedOperations:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
+        parts = index if isinstance(index, tuple) else (index,)
+        if type(self._data) is float and parts.count(Ellipsis) <= 1 and all(
+                part is None or part is Ellipsis for part in parts):
+            # a scalar's only indices, as numpy's and PyTorch's: v[()] and v[...] (itself),
+            # v[None] (shape (1,)), a new axis per None
+            return self.reshape((1,) * parts.count(None))
         return self.apply("getitem", index=kernels.checked_index(self._data, _owned(index)))
 
 
