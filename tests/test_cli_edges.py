@@ -4,6 +4,10 @@ paths."""
 from __future__ import annotations
 
 import inspect
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +134,44 @@ def test_the_step_limit_counts_steps_as_the_stepper_does() -> None:
     for root in (x * x + 1, (x * 2).relu().tanh(), (x - x).relu() * x):
         assert count_steps(root) == len(backprop_steps(root)) - 1
     assert inspect.signature(backprop_html).parameters["max_steps"].default == MAX_STEPS
+
+
+@pytest.mark.parametrize("text", ["x*10**400", "x + 2**1024", "exp(10**400) + x",
+                                  "x - 10**400"])
+def test_a_whole_number_beyond_a_float_is_infinite(capsys: pytest.CaptureFixture[str],
+                                                   text: str) -> None:
+    """`_as_float`'s overflow was caught, then math.copysign converted the integer again: a
+    traceback, where 2.0**1024 gave inf."""
+    code, out, err = run(capsys, "graph", text, "--set", "x=1")
+    assert (code, err) == (0, ""), err
+    assert ("-inf" if "-" in text else "inf") in out
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--html", "missing/page.html"], r"--html: cannot write 'missing/page\.html': the folder "
+                                      r"'missing' does not exist"),
+    (["-o", "missing/g.svg"], r"-o/--output: cannot write 'missing/g\.svg': the folder "),
+    (["-o", "g.svg/"], r"-o/--output: 'g\.svg/' is a folder; give the name of a file in it"),
+])
+def test_every_file_of_graph_is_checked_before_any_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        extra: list[str], said: str) -> None:
+    """`-o part.svg --html missing/x.html` wrote part.svg, then failed; a missing folder of
+    -o gave a bare "[Errno 2]"; -o g.svg/ wrote g.svg."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "graph", "x*x", "--set", "x=2", "-o", "part.dot", *extra)
+    assert code == 2 and re.search(said, err), err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_stops_reading_stops_the_command_quietly() -> None:
+    """``tinygrad-edu graph ... | head -1`` printed "error: [Errno 32] Broken pipe"."""
+    read, write = os.pipe()
+    os.close(read)  # (a reader gone before the first line)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tinygrad_edu", "graph", "x*x", "--set",
+                               "x=2"], stdout=write, stderr=subprocess.PIPE, timeout=120,
+                              check=False)
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, b"")

@@ -3,6 +3,7 @@ have no class, empty data, arguments that trained nothing or failed only after a
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -169,3 +170,12 @@ def test_the_confusion_matrix_takes_the_booleans_of_a_threshold() -> None:
     with pytest.raises(ValueError, match=r"label 9223372036854775808 at index 0 of y_pred is too "
                                          r"large for a class index"):
         confusion_matrix(np.array([0], np.uint64), np.array([2**63], np.uint64))
+
+
+def test_the_accuracy_of_nan_outputs_is_nan_not_the_share_of_class_0() -> None:
+    """argmax of a row of nan is 0: a diverged model scored the share of 0s (10% of digits)."""
+    model = MLP(4, [3], seed=0)
+    for p in model.parameters():
+        p.data = np.full(p.shape, np.nan)
+    loss, right = evaluate(model, np.ones((5, 4)), [0, 0, 0, 1, 2])
+    assert math.isnan(loss) and math.isnan(right)

@@ -12,6 +12,7 @@ ValueError: make_moons: n must be a positive integer; got 0
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,28 @@ def file_name(path: Any, who: str, example: str) -> str:
         raise ValueError(f"{who}: {text!r} is a folder; give the name of a file in it, e.g. "
                          f"{os.path.join(text, example)!r}")
     return text
+
+
+def file_to_write(path: Any, who: str, example: str) -> Path:
+    """`path` as a Path to write a file to, or an error saying what is wrong with it, before
+    anything is computed or written: not a path, a folder (`file_name`), empty, or in a
+    folder that does not exist.
+
+    >>> file_to_write("no/such/folder/page.html", "save", "page.html")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: save: cannot write 'no/such/folder/page.html': the folder
+    'no/such/folder' does not exist (create it first)
+    """
+    text = file_name(path, who, example)
+    if not text.strip():
+        raise ValueError(f"{who}: the path is empty; give a file name such as {example!r}")
+    folder = Path(text).parent
+    if not folder.is_dir():
+        error = NotADirectoryError if folder.exists() else FileNotFoundError
+        what = "is not a folder" if folder.exists() else "does not exist (create it first)"
+        raise error(f"{who}: cannot write {text!r}: the folder {str(folder)!r} {what}")
+    return Path(text)
 
 
 def positive_int(n: Any, what: str) -> int:

@@ -38,7 +38,9 @@ True
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ import numpy as np
 
 import tinygrad_edu
 from tinygrad_edu import Value, lecture
+from tinygrad_edu._common import file_to_write
 from tinygrad_edu.activations import ACTIVATIONS, activation_names
 from tinygrad_edu.expression import (
     EXTRA_NUMBER_ARGUMENT,
@@ -351,7 +354,10 @@ def _file(text: str, option: str) -> Path:
     if path.exists() and not path.is_file():
         raise UsageError(f"{option} {text}: that is {_kind(path)}, not a file to write; "
                          "give a file name such as out.svg")
-    return path
+    try:  # (a name ending in /, a folder that does not exist: before anything is written)
+        return file_to_write(text, option, "out.svg")
+    except (ValueError, OSError) as error:
+        raise UsageError(str(error)) from None
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
@@ -425,6 +431,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"{PROG} {args.command_name}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped (`| head`): stop quietly, as other tools do
+        with contextlib.suppress(OSError, ValueError):  # (a stdout with no file descriptor)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (what is left
+            # to print goes nowhere, not to an error at exit)
+        return 1
     except (RuntimeError, OSError, ValueError, ImportError) as error:
         print(f"{PROG} {args.command_name}: error: {error}", file=sys.stderr)
         return 1

@@ -234,7 +234,7 @@ def _as_float(number: int | float) -> float:
     try:
         return float(number)
     except OverflowError:
-        return math.copysign(math.inf, number)
+        return math.inf if number > 0 else -math.inf  # (copysign would convert it again)
 
 
 def _fold(op: ast.operator, a: int | float, b: int | float) -> int | float:

@@ -19,6 +19,7 @@ and the test data after each epoch (a `History`): the curves that show generalis
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -271,7 +272,8 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
 
 def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
     """The mean cross-entropy of `model`'s outputs (logits, one column per class) on `X` and
-    integer labels `y`, and its accuracy; no graph is recorded.
+    integer labels `y`, and its accuracy (nan where an output is nan, training diverged: a
+    nan has no class); no graph is recorded.
 
     >>> from tinygrad_edu.nn import MLP
     >>> loss, right = evaluate(MLP(2, [3], seed=0), [[0.0, 0.0], [5.0, -5.0]], [1, 2])
@@ -285,8 +287,10 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
     logits = model_outputs(model, np.asarray(X, dtype=np.float64), "evaluate")
     with no_grad():
         loss = float(cross_entropy(logits, y).data)
-    predicted = np.asarray(logits.data if isinstance(logits, Value) else logits).argmax(axis=-1)
-    return loss, float(np.mean(predicted == np.asarray(y)))
+    scores = np.asarray(logits.data if isinstance(logits, Value) else logits)
+    if np.isnan(scores).any():  # (argmax would call a row of nan class 0)
+        return loss, math.nan
+    return loss, float(np.mean(scores.argmax(axis=-1) == np.asarray(y)))
 
 
 @dataclass

@@ -31,6 +31,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from tinygrad_edu._common import file_to_write
 from tinygrad_edu.changes import changed_after_use
 from tinygrad_edu.data import check_flag
 from tinygrad_edu.engine import Primitive, Value
@@ -647,7 +648,7 @@ def save_graph(graph: graphviz.Digraph, path: str | Path, format: str | None = N
             graph, Value) else ""
         raise TypeError(f"save_graph: graph must be a picture from draw_graph (a "
                         f"graphviz.Digraph); got {type(graph).__name__}{hint}")
-    path = Path(path)
+    path = file_to_write(path, "save_graph", "graph.svg")  # (not a folder, nor "g.svg/")
     fmt = (format or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise ValueError(f"cannot save a graph as {fmt!r} (from {str(path)!r}); "

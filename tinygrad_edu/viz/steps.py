@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import changes, engine
-from tinygrad_edu._common import file_name
+from tinygrad_edu._common import file_to_write
 from tinygrad_edu.data import data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.viz.dot import (
@@ -379,29 +379,9 @@ class BackpropStepper:
     def save(self, path: str | Path) -> Path:
         """Write `page()` to `path` and return the path; a folder, or a file in a folder that
         does not exist, is refused."""
-        path = _page_path(path, "BackpropStepper.save")
+        path = file_to_write(path, "BackpropStepper.save", "backprop.html")
         path.write_text(self.page(), encoding="utf-8")
         return path
-
-
-def _page_path(path: str | Path, who: str) -> Path:
-    """`path` as a Path to write a page to, or an error saying what is wrong with it: not a
-    path, a folder, a folder that does not exist (checked before any picture is rendered).
-
-    >>> _page_path("out/", "save")
-    Traceback (most recent call last):
-    ...
-    ValueError: save: 'out/' is a folder; give the name of a file in it, e.g. 'out/backprop.html'
-    """
-    text = file_name(path, who, "backprop.html")
-    if not text.strip():
-        raise ValueError(f"{who}: the path is empty; give a file name such as 'backprop.html'")
-    folder = Path(text).parent
-    if not folder.is_dir():
-        error = NotADirectoryError if folder.exists() else FileNotFoundError
-        what = "is not a folder" if folder.exists() else "does not exist (create it first)"
-        raise error(f"{who}: cannot write {text!r}: the folder {str(folder)!r} {what}")
-    return Path(text)
 
 
 def step_through(root: Value, gradient: Any = None, **options: Any) -> BackpropStepper:
@@ -463,5 +443,6 @@ def write_backprop_html(root: Value, path: str | Path, gradient: Any = None,
     3
     """
     _check_root(root)
-    path = _page_path(path, "write_backprop_html")  # (before the pictures are rendered)
+    path = file_to_write(path, "write_backprop_html", "backprop.html")  # (before the
+    # pictures are rendered)
     return BackpropStepper(root, gradient, **options).save(path)
