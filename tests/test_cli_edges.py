@@ -175,3 +175,13 @@ def test_a_reader_that_stops_reading_stops_the_command_quietly() -> None:
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (1, b"")
+
+
+def test_an_expression_read_as_an_option_is_told_where_it_goes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse reads "-x*y" as an option and said only "required: expression"; the way out
+    was in --help alone."""
+    code, _, err = run(capsys, "graph", "-x*y", "--set", "x=1", "y=2")
+    assert code == 2
+    assert err.strip().endswith('required: expression (an expression that starts with a minus '
+                                'goes last, after "--": graph --set x=2 y=3 -- "-x*y")')

@@ -8,6 +8,8 @@ that keeps this file fast.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -218,3 +220,31 @@ def test_the_tour_takes_one_name_and_the_neuron_is_an_nn_neuron(tmp_path: Path) 
     assert neuron.bias.grad == pytest.approx(grads["b"])
     assert any(line.startswith("the same neuron as nn.Neuron(2, activation='tanh')")
                for line in result.report)
+
+
+def test_the_tour_without_graphviz_prints_every_result_and_names_the_graphs_it_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `dot` the whole tour stopped at its first example, before printing anything
+    (matplotlib missing was skipped picture by picture)."""
+    from tinygrad_edu import viz
+
+    def no_dot(*args: Any, **kwargs: Any) -> Any:
+        raise viz.GraphvizNotFoundError()
+
+    monkeypatch.setattr(viz, "save_graph", no_dot)
+    result = lecture.value_and_graph(tmp_path)
+    assert result.skipped_graphs == ["neuron_graph.svg", "neuron_backprop.html"]
+    assert any("d o / d w1 = +1.0000" in line for line in result.report)
+    said = lecture.skipped_pictures([result])
+    assert said.startswith("skipped 2 pictures (Graphviz's dot program is not installed): "
+                           "neuron_graph.svg, neuron_backprop.html; to draw them: Install")
+
+
+def test_the_perceptron_on_xor_says_what_a_line_can_do_wherever_it_is_run() -> None:
+    """The lecture's point, "no better than 3 of 4", was in the tour's report only: the
+    perceptron command printed "final weights get 1/4 right" and nothing more."""
+    from tinygrad_edu.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["perceptron", "--gate", "xor"]) == 0
+    assert "the closest to XOR gets 3 of its 4 right" in out.getvalue()

@@ -45,7 +45,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -172,6 +172,8 @@ def _run_perceptron(args: argparse.Namespace) -> int:
             print(f"  {epoch:>5}  {errors:>6}  {np.array2string(weights, precision=3)}")
         correct = int(np.sum(p.predict(X) == y))
         print("  " + lecture.describe_gate_run(gate, history, correct))
+        if gate == "xor":
+            print("  " + lecture.describe_xor_limit())
     if args.out is not None:
         result = lecture.perceptron_logic_gates(
             args.out, progress=lecture.progress_wanted(args), seed=args.seed,
@@ -257,6 +259,9 @@ def _run_digits(args: argparse.Namespace) -> int:
 
 
 def _configure_graph(parser: argparse.ArgumentParser) -> None:
+    if isinstance(parser, _Parser):  # (argparse read "-x*y" as an option: say how)
+        parser.missing_hint = ('(an expression that starts with a minus goes last, after "--": '
+                               'graph --set x=2 y=3 -- "-x*y")')
     parser.add_argument("expression", help='an expression, e.g. "tanh(x1*w1 + x2*w2 + b)"; '
                         'one that starts with a minus goes last, after "--" (every option '
                         'before it): graph --set x=2 y=3 -- "-x*y"')
@@ -402,12 +407,24 @@ COMMANDS = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """A subcommand's parser, whose "arguments are required" error may end with a hint."""
+
+    missing_hint = ""
+
+    def error(self, message: str) -> NoReturn:
+        if self.missing_hint and "arguments are required" in message:
+            message = f"{message} {self.missing_hint}"
+        super().error(message)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per `Command`."""
     parser = argparse.ArgumentParser(
         prog=PROG, description="tinygrad_edu: an autograd engine for learning deep learning.")
     parser.add_argument("--version", action="version", version=f"{PROG} {tinygrad_edu.__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
     for command in COMMANDS:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)
         command.configure(sub)

@@ -94,6 +94,7 @@ __all__ = [
     "activation_functions",
     "decision_boundaries",
     "describe_gate_run",
+    "describe_xor_limit",
     "digits_mlp",
     "example_main",
     "micrograd_demo",
@@ -132,6 +133,8 @@ class ExampleResult:
     """A few short lines summing up `accuracies` (for the tour's table); empty: all of them."""
     skipped: list[str] = field(default_factory=list)
     """The pictures not drawn because matplotlib is missing (see `skipped_pictures`)."""
+    skipped_graphs: list[str] = field(default_factory=list)
+    """The graphs not drawn because Graphviz's `dot` is missing (see `skipped_pictures`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,19 +172,26 @@ def _can_plot(result: ExampleResult, *pictures: str) -> bool:
 
 
 def skipped_pictures(results: Sequence[ExampleResult]) -> str:
-    """One line naming the pictures skipped for want of matplotlib, and how to get them
-    ("" when none were).
+    """A line naming the pictures skipped for want of matplotlib, and one for those skipped
+    for want of Graphviz's `dot`, each saying how to get them ("" when none were).
 
     >>> r = ExampleResult("xor_mlp", "XOR", skipped=["xor_mlp.png"])
     >>> print(skipped_pictures([r]))  # doctest: +ELLIPSIS
     skipped 1 picture (matplotlib is not installed): xor_mlp.png; to draw it: pip install ...
     """
-    names = [name for result in results for name in result.skipped]
-    if not names:
-        return ""
-    it = "it" if len(names) == 1 else "them"
-    return (f"skipped {plural(len(names), 'picture')} (matplotlib is not installed): "
-            f"{', '.join(names)}; to draw {it}: {PLOT_INSTALL_HINT}")
+    from tinygrad_edu.viz import INSTALL_HINT
+
+    lines = []
+    for names, missing, hint in (
+            ([name for result in results for name in result.skipped], "matplotlib",
+             PLOT_INSTALL_HINT),
+            ([name for result in results for name in result.skipped_graphs],
+             "Graphviz's dot program", INSTALL_HINT.split(". ", 1)[1])):
+        if names:
+            it = "it" if len(names) == 1 else "them"
+            lines.append(f"skipped {plural(len(names), 'picture')} ({missing} is not "
+                         f"installed): {', '.join(names)}; to draw {it}: {hint}")
+    return "\n".join(lines)
 
 
 def _save(fig: Any, path: Path, dpi: int = 100) -> Path:
@@ -232,9 +242,12 @@ def value_and_graph(out: PathLike = "out", *, quick: bool = False,
                          f"backward() weights.grad [{weight_grads}], bias.grad "
                          f"{neuron.bias.grad:+.4f}")
     graph = viz.draw_graph(o, inputs=[x1, x2], legend=True)
-    result.files.append(viz.save_graph(graph, folder / "neuron_graph.svg"))
-    result.files.append(viz.write_backprop_html(o, folder / "neuron_backprop.html",
-                                                inputs=[x1, x2]))
+    try:
+        result.files.append(viz.save_graph(graph, folder / "neuron_graph.svg"))
+        result.files.append(viz.write_backprop_html(o, folder / "neuron_backprop.html",
+                                                    inputs=[x1, x2]))
+    except viz.GraphvizNotFoundError:  # (the numbers above are printed all the same)
+        result.skipped_graphs += ["neuron_graph.svg", "neuron_backprop.html"]
     result.details = {"output": o.data, "grads": {v.label: v.grad for v in (x1, x2, w1, w2, b)},
                       "neuron": neuron}
     result.seconds = time.perf_counter() - start
@@ -331,6 +344,16 @@ def _labellings_a_line_draws(X: Array, y: Labels) -> tuple[int, int]:
     return drawn, best
 
 
+def describe_xor_limit() -> str:
+    """Why no line does XOR (Minsky and Papert, 1969): the labellings of the 4 corners a line
+    draws, and the most of XOR's any of them gets right."""
+    X, y = logic_gate("xor")
+    drawn, best = _labellings_a_line_draws(X, y)
+    return (f"(of the {2 ** len(y)} ways to label the 4 corners, a line draws {drawn}: the rule "
+            f"learns each of them; the closest to XOR gets {best} of its 4 right: Minsky and "
+            "Papert, 1969)")
+
+
 def describe_gate_run(gate: str, history: PerceptronHistory, correct: int) -> str:
     """One line on how Rosenblatt's rule did on a gate: converged, or why it never will."""
     if history.converged:
@@ -373,11 +396,7 @@ def perceptron_logic_gates(out: PathLike = "out", *, quick: bool = False,
         result.accuracies[f"perceptron {gate.upper()}"] = correct / len(y)
         result.report.append(describe_gate_run(gate, histories[gate], correct))
     if "xor" in gates:
-        X, y = logic_gate("xor")
-        drawn, best = _labellings_a_line_draws(X, y)
-        result.report.append(f"      (of the {2 ** len(y)} ways to label the 4 corners, a line "
-                             f"draws {drawn}: the rule learns each of them; the closest to XOR "
-                             f"gets {best} of its 4 right: Minsky and Papert, 1969)")
+        result.report.append("      " + describe_xor_limit())
     if _can_plot(result, "perceptron_gates.png"):
         fig = _figure(3.5 * len(gates), 3.9)
         axes = np.atleast_1d(fig.subplots(1, len(gates)))
@@ -431,10 +450,12 @@ def _sigmoid_neuron_frames(folder: Path, result: ExampleResult, quick: bool,
         loss.backward()
         opt.step()
     final = frames[-1]
+    first = next(step for step, _, right, _ in frames if right == final[2])  # (drawn steps)
     result.accuracies["sigmoid neuron"] = final[2]
     result.report.append(f"sigmoid neuron σ(w·x + b), gradient descent: accuracy "
-                         f"{_percent(frames[0][2])} at step 0, {_percent(final[2])} after "
-                         f"{steps} steps (loss {frames[0][1]:.3f} → {final[1]:.3f})")
+                         f"{_percent(frames[0][2])} at step 0, {_percent(final[2])} from step "
+                         f"{first} (of the steps drawn) to step {steps} (loss "
+                         f"{frames[0][1]:.3f} → {final[1]:.3f})")
     if not _can_plot(result, "sigmoid_neuron_frames.png", "sigmoid_neuron.gif"):
         return []
     snapshot = Neuron(2, seed=0)  # (a seed: numpy's global random state stays the learner's)
