@@ -112,14 +112,37 @@ def test_the_reference_pass_and_gradients_check_too() -> None:
         y.backward(create_graph=True)
 
 
-def test_an_old_reference_to_a_recorded_array_cannot_change_it() -> None:
+def test_an_old_reference_to_a_recorded_array_is_watched() -> None:
+    """A reference held elsewhere may edit the array (between steps, say, as PyTorch's
+    ``w.data`` may): it was made read-only, so `a -= lr * grad` on a kept `p.data` failed
+    with numpy's message, for the parameters some rule reads and not for the others. An
+    edit after a graph was recorded is seen at its backward(), as any other."""
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     held = cast(Array, x.data)
-    y = (x * w).sum()  # using x seals the array held
-    with pytest.raises(ValueError, match="read-only"):
-        held[0] = 100.0
-    y.backward()
-    assert w.grad.tolist() == [1.0, 2.0]
+    y = (x * w).sum()  # using x: the array held stays writeable, compared with a copy
+    held[0] = 100.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+    (x * w).sum().backward()  # a graph recorded after the edit reads the new numbers
+    assert w.grad.tolist() == [100.0, 2.0]
+
+
+def test_kept_references_to_every_parameter_update_it_between_steps() -> None:
+    model = MLP(2, [4, 1], activation="tanh", seed=0)
+    X, target = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), np.array([[1.0], [1.0], [0.0]])
+    kept = {name: cast(Array, p.data) for name, p in model.named_parameters()}
+    twin = copy.deepcopy(model)  # (updated through .data each step: the same numbers)
+    for _ in range(3):
+        for net in (model, twin):
+            net.zero_grad()
+            mse_loss(net(X), target).backward()
+        for p in twin.parameters():
+            p.data -= 0.1 * p.grad
+        for name, array in kept.items():  # (layers.1.W, read by a rule, raised read-only)
+            array -= 0.1 * dict(model.named_parameters())[name].grad
+    for (name, p), (_, q) in zip(model.named_parameters(), twin.named_parameters(),
+                                 strict=True):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
 
 
 def test_an_array_held_across_an_update_cannot_change_it_later() -> None:
@@ -345,14 +368,13 @@ def test_data_once_read_is_watched_again_in_every_graph(reader: Callable[[Value]
     fresh.backward()
 
 
-def test_an_array_held_before_its_data_is_read_cannot_change_it() -> None:
+def test_an_array_held_before_its_data_is_read_is_watched_from_then_on() -> None:
     _, W, _ = _first_layer()
     held = cast(Array, W.data)  # handed out without a copy: no rule reads it...
-    loss = (W * 3.0).sum()  # ...until now: sealed first
-    with pytest.raises(ValueError, match="read-only"):
-        held[0, 0] = 100.0
-    loss.backward()
-    assert W.grad.tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    loss = (W * W).sum()  # ...until now: watched from here, with a copy
+    held[0, 0] = 100.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        loss.backward()
 
 
 def test_an_edit_through_a_view_of_a_leaf_is_seen_once_a_rule_reads_the_leaf() -> None:
@@ -1155,3 +1177,25 @@ def test_the_copies_of_values_gone_are_let_go_as_hand_outs_grow() -> None:
             np.asarray(out.data).sum()
     assert sum(ref() is None for ref, _, _ in changes.HANDED_OUT.values()) < 50
     assert len(arrays) == len(more) == 100 and len(blockers) == 300
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda b: pickle.loads(pickle.dumps(b))],
+                         ids=["deepcopy", "pickle"])
+def test_an_array_copied_with_its_value_cannot_change_it_unseen(copy_of: Any) -> None:
+    """A checkpoint of a Value and its array (``{"x": x, "x_array": x.data}``): the copy's
+    array was writeable and unwatched, so an edit after a graph was recorded gave w2.grad
+    [100, 2, 3], silently, where the original refuses."""
+    x, w = Value([1.0, 2.0, 3.0], label="x"), Value([1.0, 1.0, 1.0])
+    (x * w).sum().backward()  # (x read by a rule)
+    bundle = copy_of({"x": x, "w": w, "x_array": x.data})
+    x2, w2, array = bundle["x"], bundle["w"], bundle["x_array"]
+    w2.zero_grad()
+    y = (x2 * w2).sum()
+    try:
+        array[0] = 100.0
+    except ValueError:  # refused at once (read-only), or...
+        y.backward()
+        assert w2.grad.tolist() == [1.0, 2.0, 3.0]
+    else:  # ...seen at backward()
+        with pytest.raises(RuntimeError, match=CHANGED):
+            y.backward()

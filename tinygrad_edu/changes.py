@@ -14,8 +14,11 @@ How each change is seen, at no cost to a training step:
 * **Editing an array in place** (``x.data[0] = 100``, ``np.add(x.data, 1, out=x.data)``):
   the getter hands the array out (`hand_out`) with a copy of its content; `check` (at
   `backward()`) and `seal` (when the Value is used again) compare the two, and stamp the
-  Value if they differ. `seal` then makes the array read-only, so an old reference to it
-  cannot change it behind the engine's back; the getter makes it writeable again.
+  Value if they differ. `seal` then makes the array read-only, so that nothing changes it
+  behind the engine's back, unless something still holds it (a reference kept, `viewed`):
+  then it stays writeable, as PyTorch's ``w.data`` does (an update between steps through a
+  kept reference is legal), and is compared at each use and at `backward()`; the getter
+  makes it writeable again.
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
   them, so that a change stamped on one is stamped on every Value holding that array. A
   detached view (``x.T.detach()``) holds a view of x's array: a change stamped on x is
@@ -35,11 +38,10 @@ How each change is seen, at no cost to a training step:
   numpy's view of x's array is copied), since a change is stamped on the Values that hold an
   array, and c is no operand of x in any graph that reads c. (A recorded view is an operand's
   result: a change of that operand is seen as any other.)
-* **Views made while the array was writeable** (``row = x.data[0]``, before x was used, or
-  between steps): numpy's read-only flag does not reach a view made before it was set, so
-  `row` could write the array behind a sealed graph. When the engine seals an array that
-  something else still holds (`viewed`: its reference count says so), it keeps the array's
-  hand-out, and compares it at each use and at `backward()` until nothing else holds it.
+* **Arrays held elsewhere** (``a = x.data`` kept; ``row = x.data[0]``, a view, which numpy's
+  read-only flag would not reach): where the engine would seal an array that something else
+  still holds (`viewed`: its reference count says so), it keeps the array's hand-out,
+  writeable, and compares it at each use and at `backward()` until nothing else holds it.
 * **Data no rule reads** is not watched: no gradient depends on it, so a graph may use it
   and still backpropagate after it changed (as PyTorch, which saves for backward only what a
   rule reads). The engine knows it only for a tensor Value the user made (``Value(...)``)
@@ -175,10 +177,11 @@ def changed(value: Value) -> None:
     _stamp(value)
     entry = HANDED_OUT.pop(id(value), None)
     if entry is not None:
-        _make_read_only(value._data)
         if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
             HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`?
             # the next use tells)
+        else:
+            _make_read_only(value._data)
 
 
 def unread_changed(value: Value) -> None:
@@ -332,9 +335,10 @@ def first_read(value: Value) -> None:
     before, and held still (a view of it, say), is `viewed` from now on."""
     if getattr(value, "_changed", 0) <= UNREAD:
         value._changed = 0  # (read from now on, not changed since)
-        _make_read_only(value._data)
         if viewed(value):
             HANDED_OUT[id(value)] = (_ref(value), value._data.copy(), True)  # type: ignore[union-attr]
+        else:
+            _make_read_only(value._data)
 
 
 def unaliased(data: Any) -> Any:
@@ -372,10 +376,11 @@ def seal(*values: Value | None) -> None:
             entry = HANDED_OUT.pop(id(holder), None)  # (an edit through a Value that shares
             if entry is not None and entry[0]() is holder:  # the array is stamped on both)
                 edited = _compare(holder, entry[1])
-                _make_read_only(holder._data)
                 if viewed(holder):  # compared again at its next use, and at backward()
                     HANDED_OUT[id(holder)] = (entry[0], holder._data.copy() if edited  # type: ignore[union-attr]
                                               else entry[1], True)
+                else:
+                    _make_read_only(holder._data)
 
 
 class _Holder:

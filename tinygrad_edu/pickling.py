@@ -202,6 +202,9 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
         if rest[:1] == [False]:  # no rule read it: nor does one in the copy (a row of 7: read)
             node._changed = UNREAD
             note_holder(node)  # (its array is handed out as it is)
+        elif type(node._data) is np.ndarray:  # read: sealed, as the original's, so that the
+            set_writeable(node._data, False)  # copy's array, unpickled with the node (a
+            # checkpoint of the model and its arrays), cannot change it unseen
         nodes.append(node)
     stamp_at(len(nodes))
     _seal_shared_gradients(nodes)
