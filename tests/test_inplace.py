@@ -1191,11 +1191,35 @@ def test_an_array_copied_with_its_value_cannot_change_it_unseen(copy_of: Any) ->
     x2, w2, array = bundle["x"], bundle["w"], bundle["x_array"]
     w2.zero_grad()
     y = (x2 * w2).sum()
-    try:
-        array[0] = 100.0
-    except ValueError:  # refused at once (read-only), or...
+    array[0] = 100.0  # (writeable, as the original's kept .data: watched)
+    with pytest.raises(RuntimeError, match=CHANGED):
         y.backward()
-        assert w2.grad.tolist() == [1.0, 2.0, 3.0]
-    else:  # ...seen at backward()
-        with pytest.raises(RuntimeError, match=CHANGED):
-            y.backward()
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda b: pickle.loads(pickle.dumps(b))],
+                         ids=["deepcopy", "pickle"])
+def test_a_users_batch_copied_with_its_graph_stays_the_users(copy_of: Any) -> None:
+    """The copy sealed every read node's array, a constant's too: the user's batch X, edited
+    after backward() (legal in the original), raised numpy's read-only error in the copy."""
+    X, W = np.arange(6.0).reshape(3, 2), Value(np.ones((2, 1)))
+    loss = ((X @ W) * (X @ W)).sum()
+    loss.backward()
+    bundle = copy_of({"loss": loss, "X": X})
+    bundle["X"] += 1.0
+    assert bundle["X"].tolist() == (X + 1.0).tolist()
+
+
+def test_a_kept_reference_stays_writeable_across_an_optimizer_step() -> None:
+    """SGD's in-place step sealed the array again: a kept reference's clipping between steps
+    raised numpy's read-only error (the same update by hand did not)."""
+    w = Value([1.0, 2.0], label="x")
+    kept = cast(Array, w.data)
+    opt = SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    opt.step()
+    np.clip(kept, -1.5, 1.5, out=kept)
+    assert cast(Array, w.data).tolist() == [0.8, 1.5]
+    y = (w * w).sum()
+    kept[0] = 0.5  # after the graph was recorded: refused at its backward()
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()

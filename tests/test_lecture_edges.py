@@ -237,7 +237,8 @@ def test_the_tour_without_graphviz_prints_every_result_and_names_the_graphs_it_s
     assert any("d o / d w1 = +1.0000" in line for line in result.report)
     said = lecture.skipped_pictures([result])
     assert said.startswith("skipped 2 pictures (Graphviz's dot program is not installed): "
-                           "neuron_graph.svg, neuron_backprop.html; to draw them: Install")
+                           "neuron_graph.svg, neuron_backprop.html; to draw them: install "
+                           "Graphviz: ")
 
 
 def test_the_perceptron_on_xor_says_what_a_line_can_do_wherever_it_is_run() -> None:

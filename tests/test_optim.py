@@ -147,7 +147,7 @@ def test_sgd_step_is_the_update_by_hand(state: str, data: st.DataObject, lr: flo
 SUBTRACT_MUTATIONS = {
     "not in place": ("data -= update", "data = data - update"),
     "a read array left writeable": ("set_writeable(data, False)", "pass"),
-    "no change stamped": (" changed(p)", " pass"),
+    "no change stamped": ("if not changed(p):", "if True:"),
     "no change of an unread array noted": ("unread_changed(p)", "pass"),
     "the test of a read array inverted": ("if is_read(p):", "if not is_read(p):"),
     "a sealed view left as it was": ("p.data = data - update", "pass"),

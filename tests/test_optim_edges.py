@@ -215,3 +215,14 @@ def test_a_setting_changed_later_is_checked_as_the_constructor_checks_it(
     assert getattr(opt, setting) == before
     setattr(opt, setting, (0.5, 0.5) if setting == "betas" else 0.25)  # a good one is taken
     assert getattr(opt, setting) == ((0.5, 0.5) if setting == "betas" else 0.25)
+
+
+def test_a_setting_never_set_is_no_attribute() -> None:
+    """`_Setting` raised KeyError: hasattr(opt, "lr") was an error, not False."""
+    class Plain(Optimizer):
+        def _update(self) -> None:
+            pass
+
+    opt = Plain([Value(1.0)])
+    assert not hasattr(opt, "lr") and getattr(opt, "lr", 0.01) == 0.01
+    assert SGD.momentum.__doc__ == "The momentum factor, a finite number ≥ 0 (0: none)."

@@ -484,3 +484,5 @@ def test_a_scalar_takes_the_indices_a_numpy_scalar_takes(index: Any, shape: tupl
     assert v.grad == 3.0
     with pytest.raises(TypeError, match=r"cannot be indexed with 0; only with \(\), \.\.\. or "):
         v[0]
+    with pytest.raises(TypeError, match=r"cannot be indexed with array\(\[0, 1\]\)"):
+        v[np.array([0, 1])]  # (numpy's "truth value ... is ambiguous", from a count of ...)

@@ -170,18 +170,33 @@ def is_read(value: Value) -> bool:
     return getattr(value, "_changed", 0) > UNREAD
 
 
-def changed(value: Value) -> None:
+def changed(value: Value) -> bool:
     """Stamp `value`: its data changed now (the setter of `Value.data` calls this, but not
     for an array no recorded rule reads, `is_read` False: no gradient depends on it, nor
-    was it handed out with a copy: `hand_out`)."""
+    was it handed out with a copy: `hand_out`). Its hand-out is settled: sealed, or, held
+    elsewhere at its last use (`viewed`), watched still with a copy, writeable; True then."""
     _stamp(value)
     entry = HANDED_OUT.pop(id(value), None)
-    if entry is not None:
-        if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
-            HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`?
-            # the next use tells)
-        else:
-            _make_read_only(value._data)
+    if entry is None:
+        return False
+    if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
+        HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`? the
+        return True  # next use tells)
+    _make_read_only(value._data)
+    return False
+
+
+def seal_or_watch(value: Value, held: bool | None = None) -> None:
+    """`value`'s array, which a rule may read, written by the engine (an optimizer's step in
+    place) or made anew (a copy's, unpickled): sealed (read-only), or, where something else
+    may hold it (`held`, else `viewed` tells), watched with a copy, writeable (see `seal`)."""
+    data = value._data
+    if type(data) is not np.ndarray:
+        return
+    if held if held is not None else viewed(value):
+        HANDED_OUT[id(value)] = (_ref(value), data.copy(), True)
+    else:
+        _make_read_only(data)
 
 
 def unread_changed(value: Value) -> None:

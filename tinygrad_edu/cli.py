@@ -360,7 +360,7 @@ def _file(text: str, option: str) -> Path:
         raise UsageError(f"{option} {text}: that is {_kind(path)}, not a file to write; "
                          "give a file name such as out.svg")
     try:  # (a name ending in /, a folder that does not exist: before anything is written)
-        return file_to_write(text, option, "out.svg")
+        return file_to_write(text, option, "backprop.html" if option == "--html" else "out.svg")
     except (ValueError, OSError) as error:
         raise UsageError(str(error)) from None
 

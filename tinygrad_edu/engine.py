@@ -73,10 +73,11 @@ class Primitive:
     and the result `out`, in the operator algebra: the same rule runs on raw data and on
     Values (a recorded pass, for higher derivatives); it computes new arrays (an array `g` is
     read-only: other gradients may share it). For the pictures: `label` (formatted
-    by `caption`), `text` (the rule in words), `kinks`. With `needs_mask` the fast executor
-    tells the rule which inputs need a gradient. `reads_data` False: the rule needs the
-    operands' shapes only, not their numbers (a view: reshape, transpose, getitem), so an
-    operand changed after the node was made leaves its gradients right (`changes.check`).
+    by `caption`), `text` (the rule in words), `kinks`. With `needs_mask` both backward
+    passes tell the rule which inputs need a gradient (``needs``, a tuple of bools).
+    `reads_data` False: the rule needs the operands' shapes only, not their numbers (a
+    view: reshape, transpose, getitem), so an operand changed after the node was made leaves
+    its gradients right (`changes.check`).
     `reads_operands`: whose data the rule may read, so that a leaf a recorded node uses
     is watched for changes only where its numbers matter (`changes.first_read`): "all"
     (always safe), "none" (add, sub: g goes on as it is), or "for the other" (matmul: an

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from tinygrad_edu._common import PathLike, file_name, redefined, set_on_instance
+from tinygrad_edu._common import PathLike, file_to_write, redefined, set_on_instance
 from tinygrad_edu.activations import ACTIVATIONS, SELU_ALPHA, SELU_LAMBDA, name_of
 from tinygrad_edu.data import Array, describe
 from tinygrad_edu.micrograd import nn as micrograd_nn
@@ -904,7 +904,7 @@ def to_onnx(model: Model, path: PathLike | IO[bytes], *, dtype: Any = "float32")
     """
     dtype = _check_dtype(dtype, "to_onnx")
     if not hasattr(path, "write"):  # (a file object, io.BytesIO say, is written to as it is)
-        path = file_name(path, "to_onnx", "model.onnx")
+        path = file_to_write(path, "to_onnx", "model.onnx")
     layers = dense_layers(model)
     onnx = _require("onnx", "to_onnx")
     graph = _OnnxGraph(onnx, dtype)

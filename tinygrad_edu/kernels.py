@@ -854,6 +854,8 @@ def _refuse_mask_of_floats(index: Any, shape: tuple[int, ...]) -> None:
     positions 0 and 1? Floats are taken as positions (`normalize_index`), so a mask would
     pick the wrong elements, silently."""
     parts = index if isinstance(index, tuple) else (index,)
+    if all(isinstance(p, int | slice) or p is None or p is Ellipsis for p in parts):
+        return  # (the usual index: no array in it)
     raw = [p.data if hasattr(p, "data") and not isinstance(p, np.ndarray | np.generic) else p
            for p in parts]
     arrays = [np.asarray(p) if isinstance(p, list | np.ndarray) else None for p in raw]

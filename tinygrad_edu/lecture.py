@@ -179,14 +179,14 @@ def skipped_pictures(results: Sequence[ExampleResult]) -> str:
     >>> print(skipped_pictures([r]))  # doctest: +ELLIPSIS
     skipped 1 picture (matplotlib is not installed): xor_mlp.png; to draw it: pip install ...
     """
-    from tinygrad_edu.viz import INSTALL_HINT
+    from tinygrad_edu.viz.dot import INSTALL_HOW
 
     lines = []
     for names, missing, hint in (
             ([name for result in results for name in result.skipped], "matplotlib",
              PLOT_INSTALL_HINT),
             ([name for result in results for name in result.skipped_graphs],
-             "Graphviz's dot program", INSTALL_HINT.split(". ", 1)[1])):
+             "Graphviz's dot program", f"install Graphviz: {INSTALL_HOW}")):
         if names:
             it = "it" if len(names) == 1 else "them"
             lines.append(f"skipped {plural(len(names), 'picture')} ({missing} is not "

@@ -28,7 +28,12 @@ from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
-from tinygrad_edu.changes import changed, describe_value, is_read, unread_changed
+from tinygrad_edu.changes import (
+    changed,
+    describe_value,
+    is_read,
+    unread_changed,
+)
 from tinygrad_edu.data import Array, data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import (
@@ -61,9 +66,10 @@ class _Setting(Generic[T]):
     constructor or later (a schedule's ``opt.lr = 0.01``), not at the next step: what the
     constructor refuses is refused later too."""
 
-    def __init__(self, check: Callable[[Any, str], T]) -> None:
+    def __init__(self, check: Callable[[Any, str], T], doc: str) -> None:
         self.check = check
         self.name = ""
+        self.__doc__ = doc  # (what help(SGD.lr) shows)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -76,7 +82,10 @@ class _Setting(Generic[T]):
     def __get__(self, optimizer: Optimizer | None, owner: type) -> _Setting[T] | T:
         if optimizer is None:
             return self
-        value: T = optimizer.__dict__[self.name]
+        try:
+            value: T = optimizer.__dict__[self.name]
+        except KeyError:  # (not set yet: as for any attribute, hasattr says False)
+            raise AttributeError(f"{type(optimizer).__name__} has no {self.name} set") from None
         return value
 
     def __set__(self, optimizer: Optimizer, value: Any) -> None:
@@ -114,8 +123,7 @@ class Optimizer:
         if not self.params:
             raise ValueError("an optimizer needs at least one parameter; got an empty list")
 
-    lr = _Setting(_check_rate)
-    """The learning rate, a finite number ≥ 0 (checked when set, as every setting is)."""
+    lr = _Setting(_check_rate, "The learning rate, a finite number ≥ 0.")
 
     def zero_grad(self) -> None:
         """Reset every parameter's gradient to zero."""
@@ -170,11 +178,12 @@ class Optimizer:
             p.data = data - update
             return
         data -= update
-        # what ``p.data = data`` would do now: an array a recorded rule may read is sealed
-        # again and stamped; one that none reads stays writeable, unwatched
+        # what ``p.data = data`` would do now: an array a recorded rule may read is stamped
+        # and sealed again (or, held elsewhere and watched, left writeable: `changed`); one
+        # that none reads stays writeable, unwatched
         if is_read(p):
-            set_writeable(data, False)
-            changed(p)
+            if not changed(p):
+                set_writeable(data, False)
         else:
             unread_changed(p)
 
@@ -197,8 +206,8 @@ class SGD(Optimizer):
     -0.45
     """
 
-    momentum = _Setting(_check_rate)
-    weight_decay = _Setting(_check_rate)
+    momentum = _Setting(_check_rate, "The momentum factor, a finite number ≥ 0 (0: none).")
+    weight_decay = _Setting(_check_rate, "The L2 penalty's factor, a finite number ≥ 0.")
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
@@ -211,20 +220,21 @@ class SGD(Optimizer):
 
     def _update(self) -> None:
         # (plain SGD moves a frozen parameter by lr·0, by nothing: no need to look for them)
-        plain = not (self.momentum or self.weight_decay)
+        lr, momentum, weight_decay = self.lr, self.momentum, self.weight_decay
+        plain = not (momentum or weight_decay)
         for p in self.params if plain else self._active():
             g = self._grad(p)
-            if self.weight_decay:
-                g = g + self.weight_decay * data_of(p)
-            if self.momentum:
+            if weight_decay:
+                g = g + weight_decay * data_of(p)
+            if momentum:
                 buffer = self._buffers.get(p)
                 if buffer is None:  # (an array, 0-d for a scalar: updated in place after)
                     buffer = self._buffers[p] = np.array(g, dtype=np.float64)
                 else:  # momentum·b + g, in place
-                    buffer *= self.momentum
+                    buffer *= momentum
                     buffer += g
                 g = buffer
-            self._subtract(p, self.lr * g)
+            self._subtract(p, lr * g)
 
 
 class Adam(Optimizer):
@@ -248,9 +258,9 @@ class Adam(Optimizer):
     0.9
     """
 
-    betas = _Setting(_check_betas)
-    eps = _Setting(_check_rate)
-    weight_decay = _Setting(_check_rate)
+    betas = _Setting(_check_betas, "The decay rates (β₁, β₂) of the moments, each in [0, 1).")
+    eps = _Setting(_check_rate, "The term added to the denominator, a finite number ≥ 0.")
+    weight_decay = _Setting(_check_rate, "The L2 penalty's factor, a finite number ≥ 0.")
 
     def __init__(self, params: Iterable[Value], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -267,6 +277,7 @@ class Adam(Optimizer):
     def _update(self) -> None:
         self.t += 1
         beta1, beta2 = self.betas
+        lr, eps, weight_decay = self.lr, self.eps, self.weight_decay
         weight = 1.0 - beta1  # (PyTorch's lerp weight, and its two branches)
         for p in self._active():
             state = self._state.get(p)
@@ -277,15 +288,15 @@ class Adam(Optimizer):
             t = steps[0]
             bias_correction1 = 1.0 - beta1**t
             bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
-            step_size = self.lr / bias_correction1
+            step_size = lr / bias_correction1
             g = self._grad(p)
-            if self.weight_decay:
-                g = g + self.weight_decay * data_of(p)
+            if weight_decay:
+                g = g + weight_decay * data_of(p)
             if weight < 0.5:  # m + w·(g − m)
                 m += weight * (g - m)
             else:  # g − (g − m)·(1 − w)
                 m[...] = g - (g - m) * (1.0 - weight)
             v *= beta2
             v += (1.0 - beta2) * g * g
-            denominator = np.sqrt(v) / bias_correction2_sqrt + self.eps
+            denominator = np.sqrt(v) / bias_correction2_sqrt + eps
             self._subtract(p, step_size * m / denominator)

@@ -39,7 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.changes import UNREAD, changed, is_read, note_holder, share, stale_reads
+from tinygrad_edu.changes import (
+    UNREAD,
+    changed,
+    is_read,
+    note_holder,
+    seal_or_watch,
+    share,
+    stale_reads,
+)
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
 from tinygrad_edu.kernels import set_writeable
 from tinygrad_edu.storage import NO_GRADIENT_YET
@@ -202,9 +210,10 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
         if rest[:1] == [False]:  # no rule read it: nor does one in the copy (a row of 7: read)
             node._changed = UNREAD
             note_holder(node)  # (its array is handed out as it is)
-        elif type(node._data) is np.ndarray:  # read: sealed, as the original's, so that the
-            set_writeable(node._data, False)  # copy's array, unpickled with the node (a
-            # checkpoint of the model and its arrays), cannot change it unseen
+        elif op is None and requires_grad:  # a read leaf's array (a parameter's): unpickled
+            # with it (a checkpoint of a model and its arrays) it may be held elsewhere, so it
+            # is watched, as a kept `.data` of the original is, until nothing else holds it
+            seal_or_watch(node, held=True)
         nodes.append(node)
     stamp_at(len(nodes))
     _seal_shared_gradients(nodes)
@@ -217,8 +226,9 @@ def _rebuild_graph(rows: list[tuple[Any, ...]], changes: Sequence[tuple[int, int
 
 def _seal_shared_gradients(nodes: list[Value]) -> None:
     """A gradient array several nodes hold (the fast pass sends one array on, read-only, so
-    that an edit raises rather than leaks: `fast._own`) is read-only in the copy too: the
-    copy's array is writeable, and an edit through one node's `.grad` changed the others'."""
+    that no edit leaks: `fast._own`; `.grad` gives a node its own copy when read) is
+    read-only in the copy too: the copy's array was writeable, and an edit through one
+    node's `.grad` changed the others'."""
     holders: dict[int, int] = {}
     for node in nodes:
         if type(node._grad) is np.ndarray:

@@ -70,12 +70,15 @@ __all__ = [
     "save_graph",
 ]
 
+INSTALL_HOW = (
+    "'sudo apt-get install graphviz' (Debian/Ubuntu), 'sudo dnf install graphviz' (Fedora), "
+    "'brew install graphviz' (macOS), 'conda install -c conda-forge graphviz' or 'winget "
+    "install graphviz' (Windows, then add its bin folder to PATH)"
+)
+"""How to install Graphviz, on each system."""
 INSTALL_HINT = (
     "Graphviz's 'dot' program is needed to render graphs, and it was not found on PATH. "
-    "Install Graphviz: 'sudo apt-get install graphviz' (Debian/Ubuntu), "
-    "'sudo dnf install graphviz' (Fedora), 'brew install graphviz' (macOS), "
-    "'conda install -c conda-forge graphviz' or 'winget install graphviz' (Windows, then add "
-    "its bin folder to PATH). The DOT text (.source) works without it."
+    f"Install Graphviz: {INSTALL_HOW}. The DOT text (.source) works without it."
 )
 
 
