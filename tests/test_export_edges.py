@@ -437,7 +437,7 @@ def test_to_onnx_refuses_a_path_that_is_no_file_name(path: Any) -> None:
 def test_to_onnx_refuses_a_folder_and_writes_to_a_file_object(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is a folder; give the name of a file in it"):
         to_onnx(MLP(2, [1], seed=0), tmp_path)
-    with pytest.raises(FileNotFoundError, match="the folder .* does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"the folder .* does not exist"):
         to_onnx(MLP(2, [1], seed=0), tmp_path / "missing" / "model.onnx")
     buffer = io.BytesIO()
     to_onnx(MLP(2, [1], seed=0), buffer)
