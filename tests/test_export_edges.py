@@ -458,5 +458,8 @@ def test_a_model_made_with_a_value_method_pickles_and_exports_in_either_mode() -
         assert isinstance(to_torch(model)[1], torch.nn.Tanh)
         inside = MLP(2, [3, 1], activation=Value.relu, seed=0)
         data = pickle.dumps(inside)
+        outside = pickle.dumps(model)  # (made outside, pickled inside: Value.tanh is the
+        # method as written here, not the fast copy the model holds)
     assert isinstance(to_torch(inside)[1], torch.nn.ReLU)
     assert isinstance(to_torch(pickle.loads(data))[1], torch.nn.ReLU)
+    assert isinstance(to_torch(pickle.loads(outside))[1], torch.nn.Tanh)

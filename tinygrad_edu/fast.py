@@ -1107,11 +1107,19 @@ class Unrolled:
             self.fused_operators.update({name: self.fused_method(name, getattr(cls, name))
                                          for name in FUSED_METHODS})
             for method, copy in self.fused_operators.items():  # named where pickle finds it
-                # (``activation=Value.tanh`` in a model): the class's attribute, not the
-                # method written in a base class, which `functools.wraps` named
-                copy.__module__, copy.__qualname__ = cls.__module__, f"{cls.__qualname__}.{method}"
+                # (``activation=Value.tanh`` in a model), whatever Value holds now (while
+                # anomalies are detected, the methods as written): not the method written in
+                # a base class, which `functools.wraps` named
+                setattr(FusedCopies, method, copy)
+                copy.__module__ = __name__
+                copy.__qualname__ = f"{FusedCopies.__qualname__}.{method}"
         for method, copy in self.fused_operators.items():
             setattr(cls, method, copy if fused else copy.__wrapped__)  # type: ignore[attr-defined]
+
+
+class FusedCopies:
+    """The fast copies of Value's operators and methods (`Unrolled.fuse_operators`), by name:
+    where pickle finds one a model holds (``activation=Value.tanh``) in either mode."""
 
 
 FUSED = {"__add__": ("add", False), "__radd__": ("add", True), "__sub__": ("sub", False),
