@@ -185,3 +185,10 @@ def test_an_expression_read_as_an_option_is_told_where_it_goes(
     assert code == 2
     assert err.strip().endswith('required: expression (an expression that starts with a minus '
                                 'goes last, after "--": graph --set x=2 y=3 -- "-x*y")')
+
+
+def test_a_gate_named_twice_runs_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """`perceptron --gate and and` printed the AND run twice."""
+    code, out, _ = run(capsys, "perceptron", "--gate", "and", "and", "xor")
+    assert code == 0
+    assert out.count("\nAND  (targets") == 1 and out.count("\nXOR  (targets") == 1

@@ -372,6 +372,9 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--seed must be a non-negative integer; got {seed}")
     if getattr(args, "out", None) is not None:
         args.out = _folder(str(args.out), "--out")
+    for listed in ("gate", "names"):  # (a gate or an activation named twice: run once)
+        if getattr(args, listed, None):
+            setattr(args, listed, list(dict.fromkeys(getattr(args, listed))))
     for attribute, option in (("output", "-o/--output"), ("html", "--html")):
         if getattr(args, attribute, None) is not None:
             setattr(args, attribute, _file(str(getattr(args, attribute)), option))
