@@ -187,16 +187,15 @@ def changed(value: Value) -> bool:
 
 
 def seal_or_watch(value: Value, held: bool | None = None) -> None:
-    """`value`'s array, which a rule may read, written by the engine (an optimizer's step in
-    place) or made anew (a copy's, unpickled): sealed (read-only), or, where something else
-    may hold it (`held`, else `viewed` tells), watched with a copy, writeable (see `seal`)."""
-    data = value._data
-    if type(data) is not np.ndarray:
-        return
+    """`value`'s array, which a rule may read from now on (`first_read`) or made anew (a
+    copy's, unpickled): sealed (read-only), or, where something else may hold it (`held`,
+    else `viewed` tells), watched with a copy, writeable (see `seal`)."""
+    if type(value._data) is not np.ndarray:
+        return  # (no local name for the array: `viewed` counts its references)
     if held if held is not None else viewed(value):
-        HANDED_OUT[id(value)] = (_ref(value), data.copy(), True)
+        HANDED_OUT[id(value)] = (_ref(value), value._data.copy(), True)
     else:
-        _make_read_only(data)
+        _make_read_only(value._data)
 
 
 def unread_changed(value: Value) -> None:
@@ -350,10 +349,7 @@ def first_read(value: Value) -> None:
     before, and held still (a view of it, say), is `viewed` from now on."""
     if getattr(value, "_changed", 0) <= UNREAD:
         value._changed = 0  # (read from now on, not changed since)
-        if viewed(value):
-            HANDED_OUT[id(value)] = (_ref(value), value._data.copy(), True)  # type: ignore[union-attr]
-        else:
-            _make_read_only(value._data)
+        seal_or_watch(value)
 
 
 def unaliased(data: Any) -> Any:
