@@ -450,16 +450,14 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
     params = node.params
     if prim.needs_mask:  # (then params are a dict: the general branch below)
         params = {**params, "needs": tuple(p._mark is not None for p in node.parents)}
-    if prim not in _TABLE:  # a rule of one's own
+    parents: tuple[Value, ...]
+    if prim not in _TABLE:  # a rule of one's own (its shares sent below, as the general's)
         parents = node.parents
         shares = run_rule(prim.name, prim.vjp, g, node._data, [p._data for p in parents],
                           params)
         shares = _shares_of_ones_own(prim, shares, len(parents))
-        for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
-            _send(share, parent, (g, *shares[:k]), sum_to_shape)
-        return
     # (an op without params shares the engine's read-only NO_PARAMS, which is no dict)
-    if (b is not None and type(params) is not dict and not prim.needs_mask
+    elif (b is not None and type(params) is not dict and not prim.needs_mask
             and type(b) is not tuple):  # a binary op
         try:
             pair = prim.vjp(g, node._data, a._data, b._data)
@@ -477,7 +475,7 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
                 gb = _sum_to_shape_of(b, gb, sum_to_shape)
             b._mark = _own(gb, b, (g, ga, a._mark)) if q is _PENDING else q + gb
         return
-    if b is None:  # one operand: a function, a reduction, ...
+    elif b is None:  # one operand: a function, a reduction, ...
         try:
             if type(params) is dict:
                 single = prim.vjp(g, node._data, a._data, **params)
@@ -488,11 +486,12 @@ def _general(node: Value, g: Any, sum_to_shape: SumToShape) -> None:
         (ga,) = single
         _send(ga, a, (g,), sum_to_shape)
         return
-    parents = node.parents
-    try:
-        shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
-    except FLOAT_ERRORS:
-        shares = _rule_in_ieee(prim, g, node)
+    else:  # three operands or more, or params and two
+        parents = node.parents
+        try:
+            shares = prim.vjp(g, node._data, *[p._data for p in parents], **params)
+        except FLOAT_ERRORS:
+            shares = _rule_in_ieee(prim, g, node)
     for k, (parent, share) in enumerate(zip(parents, shares, strict=True)):
         _send(share, parent, (g, *shares[:k]), sum_to_shape)
 
