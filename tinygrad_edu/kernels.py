@@ -849,16 +849,14 @@ def checked_index(data: Any, index: Any) -> Any:
 
 
 def _refuse_mask_of_floats(index: Any, shape: tuple[int, ...]) -> None:
-    """A TypeError for an index array of floats (a Value's data, say), all 0 and 1, of the
-    shape of the axes it indexes: a mask (``x[m]`` with ``m = (x - 1).step()``), or the
-    positions 0 and 1? Floats are taken as positions (`normalize_index`), so a mask would
-    pick the wrong elements, silently."""
+    """A TypeError for an index array of floats (a Value's data, as `NamedOperations.
+    __getitem__` gives it), all 0 and 1, of the shape of the axes it indexes: a mask (``x[m]``
+    with ``m = (x - 1).step()``), or the positions 0 and 1? Floats are taken as positions
+    (`normalize_index`), so a mask would pick the wrong elements, silently."""
     parts = index if isinstance(index, tuple) else (index,)
     if all(isinstance(p, int | slice) or p is None or p is Ellipsis for p in parts):
         return  # (the usual index: no array in it)
-    raw = [p.data if hasattr(p, "data") and not isinstance(p, np.ndarray | np.generic) else p
-           for p in parts]
-    arrays = [np.asarray(p) if isinstance(p, list | np.ndarray) else None for p in raw]
+    arrays = [np.asarray(p) if isinstance(p, list | np.ndarray) else None for p in parts]
 
     def axes(part: Any, array: Any) -> int:  # how many axes of `shape` a part takes
         if part is None or part is Ellipsis:
@@ -866,9 +864,9 @@ def _refuse_mask_of_floats(index: Any, shape: tuple[int, ...]) -> None:
         return array.ndim if array is not None and array.dtype.kind == "b" else 1
 
     axis = 0
-    for part, array in zip(raw, arrays, strict=True):
+    for part, array in zip(parts, arrays, strict=True):
         if part is Ellipsis:
-            axis = len(shape) - sum(axes(p, a) for p, a in zip(raw, arrays, strict=True)) + axis
+            axis = len(shape) - sum(axes(p, a) for p, a in zip(parts, arrays, strict=True)) + axis
             continue
         if array is not None and array.dtype.kind == "f" and array.ndim and \
                 array.shape == shape[axis:axis + array.ndim] and \

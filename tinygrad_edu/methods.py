@@ -415,12 +415,13 @@ class NamedOperations:
         return self.transpose()
 
     def __getitem__(self, index: Any) -> Value:
-        parts = index if isinstance(index, tuple) else (index,)
-        if type(self._data) is float and all(part is None or part is Ellipsis for part in parts) \
-                and sum(part is Ellipsis for part in parts) <= 1:
-            # a scalar's only indices, as numpy's and PyTorch's: v[()] and v[...] (itself),
-            # v[None] (shape (1,)), a new axis per None
-            return self.reshape((1,) * parts.count(None))
+        if type(self._data) is float:
+            parts = index if isinstance(index, tuple) else (index,)
+            if all(part is None or part is Ellipsis for part in parts) and \
+                    sum(part is Ellipsis for part in parts) <= 1:
+                # a scalar's only indices, as numpy's and PyTorch's: v[()] and v[...]
+                # (itself), v[None] (shape (1,)), a new axis per None
+                return self.reshape((1,) * parts.count(None))
         return self.apply("getitem", index=kernels.checked_index(self._data, _owned(index)))
 
 
