@@ -312,9 +312,9 @@ def _check_parameters(model: Model, who: str) -> None:
                 if first_part != part or twice_at != at:
                     raise ValueError(
                         f"{who}: {first_at if first_part != part else twice_at} and {at} are "
-                        "one Value; a PyTorch Parameter ties "
-                        "whole tensors only (a layer's weights, or its biases, to another "
-                        "layer's), so this tie would be lost in training there")
+                        "one Value; a PyTorch Parameter ties whole tensors only (a layer's "
+                        "weights, or its biases, to another layer's), so this tie would be "
+                        "lost in training there")
 
 
 def _write(model: Model, layers: list[DenseLayer]) -> None:

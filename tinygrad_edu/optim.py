@@ -28,12 +28,7 @@ from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
-from tinygrad_edu.changes import (
-    changed,
-    describe_value,
-    is_read,
-    unread_changed,
-)
+from tinygrad_edu.changes import changed, describe_value, is_read, unread_changed
 from tinygrad_edu.data import Array, data_of, describe
 from tinygrad_edu.engine import Value
 from tinygrad_edu.kernels import (
