@@ -22,7 +22,8 @@ How each change is seen, at no cost to a training step:
 * **Shared arrays**: ``x.detach()`` and ``copy.copy(x)`` hold x's array; `share` links
   them, so that a change stamped on one is stamped on every Value holding that array. A
   detached view (``x.T.detach()``) holds a view of x's array: a change stamped on x is
-  stamped on it too.
+  stamped on it too. Rebinding one (``x.data = new``) leaves the others the old array, its
+  hand-out theirs now (`hand_over`): an edit through a reference to it still counts.
 * **Views of a Value** (``v = x.T``, ``x[0]``, ``x.reshape(4)``, recorded): v's array is a
   view of x's, so an edit through ``v.data`` is an edit of x. The getter hands out the Value
   that owns the memory (`_owner`) with the view, and the edit is stamped on both. A change
@@ -236,6 +237,22 @@ def hand_out(value: Value, array: np.ndarray[Any, Any]) -> None:
             _prune_handed_out_at = max(64, 2 * len(HANDED_OUT))
         HANDED_OUT[key] = (_ref(value), array.copy(), False)
 
+
+def hand_over(value: Value) -> None:
+    """`value` is about to hold another array (a rebinding, ``x.data = new``): the Values that
+    share its array (a `detach()`, a copy) still hold it, so its hand-out becomes theirs. An
+    edit made through it so far is stamped on them all; one made later, through a reference
+    the user kept (``old = x.data``), is seen at their next use and at `backward()`."""
+    entry = HANDED_OUT.get(id(value))
+    if entry is None or entry[0]() is not value or not _SHARED:
+        return
+    sharers = _sharers(value)
+    if sharers:
+        copy = value._data.copy() if _compare(value, entry[1]) else entry[1]  # type: ignore[union-attr]
+        for other in sharers:
+            held = HANDED_OUT.get(id(other))
+            if held is None or held[0]() is not other:  # (one of its own watches already)
+                HANDED_OUT[id(other)] = (_ref(other), copy, True)
 
 def _memory(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The array that owns `array`'s memory (`array` itself, unless it is a view), through

@@ -28,6 +28,7 @@ from tinygrad_edu.changes import (
     UNREAD,
     changed,
     hand_out,
+    hand_over,
     note_gradient,
     note_holder,
     unread_changed,
@@ -99,6 +100,8 @@ class Storage:
                 raise ValueError(
                     f"Value.data: cannot change the shape of {self.label or 'a Value'} from "
                     f"{self.shape} to {shape_of(new)}: a graph may use it; make a new Value")
+            if type(old) is np.ndarray:  # (its sharers keep the old array: still watched)
+                hand_over(self)  # type: ignore[arg-type]
             self._data = new  # type: ignore[misc]  # (a slot of Value)
             note_holder(self)  # type: ignore[arg-type]
             if reshaped:  # a gradient of the old shape means nothing now
