@@ -246,13 +246,20 @@ def hand_over(value: Value) -> None:
     entry = HANDED_OUT.get(id(value))
     if entry is None or entry[0]() is not value or not _SHARED:
         return
-    sharers = _sharers(value)
-    if sharers:
-        copy = value._data.copy() if _compare(value, entry[1]) else entry[1]  # type: ignore[union-attr]
-        for other in sharers:
-            held = HANDED_OUT.get(id(other))
-            if held is None or held[0]() is not other:  # (one of its own watches already)
-                HANDED_OUT[id(other)] = (_ref(other), copy, True)
+    array = value._data
+    memory = _memory(array)  # type: ignore[arg-type]
+    viewers = [viewer for ref in _SHARED_VIEWS.get(id(memory), ())
+               if (viewer := ref()) is not None and type(viewer._data) is np.ndarray
+               and _memory(viewer._data) is memory]  # (``x.T.detach()``: see `share`)
+    holders = _sharers(value) + viewers
+    if not holders:
+        return
+    copy = array.copy() if _compare(value, entry[1]) else entry[1]  # type: ignore[union-attr]
+    for other in holders:
+        held = HANDED_OUT.get(id(other))
+        if held is None or held[0]() is not other:  # (one of its own watches already)
+            HANDED_OUT[id(other)] = (_ref(other), copy if other._data is array else
+                                     other._data.copy(), True)  # type: ignore[union-attr]
 
 def _memory(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The array that owns `array`'s memory (`array` itself, unless it is a view), through
@@ -404,7 +411,8 @@ def seal(*values: Value | None) -> None:
             entry = HANDED_OUT.pop(id(holder), None)  # (an edit through a Value that shares
             if entry is not None and entry[0]() is holder:  # the array is stamped on both)
                 edited = _compare(holder, entry[1])
-                if viewed(holder):  # compared again at its next use, and at backward()
+                if viewed(holder) or _views_writeable_memory(holder):  # compared again at
+                    # its next use, and at backward()
                     HANDED_OUT[id(holder)] = (entry[0], holder._data.copy() if edited  # type: ignore[union-attr]
                                               else entry[1], True)
                 else:
@@ -450,6 +458,15 @@ def _held_elsewhere(value: Value) -> bool:
     return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value))
 
 
+def _views_writeable_memory(value: Value) -> bool:
+    """Whether `value` is a leaf that holds a view (``x.T.detach()``) of memory that can be
+    written still: x's array handed out, or let go by x (`hand_over`) and kept by the user.
+    Making the view read-only would not stop an edit through that memory."""
+    data = value._data
+    return value.op is None and type(data) is np.ndarray and data.base is not None and \
+        _memory(data).flags.writeable
+
+
 def _compare(value: Value, copy: np.ndarray[Any, Any]) -> bool:
     """Stamp `value` if its array no longer holds `copy` (bit for bit: nan and -0.0 too)."""
     data = value._data
@@ -476,7 +493,7 @@ def _stamp_if_edited(key: int, ref: weakref.ref[Value], copy: np.ndarray[Any, An
         HANDED_OUT.pop(key, None)  # (another thread's check may be first)
         return
     edited = _compare(value, copy)
-    if not _held_elsewhere(value):
+    if not _held_elsewhere(value) and not _views_writeable_memory(value):
         HANDED_OUT.pop(key, None)
         _make_read_only(value._data)
     elif edited:
