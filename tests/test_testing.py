@@ -707,3 +707,19 @@ def test_the_strategies_say_a_margin_must_exceed_gradchecks_eps() -> None:
 
     for doc in (strategies.__doc__, floats_away_from.__doc__):
         assert doc and "eps" in doc and "margin" in doc
+
+
+@pytest.mark.parametrize(("f", "x"), [(lambda x: x ** 3, [0.01, 100.0]),
+                                      (lambda x: GOOD_EXP(x), [-3.0, 18.0])])
+def test_outputs_of_very_different_sizes_are_differenced_one_by_one(f: Any, x: list[float],
+                                                                    ) -> None:
+    """Each output element is differenced before the upstream gradient sums them, as
+    PyTorch's gradcheck does: the rounding of a large one that does not move (6.6e7 here)
+    stays out of a small one's difference. (Before, ⟨f, u⟩ was differenced: x³ at 0.01 came
+    out 0.000466 for 0.000406, and the message blamed eps.) A rule 0.1% off at the small
+    element is still caught, at every order."""
+    assert gradcheck(f, x) and gradcheck(f, x, order=2) and gradgradcheck(f, x)
+    with pytest.raises(GradcheckError, match=r"mismatch at element \(0,\)"):
+        gradcheck(lambda x: wrong_at(0)(x), [-3.0, 18.0], **TIGHT)
+    with pytest.raises(GradcheckError, match=r"mismatch at element \(0,\)"):
+        gradcheck(lambda x: wrong_at(0)(x), [-3.0, 18.0], order=2, **TIGHT)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.arrays import concatenate
 from tinygrad_edu.data import as_data, describe
 from tinygrad_edu.engine import Value, enable_grad, gradients, no_grad, topological_order
 from tinygrad_edu.kernels import is_number
@@ -136,36 +137,56 @@ def _step(who: str, x: float, eps: float, where: str) -> float:
     return step
 
 
+def _outputs(who: str, f: Callable[..., Any], values: Sequence[Any]) -> Any:
+    """f at `values` (data, given to f as Values), with no graph recorded: a float64 array
+    (0-d for a scalar result)."""
+    with no_grad():
+        out = _output(who, f(*(Value(v) for v in values)))
+    return np.asarray(out.data if isinstance(out, Value) else out, dtype=np.float64)
+
+
 def _shifted(who: str, f: Callable[..., Any], datas: list[Any], i: int, index: tuple[int, ...],
-             x: float) -> float:
-    """f with element `index` of input `i` set to `x`."""
+             x: float, upstream: Any = None) -> Any:
+    """f with element `index` of input `i` set to `x` (a float; its output, an array, when
+    there is an `upstream` gradient: see `_differences`)."""
+    evaluate = _evaluate if upstream is None else _outputs
     if not index:
-        return _evaluate(who, f, [*datas[:i], x, *datas[i + 1:]])
+        return evaluate(who, f, [*datas[:i], x, *datas[i + 1:]])
     shifted = datas[i].copy()
     shifted[index] = x
-    return _evaluate(who, f, [*datas[:i], shifted, *datas[i + 1:]])
+    return evaluate(who, f, [*datas[:i], shifted, *datas[i + 1:]])
 
 
-def _differences(who: str, f: Callable[..., Any], datas: list[Any], eps: float) -> list[Any]:
+def _quotient(up: Any, down: Any, step: float, upstream: Any) -> float:
+    """(up − down) / step; for outputs with an `upstream` gradient u, Σ (up − down)·u / step:
+    each element differenced first, so that the rounding of a large one, which does not
+    move, does not swamp a small one that does (as PyTorch's gradcheck differences)."""
+    if upstream is None:
+        return float((up - down) / step)  # (floats: inf − inf is nan, silently)
+    with np.errstate(all="ignore"):
+        return float(np.sum((up - down) * upstream) / step)
+
+
+def _differences(who: str, f: Callable[..., Any], datas: list[Any], eps: float,
+                 upstream: Any = None) -> list[Any]:
     """(f(x + eps) − f(x − eps)) / ((x + eps) − (x − eps)) for every element of every input:
-    a float for a scalar input, an array of its shape otherwise."""
+    a float for a scalar input, an array of its shape otherwise. With an `upstream` gradient
+    u of f's shape, f's outputs are differenced, then contracted with u (`_quotient`)."""
     slopes: list[Any] = []
     for i, data in enumerate(datas):
         if type(data) is float:
             step = _step(who, data, eps, _where(i, (), ()))
-            up, down = (_shifted(who, f, datas, i, (), data + side) for side in (eps, -eps))
-            slopes.append((up - down) / step)  # (floats: inf − inf is nan, silently)
+            up, down = (_shifted(who, f, datas, i, (), data + side, upstream)
+                        for side in (eps, -eps))
+            slopes.append(_quotient(up, down, step, upstream))
             continue
-        shifted, slope = data.copy(), np.empty_like(data)
+        slope = np.empty_like(data)
         for index in np.ndindex(data.shape):
             x = float(data[index])
             step = _step(who, x, eps, _where(i, index, data.shape))
-            shifted[index] = x + eps
-            up = _evaluate(who, f, [*datas[:i], shifted, *datas[i + 1:]])
-            shifted[index] = x - eps
-            down = _evaluate(who, f, [*datas[:i], shifted, *datas[i + 1:]])
-            shifted[index] = x
-            slope[index] = (up - down) / step
+            up, down = (_shifted(who, f, datas, i, index, x + side, upstream)
+                        for side in (eps, -eps))
+            slope[index] = _quotient(up, down, step, upstream)
         slopes.append(slope)
     return slopes
 
@@ -226,14 +247,23 @@ def _contract(out: Any, upstream: Any) -> Any:
 
 def _along(total_of: Any, xs: Sequence[Value], directions: list[Any]) -> Any:
     """Σ ⟨d total/d x, v⟩ over the inputs, recorded: a first derivative along `directions`."""
+    terms = _along_terms(total_of, xs, directions)
+    return terms.sum() if isinstance(terms, Value) else 0.0
+
+
+def _along_terms(total_of: Any, xs: Sequence[Value], directions: list[Any]) -> Any:
+    """The terms of `_along`'s sum, each input's gradient times its direction element by
+    element, recorded: one flat Value (zeros for a constant total, whose derivatives are 0).
+    Differenced term by term, a large term's rounding stays out of a small one's difference
+    (see `_quotient`)."""
     if not isinstance(total_of, Value) or not total_of.requires_grad:
-        return 0.0  # a constant: its derivatives are 0
+        return np.zeros(sum(int(np.size(v)) for v in directions))
     grads = gradients(total_of, list(xs), create_graph=True)
-    total: Any = 0.0
+    terms = []
     for i, (g, x, v) in enumerate(zip(grads, xs, directions, strict=True)):
         _check_shape(g, x.shape, i, "first derivative", "gradients(create_graph=True)")
-        total = total + (g * v).sum() if np.ndim(v) else total + g * float(v)
-    return total
+        terms.append(g * v if isinstance(g, Value) else Value(g * v, requires_grad=False))
+    return concatenate([term.reshape(-1) for term in terms])
 
 
 def _check_shape(grad: Any, shape: tuple[int, ...], i: int, what: str, how: str) -> None:
@@ -291,21 +321,24 @@ def _kink(a: float, left: float, right: float, noise: float, atol: float, rtol: 
 
 def _mismatch(who: str, target: Callable[..., Any], datas: list[Any], numerical: list[Any],
               i: int, index: tuple[int, ...], a: float, how: str, case: _Case, eps: float,
-              atol: float, rtol: float) -> str:
-    """The message for a disagreement at element `index` of input `i`."""
+              atol: float, rtol: float, upstream: Any) -> str:
+    """The message for a disagreement at element `index` of input `i` (`target` and
+    `upstream` as `_differences` took them)."""
     shape = np.shape(datas[i])
     x = float(np.asarray(datas[i])[index])
     n = float(np.asarray(numerical[i])[index])
-    up, middle, down = (_shifted(who, target, datas, i, index, x + side)
+    up, middle, down = (_shifted(who, target, datas, i, index, x + side, upstream)
                         for side in (eps, 0.0, -eps))
+    size = _size(up, middle, down, upstream)
     step = (x + eps) - (x - eps)
     where = f"at {_where(i, index, shape)}, where x = {x!r}"
     numbers = f"analytical {a!r} (by {how}), numerical {n!r}"
     if not math.isfinite(n):
-        cause = (f"f is not finite at x ± eps (at x + eps it is {up!r}, at x − eps {down!r}: "
-                 "the step hit a pole, an overflow or left f's domain)"
-                 if not (math.isfinite(up) and math.isfinite(down)) else
-                 f"the central difference overflows ({up!r} − {down!r} over a step of {step!r})")
+        cause = (f"f is not finite at x ± eps (at x + eps it is {_shown(up)}, at x − eps "
+                 f"{_shown(down)}: the step hit a pole, an overflow or left f's domain)"
+                 if not (np.all(np.isfinite(up)) and np.all(np.isfinite(down))) else
+                 f"the central difference overflows ({_shown(up)} − {_shown(down)} over a "
+                 f"step of {step!r})")
         return (f"{case.what} not checkable {where}: {cause}; {numbers}; check at points "
                 f"farther than eps = {eps} from f's poles and the edges of its domain"
                 f"{case.of_what}")
@@ -316,12 +349,12 @@ def _mismatch(who: str, target: Callable[..., Any], datas: list[Any], numerical:
         hints += (f"; x ± eps are {step:.4g} apart, not 2·eps = {2 * eps:.4g} (at this |x| "
                   "they round): the difference quotient loses precision, a larger eps helps")
     below, above = x - (x - eps), (x + eps) - x  # (one may round to 0 at a power of 2)
-    left = (middle - down) / below if below else math.nan
-    right = (up - middle) / above if above else math.nan
-    noise = 4 * math.ulp(max(abs(up), abs(middle), abs(down))) / eps  # (rounding of f)
+    left = _quotient(middle, down, below, upstream) if below else math.nan
+    right = _quotient(up, middle, above, upstream) if above else math.nan
+    noise = 4 * math.ulp(size) / eps  # (rounding of f)
     side = _kink(a, left, right, noise, atol, rtol)
     if not side and abs(a - n) <= noise:
-        hints += (f"; f is about {max(abs(up), abs(down)):.3g} here, so its rounding alone can "
+        hints += (f"; f is about {size:.3g} here, so its rounding alone can "
                   f"move the central difference by ~{noise:.1g}, more than this disagreement: "
                   "the check cannot tell them apart without a larger eps or atol")
     if side:
@@ -330,6 +363,24 @@ def _mismatch(who: str, target: Callable[..., Any], datas: list[Any], numerical:
                   "central difference mixes the two: check at points farther than eps from it "
                   "(testing.strategies.floats_away_from)")
     return f"{case.what} mismatch {where}: {numbers} ({case.tolerance}){case.of_what}{hints}"
+
+
+def _size(up: Any, middle: Any, down: Any, upstream: Any) -> float:
+    """The size of f at x − eps, x and x + eps (`_mismatch`): with an `upstream` gradient,
+    of the elements of f that move, each times its u."""
+    sizes = np.maximum(np.maximum(np.abs(up), np.abs(middle)), np.abs(down))
+    if upstream is None:
+        return float(sizes)
+    moved = (up != down) | (up != middle)
+    return float(np.max(sizes * np.abs(upstream), where=moved, initial=0.0))
+
+
+def _shown(out: Any) -> str:
+    """f's output in a message: a number, or the array's non-finite elements counted."""
+    if np.ndim(out) == 0:
+        return repr(float(out))
+    bad = int(np.sum(~np.isfinite(out)))
+    return f"an array with {bad} element(s) not finite" if bad else "finite"
 
 
 def _disagreements(analytical: Any, numerical: Any, atol: float, rtol: float) -> Any:
@@ -356,12 +407,15 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
     upstreams, reference = _upstreams(rng, out_shape)
     directions = [rng.normal(size=np.shape(d)) for d in datas] if order == 2 else []
 
-    # the checked scalar: ⟨f, u⟩, or (order 2) its recorded derivative along the directions
-    def target(*xs: Value) -> Any:  # (what the finite differences differentiate, once: the
-        if order == 1:  # checked scalar is linear in u, so one u serves every upstream)
-            return _contract(f(*xs), reference)
+    # what the finite differences differentiate: f, contracted with u after differencing, or
+    # (order 2) the recorded derivative of ⟨f, u⟩ along the directions (once: the checked
+    # number is linear in u, so one u serves every upstream gradient)
+    def along(*xs: Value) -> Any:
         with enable_grad():
-            return _along(_contract(f(*xs), reference), xs, directions)
+            return _along_terms(_contract(f(*xs), reference), xs, directions)
+
+    target, weights = (f, reference) if order == 1 else (
+        along, np.ones(sum(int(np.size(v)) for v in directions)))
 
     # the engine's gradients, both ways a user gets them: gradients(), and backward()
     engine: list[tuple[str, float, list[Any]]] = []
@@ -376,7 +430,7 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
             else:
                 zeros = [np.zeros_like(d) if np.ndim(d) else 0.0 for d in datas]
                 engine.append(("gradients()", scale, zeros))
-    numerical = _differences(who, target, datas, eps)
+    numerical = _differences(who, target, datas, eps, weights)
 
     what = "second derivative" if order == 2 else "gradient"
     for i, data in enumerate(datas):
@@ -394,7 +448,7 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
         message = _mismatch(who, target, datas, numerical, i, index,
                             float(analytical_i[entry][index]), how,
                             _case(what, upstreams, out_shape, order, seed, atol, rtol, eps),
-                            eps, atol, rtol)
+                            eps, atol, rtol, weights)
         message += _unconnected(out, leaves[i], i, float(analytical_i[entry][index]))
         per_u = {u: float(grads[index])  # (each upstream gradient's, divided by it)
                  for (_, u, _), grads in zip(engine, analytical_i, strict=True)}
@@ -513,8 +567,8 @@ def gradgradcheck(
         with enable_grad():
             out = f(*xs)
             if not isinstance(out, Value) or not out.requires_grad:
-                return 0.0  # f is constant: its derivatives are 0
-            return _along((out * u).sum() if out.shape else out * u, xs, directions)
+                return _along_terms(0.0, xs, directions)  # (f is constant: zeros)
+            return _along_terms((out * u).sum() if out.shape else out * u, xs, directions)
 
     try:
         return _check("gradgradcheck", first_derivative, [*datas, upstream], eps=eps,
