@@ -5,6 +5,7 @@ against PyTorch in float64."""
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -219,3 +220,13 @@ def test_labels_of_another_shape_get_a_hint(logits: tuple[int, ...], labels: Any
     refused with the shapes alone (PyTorch takes the first two)."""
     with pytest.raises(ValueError, match=rf"need labels of shape .*; {hint}"):
         cross_entropy(Value(np.zeros(logits)), labels)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_a_loss_of_zero_is_plus_zero_as_pytorchs(reduction: str) -> None:
+    """One class, or a sure fit: every −log p is 0, and the loss is +0.0, as PyTorch's (it
+    was −0.0, which a training log shows as "-0.0000")."""
+    for logits in ([[1.0], [2.0]], [[0.0, -800.0], [-800.0, 0.0]]):
+        loss = cross_entropy(Value(logits), np.arange(len(logits)) % len(logits[0]),
+                             reduction=reduction)
+        assert loss.data == 0.0 and math.copysign(1.0, loss.data) == 1.0

@@ -301,9 +301,18 @@ def test_numpy_functions_refuse_what_the_value_has_not() -> None:
     v = Value([1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match=r"np\.sum on a Value takes only a, axis, keepdims; "
                                         r"got out="):
-        np.sum(v, out=None)
+        np.sum(v, out=np.empty(()))
     with pytest.raises(TypeError, match="dtype="):
         np.mean(v, dtype=np.float32)
+
+
+def test_numpy_functions_take_a_default_given_as_it_is() -> None:
+    """``dtype=None``, ``out=None``: numpy's defaults, given by name, ask for nothing the
+    Value has not (they were refused as unknown parameters)."""
+    v = Value([[1.0, 2.0], [3.0, 4.0]])
+    total, mean = np.sum(v, axis=0, dtype=None, out=None), np.mean(v, out=None)
+    assert isinstance(total, Value) and cast(Array, total.data).tolist() == [4.0, 6.0]
+    assert isinstance(mean, Value) and mean.data == 2.5
 
 
 @pytest.mark.parametrize("call", [np.linalg.norm, np.round, np.copy, np.cumsum,

@@ -410,6 +410,9 @@ def _given(func: Callable[..., Any], args: tuple[Any, ...],
     for p, x in signature.bind(*args, **kwargs).arguments.items():
         if signature.parameters[p].kind is inspect.Parameter.VAR_KEYWORD:
             given.update(x)
+        elif (x is None and signature.parameters[p].default is None) or \
+                x is np._NoValue:
+            continue  # (given as it is by default: ``dtype=None``, ``out=None``)
         else:
             given[p] = x
     return given
