@@ -261,6 +261,7 @@ def hand_over(value: Value) -> None:
             HANDED_OUT[id(other)] = (_ref(other), copy if other._data is array else
                                      other._data.copy(), True)  # type: ignore[union-attr]
 
+
 def _memory(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The array that owns `array`'s memory (`array` itself, unless it is a view), through
     bases that are not arrays too: the wrapper of `as_strided` and `sliding_window_view`

@@ -509,8 +509,10 @@ def gradcheck(
     ``|analytical − numerical| ≤ atol + rtol·|numerical|``, a non-finite numerical value only
     against the same value, and each gradient must have its input's shape. A tensor result
     is contracted with a random upstream gradient `u` drawn from `seed` (both signs, sizes in
-    [0.5, 1.5]), so a rule that misuses its upstream gradient is caught; a scalar result is
-    checked as f′ itself, with two upstream gradients of opposite signs. Give a tensor-valued
+    [0.5, 1.5]), so a rule that misuses its upstream gradient is caught (the differences are
+    taken element by element of the result, then contracted with u, as PyTorch's gradcheck
+    takes them); a scalar result is checked as f′ itself, with two upstream gradients of
+    opposite signs. Give a tensor-valued
     `f`: with ``f(x).sum()`` every op inside sees a constant upstream gradient of ones, which a
     rule that reorders or averages `g` passes. With ``order=2`` the first derivative the engine
     records is checked the same way. Returns True, or raises `GradcheckError`. The inputs
