@@ -235,3 +235,25 @@ def test_activation_ranges_that_draw_nothing_are_refused(keywords: dict[str, Any
     with pytest.raises(ValueError, match=rf"plot_activations: {message}"):
         plot_activations(["relu"], **keywords)
     assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("output", ["relu", "tanh"])
+def test_an_output_that_is_no_logit_is_shaded_by_class_with_its_boundary(output: str) -> None:
+    """A relu output is 0 wherever the class is 0, and σ(0) = 0.5 read it as "unsure": the
+    whole class-0 region was left white and no boundary line was drawn (the probability
+    never went below 0.5). Only a logit or a probability gives a probability now; the
+    picture shades each class and outlines where they meet."""
+    from matplotlib.contour import ContourSet
+
+    from tinygrad_edu.datasets import make_moons
+    from tinygrad_edu.nn import MLP
+
+    X, y = make_moons(60, seed=0)
+    model = MLP(2, [8, 1], output_activation=output, seed=1)
+    _, _, classes, probability = grid_predictions(model, X, resolution=20)
+    assert probability is None and set(np.unique(classes).tolist()) == {0, 1}
+    ax = plot_decision_boundary(model, X, y, resolution=20)
+    lines = [c for c in ax.collections if isinstance(c, ContourSet) and not c.filled]
+    assert lines and any(np.asarray(path.vertices).size for line in lines
+                         for path in line.get_paths())
+    assert grid_predictions(MLP(2, [8, 1], seed=1), X, resolution=20)[3] is not None

@@ -372,8 +372,11 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
     sigmoid output, which is then the probability itself; see `output_activation_name` for
     how it is known), or above `threshold` when it is given (needed where the output's kind is
     unknown, e.g. an output activation of the user's own: then no probability is given, its
-    scale being unknown). A model of `tinygrad_edu.micrograd`, which takes one sample per
-    call, is called on each grid point.
+    scale being unknown). Only a logit (no output activation: σ(output)) and a sigmoid or
+    step output give a probability: the output of a relu, tanh, ... is no logit (a relu's
+    class-0 outputs are all 0, σ(0) = 0.5: "unsure" where it is sure), so none is given.
+    A model of `tinygrad_edu.micrograd`, which takes one sample per call, is called on each
+    grid point.
     An axis on which all points share one value is given the other axis's spread (a single
     point: its own magnitude, at least 1). A model output that is nan somewhere, or classes
     that are not indices 0, 1, 2, ..., are refused with a ValueError, never drawn as class 0.
@@ -436,13 +439,14 @@ def grid_predictions(model: Any, X: Any, *, resolution: int | np.integer[Any] = 
                     name = output_activation_name(model, points[:1])
                 except ValueError as error:  # an output whose kind is unknown
                     raise ValueError(f"grid_predictions: {error}") from None
-                natural = _THRESHOLDS.get(name, 0.0)
-                classes = (outputs > natural).astype(np.int64)
+                classes = (outputs > _THRESHOLDS.get(name, 0.0)).astype(np.int64)
+                p1: Array | None = None
                 if name in PROBABILITY_OUTPUTS:
                     p1 = np.clip(outputs, 0.0, 1.0)  # the output is the probability itself
-                else:  # σ(output − threshold) without overflow: σ(logit) for a logit
-                    p1 = 0.5 * (1.0 + np.tanh(0.5 * (outputs - natural)))
-                probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
+                elif name == "identity":  # a logit: σ(logit), without overflow
+                    p1 = 0.5 * (1.0 + np.tanh(0.5 * outputs))
+                if p1 is not None:  # (else, relu, tanh, ...: no probability, see above)
+                    probability = np.where(classes == 1, p1, 1.0 - p1).reshape(xx.shape)
     return xx, yy, classes.reshape(xx.shape).astype(np.int64), probability
 
 
