@@ -179,3 +179,16 @@ def test_the_accuracy_of_nan_outputs_is_nan_not_the_share_of_class_0() -> None:
         p.data = np.full(p.shape, np.nan)
     loss, right = evaluate(model, np.ones((5, 4)), [0, 0, 0, 1, 2])
     assert math.isnan(loss) and math.isnan(right)
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "step"])
+def test_train_binary_refuses_a_model_whose_output_is_a_probability_already(output: str) -> None:
+    """Its loss takes logits and applies σ itself: on a sigmoid output, σ twice, and the loss
+    stopped at 0.503 on XOR classified right (outputs 6e-6 and 0.99997), silently."""
+    X, y = logic_gate("xor")
+    model = MLP(2, [8, 1], activation="tanh", output_activation=output, seed=0)
+    with pytest.raises(ValueError, match=rf"^train_binary: the model's output goes through "
+                                         rf"{output} already.*output_activation=None"):
+        train_binary(model, X, y, steps=1, lr=0.1)
+    assert len(train_binary(MLP(2, [8, 1], activation="tanh", seed=0), X, y, steps=2,
+                            lr=0.1)) == 2

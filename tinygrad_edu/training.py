@@ -36,10 +36,12 @@ from tinygrad_edu.losses import binary_cross_entropy_with_logits, cross_entropy
 from tinygrad_edu.nn import Module
 from tinygrad_edu.optim import SGD, Adam, Optimizer
 from tinygrad_edu.plots import (
+    PROBABILITY_OUTPUTS,
     checked_threshold,
     decision_threshold,
     lowest_loss_epoch,
     model_outputs,
+    output_activation_name,
     predicts_classes,
     refuse_threshold,
 )
@@ -250,6 +252,16 @@ def train_binary(model: Module, X: Any, y: Any, *, steps: int, lr: float,
     except (TypeError, ValueError):
         raise ValueError(f"train_binary: y must hold the labels 0 and 1 (numbers); got "
                          f"{_shown(np.asarray(y, dtype=object).reshape(-1))}") from None
+    try:
+        output = output_activation_name(model, X[:1]) if X.ndim == 2 and len(X) else None
+    except ValueError:  # (an output activation of the user's own: taken as a logit)
+        output = None
+    if output in PROBABILITY_OUTPUTS:
+        raise ValueError(
+            f"train_binary: the model's output goes through {output} already, but the loss is "
+            "binary cross-entropy on logits, which applies σ itself: σ twice, and a loss that "
+            "stops far above 0 on data it classifies right. Give the model no output "
+            "activation (output_activation=None); σ(output) is then the probability")
     opt: Optimizer
     if optimizer == "adam":
         opt = Adam(model.parameters(), lr=lr)
