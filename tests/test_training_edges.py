@@ -192,3 +192,21 @@ def test_train_binary_refuses_a_model_whose_output_is_a_probability_already(outp
         train_binary(model, X, y, steps=1, lr=0.1)
     assert len(train_binary(MLP(2, [8, 1], activation="tanh", seed=0), X, y, steps=2,
                             lr=0.1)) == 2
+
+
+@pytest.mark.parametrize(("test", "said"), [
+    (lambda X, y: (X[:, :1], y), r"input features"),
+    (lambda X, y: (X, y.astype(bool)), r"booleans"),
+])
+def test_a_test_pair_the_model_cannot_take_is_refused_before_any_training(
+        test: Any, said: str) -> None:
+    """The error came after the first epoch, the model trained already, and named neither
+    train_classifier nor test."""
+    X, y = make_moons(40, seed=0)
+    model = MLP(2, [4, 2], seed=0)
+    before = [np.copy(p.data) for p in model.parameters()]
+    with pytest.raises(ValueError, match=rf"^train_classifier: test: .*{said}"):
+        train_classifier(model, DataLoader((X, y), 8), SGD(model.parameters(), lr=0.1),
+                         epochs=1, test=test(X, y))
+    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before,
+                                                          strict=True))

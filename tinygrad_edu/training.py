@@ -386,6 +386,10 @@ def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *,
             raise ValueError(f"train_classifier: test needs X with one row per label of y, a "
                              f"1-D array of at least one label; got X of shape "
                              f"{np.shape(test[0])} and y of shape {np.shape(test[1])}")
+        try:  # (once before training: a test pair the model cannot take is refused before
+            evaluate(model, *test)  # an epoch has changed the model)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"train_classifier: test: {error}") from None
     X_train, y_train = loader.arrays
     history = History()
     for _ in range(epochs):
