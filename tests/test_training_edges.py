@@ -210,3 +210,17 @@ def test_a_test_pair_the_model_cannot_take_is_refused_before_any_training(
                          epochs=1, test=test(X, y))
     assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before,
                                                           strict=True))
+
+
+def test_evaluate_names_a_ragged_x_and_a_model_of_one_output() -> None:
+    """A ragged X gave numpy's "inhomogeneous shape"; a model of one output, cross-entropy's
+    hints about one-hot labels or "label 1 is outside the 1 classes 0..0"."""
+    X, y = make_moons(20, seed=0)
+    with pytest.raises(ValueError, match=r"^evaluate: X must be an array of numbers"):
+        evaluate(MLP(2, [3], seed=0), [[1.0, 2.0], [3.0]], [0, 1])
+    for model in (lambda A: A[:, 0], MLP(2, [3, 1], seed=0)):
+        with pytest.raises(ValueError, match=r"^evaluate: the model gave outputs of shape "
+                                             r"\(20,( 1)?\) .*accuracy\(model, X, y\)"):
+            evaluate(model, X, y)
+    loss, right = evaluate(MLP(2, [3], seed=0), X[0], int(y[0]))  # one sample, 3 classes
+    assert math.isfinite(loss) and right in (0.0, 1.0)

@@ -296,7 +296,15 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
         raise ValueError(f"evaluate: no samples (X of shape {np.shape(X)}, y of shape "
                          f"{np.shape(y)}); a loss and an accuracy over no samples are "
                          "undefined")
-    logits = model_outputs(model, np.asarray(X, dtype=np.float64), "evaluate")
+    samples = rows_of(X, "evaluate", "X", numbers=True)
+    logits = model_outputs(model, samples, "evaluate")
+    outputs = np.shape(logits.data if isinstance(logits, Value) else logits)
+    if len(outputs) != max(samples.ndim, 1) or outputs[-1] < 2:  # (the loss would read the
+        # labels as one-hot rows, or one output's classes as 0..0: its hint would mislead)
+        raise ValueError(f"evaluate: the model gave outputs of shape {outputs} for X of shape "
+                         f"{samples.shape}; its loss is the cross-entropy of one logit per "
+                         "class, (samples, classes) with 2 classes or more. For a model of one "
+                         "output, accuracy(model, X, y) gives the fraction right")
     with no_grad():
         loss = float(cross_entropy(logits, y).data)
     scores = np.asarray(logits.data if isinstance(logits, Value) else logits)
