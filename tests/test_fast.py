@@ -384,6 +384,21 @@ def test_backward_agrees_on_a_graph_mixing_scalars_and_tensors() -> None:
         check_case(Case("mixed", mixed_graph, MIXED_INPUTS, requires), 0.6)
 
 
+def test_backward_agrees_where_a_rule_gets_a_view_of_a_gradient() -> None:
+    """stack's rule sends each operand a strided view of its gradient (g[..., k]); the fast
+    pass copies it, the reference pass handed the view itself on, and the matmul rule that
+    reads it rounds by the layout: x.grad was 3.4000000000000004 against 3.4 (found by a
+    differential fuzzer)."""
+    import tinygrad_edu as tg
+
+    def build() -> list[tuple[Value, Any]]:
+        x = Value([[1.0], [2.0], [3.0]], label="x")
+        w1, w2 = np.array([[0.1, 0.2, 0.3, 0.4]]), np.array([[0.7, -0.3, 1.1, 0.9]])
+        return [(tg.stack([x @ w1, x @ w2], axis=-1).sum(), None)]
+
+    agree(build, "stack of two products")
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("special", [None, 0.0, -0.0, np.nan, np.inf])
 def test_backward_agrees_on_a_training_step(reduction: str, special: float | None) -> None:

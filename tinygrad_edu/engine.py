@@ -595,7 +595,14 @@ def backpropagate(root: Value, seed: Any, visit: Visit, *, create_graph: bool = 
                     share = sum_to_shape(share, parent.shape)
                 except GradientShapeError as error:
                     raise GradientShapeError(f"{node.op.name}: {error}") from None
-                grads[parent] = grads[parent] + share if parent in grads else share
+                if parent in grads:
+                    grads[parent] = grads[parent] + share
+                elif type(share) is np.ndarray and share.base is not None:  # a view (stack's
+                    # share, g[..., k]): copied, as the fast pass's `_own` copies it, so that
+                    # the next rule reads it laid out alike (matmul rounds by the layout)
+                    grads[parent] = np.array(share, dtype=np.float64)
+                else:
+                    grads[parent] = share
 
 
 def rule_on_data(prim: Primitive, g: Any, node: Value) -> tuple[Any, ...]:
