@@ -12,6 +12,7 @@ import sklearn.metrics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_edu import Value
 from tinygrad_edu.datasets import DataLoader, logic_gate, make_moons
 from tinygrad_edu.nn import MLP
 from tinygrad_edu.optim import SGD, Adam
@@ -224,3 +225,23 @@ def test_evaluate_names_a_ragged_x_and_a_model_of_one_output() -> None:
             evaluate(model, X, y)
     loss, right = evaluate(MLP(2, [3], seed=0), X[0], int(y[0]))  # one sample, 3 classes
     assert math.isfinite(loss) and right in (0.0, 1.0)
+
+
+def test_a_batch_of_images_is_evaluated_and_trained_on() -> None:
+    """Samples of more than one axis (images, (n, 2, 2)) flattened by the model: the check of
+    a one-output model took their outputs (n, classes) for the wrong shape."""
+    from tinygrad_edu.nn import Module
+
+    class Flat(Module):
+        def __init__(self) -> None:
+            self.W = Value(np.random.default_rng(0).normal(size=(4, 3)))
+
+        def forward(self, x: Any) -> Any:
+            return np.asarray(x).reshape(len(x), -1) @ self.W
+
+    X = np.random.default_rng(1).normal(size=(20, 2, 2))
+    y = np.arange(20) % 3
+    model = Flat()
+    history = train_classifier(model, DataLoader((X, y), 5), SGD(model.parameters(), lr=0.1),
+                               epochs=2, test=(X, y))
+    assert history.epochs == 2 and math.isfinite(evaluate(model, X, y)[0])

@@ -461,8 +461,9 @@ def _held_elsewhere(value: Value) -> bool:
 
 def _views_writeable_memory(value: Value) -> bool:
     """Whether `value` is a leaf that holds a view (``x.T.detach()``) of memory that can be
-    written still: x's array handed out, or let go by x (`hand_over`) and kept by the user.
-    Making the view read-only would not stop an edit through that memory."""
+    written still: x's array handed out, or let go by x (`hand_over`), which stays writeable
+    (a reference to it may be kept: it is watched while `value` lives, a comparison at each
+    backward()). Making the view read-only would not stop an edit through that memory."""
     data = value._data
     return value.op is None and type(data) is np.ndarray and data.base is not None and \
         _memory(data).flags.writeable

@@ -299,8 +299,9 @@ def evaluate(model: Any, X: Any, y: Any) -> tuple[float, float]:
     samples = rows_of(X, "evaluate", "X", numbers=True)
     logits = model_outputs(model, samples, "evaluate")
     outputs = np.shape(logits.data if isinstance(logits, Value) else logits)
-    if len(outputs) != max(samples.ndim, 1) or outputs[-1] < 2:  # (the loss would read the
-        # labels as one-hot rows, or one output's classes as 0..0: its hint would mislead)
+    one_per_sample = len(outputs) == 1 and samples.ndim > 1 and outputs[0] == len(samples)
+    if not outputs or outputs[-1] == 1 or one_per_sample:  # one output: the loss would read
+        # the labels as one-hot rows, or its classes as 0..0, and its hint would mislead
         raise ValueError(f"evaluate: the model gave outputs of shape {outputs} for X of shape "
                          f"{samples.shape}; its loss is the cross-entropy of one logit per "
                          "class, (samples, classes) with 2 classes or more. For a model of one "
@@ -397,7 +398,8 @@ def train_classifier(model: Module, loader: DataLoader, optimizer: Optimizer, *,
         try:  # (once before training: a test pair the model cannot take is refused before
             evaluate(model, *test)  # an epoch has changed the model)
         except (TypeError, ValueError) as error:
-            raise type(error)(f"train_classifier: test: {error}") from None
+            kind = ValueError if isinstance(error, ValueError) else TypeError
+            raise kind(f"train_classifier: test: {error}") from error
     X_train, y_train = loader.arrays
     history = History()
     for _ in range(epochs):
