@@ -388,6 +388,10 @@ def test_gradgradcheck_catches_a_wrong_second_derivative() -> None:
     assert gradcheck(lambda v: odd(v), 0.5, **TIGHT)
     with pytest.raises(GradcheckError, match="mismatch at input 0"):
         gradgradcheck(lambda v: odd(v), 0.5, **TIGHT)
+    with pytest.raises(GradcheckError) as error:  # (its message speaks of f, not of the
+        gradgradcheck(lambda v: odd(v), [[0.5, 1.0, 2.0], [-1.0, 0.7, 1.5]], **TIGHT)  # terms
+    assert "mismatch at element" in str(error.value) and "(6,)" not in str(error.value)  # the
+    # finite differences take one by one: a shape (6,) and a u of it were named)
 
 
 def test_a_scalar_functions_mismatch_shows_its_own_derivative() -> None:
@@ -429,8 +433,9 @@ def test_where_f_is_not_finite_at_x_plus_or_minus_eps_the_check_fails(f: Any, x:
     assert f"input 0 (a scalar), where x = {x!r}" in str(error.value)
     assert "a pole, an overflow or left f's domain" in str(error.value)
     with pytest.raises(GradcheckError, match=r"element \(0,\) of input 0 \(shape \(2,\)\), "
-                       rf"where x = {re.escape(repr(x))}: f is not finite"):
-        gradcheck(f, [x, 1.0])
+                       rf"where x = {re.escape(repr(x))}: f is not finite at x ± eps \(at x "
+                       r"\+ eps it is .*(nan|inf) at \(0,\) \(not finite\)"):
+        gradcheck(f, [x, 1.0])  # (f's elements that are not finite, where: as the scalar's)
 
 
 def test_a_non_finite_numerical_value_passes_only_against_the_same_infinity() -> None:

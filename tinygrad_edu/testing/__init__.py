@@ -337,8 +337,8 @@ def _mismatch(who: str, target: Callable[..., Any], datas: list[Any], numerical:
         cause = (f"f is not finite at x ± eps (at x + eps it is {_shown(up)}, at x − eps "
                  f"{_shown(down)}: the step hit a pole, an overflow or left f's domain)"
                  if not (np.all(np.isfinite(up)) and np.all(np.isfinite(down))) else
-                 f"the central difference overflows ({_shown(up)} − {_shown(down)} over a "
-                 f"step of {step!r})")
+                 f"the central difference overflows (f is about {size:.3g} here, over a step "
+                 f"of {step!r})")
         return (f"{case.what} not checkable {where}: {cause}; {numbers}; check at points "
                 f"farther than eps = {eps} from f's poles and the edges of its domain"
                 f"{case.of_what}")
@@ -376,11 +376,15 @@ def _size(up: Any, middle: Any, down: Any, upstream: Any) -> float:
 
 
 def _shown(out: Any) -> str:
-    """f's output in a message: a number, or the array's non-finite elements counted."""
+    """f's output in a message: a number; of an array, its elements that are not finite."""
     if np.ndim(out) == 0:
         return repr(float(out))
-    bad = int(np.sum(~np.isfinite(out)))
-    return f"an array with {bad} element(s) not finite" if bad else "finite"
+    bad = np.argwhere(~np.isfinite(out))
+    if not len(bad):
+        return "finite"
+    shown = ", ".join(f"{float(out[tuple(i)])!r} at {tuple(int(k) for k in i)}"
+                      for i in bad[:3])
+    return f"{shown}{f' and {len(bad) - 3} more' if len(bad) > 3 else ''} (not finite)"
 
 
 def _disagreements(analytical: Any, numerical: Any, atol: float, rtol: float) -> Any:
@@ -394,8 +398,9 @@ def _disagreements(analytical: Any, numerical: Any, atol: float, rtol: float) ->
 
 
 def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, atol: float,
-           rtol: float, order: int, seed: int) -> bool:
-    """gradcheck on checked arguments; `who` names the checker in messages."""
+           rtol: float, order: int, seed: int, terms: Callable[..., Any] | None = None) -> bool:
+    """gradcheck on checked arguments; `who` names the checker in messages. `terms`: for a
+    scalar f that is a sum, its terms (the finite differences take them one by one)."""
     rng = np.random.default_rng(seed)
     leaves = [Value(d) for d in datas]
     with enable_grad():
@@ -414,8 +419,7 @@ def _check(who: str, f: Callable[..., Any], datas: list[Any], *, eps: float, ato
         with enable_grad():
             return _along_terms(_contract(f(*xs), reference), xs, directions)
 
-    target, weights = (f, reference) if order == 1 else (
-        along, np.ones(sum(int(np.size(v)) for v in directions)))
+    target, weights = (along, 1.0) if order == 2 else (terms, 1.0) if terms else (f, reference)
 
     # the engine's gradients, both ways a user gets them: gradients(), and backward()
     engine: list[tuple[str, float, list[Any]]] = []
@@ -564,17 +568,23 @@ def gradgradcheck(
     upstream = _random_upstream(rng, np.shape(probe.data if isinstance(probe, Value) else probe))
     directions = [rng.normal(size=np.shape(d)) for d in datas]
 
+    def contracted(xs: Sequence[Value], u: Value) -> Any:  # ⟨f(x), u⟩, recorded
+        out = f(*xs)
+        if not isinstance(out, Value) or not out.requires_grad:
+            return 0.0  # f is constant: its derivatives are 0
+        return (out * u).sum() if out.shape else out * u
+
     def first_derivative(*args: Value) -> Any:
-        *xs, u = args
         with enable_grad():
-            out = f(*xs)
-            if not isinstance(out, Value) or not out.requires_grad:
-                return _along_terms(0.0, xs, directions)  # (f is constant: zeros)
-            return _along_terms((out * u).sum() if out.shape else out * u, xs, directions)
+            return _along(contracted(args[:-1], args[-1]), args[:-1], directions)
+
+    def its_terms(*args: Value) -> Any:  # (differenced one by one: see `_along_terms`)
+        with enable_grad():
+            return _along_terms(contracted(args[:-1], args[-1]), args[:-1], directions)
 
     try:
         return _check("gradgradcheck", first_derivative, [*datas, upstream], eps=eps,
-                      atol=atol, rtol=rtol, order=1, seed=seed)
+                      atol=atol, rtol=rtol, order=1, seed=seed, terms=its_terms)
     except GradcheckError as error:
         raise GradcheckError(f"gradgradcheck (input {len(datas)} is the upstream gradient): "
                              f"{error}") from None
