@@ -384,7 +384,7 @@ def _shown(out: Any) -> str:
         return "finite"
     shown = ", ".join(f"{float(out[tuple(i)])!r} at {tuple(int(k) for k in i)}"
                       for i in bad[:3])
-    return f"{shown}{f' and {len(bad) - 3} more' if len(bad) > 3 else ''} (not finite)"
+    return f"{shown}{f' and {len(bad) - 3} more' if len(bad) > 3 else ''}"
 
 
 def _disagreements(analytical: Any, numerical: Any, atol: float, rtol: float) -> Any:
