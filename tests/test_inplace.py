@@ -145,18 +145,21 @@ def test_kept_references_to_every_parameter_update_it_between_steps() -> None:
         np.testing.assert_array_equal(p.data, q.data, err_msg=name)
 
 
-def test_an_array_held_across_an_update_cannot_change_it_later() -> None:
-    # the setter settles a handed-out array (no comparison is left to catch a later edit):
-    # an old reference can no longer write to the data a new graph records
+def test_an_array_held_across_an_update_is_watched_after_it() -> None:
+    # the setter settles a handed-out array: still held (`held`), it stays writeable, as
+    # PyTorch's w.data, and watched, so that an edit through it after a graph was recorded
+    # is refused at that graph's backward() (it was sealed, then read-only to `held`)
     x, w = Value([1.0, 2.0], label="x"), Value([3.0, 4.0])
     (x * w).sum()  # read by a rule: watched
     held = cast(Array, x.data)
     x.data += 1.0  # an update: the same array, handed out, then set
     y = (x * w).sum()
-    with pytest.raises(ValueError, match="read-only"):
-        held[0] = 100.0
+    held[0] = 100.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+    y = (x * w).sum()
     y.backward()
-    assert w.grad.tolist() == [2.0, 3.0]
+    assert w.grad.tolist() == [100.0, 3.0]
 
 
 def test_reading_data_changes_nothing() -> None:
@@ -1257,3 +1260,40 @@ def test_a_kept_reference_stays_writeable_across_an_optimizer_step() -> None:
     kept[0] = 0.5  # after the graph was recorded: refused at its backward()
     with pytest.raises(RuntimeError, match=CHANGED):
         y.backward()
+
+
+def _assign(x: Value) -> None:
+    x.data -= 0.5
+
+
+def _in_place(x: Value) -> None:
+    with no_grad():
+        x -= 0.5
+
+
+UPDATES: dict[str, Callable[[Value], None]] = {
+    "SGD": lambda x: SGD([x], lr=0.1).step(), "x.data -= ...": _assign,
+    "no_grad(): x -= ...": _in_place}
+
+
+@pytest.mark.parametrize("update", UPDATES.values(), ids=UPDATES.keys())
+def test_a_view_made_after_the_hand_out_stays_watched_across_an_update(
+        update: Callable[[Value], None]) -> None:
+    """``v = x.data[0]``, then a legal update (an optimizer's step, ``x.data -= ...``, ``x -=``
+    in no_grad): the update sealed x's array as it was handed out, unviewed, but v, made
+    since, stayed writeable, and an edit through it after the next graph was recorded went
+    unseen (w.grad [[101.9, 100.9], [0.9, 3.9]] for [[1.9, 0.9], [0.9, 3.9]]). Without a
+    view kept, the update seals the array and watches nothing."""
+    x, w = Value([[2.0, 1.0], [1.0, 4.0]], label="x"), Value(np.ones((2, 2)))
+    (x * w).sum().backward()
+    v = cast(Array, x.data)[0]
+    update(x)
+    y = (x * w).sum()
+    v += 100.0
+    with pytest.raises(RuntimeError, match=CHANGED):
+        y.backward()
+    z = Value([[2.0, 1.0], [1.0, 4.0]], label="z")
+    (z * w).sum().backward()
+    cast(Array, z.data)[0, 0] = 2.0  # (handed out, let go: no view kept)
+    update(z)
+    assert id(z) not in changes.HANDED_OUT and not z._data.flags.writeable  # type: ignore[union-attr]

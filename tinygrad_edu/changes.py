@@ -171,16 +171,19 @@ def is_read(value: Value) -> bool:
     return getattr(value, "_changed", 0) > UNREAD
 
 
-def changed(value: Value) -> bool:
+def changed(value: Value, calling: int = 0) -> bool:
     """Stamp `value`: its data changed now (the setter of `Value.data` calls this, but not
     for an array no recorded rule reads, `is_read` False: no gradient depends on it, nor
     was it handed out with a copy: `hand_out`). Its hand-out is settled: sealed, or, held
-    elsewhere at its last use (`viewed`), watched still with a copy, writeable; True then."""
+    elsewhere at its last use or now (`viewed`: a view made since it was handed out, say,
+    ``v = x.data[0]`` before an optimizer's step), watched still with a copy, writeable;
+    True then. `calling`: the references the caller holds to the array (`viewed`)."""
     _stamp(value)
     entry = HANDED_OUT.pop(id(value), None)
     if entry is None:
         return False
-    if entry[2] and entry[0]() is value and type(value._data) is np.ndarray:
+    if entry[0]() is value and type(value._data) is np.ndarray and (
+            entry[2] or viewed(value, calling)):
         HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`? the
         return True  # next use tells)
     _make_read_only(value._data)
@@ -440,23 +443,54 @@ _HELD_BY_ITS_VALUE = _references_of_a_held_array()
 argument)."""
 
 
-def viewed(value: Value) -> bool:
+def _references_in_an_assignment() -> int:
+    """The references to an array that the assignment ``v.data -= 1`` holds while it runs
+    the setter of `data` (once the setter let go of its own names for it)."""
+
+    class Assigned:
+        __slots__ = ("_data", "seen")
+        _data: np.ndarray[Any, Any]
+        seen: int
+
+        @property
+        def data(self) -> np.ndarray[Any, Any]:
+            return self._data
+
+        @data.setter
+        def data(self, value: np.ndarray[Any, Any]) -> None:
+            del value
+            self.seen = _references(self)
+
+    probe = Assigned()
+    probe._data = np.empty(1)
+    probe.data -= 1.0
+    return probe.seen - _HELD_BY_ITS_VALUE
+
+
+ASSIGNMENT_REFERENCES = _references_in_an_assignment()
+"""What `Value.data`'s setter passes `changed` for the array it was given (1 in CPython
+3.11: the caller's assignment, ``x.data -= ...``, holds it while the setter runs)."""
+
+
+def viewed(value: Value, calling: int = 0) -> bool:
     """Whether anything besides `value` (and the Values that share its array) holds its
     array: a view of it, most likely, made while it was writeable, which making the array
     read-only does not reach (numpy sets the flag of one array, not of its views). Such an
     array is compared with its copy at each use and at `backward()`, until nothing else
-    holds it. (A view's own views hold its base, not the view: not seen here.)"""
+    holds it. (A view's own views hold its base, not the view: not seen here.) `calling`:
+    the references the callers hold, not counted (`ASSIGNMENT_REFERENCES` for the setter).
+    """
     data = value._data
     if type(data) is not np.ndarray or data.base is not None:
         return False
     del data  # (a reference of this frame's own)
-    return _held_elsewhere(value)
+    return _held_elsewhere(value, calling)
 
 
-def _held_elsewhere(value: Value) -> bool:
-    """Whether anything holds `value`'s array (a view's too) besides `value` and the Values
-    that share it (`viewed`, for an array that is no view)."""
-    return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value))
+def _held_elsewhere(value: Value, calling: int = 0) -> bool:
+    """Whether anything holds `value`'s array (a view's too) besides `value`, the Values
+    that share it and its callers (`viewed`, for an array that is no view)."""
+    return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value)) + calling
 
 
 def _views_writeable_memory(value: Value) -> bool:

@@ -503,7 +503,9 @@ def _in_place(value: Value, symbol: str, other: Any) -> Any:
                     "view of another Value's, which a recorded graph reads (sealed until "
                     "then); change that Value's data, or make this one a Value of its own "
                     f"(x = x {symbol[0]} ...)")
-            value.data = ufunc(data, operand, out=data)
+            ufunc(data, operand, out=data)
+            del data  # (the setter counts the array's references: none of this frame's)
+            value.data = value._data  # (its change in place noted, as after ``.data -=``)
     return value
 
 

@@ -173,12 +173,13 @@ class Optimizer:
             p.data = data - update
             return
         data -= update
+        del data  # (`changed` counts the array's references: none of this frame's)
         # what ``p.data = data`` would do now: an array a recorded rule may read is stamped
         # and sealed again (or, held elsewhere and watched, left writeable: `changed`); one
         # that none reads stays writeable, unwatched
         if is_read(p):
             if not changed(p):
-                set_writeable(data, False)
+                set_writeable(p._data, False)  # type: ignore[arg-type]
         else:
             unread_changed(p)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_edu.changes import (
+    ASSIGNMENT_REFERENCES,
     UNREAD,
     changed,
     hand_out,
@@ -103,13 +104,17 @@ class Storage:
             if type(old) is np.ndarray:  # (its sharers keep the old array: still watched)
                 hand_over(self)  # type: ignore[arg-type]
             self._data = new  # type: ignore[misc]  # (a slot of Value)
+            del new
             note_holder(self)  # type: ignore[arg-type]
             if reshaped:  # a gradient of the old shape means nothing now
                 self.zero_grad()
-        if reshaped or type(old) is not np.ndarray or getattr(self, "_changed", 0) > UNREAD:
-            # (a constant's new shape is always stamped, read or not: a graph that used it
-            # broadcast the old one, and sends it, unfrozen, a share of that shape)
-            changed(self)  # type: ignore[arg-type]
+        # (a constant's new shape is always stamped, read or not: a graph that used it
+        # broadcast the old one, and sends it, unfrozen, a share of that shape)
+        watched = reshaped or type(old) is not np.ndarray or getattr(self, "_changed", 0) > UNREAD
+        given = value is self._data  # (then the caller's assignment holds the array too)
+        del value, old  # (`changed` counts the array's references: none of this frame's)
+        if watched:
+            changed(self, ASSIGNMENT_REFERENCES if given else 0)  # type: ignore[arg-type]
         else:  # no rule reads it: nothing to watch, but a picture marks it
             unread_changed(self)  # type: ignore[arg-type]
 
