@@ -1297,3 +1297,25 @@ def test_a_view_made_after_the_hand_out_stays_watched_across_an_update(
     cast(Array, z.data)[0, 0] = 2.0  # (handed out, let go: no view kept)
     update(z)
     assert id(z) not in changes.HANDED_OUT and not z._data.flags.writeable  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("change", ["its own data", "an operand's"])
+def test_a_copy_of_a_node_made_before_a_change_refuses_backward_as_the_node_does(
+        change: str) -> None:
+    """copy.copy(h) took a new creation number: a change made before the copy looked older
+    than the copied node, and its backward went through the changed numbers (x.grad all 23.5,
+    h's new data, for exp(x))."""
+    x = Value([[3.0, 2.0], [1.0, 2.0]], label="x")
+    h = x.exp()
+    h.label = "h"
+    if change == "its own data":
+        h.data = np.full((2, 2), 23.5)
+    else:
+        x.data = np.full((2, 2), 16.5)  # (or an optimizer's step)
+    for node in (h, copy.copy(h)):
+        with pytest.raises(RuntimeError, match=r"the data of (x|h) \(.*\) changed after"):
+            node.sum().backward()
+    fresh = copy.copy(x.exp())  # (made after the change: no alarm)
+    fresh.sum().backward()
+    assert np.array_equal(cast(Array, x.grad), np.exp(np.full((2, 2), 16.5 if change ==
+                                                      "an operand's" else x.data)))

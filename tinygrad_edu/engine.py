@@ -342,6 +342,10 @@ class Value(NamedOperations, Storage, ArrayLike):
         copy = init_slots(cls.__new__(cls), self._data, self._requires_grad, self.op,
                           self.parents, self.params)
         copy._label, copy._grad = self._label, self._grad
+        copy._number = self._number  # (made when the original was: its operands or its own
+        stamp = getattr(self, "_changed", 0)  # data changed since are changed for the copy
+        if stamp > 0:  # too, as its stamp; else the copy's backward went through them)
+            copy._changed = stamp
         changes.share(self, copy)
         return copy
 
