@@ -1319,3 +1319,22 @@ def test_a_copy_of_a_node_made_before_a_change_refuses_backward_as_the_node_does
     fresh.sum().backward()
     assert np.array_equal(cast(Array, x.grad), np.exp(np.full((2, 2), 16.5 if change ==
                                                       "an operand's" else x.data)))
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda y: pickle.loads(pickle.dumps(y))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copied_graph_refuses_an_edit_made_through_a_value_outside_it(
+        copy_of: Callable[[Value], Value]) -> None:
+    """``d = h.detach()`` shares h's array; an edit through d.data, d outside y's graph, was
+    not compared when the graph was copied (only its own Values' hand-outs were), and the
+    copy backpropagated through the edited numbers."""
+    x, w = Value([[2.0, 4.0], [4.0, 4.0]], label="x"), Value([[3.0, 2.0], [3.0, 2.0]])
+    h = x * w
+    h.label = "h"
+    y = (h * h).sum()
+    d = h.detach()
+    np.add(cast(Array, d.data), 1.0, out=cast(Array, d.data))
+    with pytest.raises(RuntimeError, match=r"the data of h \(.*\) changed after"):
+        copy_of(y).backward()
+    with pytest.raises(RuntimeError, match=r"the data of h \(.*\) changed after"):
+        y.backward()

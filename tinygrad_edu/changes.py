@@ -543,8 +543,7 @@ def check(nodes: Sequence[Value]) -> None:
     `nodes`: a graph, newest first (as `topological_order` gives it). Called by both backward
     passes before any gradient is computed.
     """
-    for key, entry in list(HANDED_OUT.items()):  # in-place edits since the hand-out
-        _stamp_if_edited(key, *entry)
+    _settle_hand_outs()
     oldest = None
     for node in reversed(nodes):
         if node.op is not None:
@@ -591,14 +590,17 @@ def _view_stamp(value: Value) -> tuple[int, Value]:
 def stale_reads(nodes: Sequence[Value]) -> list[tuple[Value, Value]]:
     """The (value, reader) pairs of `nodes` (a graph, or part of one) that `check` refuses:
     the value's data changed after the reader (a node of `nodes`, or the value itself) was
-    made. In-place edits since a hand-out are compared first, as `check` does."""
-    values = {id(value): value for node in nodes if node.op is not None
-              for value in (node, *node.parents)}
-    for value in values.values():
-        entry = HANDED_OUT.get(id(value))
-        if entry is not None and entry[0]() is value:
-            _stamp_if_edited(id(value), *entry)
+    made. In-place edits since a hand-out are compared first, as `check` does (every
+    hand-out: an edit through a Value outside `nodes` that shares an array with one of
+    them, ``h.detach()``, is stamped on it too)."""
+    _settle_hand_outs()
     return list(_stale(nodes))
+
+
+def _settle_hand_outs() -> None:
+    """Stamp the Values whose arrays were edited in place since they were handed out."""
+    for key, entry in list(HANDED_OUT.items()):
+        _stamp_if_edited(key, *entry)
 
 
 def changed_after_use(nodes: Sequence[Value]) -> set[int]:
