@@ -1338,3 +1338,19 @@ def test_a_copied_graph_refuses_an_edit_made_through_a_value_outside_it(
         copy_of(y).backward()
     with pytest.raises(RuntimeError, match=r"the data of h \(.*\) changed after"):
         y.backward()
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda y: pickle.loads(pickle.dumps(y))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copied_graph_reading_a_view_of_a_value_changed_then_rebound_refuses_backward(
+        copy_of: Callable[[Value], Value]) -> None:
+    """t = x.T read by y; x edited in place (y is stale), then rebound: the copy made t an
+    array of its own (no view of x's new array), and the stamp, put on x, no longer reached
+    it: the copy backpropagated through the edited numbers ([[14, 2], [2, 2]])."""
+    x = Value([[2.0, 1.0], [1.0, 1.0]], label="x")
+    y = (x.T * x.T).sum()
+    cast(Array, x.data)[0, 0] = 7.0
+    x.data = np.full((2, 2), 14.5)
+    for graph in (y, copy_of(y)):
+        with pytest.raises(RuntimeError, match=r"changed after the graph was recorded"):
+            graph.backward()

@@ -28,7 +28,7 @@ How each change is seen, at no cost to a training step:
   view of x's, so an edit through ``v.data`` is an edit of x. The getter hands out the Value
   that owns the memory (`_owner`) with the view, and the edit is stamped on both. A change
   of x is one of v's numbers (or, x rebound, leaves v showing an array no longer watched):
-  `check` names x for a node made before the change that reads v (`_view_stamp`). The
+  `check` names x for a node made before the change that reads v (`view_stamp`). The
   view's own node reads no number (`Primitive.reads_data`), so a view made once, and read
   by each step's graph while an optimizer changes x between steps, is no stale read.
 * **A Value's array given back** (``w * x.data``, ``w * x.data[0]``): the constant gets a
@@ -559,19 +559,19 @@ def _stale(nodes: Sequence[Value]) -> Iterator[tuple[Value, Value]]:
     """The (value, reader) pairs of `nodes` whose value's data changed after the reader was
     made, where the reader's rule reads it: the reader itself or one of its operands, but
     none of a view's (``x.T``: its rule needs shapes only, `Primitive.reads_data`). A
-    recorded view changed when the Value it views did (`_view_stamp`): that Value is named."""
+    recorded view changed when the Value it views did (`view_stamp`): that Value is named."""
     for node in nodes:
         op = node.op
         if op is None or not op.reads_data:
             continue
         made = node._number
         for value in (node, *node.parents):
-            stamp, named = _view_stamp(value)
+            stamp, named = view_stamp(value)
             if stamp > made:
                 yield named, node
 
 
-def _view_stamp(value: Value) -> tuple[int, Value]:
+def view_stamp(value: Value) -> tuple[int, Value]:
     """When `value`'s numbers last changed, and the Value stamped then: its own stamp, or for
     a recorded view (``v = x.T``, ``x[0]``: a node whose rule reads no data) the latest one up
     its chain of views to the Value viewed. A change of x changed v's numbers (in place), or

@@ -47,6 +47,7 @@ from tinygrad_edu.changes import (
     seal_or_watch,
     share,
     stale_reads,
+    view_stamp,
 )
 from tinygrad_edu.engine import NO_PARAMS, Value, init_slots
 from tinygrad_edu.kernels import set_writeable
@@ -95,10 +96,22 @@ class _GraphTable:
         # stamped where its change falls among the nodes, an operand from another table (its
         # place among these is not known) through the nodes here that read it
         numbers = [node._number for node in self.nodes]
-        changes = {(index[id(value)], bisect.bisect_left(numbers, value._changed))
-                   if id(value) in index else (index[id(reader)], len(numbers))
-                   for value, reader in stale_reads(self.nodes)}
         views = [place for place, node in enumerate(self.nodes) if _views_its_operand(node)]
+        viewing = set(views)
+        changes: set[tuple[int, int]] = set()
+        for value, reader in stale_reads(self.nodes):
+            if id(value) not in index:
+                changes.add((index[id(reader)], len(numbers)))
+                continue
+            place = bisect.bisect_left(numbers, value._changed)
+            changes.add((index[id(value)], place))
+            # a recorded view of `value` that the reader reads, and that the copy makes an
+            # array of its own (``x.T`` after x was rebound: no view of x's array now), does
+            # not see the change through `value`: it is stamped there too
+            changes.update((index[id(operand)], place) for operand in reader.parents
+                           if operand is not value and id(operand) in index
+                           and index[id(operand)] not in viewing
+                           and view_stamp(operand)[1] is value)
         return _rebuild_graph, (rows, sorted(changes), grads, self._shared_arrays(), views)
 
     def _shared_arrays(self) -> list[tuple[int, int | Value]]:
