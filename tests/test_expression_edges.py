@@ -115,6 +115,9 @@ def test_random_expressions_agree_with_python(text: str, x: float, y: float, z: 
     ("x + (y\n+ z.real)", "attribute access (line 2, column 3)"),
     ("x + é)", "unmatched ')' (column 6)"),  # (syntax errors said no place)
     ("x * * y", "(column 5)"),
+    (" (x + 1) ^ 2", "^ (column 10) is not a power here"),  # (was "the operator BitXor")
+    ("x*2 # + w", "'#' (column 5) starts a comment"),  # (was x*2, the rest dropped unseen)
+    ("x*w\n# c", "'#' (line 2, column 1) starts a comment"),
 ])
 def test_refusals_say_where(text: str, where: str) -> None:
     with pytest.raises(UsageError) as caught:

@@ -136,6 +136,11 @@ def parse_expression(text: str) -> ast.expr:
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise UsageError(f"the expression is {len(text)} characters long; the limit is "
                          f"{MAX_EXPRESSION_LENGTH}")
+    if "#" in text:  # (Python would read the rest of the line as a comment, dropped unseen)
+        ahead = text.strip().partition("#")[0]
+        where = _where(text, ahead.count("\n") + 1, len(ahead.rpartition("\n")[2].encode()))
+        raise UsageError(f"'#' ({where}) starts a comment, which would leave the rest of the "
+                         "expression out; an expression has no comments")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
@@ -162,6 +167,12 @@ def parse_expression(text: str) -> ast.expr:
             if node.id in FUNCTIONS:
                 raise UsageError(f"{node.id} is a function: call it, as in {node.id}(x)")
         elif isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitXor):  # (x^2 is Python's exclusive or)
+                lineno = node.left.end_lineno or node.lineno
+                line = text.strip().splitlines()[lineno - 1].encode()
+                where = _where(text, lineno, line.index(b"^", node.left.end_col_offset or 0))
+                raise UsageError(f"^ ({where}) is not a power here (Python reads it as "
+                                 "exclusive or); write a power with **, as in x**2")
             if type(node.op) not in _BINARY:
                 raise _refuse(node, f"the operator {type(node.op).__name__}", text)
             stack.append((node.left, depth))  # a chain a + b + c counts as one level
