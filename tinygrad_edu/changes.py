@@ -182,8 +182,10 @@ def changed(value: Value, calling: int = 0) -> bool:
     entry = HANDED_OUT.pop(id(value), None)
     if entry is None:
         return False
-    if entry[0]() is value and type(value._data) is np.ndarray and (
-            entry[2] or viewed(value, calling)):
+    if entry[0]() is value and type(value._data) is np.ndarray and (entry[2] or (
+            value._data.base is None and sys.getrefcount(value._data) > _HELD_BY_ITS_VALUE
+            + calling + (len(_sharers(value)) if _SHARED else 0))):  # (`viewed`, inlined:
+        # an optimizer's step runs this for each parameter handed out)
         HANDED_OUT[id(value)] = (entry[0], value._data.copy(), True)  # (still `viewed`? the
         return True  # next use tells)
     _make_read_only(value._data)
