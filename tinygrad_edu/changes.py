@@ -177,7 +177,8 @@ def changed(value: Value, calling: int = 0) -> bool:
     was it handed out with a copy: `hand_out`). Its hand-out is settled: sealed, or, held
     elsewhere at its last use or now (`viewed`: a view made since it was handed out, say,
     ``v = x.data[0]`` before an optimizer's step), watched still with a copy, writeable;
-    True then. `calling`: the references the caller holds to the array (`viewed`)."""
+    True then. `calling`: the references the caller holds to the array, not counted
+    (`ASSIGNMENT_REFERENCES` for the setter of `Value.data`)."""
     _stamp(value)
     entry = HANDED_OUT.pop(id(value), None)
     if entry is None:
@@ -474,25 +475,23 @@ ASSIGNMENT_REFERENCES = _references_in_an_assignment()
 3.11: the caller's assignment, ``x.data -= ...``, holds it while the setter runs)."""
 
 
-def viewed(value: Value, calling: int = 0) -> bool:
+def viewed(value: Value) -> bool:
     """Whether anything besides `value` (and the Values that share its array) holds its
     array: a view of it, most likely, made while it was writeable, which making the array
     read-only does not reach (numpy sets the flag of one array, not of its views). Such an
     array is compared with its copy at each use and at `backward()`, until nothing else
-    holds it. (A view's own views hold its base, not the view: not seen here.) `calling`:
-    the references the callers hold, not counted (`ASSIGNMENT_REFERENCES` for the setter).
-    """
+    holds it. (A view's own views hold its base, not the view: not seen here.)"""
     data = value._data
     if type(data) is not np.ndarray or data.base is not None:
         return False
     del data  # (a reference of this frame's own)
-    return _held_elsewhere(value, calling)
+    return _held_elsewhere(value)
 
 
-def _held_elsewhere(value: Value, calling: int = 0) -> bool:
+def _held_elsewhere(value: Value) -> bool:
     """Whether anything holds `value`'s array (a view's too) besides `value`, the Values
-    that share it and its callers (`viewed`, for an array that is no view)."""
-    return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value)) + calling
+    that share it (`viewed`, for an array that is no view)."""
+    return _references(value) > _HELD_BY_ITS_VALUE + len(_sharers(value))
 
 
 def _views_writeable_memory(value: Value) -> bool:
