@@ -1354,3 +1354,31 @@ def test_a_copied_graph_reading_a_view_of_a_value_changed_then_rebound_refuses_b
     for graph in (y, copy_of(y)):
         with pytest.raises(RuntimeError, match=r"changed after the graph was recorded"):
             graph.backward()
+
+
+def test_the_assignments_reference_count_holds_under_a_profiler() -> None:
+    """A profiler that reads the setter's locals while changes.py is imported kept the probe's
+    array alive: ASSIGNMENT_REFERENCES came out 2, and every ``x.data -= ...`` then missed one
+    view (the silent case of the test above came back)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.setprofile(lambda frame, event, arg: frame.f_locals)\n"
+        "from tinygrad_edu import Value, changes\n"
+        "sys.setprofile(None)\n"
+        "assert changes.ASSIGNMENT_REFERENCES <= 1, changes.ASSIGNMENT_REFERENCES\n"
+        "x = Value([[1.0, 2.0], [3.0, 4.0]])\n"
+        "(x * x).sum().backward()\n"
+        "v = x.data[0]\n"
+        "x.data -= 0.1 * x.grad\n"
+        "loss = (x * x).sum()\n"
+        "v[0] += 100.0\n"
+        "try:\n"
+        "    loss.backward()\n"
+        "except RuntimeError:\n"
+        "    print('refused')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "refused", done.stderr

@@ -467,7 +467,10 @@ def _references_in_an_assignment() -> int:
     probe = Assigned()
     probe._data = np.empty(1)
     probe.data -= 1.0
-    return probe.seen - _HELD_BY_ITS_VALUE
+    # (at most the assignment's own: a profiler reading the setter's locals while this module
+    # is imported keeps `value` alive, and a count too high would miss a view; one too low
+    # only watches more)
+    return min(probe.seen - _HELD_BY_ITS_VALUE, 1)
 
 
 ASSIGNMENT_REFERENCES = _references_in_an_assignment()
