@@ -192,3 +192,13 @@ def test_a_gate_named_twice_runs_once(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(capsys, "perceptron", "--gate", "and", "and", "xor")
     assert code == 0
     assert out.count("\nAND  (targets") == 1 and out.count("\nXOR  (targets") == 1
+
+
+def test_values_given_without_set_are_pointed_to_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """``graph "x*w + b" x=2 w=-3 b=1`` got argparse's bare "unrecognized arguments"."""
+    code, _, err = run(capsys, "graph", "x*w + b", "x=2", "w=-3", "b=1")
+    assert code == 2 and err.rstrip().endswith(
+        "unrecognized arguments: x=2 w=-3 b=1 (values of the expression's names follow "
+        "--set: --set x=2 w=-3 b=1)"), err
+    code, _, err = run(capsys, "graph", "x*w", "--set", "x=2", "w=3", "--bogus")
+    assert code == 2 and "--set: --set" not in err

@@ -421,9 +421,20 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+class _TopParser(argparse.ArgumentParser):
+    """The command line's parser, whose "unrecognized arguments" error, for values given
+    as ``x=2`` without ``--set`` before them, says where they go."""
+
+    def error(self, message: str) -> NoReturn:
+        given = message.partition("unrecognized arguments: ")[2].split()
+        if given and all("=" in item and not item.startswith("-") for item in given):
+            message += f" (values of the expression's names follow --set: --set {' '.join(given)})"
+        super().error(message)
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per `Command`."""
-    parser = argparse.ArgumentParser(
+    parser = _TopParser(
         prog=PROG, description="tinygrad_edu: an autograd engine for learning deep learning.")
     parser.add_argument("--version", action="version", version=f"{PROG} {tinygrad_edu.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
