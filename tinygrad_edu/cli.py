@@ -411,30 +411,24 @@ COMMANDS = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """A subcommand's parser, whose "arguments are required" error may end with a hint."""
+    """The command line's parsers, whose errors may end with a hint: a subcommand's
+    "arguments are required" (its `missing_hint`), and "unrecognized arguments" for values
+    given as ``x=2`` without ``--set`` before them."""
 
     missing_hint = ""
 
     def error(self, message: str) -> NoReturn:
+        given = message.partition("unrecognized arguments: ")[2].split()
         if self.missing_hint and "arguments are required" in message:
             message = f"{message} {self.missing_hint}"
-        super().error(message)
-
-
-class _TopParser(argparse.ArgumentParser):
-    """The command line's parser, whose "unrecognized arguments" error, for values given
-    as ``x=2`` without ``--set`` before them, says where they go."""
-
-    def error(self, message: str) -> NoReturn:
-        given = message.partition("unrecognized arguments: ")[2].split()
-        if given and all("=" in item and not item.startswith("-") for item in given):
+        elif given and all("=" in item and not item.startswith("-") for item in given):
             message += f" (values of the expression's names follow --set: --set {' '.join(given)})"
         super().error(message)
 
 
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, one subparser per `Command`."""
-    parser = _TopParser(
+    parser = _Parser(
         prog=PROG, description="tinygrad_edu: an autograd engine for learning deep learning.")
     parser.add_argument("--version", action="version", version=f"{PROG} {tinygrad_edu.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",

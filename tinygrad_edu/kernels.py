@@ -377,9 +377,10 @@ def nll(log_probs: Any, *, labels: Any, reduction: str) -> Any:
     picked = log_probs[np.arange(len(labels)), labels]
     if reduction == "none":
         return -picked
-    total = float(np.add.reduce(picked))  # (a loss of 0 is +0.0, as PyTorch's: − 0.0 would
-    return total * (-1.0 / len(labels)) + 0.0 if reduction == "mean" else 0.0 - total  # be
-    # −0.0, shown "-0.0000" in a log; adding +0.0 changes no other number)
+    total = float(np.add.reduce(picked))
+    # (+ 0.0 and 0.0 − make a loss of 0 +0.0, as PyTorch's, not −0.0, which a log shows as
+    # "-0.0000"; they change no other number)
+    return total * (-1.0 / len(labels)) + 0.0 if reduction == "mean" else 0.0 - total
 
 
 def binary_cross_entropy(p: Any, y: Any) -> Any:
